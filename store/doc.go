@@ -1,0 +1,2 @@
+// Package store keeps orchard's state in PostgreSQL: migrations, queries and sealed secrets.
+package store
