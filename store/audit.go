@@ -1,0 +1,72 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// AuditEvent records who did what to which object.
+type AuditEvent struct {
+	ID         int64
+	OccurredAt time.Time
+	Actor      string
+	Action     string
+	ObjectType string
+	ObjectID   string
+	Data       map[string]any
+}
+
+// WriteAudit records an event inside the transaction that makes the change, so
+// a change is never made without its record (nor recorded without being made).
+func WriteAudit(ctx context.Context, tx pgx.Tx, ev AuditEvent) error {
+	data, err := json.Marshal(ev.Data)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", ev.Action, err)
+	}
+	if ev.Data == nil {
+		data = []byte("{}")
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO audit_events (actor, action, object_type, object_id, data)
+		VALUES ($1, $2, $3, $4, $5)`, ev.Actor, ev.Action, ev.ObjectType, ev.ObjectID, data)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", ev.Action, err)
+	}
+	return nil
+}
+
+// ListAuditEvents returns one page of audit events, newest first.
+func (s *Store) ListAuditEvents(ctx context.Context, p Page) ([]AuditEvent, bool, error) {
+	after := p.After
+	if after == 0 {
+		after = 1<<63 - 1
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, occurred_at, actor, action, object_type, object_id, data
+		FROM audit_events WHERE id < $1 ORDER BY id DESC LIMIT $2`, after, p.First+1)
+	if err != nil {
+		return nil, false, fmt.Errorf("list audit events: %w", err)
+	}
+	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEvent, error) {
+		var ev AuditEvent
+		err := r.Scan(&ev.ID, &ev.OccurredAt, &ev.Actor, &ev.Action, &ev.ObjectType, &ev.ObjectID, &ev.Data)
+		return ev, err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("list audit events: %w", err)
+	}
+	more := len(events) > p.First
+	if more {
+		events = events[:p.First]
+	}
+	return events, more, nil
+}
+
+// CountAuditEvents counts all audit events.
+func (s *Store) CountAuditEvents(ctx context.Context) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM audit_events").Scan(&n)
+	return n, err
+}

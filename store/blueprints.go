@@ -1,0 +1,95 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// ErrConflict is returned when a unique value is already taken.
+var ErrConflict = errors.New("already exists")
+
+// Blueprint groups the settings a set of devices gets.
+type Blueprint struct {
+	ID        int64
+	Name      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+const blueprintColumns = "id, name, created_at, updated_at"
+
+func scanBlueprint(row pgx.Row) (Blueprint, error) {
+	var b Blueprint
+	err := row.Scan(&b.ID, &b.Name, &b.CreatedAt, &b.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return b, ErrNotFound
+	}
+	return b, err
+}
+
+// BlueprintsByIDs loads blueprints for a dataloader: results in the order of ids.
+func (s *Store) BlueprintsByIDs(ctx context.Context, ids []int64) ([]*Blueprint, error) {
+	rows, err := s.pool.Query(ctx, "SELECT "+blueprintColumns+" FROM blueprints WHERE id = ANY($1)", ids)
+	if err != nil {
+		return nil, fmt.Errorf("load blueprints: %w", err)
+	}
+	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Blueprint, error) { return scanBlueprint(r) })
+	if err != nil {
+		return nil, fmt.Errorf("load blueprints: %w", err)
+	}
+	byID := make(map[int64]*Blueprint, len(found))
+	for i := range found {
+		byID[found[i].ID] = &found[i]
+	}
+	out := make([]*Blueprint, len(ids))
+	for i, id := range ids {
+		out[i] = byID[id]
+	}
+	return out, nil
+}
+
+// ListBlueprints returns one page of blueprints in id order.
+func (s *Store) ListBlueprints(ctx context.Context, p Page) ([]Blueprint, bool, error) {
+	rows, err := s.pool.Query(ctx, "SELECT "+blueprintColumns+" FROM blueprints WHERE id > $1 ORDER BY id LIMIT $2", p.After, p.First+1)
+	if err != nil {
+		return nil, false, fmt.Errorf("list blueprints: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Blueprint, error) { return scanBlueprint(r) })
+	if err != nil {
+		return nil, false, fmt.Errorf("list blueprints: %w", err)
+	}
+	more := len(list) > p.First
+	if more {
+		list = list[:p.First]
+	}
+	return list, more, nil
+}
+
+// CreateBlueprint inserts a blueprint and its audit event.
+func (s *Store) CreateBlueprint(ctx context.Context, name, actor string) (Blueprint, error) {
+	var b Blueprint
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		b, err = scanBlueprint(tx.QueryRow(ctx, "INSERT INTO blueprints (name) VALUES ($1) RETURNING "+blueprintColumns, name))
+		if isUniqueViolation(err) {
+			return fmt.Errorf("blueprint %q: %w", name, ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("create blueprint: %w", err)
+		}
+		return WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: "blueprint.create",
+			ObjectType: "blueprint", ObjectID: strconv.FormatInt(b.ID, 10), Data: map[string]any{"name": name}})
+	})
+	return b, err
+}
+
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}

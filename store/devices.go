@@ -1,0 +1,194 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Device is an enrolled device, with every field of Zentral's device serializer.
+type Device struct {
+	ID                       int64
+	UDID                     string
+	SerialNumber             string
+	Name                     string
+	Model                    string
+	Platform                 string
+	OSVersion                string
+	BuildVersion             string
+	AppleSilicon             bool
+	CertNotValidAfter        *time.Time
+	BlueprintID              *int64
+	AwaitingConfiguration    bool
+	DeclarativeManagement    bool
+	DEPEnrollment            bool
+	UserEnrollment           bool
+	UserApprovedEnrollment   bool
+	Supervised               bool
+	BootstrapTokenEscrowed   bool
+	FileVaultEnabled         bool
+	FileVaultPRKEscrowed     bool
+	ActivationLockManageable bool
+	LastSeenAt               *time.Time
+	LastNotifiedAt           *time.Time
+	CheckoutAt               *time.Time
+	BlockedAt                *time.Time
+	CreatedAt                time.Time
+	UpdatedAt                time.Time
+}
+
+const deviceColumns = `id, udid, serial_number, name, model, platform, os_version, build_version,
+	apple_silicon, cert_not_valid_after, blueprint_id, awaiting_configuration, declarative_management,
+	dep_enrollment, user_enrollment, user_approved_enrollment, supervised, bootstrap_token_escrowed,
+	filevault_enabled, filevault_prk_escrowed, activation_lock_manageable, last_seen_at,
+	last_notified_at, checkout_at, blocked_at, created_at, updated_at`
+
+func scanDevice(row pgx.Row) (Device, error) {
+	var d Device
+	err := row.Scan(&d.ID, &d.UDID, &d.SerialNumber, &d.Name, &d.Model, &d.Platform, &d.OSVersion,
+		&d.BuildVersion, &d.AppleSilicon, &d.CertNotValidAfter, &d.BlueprintID,
+		&d.AwaitingConfiguration, &d.DeclarativeManagement, &d.DEPEnrollment, &d.UserEnrollment,
+		&d.UserApprovedEnrollment, &d.Supervised, &d.BootstrapTokenEscrowed, &d.FileVaultEnabled,
+		&d.FileVaultPRKEscrowed, &d.ActivationLockManageable, &d.LastSeenAt, &d.LastNotifiedAt,
+		&d.CheckoutAt, &d.BlockedAt, &d.CreatedAt, &d.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return d, ErrNotFound
+	}
+	return d, err
+}
+
+// DeviceFilter narrows a device list; zero fields do not filter.
+type DeviceFilter struct {
+	SerialNumber string
+	UDID         string
+	Platform     string
+	Blocked      *bool
+	// Search matches part of the name, serial number, UDID or model.
+	Search string
+}
+
+func (f DeviceFilter) where() (string, []any) {
+	var w whereBuilder
+	if f.SerialNumber != "" {
+		w.add("serial_number = %s", f.SerialNumber)
+	}
+	if f.UDID != "" {
+		w.add("udid = %s", f.UDID)
+	}
+	if f.Platform != "" {
+		w.add("platform = %s", f.Platform)
+	}
+	if f.Blocked != nil {
+		if *f.Blocked {
+			w.add("blocked_at IS NOT NULL")
+		} else {
+			w.add("blocked_at IS NULL")
+		}
+	}
+	if f.Search != "" {
+		w.add("(name ILIKE %[1]s OR serial_number ILIKE %[1]s OR udid ILIKE %[1]s OR model ILIKE %[1]s)",
+			"%"+escapeLike(f.Search)+"%")
+	}
+	return w.sql(), w.args
+}
+
+// Page asks for First rows after the row with id After (0: from the start).
+type Page struct {
+	First int
+	After int64
+}
+
+// ListDevices returns one page of devices in id order, and whether more follow.
+// Keyset pagination keeps pages stable while devices are inserted.
+func (s *Store) ListDevices(ctx context.Context, f DeviceFilter, p Page) ([]Device, bool, error) {
+	where, args := f.where()
+	args = append(args, p.After, p.First+1)
+	sql := fmt.Sprintf("SELECT %s FROM enrolled_devices WHERE %s AND id > $%d ORDER BY id LIMIT $%d",
+		deviceColumns, where, len(args)-1, len(args))
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("list devices: %w", err)
+	}
+	devices, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Device, error) { return scanDevice(r) })
+	if err != nil {
+		return nil, false, fmt.Errorf("list devices: %w", err)
+	}
+	more := len(devices) > p.First
+	if more {
+		devices = devices[:p.First]
+	}
+	return devices, more, nil
+}
+
+// CountDevices counts the devices a filter matches.
+func (s *Store) CountDevices(ctx context.Context, f DeviceFilter) (int, error) {
+	where, args := f.where()
+	var n int
+	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM enrolled_devices WHERE "+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count devices: %w", err)
+	}
+	return n, nil
+}
+
+// Device returns one device.
+func (s *Store) Device(ctx context.Context, id int64) (Device, error) {
+	d, err := scanDevice(s.pool.QueryRow(ctx, "SELECT "+deviceColumns+" FROM enrolled_devices WHERE id = $1", id))
+	if err != nil {
+		return d, fmt.Errorf("device %d: %w", id, err)
+	}
+	return d, nil
+}
+
+// SetDeviceBlocked blocks or unblocks a device inside tx and records who did it.
+// Blocking twice keeps the first blocked_at.
+func (s *Store) SetDeviceBlocked(ctx context.Context, tx pgx.Tx, id int64, blocked bool, actor string) (Device, error) {
+	sql := `UPDATE enrolled_devices SET blocked_at = COALESCE(blocked_at, now()), updated_at = now()
+		WHERE id = $1 RETURNING ` + deviceColumns
+	action := "device.block"
+	if !blocked {
+		sql = `UPDATE enrolled_devices SET blocked_at = NULL, updated_at = now()
+			WHERE id = $1 RETURNING ` + deviceColumns
+		action = "device.unblock"
+	}
+	d, err := scanDevice(tx.QueryRow(ctx, sql, id))
+	if err != nil {
+		return d, fmt.Errorf("%s %d: %w", action, id, err)
+	}
+	err = WriteAudit(ctx, tx, AuditEvent{
+		Actor: actor, Action: action, ObjectType: "enrolled_device", ObjectID: strconv.FormatInt(id, 10),
+		Data: map[string]any{"udid": d.UDID, "serial_number": d.SerialNumber},
+	})
+	return d, err
+}
+
+// whereBuilder joins conditions with AND, numbering placeholders as it goes.
+type whereBuilder struct {
+	conds []string
+	args  []any
+}
+
+// add appends a condition; each %s (or %[1]s) in cond is the next argument's placeholder.
+func (w *whereBuilder) add(cond string, arg ...any) {
+	if len(arg) == 0 {
+		w.conds = append(w.conds, cond)
+		return
+	}
+	w.args = append(w.args, arg[0])
+	w.conds = append(w.conds, fmt.Sprintf(cond, "$"+strconv.Itoa(len(w.args))))
+}
+
+func (w *whereBuilder) sql() string {
+	if len(w.conds) == 0 {
+		return "TRUE"
+	}
+	return strings.Join(w.conds, " AND ")
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}

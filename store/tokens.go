@@ -1,0 +1,102 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orchardmdm/orchard/store/seal"
+)
+
+// APIToken is the record of an issued API token; the JWT itself is never stored.
+type APIToken struct {
+	JTI         string
+	Name        string
+	Permissions []string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	RevokedAt   *time.Time
+}
+
+// InsertAPIToken records a newly issued token.
+func (s *Store) InsertAPIToken(ctx context.Context, t APIToken, actor string) error {
+	return s.InTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO api_tokens (jti, name, permissions, expires_at) VALUES ($1, $2, $3, $4)`,
+			t.JTI, t.Name, t.Permissions, t.ExpiresAt)
+		if err != nil {
+			return fmt.Errorf("record api token: %w", err)
+		}
+		return WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: "api_token.create", ObjectType: "api_token",
+			ObjectID: t.JTI, Data: map[string]any{"name": t.Name, "permissions": t.Permissions, "expires_at": t.ExpiresAt}})
+	})
+}
+
+// RevokeAPITokens revokes tokens by jti, or every token with that name, and
+// returns how many were revoked.
+func (s *Store) RevokeAPITokens(ctx context.Context, jti, name, actor string) (int, error) {
+	var n int
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `UPDATE api_tokens SET revoked_at = now()
+			WHERE revoked_at IS NULL AND (jti = $1 OR name = $2) RETURNING jti`, jti, name)
+		if err != nil {
+			return fmt.Errorf("revoke api tokens: %w", err)
+		}
+		jtis, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("revoke api tokens: %w", err)
+		}
+		n = len(jtis)
+		for _, id := range jtis {
+			if err := WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: "api_token.revoke",
+				ObjectType: "api_token", ObjectID: id}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// APITokenUsable reports whether a token was issued here and is not revoked.
+func (s *Store) APITokenUsable(ctx context.Context, jti string) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM api_tokens WHERE jti = $1 AND revoked_at IS NULL)`, jti).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("check api token: %w", err)
+	}
+	return ok, nil
+}
+
+// ServerKey returns the key orchard keeps for a purpose, generating it with
+// newKey on first use. Concurrent first uses agree on one key.
+func (s *Store) ServerKey(ctx context.Context, purpose string, newKey func() ([]byte, error)) ([]byte, error) {
+	at := seal.Place{Table: "server_keys", Column: "key_sealed", RowID: purpose}
+	var sealed string
+	err := s.pool.QueryRow(ctx, "SELECT key_sealed FROM server_keys WHERE purpose = $1", purpose).Scan(&sealed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		key, err := newKey()
+		if err != nil {
+			return nil, fmt.Errorf("server key %s: %w", purpose, err)
+		}
+		fresh, err := s.sealer.Seal(key, at)
+		if err != nil {
+			return nil, err
+		}
+		// ON CONFLICT: another process won the race; everyone uses its key.
+		err = s.pool.QueryRow(ctx, `INSERT INTO server_keys (purpose, key_sealed) VALUES ($1, $2)
+			ON CONFLICT (purpose) DO UPDATE SET purpose = EXCLUDED.purpose RETURNING key_sealed`, purpose, fresh).Scan(&sealed)
+		if err != nil {
+			return nil, fmt.Errorf("server key %s: %w", purpose, err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("server key %s: %w", purpose, err)
+	}
+	key, err := s.sealer.Open(sealed, at)
+	if err != nil {
+		return nil, fmt.Errorf("server key %s (is ORCHARD_SECRET_KEY the key this database was sealed with?): %w", purpose, err)
+	}
+	return key, nil
+}
