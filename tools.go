@@ -17,5 +17,4 @@ import (
 	_ "github.com/prometheus/client_golang/prometheus"
 	_ "github.com/pressly/goose/v3"
 	_ "github.com/vikstrous/dataloadgen"
-	_ "github.com/gorilla/websocket"
 )

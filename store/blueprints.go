@@ -93,3 +93,10 @@ func isUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
+
+// CountBlueprints counts all blueprints.
+func (s *Store) CountBlueprints(ctx context.Context) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM blueprints").Scan(&n)
+	return n, err
+}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/orchardmdm/orchard/store/seal"
 )
 
 // Device is an enrolled device, with every field of Zentral's device serializer.
@@ -191,4 +193,43 @@ func (w *whereBuilder) sql() string {
 
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// secretColumns are the sealed columns of enrolled_devices a caller may read.
+var secretColumns = map[string]bool{
+	"filevault_prk_sealed": true, "recovery_password_sealed": true,
+	"bootstrap_token_sealed": true, "unlock_token_sealed": true,
+}
+
+// DeviceSecret returns a sealed secret of a device (nil when none is stored).
+// The place to open it with is enrolled_devices, column, device id.
+func DeviceSecret(ctx context.Context, tx pgx.Tx, id int64, column string) (*string, error) {
+	if !secretColumns[column] {
+		return nil, fmt.Errorf("device secret: unknown column %q", column)
+	}
+	var sealed *string
+	err := tx.QueryRow(ctx, "SELECT "+column+" FROM enrolled_devices WHERE id = $1", id).Scan(&sealed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return sealed, err
+}
+
+// SetDeviceSecret seals and stores a device secret.
+func (s *Store) SetDeviceSecret(ctx context.Context, db DB, id int64, column string, secret []byte) error {
+	if !secretColumns[column] {
+		return fmt.Errorf("device secret: unknown column %q", column)
+	}
+	sealed, err := s.sealer.Seal(secret, seal.Place{Table: "enrolled_devices", Column: column, RowID: strconv.FormatInt(id, 10)})
+	if err != nil {
+		return err
+	}
+	tag, err := db.Exec(ctx, "UPDATE enrolled_devices SET "+column+" = $2, updated_at = now() WHERE id = $1", id, sealed)
+	if err != nil {
+		return fmt.Errorf("store device secret: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
 }

@@ -100,3 +100,13 @@ func (s *Store) ServerKey(ctx context.Context, purpose string, newKey func() ([]
 	}
 	return key, nil
 }
+
+// DeleteStaleAPITokens deletes token records that expired or were revoked
+// before cutoff; their tokens can never be used again.
+func (s *Store) DeleteStaleAPITokens(ctx context.Context, cutoff time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM api_tokens WHERE expires_at < $1 OR revoked_at < $1`, cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("delete stale api tokens: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

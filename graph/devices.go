@@ -1,0 +1,115 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orchardmdm/orchard/graph/auth"
+	"github.com/orchardmdm/orchard/graph/model"
+	"github.com/orchardmdm/orchard/store"
+	"github.com/orchardmdm/orchard/store/seal"
+)
+
+const deviceCursor = "device"
+
+func (r *Resolver) listDevices(ctx context.Context, filter *model.DeviceFilter, first *int, after *string) (*model.DeviceConnection, error) {
+	p, err := page(deviceCursor, first, after)
+	if err != nil {
+		return nil, err
+	}
+	f := deviceFilter(filter)
+	devices, more, err := r.Store.ListDevices(ctx, f, p)
+	if err != nil {
+		return nil, err
+	}
+	conn := &model.DeviceConnection{Filter: f, Edges: make([]*model.DeviceEdge, len(devices))}
+	var last int64
+	for i := range devices {
+		last = devices[i].ID
+		conn.Edges[i] = &model.DeviceEdge{Cursor: encodeCursor(deviceCursor, last), Node: &devices[i]}
+	}
+	conn.PageInfo = pageInfo(deviceCursor, more, last, len(devices) == 0)
+	return conn, nil
+}
+
+func deviceFilter(in *model.DeviceFilter) store.DeviceFilter {
+	var f store.DeviceFilter
+	if in == nil {
+		return f
+	}
+	f.SerialNumber = deref(in.SerialNumber)
+	f.UDID = deref(in.Udid)
+	f.Platform = deref(in.Platform)
+	f.Search = deref(in.Search)
+	f.Blocked = in.Blocked
+	return f
+}
+
+func (r *Resolver) device(ctx context.Context, id string) (*store.Device, error) {
+	n, err := parseID("device", id)
+	if err != nil {
+		return nil, err
+	}
+	d, err := r.Store.Device(ctx, n)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// setBlocked blocks or unblocks a device; the audit event is written in the
+// same transaction.
+func (r *Resolver) setBlocked(ctx context.Context, id string, blocked bool) (*store.Device, error) {
+	n, err := parseID("device", id)
+	if err != nil {
+		return nil, err
+	}
+	var d store.Device
+	err = r.Store.InTx(ctx, func(tx pgx.Tx) error {
+		d, err = r.Store.SetDeviceBlocked(ctx, tx, n, blocked, auth.FromContext(ctx).Actor())
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, NotFound("no device with id %s", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// revealSecret opens one of a device's sealed secrets and records the reveal
+// in the audit trail before returning it.
+func (r *Resolver) revealSecret(ctx context.Context, d *store.Device, column string) (*string, error) {
+	var secret *string
+	err := r.Store.InTx(ctx, func(tx pgx.Tx) error {
+		sealed, err := store.DeviceSecret(ctx, tx, d.ID, column)
+		if err != nil || sealed == nil {
+			return err
+		}
+		plain, err := r.Store.Sealer().Open(*sealed, seal.Place{Table: "enrolled_devices", Column: column, RowID: strconv.FormatInt(d.ID, 10)})
+		if err != nil {
+			return fmt.Errorf("open %s of device %d: %w", column, d.ID, err)
+		}
+		s := string(plain)
+		secret = &s
+		return store.WriteAudit(ctx, tx, store.AuditEvent{Actor: auth.FromContext(ctx).Actor(),
+			Action: "device.reveal_secret", ObjectType: "enrolled_device", ObjectID: strconv.FormatInt(d.ID, 10),
+			Data: map[string]any{"secret": column, "udid": d.UDID}})
+	})
+	return secret, err
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -1,0 +1,109 @@
+package graph
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/orchardmdm/orchard/graph/auth"
+	"github.com/orchardmdm/orchard/graph/generated"
+	"github.com/orchardmdm/orchard/graph/model"
+)
+
+// Limits bound what one operation may ask for.
+type Limits struct {
+	// Complexity counts fields, lists weighted by their page size.
+	Complexity int
+	// Depth counts nested selections; GraphiQL's introspection query needs 13.
+	Depth int
+}
+
+// DefaultLimits allow a full page of devices with every field, and no more.
+func DefaultLimits() Limits { return Limits{Complexity: 25000, Depth: 15} }
+
+// HandlerConfig is what the GraphQL endpoint is built from.
+type HandlerConfig struct {
+	Resolver *Resolver
+	Tokens   *auth.Tokens
+	Logger   *slog.Logger
+	Limits   Limits
+	Metrics  prometheus.Registerer
+}
+
+// NewHandler serves GraphQL over POST and over websocket (graphql-transport-ws).
+func NewHandler(cfg HandlerConfig) http.Handler {
+	srv := handler.New(generated.NewExecutableSchema(generated.Config{
+		Resolvers:  cfg.Resolver,
+		Directives: generated.DirectiveRoot{HasPermission: HasPermission},
+		Complexity: pageComplexity(),
+	}))
+	srv.AddTransport(transport.Websocket{
+		KeepAlivePingInterval: 15 * time.Second,
+		// Tokens travel in connection_init, not cookies, so other origins cannot
+		// ride on a browser's credentials: any origin may connect.
+		Implementation: transport.CoderWebsocketImplementation{
+			AcceptOptions: websocket.AcceptOptions{InsecureSkipVerify: true},
+		},
+		InitFunc: websocketAuth(cfg.Tokens),
+	})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.AddTransport(transport.MultipartForm{MaxUploadSize: 10 << 20, MaxMemory: 10 << 20})
+	srv.Use(extension.Introspection{})
+	srv.Use(extension.FixedComplexityLimit(cfg.Limits.Complexity))
+	srv.Use(depthLimit{max: cfg.Limits.Depth})
+	if cfg.Metrics != nil {
+		srv.Use(newOperationMetrics(cfg.Metrics))
+	}
+	srv.SetErrorPresenter(ErrorPresenter(cfg.Logger))
+	srv.SetRecoverFunc(RecoverFunc(cfg.Logger))
+	return cfg.Tokens.Middleware(LoaderMiddleware(cfg.Resolver.Store, srv))
+}
+
+// websocketAuth accepts the token in connection_init's payload, as
+// {"Authorization": "Bearer <token>"}; a token on the upgrade request's header
+// was already checked by the HTTP middleware.
+func websocketAuth(tokens *auth.Tokens) transport.WebsocketInitFunc {
+	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		header := payload.Authorization()
+		if header == "" {
+			if v, ok := payload["authorization"].(string); ok {
+				header = v
+			}
+		}
+		if header == "" {
+			return ctx, nil, nil
+		}
+		p, err := tokens.FromHeader(ctx, header)
+		if err != nil {
+			return ctx, nil, Unauthenticated()
+		}
+		return auth.WithPrincipal(ctx, p), nil, nil
+	}
+}
+
+// pageComplexity weighs list fields by the page size they ask for.
+func pageComplexity() generated.ComplexityRoot {
+	var c generated.ComplexityRoot
+	c.Query.Devices = func(child int, _ *model.DeviceFilter, first *int, _ *string) int { return weigh(child, first) }
+	c.Query.Blueprints = func(child int, first *int, _ *string) int { return weigh(child, first) }
+	c.Query.AuditEvents = func(child int, first *int, _ *string) int { return weigh(child, first) }
+	c.Query.Jobs = func(child int, _ *model.JobFilter, first *int, _ *string) int { return weigh(child, first) }
+	return c
+}
+
+func weigh(child int, first *int) int {
+	n := 50
+	if first != nil && *first > 0 {
+		n = *first
+	}
+	return 1 + child*n
+}

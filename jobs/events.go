@@ -1,0 +1,154 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// EventsChannel is the PostgreSQL NOTIFY channel every orchard process listens on.
+const EventsChannel = "orchard_events"
+
+// Event topics.
+const (
+	TopicJob     = "job"
+	TopicCommand = "command"
+)
+
+// Event tells subscribers that something changed. It carries ids, not state:
+// subscribers read the current state, so a NOTIFY payload stays small.
+type Event struct {
+	Topic string `json:"topic"`
+	// Type is what happened: started, progress, completed, failed, ...
+	Type string `json:"type"`
+	ID   int64  `json:"id"`
+	// Kind is the job kind or command request type, for filtering.
+	Kind string `json:"kind,omitempty"`
+}
+
+// execer is a pool, connection or transaction.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// Publish sends an event to every listening process. Inside a transaction it is
+// delivered only if the transaction commits.
+func Publish(ctx context.Context, db execer, ev Event) error {
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("publish event: %w", err)
+	}
+	if _, err := db.Exec(ctx, "SELECT pg_notify($1, $2)", EventsChannel, string(payload)); err != nil {
+		return fmt.Errorf("publish event: %w", err)
+	}
+	return nil
+}
+
+// Broker listens on EventsChannel and hands each event to this process's subscribers.
+type Broker struct {
+	pool   *pgxpool.Pool
+	logger *slog.Logger
+
+	ready     chan struct{}
+	readyOnce sync.Once
+
+	mu   sync.Mutex
+	next int
+	subs map[int]subscription
+}
+
+type subscription struct {
+	topic string
+	ch    chan Event
+}
+
+// NewBroker returns a broker; Run starts listening.
+func NewBroker(pool *pgxpool.Pool, logger *slog.Logger) *Broker {
+	return &Broker{pool: pool, logger: logger, subs: map[int]subscription{}, ready: make(chan struct{})}
+}
+
+// Subscribe returns events of a topic until cancel is called. A subscriber that
+// falls behind by more than the buffer loses events rather than stall others.
+func (b *Broker) Subscribe(topic string) (<-chan Event, func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	id := b.next
+	b.next++
+	ch := make(chan Event, 256)
+	b.subs[id] = subscription{topic: topic, ch: ch}
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			delete(b.subs, id)
+			close(ch)
+		})
+	}
+}
+
+func (b *Broker) dispatch(ev Event) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, s := range b.subs {
+		if s.topic != ev.Topic {
+			continue
+		}
+		select {
+		case s.ch <- ev:
+		default:
+			b.logger.Warn("event subscriber is too slow; event dropped", "topic", ev.Topic, "id", ev.ID)
+		}
+	}
+}
+
+// Run listens until ctx ends, reconnecting after errors.
+func (b *Broker) Run(ctx context.Context) {
+	for ctx.Err() == nil {
+		err := b.listen(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		b.logger.Warn("event listener lost its connection; reconnecting", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (b *Broker) listen(ctx context.Context) error {
+	pooled, err := b.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// The connection carries LISTEN state: it never goes back to the pool.
+	conn := pooled.Hijack()
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{EventsChannel}.Sanitize()); err != nil {
+		return err
+	}
+	b.readyOnce.Do(func() { close(b.ready) })
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		var ev Event
+		if err := json.Unmarshal([]byte(n.Payload), &ev); err != nil {
+			b.logger.Warn("ignoring malformed event", "err", err)
+			continue
+		}
+		b.dispatch(ev)
+	}
+}
+
+// Ready is closed once the broker listens: events published after it are seen.
+func (b *Broker) Ready() <-chan struct{} { return b.ready }
