@@ -1,0 +1,118 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Config is every setting of orchard, filled from flags and ORCHARD_* variables
+// (a flag wins over its variable).
+type Config struct {
+	DataDir         string
+	DatabaseURL     string
+	SecretKey       string
+	Listen          string
+	PublicURL       string
+	Role            string
+	NoMigrate       bool
+	LogLevel        string
+	LogFormat       string
+	MaxWorkers      int
+	MaxDBConns      int
+	ComplexityLimit int
+	DepthLimit      int
+	ShutdownTimeout time.Duration
+}
+
+// settings binds flags to their environment variables and documents both.
+type settings struct{ fs *flag.FlagSet }
+
+func (s settings) usage(text, env string) string { return text + " (env " + env + ")" }
+
+func (s settings) str(p *string, name, env, def, text string) {
+	if v, ok := os.LookupEnv(env); ok {
+		def = v
+	}
+	s.fs.StringVar(p, name, def, s.usage(text, env))
+}
+
+func (s settings) integer(p *int, name, env string, def int, text string) {
+	if v, ok := os.LookupEnv(env); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			def = n
+		} else {
+			fmt.Fprintf(os.Stderr, "warning: %s=%q is not a number; using %d\n", env, v, def)
+		}
+	}
+	s.fs.IntVar(p, name, def, s.usage(text, env))
+}
+
+func (s settings) boolean(p *bool, name, env string, def bool, text string) {
+	if v, ok := os.LookupEnv(env); ok {
+		if b, err := strconv.ParseBool(v); err == nil {
+			def = b
+		}
+	}
+	s.fs.BoolVar(p, name, def, s.usage(text, env))
+}
+
+func (s settings) duration(p *time.Duration, name, env string, def time.Duration, text string) {
+	if v, ok := os.LookupEnv(env); ok {
+		if d, err := time.ParseDuration(v); err == nil {
+			def = d
+		}
+	}
+	s.fs.DurationVar(p, name, def, s.usage(text, env))
+}
+
+// bindDatabase adds the settings every command that opens the database needs.
+func bindDatabase(fs *flag.FlagSet, c *Config) {
+	s := settings{fs}
+	s.str(&c.DataDir, "data-dir", "ORCHARD_DATA_DIR", "./orchard-data",
+		"directory for orchard's own files: the embedded PostgreSQL cluster and the secret key file")
+	s.str(&c.DatabaseURL, "database-url", "ORCHARD_DATABASE_URL", "",
+		"PostgreSQL connection string; empty: run a private cluster in the data directory")
+	s.str(&c.SecretKey, "secret-key", "ORCHARD_SECRET_KEY", "",
+		"key(s) sealing secrets at rest, \"id:base64key[,old-id:base64key]\"; empty: a key file in the data directory (every process sharing a database needs the same key)")
+	s.str(&c.LogLevel, "log-level", "ORCHARD_LOG_LEVEL", "info", "debug, info, warn or error")
+	s.str(&c.LogFormat, "log-format", "ORCHARD_LOG_FORMAT", "text", "text or json")
+}
+
+// bindServe adds the settings of `orchard serve`.
+func bindServe(fs *flag.FlagSet, c *Config) {
+	bindDatabase(fs, c)
+	s := settings{fs}
+	s.str(&c.Listen, "listen", "ORCHARD_LISTEN", ":8080", "HTTP listen address")
+	s.str(&c.PublicURL, "public-url", "ORCHARD_PUBLIC_URL", "http://localhost:8080",
+		"the URL devices and people reach orchard at (enrollment profiles use it)")
+	s.str(&c.Role, "role", "ORCHARD_ROLE", "all",
+		"api (HTTP only), worker (River jobs, plus /healthz and /metrics) or all")
+	s.boolean(&c.NoMigrate, "no-migrate", "ORCHARD_NO_MIGRATE", false, "do not apply migrations on start")
+	s.integer(&c.MaxWorkers, "max-workers", "ORCHARD_MAX_WORKERS", 20, "jobs run at once by this process")
+	s.integer(&c.MaxDBConns, "max-db-conns", "ORCHARD_MAX_DB_CONNS", 40, "PostgreSQL connections of this process")
+	s.integer(&c.ComplexityLimit, "graphql-complexity-limit", "ORCHARD_GRAPHQL_COMPLEXITY_LIMIT", 25000,
+		"largest GraphQL operation complexity (fields, lists weighted by page size)")
+	s.integer(&c.DepthLimit, "graphql-depth-limit", "ORCHARD_GRAPHQL_DEPTH_LIMIT", 15, "deepest GraphQL selection nesting")
+	s.duration(&c.ShutdownTimeout, "shutdown-timeout", "ORCHARD_SHUTDOWN_TIMEOUT", 30*time.Second,
+		"how long SIGTERM waits for requests and jobs to finish")
+}
+
+func (c *Config) validate() error {
+	switch c.Role {
+	case "api", "worker", "all":
+	default:
+		return fmt.Errorf("--role must be api, worker or all, not %q", c.Role)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat)
+	}
+	if c.MaxWorkers < 1 || c.MaxDBConns < 4 {
+		return fmt.Errorf("--max-workers must be at least 1 and --max-db-conns at least 4")
+	}
+	return nil
+}

@@ -1,0 +1,68 @@
+// Command orchard is the Apple MDM server and its operator tools.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `orchard: an Apple MDM server
+
+Usage:
+  orchard serve [flags]          run the server (GraphQL API, MDM endpoint, jobs)
+  orchard migrate [flags]        apply database migrations and exit
+  orchard token create|revoke    manage API tokens
+  orchard db start|stop|url      manage the private PostgreSQL cluster of a data directory
+
+Run "orchard <command> --help" for a command's flags. Every flag can also be set
+with its ORCHARD_* environment variable.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "orchard:", err)
+		}
+		os.Exit(exitCode(err))
+	}
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serveCommand(ctx, rest, stderr)
+	case "migrate":
+		return migrateCommand(ctx, rest, stderr)
+	case "token":
+		return tokenCommand(ctx, rest, stdout, stderr)
+	case "db":
+		return dbCommand(ctx, rest, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+var errUsage = errors.New("usage")
+
+func exitCode(err error) int {
+	if errors.Is(err, flag.ErrHelp) || errors.Is(err, errUsage) {
+		return 2
+	}
+	return 1
+}

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/riverqueue/river"
+
+	"github.com/orchardmdm/orchard/graph"
+	"github.com/orchardmdm/orchard/graph/auth"
+	"github.com/orchardmdm/orchard/graph/graphiql"
+	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/store"
+)
+
+func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
+	var cfg Config
+	fs := newFlagSet("serve", stderr)
+	bindServe(fs, &cfg)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	logger := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	return serve(ctx, &cfg, logger, nil)
+}
+
+// serve runs orchard until ctx ends. ready, when set, receives the listener's
+// address once requests are being served (tests listen on port 0).
+func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready chan<- string) error {
+	db, err := openDatabase(ctx, cfg, logger, cfg.MaxDBConns)
+	if err != nil {
+		return err
+	}
+	defer db.close(context.WithoutCancel(ctx))
+	if !cfg.NoMigrate {
+		if err := store.Migrate(ctx, db.store.Pool(), logger); err != nil {
+			return err
+		}
+	}
+	app, err := newApp(ctx, cfg, db.store, logger)
+	if err != nil {
+		return err
+	}
+	return app.run(ctx, ready)
+}
+
+// app is one orchard process: its River client, event broker and HTTP server.
+type app struct {
+	cfg     *Config
+	logger  *slog.Logger
+	store   *store.Store
+	river   *jobs.Client
+	broker  *jobs.Broker
+	handler http.Handler
+}
+
+func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logger) (*app, error) {
+	tokens, err := auth.NewTokens(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	workers := river.NewWorkers()
+	if err := jobs.Register(workers, jobs.Deps{Store: s, Logger: logger}); err != nil {
+		return nil, err
+	}
+	riverClient, err := jobs.NewClient(s.Pool(), workers, jobs.Config{
+		Work: cfg.Role != "api", MaxWorkers: cfg.MaxWorkers, Logger: logger,
+		Periodic: jobs.PeriodicJobs(jobs.DefaultSchedule()),
+	})
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, logger: logger, store: s, river: riverClient, broker: jobs.NewBroker(s.Pool(), logger)}
+	a.handler = a.routes(tokens)
+	return a, nil
+}
+
+func (a *app) routes(tokens *auth.Tokens) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		a.store.PoolCollector(), jobs.QueueCollector(a.store.Pool(), a.logger))
+	metrics := newHTTPMetrics(reg)
+	mux := http.NewServeMux()
+	route := func(pattern string, h http.Handler) { mux.Handle(pattern, metrics.wrap(pattern, h)) }
+
+	route("GET /healthz", http.HandlerFunc(a.healthz))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if a.cfg.Role == "worker" {
+		return mux
+	}
+	resolver := &graph.Resolver{Store: a.store, Jobs: a.river, Events: a.broker, Logger: a.logger}
+	route("/graphql", graph.NewHandler(graph.HandlerConfig{
+		Resolver: resolver, Tokens: tokens, Logger: a.logger, Metrics: reg,
+		Limits: graph.Limits{Complexity: a.cfg.ComplexityLimit, Depth: a.cfg.DepthLimit},
+	}))
+	route("/", graphiql.Handler("/graphql"))
+	return mux
+}
+
+// healthz answers 200 only while the database answers.
+func (a *app) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.store.Ping(ctx); err != nil {
+		a.logger.Warn("health check failed", "err", err)
+		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+// run serves until ctx ends, then drains HTTP and stops River softly: running
+// jobs get the shutdown timeout to finish before they are cancelled.
+func (a *app) run(ctx context.Context, ready chan<- string) error {
+	// bg outlives ctx until HTTP has drained: subscriptions and the event
+	// broker end with it. River stops through Stop, never by cancellation.
+	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	go a.broker.Run(bg)
+	if a.cfg.Role != "api" {
+		if err := a.river.Start(context.WithoutCancel(ctx)); err != nil {
+			return fmt.Errorf("start jobs: %w", err)
+		}
+		go jobs.ForwardRiverEvents(bg, a.river, a.store.Pool(), a.logger)
+	}
+
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return bg },
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	a.logger.Info("orchard is serving", "addr", ln.Addr().String(), "role", a.cfg.Role, "public_url", a.cfg.PublicURL)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	a.logger.Info("shutting down", "timeout", a.cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	// Subscriptions and other long requests end with the background context.
+	srv.RegisterOnShutdown(stopBackground)
+	httpErr := srv.Shutdown(shutdownCtx)
+	if a.cfg.Role != "api" {
+		if err := a.river.Stop(shutdownCtx); err != nil {
+			a.logger.Warn("jobs did not finish in time; cancelling them", "err", err)
+			_ = a.river.StopAndCancel(context.Background())
+		}
+	}
+	if httpErr != nil && !errors.Is(httpErr, context.DeadlineExceeded) {
+		return httpErr
+	}
+	return nil
+}
