@@ -44,6 +44,12 @@ func FindBinaries() (Binaries, error) {
 
 func findBinaries(lookPath func(string) (string, error), versionedRoot string) (Binaries, error) {
 	if initdb, err := lookPath("initdb"); err == nil {
+		// A PATH entry may be a symlink (/usr/local/bin/initdb ->
+		// /usr/lib/postgresql/15/bin/initdb); the real directory is the one
+		// that also holds postgres and the other server programs.
+		if real, err := filepath.EvalSymlinks(initdb); err == nil {
+			initdb = real
+		}
 		if b, ok := binariesIn(filepath.Dir(initdb)); ok {
 			return b, nil
 		}

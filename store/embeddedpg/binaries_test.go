@@ -78,6 +78,25 @@ func TestFindBinariesMissingSaysHowToInstall(t *testing.T) {
 	}
 }
 
+func TestFindBinariesResolvesSymlinksOnPath(t *testing.T) {
+	install := fakeInstall(t, t.TempDir(), "15", "initdb", "pg_ctl", "postgres")
+	linkDir := t.TempDir()
+	for _, p := range []string{"initdb", "pg_ctl"} {
+		if err := os.Symlink(filepath.Join(install, p), filepath.Join(linkDir, p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lookPath := func(name string) (string, error) { return filepath.Join(linkDir, name), nil }
+
+	b, err := findBinaries(lookPath, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := filepath.EvalSymlinks(install); b.Dir != want {
+		t.Fatalf("got %s, want the symlinks' target directory %s", b.Dir, want)
+	}
+}
+
 // This machine must have PostgreSQL: every database test depends on it.
 func TestFindBinariesOnThisMachine(t *testing.T) {
 	b, err := FindBinaries()
