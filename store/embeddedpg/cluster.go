@@ -1,5 +1,17 @@
 // Package embeddedpg runs a private PostgreSQL cluster inside orchard's data
 // directory, reachable only over a unix socket in that directory.
+//
+// Layout under the data directory:
+//
+//	postgres/            owned by the server user, mode 0700
+//	postgres/data/       the cluster (PGDATA), made by initdb on first start
+//	postgres/run/        the unix socket; its 0700 mode is the access control
+//	postgres/postgres.log  server log (the previous one is kept as .1)
+//	postgres/start.lock  serializes concurrent Starts
+//
+// PostgreSQL refuses to run as root, so a root process runs initdb, pg_ctl
+// and postgres as the "postgres" account (or "nobody"); root itself can
+// still connect because it bypasses the socket directory's permissions.
 package embeddedpg
 
 import (
@@ -201,11 +213,30 @@ func (c *Cluster) Stop(ctx context.Context) error {
 		return nil
 	}
 	if _, err := c.pgctl(ctx, "stop", "-D", c.pgdata, "-m", "fast", "-w", "-t", "60", "-s"); err != nil {
-		return c.withLogTail(fmt.Errorf("embeddedpg: stop: %w", err))
+		// Stopped by someone else (Shutdown, an operator): the goal is met.
+		if running, rerr := c.running(ctx); rerr != nil || running {
+			return c.withLogTail(fmt.Errorf("embeddedpg: stop: %w", err))
+		}
 	}
 	c.started = false
 	c.logger.InfoContext(ctx, "stopped embedded PostgreSQL", "dir", c.pgdata)
 	return nil
+}
+
+// Shutdown stops the cluster in opts.DataDir whoever started it, for tools
+// that manage a shared cluster's lifetime (a test run's, or an operator's).
+// It is a no-op when no server is running there.
+func Shutdown(ctx context.Context, opts Options) error {
+	c, err := newCluster(opts)
+	if err != nil {
+		return err
+	}
+	running, err := c.running(ctx)
+	if err != nil || !running {
+		return err
+	}
+	c.started = true
+	return c.Stop(ctx)
 }
 
 // running asks pg_ctl whether a server owns the data directory.
@@ -226,6 +257,7 @@ func (c *Cluster) running(ctx context.Context) (bool, error) {
 }
 
 func (c *Cluster) startServer(ctx context.Context) error {
+	rotateLog(c.logFile, maxLogSize)
 	_, err := c.pgctl(ctx, "start", "-D", c.pgdata, "-l", c.logFile, "-w", "-t", "60", "-s")
 	if err != nil {
 		return c.withLogTail(fmt.Errorf("embeddedpg: start server: %w", err))

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -159,6 +160,36 @@ func TestStartReusesRunningCluster(t *testing.T) {
 	if err := connect(t, owner.ConnString()).Ping(ctx); err != nil {
 		t.Fatalf("guest Stop shut down the owner's server: %v", err)
 	}
+
+	// Shutdown stops the server whoever started it; the owner's later Stop
+	// (in cleanup) then finds nothing to do.
+	if err := Shutdown(ctx, Options{DataDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(owner.socketPath()); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("socket still present after Shutdown: %v", err)
+	}
+	if err := Shutdown(ctx, Options{DataDir: dir}); err != nil {
+		t.Fatalf("Shutdown of a stopped cluster: %v", err)
+	}
+}
+
+func TestRotateLogKeepsOnePrevious(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "postgres.log")
+	if err := os.WriteFile(log, []byte("0123456789"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rotateLog(log, 100)
+	if _, err := os.Stat(log); err != nil {
+		t.Fatalf("small log rotated away: %v", err)
+	}
+	rotateLog(log, 5)
+	if b, err := os.ReadFile(log + ".1"); err != nil || string(b) != "0123456789" {
+		t.Fatalf("previous log = %q, %v", b, err)
+	}
+	if _, err := os.Stat(log); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("large log still in place: %v", err)
+	}
 }
 
 func TestStartFailureShowsServerLog(t *testing.T) {
@@ -244,5 +275,39 @@ func TestStartAsRootRefusesUnreachableDataDir(t *testing.T) {
 	var te *TraverseError
 	if !errors.As(err, &te) || te.Dir != blocked {
 		t.Fatalf("got %v, want a TraverseError naming %s", err, blocked)
+	}
+}
+
+// Test binaries of several packages start the shared test cluster at once.
+func TestConcurrentStartsShareOneServer(t *testing.T) {
+	ctx := context.Background()
+	dir := reachableTempDir(t)
+	const n = 3
+	clusters := make([]*Cluster, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { clusters[i], errs[i] = Start(ctx, Options{DataDir: dir, Fast: true}) })
+	}
+	wg.Wait()
+	started := 0
+	for i, c := range clusters {
+		if errs[i] != nil {
+			t.Fatalf("start %d: %v", i, errs[i])
+		}
+		t.Cleanup(func() {
+			if err := c.Stop(ctx); err != nil {
+				t.Errorf("stop: %v", err)
+			}
+		})
+		if c.Started() {
+			started++
+		}
+		if err := connect(t, c.ConnString()).Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if started != 1 {
+		t.Fatalf("%d of %d concurrent Starts started a server, want exactly 1", started, n)
 	}
 }

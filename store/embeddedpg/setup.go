@@ -190,6 +190,18 @@ func (c *Cluster) writeServerFile(name, content string) error {
 	return nil
 }
 
+// maxLogSize is the size past which a start begins a fresh server log.
+const maxLogSize = 16 << 20
+
+// rotateLog keeps one previous server log once the current one grows large.
+// The server writes to the file only while running, so rotating before
+// pg_ctl start loses nothing. Failures only cost disk space, so they are ignored.
+func rotateLog(path string, limit int64) {
+	if fi, err := os.Stat(path); err == nil && fi.Size() > limit {
+		_ = os.Rename(path, path+".1")
+	}
+}
+
 // withLogTail appends the end of the server log, where PostgreSQL says why.
 func (c *Cluster) withLogTail(err error) error {
 	tail := logTail(c.logFile, 4096)
