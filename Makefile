@@ -1,0 +1,36 @@
+# orchard: two commands for a newcomer, `make run` and `make test`.
+GO        ?= go
+DATA_DIR  ?= ./orchard-data
+TEST_PG   ?= $(CURDIR)/.test-pg
+BIN       := bin/orchard
+
+.PHONY: run test build postgres generate check-generate bench clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/orchard
+
+# PostgreSQL's server binaries, installed with apt-get when missing.
+postgres:
+	@sh scripts/install-postgres.sh
+
+# Runs orchard with its embedded default: a private PostgreSQL cluster in $(DATA_DIR).
+run: postgres build
+	./$(BIN) serve --data-dir $(DATA_DIR)
+
+# Starts a private test cluster, runs every check and test, stops the cluster.
+test: postgres build
+	TEST_PG=$(TEST_PG) BIN=$(BIN) sh scripts/test.sh
+
+generate:
+	$(GO) generate ./...
+
+# Fails when the committed gqlgen output differs from what go generate makes.
+check-generate:
+	sh scripts/check-generate.sh
+
+bench: postgres build
+	TEST_PG=$(TEST_PG) BIN=$(BIN) sh scripts/test.sh bench
+
+clean:
+	-./$(BIN) db stop --data-dir $(TEST_PG)
+	rm -rf bin $(TEST_PG)

@@ -1,0 +1,205 @@
+package graph_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+	"github.com/riverqueue/river"
+
+	"github.com/orchardmdm/orchard/graph"
+	"github.com/orchardmdm/orchard/graph/auth"
+	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/store"
+	"github.com/orchardmdm/orchard/store/pgtest"
+)
+
+// testAPI is the real GraphQL endpoint on a fresh database, with a working
+// River client and the event broker, served over HTTP.
+type testAPI struct {
+	t      *testing.T
+	store  *store.Store
+	tokens *auth.Tokens
+	river  *jobs.Client
+	server *httptest.Server
+}
+
+func newTestAPI(t *testing.T) *testAPI {
+	t.Helper()
+	ctx := context.Background()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s := pgtest.New(t)
+	tokens, err := auth.NewTokens(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	workers := river.NewWorkers()
+	if err := jobs.Register(workers, jobs.Deps{Store: s, Logger: logger}); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := jobs.NewClient(s.Pool(), workers, jobs.Config{Work: true, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg, cancel := context.WithCancel(ctx)
+	broker := jobs.NewBroker(s.Pool(), logger)
+	go broker.Run(bg)
+	if err := rc.Start(bg); err != nil {
+		t.Fatal(err)
+	}
+	go jobs.ForwardRiverEvents(bg, rc, s.Pool(), logger)
+	select {
+	case <-broker.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("event broker did not start listening")
+	}
+	resolver := &graph.Resolver{Store: s, Jobs: rc, Events: broker, Logger: logger}
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", graph.NewHandler(graph.HandlerConfig{Resolver: resolver, Tokens: tokens, Logger: logger, Limits: graph.DefaultLimits()}))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		srv.Close()
+		stopCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+		defer stop()
+		_ = rc.Stop(stopCtx)
+		cancel()
+	})
+	return &testAPI{t: t, store: s, tokens: tokens, river: rc, server: srv}
+}
+
+// token issues a token holding perms.
+func (a *testAPI) token(perms ...string) string {
+	a.t.Helper()
+	tok, _, err := a.tokens.Issue(context.Background(), "test", perms, time.Hour, "test")
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return tok
+}
+
+type gqlError struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+type gqlResponse struct {
+	Data   json.RawMessage `json:"data"`
+	Errors []gqlError      `json:"errors"`
+	status int
+}
+
+func (r gqlResponse) code() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	c, _ := r.Errors[0].Extensions["code"].(string)
+	return c
+}
+
+// decode unmarshals data into v, failing the test on GraphQL errors.
+func (r gqlResponse) decode(t *testing.T, v any) {
+	t.Helper()
+	if len(r.Errors) > 0 {
+		t.Fatalf("unexpected errors: %+v", r.Errors)
+	}
+	if err := json.Unmarshal(r.Data, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Data, err)
+	}
+}
+
+func (a *testAPI) query(token, query string, vars map[string]any) gqlResponse {
+	a.t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, a.server.URL+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out gqlResponse
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		a.t.Fatalf("decode response (status %d): %v", res.StatusCode, err)
+	}
+	out.status = res.StatusCode
+	return out
+}
+
+// subscription is a graphql-transport-ws client for one operation.
+type subscription struct {
+	t    *testing.T
+	conn *websocket.Conn
+}
+
+type wsMessage struct {
+	ID      string          `json:"id,omitempty"`
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+func (a *testAPI) subscribe(ctx context.Context, token, query string, vars map[string]any) *subscription {
+	a.t.Helper()
+	url := "ws" + strings.TrimPrefix(a.server.URL, "http") + "/graphql"
+	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	a.t.Cleanup(func() { conn.CloseNow() })
+	init := map[string]any{}
+	if token != "" {
+		init["Authorization"] = "Bearer " + token
+	}
+	payload, _ := json.Marshal(init)
+	must(a.t, wsjson.Write(ctx, conn, wsMessage{Type: "connection_init", Payload: payload}))
+	var ack wsMessage
+	must(a.t, wsjson.Read(ctx, conn, &ack))
+	if ack.Type != "connection_ack" {
+		a.t.Fatalf("expected connection_ack, got %s %s", ack.Type, ack.Payload)
+	}
+	sub, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	must(a.t, wsjson.Write(ctx, conn, wsMessage{ID: "1", Type: "subscribe", Payload: sub}))
+	return &subscription{t: a.t, conn: conn}
+}
+
+// next returns the next result (data or errors) of the operation.
+func (s *subscription) next(ctx context.Context) gqlResponse {
+	s.t.Helper()
+	for {
+		var msg wsMessage
+		if err := wsjson.Read(ctx, s.conn, &msg); err != nil {
+			s.t.Fatalf("reading subscription: %v", err)
+		}
+		switch msg.Type {
+		case "next":
+			var r gqlResponse
+			must(s.t, json.Unmarshal(msg.Payload, &r))
+			return r
+		case "error":
+			var errs []gqlError
+			must(s.t, json.Unmarshal(msg.Payload, &errs))
+			return gqlResponse{Errors: errs}
+		case "complete":
+			s.t.Fatal("subscription completed without a result")
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
