@@ -94,15 +94,20 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.prepareDirs(ctx); err != nil {
+	dataDir := filepath.Dir(c.root)
+	if err := c.makeDataDir(dataDir); err != nil {
 		return nil, err
 	}
 	// The lock file lives in orchard's directory, beyond the server user's reach.
-	unlock, err := lockDir(ctx, filepath.Join(filepath.Dir(c.root), "postgres.lock"))
+	unlock, err := lockDir(ctx, filepath.Join(dataDir, "postgres.lock"))
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+
+	if err := c.prepareDirs(ctx); err != nil {
+		return nil, err
+	}
 
 	if err := c.startLocked(ctx, opts.Fast); err != nil {
 		return nil, err

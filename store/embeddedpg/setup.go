@@ -13,14 +13,10 @@ import (
 	"time"
 )
 
-// prepareDirs creates the data directory and the cluster directory, hands
-// the latter to the server user and checks the server user can reach it.
+// prepareDirs checks the server user can reach the data directory, creates
+// the cluster directory and hands it to the server user.
 func (c *Cluster) prepareDirs(ctx context.Context) error {
-	dataDir := filepath.Dir(c.root)
-	if err := c.makeDataDir(dataDir); err != nil {
-		return err
-	}
-	if err := c.user.checkTraversable(dataDir); err != nil {
+	if err := c.user.checkTraversable(filepath.Dir(c.root)); err != nil {
 		return err
 	}
 	if err := os.Mkdir(c.root, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
