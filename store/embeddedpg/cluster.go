@@ -7,7 +7,7 @@
 //	postgres/data/       the cluster (PGDATA), made by initdb on first start
 //	postgres/run/        the unix socket; its 0700 mode is the access control
 //	postgres/postgres.log  server log (the previous one is kept as .1)
-//	postgres/start.lock  serializes concurrent Starts
+//	postgres.lock        serializes concurrent Starts
 //
 // PostgreSQL refuses to run as root, so a root process runs initdb, pg_ctl
 // and postgres as the "postgres" account (or "nobody"); root itself can
@@ -15,6 +15,7 @@
 package embeddedpg
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -93,14 +94,20 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.prepareDirs(); err != nil {
+	dataDir := filepath.Dir(c.root)
+	if err := c.makeDataDir(dataDir); err != nil {
 		return nil, err
 	}
-	unlock, err := lockDir(ctx, filepath.Join(c.root, "start.lock"))
+	// The lock file lives in orchard's directory, beyond the server user's reach.
+	unlock, err := lockDir(ctx, filepath.Join(dataDir, "postgres.lock"))
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+
+	if err := c.prepareDirs(ctx); err != nil {
+		return nil, err
+	}
 
 	if err := c.startLocked(ctx, opts.Fast); err != nil {
 		return nil, err
@@ -168,7 +175,7 @@ func (c *Cluster) startLocked(ctx context.Context, fast bool) error {
 	if err := c.initIfNeeded(ctx, fast); err != nil {
 		return err
 	}
-	if err := c.writeConfig(fast); err != nil {
+	if err := c.writeConfig(ctx, fast); err != nil {
 		return err
 	}
 	if err := c.startServer(ctx); err != nil {
@@ -277,8 +284,22 @@ func (c *Cluster) pgctl(ctx context.Context, args ...string) ([]byte, error) {
 	return c.run(ctx, c.bins.PGCtl, args...)
 }
 
+// asServer runs a shell script as the server user with args as $1...
+func (c *Cluster) asServer(ctx context.Context, stdin []byte, script string, args ...string) ([]byte, error) {
+	return c.runInput(ctx, stdin, "/bin/sh", append([]string{"-c", script, "sh"}, args...)...)
+}
+
 func (c *Cluster) run(ctx context.Context, program string, args ...string) ([]byte, error) {
+	return c.runInput(ctx, nil, program, args...)
+}
+
+// runInput runs program as the server user in the cluster directory, with a
+// fixed environment so a caller's PG* variables cannot redirect it.
+func (c *Cluster) runInput(ctx context.Context, stdin []byte, program string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, program, args...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
 	cmd.Dir = c.root
 	cmd.Env = []string{
 		"PATH=" + c.bins.Dir + string(os.PathListSeparator) + "/usr/bin:/bin",

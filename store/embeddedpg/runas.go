@@ -91,7 +91,7 @@ func (u serverUser) chownTree(root string) error {
 
 // ownedBy reports whether path belongs to the server user.
 func (u serverUser) ownedBy(path string) bool {
-	fi, err := os.Stat(path)
+	fi, err := os.Lstat(path)
 	if err != nil {
 		return false
 	}

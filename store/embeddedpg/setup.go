@@ -13,29 +13,29 @@ import (
 	"time"
 )
 
-// prepareDirs creates the data directory and the cluster directory, hands
-// the latter to the server user and checks the server user can reach it.
-func (c *Cluster) prepareDirs() error {
-	dataDir := filepath.Dir(c.root)
-	if err := c.makeDataDir(dataDir); err != nil {
+// prepareDirs checks the server user can reach the data directory, creates
+// the cluster directory and hands it to the server user.
+func (c *Cluster) prepareDirs(ctx context.Context) error {
+	if err := c.user.checkTraversable(filepath.Dir(c.root)); err != nil {
 		return err
 	}
-	if err := c.user.checkTraversable(dataDir); err != nil {
-		return err
+	if err := os.Mkdir(c.root, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("embeddedpg: create %s: %w", c.root, err)
 	}
-	for _, dir := range []string{c.root, c.socketDir} {
-		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("embeddedpg: create %s: %w", dir, err)
-		}
-		// The socket directory's mode is what keeps other local users out.
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return fmt.Errorf("embeddedpg: chmod %s: %w", dir, err)
-		}
-	}
-	if !c.user.ownedBy(c.root) || !c.user.ownedBy(c.socketDir) || !c.user.ownedBy(c.pgdata) {
+	// A cluster directory that is not yet the server user's (new, or made by
+	// a run under another identity) is closed to that user, so it cannot have
+	// planted links to redirect the recursive chown.
+	if !c.user.ownedBy(c.root) {
 		if err := c.user.chownTree(c.root); err != nil {
 			return fmt.Errorf("embeddedpg: give %s to user %s: %w", c.root, c.user.Name, err)
 		}
+	}
+	// Inside the cluster directory the server user is in charge, so work
+	// there is done as that user: root following a link it placed could
+	// otherwise touch any file. The socket directory's mode is what keeps
+	// other local users away from the server.
+	if _, err := c.asServer(ctx, nil, `umask 077 && mkdir -p "$1" && chmod 0700 "$1"`, c.socketDir); err != nil {
+		return fmt.Errorf("embeddedpg: create socket directory: %w", err)
 	}
 	return nil
 }
@@ -116,19 +116,12 @@ func (c *Cluster) initIfNeeded(ctx context.Context, fast bool) error {
 	if _, err := c.run(ctx, c.bins.InitDB, args...); err != nil {
 		return fmt.Errorf("embeddedpg: initdb: %w", err)
 	}
-	if err := c.writeServerFile("pg_hba.conf", hbaConf); err != nil {
+	if err := c.writeServerFile(ctx, "pg_hba.conf", hbaConf); err != nil {
 		return err
 	}
-	conf, err := os.OpenFile(filepath.Join(c.pgdata, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		return fmt.Errorf("embeddedpg: open postgresql.conf: %w", err)
-	}
-	_, err = io.WriteString(conf, "\n# Settings managed by orchard, rewritten at every start.\ninclude_if_exists = 'orchard.conf'\n")
-	if cerr := conf.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("embeddedpg: extend postgresql.conf: %w", err)
+	include := "\n# Settings managed by orchard, rewritten at every start.\ninclude_if_exists = 'orchard.conf'\n"
+	if err := c.appendServerFile(ctx, "postgresql.conf", include); err != nil {
+		return err
 	}
 	c.logger.InfoContext(ctx, "created embedded PostgreSQL cluster", "dir", c.pgdata, "version", major)
 	return nil
@@ -142,7 +135,7 @@ local all all trust
 `
 
 // writeConfig (re)writes orchard.conf so the settings follow the code.
-func (c *Cluster) writeConfig(fast bool) error {
+func (c *Cluster) writeConfig(ctx context.Context, fast bool) error {
 	durable := "on"
 	if fast {
 		durable = "off"
@@ -166,7 +159,7 @@ func (c *Cluster) writeConfig(fast bool) error {
 	for _, s := range settings {
 		fmt.Fprintf(&b, "%s = %s\n", s.key, s.value)
 	}
-	return c.writeServerFile("orchard.conf", b.String())
+	return c.writeServerFile(ctx, "orchard.conf", b.String())
 }
 
 // confQuote quotes a string value for postgresql.conf, which reads
@@ -176,16 +169,20 @@ func confQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
-// writeServerFile writes a file in the data directory owned by the server user.
-func (c *Cluster) writeServerFile(name, content string) error {
+// writeServerFile replaces a file in the cluster, writing as the server user.
+func (c *Cluster) writeServerFile(ctx context.Context, name, content string) error {
 	path := filepath.Join(c.pgdata, name)
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+	if _, err := c.asServer(ctx, []byte(content), `umask 077 && cat > "$1"`, path); err != nil {
 		return fmt.Errorf("embeddedpg: write %s: %w", name, err)
 	}
-	if c.user.drop {
-		if err := os.Chown(path, int(c.user.UID), int(c.user.GID)); err != nil {
-			return fmt.Errorf("embeddedpg: chown %s: %w", name, err)
-		}
+	return nil
+}
+
+// appendServerFile extends a file in the cluster, writing as the server user.
+func (c *Cluster) appendServerFile(ctx context.Context, name, content string) error {
+	path := filepath.Join(c.pgdata, name)
+	if _, err := c.asServer(ctx, []byte(content), `cat >> "$1"`, path); err != nil {
+		return fmt.Errorf("embeddedpg: extend %s: %w", name, err)
 	}
 	return nil
 }
@@ -212,7 +209,8 @@ func (c *Cluster) withLogTail(err error) error {
 }
 
 func logTail(path string, limit int64) string {
-	f, err := os.Open(path)
+	// The log's directory is the server user's: do not follow a link there.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return ""
 	}
