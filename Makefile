@@ -1,10 +1,10 @@
 # orchard: two commands for a newcomer, `make run` and `make test`.
 GO        ?= go
 DATA_DIR  ?= ./orchard-data
-TEST_PG   ?= $(CURDIR)/.test-pg
+TEST_PG   ?= /tmp/orchard-test-pg-$(shell printf %s "$(CURDIR)" | sha256sum | cut -c1-8)
 BIN       := bin/orchard
 
-.PHONY: run test build postgres generate check-generate bench clean
+.PHONY: run test build postgres generate check-generate bench clean test-db
 
 build:
 	$(GO) build -o $(BIN) ./cmd/orchard
@@ -34,3 +34,7 @@ bench: postgres build
 clean:
 	-./$(BIN) db stop --data-dir $(TEST_PG)
 	rm -rf bin $(TEST_PG)
+
+# For running go test by hand: eval "$(make -s test-db)"; stop it with make clean.
+test-db: postgres build
+	@echo "export ORCHARD_TEST_DATABASE_URL='$$(./$(BIN) db start --data-dir $(TEST_PG) --fast --log-level warn)'"

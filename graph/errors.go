@@ -65,8 +65,9 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			setCode(gqlErr, CodeNotFound)
 		case errors.As(err, &parsed) && parsed.Extensions["code"] != nil:
 			// gqlgen's own validation and argument errors already carry a code.
-			if code, _ := parsed.Extensions["code"].(string); code == "GRAPHQL_VALIDATION_FAILED" || code == "GRAPHQL_PARSE_FAILED" {
-				setCode(gqlErr, code)
+			// Limits are the caller's to fix: one of the codes clients branch on.
+			if code, _ := parsed.Extensions["code"].(string); code == "COMPLEXITY_LIMIT_EXCEEDED" {
+				setCode(gqlErr, CodeBadUserInput)
 			}
 		case errors.Is(err, context.Canceled):
 			gqlErr.Message = "request cancelled"

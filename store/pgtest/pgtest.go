@@ -93,7 +93,7 @@ func adminURL(t testing.TB) string {
 	t.Helper()
 	dsn := os.Getenv(EnvURL)
 	if dsn == "" {
-		t.Fatalf("pgtest: %s is not set. Tests need the PostgreSQL server that `make test` starts; run `make test` (or `eval $(make -s test-db-env)` before go test).", EnvURL)
+		t.Fatalf("pgtest: %s is not set. Tests need the PostgreSQL server that `make test` starts: run `make test`, or `eval \"$(make -s test-db)\"` before go test.", EnvURL)
 	}
 	return dsn
 }
