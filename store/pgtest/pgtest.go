@@ -75,6 +75,27 @@ func NewDatabase(t testing.TB) string {
 	return withDatabase(t, admin, name)
 }
 
+// NewEmptyDatabase creates a database without migrations (for tests of the
+// migrator itself) and returns its connection string; dropped when the test ends.
+func NewEmptyDatabase(t testing.TB) string {
+	t.Helper()
+	admin := adminURL(t)
+	name := "orchard_test_" + randomHex(6)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := adminExec(ctx, admin, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("pgtest: create database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := adminExec(ctx, admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("pgtest: drop database %s: %v", name, err)
+		}
+	})
+	return withDatabase(t, admin, name)
+}
+
 // Sealer returns a sealer with a random key, for tests.
 func Sealer(t testing.TB) *seal.Sealer {
 	t.Helper()
