@@ -3,7 +3,10 @@
 package graph
 
 import (
+	"context"
 	"log/slog"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/orchardmdm/orchard/jobs"
 	"github.com/orchardmdm/orchard/store"
@@ -15,4 +18,9 @@ type Resolver struct {
 	Jobs   *jobs.Client
 	Events *jobs.Broker
 	Logger *slog.Logger
+	// PublicURL is where devices and people reach orchard (enrollment links).
+	PublicURL string
+	// PushDevices asks APNs to wake devices, enqueued inside tx so the push
+	// exists exactly when the commands it announces do. Nil: no push.
+	PushDevices func(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error
 }
