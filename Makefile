@@ -15,7 +15,7 @@ postgres:
 
 # Runs orchard with its embedded default: a private PostgreSQL cluster in $(DATA_DIR).
 run: postgres build
-	./$(BIN) serve --data-dir $(DATA_DIR)
+	DATA_DIR=$(DATA_DIR) BIN=$(BIN) sh scripts/run.sh
 
 # Starts a private test cluster, runs every check and test, stops the cluster.
 test: postgres build

@@ -2,6 +2,8 @@
 # Installs the PostgreSQL server binaries that orchard's embedded database
 # (store/embeddedpg) runs, unless some are already present. Safe to re-run.
 set -eu
+# Progress goes to stderr so callers can capture stdout (see make test-db).
+exec 1>&2
 
 find_initdb() {
 	if command -v initdb >/dev/null 2>&1; then

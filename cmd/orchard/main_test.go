@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -38,42 +39,55 @@ func orchardCmd(t *testing.T, dsn, key string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-var servingAddr = regexp.MustCompile(`orchard is serving addr=(\S+)`)
+var servingAddr = regexp.MustCompile(`orchard is serving"? addr=(\S+)`)
 
 // startServer runs `orchard serve` and returns its base URL once it serves.
 func startServer(t *testing.T, dsn, key string) (string, *exec.Cmd) {
 	t.Helper()
-	cmd := orchardCmd(t, dsn, key, "serve", "--listen", "127.0.0.1:0", "--shutdown-timeout", "5s")
-	stderr, err := cmd.StderrPipe()
+	url, cmd, err := launchServer(t, dsn, key)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return url, cmd
+}
+
+// launchServer is startServer for goroutines other than the test's, which
+// must not call t.Fatal.
+func launchServer(t *testing.T, dsn, key string) (string, *exec.Cmd, error) {
+	cmd := orchardCmd(t, dsn, key, "serve", "--listen", "127.0.0.1:0", "--shutdown-timeout", "5s")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return "", nil, err
+	}
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return "", nil, err
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	found := make(chan string, 1)
+	var mu sync.Mutex
 	var logs bytes.Buffer
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			mu.Lock()
 			logs.WriteString(sc.Text() + "\n")
+			mu.Unlock()
 			if m := servingAddr.FindStringSubmatch(sc.Text()); m != nil {
 				found <- m[1]
 			}
 		}
 		close(found)
 	}()
+	logText := func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
 	select {
 	case addr, ok := <-found:
 		if !ok {
-			t.Fatalf("orchard serve exited before serving:\n%s", logs.String())
+			return "", nil, fmt.Errorf("orchard serve exited before serving:\n%s", logText())
 		}
-		return "http://" + addr, cmd
+		return "http://" + addr, cmd, nil
 	case <-time.After(60 * time.Second):
-		t.Fatalf("orchard serve did not start:\n%s", logs.String())
+		return "", nil, fmt.Errorf("orchard serve did not start:\n%s", logText())
 	}
-	return "", nil
 }
 
 func testKey(t *testing.T) string {
@@ -93,15 +107,21 @@ func TestTwoServersShareOneDatabase(t *testing.T) {
 	type started struct {
 		url string
 		cmd *exec.Cmd
+		err error
 	}
 	results := make(chan started, 2)
 	for range 2 {
 		go func() {
-			url, cmd := startServer(t, dsn, key)
-			results <- started{url, cmd}
+			url, cmd, err := launchServer(t, dsn, key)
+			results <- started{url, cmd, err}
 		}()
 	}
 	a, b := <-results, <-results
+	for _, s := range []started{a, b} {
+		if s.err != nil {
+			t.Fatal(s.err)
+		}
+	}
 
 	out, err := orchardCmd(t, dsn, key, "token", "create", "--name", "ci", "--permission", "mdm.view_enrolleddevice").Output()
 	if err != nil {
@@ -209,5 +229,4 @@ func TestBadConfigurationIsRefusedClearly(t *testing.T) {
 			t.Errorf("orchard %v succeeded", args)
 		}
 	}
-	_ = fmt.Sprint
 }
