@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/orchardmdm/orchard/graph/auth"
-	"github.com/orchardmdm/orchard/store"
 	"github.com/orchardmdm/orchard/store/embeddedpg"
 )
 
@@ -28,14 +27,11 @@ func migrateCommand(ctx context.Context, args []string, stderr io.Writer) error 
 		return err
 	}
 	logger := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
-	db, err := openDatabase(ctx, &cfg, logger, 4)
+	db, err := openMigrated(ctx, &cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer db.close(context.WithoutCancel(ctx))
-	if err := store.Migrate(ctx, db.store.Pool(), logger); err != nil {
-		return err
-	}
 	logger.Info("database is up to date")
 	return nil
 }
@@ -82,14 +78,11 @@ func tokenCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return errors.New("token revoke needs --jti or --name")
 	}
 	logger := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
-	db, err := openDatabase(ctx, &cfg, logger, 4)
+	db, err := openMigrated(ctx, &cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer db.close(context.WithoutCancel(ctx))
-	if err := store.Migrate(ctx, db.store.Pool(), logger); err != nil {
-		return err
-	}
 	if args[0] == "revoke" {
 		n, err := db.store.RevokeAPITokens(ctx, jti, name, "cli")
 		if err != nil {

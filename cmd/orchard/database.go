@@ -63,3 +63,17 @@ func openSealer(cfg *Config) (*seal.Sealer, error) {
 	}
 	return seal.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, "secret.key"))
 }
+
+// openMigrated opens the database for a short command (a few connections) and
+// brings its schema up to date first, so commands work on a fresh data directory.
+func openMigrated(ctx context.Context, cfg *Config, logger *slog.Logger) (*database, error) {
+	db, err := openDatabase(ctx, cfg, logger, 4)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Migrate(ctx, db.store.Pool(), logger); err != nil {
+		db.close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return db, nil
+}
