@@ -24,7 +24,9 @@ var commandStatuses = map[string]model.DeviceCommandStatus{
 	"Cancelled": model.DeviceCommandStatusCancelled,
 }
 
-func commandStatus(c *store.DeviceCommand) model.DeviceCommandStatus { return commandStatuses[c.Status] }
+func commandStatus(c *store.DeviceCommand) model.DeviceCommandStatus {
+	return commandStatuses[c.Status]
+}
 
 func storeStatus(s model.DeviceCommandStatus) string {
 	for k, v := range commandStatuses {
