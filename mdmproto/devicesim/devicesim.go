@@ -10,8 +10,10 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"fmt"
+	"encoding/pem"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/micromdm/plist"
@@ -37,6 +39,9 @@ type Device struct {
 
 	PushToken []byte
 	PushMagic string
+	// MTLS sends the certificate as a TLS-terminating proxy would pass it
+	// on, instead of signing: for servers configured behind such a proxy.
+	MTLS bool
 
 	// Answer decides how to answer a command; nil answers every command
 	// Acknowledged, with plausible DeviceInformation and SecurityInfo results.
@@ -159,11 +164,9 @@ func (d *Device) Send(ctx context.Context, url, contentType string, body []byte)
 		return nil, err
 	}
 	req.Header.Set("Content-Type", contentType)
-	sig, err := mdmproto.Sign(body, d.Cert, d.Key)
-	if err != nil {
+	if err := d.identify(req, body); err != nil {
 		return nil, err
 	}
-	req.Header.Set(mdmproto.SignatureHeader, sig)
 	status, out, err := d.do(req)
 	if err != nil {
 		return nil, err
@@ -182,4 +185,19 @@ func (d *Device) do(req *http.Request) (int, []byte, error) {
 	defer res.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(res.Body, 4<<20))
 	return res.StatusCode, out, err
+}
+
+func (d *Device) identify(req *http.Request, body []byte) error {
+	if d.MTLS {
+		block := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d.Cert.Raw})
+		req.Header.Set(mdmproto.ClientCertHeader, url.QueryEscape(string(block)))
+		req.Header.Set(mdmproto.ClientDNHeader, d.Cert.Subject.String())
+		return nil
+	}
+	sig, err := mdmproto.Sign(body, d.Cert, d.Key)
+	if err != nil {
+		return err
+	}
+	req.Header.Set(mdmproto.SignatureHeader, sig)
+	return nil
 }

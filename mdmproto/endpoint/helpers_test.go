@@ -1,7 +1,9 @@
 package endpoint_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -83,4 +85,71 @@ func (ts *testServer) deviceRow(udid string) store.Device {
 		ts.t.Fatalf("device %s: %d rows", udid, len(list))
 	}
 	return list[0]
+}
+
+// snapshot digests every row a device request may change, so a test can show
+// that a refused request changed nothing (last_seen_at included).
+func (ts *testServer) snapshot() string {
+	ts.t.Helper()
+	var out string
+	err := ts.store.Pool().QueryRow(context.Background(), `SELECT
+		coalesce((SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM enrolled_devices t), '') ||
+		coalesce((SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM mdm_device_commands t), '') ||
+		coalesce((SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM mdm_device_users t), '') ||
+		coalesce((SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM mdm_scep_certificates t), '') ||
+		coalesce((SELECT md5(string_agg(t::text, ',' ORDER BY challenge)) FROM mdm_scep_challenges t), '')`).Scan(&out)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	return out
+}
+
+// raw sends a request with the given headers and returns the status.
+func (ts *testServer) raw(method, path, contentType string, body []byte, headers map[string]string) int {
+	ts.t.Helper()
+	req, err := http.NewRequest(method, ts.srv.URL+path, bytes.NewReader(body))
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	res, err := ts.srv.Client().Do(req)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// status returns the HTTP status of a simulator call (200 when it succeeded).
+func status(t *testing.T, err error) int {
+	t.Helper()
+	if err == nil {
+		return http.StatusOK
+	}
+	var he *devicesim.HTTPError
+	if !errors.As(err, &he) {
+		t.Fatalf("not an HTTP answer: %v", err)
+	}
+	return he.Status
+}
+
+func (ts *testServer) exec(sql string, args ...any) {
+	ts.t.Helper()
+	if _, err := ts.store.Pool().Exec(context.Background(), sql, args...); err != nil {
+		ts.t.Fatal(err)
+	}
+}
+
+func (ts *testServer) commandStatus(uuid string) (status string, errorChain []byte) {
+	ts.t.Helper()
+	err := ts.store.Pool().QueryRow(context.Background(),
+		"SELECT status, error_chain FROM mdm_device_commands WHERE uuid = $1", uuid).Scan(&status, &errorChain)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	return status, errorChain
 }
