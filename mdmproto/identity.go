@@ -26,6 +26,10 @@ const (
 // ErrIdentity wraps every reason a request's identity is refused.
 var ErrIdentity = errors.New("device identity refused")
 
+// ErrUntrusted is the ErrIdentity of a well-formed identity whose certificate
+// is not trusted now: another CA, expired, not yet valid.
+var ErrUntrusted = fmt.Errorf("%w: certificate not trusted", ErrIdentity)
+
 // VerifySignature checks an Mdm-Signature header: base64 CMS SignedData over
 // body, detached (what devices send) or attached (then it must hold exactly
 // body). It returns the signer's certificate; chaining it to a CA is Verifier's job.
@@ -51,6 +55,10 @@ func VerifySignature(header string, body []byte) (*x509.Certificate, error) {
 		return nil, fmt.Errorf("%w: want exactly one signer with its certificate", ErrIdentity)
 	}
 	if err := p7.Verify(); err != nil {
+		var timing *pkcs7.SigningTimeNotValidError
+		if errors.As(err, &timing) {
+			return nil, fmt.Errorf("%w: %v", ErrUntrusted, err)
+		}
 		return nil, fmt.Errorf("%w: bad signature: %v", ErrIdentity, err)
 	}
 	return signer, nil
@@ -113,7 +121,7 @@ func (v *Verifier) Verify(cert *x509.Certificate) error {
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	})
 	if err != nil {
-		return fmt.Errorf("%w: certificate %q: %v", ErrIdentity, cert.Subject.CommonName, err)
+		return fmt.Errorf("%w: %q: %v", ErrUntrusted, cert.Subject.CommonName, err)
 	}
 	return nil
 }

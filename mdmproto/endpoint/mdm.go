@@ -91,6 +91,9 @@ func (e *Endpoint) identify(r *http.Request, body []byte) (*x509.Certificate, er
 	} else {
 		cert, err = mdmproto.VerifySignature(r.Header.Get(mdmproto.SignatureHeader), body)
 	}
+	if errors.Is(err, mdmproto.ErrUntrusted) {
+		return nil, &refusal{status: http.StatusForbidden, reason: err}
+	}
 	if err != nil {
 		return nil, &refusal{status: http.StatusBadRequest, reason: err}
 	}
