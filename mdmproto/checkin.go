@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/micromdm/plist"
 )
 
 // Check-in message types (Content-Type application/x-apple-aspen-mdm-checkin).
@@ -119,8 +117,8 @@ type CheckinMessage struct {
 // DecodeCheckin decodes and checks a check-in message.
 func DecodeCheckin(body []byte) (*CheckinMessage, error) {
 	var m CheckinMessage
-	if err := plist.Unmarshal(body, &m); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	if err := UnmarshalPlist(body, &m); err != nil {
+		return nil, err
 	}
 	if m.MessageType == "" {
 		return nil, fmt.Errorf("%w: no MessageType", ErrMalformed)

@@ -2,8 +2,6 @@ package mdmproto
 
 import (
 	"strings"
-
-	"github.com/micromdm/plist"
 )
 
 // DeviceFacts are what a device tells about itself in Authenticate or in a
@@ -73,7 +71,7 @@ func FactsFromResult(requestType string, body []byte) (DeviceFacts, bool) {
 	switch requestType {
 	case "DeviceInformation":
 		var r deviceInformationResult
-		if plist.Unmarshal(body, &r) != nil {
+		if UnmarshalPlist(body, &r) != nil {
 			return DeviceFacts{}, false
 		}
 		q := r.QueryResponses
@@ -86,7 +84,7 @@ func FactsFromResult(requestType string, body []byte) (DeviceFacts, bool) {
 		return f, true
 	case "SecurityInfo":
 		var r securityInfoResult
-		if plist.Unmarshal(body, &r) != nil {
+		if UnmarshalPlist(body, &r) != nil {
 			return DeviceFacts{}, false
 		}
 		s := r.SecurityInfo

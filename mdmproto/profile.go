@@ -146,8 +146,8 @@ func ParseEnrollmentProfile(data []byte) (*ParsedProfile, error) {
 		PayloadDescription string
 		PayloadContent     []parsedPayload
 	}
-	if err := plist.Unmarshal(data, &p); err != nil {
-		return nil, fmt.Errorf("%w: enrollment profile: %v", ErrMalformed, err)
+	if err := UnmarshalPlist(data, &p); err != nil {
+		return nil, fmt.Errorf("enrollment profile: %w", err)
 	}
 	out := &ParsedProfile{Description: p.PayloadDescription}
 	for _, pl := range p.PayloadContent {

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-
-	"github.com/micromdm/plist"
 )
 
 // Command report statuses.
@@ -37,8 +35,8 @@ type Report struct {
 // DecodeReport decodes and checks a command report.
 func DecodeReport(body []byte) (*Report, error) {
 	var r Report
-	if err := plist.Unmarshal(body, &r); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	if err := UnmarshalPlist(body, &r); err != nil {
+		return nil, err
 	}
 	if err := r.validate(); err != nil {
 		return nil, err
@@ -61,8 +59,8 @@ func DecodeReport(body []byte) (*Report, error) {
 // becomes base64, dates RFC 3339 strings; values JSON cannot hold (NaN) become null.
 func ResultJSON(body []byte) ([]byte, error) {
 	var v map[string]any
-	if err := plist.Unmarshal(body, &v); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	if err := UnmarshalPlist(body, &v); err != nil {
+		return nil, err
 	}
 	return json.Marshal(jsonSafe(v))
 }

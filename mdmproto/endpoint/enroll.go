@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/micromdm/plist"
-
 	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/store"
 )
@@ -87,7 +85,7 @@ func readMachineInfo(w http.ResponseWriter, r *http.Request) (MachineInfo, error
 		}
 		body = content
 	}
-	if err := plist.Unmarshal(body, &info); err != nil {
+	if err := mdmproto.UnmarshalPlist(body, &info); err != nil {
 		return info, refuse(http.StatusBadRequest, "machine info is not a plist: %w", err)
 	}
 	return info, nil
