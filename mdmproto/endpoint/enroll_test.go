@@ -17,6 +17,7 @@ import (
 
 	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/mdmproto/endpoint"
+	"github.com/orchardmdm/orchard/mdmproto/scep"
 	"github.com/orchardmdm/orchard/store"
 )
 
@@ -135,5 +136,47 @@ func TestMTLSProxyModeAndPushTopic(t *testing.T) {
 	}
 	if ts.snapshot() != before {
 		t.Fatal("refused request changed the database")
+	}
+}
+
+func TestExternalSCEPCA(t *testing.T) {
+	t.Parallel()
+	bundle, err := scep.GenerateCA("external CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext, _ := scep.ParseCA(bundle)
+	ts := newServer(t, func(c *endpoint.Config) {
+		c.CA, c.ExternalSCEPURL, c.ExternalSCEPChallenge = nil, "https://scep.example.com/scep", "static-challenge"
+		c.TrustedCAs = []*x509.Certificate{ext.Cert}
+	})
+	ctx := context.Background()
+	d := ts.device()
+	if err := d.FetchProfile(ctx, ts.enrollURL); err != nil {
+		t.Fatal(err)
+	}
+	if d.Profile.SCEPURL != "https://scep.example.com/scep" || d.Profile.SCEPChallenge != "static-challenge" {
+		t.Fatalf("profile with an external SCEP server: %+v", d.Profile)
+	}
+	if res, _ := ts.srv.Client().Get(ts.srv.URL + "/scep?operation=GetCACert"); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("/scep served without an embedded CA: %d", res.StatusCode)
+	}
+	// The external CA issued the identity; orchard only verifies it.
+	d.Cert = certFor(t, ext, d, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	for _, m := range []*mdmproto.CheckinMessage{d.AuthenticateMessage(), d.TokenUpdateMessage()} {
+		if _, err := d.Checkin(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// An identity from the (unconfigured) embedded CA is refused.
+	other := ts.device()
+	other.Profile = d.Profile
+	other.Cert = certFor(t, ts.ca, other, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	_, err = other.Checkin(ctx, other.AuthenticateMessage())
+	if got := status(t, err); got != http.StatusForbidden {
+		t.Fatalf("identity from an untrusted CA: HTTP %d, want 403", got)
 	}
 }

@@ -19,7 +19,7 @@ import (
 
 // testServer is the device-facing endpoint on a fresh database.
 type testServer struct {
-	t     *testing.T
+	t     testing.TB
 	store *store.Store
 	ca    *scep.CA
 	ep    *endpoint.Endpoint
@@ -29,7 +29,7 @@ type testServer struct {
 	enr       store.Enrollment
 }
 
-func newServer(t *testing.T, mutate ...func(*endpoint.Config)) *testServer {
+func newServer(t testing.TB, mutate ...func(*endpoint.Config)) *testServer {
 	t.Helper()
 	ctx := context.Background()
 	s := pgtest.New(t)
