@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/mdmproto/devicesim"
 	"github.com/orchardmdm/orchard/mdmproto/endpoint"
 )
@@ -123,5 +124,20 @@ func TestEnrollThenDeviceInformationThroughGraphQL(t *testing.T) {
 	qr, _ := c.Result["QueryResponses"].(map[string]any)
 	if qr["DeviceName"] != "Ada's MacBook" || c.Result["Status"] != "Acknowledged" {
 		t.Fatalf("command result = %v", c.Result)
+	}
+
+	// A user channel shows up as a user of the device.
+	_, err = d.Checkin(context.Background(), &mdmproto.CheckinMessage{MessageType: mdmproto.TokenUpdate,
+		Enrollment: mdmproto.Enrollment{UDID: d.UDID, UserID: "501-UUID", UserShortName: "ada", UserLongName: "Ada"},
+		Token:      []byte("t"), PushMagic: "m"})
+	must(t, err)
+	var users struct {
+		Device struct {
+			Users []struct{ UserID, ShortName, LongName string }
+		}
+	}
+	api.query(tok, `query($id: ID!) { device(id: $id) { users { userId shortName longName } } }`, map[string]any{"id": id}).decode(t, &users)
+	if u := users.Device.Users; len(u) != 1 || u[0].UserID != "501-UUID" || u[0].ShortName != "ada" {
+		t.Fatalf("device users = %+v", u)
 	}
 }

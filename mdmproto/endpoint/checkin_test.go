@@ -61,6 +61,21 @@ func TestCheckinMessages(t *testing.T) {
 		}
 	}
 
+	t.Run("POST works as PUT does", func(t *testing.T) {
+		body, _ := plist.Marshal(map[string]any{"UDID": d.UDID, "Status": "Idle"})
+		sig, err := mdmproto.Sign(body, d.Cert, d.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ts.raw(http.MethodPost, "/mdm/connect", "application/x-apple-aspen-mdm", body,
+			map[string]string{mdmproto.SignatureHeader: sig}); got != http.StatusOK {
+			t.Fatalf("POST Idle: HTTP %d", got)
+		}
+		if got := ts.raw(http.MethodGet, "/mdm/connect", "", nil, nil); got != http.StatusMethodNotAllowed {
+			t.Fatalf("GET: HTTP %d, want 405", got)
+		}
+	})
+
 	t.Run("check-out clears tokens and stops the command channel", func(t *testing.T) {
 		uuid := ts.queue(id, "ProfileList", nil)
 		if _, err := d.Checkin(ctx, &mdmproto.CheckinMessage{MessageType: mdmproto.CheckOut, Enrollment: en}); err != nil {
