@@ -46,6 +46,12 @@ func Handler(ca *CA, enroller Enroller, logger *slog.Logger) http.Handler {
 				return
 			}
 			reply, err := pkiOperation(r.Context(), ca, enroller, msg, logger)
+			var internal *internalError
+			if errors.As(err, &internal) {
+				logger.ErrorContext(r.Context(), "scep: request failed", "err", internal.err)
+				http.Error(w, "internal error", http.StatusInternalServerError)
+				return
+			}
 			if err != nil {
 				logger.WarnContext(r.Context(), "scep: refused request", "reason", err)
 				http.Error(w, "bad SCEP message", http.StatusBadRequest)
@@ -102,17 +108,22 @@ func pkiOperation(ctx context.Context, ca *CA, enroller Enroller, raw []byte, lo
 		logger.WarnContext(ctx, "scep: challenge refused", "subject", csr.Subject.String(), "transaction", msg.TransactionID)
 		rep, ferr := msg.Fail(ca.Cert, ca.Key, scep.BadRequest)
 		if ferr != nil {
-			return nil, ferr
+			return nil, &internalError{ferr}
 		}
 		return rep.Raw, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, &internalError{err}
 	}
 	rep, err := msg.Success(ca.Cert, ca.Key, issued)
 	if err != nil {
-		return nil, fmt.Errorf("build CertRep: %w", err)
+		return nil, &internalError{fmt.Errorf("build CertRep: %w", err)}
 	}
 	logger.InfoContext(ctx, "scep: issued device certificate", "subject", issued.Subject.String(), "serial", issued.SerialNumber.String())
 	return rep.Raw, nil
 }
+
+// internalError is a failure of orchard, not of the request: 500, not 400.
+type internalError struct{ err error }
+
+func (e *internalError) Error() string { return e.err.Error() }

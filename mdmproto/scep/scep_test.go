@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -96,5 +97,21 @@ func TestBundleRoundTripsAndGarbageIsRefused(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 400 {
 		t.Fatalf("junk PKIOperation: HTTP %d, want 400", res.StatusCode)
+	}
+}
+
+type failingEnroller struct{}
+
+func (failingEnroller) Enroll(context.Context, string, func() (*x509.Certificate, error)) error {
+	return errors.New("database unavailable")
+}
+
+func TestEnrollerFailureIsAServerError(t *testing.T) {
+	srv := httptest.NewServer(scep.Handler(newCA(t), failingEnroller{}, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	defer srv.Close()
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	_, err := scep.Request(context.Background(), srv.Client(), srv.URL, "any", "device", key)
+	if err == nil || !strings.Contains(err.Error(), "HTTP 500") {
+		t.Fatalf("err %v, want HTTP 500", err)
 	}
 }
