@@ -33,7 +33,8 @@ type testAPI struct {
 	server *httptest.Server
 }
 
-func newTestAPI(t *testing.T) *testAPI {
+// newTestAPI starts the API; opts adjust the resolver before it serves.
+func newTestAPI(t *testing.T, opts ...func(*graph.Resolver)) *testAPI {
 	t.Helper()
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -63,6 +64,9 @@ func newTestAPI(t *testing.T) *testAPI {
 		t.Fatal("event broker did not start listening")
 	}
 	resolver := &graph.Resolver{Store: s, Jobs: rc, Events: broker, Logger: logger}
+	for _, opt := range opts {
+		opt(resolver)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(graph.HandlerConfig{Resolver: resolver, Tokens: tokens, Logger: logger, Limits: graph.DefaultLimits()}))
 	srv := httptest.NewServer(mux)

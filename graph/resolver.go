@@ -23,4 +23,6 @@ type Resolver struct {
 	// PushDevices asks APNs to wake devices, enqueued inside tx so the push
 	// exists exactly when the commands it announces do. Nil: no push.
 	PushDevices func(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error
+	// PushTopic is the push certificate's topic, "" (or nil) while there is none.
+	PushTopic func(ctx context.Context) (string, error)
 }

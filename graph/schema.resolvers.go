@@ -42,9 +42,59 @@ func (r *deviceResolver) RecoveryPassword(ctx context.Context, obj *store.Device
 	return r.revealSecret(ctx, obj, "recovery_password_sealed")
 }
 
+// Commands is the resolver for the commands field.
+func (r *deviceResolver) Commands(ctx context.Context, obj *store.Device, first *int, after *string, status *model.DeviceCommandStatus) (*model.DeviceCommandConnection, error) {
+	return r.deviceCommands(ctx, obj, first, after, status)
+}
+
+// Users is the resolver for the users field.
+func (r *deviceResolver) Users(ctx context.Context, obj *store.Device) ([]*store.DeviceUser, error) {
+	return r.deviceUsers(ctx, obj)
+}
+
+// Status is the resolver for the status field.
+func (r *deviceCommandResolver) Status(ctx context.Context, obj *store.DeviceCommand) (model.DeviceCommandStatus, error) {
+	return commandStatus(obj), nil
+}
+
+// ErrorChain is the resolver for the errorChain field.
+func (r *deviceCommandResolver) ErrorChain(ctx context.Context, obj *store.DeviceCommand) (any, error) {
+	return rawJSON(obj.ErrorChain), nil
+}
+
+// Result is the resolver for the result field.
+func (r *deviceCommandResolver) Result(ctx context.Context, obj *store.DeviceCommand) (any, error) {
+	return rawJSON(obj.Result), nil
+}
+
 // TotalCount is the resolver for the totalCount field.
 func (r *deviceConnectionResolver) TotalCount(ctx context.Context, obj *model.DeviceConnection) (int, error) {
 	return r.Store.CountDevices(ctx, obj.Filter)
+}
+
+// UserID is the resolver for the userId field.
+func (r *deviceUserResolver) UserID(ctx context.Context, obj *store.DeviceUser) (string, error) {
+	return obj.UserID, nil
+}
+
+// Blueprint is the resolver for the blueprint field.
+func (r *enrollmentResolver) Blueprint(ctx context.Context, obj *store.Enrollment) (*store.Blueprint, error) {
+	return r.enrollmentBlueprint(ctx, obj)
+}
+
+// URL is the resolver for the url field.
+func (r *enrollmentResolver) URL(ctx context.Context, obj *store.Enrollment) (string, error) {
+	return r.enrollmentURL(obj), nil
+}
+
+// PushTopicPlaceholder is the resolver for the pushTopicPlaceholder field.
+func (r *enrollmentResolver) PushTopicPlaceholder(ctx context.Context, obj *store.Enrollment) (bool, error) {
+	return r.pushTopicPlaceholder(ctx)
+}
+
+// TotalCount is the resolver for the totalCount field.
+func (r *enrollmentConnectionResolver) TotalCount(ctx context.Context, obj *model.EnrollmentConnection) (int, error) {
+	return r.Store.CountEnrollments(ctx)
 }
 
 // State is the resolver for the state field.
@@ -82,6 +132,26 @@ func (r *mutationResolver) CreateBlueprint(ctx context.Context, input model.Crea
 	return r.createBlueprint(ctx, input)
 }
 
+// CreateEnrollment is the resolver for the createEnrollment field.
+func (r *mutationResolver) CreateEnrollment(ctx context.Context, input model.CreateEnrollmentInput) (*store.Enrollment, error) {
+	return r.createEnrollment(ctx, input)
+}
+
+// DeleteEnrollment is the resolver for the deleteEnrollment field.
+func (r *mutationResolver) DeleteEnrollment(ctx context.Context, id string) (string, error) {
+	return r.deleteEnrollment(ctx, id)
+}
+
+// EnqueueDeviceCommand is the resolver for the enqueueDeviceCommand field.
+func (r *mutationResolver) EnqueueDeviceCommand(ctx context.Context, deviceID string, requestType string, payload any) (*store.DeviceCommand, error) {
+	return r.enqueueDeviceCommand(ctx, deviceID, requestType, payload)
+}
+
+// CancelDeviceCommand is the resolver for the cancelDeviceCommand field.
+func (r *mutationResolver) CancelDeviceCommand(ctx context.Context, uuid string) (*store.DeviceCommand, error) {
+	return r.cancelDeviceCommand(ctx, uuid)
+}
+
 // Devices is the resolver for the devices field.
 func (r *queryResolver) Devices(ctx context.Context, filter *model.DeviceFilter, first *int, after *string) (*model.DeviceConnection, error) {
 	return r.listDevices(ctx, filter, first, after)
@@ -112,6 +182,21 @@ func (r *queryResolver) Job(ctx context.Context, id string) (*rivertype.JobRow, 
 	return r.job(ctx, id)
 }
 
+// Enrollments is the resolver for the enrollments field.
+func (r *queryResolver) Enrollments(ctx context.Context, first *int, after *string) (*model.EnrollmentConnection, error) {
+	return r.listEnrollments(ctx, first, after)
+}
+
+// Enrollment is the resolver for the enrollment field.
+func (r *queryResolver) Enrollment(ctx context.Context, id string) (*store.Enrollment, error) {
+	return r.enrollment(ctx, id)
+}
+
+// DeviceCommandRequestTypes is the resolver for the deviceCommandRequestTypes field.
+func (r *queryResolver) DeviceCommandRequestTypes(ctx context.Context) ([]string, error) {
+	return requestTypes(), nil
+}
+
 // JobEvents is the resolver for the jobEvents field.
 func (r *subscriptionResolver) JobEvents(ctx context.Context, kinds []string, ids []string) (<-chan *model.JobEvent, error) {
 	return r.jobEvents(ctx, kinds, ids)
@@ -130,9 +215,23 @@ func (r *Resolver) BlueprintConnection() generated.BlueprintConnectionResolver {
 // Device returns generated.DeviceResolver implementation.
 func (r *Resolver) Device() generated.DeviceResolver { return &deviceResolver{r} }
 
+// DeviceCommand returns generated.DeviceCommandResolver implementation.
+func (r *Resolver) DeviceCommand() generated.DeviceCommandResolver { return &deviceCommandResolver{r} }
+
 // DeviceConnection returns generated.DeviceConnectionResolver implementation.
 func (r *Resolver) DeviceConnection() generated.DeviceConnectionResolver {
 	return &deviceConnectionResolver{r}
+}
+
+// DeviceUser returns generated.DeviceUserResolver implementation.
+func (r *Resolver) DeviceUser() generated.DeviceUserResolver { return &deviceUserResolver{r} }
+
+// Enrollment returns generated.EnrollmentResolver implementation.
+func (r *Resolver) Enrollment() generated.EnrollmentResolver { return &enrollmentResolver{r} }
+
+// EnrollmentConnection returns generated.EnrollmentConnectionResolver implementation.
+func (r *Resolver) EnrollmentConnection() generated.EnrollmentConnectionResolver {
+	return &enrollmentConnectionResolver{r}
 }
 
 // Job returns generated.JobResolver implementation.
@@ -151,7 +250,11 @@ type (
 	auditEventConnectionResolver struct{ *Resolver }
 	blueprintConnectionResolver  struct{ *Resolver }
 	deviceResolver               struct{ *Resolver }
+	deviceCommandResolver        struct{ *Resolver }
 	deviceConnectionResolver     struct{ *Resolver }
+	deviceUserResolver           struct{ *Resolver }
+	enrollmentResolver           struct{ *Resolver }
+	enrollmentConnectionResolver struct{ *Resolver }
 	jobResolver                  struct{ *Resolver }
 	mutationResolver             struct{ *Resolver }
 	queryResolver                struct{ *Resolver }

@@ -25,6 +25,7 @@ type Config struct {
 	ComplexityLimit int
 	DepthLimit      int
 	ShutdownTimeout time.Duration
+	MDM             MDMConfig
 }
 
 // settings binds flags to their environment variables and documents both.
@@ -98,6 +99,7 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	s.integer(&c.DepthLimit, "graphql-depth-limit", "ORCHARD_GRAPHQL_DEPTH_LIMIT", 15, "deepest GraphQL selection nesting")
 	s.duration(&c.ShutdownTimeout, "shutdown-timeout", "ORCHARD_SHUTDOWN_TIMEOUT", 30*time.Second,
 		"how long SIGTERM waits for requests and jobs to finish")
+	bindMDM(fs, &c.MDM)
 }
 
 func (c *Config) validate() error {
@@ -110,6 +112,9 @@ func (c *Config) validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat)
+	}
+	if err := c.MDM.validate(); err != nil {
+		return err
 	}
 	if c.MaxWorkers < 1 || c.MaxDBConns < 4 {
 		return fmt.Errorf("--max-workers must be at least 1 and --max-db-conns at least 4")

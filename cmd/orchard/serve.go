@@ -19,6 +19,7 @@ import (
 	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/graph/graphiql"
 	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/mdmproto/endpoint"
 	"github.com/orchardmdm/orchard/store"
 )
 
@@ -64,6 +65,9 @@ type app struct {
 	river   *jobs.Client
 	broker  *jobs.Broker
 	handler http.Handler
+	mdm     *endpoint.Endpoint
+	// pushTopic is the push certificate's topic; nil until APNs is wired.
+	pushTopic func(context.Context) (string, error)
 }
 
 func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logger) (*app, error) {
@@ -83,6 +87,11 @@ func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logge
 		return nil, err
 	}
 	a := &app{cfg: cfg, logger: logger, store: s, river: riverClient, broker: jobs.NewBroker(s.Pool(), logger)}
+	if cfg.Role != "worker" {
+		if a.mdm, err = newMDMEndpoint(ctx, cfg, s, logger, a.topic); err != nil {
+			return nil, err
+		}
+	}
 	a.handler = a.routes(tokens)
 	return a, nil
 }
@@ -100,13 +109,23 @@ func (a *app) routes(tokens *auth.Tokens) http.Handler {
 	if a.cfg.Role == "worker" {
 		return mux
 	}
-	resolver := &graph.Resolver{Store: a.store, Jobs: a.river, Events: a.broker, Logger: a.logger, PublicURL: a.cfg.PublicURL}
+	resolver := &graph.Resolver{Store: a.store, Jobs: a.river, Events: a.broker, Logger: a.logger, PublicURL: a.cfg.PublicURL,
+		PushTopic: a.topic}
+	a.mdm.Register(route)
 	route("/graphql", graph.NewHandler(graph.HandlerConfig{
 		Resolver: resolver, Tokens: tokens, Logger: a.logger, Metrics: reg,
 		Limits: graph.Limits{Complexity: a.cfg.ComplexityLimit, Depth: a.cfg.DepthLimit},
 	}))
 	route("/", graphiql.Handler("/graphql"))
 	return mux
+}
+
+// topic is the push certificate's topic, "" while there is none.
+func (a *app) topic(ctx context.Context) (string, error) {
+	if a.pushTopic == nil {
+		return "", nil
+	}
+	return a.pushTopic(ctx)
 }
 
 // healthz answers 200 only while the database answers.

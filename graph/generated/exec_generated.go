@@ -34,7 +34,11 @@ type ResolverRoot interface {
 	AuditEventConnection() AuditEventConnectionResolver
 	BlueprintConnection() BlueprintConnectionResolver
 	Device() DeviceResolver
+	DeviceCommand() DeviceCommandResolver
 	DeviceConnection() DeviceConnectionResolver
+	DeviceUser() DeviceUserResolver
+	Enrollment() EnrollmentResolver
+	EnrollmentConnection() EnrollmentConnectionResolver
 	Job() JobResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
@@ -95,6 +99,7 @@ type ComplexityRoot struct {
 		BuildVersion             func(childComplexity int) int
 		CertNotValidAfter        func(childComplexity int) int
 		CheckoutAt               func(childComplexity int) int
+		Commands                 func(childComplexity int, first *int, after *string, status *model.DeviceCommandStatus) int
 		CreatedAt                func(childComplexity int) int
 		DEPEnrollment            func(childComplexity int) int
 		DeclarativeManagement    func(childComplexity int) int
@@ -115,6 +120,29 @@ type ComplexityRoot struct {
 		UpdatedAt                func(childComplexity int) int
 		UserApprovedEnrollment   func(childComplexity int) int
 		UserEnrollment           func(childComplexity int) int
+		Users                    func(childComplexity int) int
+	}
+
+	DeviceCommand struct {
+		ErrorChain  func(childComplexity int) int
+		QueuedAt    func(childComplexity int) int
+		QueuedBy    func(childComplexity int) int
+		RequestType func(childComplexity int) int
+		Result      func(childComplexity int) int
+		ResultAt    func(childComplexity int) int
+		SentAt      func(childComplexity int) int
+		Status      func(childComplexity int) int
+		UUID        func(childComplexity int) int
+	}
+
+	DeviceCommandConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	DeviceCommandEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	DeviceConnection struct {
@@ -124,6 +152,35 @@ type ComplexityRoot struct {
 	}
 
 	DeviceEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	DeviceUser struct {
+		CreatedAt  func(childComplexity int) int
+		LastSeenAt func(childComplexity int) int
+		LongName   func(childComplexity int) int
+		ShortName  func(childComplexity int) int
+		UserID     func(childComplexity int) int
+	}
+
+	Enrollment struct {
+		Blueprint            func(childComplexity int) int
+		CreatedAt            func(childComplexity int) int
+		DEP                  func(childComplexity int) int
+		ID                   func(childComplexity int) int
+		Name                 func(childComplexity int) int
+		PushTopicPlaceholder func(childComplexity int) int
+		URL                  func(childComplexity int) int
+	}
+
+	EnrollmentConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	EnrollmentEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
 	}
@@ -159,9 +216,13 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		BlockDevice     func(childComplexity int, id string) int
-		CreateBlueprint func(childComplexity int, input model.CreateBlueprintInput) int
-		UnblockDevice   func(childComplexity int, id string) int
+		BlockDevice          func(childComplexity int, id string) int
+		CancelDeviceCommand  func(childComplexity int, uuid string) int
+		CreateBlueprint      func(childComplexity int, input model.CreateBlueprintInput) int
+		CreateEnrollment     func(childComplexity int, input model.CreateEnrollmentInput) int
+		DeleteEnrollment     func(childComplexity int, id string) int
+		EnqueueDeviceCommand func(childComplexity int, deviceID string, requestType string, payload any) int
+		UnblockDevice        func(childComplexity int, id string) int
 	}
 
 	PageInfo struct {
@@ -170,12 +231,15 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		AuditEvents func(childComplexity int, first *int, after *string) int
-		Blueprints  func(childComplexity int, first *int, after *string) int
-		Device      func(childComplexity int, id string) int
-		Devices     func(childComplexity int, filter *model.DeviceFilter, first *int, after *string) int
-		Job         func(childComplexity int, id string) int
-		Jobs        func(childComplexity int, filter *model.JobFilter, first *int, after *string) int
+		AuditEvents               func(childComplexity int, first *int, after *string) int
+		Blueprints                func(childComplexity int, first *int, after *string) int
+		Device                    func(childComplexity int, id string) int
+		DeviceCommandRequestTypes func(childComplexity int) int
+		Devices                   func(childComplexity int, filter *model.DeviceFilter, first *int, after *string) int
+		Enrollment                func(childComplexity int, id string) int
+		Enrollments               func(childComplexity int, first *int, after *string) int
+		Job                       func(childComplexity int, id string) int
+		Jobs                      func(childComplexity int, filter *model.JobFilter, first *int, after *string) int
 	}
 
 	Subscription struct {
@@ -198,9 +262,29 @@ type DeviceResolver interface {
 
 	FilevaultPrk(ctx context.Context, obj *store.Device) (*string, error)
 	RecoveryPassword(ctx context.Context, obj *store.Device) (*string, error)
+	Commands(ctx context.Context, obj *store.Device, first *int, after *string, status *model.DeviceCommandStatus) (*model.DeviceCommandConnection, error)
+	Users(ctx context.Context, obj *store.Device) ([]*store.DeviceUser, error)
+}
+type DeviceCommandResolver interface {
+	Status(ctx context.Context, obj *store.DeviceCommand) (model.DeviceCommandStatus, error)
+
+	ErrorChain(ctx context.Context, obj *store.DeviceCommand) (any, error)
+	Result(ctx context.Context, obj *store.DeviceCommand) (any, error)
 }
 type DeviceConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.DeviceConnection) (int, error)
+}
+type DeviceUserResolver interface {
+	UserID(ctx context.Context, obj *store.DeviceUser) (string, error)
+}
+type EnrollmentResolver interface {
+	Blueprint(ctx context.Context, obj *store.Enrollment) (*store.Blueprint, error)
+
+	URL(ctx context.Context, obj *store.Enrollment) (string, error)
+	PushTopicPlaceholder(ctx context.Context, obj *store.Enrollment) (bool, error)
+}
+type EnrollmentConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.EnrollmentConnection) (int, error)
 }
 type JobResolver interface {
 	State(ctx context.Context, obj *rivertype.JobRow) (model.JobState, error)
@@ -212,6 +296,10 @@ type MutationResolver interface {
 	BlockDevice(ctx context.Context, id string) (*store.Device, error)
 	UnblockDevice(ctx context.Context, id string) (*store.Device, error)
 	CreateBlueprint(ctx context.Context, input model.CreateBlueprintInput) (*store.Blueprint, error)
+	CreateEnrollment(ctx context.Context, input model.CreateEnrollmentInput) (*store.Enrollment, error)
+	DeleteEnrollment(ctx context.Context, id string) (string, error)
+	EnqueueDeviceCommand(ctx context.Context, deviceID string, requestType string, payload any) (*store.DeviceCommand, error)
+	CancelDeviceCommand(ctx context.Context, uuid string) (*store.DeviceCommand, error)
 }
 type QueryResolver interface {
 	Devices(ctx context.Context, filter *model.DeviceFilter, first *int, after *string) (*model.DeviceConnection, error)
@@ -220,6 +308,9 @@ type QueryResolver interface {
 	AuditEvents(ctx context.Context, first *int, after *string) (*model.AuditEventConnection, error)
 	Jobs(ctx context.Context, filter *model.JobFilter, first *int, after *string) (*model.JobConnection, error)
 	Job(ctx context.Context, id string) (*rivertype.JobRow, error)
+	Enrollments(ctx context.Context, first *int, after *string) (*model.EnrollmentConnection, error)
+	Enrollment(ctx context.Context, id string) (*store.Enrollment, error)
+	DeviceCommandRequestTypes(ctx context.Context) ([]string, error)
 }
 type SubscriptionResolver interface {
 	JobEvents(ctx context.Context, kinds []string, ids []string) (<-chan *model.JobEvent, error)
@@ -429,6 +520,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Device.CheckoutAt(childComplexity), true
+	case "Device.commands":
+		if e.ComplexityRoot.Device.Commands == nil {
+			break
+		}
+
+		args, err := ec.field_Device_commands_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Device.Commands(childComplexity, args["first"].(*int), args["after"].(*string), args["status"].(*model.DeviceCommandStatus)), true
 	case "Device.createdAt":
 		if e.ComplexityRoot.Device.CreatedAt == nil {
 			break
@@ -549,6 +651,93 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Device.UserEnrollment(childComplexity), true
+	case "Device.users":
+		if e.ComplexityRoot.Device.Users == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Device.Users(childComplexity), true
+
+	case "DeviceCommand.errorChain":
+		if e.ComplexityRoot.DeviceCommand.ErrorChain == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCommand.ErrorChain(childComplexity), true
+	case "DeviceCommand.queuedAt":
+		if e.ComplexityRoot.DeviceCommand.QueuedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCommand.QueuedAt(childComplexity), true
+	case "DeviceCommand.queuedBy":
+		if e.ComplexityRoot.DeviceCommand.QueuedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCommand.QueuedBy(childComplexity), true
+	case "DeviceCommand.requestType":
+		if e.ComplexityRoot.DeviceCommand.RequestType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCommand.RequestType(childComplexity), true
+	case "DeviceCommand.result":
+		if e.ComplexityRoot.DeviceCommand.Result == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCommand.Result(childComplexity), true
+	case "DeviceCommand.resultAt":
+		if e.ComplexityRoot.DeviceCommand.ResultAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCommand.ResultAt(childComplexity), true
+	case "DeviceCommand.sentAt":
+		if e.ComplexityRoot.DeviceCommand.SentAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCommand.SentAt(childComplexity), true
+	case "DeviceCommand.status":
+		if e.ComplexityRoot.DeviceCommand.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCommand.Status(childComplexity), true
+	case "DeviceCommand.uuid":
+		if e.ComplexityRoot.DeviceCommand.UUID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCommand.UUID(childComplexity), true
+
+	case "DeviceCommandConnection.edges":
+		if e.ComplexityRoot.DeviceCommandConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCommandConnection.Edges(childComplexity), true
+	case "DeviceCommandConnection.pageInfo":
+		if e.ComplexityRoot.DeviceCommandConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCommandConnection.PageInfo(childComplexity), true
+
+	case "DeviceCommandEdge.cursor":
+		if e.ComplexityRoot.DeviceCommandEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCommandEdge.Cursor(childComplexity), true
+	case "DeviceCommandEdge.node":
+		if e.ComplexityRoot.DeviceCommandEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCommandEdge.Node(childComplexity), true
 
 	case "DeviceConnection.edges":
 		if e.ComplexityRoot.DeviceConnection.Edges == nil {
@@ -581,6 +770,112 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DeviceEdge.Node(childComplexity), true
+
+	case "DeviceUser.createdAt":
+		if e.ComplexityRoot.DeviceUser.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceUser.CreatedAt(childComplexity), true
+	case "DeviceUser.lastSeenAt":
+		if e.ComplexityRoot.DeviceUser.LastSeenAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceUser.LastSeenAt(childComplexity), true
+	case "DeviceUser.longName":
+		if e.ComplexityRoot.DeviceUser.LongName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceUser.LongName(childComplexity), true
+	case "DeviceUser.shortName":
+		if e.ComplexityRoot.DeviceUser.ShortName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceUser.ShortName(childComplexity), true
+	case "DeviceUser.userId":
+		if e.ComplexityRoot.DeviceUser.UserID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceUser.UserID(childComplexity), true
+
+	case "Enrollment.blueprint":
+		if e.ComplexityRoot.Enrollment.Blueprint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Enrollment.Blueprint(childComplexity), true
+	case "Enrollment.createdAt":
+		if e.ComplexityRoot.Enrollment.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Enrollment.CreatedAt(childComplexity), true
+	case "Enrollment.dep":
+		if e.ComplexityRoot.Enrollment.DEP == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Enrollment.DEP(childComplexity), true
+	case "Enrollment.id":
+		if e.ComplexityRoot.Enrollment.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Enrollment.ID(childComplexity), true
+	case "Enrollment.name":
+		if e.ComplexityRoot.Enrollment.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Enrollment.Name(childComplexity), true
+	case "Enrollment.pushTopicPlaceholder":
+		if e.ComplexityRoot.Enrollment.PushTopicPlaceholder == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Enrollment.PushTopicPlaceholder(childComplexity), true
+	case "Enrollment.url":
+		if e.ComplexityRoot.Enrollment.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Enrollment.URL(childComplexity), true
+
+	case "EnrollmentConnection.edges":
+		if e.ComplexityRoot.EnrollmentConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentConnection.Edges(childComplexity), true
+	case "EnrollmentConnection.pageInfo":
+		if e.ComplexityRoot.EnrollmentConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentConnection.PageInfo(childComplexity), true
+	case "EnrollmentConnection.totalCount":
+		if e.ComplexityRoot.EnrollmentConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentConnection.TotalCount(childComplexity), true
+
+	case "EnrollmentEdge.cursor":
+		if e.ComplexityRoot.EnrollmentEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentEdge.Cursor(childComplexity), true
+	case "EnrollmentEdge.node":
+		if e.ComplexityRoot.EnrollmentEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentEdge.Node(childComplexity), true
 
 	case "Job.args":
 		if e.ComplexityRoot.Job.Args == nil {
@@ -705,6 +1000,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BlockDevice(childComplexity, args["id"].(string)), true
+	case "Mutation.cancelDeviceCommand":
+		if e.ComplexityRoot.Mutation.CancelDeviceCommand == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelDeviceCommand_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelDeviceCommand(childComplexity, args["uuid"].(string)), true
 	case "Mutation.createBlueprint":
 		if e.ComplexityRoot.Mutation.CreateBlueprint == nil {
 			break
@@ -716,6 +1022,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateBlueprint(childComplexity, args["input"].(model.CreateBlueprintInput)), true
+	case "Mutation.createEnrollment":
+		if e.ComplexityRoot.Mutation.CreateEnrollment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createEnrollment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateEnrollment(childComplexity, args["input"].(model.CreateEnrollmentInput)), true
+	case "Mutation.deleteEnrollment":
+		if e.ComplexityRoot.Mutation.DeleteEnrollment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteEnrollment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteEnrollment(childComplexity, args["id"].(string)), true
+	case "Mutation.enqueueDeviceCommand":
+		if e.ComplexityRoot.Mutation.EnqueueDeviceCommand == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_enqueueDeviceCommand_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.EnqueueDeviceCommand(childComplexity, args["deviceId"].(string), args["requestType"].(string), args["payload"].(any)), true
 	case "Mutation.unblockDevice":
 		if e.ComplexityRoot.Mutation.UnblockDevice == nil {
 			break
@@ -774,6 +1113,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Device(childComplexity, args["id"].(string)), true
+	case "Query.deviceCommandRequestTypes":
+		if e.ComplexityRoot.Query.DeviceCommandRequestTypes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.DeviceCommandRequestTypes(childComplexity), true
 	case "Query.devices":
 		if e.ComplexityRoot.Query.Devices == nil {
 			break
@@ -785,6 +1130,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Devices(childComplexity, args["filter"].(*model.DeviceFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.enrollment":
+		if e.ComplexityRoot.Query.Enrollment == nil {
+			break
+		}
+
+		args, err := ec.field_Query_enrollment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Enrollment(childComplexity, args["id"].(string)), true
+	case "Query.enrollments":
+		if e.ComplexityRoot.Query.Enrollments == nil {
+			break
+		}
+
+		args, err := ec.field_Query_enrollments_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Enrollments(childComplexity, args["first"].(*int), args["after"].(*string)), true
 
 	case "Query.job":
 		if e.ComplexityRoot.Query.Job == nil {
@@ -831,6 +1198,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("CreateBlueprintInput", ec.unmarshalInputCreateBlueprintInput),
+			graphql.NewInputUnmarshaler("CreateEnrollmentInput", ec.unmarshalInputCreateEnrollmentInput),
 			graphql.NewInputUnmarshaler("DeviceFilter", ec.unmarshalInputDeviceFilter),
 			graphql.NewInputUnmarshaler("JobFilter", ec.unmarshalInputJobFilter),
 		)
@@ -1190,6 +1558,178 @@ type JobEvent {
   "The job as it is now."
   job: Job!
 }
+
+# ---- MDM endpoint ----
+
+extend type Query {
+  "Over-the-air enrollments, in creation order."
+  enrollments(first: Int = 50, after: String): EnrollmentConnection! @hasPermission(permission: "mdm.view_otaenrollment")
+
+  "One enrollment, or null when there is none with this id."
+  enrollment(id: ID!): Enrollment @hasPermission(permission: "mdm.view_otaenrollment")
+
+  "The MDM request types enqueueDeviceCommand accepts."
+  deviceCommandRequestTypes: [String!]! @hasPermission(permission: "mdm.view_devicecommand")
+}
+
+extend type Mutation {
+  """
+  Creates an over-the-air enrollment: a profile URL with a secret. Each download of the
+  profile carries a fresh single-use SCEP challenge. Recorded in the audit trail.
+  """
+  createEnrollment(input: CreateEnrollmentInput!): Enrollment! @hasPermission(permission: "mdm.add_otaenrollment")
+
+  """
+  Deletes an enrollment: its profile URL and unused challenges stop working; devices
+  enrolled through it stay enrolled. Returns the deleted id.
+  """
+  deleteEnrollment(id: ID!): ID! @hasPermission(permission: "mdm.delete_otaenrollment")
+
+  """
+  Queues an MDM command for a device and asks APNs to wake it. payload holds the
+  command's keys besides RequestType (Apple's device-management schema), as JSON.
+  """
+  enqueueDeviceCommand(deviceId: ID!, requestType: String!, payload: JSON): DeviceCommand! @hasPermission(permission: "mdm.add_devicecommand")
+
+  "Cancels a command the device has not been sent yet (status QUEUED or NOT_NOW)."
+  cancelDeviceCommand(uuid: String!): DeviceCommand! @hasPermission(permission: "mdm.add_devicecommand")
+}
+
+extend type Device {
+  "The device's MDM commands, newest first."
+  commands(
+    "Page size, 1 to 500."
+    first: Int = 50
+    "Cursor from a previous page's pageInfo.endCursor."
+    after: String
+    "Only commands in this status."
+    status: DeviceCommandStatus
+  ): DeviceCommandConnection! @hasPermission(permission: "mdm.view_devicecommand")
+
+  "The user channels (UDID:UserID) enrolled on the device."
+  users: [DeviceUser!]! @hasPermission(permission: "mdm.view_enrolleddevice")
+}
+
+"An over-the-air enrollment: the profile a device installs to enroll."
+type Enrollment {
+  "orchard's id of the enrollment."
+  id: ID!
+  "Name shown to administrators and in the profile."
+  name: String!
+  "The blueprint devices enrolling through it follow."
+  blueprint: Blueprint
+  "Served to devices enrolling through Automated Device Enrollment (DEP profile URL)."
+  dep: Boolean!
+  "The profile URL (GET serves it; DEP devices POST their machine info to it). Contains the secret."
+  url: String!
+  """
+  True while orchard has no push certificate: profiles carry a placeholder topic, and
+  devices enrolled with them cannot be woken until they re-enroll.
+  """
+  pushTopicPlaceholder: Boolean!
+  "When the enrollment was created."
+  createdAt: Time!
+}
+
+"A page of enrollments."
+type EnrollmentConnection {
+  "The enrollments of this page."
+  edges: [EnrollmentEdge!]!
+  "Pagination details."
+  pageInfo: PageInfo!
+  "How many enrollments exist."
+  totalCount: Int!
+}
+
+"An enrollment and its cursor."
+type EnrollmentEdge {
+  "Cursor of this enrollment."
+  cursor: String!
+  "The enrollment."
+  node: Enrollment!
+}
+
+"A new enrollment."
+input CreateEnrollmentInput {
+  "Non-empty name."
+  name: String!
+  "The blueprint enrolling devices follow."
+  blueprintId: ID
+  "Whether Automated Device Enrollment profiles point here."
+  dep: Boolean = false
+}
+
+"Where a command is in its life."
+enum DeviceCommandStatus {
+  "Waiting for the device to connect."
+  QUEUED
+  "Sent to the device; no answer yet (offered again if the connection broke)."
+  SENT
+  "The device carried it out."
+  ACKNOWLEDGED
+  "The device failed it; see errorChain."
+  ERROR
+  "The device could not read it."
+  COMMAND_FORMAT_ERROR
+  "The device cannot run it now; offered again at its next connection."
+  NOT_NOW
+  "Cancelled before it was sent, or cleared by a new enrollment or check-out."
+  CANCELLED
+}
+
+"An MDM command queued for a device."
+type DeviceCommand {
+  "The CommandUUID the device answers with."
+  uuid: String!
+  "The MDM request type, e.g. DeviceInformation."
+  requestType: String!
+  "Where the command is in its life."
+  status: DeviceCommandStatus!
+  "Who queued it: token:<name>:<token id> or a system component."
+  queuedBy: String!
+  "When it was queued."
+  queuedAt: Time!
+  "When it was last sent to the device."
+  sentAt: Time
+  "When the device answered (or the command was cancelled)."
+  resultAt: Time
+  "The ErrorChain of an ERROR answer."
+  errorChain: JSON
+  "The device's answer as JSON (data base64, dates RFC 3339)."
+  result: JSON
+}
+
+"A page of device commands."
+type DeviceCommandConnection {
+  "The commands of this page."
+  edges: [DeviceCommandEdge!]!
+  "Pagination details."
+  pageInfo: PageInfo!
+}
+
+"A device command and its cursor."
+type DeviceCommandEdge {
+  "Cursor of this command."
+  cursor: String!
+  "The command."
+  node: DeviceCommand!
+}
+
+"A user channel of a device."
+type DeviceUser {
+  "The user's id on the device (UserID, or UserShortName on Shared iPad)."
+  userId: String!
+  "Short name of the user."
+  shortName: String!
+  "Full name of the user."
+  longName: String!
+  "Last time the user channel connected."
+  lastSeenAt: Time
+  "When the user channel enrolled."
+  createdAt: Time!
+}
+
+# ---- end MDM endpoint ----
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -1336,8 +1876,56 @@ func (ec *executionContext) childFields_Device(ctx context.Context, field graphq
 		return ec.fieldContext_Device_filevaultPrk(ctx, field)
 	case "recoveryPassword":
 		return ec.fieldContext_Device_recoveryPassword(ctx, field)
+	case "commands":
+		return ec.fieldContext_Device_commands(ctx, field)
+	case "users":
+		return ec.fieldContext_Device_users(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Device", field.Name)
+}
+
+func (ec *executionContext) childFields_DeviceCommand(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "uuid":
+		return ec.fieldContext_DeviceCommand_uuid(ctx, field)
+	case "requestType":
+		return ec.fieldContext_DeviceCommand_requestType(ctx, field)
+	case "status":
+		return ec.fieldContext_DeviceCommand_status(ctx, field)
+	case "queuedBy":
+		return ec.fieldContext_DeviceCommand_queuedBy(ctx, field)
+	case "queuedAt":
+		return ec.fieldContext_DeviceCommand_queuedAt(ctx, field)
+	case "sentAt":
+		return ec.fieldContext_DeviceCommand_sentAt(ctx, field)
+	case "resultAt":
+		return ec.fieldContext_DeviceCommand_resultAt(ctx, field)
+	case "errorChain":
+		return ec.fieldContext_DeviceCommand_errorChain(ctx, field)
+	case "result":
+		return ec.fieldContext_DeviceCommand_result(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeviceCommand", field.Name)
+}
+
+func (ec *executionContext) childFields_DeviceCommandConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_DeviceCommandConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_DeviceCommandConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeviceCommandConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_DeviceCommandEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_DeviceCommandEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_DeviceCommandEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeviceCommandEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_DeviceConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1360,6 +1948,64 @@ func (ec *executionContext) childFields_DeviceEdge(ctx context.Context, field gr
 		return ec.fieldContext_DeviceEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DeviceEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_DeviceUser(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "userId":
+		return ec.fieldContext_DeviceUser_userId(ctx, field)
+	case "shortName":
+		return ec.fieldContext_DeviceUser_shortName(ctx, field)
+	case "longName":
+		return ec.fieldContext_DeviceUser_longName(ctx, field)
+	case "lastSeenAt":
+		return ec.fieldContext_DeviceUser_lastSeenAt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_DeviceUser_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeviceUser", field.Name)
+}
+
+func (ec *executionContext) childFields_Enrollment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Enrollment_id(ctx, field)
+	case "name":
+		return ec.fieldContext_Enrollment_name(ctx, field)
+	case "blueprint":
+		return ec.fieldContext_Enrollment_blueprint(ctx, field)
+	case "dep":
+		return ec.fieldContext_Enrollment_dep(ctx, field)
+	case "url":
+		return ec.fieldContext_Enrollment_url(ctx, field)
+	case "pushTopicPlaceholder":
+		return ec.fieldContext_Enrollment_pushTopicPlaceholder(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Enrollment_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Enrollment", field.Name)
+}
+
+func (ec *executionContext) childFields_EnrollmentConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_EnrollmentConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_EnrollmentConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_EnrollmentConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EnrollmentConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_EnrollmentEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_EnrollmentEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_EnrollmentEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EnrollmentEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Job(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1562,6 +2208,36 @@ func (ec *executionContext) dir_hasPermission_args(ctx context.Context, rawArgs 
 	return args, nil
 }
 
+func (ec *executionContext) field_Device_commands_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*model.DeviceCommandStatus, error) {
+			return ec.unmarshalODeviceCommandStatus2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_blockDevice_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1576,6 +2252,20 @@ func (ec *executionContext) field_Mutation_blockDevice_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_cancelDeviceCommand_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "uuid",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["uuid"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createBlueprint_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1587,6 +2277,64 @@ func (ec *executionContext) field_Mutation_createBlueprint_args(ctx context.Cont
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createEnrollment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateEnrollmentInput, error) {
+			return ec.unmarshalNCreateEnrollmentInput2githubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐCreateEnrollmentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteEnrollment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_enqueueDeviceCommand_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "deviceId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["deviceId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "requestType",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["requestType"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "payload",
+		func(ctx context.Context, v any) (any, error) {
+			return ec.unmarshalOJSON2interface(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["payload"] = arg2
 	return args, nil
 }
 
@@ -1703,6 +2451,42 @@ func (ec *executionContext) field_Query_devices_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_enrollment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_enrollments_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -3095,6 +3879,444 @@ func (ec *executionContext) fieldContext_Device_recoveryPassword(_ context.Conte
 	return graphql.NewScalarFieldContext("Device", field, true, true, "String")
 }
 
+func (ec *executionContext) _Device_commands(ctx context.Context, field graphql.CollectedField, obj *store.Device) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Device_commands(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Device().Commands(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["status"].(*model.DeviceCommandStatus))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_devicecommand")
+				if err != nil {
+					var zeroVal *model.DeviceCommandConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.DeviceCommandConnection
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, obj, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeviceCommandConnection) graphql.Marshaler {
+			return ec.marshalNDeviceCommandConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Device_commands(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Device",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeviceCommandConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Device_commands_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Device_users(ctx context.Context, field graphql.CollectedField, obj *store.Device) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Device_users(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Device().Users(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_enrolleddevice")
+				if err != nil {
+					var zeroVal []*store.DeviceUser
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal []*store.DeviceUser
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, obj, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.DeviceUser) graphql.Marshaler {
+			return ec.marshalNDeviceUser2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceUserᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Device_users(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Device",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeviceUser(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeviceCommand_uuid(ctx context.Context, field graphql.CollectedField, obj *store.DeviceCommand) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCommand_uuid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UUID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCommand_uuid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceCommand", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeviceCommand_requestType(ctx context.Context, field graphql.CollectedField, obj *store.DeviceCommand) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCommand_requestType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCommand_requestType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceCommand", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeviceCommand_status(ctx context.Context, field graphql.CollectedField, obj *store.DeviceCommand) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCommand_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DeviceCommand().Status(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.DeviceCommandStatus) graphql.Marshaler {
+			return ec.marshalNDeviceCommandStatus2githubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCommand_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceCommand", field, true, true, "DeviceCommandStatus")
+}
+
+func (ec *executionContext) _DeviceCommand_queuedBy(ctx context.Context, field graphql.CollectedField, obj *store.DeviceCommand) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCommand_queuedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QueuedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCommand_queuedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceCommand", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeviceCommand_queuedAt(ctx context.Context, field graphql.CollectedField, obj *store.DeviceCommand) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCommand_queuedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QueuedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCommand_queuedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceCommand", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DeviceCommand_sentAt(ctx context.Context, field graphql.CollectedField, obj *store.DeviceCommand) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCommand_sentAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SentAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCommand_sentAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceCommand", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DeviceCommand_resultAt(ctx context.Context, field graphql.CollectedField, obj *store.DeviceCommand) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCommand_resultAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResultAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCommand_resultAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceCommand", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DeviceCommand_errorChain(ctx context.Context, field graphql.CollectedField, obj *store.DeviceCommand) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCommand_errorChain(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DeviceCommand().ErrorChain(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
+			return ec.marshalOJSON2interface(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCommand_errorChain(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceCommand", field, true, true, "JSON")
+}
+
+func (ec *executionContext) _DeviceCommand_result(ctx context.Context, field graphql.CollectedField, obj *store.DeviceCommand) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCommand_result(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DeviceCommand().Result(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
+			return ec.marshalOJSON2interface(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCommand_result(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceCommand", field, true, true, "JSON")
+}
+
+func (ec *executionContext) _DeviceCommandConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.DeviceCommandConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCommandConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DeviceCommandEdge) graphql.Marshaler {
+			return ec.marshalNDeviceCommandEdge2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCommandConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeviceCommandConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeviceCommandEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeviceCommandConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.DeviceCommandConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCommandConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCommandConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeviceCommandConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeviceCommandEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.DeviceCommandEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCommandEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCommandEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceCommandEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeviceCommandEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.DeviceCommandEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCommandEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *store.DeviceCommand) graphql.Marshaler {
+			return ec.marshalNDeviceCommand2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceCommand(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCommandEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeviceCommandEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeviceCommand(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _DeviceConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.DeviceConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3232,6 +4454,433 @@ func (ec *executionContext) fieldContext_DeviceEdge_node(_ context.Context, fiel
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Device(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeviceUser_userId(ctx context.Context, field graphql.CollectedField, obj *store.DeviceUser) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceUser_userId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DeviceUser().UserID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceUser_userId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceUser", field, true, true, "String")
+}
+
+func (ec *executionContext) _DeviceUser_shortName(ctx context.Context, field graphql.CollectedField, obj *store.DeviceUser) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceUser_shortName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ShortName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceUser_shortName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceUser", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeviceUser_longName(ctx context.Context, field graphql.CollectedField, obj *store.DeviceUser) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceUser_longName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LongName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceUser_longName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceUser", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeviceUser_lastSeenAt(ctx context.Context, field graphql.CollectedField, obj *store.DeviceUser) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceUser_lastSeenAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastSeenAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceUser_lastSeenAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceUser", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DeviceUser_createdAt(ctx context.Context, field graphql.CollectedField, obj *store.DeviceUser) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceUser_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceUser_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceUser", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Enrollment_id(ctx context.Context, field graphql.CollectedField, obj *store.Enrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Enrollment_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Enrollment_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Enrollment", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Enrollment_name(ctx context.Context, field graphql.CollectedField, obj *store.Enrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Enrollment_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Enrollment_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Enrollment", field, false, false, "String")
+}
+
+func (ec *executionContext) _Enrollment_blueprint(ctx context.Context, field graphql.CollectedField, obj *store.Enrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Enrollment_blueprint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Enrollment().Blueprint(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *store.Blueprint) graphql.Marshaler {
+			return ec.marshalOBlueprint2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐBlueprint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Enrollment_blueprint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Enrollment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Blueprint(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Enrollment_dep(ctx context.Context, field graphql.CollectedField, obj *store.Enrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Enrollment_dep(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DEP, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Enrollment_dep(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Enrollment", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Enrollment_url(ctx context.Context, field graphql.CollectedField, obj *store.Enrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Enrollment_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Enrollment().URL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Enrollment_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Enrollment", field, true, true, "String")
+}
+
+func (ec *executionContext) _Enrollment_pushTopicPlaceholder(ctx context.Context, field graphql.CollectedField, obj *store.Enrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Enrollment_pushTopicPlaceholder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Enrollment().PushTopicPlaceholder(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Enrollment_pushTopicPlaceholder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Enrollment", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Enrollment_createdAt(ctx context.Context, field graphql.CollectedField, obj *store.Enrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Enrollment_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Enrollment_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Enrollment", field, false, false, "Time")
+}
+
+func (ec *executionContext) _EnrollmentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.EnrollmentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollmentConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EnrollmentEdge) graphql.Marshaler {
+			return ec.marshalNEnrollmentEdge2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐEnrollmentEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollmentConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnrollmentConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EnrollmentEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnrollmentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.EnrollmentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollmentConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollmentConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnrollmentConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnrollmentConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.EnrollmentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollmentConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.EnrollmentConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollmentConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnrollmentConnection", field, true, true, "Int")
+}
+
+func (ec *executionContext) _EnrollmentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.EnrollmentEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollmentEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollmentEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnrollmentEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _EnrollmentEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.EnrollmentEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollmentEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *store.Enrollment) graphql.Marshaler {
+			return ec.marshalNEnrollment2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐEnrollment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollmentEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnrollmentEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Enrollment(ctx, field)
 		},
 	}
 	return fc, nil
@@ -3873,6 +5522,260 @@ func (ec *executionContext) fieldContext_Mutation_createBlueprint(ctx context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createEnrollment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createEnrollment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateEnrollment(ctx, fc.Args["input"].(model.CreateEnrollmentInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.add_otaenrollment")
+				if err != nil {
+					var zeroVal *store.Enrollment
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *store.Enrollment
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.Enrollment) graphql.Marshaler {
+			return ec.marshalNEnrollment2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐEnrollment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createEnrollment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Enrollment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createEnrollment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteEnrollment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteEnrollment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteEnrollment(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.delete_otaenrollment")
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteEnrollment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteEnrollment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_enqueueDeviceCommand(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_enqueueDeviceCommand(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().EnqueueDeviceCommand(ctx, fc.Args["deviceId"].(string), fc.Args["requestType"].(string),
+				func() any {
+					if fc.Args["payload"] == nil {
+						return nil
+					}
+					return fc.Args["payload"].(any)
+				}())
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.add_devicecommand")
+				if err != nil {
+					var zeroVal *store.DeviceCommand
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *store.DeviceCommand
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.DeviceCommand) graphql.Marshaler {
+			return ec.marshalNDeviceCommand2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceCommand(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_enqueueDeviceCommand(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeviceCommand(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_enqueueDeviceCommand_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelDeviceCommand(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelDeviceCommand(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelDeviceCommand(ctx, fc.Args["uuid"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.add_devicecommand")
+				if err != nil {
+					var zeroVal *store.DeviceCommand
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *store.DeviceCommand
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.DeviceCommand) graphql.Marshaler {
+			return ec.marshalNDeviceCommand2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceCommand(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelDeviceCommand(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeviceCommand(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelDeviceCommand_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4289,6 +6192,171 @@ func (ec *executionContext) fieldContext_Query_job(ctx context.Context, field gr
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Query_enrollments(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_enrollments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Enrollments(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_otaenrollment")
+				if err != nil {
+					var zeroVal *model.EnrollmentConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.EnrollmentConnection
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EnrollmentConnection) graphql.Marshaler {
+			return ec.marshalNEnrollmentConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐEnrollmentConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_enrollments(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EnrollmentConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_enrollments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_enrollment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_enrollment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Enrollment(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_otaenrollment")
+				if err != nil {
+					var zeroVal *store.Enrollment
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *store.Enrollment
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.Enrollment) graphql.Marshaler {
+			return ec.marshalOEnrollment2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐEnrollment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_enrollment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Enrollment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_enrollment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_deviceCommandRequestTypes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_deviceCommandRequestTypes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().DeviceCommandRequestTypes(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_devicecommand")
+				if err != nil {
+					var zeroVal []string
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal []string
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_deviceCommandRequestTypes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Query", field, true, true, "String")
 }
 
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -5544,6 +7612,66 @@ func UnmarshalCreateBlueprintInput(ctx context.Context, raw any) (model.CreateBl
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateEnrollmentInput(ctx context.Context, obj any) (model.CreateEnrollmentInput, error) {
+	var it model.CreateEnrollmentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["dep"]; !present {
+		asMap["dep"] = false
+	}
+
+	fieldsInOrder := [...]string{"name", "blueprintId", "dep"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "blueprintId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("blueprintId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BlueprintID = data
+		case "dep":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dep"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Dep = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateEnrollmentInput unmarshals raw into the CreateEnrollmentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateEnrollmentInput(ctx context.Context, raw any) (model.CreateEnrollmentInput, error) {
+	var out model.CreateEnrollmentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateEnrollmentInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputDeviceFilter(ctx context.Context, obj any) (model.DeviceFilter, error) {
 	var it model.DeviceFilter
 	if obj == nil {
@@ -6105,6 +8233,170 @@ func (ec *executionContext) _Device(ctx context.Context, sel ast.SelectionSet, o
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Device_recoveryPassword(ctx, field, obj)
 				})
+		case "commands":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Device_commands(ctx, field, obj)
+				})
+		case "users":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Device_users(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deviceCommandImplementors = []string{"DeviceCommand"}
+
+func (ec *executionContext) _DeviceCommand(ctx context.Context, sel ast.SelectionSet, obj *store.DeviceCommand) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deviceCommandImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeviceCommand")
+		case "uuid":
+			out.Values[i] = ec._DeviceCommand_uuid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "requestType":
+			out.Values[i] = ec._DeviceCommand_requestType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DeviceCommand_status(ctx, field, obj)
+				})
+		case "queuedBy":
+			out.Values[i] = ec._DeviceCommand_queuedBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "queuedAt":
+			out.Values[i] = ec._DeviceCommand_queuedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sentAt":
+			out.Values[i] = ec._DeviceCommand_sentAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "resultAt":
+			out.Values[i] = ec._DeviceCommand_resultAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "errorChain":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DeviceCommand_errorChain(ctx, field, obj)
+				})
+		case "result":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DeviceCommand_result(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deviceCommandConnectionImplementors = []string{"DeviceCommandConnection"}
+
+func (ec *executionContext) _DeviceCommandConnection(ctx context.Context, sel ast.SelectionSet, obj *model.DeviceCommandConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deviceCommandConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeviceCommandConnection")
+		case "edges":
+			out.Values[i] = ec._DeviceCommandConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._DeviceCommandConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deviceCommandEdgeImplementors = []string{"DeviceCommandEdge"}
+
+func (ec *executionContext) _DeviceCommandEdge(ctx context.Context, sel ast.SelectionSet, obj *model.DeviceCommandEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deviceCommandEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeviceCommandEdge")
+		case "cursor":
+			out.Values[i] = ec._DeviceCommandEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._DeviceCommandEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6184,6 +8476,208 @@ func (ec *executionContext) _DeviceEdge(ctx context.Context, sel ast.SelectionSe
 			}
 		case "node":
 			out.Values[i] = ec._DeviceEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deviceUserImplementors = []string{"DeviceUser"}
+
+func (ec *executionContext) _DeviceUser(ctx context.Context, sel ast.SelectionSet, obj *store.DeviceUser) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deviceUserImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeviceUser")
+		case "userId":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DeviceUser_userId(ctx, field, obj)
+				})
+		case "shortName":
+			out.Values[i] = ec._DeviceUser_shortName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "longName":
+			out.Values[i] = ec._DeviceUser_longName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastSeenAt":
+			out.Values[i] = ec._DeviceUser_lastSeenAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._DeviceUser_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var enrollmentImplementors = []string{"Enrollment"}
+
+func (ec *executionContext) _Enrollment(ctx context.Context, sel ast.SelectionSet, obj *store.Enrollment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, enrollmentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Enrollment")
+		case "id":
+			out.Values[i] = ec._Enrollment_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._Enrollment_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "blueprint":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Enrollment_blueprint(ctx, field, obj)
+				})
+		case "dep":
+			out.Values[i] = ec._Enrollment_dep(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "url":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Enrollment_url(ctx, field, obj)
+				})
+		case "pushTopicPlaceholder":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Enrollment_pushTopicPlaceholder(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._Enrollment_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var enrollmentConnectionImplementors = []string{"EnrollmentConnection"}
+
+func (ec *executionContext) _EnrollmentConnection(ctx context.Context, sel ast.SelectionSet, obj *model.EnrollmentConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, enrollmentConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EnrollmentConnection")
+		case "edges":
+			out.Values[i] = ec._EnrollmentConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._EnrollmentConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EnrollmentConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var enrollmentEdgeImplementors = []string{"EnrollmentEdge"}
+
+func (ec *executionContext) _EnrollmentEdge(ctx context.Context, sel ast.SelectionSet, obj *model.EnrollmentEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, enrollmentEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EnrollmentEdge")
+		case "cursor":
+			out.Values[i] = ec._EnrollmentEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._EnrollmentEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -6450,6 +8944,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createEnrollment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createEnrollment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteEnrollment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteEnrollment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "enqueueDeviceCommand":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_enqueueDeviceCommand(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelDeviceCommand":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelDeviceCommand(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6559,6 +9081,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_job(ctx, field)
+				})
+		case "enrollments":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_enrollments(ctx, field)
+				})
+		case "enrollment":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_enrollment(ctx, field)
+				})
+		case "deviceCommandRequestTypes":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_deviceCommandRequestTypes(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -7072,12 +9612,67 @@ func (ec *executionContext) unmarshalNCreateBlueprintInput2githubᚗcomᚋorchar
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateEnrollmentInput2githubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐCreateEnrollmentInput(ctx context.Context, v any) (model.CreateEnrollmentInput, error) {
+	res, err := ec.unmarshalInputCreateEnrollmentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNDevice2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDevice(ctx context.Context, sel ast.SelectionSet, v *store.Device) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Device!")
 		return graphql.Null
 	}
 	return ec._Device(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDeviceCommand2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceCommand(ctx context.Context, sel ast.SelectionSet, v *store.DeviceCommand) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeviceCommand!")
+		return graphql.Null
+	}
+	return ec._DeviceCommand(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDeviceCommandConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandConnection(ctx context.Context, sel ast.SelectionSet, v *model.DeviceCommandConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeviceCommandConnection!")
+		return graphql.Null
+	}
+	return ec._DeviceCommandConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDeviceCommandEdge2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DeviceCommandEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDeviceCommandEdge2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDeviceCommandEdge2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandEdge(ctx context.Context, sel ast.SelectionSet, v *model.DeviceCommandEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeviceCommandEdge!")
+		return graphql.Null
+	}
+	return ec._DeviceCommandEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDeviceCommandStatus2githubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandStatus(ctx context.Context, v any) (model.DeviceCommandStatus, error) {
+	var res model.DeviceCommandStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDeviceCommandStatus2githubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandStatus(ctx context.Context, sel ast.SelectionSet, v model.DeviceCommandStatus) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNDeviceConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceConnection(ctx context.Context, sel ast.SelectionSet, v *model.DeviceConnection) graphql.Marshaler {
@@ -7110,6 +9705,70 @@ func (ec *executionContext) marshalNDeviceEdge2ᚖgithubᚗcomᚋorchardmdmᚋor
 		return graphql.Null
 	}
 	return ec._DeviceEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDeviceUser2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceUserᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.DeviceUser) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDeviceUser2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceUser(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDeviceUser2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceUser(ctx context.Context, sel ast.SelectionSet, v *store.DeviceUser) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeviceUser!")
+		return graphql.Null
+	}
+	return ec._DeviceUser(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEnrollment2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐEnrollment(ctx context.Context, sel ast.SelectionSet, v *store.Enrollment) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Enrollment!")
+		return graphql.Null
+	}
+	return ec._Enrollment(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEnrollmentConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐEnrollmentConnection(ctx context.Context, sel ast.SelectionSet, v *model.EnrollmentConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EnrollmentConnection!")
+		return graphql.Null
+	}
+	return ec._EnrollmentConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEnrollmentEdge2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐEnrollmentEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EnrollmentEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEnrollmentEdge2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐEnrollmentEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNEnrollmentEdge2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐEnrollmentEdge(ctx context.Context, sel ast.SelectionSet, v *model.EnrollmentEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EnrollmentEdge!")
+		return graphql.Null
+	}
+	return ec._EnrollmentEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNID2int64(ctx context.Context, v any) (int64, error) {
@@ -7499,12 +10158,35 @@ func (ec *executionContext) marshalODevice2ᚖgithubᚗcomᚋorchardmdmᚋorchar
 	return ec._Device(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalODeviceCommandStatus2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandStatus(ctx context.Context, v any) (*model.DeviceCommandStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.DeviceCommandStatus)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODeviceCommandStatus2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandStatus(ctx context.Context, sel ast.SelectionSet, v *model.DeviceCommandStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalODeviceFilter2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceFilter(ctx context.Context, v any) (*model.DeviceFilter, error) {
 	if v == nil {
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputDeviceFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOEnrollment2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐEnrollment(ctx context.Context, sel ast.SelectionSet, v *store.Enrollment) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Enrollment(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
@@ -7540,6 +10222,24 @@ func (ec *executionContext) marshalOID2ᚕstringᚄ(ctx context.Context, sel ast
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalID(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalID(*v)
+	return res
 }
 
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {

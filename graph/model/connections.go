@@ -21,3 +21,9 @@ type AuditEventConnection struct {
 	Edges    []*AuditEventEdge
 	PageInfo *PageInfo
 }
+
+// EnrollmentConnection is a page of OTA enrollments.
+type EnrollmentConnection struct {
+	Edges    []*EnrollmentEdge
+	PageInfo *PageInfo
+}

@@ -30,6 +30,32 @@ type CreateBlueprintInput struct {
 	Name string `json:"name"`
 }
 
+// A new enrollment.
+type CreateEnrollmentInput struct {
+	// Non-empty name.
+	Name string `json:"name"`
+	// The blueprint enrolling devices follow.
+	BlueprintID *string `json:"blueprintId,omitempty"`
+	// Whether Automated Device Enrollment profiles point here.
+	Dep *bool `json:"dep,omitempty"`
+}
+
+// A page of device commands.
+type DeviceCommandConnection struct {
+	// The commands of this page.
+	Edges []*DeviceCommandEdge `json:"edges"`
+	// Pagination details.
+	PageInfo *PageInfo `json:"pageInfo"`
+}
+
+// A device command and its cursor.
+type DeviceCommandEdge struct {
+	// Cursor of this command.
+	Cursor string `json:"cursor"`
+	// The command.
+	Node *store.DeviceCommand `json:"node"`
+}
+
 // A device and its cursor.
 type DeviceEdge struct {
 	Cursor string        `json:"cursor"`
@@ -48,6 +74,14 @@ type DeviceFilter struct {
 	Blocked *bool `json:"blocked,omitempty"`
 	// Part of the name, serial number, UDID or model (case-insensitive).
 	Search *string `json:"search,omitempty"`
+}
+
+// An enrollment and its cursor.
+type EnrollmentEdge struct {
+	// Cursor of this enrollment.
+	Cursor string `json:"cursor"`
+	// The enrollment.
+	Node *store.Enrollment `json:"node"`
 }
 
 // A page of jobs.
@@ -92,6 +126,79 @@ type Query struct {
 }
 
 type Subscription struct {
+}
+
+// Where a command is in its life.
+type DeviceCommandStatus string
+
+const (
+	// Waiting for the device to connect.
+	DeviceCommandStatusQueued DeviceCommandStatus = "QUEUED"
+	// Sent to the device; no answer yet (offered again if the connection broke).
+	DeviceCommandStatusSent DeviceCommandStatus = "SENT"
+	// The device carried it out.
+	DeviceCommandStatusAcknowledged DeviceCommandStatus = "ACKNOWLEDGED"
+	// The device failed it; see errorChain.
+	DeviceCommandStatusError DeviceCommandStatus = "ERROR"
+	// The device could not read it.
+	DeviceCommandStatusCommandFormatError DeviceCommandStatus = "COMMAND_FORMAT_ERROR"
+	// The device cannot run it now; offered again at its next connection.
+	DeviceCommandStatusNotNow DeviceCommandStatus = "NOT_NOW"
+	// Cancelled before it was sent, or cleared by a new enrollment or check-out.
+	DeviceCommandStatusCancelled DeviceCommandStatus = "CANCELLED"
+)
+
+var AllDeviceCommandStatus = []DeviceCommandStatus{
+	DeviceCommandStatusQueued,
+	DeviceCommandStatusSent,
+	DeviceCommandStatusAcknowledged,
+	DeviceCommandStatusError,
+	DeviceCommandStatusCommandFormatError,
+	DeviceCommandStatusNotNow,
+	DeviceCommandStatusCancelled,
+}
+
+func (e DeviceCommandStatus) IsValid() bool {
+	switch e {
+	case DeviceCommandStatusQueued, DeviceCommandStatusSent, DeviceCommandStatusAcknowledged, DeviceCommandStatusError, DeviceCommandStatusCommandFormatError, DeviceCommandStatusNotNow, DeviceCommandStatusCancelled:
+		return true
+	}
+	return false
+}
+
+func (e DeviceCommandStatus) String() string {
+	return string(e)
+}
+
+func (e *DeviceCommandStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DeviceCommandStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DeviceCommandStatus", str)
+	}
+	return nil
+}
+
+func (e DeviceCommandStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DeviceCommandStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DeviceCommandStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // States of a background job.

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/orchardmdm/orchard/mdmproto"
+	"github.com/orchardmdm/orchard/mdmproto/endpoint"
+	"github.com/orchardmdm/orchard/store"
+)
+
+// MDMConfig is the device-facing endpoint's part of Config.
+type MDMConfig struct {
+	MTLSProxy     bool
+	SCEPURL       string
+	SCEPCAChain   string
+	SCEPChallenge string
+}
+
+func bindMDM(fs *flag.FlagSet, c *MDMConfig) {
+	s := settings{fs}
+	s.boolean(&c.MTLSProxy, "mdm-mtls-proxy", "ORCHARD_MDM_MTLS_PROXY", false,
+		"devices reach orchard only through a TLS proxy that verifies their certificate and passes it in X-SSL-Client-Cert; profiles then ask for no Mdm-Signature")
+	s.str(&c.SCEPURL, "scep-url", "ORCHARD_SCEP_URL", "",
+		"an external SCEP server's URL; empty: orchard's embedded SCEP CA issues device identities at /scep")
+	s.str(&c.SCEPCAChain, "scep-ca-fullchain", "ORCHARD_SCEP_CA_FULLCHAIN", "",
+		"PEM file of the external SCEP CA's chain, which device identities must chain to (required with --scep-url)")
+	s.str(&c.SCEPChallenge, "scep-challenge", "ORCHARD_SCEP_CHALLENGE", "", "the external SCEP server's challenge")
+}
+
+func (c *MDMConfig) validate() error {
+	if (c.SCEPURL == "") != (c.SCEPCAChain == "") {
+		return fmt.Errorf("--scep-url and --scep-ca-fullchain go together")
+	}
+	return nil
+}
+
+// newMDMEndpoint builds the device-facing endpoint: the embedded CA (made on
+// first start) or an external CA's chain. pushTopic may be nil until a push
+// certificate feature provides it.
+func newMDMEndpoint(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logger,
+	pushTopic func(context.Context) (string, error)) (*endpoint.Endpoint, error) {
+	ec := endpoint.Config{
+		Store: s, PublicURL: cfg.PublicURL, PushTopic: pushTopic, MTLSProxy: cfg.MDM.MTLSProxy,
+		ExternalSCEPURL: cfg.MDM.SCEPURL, ExternalSCEPChallenge: cfg.MDM.SCEPChallenge, Logger: logger,
+	}
+	if cfg.MDM.SCEPURL == "" {
+		ca, err := endpoint.LoadCA(ctx, s)
+		if err != nil {
+			return nil, fmt.Errorf("scep ca: %w", err)
+		}
+		ec.CA = ca
+	} else {
+		pemData, err := os.ReadFile(cfg.MDM.SCEPCAChain)
+		if err != nil {
+			return nil, fmt.Errorf("scep ca chain: %w", err)
+		}
+		if ec.TrustedCAs, err = mdmproto.ParsePEMCertificates(pemData); err != nil {
+			return nil, fmt.Errorf("scep ca chain %s: %w", cfg.MDM.SCEPCAChain, err)
+		}
+	}
+	return endpoint.New(ec)
+}

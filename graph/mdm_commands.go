@@ -1,0 +1,132 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orchardmdm/orchard/graph/auth"
+	"github.com/orchardmdm/orchard/graph/model"
+	"github.com/orchardmdm/orchard/mdmproto"
+	"github.com/orchardmdm/orchard/store"
+)
+
+const commandCursor = "command"
+
+// Store statuses are Apple's words; GraphQL's enum is upper snake case.
+var commandStatuses = map[string]model.DeviceCommandStatus{
+	"Queued": model.DeviceCommandStatusQueued, "Sent": model.DeviceCommandStatusSent,
+	"Acknowledged": model.DeviceCommandStatusAcknowledged, "Error": model.DeviceCommandStatusError,
+	"CommandFormatError": model.DeviceCommandStatusCommandFormatError, "NotNow": model.DeviceCommandStatusNotNow,
+	"Cancelled": model.DeviceCommandStatusCancelled,
+}
+
+func commandStatus(c *store.DeviceCommand) model.DeviceCommandStatus {
+	return commandStatuses[c.Status]
+}
+
+func storeStatus(s model.DeviceCommandStatus) string {
+	for k, v := range commandStatuses {
+		if v == s {
+			return k
+		}
+	}
+	return ""
+}
+
+// rawJSON hands stored JSON to gqlgen as is; nil stays null.
+func rawJSON(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return json.RawMessage(b)
+}
+
+func (r *Resolver) deviceCommands(ctx context.Context, d *store.Device, first *int, after *string, status *model.DeviceCommandStatus) (*model.DeviceCommandConnection, error) {
+	p, err := page(commandCursor, first, after)
+	if err != nil {
+		return nil, err
+	}
+	var st string
+	if status != nil {
+		st = storeStatus(*status)
+	}
+	list, more, err := r.Store.ListDeviceCommands(ctx, d.ID, st, p)
+	if err != nil {
+		return nil, err
+	}
+	conn := &model.DeviceCommandConnection{Edges: make([]*model.DeviceCommandEdge, len(list))}
+	var last int64
+	for i := range list {
+		last = list[i].ID
+		conn.Edges[i] = &model.DeviceCommandEdge{Cursor: encodeCursor(commandCursor, last), Node: &list[i]}
+	}
+	conn.PageInfo = pageInfo(commandCursor, more, last, len(list) == 0)
+	return conn, nil
+}
+
+func (r *Resolver) deviceUsers(ctx context.Context, d *store.Device) ([]*store.DeviceUser, error) {
+	users, err := r.Store.DeviceUsers(ctx, d.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*store.DeviceUser, len(users))
+	for i := range users {
+		out[i] = &users[i]
+	}
+	return out, nil
+}
+
+// enqueueDeviceCommand validates and queues a command; the command, its
+// audit event and the push are one transaction.
+func (r *Resolver) enqueueDeviceCommand(ctx context.Context, deviceID, requestType string, payload any) (*store.DeviceCommand, error) {
+	id, err := parseID("device", deviceID)
+	if err != nil {
+		return nil, err
+	}
+	fields, ok := payload.(map[string]any)
+	if payload != nil && !ok {
+		return nil, BadInput("payload must be a JSON object")
+	}
+	if !mdmproto.KnownRequestType(requestType) {
+		return nil, BadInput("unknown request type %q (see deviceCommandRequestTypes)", requestType)
+	}
+	uuid, body, err := mdmproto.NewCommand(requestType, fields)
+	if err != nil {
+		return nil, BadInput("%s", err)
+	}
+	var c store.DeviceCommand
+	err = r.Store.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		c, err = store.EnqueueCommand(ctx, tx, id, uuid, requestType, body, auth.FromContext(ctx).Actor())
+		if err != nil || r.PushDevices == nil {
+			return err
+		}
+		return r.PushDevices(ctx, tx, []int64{id})
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, NotFound("no device with id %s", deviceID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (r *Resolver) cancelDeviceCommand(ctx context.Context, uuid string) (*store.DeviceCommand, error) {
+	c, err := r.Store.CancelCommand(ctx, strings.TrimSpace(uuid), auth.FromContext(ctx).Actor())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, NotFound("no command with uuid %s", uuid)
+	case errors.Is(err, store.ErrCommandFinished):
+		return nil, BadInput("command %s was already sent or finished: it cannot be cancelled", uuid)
+	case err != nil:
+		return nil, err
+	}
+	return &c, nil
+}
+
+func requestTypes() []string { return append([]string(nil), mdmproto.KnownRequestTypes...) }

@@ -1,0 +1,105 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/orchardmdm/orchard/graph/auth"
+	"github.com/orchardmdm/orchard/graph/model"
+	"github.com/orchardmdm/orchard/store"
+)
+
+const enrollmentCursor = "enrollment"
+
+func (r *Resolver) listEnrollments(ctx context.Context, first *int, after *string) (*model.EnrollmentConnection, error) {
+	p, err := page(enrollmentCursor, first, after)
+	if err != nil {
+		return nil, err
+	}
+	list, more, err := r.Store.ListEnrollments(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	conn := &model.EnrollmentConnection{Edges: make([]*model.EnrollmentEdge, len(list))}
+	var last int64
+	for i := range list {
+		last = list[i].ID
+		conn.Edges[i] = &model.EnrollmentEdge{Cursor: encodeCursor(enrollmentCursor, last), Node: &list[i]}
+	}
+	conn.PageInfo = pageInfo(enrollmentCursor, more, last, len(list) == 0)
+	return conn, nil
+}
+
+func (r *Resolver) enrollment(ctx context.Context, id string) (*store.Enrollment, error) {
+	n, err := parseID("enrollment", id)
+	if err != nil {
+		return nil, err
+	}
+	e, err := r.Store.Enrollment(ctx, n)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+func (r *Resolver) createEnrollment(ctx context.Context, in model.CreateEnrollmentInput) (*store.Enrollment, error) {
+	name := strings.TrimSpace(in.Name)
+	if name == "" {
+		return nil, BadInput("name must not be empty")
+	}
+	ne := store.NewEnrollment{Name: name, Actor: auth.FromContext(ctx).Actor()}
+	if in.Dep != nil {
+		ne.DEP = *in.Dep
+	}
+	if in.BlueprintID != nil {
+		id, err := parseID("blueprint", *in.BlueprintID)
+		if err != nil {
+			return nil, err
+		}
+		ne.BlueprintID = &id
+	}
+	e, err := r.Store.CreateEnrollment(ctx, ne)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, BadInput("no blueprint with id %s", *in.BlueprintID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+func (r *Resolver) deleteEnrollment(ctx context.Context, id string) (string, error) {
+	n, err := parseID("enrollment", id)
+	if err != nil {
+		return "", err
+	}
+	err = r.Store.DeleteEnrollment(ctx, n, auth.FromContext(ctx).Actor())
+	if errors.Is(err, store.ErrNotFound) {
+		return "", NotFound("no enrollment with id %s", id)
+	}
+	return id, err
+}
+
+func (r *Resolver) enrollmentBlueprint(ctx context.Context, e *store.Enrollment) (*store.Blueprint, error) {
+	if e.BlueprintID == nil {
+		return nil, nil
+	}
+	return r.loadersFrom(ctx).blueprint.Load(ctx, *e.BlueprintID)
+}
+
+// enrollmentURL must match the route of mdmproto/endpoint (EnrollPath).
+func (r *Resolver) enrollmentURL(e *store.Enrollment) string {
+	return strings.TrimRight(r.PublicURL, "/") + "/enroll/" + e.Secret
+}
+
+func (r *Resolver) pushTopicPlaceholder(ctx context.Context) (bool, error) {
+	if r.PushTopic == nil {
+		return true, nil
+	}
+	topic, err := r.PushTopic(ctx)
+	return topic == "", err
+}

@@ -1,0 +1,158 @@
+package devicesim
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+)
+
+// LoadConfig shapes a load run against a server.
+type LoadConfig struct {
+	EnrollURL   string
+	Devices     int
+	Rounds      int
+	Concurrency int
+	Client      *http.Client
+	// Enqueue queues one command for each device (by UDID) before a
+	// with-command round; nil skips those rounds.
+	Enqueue func(ctx context.Context, udids []string) error
+}
+
+// Phase is the measure of one kind of connection.
+type Phase struct {
+	Name      string
+	Connects  int
+	Elapsed   time.Duration
+	Latencies []time.Duration
+}
+
+// Rate is connects per second.
+func (p Phase) Rate() float64 { return float64(p.Connects) / p.Elapsed.Seconds() }
+
+// Percentile of connect latency, q in [0, 1].
+func (p Phase) Percentile(q float64) time.Duration {
+	if len(p.Latencies) == 0 {
+		return 0
+	}
+	s := slices.Clone(p.Latencies)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(q*float64(len(s))))]
+}
+
+func (p Phase) String() string {
+	return fmt.Sprintf("%-13s %6d connects in %7.2fs = %8.1f connects/s  latency p50 %v  p95 %v  p99 %v",
+		p.Name+":", p.Connects, p.Elapsed.Seconds(), p.Rate(),
+		p.Percentile(0.50).Round(10*time.Microsecond), p.Percentile(0.95).Round(10*time.Microsecond),
+		p.Percentile(0.99).Round(10*time.Microsecond))
+}
+
+// RunLoad enrolls the devices, then measures Idle connects (nothing queued)
+// and connects that fetch and acknowledge one command. Progress goes to log.
+func RunLoad(ctx context.Context, cfg LoadConfig, log io.Writer) ([]Phase, error) {
+	if cfg.Concurrency < 1 {
+		cfg.Concurrency = 1
+	}
+	devices := make([]*Device, cfg.Devices)
+	enroll, err := parallel(ctx, "enroll", cfg.Devices, cfg.Concurrency, func(i int) error {
+		d, err := New(cfg.Client)
+		if err != nil {
+			return err
+		}
+		devices[i] = d
+		return d.Enroll(ctx, cfg.EnrollURL)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("enroll: %w", err)
+	}
+	fmt.Fprintf(log, "enrolled %d devices in %.2fs\n", cfg.Devices, enroll.Elapsed.Seconds())
+	phases := []Phase{enroll}
+
+	idle := Phase{Name: "idle"}
+	for range cfg.Rounds {
+		p, err := connectAll(ctx, "idle", devices, cfg.Concurrency, 0)
+		if err != nil {
+			return phases, err
+		}
+		idle = merge(idle, p)
+	}
+	phases = append(phases, idle)
+	if cfg.Enqueue == nil {
+		return phases, nil
+	}
+	udids := make([]string, len(devices))
+	for i, d := range devices {
+		udids[i] = d.UDID
+	}
+	cmd := Phase{Name: "with command"}
+	for range cfg.Rounds {
+		if err := cfg.Enqueue(ctx, udids); err != nil {
+			return phases, fmt.Errorf("enqueue: %w", err)
+		}
+		p, err := connectAll(ctx, "with command", devices, cfg.Concurrency, 1)
+		if err != nil {
+			return phases, err
+		}
+		cmd = merge(cmd, p)
+	}
+	return append(phases, cmd), nil
+}
+
+// connectAll connects every device once; each must answer want commands.
+func connectAll(ctx context.Context, name string, devices []*Device, concurrency, want int) (Phase, error) {
+	return parallel(ctx, name, len(devices), concurrency, func(i int) error {
+		n, err := devices[i].Connect(ctx)
+		if err == nil && n != want {
+			err = fmt.Errorf("device %s answered %d commands, want %d", devices[i].UDID, n, want)
+		}
+		return err
+	})
+}
+
+// parallel runs fn for 0..n-1 on concurrency workers, timing each call.
+func parallel(ctx context.Context, name string, n, concurrency int, fn func(i int) error) (Phase, error) {
+	p := Phase{Name: name, Connects: n, Latencies: make([]time.Duration, n)}
+	next := make(chan int)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	start := time.Now()
+	for range concurrency {
+		wg.Go(func() {
+			for i := range next {
+				t0 := time.Now()
+				err := fn(i)
+				p.Latencies[i] = time.Since(t0)
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	p.Elapsed = time.Since(start)
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
+	return p, firstErr
+}
+
+func merge(a, b Phase) Phase {
+	a.Connects += b.Connects
+	a.Elapsed += b.Elapsed
+	a.Latencies = append(a.Latencies, b.Latencies...)
+	return a
+}

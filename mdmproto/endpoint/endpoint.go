@@ -1,0 +1,156 @@
+// Package endpoint is orchard's device-facing HTTP edge: enrollment profiles
+// (/enroll/<secret>), the embedded SCEP CA (/scep) and the MDM check-in and
+// command channel (/mdm/checkin, /mdm/connect).
+package endpoint
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/orchardmdm/orchard/mdmproto"
+	"github.com/orchardmdm/orchard/mdmproto/scep"
+	"github.com/orchardmdm/orchard/store"
+)
+
+// Paths devices are given in enrollment profiles.
+const (
+	CheckinPath = "/mdm/checkin"
+	ServerPath  = "/mdm/connect"
+	SCEPPath    = "/scep"
+	EnrollPath  = "/enroll/"
+)
+
+// Body limits: check-ins are small; command reports may carry app or
+// certificate lists.
+const (
+	DefaultMaxCheckinBytes = 2 << 20
+	DefaultMaxReportBytes  = 20 << 20
+)
+
+// Config is what the device-facing endpoint is built from.
+type Config struct {
+	Store *store.Store
+	// CA is the embedded SCEP CA; nil when an external SCEP server issues
+	// identities (then ExternalSCEPURL and TrustedCAs are required).
+	CA              *scep.CA
+	ExternalSCEPURL string
+	// ExternalSCEPChallenge is the static challenge of the external SCEP server.
+	ExternalSCEPChallenge string
+	// TrustedCAs are the certificates device identities must chain to,
+	// besides the embedded CA (an external CA's full chain).
+	TrustedCAs []*x509.Certificate
+	// PublicURL is where devices reach orchard.
+	PublicURL string
+	// PushTopic returns the push certificate's topic; "" (or a nil func)
+	// means there is no push certificate yet.
+	PushTopic func(ctx context.Context) (string, error)
+	// MTLSProxy trusts X-SSL-Client-Cert from a TLS-terminating proxy instead
+	// of Mdm-Signature. Only for deployments where devices cannot reach
+	// orchard except through that proxy.
+	MTLSProxy       bool
+	MaxCheckinBytes int64
+	MaxReportBytes  int64
+	Logger          *slog.Logger
+}
+
+// Endpoint serves devices.
+type Endpoint struct {
+	cfg      Config
+	store    *store.Store
+	verifier *mdmproto.Verifier
+	log      *slog.Logger
+}
+
+// New checks the configuration and builds the endpoint.
+func New(cfg Config) (*Endpoint, error) {
+	trusted := append([]*x509.Certificate(nil), cfg.TrustedCAs...)
+	if cfg.CA != nil {
+		trusted = append(trusted, cfg.CA.Cert)
+	} else if cfg.ExternalSCEPURL == "" {
+		return nil, errors.New("endpoint: no embedded CA and no external SCEP URL")
+	}
+	v, err := mdmproto.NewVerifier(trusted)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MaxCheckinBytes <= 0 {
+		cfg.MaxCheckinBytes = DefaultMaxCheckinBytes
+	}
+	if cfg.MaxReportBytes <= 0 {
+		cfg.MaxReportBytes = DefaultMaxReportBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	return &Endpoint{cfg: cfg, store: cfg.Store, verifier: v, log: cfg.Logger}, nil
+}
+
+// Register adds the endpoint's routes.
+func (e *Endpoint) Register(route func(pattern string, h http.Handler)) {
+	mdm := http.HandlerFunc(e.serveMDM)
+	route(CheckinPath, mdm)
+	route(ServerPath, mdm)
+	route(EnrollPath+"{secret}", http.HandlerFunc(e.serveEnroll))
+	if e.cfg.CA != nil {
+		route(SCEPPath, scep.Handler(e.cfg.CA, scepEnroller{e.store}, e.log))
+	}
+}
+
+// Handler serves every route on its own mux (tests, simple setups).
+func (e *Endpoint) Handler() http.Handler {
+	mux := http.NewServeMux()
+	e.Register(func(p string, h http.Handler) { mux.Handle(p, h) })
+	return mux
+}
+
+// scepEnroller lets the SCEP CA consume challenges from the store.
+type scepEnroller struct{ s *store.Store }
+
+func (e scepEnroller) Enroll(ctx context.Context, challenge string, issue func() (*x509.Certificate, error)) error {
+	err := e.s.ConsumeSCEPChallenge(ctx, challenge, issue)
+	if errors.Is(err, store.ErrNotFound) {
+		return scep.ErrBadChallenge
+	}
+	return err
+}
+
+// caPurpose names the embedded CA in server_keys.
+const caPurpose = "scep_ca"
+
+// LoadCA returns the embedded SCEP CA, generating it (stored sealed) on first start.
+func LoadCA(ctx context.Context, s *store.Store) (*scep.CA, error) {
+	bundle, err := s.ServerKey(ctx, caPurpose, func() ([]byte, error) { return scep.GenerateCA("orchard SCEP CA") })
+	if err != nil {
+		return nil, err
+	}
+	return scep.ParseCA(bundle)
+}
+
+// PlaceholderTopic stands in the profile until a push certificate exists:
+// devices enroll, but cannot be woken until they re-enroll with the real topic.
+const PlaceholderTopic = "com.apple.mgmt.orchard.placeholder-no-push-certificate"
+
+// pushTopic is the topic profiles carry, and whether it is the placeholder.
+func (e *Endpoint) pushTopic(ctx context.Context) (string, bool, error) {
+	if e.cfg.PushTopic == nil {
+		return PlaceholderTopic, true, nil
+	}
+	t, err := e.cfg.PushTopic(ctx)
+	if err != nil {
+		return "", false, fmt.Errorf("push topic: %w", err)
+	}
+	if t == "" {
+		return PlaceholderTopic, true, nil
+	}
+	return t, false, nil
+}
+
+// challengeTTL bounds how long after a profile download SCEP must happen.
+const challengeTTL = time.Hour

@@ -1,0 +1,134 @@
+package endpoint
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/orchardmdm/orchard/mdmproto"
+	"github.com/orchardmdm/orchard/store"
+)
+
+// maxMachineInfo bounds the machine info a DEP device POSTs (a few KiB signed).
+const maxMachineInfo = 256 << 10
+
+// MachineInfo is what a device in Setup Assistant POSTs to a DEP profile URL.
+type MachineInfo struct {
+	UDID     string
+	SERIAL   string
+	PRODUCT  string
+	VERSION  string
+	IMEI     string
+	MEID     string
+	LANGUAGE string
+}
+
+// serveEnroll serves an enrollment's profile: GET for OTA enrollment, POST
+// for DEP devices, which send their CMS-signed machine info first.
+func (e *Endpoint) serveEnroll(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	ctx := r.Context()
+	enr, err := e.store.EnrollmentBySecret(ctx, r.PathValue("secret"))
+	if errors.Is(err, store.ErrNotFound) {
+		// The secret is the credential: never log it.
+		e.log.WarnContext(ctx, "enrollment profile asked with an unknown secret", "remote", r.RemoteAddr)
+		http.NotFound(w, r)
+		return
+	}
+	if err != nil {
+		e.fail(w, r, attrEnroll, err)
+		return
+	}
+	if r.Method == http.MethodPost {
+		info, err := readMachineInfo(w, r)
+		if err != nil {
+			e.fail(w, r, attrEnroll, err)
+			return
+		}
+		e.log.InfoContext(ctx, "device asked for its enrollment profile", "enrollment_id", enr.ID,
+			"udid", info.UDID, "serial_number", info.SERIAL, "product", info.PRODUCT, "os_version", info.VERSION)
+	}
+	profile, err := e.Profile(ctx, enr)
+	if err != nil {
+		e.fail(w, r, attrEnroll, err)
+		return
+	}
+	w.Header().Set("Content-Type", mdmproto.ProfileContentType)
+	w.Header().Set("Content-Disposition", `attachment; filename="orchard-enrollment-`+strconv.FormatInt(enr.ID, 10)+`.mobileconfig"`)
+	_, _ = w.Write(profile)
+}
+
+var attrEnroll = slogKind("enroll")
+
+// readMachineInfo reads a POSTed machine info: CMS-signed (its signature is
+// checked, but not Apple's chain) or a bare plist. An empty body is allowed.
+func readMachineInfo(w http.ResponseWriter, r *http.Request) (MachineInfo, error) {
+	var info MachineInfo
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxMachineInfo))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return info, refuse(http.StatusRequestEntityTooLarge, "machine info over %d bytes", maxMachineInfo)
+	}
+	if err != nil || len(body) == 0 {
+		return info, err
+	}
+	if body[0] == 0x30 { // an ASN.1 SEQUENCE: CMS
+		content, _, err := mdmproto.OpenSigned(body)
+		if err != nil {
+			return info, refuse(http.StatusBadRequest, "machine info: %w", err)
+		}
+		body = content
+	}
+	if err := mdmproto.UnmarshalPlist(body, &info); err != nil {
+		return info, refuse(http.StatusBadRequest, "machine info is not a plist: %w", err)
+	}
+	return info, nil
+}
+
+// Profile builds the signed enrollment profile of an enrollment, with a
+// fresh single-use SCEP challenge.
+func (e *Endpoint) Profile(ctx context.Context, enr store.Enrollment) ([]byte, error) {
+	topic, placeholder, err := e.pushTopic(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg := mdmproto.ProfileConfig{
+		Identifier:   "com.orchardmdm.enrollment." + strconv.FormatInt(enr.ID, 10),
+		DisplayName:  "orchard: " + enr.Name,
+		Organization: "orchard",
+		Description:  "Enrolls this device in orchard device management.",
+		SCEPSubject:  "orchard device identity",
+		KeySize:      2048,
+		Topic:        topic,
+		ServerURL:    e.cfg.PublicURL + ServerPath,
+		CheckInURL:   e.cfg.PublicURL + CheckinPath,
+		SignMessage:  !e.cfg.MTLSProxy,
+	}
+	if placeholder {
+		cfg.Description = "WARNING: orchard has no push certificate yet; this profile carries a placeholder topic. " +
+			"The device enrolls but cannot be woken for commands until it re-enrolls once a push certificate is set."
+	}
+	if e.cfg.CA != nil {
+		cfg.SCEPURL = e.cfg.PublicURL + SCEPPath
+		cfg.SCEPChallenge, err = e.store.NewSCEPChallenge(ctx, enr.ID, challengeTTL)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		cfg.SCEPURL, cfg.SCEPChallenge = e.cfg.ExternalSCEPURL, e.cfg.ExternalSCEPChallenge
+	}
+	data, err := mdmproto.BuildEnrollmentProfile(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if e.cfg.CA == nil {
+		return data, nil
+	}
+	return mdmproto.SignAttached(data, e.cfg.CA.Cert, e.cfg.CA.Key)
+}

@@ -1,0 +1,221 @@
+package endpoint
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+
+	"github.com/micromdm/plist"
+
+	"github.com/orchardmdm/orchard/mdmproto"
+	"github.com/orchardmdm/orchard/store"
+)
+
+// refusal is an HTTP answer with the reason logged (not sent: devices
+// ignore bodies, and reasons may help an attacker).
+type refusal struct {
+	status int
+	reason error
+}
+
+func (r *refusal) Error() string { return r.reason.Error() }
+
+func refuse(status int, format string, args ...any) error {
+	return &refusal{status: status, reason: fmt.Errorf(format, args...)}
+}
+
+// serveMDM is the check-in and command channel: size limit -> identity ->
+// decode -> handler. Check-ins and reports share it, told apart by Content-Type.
+func (e *Endpoint) serveMDM(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPut && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "PUT, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	checkin := mt == mdmproto.CheckinContentType
+	limit := e.cfg.MaxReportBytes
+	if checkin {
+		limit = e.cfg.MaxCheckinBytes
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		e.fail(w, r, slogKind(kind(checkin)), refuse(http.StatusRequestEntityTooLarge, "body over %d bytes", limit))
+		return
+	}
+	if err != nil {
+		e.fail(w, r, slogKind(kind(checkin)), refuse(http.StatusBadRequest, "read body: %w", err))
+		return
+	}
+	cert, err := e.identify(r, body)
+	if err != nil {
+		e.fail(w, r, slogKind(kind(checkin)), err)
+		return
+	}
+	var reply []byte
+	if checkin {
+		reply, err = e.checkin(r.Context(), cert, body)
+	} else {
+		reply, err = e.report(r.Context(), cert, body)
+	}
+	if err != nil {
+		e.fail(w, r, slogKind(kind(checkin)), err)
+		return
+	}
+	if len(reply) > 0 {
+		w.Header().Set("Content-Type", "application/xml")
+	}
+	_, _ = w.Write(reply)
+}
+
+func kind(checkin bool) string {
+	if checkin {
+		return "checkin"
+	}
+	return "report"
+}
+
+// identify returns the request's verified identity certificate.
+func (e *Endpoint) identify(r *http.Request, body []byte) (*x509.Certificate, error) {
+	var cert *x509.Certificate
+	var err error
+	if e.cfg.MTLSProxy {
+		cert, err = mdmproto.CertFromProxyHeader(r.Header.Get(mdmproto.ClientCertHeader))
+	} else {
+		cert, err = mdmproto.VerifySignature(r.Header.Get(mdmproto.SignatureHeader), body)
+	}
+	if errors.Is(err, mdmproto.ErrUntrusted) {
+		return nil, &refusal{status: http.StatusForbidden, reason: err}
+	}
+	if err != nil {
+		return nil, &refusal{status: http.StatusBadRequest, reason: err}
+	}
+	if err := e.verifier.Verify(cert); err != nil {
+		return nil, &refusal{status: http.StatusForbidden, reason: err}
+	}
+	return cert, nil
+}
+
+// channel binds a message's enrollment to the certificate that proved it.
+func channel(en mdmproto.Enrollment, cert *x509.Certificate) store.Channel {
+	return store.Channel{Enrollment: en, CertHash: mdmproto.CertHash(cert), CertNotAfter: cert.NotAfter}
+}
+
+func (e *Endpoint) checkin(ctx context.Context, cert *x509.Certificate, body []byte) ([]byte, error) {
+	m, err := mdmproto.DecodeCheckin(body)
+	if err != nil {
+		return nil, refuse(http.StatusBadRequest, "%w", err)
+	}
+	ch := channel(m.Enrollment, cert)
+	e.log.DebugContext(ctx, "mdm check-in", "message_type", m.MessageType, "enrollment", ch.ChannelID())
+	switch m.MessageType {
+	case mdmproto.Authenticate:
+		if _, user := ch.UserChannel(); user {
+			return nil, refuse(http.StatusBadRequest, "Authenticate from a user channel")
+		}
+		_, err = e.store.Authenticate(ctx, ch, m.Facts())
+		if err == nil {
+			e.log.InfoContext(ctx, "device authenticated", "udid", ch.DeviceID(), "serial_number", m.SerialNumber)
+		}
+	case mdmproto.TokenUpdate:
+		err = e.store.TokenUpdate(ctx, ch, store.TokenUpdate{Token: m.Token, PushMagic: m.PushMagic, Topic: m.Topic,
+			UnlockToken: m.UnlockToken, AwaitingConfiguration: m.AwaitingConfiguration})
+	case mdmproto.CheckOut:
+		err = e.store.CheckOut(ctx, ch)
+	case mdmproto.SetBootstrapToken:
+		err = e.store.SetBootstrapToken(ctx, ch, m.BootstrapToken)
+	case mdmproto.GetBootstrapToken:
+		return e.getBootstrapToken(ctx, ch)
+	case mdmproto.UserAuthenticate:
+		// Apple allows refusing the user channel's digest challenge with 410:
+		// the user channel then enrolls without it.
+		if err := e.store.TouchDevice(ctx, ch); err != nil {
+			return nil, storeRefusal(err)
+		}
+		return nil, refuse(http.StatusGone, "UserAuthenticate: orchard does not run the digest challenge")
+	case mdmproto.DeclarativeManagement:
+		return nil, refuse(http.StatusBadRequest, "DeclarativeManagement is not supported yet")
+	case mdmproto.GetToken:
+		return nil, refuse(http.StatusBadRequest, "GetToken: no token service %q is configured", m.TokenServiceType)
+	default:
+		return nil, refuse(http.StatusBadRequest, "unknown MessageType %q", m.MessageType)
+	}
+	return nil, storeRefusal(err)
+}
+
+func (e *Endpoint) getBootstrapToken(ctx context.Context, ch store.Channel) ([]byte, error) {
+	token, err := e.store.BootstrapToken(ctx, ch)
+	if err != nil {
+		return nil, storeRefusal(err)
+	}
+	var out struct {
+		BootstrapToken []byte `plist:",omitempty"`
+	}
+	out.BootstrapToken = token
+	return plist.Marshal(out)
+}
+
+func (e *Endpoint) report(ctx context.Context, cert *x509.Certificate, body []byte) ([]byte, error) {
+	rep, err := mdmproto.DecodeReport(body)
+	if err != nil {
+		return nil, refuse(http.StatusBadRequest, "%w", err)
+	}
+	ch := channel(rep.Enrollment, cert)
+	if _, user := ch.UserChannel(); user {
+		// User channels have no command queue in orchard yet: they are seen, and idle.
+		return nil, storeRefusal(e.store.TouchUser(ctx, ch))
+	}
+	if rep.Status == mdmproto.StatusIdle {
+		next, err := e.store.Idle(ctx, ch)
+		return next.Body, storeRefusal(err)
+	}
+	result, err := mdmproto.ResultJSON(body)
+	if err != nil {
+		return nil, refuse(http.StatusBadRequest, "%w", err)
+	}
+	next, found, err := e.store.ReportResult(ctx, ch, store.Result{Status: rep.Status, CommandUUID: rep.CommandUUID,
+		ErrorChain: rep.ErrorChain, Raw: bytes.Clone(body), JSON: result})
+	if err != nil {
+		return nil, storeRefusal(err)
+	}
+	if !found {
+		e.log.WarnContext(ctx, "result for a command this device was not given; ignored",
+			"udid", ch.DeviceID(), "command_uuid", rep.CommandUUID, "status", rep.Status)
+	}
+	return next.Body, nil
+}
+
+// storeRefusal maps the store's refusals to status codes. 401 tells a device
+// to drop management: only blocked devices get it.
+func storeRefusal(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrDeviceBlocked):
+		return &refusal{status: http.StatusUnauthorized, reason: err}
+	case errors.Is(err, store.ErrIdentityMismatch), errors.Is(err, store.ErrNotEnrolled), errors.Is(err, store.ErrNoTokenUpdate):
+		return &refusal{status: http.StatusForbidden, reason: err}
+	}
+	return err
+}
+
+func (e *Endpoint) fail(w http.ResponseWriter, r *http.Request, attr slog.Attr, err error) {
+	var ref *refusal
+	if errors.As(err, &ref) {
+		e.log.WarnContext(r.Context(), "mdm request refused", attr, slog.Int("status", ref.status),
+			slog.String("reason", ref.reason.Error()), slog.String("remote", r.RemoteAddr))
+		http.Error(w, http.StatusText(ref.status), ref.status)
+		return
+	}
+	e.log.ErrorContext(r.Context(), "mdm request failed", attr, slog.String("err", err.Error()))
+	http.Error(w, "internal error", http.StatusInternalServerError)
+}
+
+func slogKind(k string) slog.Attr { return slog.String("kind", k) }

@@ -1,0 +1,157 @@
+package mdmproto
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/smallstep/pkcs7"
+)
+
+// Identity headers.
+const (
+	SignatureHeader = "Mdm-Signature"
+	// ClientCertHeader carries the URL-escaped PEM client certificate a
+	// trusted TLS-terminating proxy verified (nginx $ssl_client_escaped_cert).
+	ClientCertHeader = "X-SSL-Client-Cert"
+	ClientDNHeader   = "X-SSL-Client-S-DN"
+)
+
+// ErrIdentity wraps every reason a request's identity is refused.
+var ErrIdentity = errors.New("device identity refused")
+
+// ErrUntrusted is the ErrIdentity of a well-formed identity whose certificate
+// is not trusted now: another CA, expired, not yet valid.
+var ErrUntrusted = fmt.Errorf("%w: certificate not trusted", ErrIdentity)
+
+// VerifySignature checks an Mdm-Signature header: base64 CMS SignedData over
+// body, detached (what devices send) or attached (then it must hold exactly
+// body). It returns the signer's certificate; chaining it to a CA is Verifier's job.
+func VerifySignature(header string, body []byte) (*x509.Certificate, error) {
+	if header == "" {
+		return nil, fmt.Errorf("%w: no %s header", ErrIdentity, SignatureHeader)
+	}
+	der, err := base64.StdEncoding.DecodeString(header)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s is not base64", ErrIdentity, SignatureHeader)
+	}
+	p7, err := pkcs7.Parse(der)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s is not CMS SignedData: %v", ErrIdentity, SignatureHeader, err)
+	}
+	if len(p7.Content) == 0 {
+		p7.Content = body
+	} else if !bytes.Equal(p7.Content, body) {
+		return nil, fmt.Errorf("%w: attached content differs from the body", ErrIdentity)
+	}
+	signer := p7.GetOnlySigner()
+	if signer == nil {
+		return nil, fmt.Errorf("%w: want exactly one signer with its certificate", ErrIdentity)
+	}
+	if err := p7.Verify(); err != nil {
+		var timing *pkcs7.SigningTimeNotValidError
+		if errors.As(err, &timing) {
+			return nil, fmt.Errorf("%w: %v", ErrUntrusted, err)
+		}
+		return nil, fmt.Errorf("%w: bad signature: %v", ErrIdentity, err)
+	}
+	return signer, nil
+}
+
+// CertFromProxyHeader reads the client certificate a trusted proxy passed on.
+func CertFromProxyHeader(header string) (*x509.Certificate, error) {
+	if header == "" {
+		return nil, fmt.Errorf("%w: no %s header", ErrIdentity, ClientCertHeader)
+	}
+	text, err := url.QueryUnescape(header)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s is not URL-escaped", ErrIdentity, ClientCertHeader)
+	}
+	block, _ := pem.Decode([]byte(text))
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("%w: %s holds no PEM certificate", ErrIdentity, ClientCertHeader)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrIdentity, ClientCertHeader, err)
+	}
+	return cert, nil
+}
+
+// Verifier chains device certificates to the SCEP CA(s).
+type Verifier struct {
+	roots         *x509.CertPool
+	intermediates *x509.CertPool
+	now           func() time.Time
+}
+
+// NewVerifier trusts certificates issued under any of cas. The first
+// self-signed ones are roots; the others intermediates (a full chain PEM).
+func NewVerifier(cas []*x509.Certificate) (*Verifier, error) {
+	if len(cas) == 0 {
+		return nil, errors.New("mdmproto: no SCEP CA certificate to verify devices with")
+	}
+	v := &Verifier{roots: x509.NewCertPool(), intermediates: x509.NewCertPool(), now: time.Now}
+	roots := 0
+	for _, c := range cas {
+		if bytes.Equal(c.RawIssuer, c.RawSubject) {
+			v.roots.AddCert(c)
+			roots++
+		} else {
+			v.intermediates.AddCert(c)
+		}
+	}
+	if roots == 0 {
+		// A chain without its root: trust the top of what was given.
+		v.roots.AddCert(cas[len(cas)-1])
+	}
+	return v, nil
+}
+
+// Verify checks cert chains to the CA and is valid now.
+func (v *Verifier) Verify(cert *x509.Certificate) error {
+	_, err := cert.Verify(x509.VerifyOptions{
+		Roots: v.roots, Intermediates: v.intermediates, CurrentTime: v.now(),
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %q: %v", ErrUntrusted, cert.Subject.CommonName, err)
+	}
+	return nil
+}
+
+// CertHash is the SHA-256 of a certificate's DER: what a device channel is bound to.
+func CertHash(cert *x509.Certificate) []byte {
+	h := sha256.Sum256(cert.Raw)
+	return h[:]
+}
+
+// ParsePEMCertificates reads every CERTIFICATE block of a PEM text.
+func ParsePEMCertificates(data []byte) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("no PEM certificate found")
+	}
+	return certs, nil
+}

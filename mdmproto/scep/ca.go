@@ -1,0 +1,107 @@
+// Package scep is orchard's embedded SCEP certificate authority: it issues
+// device identity certificates for enrollment challenges, speaking SCEP
+// through github.com/smallstep/scep.
+package scep
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+)
+
+// CA is the key and certificate that sign device identities.
+type CA struct {
+	Cert *x509.Certificate
+	Key  *rsa.PrivateKey
+	// Validity of issued certificates.
+	Validity time.Duration
+}
+
+// DefaultValidity of device identity certificates: a year, as Zentral issues.
+const DefaultValidity = 365 * 24 * time.Hour
+
+// GenerateCA makes a new self-signed CA, valid for 10 years, and returns it
+// as a PEM bundle (certificate then key) to be stored sealed.
+func GenerateCA(commonName string) ([]byte, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, fmt.Errorf("scep: generate CA key: %w", err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          randomSerial(),
+		Subject:               pkix.Name{CommonName: commonName, Organization: []string{"orchard"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.AddDate(10, 0, 0),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, fmt.Errorf("scep: self-sign CA: %w", err)
+	}
+	out := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	out = append(out, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})...)
+	return out, nil
+}
+
+// ParseCA reads a bundle made by GenerateCA.
+func ParseCA(bundle []byte) (*CA, error) {
+	ca := &CA{Validity: DefaultValidity}
+	for {
+		var block *pem.Block
+		block, bundle = pem.Decode(bundle)
+		if block == nil {
+			break
+		}
+		var err error
+		switch block.Type {
+		case "CERTIFICATE":
+			ca.Cert, err = x509.ParseCertificate(block.Bytes)
+		case "RSA PRIVATE KEY":
+			ca.Key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("scep: parse CA %s: %w", block.Type, err)
+		}
+	}
+	if ca.Cert == nil || ca.Key == nil {
+		return nil, errors.New("scep: CA bundle needs a certificate and an RSA key")
+	}
+	return ca, nil
+}
+
+// Issue signs a device identity certificate for a CSR whose signature was checked.
+func (ca *CA) Issue(csr *x509.CertificateRequest) (*x509.Certificate, error) {
+	return ca.IssueValid(csr, time.Now().Add(-time.Hour), time.Now().Add(ca.Validity))
+}
+
+// IssueValid signs a certificate valid between notBefore and notAfter.
+func (ca *CA) IssueValid(csr *x509.CertificateRequest, notBefore, notAfter time.Time) (*x509.Certificate, error) {
+	tmpl := &x509.Certificate{
+		SerialNumber: randomSerial(),
+		Subject:      csr.Subject,
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, csr.PublicKey, ca.Key)
+	if err != nil {
+		return nil, fmt.Errorf("scep: issue certificate: %w", err)
+	}
+	return x509.ParseCertificate(der)
+}
+
+func randomSerial() *big.Int {
+	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	return n.Add(n, big.NewInt(1))
+}

@@ -1,0 +1,265 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/orchardmdm/orchard/mdmproto"
+	"github.com/orchardmdm/orchard/store/seal"
+)
+
+// Refusals of device requests; the MDM endpoint maps them to status codes.
+var (
+	// ErrDeviceBlocked: the device was blocked; it gets 401 and cannot re-enroll.
+	ErrDeviceBlocked = errors.New("device is blocked")
+	// ErrIdentityMismatch: the certificate is bound to another device, or the
+	// device to another certificate.
+	ErrIdentityMismatch = errors.New("identity certificate is bound to another enrollment")
+	// ErrNotEnrolled: no Authenticate for this device, or it checked out.
+	ErrNotEnrolled = errors.New("device is not enrolled")
+	// ErrNoTokenUpdate: Authenticate was not followed by TokenUpdate yet.
+	ErrNoTokenUpdate = errors.New("device has not sent TokenUpdate since Authenticate")
+)
+
+func isForeignKeyViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23503"
+}
+
+// Channel is who a device request comes from: the device (and user) it names
+// and the identity certificate it proved.
+type Channel struct {
+	mdmproto.Enrollment
+	CertHash     []byte
+	CertNotAfter time.Time
+}
+
+// Authenticate starts a new enrollment of a device channel: it binds the
+// identity certificate, records the facts, clears the command queue and user
+// channels, and leaves the device unusable until TokenUpdate.
+func (s *Store) Authenticate(ctx context.Context, ch Channel, facts mdmproto.DeviceFacts) (int64, error) {
+	var id int64
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		udid := ch.DeviceID()
+		var other string
+		err := tx.QueryRow(ctx, "SELECT udid FROM enrolled_devices WHERE identity_cert_sha256 = $1 AND udid <> $2",
+			ch.CertHash, udid).Scan(&other)
+		if err == nil {
+			return fmt.Errorf("authenticate %s: certificate already used by another device: %w", udid, ErrIdentityMismatch)
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("authenticate: %w", err)
+		}
+		var blocked bool
+		err = tx.QueryRow(ctx, "SELECT blocked_at IS NOT NULL FROM enrolled_devices WHERE udid = $1 FOR UPDATE", udid).Scan(&blocked)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("authenticate: %w", err)
+		}
+		if blocked {
+			return fmt.Errorf("authenticate %s: %w", udid, ErrDeviceBlocked)
+		}
+		// The enrollment that issued the certificate gives the blueprint and
+		// DEP flag; certificates of an external CA have none.
+		var enrollmentID, blueprintID *int64
+		var dep bool
+		err = tx.QueryRow(ctx, `SELECT e.id, e.blueprint_id, e.dep FROM mdm_scep_certificates c
+			JOIN mdm_enrollments e ON e.id = c.enrollment_id WHERE c.sha256 = $1`, ch.CertHash).Scan(&enrollmentID, &blueprintID, &dep)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("authenticate: %w", err)
+		}
+		err = tx.QueryRow(ctx, `INSERT INTO enrolled_devices (udid, user_enrollment, identity_cert_sha256, cert_not_valid_after,
+				mdm_enrollment_id, blueprint_id, dep_enrollment, authenticated_at, last_seen_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, now(), now())
+			ON CONFLICT (udid) DO UPDATE SET user_enrollment = EXCLUDED.user_enrollment,
+				identity_cert_sha256 = EXCLUDED.identity_cert_sha256, cert_not_valid_after = EXCLUDED.cert_not_valid_after,
+				mdm_enrollment_id = COALESCE(EXCLUDED.mdm_enrollment_id, enrolled_devices.mdm_enrollment_id),
+				blueprint_id = COALESCE(EXCLUDED.blueprint_id, enrolled_devices.blueprint_id),
+				dep_enrollment = EXCLUDED.dep_enrollment, authenticated_at = now(), last_seen_at = now(),
+				token_updated = false, checkout_at = NULL, push_token = NULL, push_magic = '', push_topic = '',
+				push_token_invalid_at = NULL, unlock_token_sealed = NULL, bootstrap_token_sealed = NULL,
+				bootstrap_token_escrowed = false, updated_at = now()
+			RETURNING id`, udid, ch.UserEnrollment(), ch.CertHash, ch.CertNotAfter, enrollmentID, blueprintID, dep).Scan(&id)
+		if err != nil {
+			return fmt.Errorf("authenticate %s: %w", udid, err)
+		}
+		if err := applyFacts(ctx, tx, id, facts); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE mdm_device_commands SET status = 'Cancelled', result_at = now()
+			WHERE device_id = $1 AND status IN ('Queued', 'Sent', 'NotNow')`, id); err != nil {
+			return fmt.Errorf("authenticate: clear queue: %w", err)
+		}
+		_, err = tx.Exec(ctx, "DELETE FROM mdm_device_users WHERE device_id = $1", id)
+		return err
+	})
+	return id, err
+}
+
+// deviceFor checks the channel's certificate is the one bound to its device
+// and that the device is not blocked, locks the row and marks it seen.
+func deviceFor(ctx context.Context, tx pgx.Tx, ch Channel, needTokenUpdate bool) (int64, error) {
+	var (
+		id            int64
+		bound         []byte
+		blocked, tu   bool
+		authenticated *time.Time
+	)
+	err := tx.QueryRow(ctx, `SELECT id, identity_cert_sha256, blocked_at IS NOT NULL, token_updated, authenticated_at
+		FROM enrolled_devices WHERE udid = $1 FOR UPDATE`, ch.DeviceID()).Scan(&id, &bound, &blocked, &tu, &authenticated)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("device %s: %w", ch.DeviceID(), ErrNotEnrolled)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("device %s: %w", ch.DeviceID(), err)
+	}
+	switch {
+	case blocked:
+		return 0, fmt.Errorf("device %s: %w", ch.DeviceID(), ErrDeviceBlocked)
+	case !bytes.Equal(bound, ch.CertHash):
+		return 0, fmt.Errorf("device %s: %w", ch.DeviceID(), ErrIdentityMismatch)
+	case authenticated == nil:
+		return 0, fmt.Errorf("device %s: %w", ch.DeviceID(), ErrNotEnrolled)
+	case needTokenUpdate && !tu:
+		return 0, fmt.Errorf("device %s: %w", ch.DeviceID(), ErrNoTokenUpdate)
+	}
+	_, err = tx.Exec(ctx, "UPDATE enrolled_devices SET last_seen_at = now() WHERE id = $1", id)
+	return id, err
+}
+
+// TokenUpdate stores the push channel of a device or user channel and makes
+// a device channel usable.
+type TokenUpdate struct {
+	Token                 []byte
+	PushMagic             string
+	Topic                 string
+	UnlockToken           []byte
+	AwaitingConfiguration bool
+}
+
+// TokenUpdate records a TokenUpdate message.
+func (s *Store) TokenUpdate(ctx context.Context, ch Channel, t TokenUpdate) error {
+	return s.InTx(ctx, func(tx pgx.Tx) error {
+		id, err := deviceFor(ctx, tx, ch, false)
+		if err != nil {
+			return err
+		}
+		if user, ok := ch.UserChannel(); ok {
+			_, err := tx.Exec(ctx, `INSERT INTO mdm_device_users (device_id, user_id, short_name, long_name, push_token, push_magic, last_seen_at)
+				VALUES ($1, $2, $3, $4, $5, $6, now())
+				ON CONFLICT (device_id, user_id) DO UPDATE SET short_name = EXCLUDED.short_name, long_name = EXCLUDED.long_name,
+					push_token = EXCLUDED.push_token, push_magic = EXCLUDED.push_magic, last_seen_at = now(), updated_at = now()`,
+				id, user, ch.UserShortName, ch.UserLongName, t.Token, t.PushMagic)
+			if err != nil {
+				return fmt.Errorf("token update of user %s: %w", user, err)
+			}
+			return nil
+		}
+		_, err = tx.Exec(ctx, `UPDATE enrolled_devices SET push_token = $2, push_magic = $3, push_topic = $4,
+			push_token_invalid_at = NULL, awaiting_configuration = $5, token_updated = true, checkout_at = NULL, updated_at = now()
+			WHERE id = $1`, id, t.Token, t.PushMagic, t.Topic, t.AwaitingConfiguration)
+		if err != nil {
+			return fmt.Errorf("token update: %w", err)
+		}
+		if len(t.UnlockToken) > 0 {
+			return s.SetDeviceSecret(ctx, tx, id, "unlock_token_sealed", t.UnlockToken)
+		}
+		return nil
+	})
+}
+
+// CheckOut records that the MDM profile was removed from a device, or that
+// a user channel ended.
+func (s *Store) CheckOut(ctx context.Context, ch Channel) error {
+	return s.InTx(ctx, func(tx pgx.Tx) error {
+		id, err := deviceFor(ctx, tx, ch, false)
+		if err != nil {
+			return err
+		}
+		if user, ok := ch.UserChannel(); ok {
+			_, err := tx.Exec(ctx, "DELETE FROM mdm_device_users WHERE device_id = $1 AND user_id = $2", id, user)
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE enrolled_devices SET checkout_at = now(), token_updated = false, push_token = NULL,
+			push_magic = '', push_topic = '', unlock_token_sealed = NULL, bootstrap_token_sealed = NULL,
+			bootstrap_token_escrowed = false, updated_at = now() WHERE id = $1`, id)
+		if err != nil {
+			return fmt.Errorf("check out: %w", err)
+		}
+		_, err = tx.Exec(ctx, `UPDATE mdm_device_commands SET status = 'Cancelled', result_at = now()
+			WHERE device_id = $1 AND status IN ('Queued', 'Sent', 'NotNow')`, id)
+		return err
+	})
+}
+
+// SetBootstrapToken escrows (sealed) or, when empty, clears the bootstrap token.
+func (s *Store) SetBootstrapToken(ctx context.Context, ch Channel, token []byte) error {
+	return s.InTx(ctx, func(tx pgx.Tx) error {
+		id, err := deviceFor(ctx, tx, ch, false)
+		if err != nil {
+			return err
+		}
+		if len(token) == 0 {
+			_, err := tx.Exec(ctx, `UPDATE enrolled_devices SET bootstrap_token_sealed = NULL, bootstrap_token_escrowed = false,
+				updated_at = now() WHERE id = $1`, id)
+			return err
+		}
+		if err := s.SetDeviceSecret(ctx, tx, id, "bootstrap_token_sealed", token); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "UPDATE enrolled_devices SET bootstrap_token_escrowed = true WHERE id = $1", id)
+		return err
+	})
+}
+
+// BootstrapToken returns the escrowed bootstrap token (nil when none).
+func (s *Store) BootstrapToken(ctx context.Context, ch Channel) ([]byte, error) {
+	var token []byte
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		id, err := deviceFor(ctx, tx, ch, false)
+		if err != nil {
+			return err
+		}
+		sealed, err := DeviceSecret(ctx, tx, id, "bootstrap_token_sealed")
+		if err != nil || sealed == nil {
+			return err
+		}
+		token, err = s.sealer.Open(*sealed, seal.Place{Table: "enrolled_devices", Column: "bootstrap_token_sealed", RowID: strconv.FormatInt(id, 10)})
+		return err
+	})
+	return token, err
+}
+
+// TouchDevice checks the channel's identity and marks the device seen, for
+// messages that change nothing else.
+func (s *Store) TouchDevice(ctx context.Context, ch Channel) error {
+	return s.InTx(ctx, func(tx pgx.Tx) error {
+		_, err := deviceFor(ctx, tx, ch, false)
+		return err
+	})
+}
+
+// applyFacts writes what a device reported; nil facts keep the stored value.
+func applyFacts(ctx context.Context, tx pgx.Tx, id int64, f mdmproto.DeviceFacts) error {
+	_, err := tx.Exec(ctx, `UPDATE enrolled_devices SET name = COALESCE($2, name), model = COALESCE($3, model),
+		platform = COALESCE($4, platform), os_version = COALESCE($5, os_version), build_version = COALESCE($6, build_version),
+		serial_number = COALESCE($7, serial_number), apple_silicon = COALESCE($8, apple_silicon),
+		supervised = COALESCE($9, supervised), awaiting_configuration = COALESCE($10, awaiting_configuration),
+		filevault_enabled = COALESCE($11, filevault_enabled),
+		activation_lock_manageable = COALESCE($12, activation_lock_manageable),
+		user_approved_enrollment = COALESCE($13, user_approved_enrollment),
+		dep_enrollment = COALESCE($14, dep_enrollment), bootstrap_token_escrowed = COALESCE($15, bootstrap_token_escrowed),
+		updated_at = now() WHERE id = $1`,
+		id, f.Name, f.Model, f.Platform, f.OSVersion, f.BuildVersion, f.SerialNumber, f.AppleSilicon, f.Supervised,
+		f.AwaitingConfiguration, f.FileVaultEnabled, f.ActivationLockManageable, f.UserApprovedEnrollment,
+		f.DEPEnrollment, f.BootstrapTokenEscrowed)
+	if err != nil {
+		return fmt.Errorf("update device facts: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,277 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orchardmdm/orchard/mdmproto"
+)
+
+// DeviceCommand is a command queued for a device channel.
+type DeviceCommand struct {
+	ID          int64
+	UUID        string
+	DeviceID    int64
+	RequestType string
+	// Status: Queued, Sent, Acknowledged, Error, CommandFormatError, NotNow, Cancelled.
+	Status     string
+	QueuedBy   string
+	QueuedAt   time.Time
+	SentAt     *time.Time
+	ResultAt   *time.Time
+	ErrorChain []byte // JSON
+	Result     []byte // JSON of the report plist
+}
+
+const commandColumns = "id, uuid, device_id, request_type, status, queued_by, queued_at, sent_at, result_at, error_chain, result"
+
+func scanCommand(row pgx.Row) (DeviceCommand, error) {
+	var c DeviceCommand
+	err := row.Scan(&c.ID, &c.UUID, &c.DeviceID, &c.RequestType, &c.Status, &c.QueuedBy, &c.QueuedAt, &c.SentAt,
+		&c.ResultAt, &c.ErrorChain, &c.Result)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, ErrNotFound
+	}
+	return c, err
+}
+
+// ErrCommandFinished: the command was already answered or cancelled.
+var ErrCommandFinished = errors.New("command is no longer pending")
+
+// EnqueueCommand queues a built command (mdmproto.NewCommand) inside tx,
+// with its audit event, so callers can add the push in the same transaction.
+func EnqueueCommand(ctx context.Context, tx pgx.Tx, deviceID int64, uuid, requestType string, body []byte, actor string) (DeviceCommand, error) {
+	c, err := scanCommand(tx.QueryRow(ctx, `INSERT INTO mdm_device_commands (uuid, device_id, request_type, command, queued_by)
+		VALUES ($1, $2, $3, $4, $5) RETURNING `+commandColumns, uuid, deviceID, requestType, body, actor))
+	if isForeignKeyViolation(err) {
+		return c, fmt.Errorf("device %d: %w", deviceID, ErrNotFound)
+	}
+	if err != nil {
+		return c, fmt.Errorf("enqueue command: %w", err)
+	}
+	err = WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: "device_command.create", ObjectType: "device_command",
+		ObjectID: uuid, Data: map[string]any{"device_id": deviceID, "request_type": requestType}})
+	return c, err
+}
+
+// CancelCommand cancels a command the device has not been sent yet.
+func (s *Store) CancelCommand(ctx context.Context, uuid, actor string) (DeviceCommand, error) {
+	var c DeviceCommand
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		c, err = scanCommand(tx.QueryRow(ctx, "SELECT "+commandColumns+" FROM mdm_device_commands WHERE uuid = $1 FOR UPDATE", uuid))
+		if err != nil {
+			return fmt.Errorf("command %s: %w", uuid, err)
+		}
+		if c.Status != "Queued" && c.Status != "NotNow" {
+			return fmt.Errorf("command %s is %s: %w", uuid, c.Status, ErrCommandFinished)
+		}
+		c, err = scanCommand(tx.QueryRow(ctx, `UPDATE mdm_device_commands SET status = 'Cancelled', result_at = now()
+			WHERE id = $1 RETURNING `+commandColumns, c.ID))
+		if err != nil {
+			return fmt.Errorf("cancel command: %w", err)
+		}
+		return WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: "device_command.cancel", ObjectType: "device_command",
+			ObjectID: uuid, Data: map[string]any{"device_id": c.DeviceID, "request_type": c.RequestType}})
+	})
+	return c, err
+}
+
+// ListDeviceCommands returns one page of a device's commands, newest first.
+func (s *Store) ListDeviceCommands(ctx context.Context, deviceID int64, status string, p Page) ([]DeviceCommand, bool, error) {
+	after := p.After
+	if after == 0 {
+		after = 1<<63 - 1
+	}
+	rows, err := s.pool.Query(ctx, "SELECT "+commandColumns+` FROM mdm_device_commands
+		WHERE device_id = $1 AND id < $2 AND ($3 = '' OR status = $3) ORDER BY id DESC LIMIT $4`, deviceID, after, status, p.First+1)
+	if err != nil {
+		return nil, false, fmt.Errorf("list commands: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeviceCommand, error) { return scanCommand(r) })
+	if err != nil {
+		return nil, false, fmt.Errorf("list commands: %w", err)
+	}
+	more := len(list) > p.First
+	if more {
+		list = list[:p.First]
+	}
+	return list, more, nil
+}
+
+// NextCommand is the command plist to answer a device with; empty when none.
+type NextCommand struct {
+	UUID string
+	Body []byte
+}
+
+// The next command, oldest first. A Sent command without an answer is offered
+// again (the connection broke). NotNow commands wait for the next Idle, which
+// starts a new exchange: never re-offered in the exchange that deferred them.
+const (
+	nextWithNotNow = `WITH next AS (
+		SELECT id FROM mdm_device_commands WHERE device_id = $1 AND status IN ('Queued', 'Sent', 'NotNow')
+		ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+	UPDATE mdm_device_commands c SET status = 'Sent', sent_at = now() FROM next WHERE c.id = next.id
+	RETURNING c.uuid, c.command`
+	nextWithoutNotNow = `WITH next AS (
+		SELECT id FROM mdm_device_commands WHERE device_id = $1 AND status IN ('Queued', 'Sent')
+		ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+	UPDATE mdm_device_commands c SET status = 'Sent', sent_at = now() FROM next WHERE c.id = next.id
+	RETURNING c.uuid, c.command`
+)
+
+// idleSQL answers an Idle in one round trip: identity check, last_seen_at and
+// the next command. No row means refused; whyRefused says why.
+const idleSQL = `WITH d AS (
+		UPDATE enrolled_devices SET last_seen_at = now()
+		WHERE udid = $1 AND identity_cert_sha256 = $2 AND blocked_at IS NULL AND token_updated
+		RETURNING id),
+	next AS (
+		SELECT c.id FROM mdm_device_commands c JOIN d ON c.device_id = d.id
+		WHERE c.status IN ('Queued', 'Sent', 'NotNow') ORDER BY c.id LIMIT 1 FOR UPDATE OF c SKIP LOCKED),
+	sent AS (
+		UPDATE mdm_device_commands c SET status = 'Sent', sent_at = now() FROM next WHERE c.id = next.id
+		RETURNING c.uuid, c.command)
+	SELECT d.id, sent.uuid, sent.command FROM d LEFT JOIN sent ON true`
+
+// Idle handles an Idle report of a device channel and returns the next command.
+func (s *Store) Idle(ctx context.Context, ch Channel) (NextCommand, error) {
+	var (
+		id   int64
+		uuid *string
+		body []byte
+	)
+	err := s.pool.QueryRow(ctx, idleSQL, ch.DeviceID(), ch.CertHash).Scan(&id, &uuid, &body)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return NextCommand{}, s.whyRefused(ctx, ch)
+	}
+	if err != nil {
+		return NextCommand{}, fmt.Errorf("idle: %w", err)
+	}
+	if uuid == nil {
+		return NextCommand{}, nil
+	}
+	return NextCommand{UUID: *uuid, Body: body}, nil
+}
+
+// whyRefused explains, off the hot path, why a device's request matched nothing.
+func (s *Store) whyRefused(ctx context.Context, ch Channel) error {
+	return s.InTx(ctx, func(tx pgx.Tx) error {
+		_, err := deviceFor(ctx, tx, ch, true)
+		if err == nil {
+			return fmt.Errorf("device %s: refused for no known reason", ch.DeviceID())
+		}
+		return err
+	})
+}
+
+// Result is a device's answer to a command.
+type Result struct {
+	Status      string
+	CommandUUID string
+	ErrorChain  []mdmproto.ErrorChainItem
+	Raw         []byte
+	JSON        []byte
+}
+
+// ReportResult stores a command's result and returns the next command. A
+// result for a command the device was not given is logged by the caller and
+// otherwise ignored (reported as found=false).
+func (s *Store) ReportResult(ctx context.Context, ch Channel, r Result) (next NextCommand, found bool, err error) {
+	err = s.InTx(ctx, func(tx pgx.Tx) error {
+		id, err := deviceFor(ctx, tx, ch, true)
+		if err != nil {
+			return err
+		}
+		var errorChain []byte
+		if len(r.ErrorChain) > 0 {
+			if errorChain, err = json.Marshal(r.ErrorChain); err != nil {
+				return err
+			}
+		}
+		var requestType string
+		err = tx.QueryRow(ctx, `UPDATE mdm_device_commands SET status = $3, result_at = now(), error_chain = $4,
+			result_plist = $5, result = $6 WHERE uuid = $1 AND device_id = $2 AND status IN ('Sent', 'Queued', 'NotNow')
+			RETURNING request_type`, r.CommandUUID, id, r.Status, errorChain, r.Raw, r.JSON).Scan(&requestType)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("store result: %w", err)
+		}
+		found = err == nil
+		if found && r.Status == mdmproto.StatusAcknowledged {
+			if facts, ok := mdmproto.FactsFromResult(requestType, r.Raw); ok {
+				if err := applyFacts(ctx, tx, id, facts); err != nil {
+					return err
+				}
+			}
+		}
+		next, err = nextCommand(ctx, tx, id, false)
+		return err
+	})
+	return next, found, err
+}
+
+func nextCommand(ctx context.Context, tx pgx.Tx, deviceID int64, withNotNow bool) (NextCommand, error) {
+	sql := nextWithoutNotNow
+	if withNotNow {
+		sql = nextWithNotNow
+	}
+	var n NextCommand
+	err := tx.QueryRow(ctx, sql, deviceID).Scan(&n.UUID, &n.Body)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return NextCommand{}, nil
+	}
+	if err != nil {
+		return n, fmt.Errorf("next command: %w", err)
+	}
+	return n, nil
+}
+
+// DeviceUser is a user channel of a device.
+type DeviceUser struct {
+	ID         int64
+	DeviceID   int64
+	UserID     string
+	ShortName  string
+	LongName   string
+	LastSeenAt *time.Time
+	CreatedAt  time.Time
+}
+
+// DeviceUsers lists the user channels of a device.
+func (s *Store) DeviceUsers(ctx context.Context, deviceID int64) ([]DeviceUser, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, device_id, user_id, short_name, long_name, last_seen_at, created_at
+		FROM mdm_device_users WHERE device_id = $1 ORDER BY id`, deviceID)
+	if err != nil {
+		return nil, fmt.Errorf("device users: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeviceUser, error) {
+		var u DeviceUser
+		err := r.Scan(&u.ID, &u.DeviceID, &u.UserID, &u.ShortName, &u.LongName, &u.LastSeenAt, &u.CreatedAt)
+		return u, err
+	})
+}
+
+// TouchUser marks a user channel seen after checking the device's identity.
+func (s *Store) TouchUser(ctx context.Context, ch Channel) error {
+	return s.InTx(ctx, func(tx pgx.Tx) error {
+		id, err := deviceFor(ctx, tx, ch, true)
+		if err != nil {
+			return err
+		}
+		user, _ := ch.UserChannel()
+		tag, err := tx.Exec(ctx, "UPDATE mdm_device_users SET last_seen_at = now() WHERE device_id = $1 AND user_id = $2", id, user)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("user channel %s: %w", ch.ChannelID(), ErrNotEnrolled)
+		}
+		return nil
+	})
+}
