@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/smallstep/pkcs7"
@@ -65,7 +66,9 @@ func VerifySignature(header string, body []byte) (*x509.Certificate, error) {
 }
 
 // CertFromProxyHeader reads the client certificate a trusted proxy passed on.
-func CertFromProxyHeader(header string) (*x509.Certificate, error) {
+// dn, the proxy's X-SSL-Client-S-DN, must name the same subject when sent:
+// a mismatch means the proxy and orchard disagree about who connected.
+func CertFromProxyHeader(header, dn string) (*x509.Certificate, error) {
 	if header == "" {
 		return nil, fmt.Errorf("%w: no %s header", ErrIdentity, ClientCertHeader)
 	}
@@ -80,6 +83,9 @@ func CertFromProxyHeader(header string) (*x509.Certificate, error) {
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrIdentity, ClientCertHeader, err)
+	}
+	if dn != "" && cert.Subject.CommonName != "" && !strings.Contains(dn, "CN="+cert.Subject.CommonName) {
+		return nil, fmt.Errorf("%w: %s %q does not name the certificate's subject", ErrIdentity, ClientDNHeader, dn)
 	}
 	return cert, nil
 }

@@ -6,9 +6,11 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
 	"math/big"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -127,8 +129,20 @@ func TestMTLSProxyModeAndPushTopic(t *testing.T) {
 	if _, err := d.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// Without the proxy's header, or with a signature instead, nothing gets in.
+	// Without the proxy's header, with a subject the proxy did not see, or
+	// with a signature instead, nothing gets in.
 	before := ts.snapshot()
+	pemCert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d.Cert.Raw})
+	body, _ := plist.Marshal(map[string]any{"UDID": d.UDID, "Status": "Idle"})
+	for name, h := range map[string]map[string]string{
+		"no certificate": {mdmproto.ClientDNHeader: "CN=x"},
+		"other subject":  {mdmproto.ClientCertHeader: url.QueryEscape(string(pemCert)), mdmproto.ClientDNHeader: "CN=someone else"},
+		"not PEM":        {mdmproto.ClientCertHeader: "garbage"},
+	} {
+		if got := ts.raw(http.MethodPut, "/mdm/connect", "application/x-apple-aspen-mdm", body, h); got != http.StatusBadRequest {
+			t.Errorf("%s: HTTP %d, want 400", name, got)
+		}
+	}
 	d.MTLS = false
 	_, err := d.Connect(ctx)
 	if got := status(t, err); got != http.StatusBadRequest {

@@ -87,7 +87,7 @@ func (e *Endpoint) identify(r *http.Request, body []byte) (*x509.Certificate, er
 	var cert *x509.Certificate
 	var err error
 	if e.cfg.MTLSProxy {
-		cert, err = mdmproto.CertFromProxyHeader(r.Header.Get(mdmproto.ClientCertHeader))
+		cert, err = mdmproto.CertFromProxyHeader(r.Header.Get(mdmproto.ClientCertHeader), r.Header.Get(mdmproto.ClientDNHeader))
 	} else {
 		cert, err = mdmproto.VerifySignature(r.Header.Get(mdmproto.SignatureHeader), body)
 	}
