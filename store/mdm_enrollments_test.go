@@ -1,0 +1,97 @@
+package store_test
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/orchardmdm/orchard/store"
+	"github.com/orchardmdm/orchard/store/pgtest"
+)
+
+func TestCreateEnrollmentContract(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := pgtest.New(t)
+	missing := int64(424242)
+	if _, err := s.CreateEnrollment(ctx, store.NewEnrollment{Name: "x", BlueprintID: &missing}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown blueprint: %v", err)
+	}
+	if _, err := s.CreateEnrollment(ctx, store.NewEnrollment{}); err == nil {
+		t.Fatal("empty name accepted")
+	}
+	a, err := s.CreateEnrollment(ctx, store.NewEnrollment{Name: "DEP", DEP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.CreateEnrollment(ctx, store.NewEnrollment{Name: "DEP"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.DEP || b.DEP || a.Secret == b.Secret || len(a.Secret) < 32 {
+		t.Fatalf("enrollments %+v %+v", a, b)
+	}
+	got, err := s.EnrollmentBySecret(ctx, a.Secret)
+	if err != nil || got.ID != a.ID {
+		t.Fatalf("by secret: %+v %v", got, err)
+	}
+	var actor string
+	_ = s.Pool().QueryRow(ctx, "SELECT actor FROM audit_events WHERE action = 'enrollment.create' ORDER BY id LIMIT 1").Scan(&actor)
+	if actor != "system" {
+		t.Fatalf("audit actor %q, want system", actor)
+	}
+}
+
+func TestSCEPChallengesAreSingleUseAndSwept(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := pgtest.New(t)
+	e, err := s.CreateEnrollment(ctx, store.NewEnrollment{Name: "OTA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial := int64(1)
+	issue := func() (*x509.Certificate, error) {
+		serial++
+		return &x509.Certificate{Raw: []byte{byte(serial)}, SerialNumber: big.NewInt(serial),
+			NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}, nil
+	}
+	c, err := s.NewSCEPChallenge(ctx, e.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ConsumeSCEPChallenge(ctx, c, issue); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ConsumeSCEPChallenge(ctx, c, issue); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second use: %v", err)
+	}
+	// A failing issuer leaves the challenge usable.
+	c2, _ := s.NewSCEPChallenge(ctx, e.ID, time.Hour)
+	if err := s.ConsumeSCEPChallenge(ctx, c2, func() (*x509.Certificate, error) { return nil, errors.New("boom") }); err == nil {
+		t.Fatal("issuer failure swallowed")
+	}
+	if err := s.ConsumeSCEPChallenge(ctx, c2, issue); err != nil {
+		t.Fatalf("challenge lost to a failed issue: %v", err)
+	}
+	if _, err := s.Pool().Exec(ctx, "UPDATE mdm_scep_challenges SET expires_at = now() - interval '2 days'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.NewSCEPChallenge(ctx, e.ID, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	_ = s.Pool().QueryRow(ctx, "SELECT count(*) FROM mdm_scep_challenges").Scan(&n)
+	if n != 1 {
+		t.Fatalf("%d challenges left, want only the fresh one", n)
+	}
+	if _, err := s.NewSCEPChallenge(ctx, 999999, time.Hour); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("challenge for a missing enrollment: %v", err)
+	}
+	if n, _ := s.CountSCEPCertificates(ctx); n != 2 {
+		t.Fatalf("%d certificates recorded, want 2", n)
+	}
+}
