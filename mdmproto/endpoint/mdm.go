@@ -1,7 +1,6 @@
 package endpoint
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -40,23 +39,23 @@ func (e *Endpoint) serveMDM(w http.ResponseWriter, r *http.Request) {
 	}
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	checkin := mt == mdmproto.CheckinContentType
-	limit := e.cfg.MaxReportBytes
+	limit, attr := e.cfg.MaxReportBytes, slogKind("report")
 	if checkin {
-		limit = e.cfg.MaxCheckinBytes
+		limit, attr = e.cfg.MaxCheckinBytes, slogKind("checkin")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		e.fail(w, r, slogKind(kind(checkin)), refuse(http.StatusRequestEntityTooLarge, "body over %d bytes", limit))
+		e.fail(w, r, attr, refuse(http.StatusRequestEntityTooLarge, "body over %d bytes", limit))
 		return
 	}
 	if err != nil {
-		e.fail(w, r, slogKind(kind(checkin)), refuse(http.StatusBadRequest, "read body: %w", err))
+		e.fail(w, r, attr, refuse(http.StatusBadRequest, "read body: %w", err))
 		return
 	}
 	cert, err := e.identify(r, body)
 	if err != nil {
-		e.fail(w, r, slogKind(kind(checkin)), err)
+		e.fail(w, r, attr, err)
 		return
 	}
 	var reply []byte
@@ -66,20 +65,13 @@ func (e *Endpoint) serveMDM(w http.ResponseWriter, r *http.Request) {
 		reply, err = e.report(r.Context(), cert, body)
 	}
 	if err != nil {
-		e.fail(w, r, slogKind(kind(checkin)), err)
+		e.fail(w, r, attr, err)
 		return
 	}
 	if len(reply) > 0 {
 		w.Header().Set("Content-Type", "application/xml")
 	}
 	_, _ = w.Write(reply)
-}
-
-func kind(checkin bool) string {
-	if checkin {
-		return "checkin"
-	}
-	return "report"
 }
 
 // identify returns the request's verified identity certificate.
@@ -181,7 +173,7 @@ func (e *Endpoint) report(ctx context.Context, cert *x509.Certificate, body []by
 		return nil, refuse(http.StatusBadRequest, "%w", err)
 	}
 	next, found, err := e.store.ReportResult(ctx, ch, store.Result{Status: rep.Status, CommandUUID: rep.CommandUUID,
-		ErrorChain: rep.ErrorChain, Raw: bytes.Clone(body), JSON: result})
+		ErrorChain: rep.ErrorChain, Raw: body, JSON: result})
 	if err != nil {
 		return nil, storeRefusal(err)
 	}
