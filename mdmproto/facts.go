@@ -21,7 +21,6 @@ type DeviceFacts struct {
 	ActivationLockManageable *bool
 	UserApprovedEnrollment   *bool
 	DEPEnrollment            *bool
-	BootstrapTokenEscrowed   *bool
 }
 
 // Facts of an Authenticate message.
@@ -61,7 +60,6 @@ type securityInfoResult struct {
 			UserApprovedEnrollment     *bool
 			IsActivationLockManageable *bool
 		}
-		BootstrapTokenAllowedForAuthentication *string
 	}
 }
 
@@ -77,7 +75,7 @@ func FactsFromResult(requestType string, body []byte) (DeviceFacts, bool) {
 		q := r.QueryResponses
 		f := DeviceFacts{Name: q.DeviceName, Model: q.Model, OSVersion: q.OSVersion, BuildVersion: q.BuildVersion,
 			SerialNumber: q.SerialNumber, AppleSilicon: q.IsAppleSilicon, Supervised: q.IsSupervised,
-			AwaitingConfiguration: q.AwaitingConfiguration, ActivationLockManageable: q.IsActivationLockManageable}
+			AwaitingConfiguration: q.AwaitingConfiguration}
 		if p := PlatformOf(deref(q.ProductName), deref(q.Model)); p != "" {
 			f.Platform = &p
 		}

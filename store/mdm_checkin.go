@@ -253,11 +253,10 @@ func applyFacts(ctx context.Context, tx pgx.Tx, id int64, f mdmproto.DeviceFacts
 		filevault_enabled = COALESCE($11, filevault_enabled),
 		activation_lock_manageable = COALESCE($12, activation_lock_manageable),
 		user_approved_enrollment = COALESCE($13, user_approved_enrollment),
-		dep_enrollment = COALESCE($14, dep_enrollment), bootstrap_token_escrowed = COALESCE($15, bootstrap_token_escrowed),
-		updated_at = now() WHERE id = $1`,
+		dep_enrollment = COALESCE($14, dep_enrollment), updated_at = now() WHERE id = $1`,
 		id, f.Name, f.Model, f.Platform, f.OSVersion, f.BuildVersion, f.SerialNumber, f.AppleSilicon, f.Supervised,
 		f.AwaitingConfiguration, f.FileVaultEnabled, f.ActivationLockManageable, f.UserApprovedEnrollment,
-		f.DEPEnrollment, f.BootstrapTokenEscrowed)
+		f.DEPEnrollment)
 	if err != nil {
 		return fmt.Errorf("update device facts: %w", err)
 	}
