@@ -102,34 +102,46 @@ func (s *Store) Authenticate(ctx context.Context, ch Channel, facts mdmproto.Dev
 }
 
 // deviceFor checks the channel's certificate is the one bound to its device
-// and that the device is not blocked, locks the row and marks it seen.
+// and that the device is not blocked, locks the row and marks it seen: one
+// round trip when all is well; refusals take a second to say why.
 func deviceFor(ctx context.Context, tx pgx.Tx, ch Channel, needTokenUpdate bool) (int64, error) {
-	var (
-		id            int64
-		bound         []byte
-		blocked, tu   bool
-		authenticated *time.Time
-	)
-	err := tx.QueryRow(ctx, `SELECT id, identity_cert_sha256, blocked_at IS NOT NULL, token_updated, authenticated_at
-		FROM enrolled_devices WHERE udid = $1 FOR UPDATE`, ch.DeviceID()).Scan(&id, &bound, &blocked, &tu, &authenticated)
+	var id int64
+	err := tx.QueryRow(ctx, `UPDATE enrolled_devices SET last_seen_at = now()
+		WHERE udid = $1 AND identity_cert_sha256 = $2 AND blocked_at IS NULL AND authenticated_at IS NOT NULL
+			AND (token_updated OR NOT $3) RETURNING id`, ch.DeviceID(), ch.CertHash, needTokenUpdate).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, fmt.Errorf("device %s: %w", ch.DeviceID(), ErrNotEnrolled)
+		return 0, refusedBecause(ctx, tx, ch, needTokenUpdate)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("device %s: %w", ch.DeviceID(), err)
 	}
+	return id, nil
+}
+
+// refusedBecause says why deviceFor matched no device.
+func refusedBecause(ctx context.Context, tx pgx.Tx, ch Channel, needTokenUpdate bool) error {
+	var (
+		bound         []byte
+		blocked, tu   bool
+		authenticated *time.Time
+	)
+	err := tx.QueryRow(ctx, `SELECT identity_cert_sha256, blocked_at IS NOT NULL, token_updated, authenticated_at
+		FROM enrolled_devices WHERE udid = $1`, ch.DeviceID()).Scan(&bound, &blocked, &tu, &authenticated)
 	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("device %s: %w", ch.DeviceID(), ErrNotEnrolled)
+	case err != nil:
+		return fmt.Errorf("device %s: %w", ch.DeviceID(), err)
 	case blocked:
-		return 0, fmt.Errorf("device %s: %w", ch.DeviceID(), ErrDeviceBlocked)
+		return fmt.Errorf("device %s: %w", ch.DeviceID(), ErrDeviceBlocked)
 	case !bytes.Equal(bound, ch.CertHash):
-		return 0, fmt.Errorf("device %s: %w", ch.DeviceID(), ErrIdentityMismatch)
+		return fmt.Errorf("device %s: %w", ch.DeviceID(), ErrIdentityMismatch)
 	case authenticated == nil:
-		return 0, fmt.Errorf("device %s: %w", ch.DeviceID(), ErrNotEnrolled)
+		return fmt.Errorf("device %s: %w", ch.DeviceID(), ErrNotEnrolled)
 	case needTokenUpdate && !tu:
-		return 0, fmt.Errorf("device %s: %w", ch.DeviceID(), ErrNoTokenUpdate)
+		return fmt.Errorf("device %s: %w", ch.DeviceID(), ErrNoTokenUpdate)
 	}
-	_, err = tx.Exec(ctx, "UPDATE enrolled_devices SET last_seen_at = now() WHERE id = $1", id)
-	return id, err
+	return fmt.Errorf("device %s: refused for no known reason", ch.DeviceID())
 }
 
 // TokenUpdate stores the push channel of a device or user channel and makes

@@ -162,13 +162,7 @@ func (s *Store) Idle(ctx context.Context, ch Channel) (NextCommand, error) {
 
 // whyRefused explains, off the hot path, why a device's request matched nothing.
 func (s *Store) whyRefused(ctx context.Context, ch Channel) error {
-	return s.InTx(ctx, func(tx pgx.Tx) error {
-		_, err := deviceFor(ctx, tx, ch, true)
-		if err == nil {
-			return fmt.Errorf("device %s: refused for no known reason", ch.DeviceID())
-		}
-		return err
-	})
+	return s.InTx(ctx, func(tx pgx.Tx) error { return refusedBecause(ctx, tx, ch, true) })
 }
 
 // Result is a device's answer to a command.
