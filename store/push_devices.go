@@ -1,0 +1,116 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// pushable selects devices with a push channel APNs still accepts.
+const pushable = "push_token IS NOT NULL AND push_token_invalid_at IS NULL AND push_magic <> ''"
+
+// PushTarget is a device to wake and the push channel it registered.
+type PushTarget struct {
+	DeviceID  int64
+	Token     []byte
+	PushMagic string
+	Topic     string
+}
+
+// ClaimPushTargets picks the devices among ids to push now and marks them
+// notified, in one statement: a device pushed less than window ago is not
+// claimed, and concurrent claims never both get a device. force claims
+// regardless of the window (a retry of a push that never reached APNs).
+func (s *Store) ClaimPushTargets(ctx context.Context, ids []int64, window time.Duration, force bool) ([]PushTarget, error) {
+	rows, err := s.pool.Query(ctx, `UPDATE enrolled_devices SET last_notified_at = now()
+		WHERE id = ANY($1) AND `+pushable+`
+		AND ($3 OR last_notified_at IS NULL OR last_notified_at <= now() - $2::interval)
+		RETURNING id, push_token, push_magic, push_topic`, ids, window, force)
+	if err != nil {
+		return nil, fmt.Errorf("claim push targets: %w", err)
+	}
+	targets, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PushTarget, error) {
+		var t PushTarget
+		err := r.Scan(&t.DeviceID, &t.Token, &t.PushMagic, &t.Topic)
+		return t, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim push targets: %w", err)
+	}
+	return targets, nil
+}
+
+// staleDeferral is how late a deferred push may be before a new request
+// re-arms it: its follow-up job was lost or the queue is far behind.
+const staleDeferral = 10 * time.Minute
+
+// DeferPushes records pushable devices among ids that were not claimed (they
+// were pushed within window) so one follow-up pushes them when it ends. It
+// returns the devices newly deferred, with when they are due; devices already
+// waiting for a follow-up are not returned.
+func (s *Store) DeferPushes(ctx context.Context, ids, claimed []int64, window time.Duration) (map[int64]time.Time, error) {
+	if claimed == nil {
+		claimed = []int64{} // a NULL array would match nothing
+	}
+	rows, err := s.pool.Query(ctx, `INSERT INTO apns_push_deferred (device_id, due_at)
+		SELECT id, COALESCE(last_notified_at, now()) + $3::interval FROM enrolled_devices
+		WHERE id = ANY($1) AND NOT id = ANY($2) AND `+pushable+`
+		ON CONFLICT (device_id) DO UPDATE SET due_at = EXCLUDED.due_at
+			WHERE apns_push_deferred.due_at < now() - $4::interval
+		RETURNING device_id, due_at`, ids, claimed, window, staleDeferral)
+	if err != nil {
+		return nil, fmt.Errorf("defer pushes: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]time.Time{}
+	for rows.Next() {
+		var id int64
+		var due time.Time
+		if err := rows.Scan(&id, &due); err != nil {
+			return nil, fmt.Errorf("defer pushes: %w", err)
+		}
+		out[id] = due
+	}
+	return out, rows.Err()
+}
+
+// TakeDeferredPushes ends the deferral of ids: their follow-up is running.
+func (s *Store) TakeDeferredPushes(ctx context.Context, ids []int64) error {
+	if _, err := s.pool.Exec(ctx, "DELETE FROM apns_push_deferred WHERE device_id = ANY($1)", ids); err != nil {
+		return fmt.Errorf("take deferred pushes: %w", err)
+	}
+	return nil
+}
+
+// InvalidatePushTokens stops pushes to tokens APNs reported gone. A device
+// that sent a new token meanwhile keeps it: only the token pushed is marked.
+func (s *Store) InvalidatePushTokens(ctx context.Context, targets []PushTarget) (int64, error) {
+	ids := make([]int64, len(targets))
+	tokens := make([][]byte, len(targets))
+	for i, t := range targets {
+		ids[i], tokens[i] = t.DeviceID, t.Token
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE enrolled_devices d SET push_token_invalid_at = now()
+		FROM unnest($1::bigint[], $2::bytea[]) AS t(id, token)
+		WHERE d.id = t.id AND d.push_token = t.token AND d.push_token_invalid_at IS NULL`, ids, tokens)
+	if err != nil {
+		return 0, fmt.Errorf("invalidate push tokens: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// PushableDeviceIDs lists the devices a filter matches that can be pushed.
+func PushableDeviceIDs(ctx context.Context, db DB, f DeviceFilter) ([]int64, error) {
+	where, args := f.where()
+	rows, err := db.Query(ctx, "SELECT id FROM enrolled_devices WHERE "+where+" AND "+pushable+" ORDER BY id", args...)
+	if err != nil {
+		return nil, fmt.Errorf("pushable devices: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("pushable devices: %w", err)
+	}
+	return ids, nil
+}
