@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -113,4 +114,18 @@ func PushableDeviceIDs(ctx context.Context, db DB, f DeviceFilter) ([]int64, err
 		return nil, fmt.Errorf("pushable devices: %w", err)
 	}
 	return ids, nil
+}
+
+// DevicePushable reports whether a device has a push channel APNs still
+// accepts; ErrNotFound when there is no such device.
+func DevicePushable(ctx context.Context, db DB, id int64) (bool, error) {
+	var ok bool
+	err := db.QueryRow(ctx, "SELECT "+pushable+" FROM enrolled_devices WHERE id = $1", id).Scan(&ok)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, ErrNotFound
+	}
+	if err != nil {
+		return false, fmt.Errorf("device %d pushable: %w", id, err)
+	}
+	return ok, nil
 }
