@@ -3,9 +3,13 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/mdmproto/apns"
 )
 
 // Config is every setting of orchard, filled from flags and ORCHARD_* variables
@@ -25,6 +29,9 @@ type Config struct {
 	ComplexityLimit int
 	DepthLimit      int
 	ShutdownTimeout time.Duration
+	APNsURL         string
+	APNsConcurrency int
+	PushWindow      time.Duration
 }
 
 // settings binds flags to their environment variables and documents both.
@@ -98,6 +105,11 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	s.integer(&c.DepthLimit, "graphql-depth-limit", "ORCHARD_GRAPHQL_DEPTH_LIMIT", 15, "deepest GraphQL selection nesting")
 	s.duration(&c.ShutdownTimeout, "shutdown-timeout", "ORCHARD_SHUTDOWN_TIMEOUT", 30*time.Second,
 		"how long SIGTERM waits for requests and jobs to finish")
+	s.str(&c.APNsURL, "apns-url", "ORCHARD_APNS_URL", apns.ProductionURL, "APNs base URL (a local mock in tests)")
+	s.integer(&c.APNsConcurrency, "apns-concurrency", "ORCHARD_APNS_CONCURRENCY", 100,
+		"APNs pushes in flight at once by this process")
+	s.duration(&c.PushWindow, "push-window", "ORCHARD_PUSH_WINDOW", jobs.DefaultPushConfig().Window,
+		"shortest time between two pushes to one device; requests inside it are coalesced into one push")
 }
 
 func (c *Config) validate() error {
@@ -110,6 +122,12 @@ func (c *Config) validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat)
+	}
+	if u, err := url.Parse(c.APNsURL); err != nil || u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("--apns-url must be an https URL, not %q", c.APNsURL)
+	}
+	if c.APNsConcurrency < 1 || c.PushWindow < 0 {
+		return fmt.Errorf("--apns-concurrency must be at least 1 and --push-window not negative")
 	}
 	if c.MaxWorkers < 1 || c.MaxDBConns < 4 {
 		return fmt.Errorf("--max-workers must be at least 1 and --max-db-conns at least 4")

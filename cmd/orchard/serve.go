@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -19,6 +20,7 @@ import (
 	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/graph/graphiql"
 	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/mdmproto/apns"
 	"github.com/orchardmdm/orchard/store"
 )
 
@@ -63,6 +65,7 @@ type app struct {
 	store   *store.Store
 	river   *jobs.Client
 	broker  *jobs.Broker
+	apns    *apns.Pool
 	handler http.Handler
 }
 
@@ -71,8 +74,10 @@ func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logge
 	if err != nil {
 		return nil, err
 	}
+	pushes := apns.New(apns.Config{URL: cfg.APNsURL, Concurrency: cfg.APNsConcurrency})
 	workers := river.NewWorkers()
-	if err := jobs.Register(workers, jobs.Deps{Store: s, Logger: logger}); err != nil {
+	if err := jobs.Register(workers, jobs.Deps{Store: s, Logger: logger, APNs: pushes,
+		Push: jobs.PushConfig{Window: cfg.PushWindow}}); err != nil {
 		return nil, err
 	}
 	riverClient, err := jobs.NewClient(s.Pool(), workers, jobs.Config{
@@ -82,7 +87,7 @@ func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, logger: logger, store: s, river: riverClient, broker: jobs.NewBroker(s.Pool(), logger)}
+	a := &app{cfg: cfg, logger: logger, store: s, river: riverClient, broker: jobs.NewBroker(s.Pool(), logger), apns: pushes}
 	a.handler = a.routes(tokens)
 	return a, nil
 }
@@ -100,13 +105,19 @@ func (a *app) routes(tokens *auth.Tokens) http.Handler {
 	if a.cfg.Role == "worker" {
 		return mux
 	}
-	resolver := &graph.Resolver{Store: a.store, Jobs: a.river, Events: a.broker, Logger: a.logger, PublicURL: a.cfg.PublicURL}
+	resolver := &graph.Resolver{Store: a.store, Jobs: a.river, Events: a.broker, Logger: a.logger, PublicURL: a.cfg.PublicURL,
+		PushDevices: a.pushDevices}
 	route("/graphql", graph.NewHandler(graph.HandlerConfig{
 		Resolver: resolver, Tokens: tokens, Logger: a.logger, Metrics: reg,
 		Limits: graph.Limits{Complexity: a.cfg.ComplexityLimit, Depth: a.cfg.DepthLimit},
 	}))
 	route("/", graphiql.Handler("/graphql"))
 	return mux
+}
+
+// pushDevices queues pushes inside tx, for features that queue commands.
+func (a *app) pushDevices(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error {
+	return jobs.EnqueuePushTx(ctx, a.river, tx, deviceIDs)
 }
 
 // healthz answers 200 only while the database answers.
@@ -170,6 +181,7 @@ func (a *app) run(ctx context.Context, ready chan<- string) error {
 			_ = a.river.StopAndCancel(context.Background())
 		}
 	}
+	a.apns.Close()
 	if httpErr != nil && !errors.Is(httpErr, context.DeadlineExceeded) {
 		return httpErr
 	}
