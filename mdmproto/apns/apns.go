@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sideshow/apns2"
+	"golang.org/x/net/http2"
 )
 
 // ProductionURL is Apple's APNs endpoint. MDM pushes always go to production:
@@ -127,19 +128,21 @@ func (p *Pool) client(topic string, cert tls.Certificate) *apns2.Client {
 	return tc.client
 }
 
+// httpClient speaks HTTP/2 only, through x/net's transport: it dials one
+// connection per host and multiplexes every push on it, where net/http's
+// transport dials one connection per concurrent first request.
 func (p *Pool) httpClient(cert tls.Certificate) *http.Client {
 	return &http.Client{
 		Timeout: p.cfg.Timeout,
-		Transport: &http.Transport{
+		Transport: &http2.Transport{
 			TLSClientConfig: &tls.Config{
 				Certificates: []tls.Certificate{cert},
 				RootCAs:      p.cfg.RootCAs,
 				MinVersion:   tls.VersionTLS12,
 			},
-			ForceAttemptHTTP2:   true,
-			TLSHandshakeTimeout: 20 * time.Second,
 			// Pings find dead connections before a push waits on one.
-			HTTP2: &http.HTTP2Config{SendPingTimeout: 15 * time.Second, PingTimeout: 10 * time.Second},
+			ReadIdleTimeout: 15 * time.Second,
+			PingTimeout:     10 * time.Second,
 		},
 	}
 }

@@ -64,6 +64,24 @@ func TestPushSortsAnswers(t *testing.T) {
 	}
 }
 
+func TestOneConnectionCarriesABurst(t *testing.T) {
+	srv, pc, pool := setup(t)
+	targets := make([]apns.Target, 500)
+	for i := range targets {
+		targets[i] = apns.Target{Token: token(i), PushMagic: "m"}
+	}
+	for range 2 {
+		for i, r := range pool.Push(context.Background(), topic, pc.TLS, targets) {
+			if r.Outcome != apns.Sent {
+				t.Fatalf("push %d: %+v", i, r)
+			}
+		}
+	}
+	if n := srv.Connections(); n != 1 {
+		t.Fatalf("%d connections for two bursts of 500 pushes, want one reused connection", n)
+	}
+}
+
 func TestPushWithAnotherCertificateIsRefused(t *testing.T) {
 	srv, _, pool := setup(t)
 	intruder, err := apnstest.NewPushCert(topic, time.Now().Add(time.Hour))

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -44,6 +45,7 @@ type Server struct {
 	violations []string
 	replies    map[string][]Reply
 	delay      time.Duration
+	conns      int
 }
 
 // NewServer starts a server expecting pushes for topic from clientCert.
@@ -56,6 +58,13 @@ func NewServer(topic string, clientCert *x509.Certificate) *Server {
 	// http.Server's default of 250 streams per connection is what APNs-sized
 	// bursts run into; Apple allows about a thousand.
 	s.srv.Config.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 1000}
+	s.srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			s.mu.Lock()
+			s.conns++
+			s.mu.Unlock()
+		}
+	}
 	s.srv.StartTLS()
 	return s
 }
@@ -100,6 +109,14 @@ func (s *Server) Count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.pushes)
+}
+
+// Connections counts the connections clients opened: APNs wants few,
+// long-lived ones.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
 }
 
 // Reset forgets the pushes received.
