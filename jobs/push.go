@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"time"
 
@@ -176,7 +177,7 @@ func (w *PushWorker) push(ctx context.Context, targets []store.PushTarget, tally
 	for _, t := range targets {
 		byTopic[t.Topic] = append(byTopic[t.Topic], t)
 	}
-	creds, err := w.store.PushCredentials(ctx, mapKeys(byTopic))
+	creds, err := w.store.PushCredentials(ctx, slices.Collect(maps.Keys(byTopic)))
 	if err != nil {
 		return nil, err
 	}
@@ -249,12 +250,4 @@ func apnsTargets(group []store.PushTarget) []apns.Target {
 		out[i] = apns.Target{Token: t.Token, PushMagic: t.PushMagic}
 	}
 	return out
-}
-
-func mapKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	return keys
 }
