@@ -18,7 +18,9 @@ func BenchmarkPush10000Devices(b *testing.B) {
 	env := newPushEnv(b, jobs.PushConfig{Window: time.Millisecond}, 200)
 	ids := env.addDevices(devices)
 	ctx := context.Background()
-	var elapsed time.Duration
+	// elapsed runs from the transaction to the last push; pushing from the
+	// first push to the last, without the time River takes to start the jobs.
+	var elapsed, pushing time.Duration
 	rounds := 0
 	for b.Loop() {
 		b.StopTimer()
@@ -35,6 +37,8 @@ func BenchmarkPush10000Devices(b *testing.B) {
 			time.Sleep(2 * time.Millisecond)
 		}
 		elapsed += time.Since(start)
+		p := env.apns.Pushes()
+		pushing += p[len(p)-1].At.Sub(p[0].At)
 		rounds++
 		b.StopTimer()
 		env.settle(time.Minute)
@@ -44,4 +48,5 @@ func BenchmarkPush10000Devices(b *testing.B) {
 		b.Fatalf("malformed pushes: %v", v[:1])
 	}
 	b.ReportMetric(float64(devices*rounds)/elapsed.Seconds(), "pushes/s")
+	b.ReportMetric(float64(devices*rounds)/pushing.Seconds(), "pushing-pushes/s")
 }
