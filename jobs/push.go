@@ -150,23 +150,26 @@ func (w *PushWorker) deferRecent(ctx context.Context, ids []int64, claimed []sto
 	for i, t := range claimed {
 		claimedIDs[i] = t.DeviceID
 	}
-	due, err := w.store.DeferPushes(ctx, ids, claimedIDs, w.cfg.Window)
-	if err != nil || len(due) == 0 {
-		return 0, err
-	}
-	var latest time.Time
-	deferred := make([]int64, 0, len(due))
-	for id, at := range due {
-		deferred = append(deferred, id)
-		if at.After(latest) {
-			latest = at
+	var deferred []int64
+	err := w.store.InTx(ctx, func(tx pgx.Tx) error {
+		due, err := store.DeferPushes(ctx, tx, ids, claimedIDs, w.cfg.Window)
+		if err != nil || len(due) == 0 {
+			return err
 		}
-	}
-	slices.Sort(deferred)
-	_, err = river.ClientFromContext[pgx.Tx](ctx).Insert(ctx, PushArgs{DeviceIDs: deferred, Deferred: true},
-		&river.InsertOpts{ScheduledAt: latest})
+		var latest time.Time
+		for id, at := range due {
+			deferred = append(deferred, id)
+			if at.After(latest) {
+				latest = at
+			}
+		}
+		slices.Sort(deferred)
+		_, err = river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, PushArgs{DeviceIDs: deferred, Deferred: true},
+			&river.InsertOpts{ScheduledAt: latest})
+		return err
+	})
 	if err != nil {
-		return 0, fmt.Errorf("queue deferred pushes: %w", err)
+		return 0, fmt.Errorf("defer pushes: %w", err)
 	}
 	return len(deferred), nil
 }

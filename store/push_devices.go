@@ -50,12 +50,13 @@ const staleDeferral = 10 * time.Minute
 // DeferPushes records pushable devices among ids that were not claimed (they
 // were pushed within window) so one follow-up pushes them when it ends. It
 // returns the devices newly deferred, with when they are due; devices already
-// waiting for a follow-up are not returned.
-func (s *Store) DeferPushes(ctx context.Context, ids, claimed []int64, window time.Duration) (map[int64]time.Time, error) {
+// waiting for a follow-up are not returned. Run it in the transaction that
+// queues the follow-up, so no deferral outlives a lost follow-up.
+func DeferPushes(ctx context.Context, db DB, ids, claimed []int64, window time.Duration) (map[int64]time.Time, error) {
 	if claimed == nil {
 		claimed = []int64{} // a NULL array would match nothing
 	}
-	rows, err := s.pool.Query(ctx, `INSERT INTO apns_push_deferred (device_id, due_at)
+	rows, err := db.Query(ctx, `INSERT INTO apns_push_deferred (device_id, due_at)
 		SELECT id, COALESCE(last_notified_at, now()) + $3::interval FROM enrolled_devices
 		WHERE id = ANY($1) AND NOT id = ANY($2) AND `+pushable+`
 		ON CONFLICT (device_id) DO UPDATE SET due_at = EXCLUDED.due_at
