@@ -79,6 +79,9 @@ func (s *Server) RootCAs() *x509.CertPool {
 	return pool
 }
 
+// Certificate is the server's TLS certificate, for clients to trust.
+func (s *Server) Certificate() *x509.Certificate { return s.srv.Certificate() }
+
 // Close stops the server.
 func (s *Server) Close() { s.srv.Close() }
 
