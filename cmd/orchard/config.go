@@ -126,8 +126,8 @@ func (c *Config) validate() error {
 	if u, err := url.Parse(c.APNsURL); err != nil || u.Scheme != "https" || u.Host == "" {
 		return fmt.Errorf("--apns-url must be an https URL, not %q", c.APNsURL)
 	}
-	if c.APNsConcurrency < 1 || c.PushWindow < 0 {
-		return fmt.Errorf("--apns-concurrency must be at least 1 and --push-window not negative")
+	if c.APNsConcurrency < 1 || c.PushWindow <= 0 {
+		return fmt.Errorf("--apns-concurrency must be at least 1 and --push-window positive")
 	}
 	if c.MaxWorkers < 1 || c.MaxDBConns < 4 {
 		return fmt.Errorf("--max-workers must be at least 1 and --max-db-conns at least 4")
