@@ -130,3 +130,13 @@ func DevicePushable(ctx context.Context, db DB, id int64) (bool, error) {
 	}
 	return ok, nil
 }
+
+// CountInvalidPushTokens counts devices APNs reported gone and that sent no new token since.
+func (s *Store) CountInvalidPushTokens(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM enrolled_devices WHERE push_token_invalid_at IS NOT NULL").Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count invalid push tokens: %w", err)
+	}
+	return n, nil
+}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,8 +61,21 @@ func TestServePushesThroughTheConfiguredAPNs(t *testing.T) {
 	for mock.Count() == 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
+	if metrics := httpGet(t, url+"/metrics"); !strings.Contains(metrics, `orchard_apns_certificate_not_after_seconds{topic="`+topic+`"}`) {
+		t.Errorf("/metrics lacks the push certificate's expiry")
+	}
 	pushes := mock.Pushes()
 	if len(pushes) != 1 || pushes[0].PushMagic != "magic-1" || pushes[0].Token != strings.Repeat("ab", 32) {
 		t.Fatalf("mock APNs received %+v (violations %v), want the blocked device's push", pushes, mock.Violations())
 	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	res, err := http.Get(url)
+	mustCerts(t, err)
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	mustCerts(t, err)
+	return string(body)
 }
