@@ -21,7 +21,9 @@ import (
 // push certificates from Apple's portal are production certificates.
 const ProductionURL = apns2.HostProduction
 
-// Config shapes a Pool.
+// Config shapes a Pool. The pool builds its HTTP clients itself, one per
+// topic, because each carries that topic's certificate for mutual TLS; tests
+// point URL and RootCAs at a local mock.
 type Config struct {
 	// URL is the APNs base URL; empty means ProductionURL.
 	URL string
