@@ -102,7 +102,10 @@ type PushWorker struct {
 
 // pushTally is what a push job reports.
 type pushTally struct {
-	Requested     int `json:"requested"`
+	Requested int `json:"requested"`
+	// Skipped devices have no usable push token or certificate, or already
+	// wait for a follow-up push.
+	Skipped       int `json:"skipped"`
 	Pushed        int `json:"pushed"`
 	Sent          int `json:"sent"`
 	Invalidated   int `json:"invalidated"`
@@ -133,6 +136,7 @@ func (w *PushWorker) Work(ctx context.Context, job *river.Job[PushArgs]) error {
 			return err
 		}
 	}
+	tally.Skipped = tally.Requested - len(targets) - tally.Deferred
 	retry, err := w.push(ctx, targets, &tally)
 	if err != nil {
 		return err
@@ -189,6 +193,7 @@ func (w *PushWorker) push(ctx context.Context, targets []store.PushTarget, tally
 	for topic, group := range byTopic {
 		cert, err := w.certificate(creds, topic)
 		if err != nil {
+			// Only when the certificate went away since the claim.
 			w.logger.WarnContext(ctx, "cannot push devices of this topic", "topic", topic, "devices", len(group), "err", err)
 			tally.NoCertificate += len(group)
 			continue

@@ -9,8 +9,11 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// pushable selects devices with a push channel APNs still accepts.
-const pushable = "push_token IS NOT NULL AND push_token_invalid_at IS NULL AND push_magic <> ''"
+// pushable selects devices with a push channel APNs still accepts and a
+// certificate to push them with. Claims and deferrals share it: a device one
+// skips, the other must skip too, or it would be deferred again and again.
+const pushable = `push_token IS NOT NULL AND push_token_invalid_at IS NULL AND push_magic <> ''
+	AND push_topic IN (SELECT topic FROM push_certificates)`
 
 // PushTarget is a device to wake and the push channel it registered.
 type PushTarget struct {

@@ -52,24 +52,28 @@ func TestClaimAndDeferPushes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.New(t)
+	_, err := s.CreatePushCertificate(ctx, certInput("com.apple.mgmt.A"), "test")
+	mustPush(t, err)
 	var ids []int64
 	rows, err := s.Pool().Query(ctx, `INSERT INTO enrolled_devices (udid, push_token, push_magic, push_topic)
 		SELECT 'U' || i, decode(lpad(to_hex(i), 64, '0'), 'hex'), 'magic' || i, 'com.apple.mgmt.A'
-		FROM generate_series(1, 4) i RETURNING id`)
+		FROM generate_series(1, 5) i RETURNING id`)
 	mustPush(t, err)
 	for rows.Next() {
 		var id int64
 		mustPush(t, rows.Scan(&id))
 		ids = append(ids, id)
 	}
-	// The last device has no push channel yet.
+	// One device has no push channel yet; another's topic has no certificate.
 	_, err = s.Pool().Exec(ctx, "UPDATE enrolled_devices SET push_token = NULL WHERE id = $1", ids[3])
+	mustPush(t, err)
+	_, err = s.Pool().Exec(ctx, "UPDATE enrolled_devices SET push_topic = 'com.apple.mgmt.other' WHERE id = $1", ids[4])
 	mustPush(t, err)
 
 	first, err := s.ClaimPushTargets(ctx, ids, time.Minute, false)
 	mustPush(t, err)
 	if len(first) != 3 {
-		t.Fatalf("claimed %d devices, want the 3 with a push channel", len(first))
+		t.Fatalf("claimed %d devices, want the 3 with a push channel and a certificate", len(first))
 	}
 	again, err := s.ClaimPushTargets(ctx, ids, time.Minute, false)
 	mustPush(t, err)
