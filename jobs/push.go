@@ -150,10 +150,7 @@ func (w *PushWorker) Work(ctx context.Context, job *river.Job[PushArgs]) error {
 // deferRecent puts off the devices pushed within the window and queues one
 // follow-up for them at the window's end.
 func (w *PushWorker) deferRecent(ctx context.Context, ids []int64, claimed []store.PushTarget) (int, error) {
-	claimedIDs := make([]int64, len(claimed))
-	for i, t := range claimed {
-		claimedIDs[i] = t.DeviceID
-	}
+	claimedIDs := targetIDs(claimed)
 	var deferred []int64
 	err := w.store.InTx(ctx, func(tx pgx.Tx) error {
 		due, err := store.DeferPushes(ctx, tx, ids, claimedIDs, w.cfg.Window)
@@ -214,6 +211,9 @@ func (w *PushWorker) push(ctx context.Context, targets []store.PushTarget, tally
 			}
 		}
 	}
+	if err := w.store.MarkNotified(ctx, targetIDs(targets)); err != nil {
+		return nil, err
+	}
 	if len(invalid) > 0 {
 		n, err := w.store.InvalidatePushTokens(ctx, invalid)
 		if err != nil {
@@ -250,6 +250,14 @@ func (w *PushWorker) scheduleRetry(ctx context.Context, ids []int64, round int, 
 		return fmt.Errorf("queue push retries: %w", err)
 	}
 	return nil
+}
+
+func targetIDs(targets []store.PushTarget) []int64 {
+	ids := make([]int64, len(targets))
+	for i, t := range targets {
+		ids[i] = t.DeviceID
+	}
+	return ids
 }
 
 func apnsTargets(group []store.PushTarget) []apns.Target {

@@ -46,6 +46,16 @@ func (s *Store) ClaimPushTargets(ctx context.Context, ids []int64, window time.D
 	return targets, nil
 }
 
+// MarkNotified stamps last_notified_at again once pushes are answered: the
+// claim reserved the devices, this starts their window when APNs had the
+// pushes, so the next push comes a full window after the last one arrived.
+func (s *Store) MarkNotified(ctx context.Context, ids []int64) error {
+	if _, err := s.pool.Exec(ctx, "UPDATE enrolled_devices SET last_notified_at = now() WHERE id = ANY($1)", ids); err != nil {
+		return fmt.Errorf("mark devices notified: %w", err)
+	}
+	return nil
+}
+
 // staleDeferral is how late a deferred push may be before a new request
 // re-arms it: its follow-up job was lost or the queue is far behind.
 const staleDeferral = 10 * time.Minute
