@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/orchardmdm/orchard/store"
 	"github.com/orchardmdm/orchard/store/pgtest"
 )
@@ -109,5 +111,43 @@ func mustPush(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Two workers (or processes) claiming the same devices at once never both get one.
+func TestConcurrentClaimsNeverShareADevice(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := pgtest.New(t)
+	_, err := s.CreatePushCertificate(ctx, certInput("com.apple.mgmt.A"), "test")
+	mustPush(t, err)
+	rows, err := s.Pool().Query(ctx, `INSERT INTO enrolled_devices (udid, push_token, push_magic, push_topic)
+		SELECT 'U' || i, decode(lpad(to_hex(i), 64, '0'), 'hex'), 'm', 'com.apple.mgmt.A'
+		FROM generate_series(1, 500) i RETURNING id`)
+	mustPush(t, err)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	mustPush(t, err)
+
+	results := make(chan []store.PushTarget, 4)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			got, err := s.ClaimPushTargets(ctx, ids, time.Minute, false)
+			errs <- err
+			results <- got
+		}()
+	}
+	seen := map[int64]bool{}
+	for range 4 {
+		mustPush(t, <-errs)
+		for _, target := range <-results {
+			if seen[target.DeviceID] {
+				t.Fatalf("device %d claimed twice", target.DeviceID)
+			}
+			seen[target.DeviceID] = true
+		}
+	}
+	if len(seen) != len(ids) {
+		t.Fatalf("%d of %d devices claimed", len(seen), len(ids))
 	}
 }
