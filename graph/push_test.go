@@ -231,6 +231,9 @@ func TestExpiryWarningIsVisible(t *testing.T) {
 	tok := api.token("mdm.add_pushcertificate", "mdm.view_pushcertificate")
 	api.query(tok, uploadMutation, map[string]any{"input": map[string]any{"name": "main",
 		"certificate": string(soon.CertPEM), "privateKey": string(soon.KeyPEM)}}).decode(t, &struct{}{})
+	later := newTestPushCert(t, gqlTopic+".later", time.Now().Add(100*24*time.Hour+time.Hour))
+	api.query(tok, uploadMutation, map[string]any{"input": map[string]any{"name": "later",
+		"certificate": string(later.CertPEM), "privateKey": string(later.KeyPEM)}}).decode(t, &struct{}{})
 	res, err := api.river.Insert(context.Background(), jobs.PushCertExpiryArgs{}, nil)
 	must(t, err)
 	deadline := time.Now().Add(20 * time.Second)
@@ -244,11 +247,14 @@ func TestExpiryWarningIsVisible(t *testing.T) {
 	}
 	var got struct{ PushCertificates []pushCertNode }
 	api.query(tok, `{ pushCertificates { id daysUntilExpiry expiryWarning } }`, nil).decode(t, &got)
-	if len(got.PushCertificates) != 1 {
+	if len(got.PushCertificates) != 2 {
 		t.Fatalf("pushCertificates = %+v", got.PushCertificates)
 	}
 	c := got.PushCertificates[0]
 	if c.DaysUntilExpiry != 10 || c.ExpiryWarning == nil || !strings.Contains(*c.ExpiryWarning, "in 10 days") {
 		t.Fatalf("certificate %+v, want a warning 10 days ahead", c)
+	}
+	if far := got.PushCertificates[1]; far.ExpiryWarning != nil || far.DaysUntilExpiry != 100 {
+		t.Fatalf("certificate %+v expiring in 100 days, want no warning", far)
 	}
 }
