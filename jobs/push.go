@@ -195,21 +195,8 @@ func (w *PushWorker) push(ctx context.Context, targets []store.PushTarget, tally
 			tally.NoCertificate += len(group)
 			continue
 		}
-		tally.Pushed += len(group)
-		results := w.apns.Push(ctx, topic, cert, apnsTargets(group))
-		for i, r := range results {
-			switch r.Outcome {
-			case apns.Sent:
-				tally.Sent++
-			case apns.Invalid:
-				invalid = append(invalid, group[i])
-			case apns.Retry:
-				retry = append(retry, group[i].DeviceID)
-			case apns.Failed:
-				tally.Failed++
-				w.logger.WarnContext(ctx, "APNs refused a push", "device_id", group[i].DeviceID, "status", r.Status, "reason", r.Reason)
-			}
-		}
+		r, inv := w.pushTopic(ctx, topic, cert, group, tally)
+		retry, invalid = append(retry, r...), append(invalid, inv...)
 	}
 	if err := w.store.MarkNotified(ctx, targetIDs(targets)); err != nil {
 		return nil, err
@@ -222,6 +209,31 @@ func (w *PushWorker) push(ctx context.Context, targets []store.PushTarget, tally
 		tally.Invalidated = int(n)
 	}
 	return retry, nil
+}
+
+// pushTopic pushes one topic's devices and sorts APNs' answers.
+func (w *PushWorker) pushTopic(ctx context.Context, topic string, cert tls.Certificate, group []store.PushTarget,
+	tally *pushTally) (retry []int64, invalid []store.PushTarget) {
+	tally.Pushed += len(group)
+	refused := map[string]int{}
+	for i, r := range w.apns.Push(ctx, topic, cert, apnsTargets(group)) {
+		switch r.Outcome {
+		case apns.Sent:
+			tally.Sent++
+		case apns.Invalid:
+			invalid = append(invalid, group[i])
+		case apns.Retry:
+			retry = append(retry, group[i].DeviceID)
+		case apns.Failed:
+			tally.Failed++
+			refused[fmt.Sprintf("%d %s", r.Status, r.Reason)]++
+		}
+	}
+	// One line per reason: a bad certificate fails every push of the topic.
+	for reason, n := range refused {
+		w.logger.WarnContext(ctx, "APNs refused pushes", "topic", topic, "answer", reason, "devices", n)
+	}
+	return retry, invalid
 }
 
 func (w *PushWorker) certificate(creds map[string]store.PushCredential, topic string) (tls.Certificate, error) {
