@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -98,6 +100,9 @@ type PushWorker struct {
 	apns   Pusher
 	cfg    PushConfig
 	logger *slog.Logger
+
+	mu    sync.Mutex
+	certs map[string]parsedCert
 }
 
 // pushTally is what a push job reports.
@@ -236,12 +241,33 @@ func (w *PushWorker) pushTopic(ctx context.Context, topic string, cert tls.Certi
 	return retry, invalid
 }
 
+// certificate returns the topic's TLS certificate, parsed once per renewal:
+// commands queue one small push job each, and parsing an RSA key per job
+// would cost more than the push.
 func (w *PushWorker) certificate(creds map[string]store.PushCredential, topic string) (tls.Certificate, error) {
 	c, ok := creds[topic]
 	if !ok {
 		return tls.Certificate{}, errors.New("no push certificate for the topic")
 	}
-	return pushcert.TLSCertificate(c.CertPEM, c.KeyDER)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if cached, ok := w.certs[topic]; ok && bytes.Equal(cached.certPEM, c.CertPEM) && bytes.Equal(cached.keyDER, c.KeyDER) {
+		return cached.tls, nil
+	}
+	cert, err := pushcert.TLSCertificate(c.CertPEM, c.KeyDER)
+	if err != nil {
+		return cert, err
+	}
+	if w.certs == nil {
+		w.certs = map[string]parsedCert{}
+	}
+	w.certs[topic] = parsedCert{certPEM: c.CertPEM, keyDER: c.KeyDER, tls: cert}
+	return cert, nil
+}
+
+type parsedCert struct {
+	certPEM, keyDER []byte
+	tls             tls.Certificate
 }
 
 // scheduleRetry queues the pushes APNs failed for now, with exponential backoff.

@@ -82,6 +82,25 @@ func TestOneConnectionCarriesABurst(t *testing.T) {
 	}
 }
 
+func TestARenewedCertificateGetsItsOwnConnection(t *testing.T) {
+	srv, pc, pool := setup(t)
+	target := []apns.Target{{Token: token(0), PushMagic: "m"}}
+	if r := pool.Push(context.Background(), topic, pc.TLS, target); r[0].Outcome != apns.Sent {
+		t.Fatalf("before renewal: %+v", r[0])
+	}
+	renewed, err := apnstest.PushCertWithKey(topic, time.Now().Add(48*time.Hour), pc.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Expect(renewed.Cert)
+	if r := pool.Push(context.Background(), topic, renewed.TLS, target); r[0].Outcome != apns.Sent {
+		t.Fatalf("after renewal: %+v (violations %v)", r[0], srv.Violations())
+	}
+	if n := srv.Connections(); n != 2 {
+		t.Fatalf("%d connections, want a new one for the renewed certificate", n)
+	}
+}
+
 func TestPushWithAnotherCertificateIsRefused(t *testing.T) {
 	srv, _, pool := setup(t)
 	intruder, err := apnstest.NewPushCert(topic, time.Now().Add(time.Hour))

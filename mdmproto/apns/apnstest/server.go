@@ -85,6 +85,13 @@ func (s *Server) Certificate() *x509.Certificate { return s.srv.Certificate() }
 // Close stops the server.
 func (s *Server) Close() { s.srv.Close() }
 
+// Expect changes the client certificate the server accepts, as a renewal does.
+func (s *Server) Expect(clientCert *x509.Certificate) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.client = clientCert
+}
+
 // ReplyTo queues answers for a token (hex), used in order; once used up the
 // server answers 200.
 func (s *Server) ReplyTo(token string, replies ...Reply) {
@@ -172,7 +179,10 @@ func (s *Server) check(r *http.Request) (token, magic, problem string) {
 	if _, err := hex.DecodeString(token); !ok || err != nil || token == "" {
 		return "", "", "BadDeviceToken: path " + r.URL.Path
 	}
-	if len(r.TLS.PeerCertificates) == 0 || !r.TLS.PeerCertificates[0].Equal(s.client) {
+	s.mu.Lock()
+	want := s.client
+	s.mu.Unlock()
+	if len(r.TLS.PeerCertificates) == 0 || !r.TLS.PeerCertificates[0].Equal(want) {
 		return "", "", "BadCertificate"
 	}
 	for header, want := range map[string]string{"apns-push-type": "mdm", "apns-topic": s.topic, "apns-priority": "10"} {
