@@ -108,8 +108,8 @@ type PushWorker struct {
 // pushTally is what a push job reports.
 type pushTally struct {
 	Requested int `json:"requested"`
-	// Skipped devices have no usable push token or certificate, or already
-	// wait for a follow-up push.
+	// Skipped devices have no usable push token or certificate, already wait
+	// for a follow-up push, or (in a follow-up) were pushed since.
 	Skipped       int `json:"skipped"`
 	Pushed        int `json:"pushed"`
 	Sent          int `json:"sent"`
@@ -128,9 +128,11 @@ func (w *PushWorker) Work(ctx context.Context, job *river.Job[PushArgs]) error {
 	args := job.Args
 	tally := pushTally{Requested: len(args.DeviceIDs)}
 	if args.Deferred {
-		if err := w.store.TakeDeferredPushes(ctx, args.DeviceIDs); err != nil {
+		taken, err := w.store.TakeDeferredPushes(ctx, args.DeviceIDs)
+		if err != nil {
 			return err
 		}
+		args.DeviceIDs = taken
 	}
 	targets, err := w.store.ClaimPushTargets(ctx, args.DeviceIDs, w.cfg.Window, args.Retry > 0)
 	if err != nil {

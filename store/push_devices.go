@@ -28,10 +28,17 @@ type PushTarget struct {
 // claimed, and concurrent claims never both get a device. force claims
 // regardless of the window (a retry of a push that never reached APNs).
 func (s *Store) ClaimPushTargets(ctx context.Context, ids []int64, window time.Duration, force bool) ([]PushTarget, error) {
-	rows, err := s.pool.Query(ctx, `UPDATE enrolled_devices SET last_notified_at = now()
-		WHERE id = ANY($1) AND `+pushable+`
-		AND ($3 OR last_notified_at IS NULL OR last_notified_at <= now() - $2::interval)
-		RETURNING id, push_token, push_magic, push_topic`, ids, window, force)
+	// A push now also answers any deferred one: its deferral goes, so the
+	// follow-up finds nothing left to do.
+	rows, err := s.pool.Query(ctx, `WITH claimed AS (
+			UPDATE enrolled_devices SET last_notified_at = now()
+			WHERE id = ANY($1) AND `+pushable+`
+			AND ($3 OR last_notified_at IS NULL OR last_notified_at <= now() - $2::interval)
+			RETURNING id, push_token, push_magic, push_topic
+		), answered AS (
+			DELETE FROM apns_push_deferred WHERE device_id IN (SELECT id FROM claimed)
+		)
+		SELECT id, push_token, push_magic, push_topic FROM claimed`, ids, window, force)
 	if err != nil {
 		return nil, fmt.Errorf("claim push targets: %w", err)
 	}
@@ -91,12 +98,18 @@ func DeferPushes(ctx context.Context, db DB, ids, claimed []int64, window time.D
 	return out, rows.Err()
 }
 
-// TakeDeferredPushes ends the deferral of ids: their follow-up is running.
-func (s *Store) TakeDeferredPushes(ctx context.Context, ids []int64) error {
-	if _, err := s.pool.Exec(ctx, "DELETE FROM apns_push_deferred WHERE device_id = ANY($1)", ids); err != nil {
-		return fmt.Errorf("take deferred pushes: %w", err)
+// TakeDeferredPushes ends the deferral of ids, for their follow-up, and
+// returns those still deferred: the others were pushed since.
+func (s *Store) TakeDeferredPushes(ctx context.Context, ids []int64) ([]int64, error) {
+	rows, err := s.pool.Query(ctx, "DELETE FROM apns_push_deferred WHERE device_id = ANY($1) RETURNING device_id", ids)
+	if err != nil {
+		return nil, fmt.Errorf("take deferred pushes: %w", err)
 	}
-	return nil
+	taken, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("take deferred pushes: %w", err)
+	}
+	return taken, nil
 }
 
 // InvalidatePushTokens stops pushes to tokens APNs reported gone. A device

@@ -90,6 +90,18 @@ func TestClaimAndDeferPushes(t *testing.T) {
 	if more, err := store.DeferPushes(ctx, s.Pool(), ids, nil, time.Minute); err != nil || len(more) != 0 {
 		t.Fatalf("deferring again = %v, %v; want nothing new", more, err)
 	}
+	// Once the window is over, a fresh claim answers the deferred pushes too:
+	// their follow-up finds nothing to take.
+	_, err = s.Pool().Exec(ctx, "UPDATE enrolled_devices SET last_notified_at = now() - interval '2 minutes' WHERE id = $1", ids[2])
+	mustPush(t, err)
+	if fresh, err := s.ClaimPushTargets(ctx, ids[2:3], time.Minute, false); err != nil || len(fresh) != 1 {
+		t.Fatalf("claim after the window = %v, %v", fresh, err)
+	}
+	taken, err := s.TakeDeferredPushes(ctx, ids)
+	mustPush(t, err)
+	if len(taken) != 2 {
+		t.Fatalf("took deferrals of %v, want the 2 devices not pushed since", taken)
+	}
 	n, err := s.InvalidatePushTokens(ctx, []store.PushTarget{first[0], {DeviceID: first[1].DeviceID, Token: []byte("another")}})
 	mustPush(t, err)
 	if n != 1 {
