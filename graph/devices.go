@@ -64,8 +64,8 @@ func (r *Resolver) device(ctx context.Context, id string) (*store.Device, error)
 	return &d, nil
 }
 
-// setBlocked blocks or unblocks a device; the audit event is written in the
-// same transaction.
+// setBlocked blocks or unblocks a device; the audit event (and, when
+// blocking, the push) is written in the same transaction.
 func (r *Resolver) setBlocked(ctx context.Context, id string, blocked bool) (*store.Device, error) {
 	n, err := parseID("device", id)
 	if err != nil {
@@ -74,7 +74,11 @@ func (r *Resolver) setBlocked(ctx context.Context, id string, blocked bool) (*st
 	var d store.Device
 	err = r.Store.InTx(ctx, func(tx pgx.Tx) error {
 		d, err = r.Store.SetDeviceBlocked(ctx, tx, n, blocked, auth.FromContext(ctx).Actor())
-		return err
+		if err != nil || !blocked || r.PushDevices == nil {
+			return err
+		}
+		// Pushed so it connects now and hears the 401 that releases it.
+		return r.PushDevices(ctx, tx, []int64{n})
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, NotFound("no device with id %s", id)

@@ -152,6 +152,31 @@ func (r *mutationResolver) CancelDeviceCommand(ctx context.Context, uuid string)
 	return r.cancelDeviceCommand(ctx, uuid)
 }
 
+// UploadPushCertificate is the resolver for the uploadPushCertificate field.
+func (r *mutationResolver) UploadPushCertificate(ctx context.Context, input model.UploadPushCertificateInput) (*store.PushCertificate, error) {
+	return r.uploadPushCertificate(ctx, input)
+}
+
+// UpdatePushCertificate is the resolver for the updatePushCertificate field.
+func (r *mutationResolver) UpdatePushCertificate(ctx context.Context, id string, input model.UpdatePushCertificateInput) (*store.PushCertificate, error) {
+	return r.updatePushCertificate(ctx, id, input)
+}
+
+// PushDevice is the resolver for the pushDevice field.
+func (r *mutationResolver) PushDevice(ctx context.Context, id string) (*rivertype.JobRow, error) {
+	return r.pushDevice(ctx, id)
+}
+
+// PushDevices is the resolver for the pushDevices field.
+func (r *mutationResolver) PushDevices(ctx context.Context, filter *model.DeviceFilter) (*model.PushDevicesResult, error) {
+	return r.pushDevices(ctx, filter)
+}
+
+// DaysUntilExpiry is the resolver for the daysUntilExpiry field.
+func (r *pushCertificateResolver) DaysUntilExpiry(ctx context.Context, obj *store.PushCertificate) (int, error) {
+	return daysUntilExpiry(obj), nil
+}
+
 // Devices is the resolver for the devices field.
 func (r *queryResolver) Devices(ctx context.Context, filter *model.DeviceFilter, first *int, after *string) (*model.DeviceConnection, error) {
 	return r.listDevices(ctx, filter, first, after)
@@ -197,6 +222,16 @@ func (r *queryResolver) DeviceCommandRequestTypes(ctx context.Context) ([]string
 	return requestTypes(), nil
 }
 
+// PushCertificates is the resolver for the pushCertificates field.
+func (r *queryResolver) PushCertificates(ctx context.Context) ([]*store.PushCertificate, error) {
+	return r.pushCertificates(ctx)
+}
+
+// PushCertificate is the resolver for the pushCertificate field.
+func (r *queryResolver) PushCertificate(ctx context.Context, id string) (*store.PushCertificate, error) {
+	return r.pushCertificate(ctx, id)
+}
+
 // JobEvents is the resolver for the jobEvents field.
 func (r *subscriptionResolver) JobEvents(ctx context.Context, kinds []string, ids []string) (<-chan *model.JobEvent, error) {
 	return r.jobEvents(ctx, kinds, ids)
@@ -240,6 +275,11 @@ func (r *Resolver) Job() generated.JobResolver { return &jobResolver{r} }
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
+// PushCertificate returns generated.PushCertificateResolver implementation.
+func (r *Resolver) PushCertificate() generated.PushCertificateResolver {
+	return &pushCertificateResolver{r}
+}
+
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
@@ -257,6 +297,7 @@ type (
 	enrollmentConnectionResolver struct{ *Resolver }
 	jobResolver                  struct{ *Resolver }
 	mutationResolver             struct{ *Resolver }
+	pushCertificateResolver      struct{ *Resolver }
 	queryResolver                struct{ *Resolver }
 	subscriptionResolver         struct{ *Resolver }
 )

@@ -13,21 +13,46 @@ import (
 type Deps struct {
 	Store  *store.Store
 	Logger *slog.Logger
+	// APNs sends pushes; nil cancels push jobs (processes that never push).
+	APNs Pusher
+	// Push tunes push jobs; zero fields take DefaultPushConfig's.
+	Push PushConfig
 }
 
 // Register adds every orchard worker.
 func Register(workers *river.Workers, deps Deps) error {
-	return river.AddWorkerSafely(workers, &TokenCleanupWorker{store: deps.Store})
+	if err := river.AddWorkerSafely(workers, &TokenCleanupWorker{store: deps.Store}); err != nil {
+		return err
+	}
+	if err := river.AddWorkerSafely(workers, newPushWorker(deps)); err != nil {
+		return err
+	}
+	return river.AddWorkerSafely(workers, &PushCertExpiryWorker{store: deps.Store, logger: deps.Logger})
+}
+
+func newPushWorker(deps Deps) *PushWorker {
+	cfg, def := deps.Push, DefaultPushConfig()
+	if cfg.Window <= 0 {
+		cfg.Window = def.Window
+	}
+	if cfg.MaxRetries <= 0 {
+		cfg.MaxRetries = def.MaxRetries
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = def.RetryBase
+	}
+	return &PushWorker{store: deps.Store, apns: deps.APNs, cfg: cfg, logger: deps.Logger}
 }
 
 // Schedule is how often periodic jobs run.
 type Schedule struct {
-	TokenCleanup time.Duration
+	TokenCleanup   time.Duration
+	PushCertExpiry time.Duration
 }
 
 // DefaultSchedule is what orchard runs without configuration.
 func DefaultSchedule() Schedule {
-	return Schedule{TokenCleanup: 24 * time.Hour}
+	return Schedule{TokenCleanup: 24 * time.Hour, PushCertExpiry: 24 * time.Hour}
 }
 
 // PeriodicJobs turns a schedule into River periodic jobs.
@@ -36,5 +61,9 @@ func PeriodicJobs(s Schedule) []*river.PeriodicJob {
 		river.NewPeriodicJob(river.PeriodicInterval(s.TokenCleanup),
 			func() (river.JobArgs, *river.InsertOpts) { return TokenCleanupArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: false}),
+		// Run on start too: a process restarted daily would otherwise never check.
+		river.NewPeriodicJob(river.PeriodicInterval(s.PushCertExpiry),
+			func() (river.JobArgs, *river.InsertOpts) { return PushCertExpiryArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}),
 	}
 }

@@ -3,9 +3,13 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/mdmproto/apns"
 )
 
 // Config is every setting of orchard, filled from flags and ORCHARD_* variables
@@ -26,6 +30,9 @@ type Config struct {
 	DepthLimit      int
 	ShutdownTimeout time.Duration
 	MDM             MDMConfig
+	APNsURL         string
+	APNsConcurrency int
+	PushWindow      time.Duration
 }
 
 // settings binds flags to their environment variables and documents both.
@@ -100,6 +107,11 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	s.duration(&c.ShutdownTimeout, "shutdown-timeout", "ORCHARD_SHUTDOWN_TIMEOUT", 30*time.Second,
 		"how long SIGTERM waits for requests and jobs to finish")
 	bindMDM(fs, &c.MDM)
+	s.str(&c.APNsURL, "apns-url", "ORCHARD_APNS_URL", apns.ProductionURL, "APNs base URL (a local mock in tests)")
+	s.integer(&c.APNsConcurrency, "apns-concurrency", "ORCHARD_APNS_CONCURRENCY", 100,
+		"APNs pushes in flight at once by this process")
+	s.duration(&c.PushWindow, "push-window", "ORCHARD_PUSH_WINDOW", jobs.DefaultPushConfig().Window,
+		"shortest time between two pushes to one device; requests inside it are coalesced into one push")
 }
 
 func (c *Config) validate() error {
@@ -115,6 +127,12 @@ func (c *Config) validate() error {
 	}
 	if err := c.MDM.validate(); err != nil {
 		return err
+	}
+	if u, err := url.Parse(c.APNsURL); err != nil || u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("--apns-url must be an https URL, not %q", c.APNsURL)
+	}
+	if c.APNsConcurrency < 1 || c.PushWindow <= 0 {
+		return fmt.Errorf("--apns-concurrency must be at least 1 and --push-window positive")
 	}
 	if c.MaxWorkers < 1 || c.MaxDBConns < 4 {
 		return fmt.Errorf("--max-workers must be at least 1 and --max-db-conns at least 4")

@@ -20,6 +20,7 @@ Usage:
   orchard token create|revoke    manage API tokens
   orchard db start|stop|url      manage the private PostgreSQL cluster of a data directory
   orchard loadtest [flags]       measure MDM connects/s and latency with simulated devices
+  orchard mdmcerts -d DIR ...    vendor and push certificate requests for Apple's portals
 
 Run "orchard <command> --help" for a command's flags. Every flag can also be set
 with its ORCHARD_* environment variable.
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return dbCommand(ctx, rest, stdout, stderr)
 	case "loadtest":
 		return loadtestCommand(ctx, rest, stdout, stderr)
+	case "mdmcerts":
+		return mdmcertsCommand(rest, stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

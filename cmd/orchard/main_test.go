@@ -221,6 +221,8 @@ func TestBadConfigurationIsRefusedClearly(t *testing.T) {
 	for _, args := range [][]string{
 		{"serve", "--role", "janitor"},
 		{"serve", "--log-format", "xml"},
+		{"serve", "--apns-url", "http://api.push.apple.com"},
+		{"serve", "--push-window", "0s"},
 		{"frobnicate"},
 		{"token", "create", "--name", "x", "--permission", "mdm.view_everything", "--secret-key", "k1:short"},
 	} {

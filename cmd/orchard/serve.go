@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -19,6 +20,7 @@ import (
 	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/graph/graphiql"
 	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/mdmproto/apns"
 	"github.com/orchardmdm/orchard/mdmproto/endpoint"
 	"github.com/orchardmdm/orchard/store"
 )
@@ -64,10 +66,9 @@ type app struct {
 	store   *store.Store
 	river   *jobs.Client
 	broker  *jobs.Broker
+	apns    *apns.Pool
 	handler http.Handler
 	mdm     *endpoint.Endpoint
-	// pushTopic is the push certificate's topic; nil until APNs is wired.
-	pushTopic func(context.Context) (string, error)
 }
 
 func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logger) (*app, error) {
@@ -75,8 +76,10 @@ func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logge
 	if err != nil {
 		return nil, err
 	}
+	pushes := apns.New(apns.Config{URL: cfg.APNsURL, Concurrency: cfg.APNsConcurrency})
 	workers := river.NewWorkers()
-	if err := jobs.Register(workers, jobs.Deps{Store: s, Logger: logger}); err != nil {
+	if err := jobs.Register(workers, jobs.Deps{Store: s, Logger: logger, APNs: pushes,
+		Push: jobs.PushConfig{Window: cfg.PushWindow}}); err != nil {
 		return nil, err
 	}
 	riverClient, err := jobs.NewClient(s.Pool(), workers, jobs.Config{
@@ -86,9 +89,9 @@ func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, logger: logger, store: s, river: riverClient, broker: jobs.NewBroker(s.Pool(), logger)}
+	a := &app{cfg: cfg, logger: logger, store: s, river: riverClient, broker: jobs.NewBroker(s.Pool(), logger), apns: pushes}
 	if cfg.Role != "worker" {
-		if a.mdm, err = newMDMEndpoint(ctx, cfg, s, logger, a.topic); err != nil {
+		if a.mdm, err = newMDMEndpoint(ctx, cfg, s, logger, s.PushTopic); err != nil {
 			return nil, err
 		}
 	}
@@ -99,7 +102,7 @@ func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logge
 func (a *app) routes(tokens *auth.Tokens) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		a.store.PoolCollector(), jobs.QueueCollector(a.store.Pool(), a.logger))
+		a.store.PoolCollector(), jobs.QueueCollector(a.store.Pool(), a.logger), jobs.PushCollector(a.store, a.logger))
 	metrics := newHTTPMetrics(reg)
 	mux := http.NewServeMux()
 	route := func(pattern string, h http.Handler) { mux.Handle(pattern, metrics.wrap(pattern, h)) }
@@ -110,7 +113,7 @@ func (a *app) routes(tokens *auth.Tokens) http.Handler {
 		return mux
 	}
 	resolver := &graph.Resolver{Store: a.store, Jobs: a.river, Events: a.broker, Logger: a.logger, PublicURL: a.cfg.PublicURL,
-		PushTopic: a.topic}
+		PushTopic: a.store.PushTopic, PushDevices: a.pushDevices}
 	a.mdm.Register(route)
 	route("/graphql", graph.NewHandler(graph.HandlerConfig{
 		Resolver: resolver, Tokens: tokens, Logger: a.logger, Metrics: reg,
@@ -120,12 +123,9 @@ func (a *app) routes(tokens *auth.Tokens) http.Handler {
 	return mux
 }
 
-// topic is the push certificate's topic, "" while there is none.
-func (a *app) topic(ctx context.Context) (string, error) {
-	if a.pushTopic == nil {
-		return "", nil
-	}
-	return a.pushTopic(ctx)
+// pushDevices queues pushes inside tx, for features that queue commands.
+func (a *app) pushDevices(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error {
+	return jobs.EnqueuePushTx(ctx, a.river, tx, deviceIDs)
 }
 
 // healthz answers 200 only while the database answers.
@@ -189,6 +189,7 @@ func (a *app) run(ctx context.Context, ready chan<- string) error {
 			_ = a.river.StopAndCancel(context.Background())
 		}
 	}
+	a.apns.Close()
 	if httpErr != nil && !errors.Is(httpErr, context.DeadlineExceeded) {
 		return httpErr
 	}

@@ -41,6 +41,7 @@ type ResolverRoot interface {
 	EnrollmentConnection() EnrollmentConnectionResolver
 	Job() JobResolver
 	Mutation() MutationResolver
+	PushCertificate() PushCertificateResolver
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
 }
@@ -216,18 +217,41 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		BlockDevice          func(childComplexity int, id string) int
-		CancelDeviceCommand  func(childComplexity int, uuid string) int
-		CreateBlueprint      func(childComplexity int, input model.CreateBlueprintInput) int
-		CreateEnrollment     func(childComplexity int, input model.CreateEnrollmentInput) int
-		DeleteEnrollment     func(childComplexity int, id string) int
-		EnqueueDeviceCommand func(childComplexity int, deviceID string, requestType string, payload any) int
-		UnblockDevice        func(childComplexity int, id string) int
+		BlockDevice           func(childComplexity int, id string) int
+		CancelDeviceCommand   func(childComplexity int, uuid string) int
+		CreateBlueprint       func(childComplexity int, input model.CreateBlueprintInput) int
+		CreateEnrollment      func(childComplexity int, input model.CreateEnrollmentInput) int
+		DeleteEnrollment      func(childComplexity int, id string) int
+		EnqueueDeviceCommand  func(childComplexity int, deviceID string, requestType string, payload any) int
+		PushDevice            func(childComplexity int, id string) int
+		PushDevices           func(childComplexity int, filter *model.DeviceFilter) int
+		UnblockDevice         func(childComplexity int, id string) int
+		UpdatePushCertificate func(childComplexity int, id string, input model.UpdatePushCertificateInput) int
+		UploadPushCertificate func(childComplexity int, input model.UploadPushCertificateInput) int
 	}
 
 	PageInfo struct {
 		EndCursor   func(childComplexity int) int
 		HasNextPage func(childComplexity int) int
+	}
+
+	PushCertificate struct {
+		Certificate     func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		DaysUntilExpiry func(childComplexity int) int
+		ExpiryWarnedAt  func(childComplexity int) int
+		ExpiryWarning   func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Name            func(childComplexity int) int
+		NotAfter        func(childComplexity int) int
+		NotBefore       func(childComplexity int) int
+		Topic           func(childComplexity int) int
+		UpdatedAt       func(childComplexity int) int
+	}
+
+	PushDevicesResult struct {
+		DeviceCount func(childComplexity int) int
+		Jobs        func(childComplexity int) int
 	}
 
 	Query struct {
@@ -240,6 +264,8 @@ type ComplexityRoot struct {
 		Enrollments               func(childComplexity int, first *int, after *string) int
 		Job                       func(childComplexity int, id string) int
 		Jobs                      func(childComplexity int, filter *model.JobFilter, first *int, after *string) int
+		PushCertificate           func(childComplexity int, id string) int
+		PushCertificates          func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -300,6 +326,13 @@ type MutationResolver interface {
 	DeleteEnrollment(ctx context.Context, id string) (string, error)
 	EnqueueDeviceCommand(ctx context.Context, deviceID string, requestType string, payload any) (*store.DeviceCommand, error)
 	CancelDeviceCommand(ctx context.Context, uuid string) (*store.DeviceCommand, error)
+	UploadPushCertificate(ctx context.Context, input model.UploadPushCertificateInput) (*store.PushCertificate, error)
+	UpdatePushCertificate(ctx context.Context, id string, input model.UpdatePushCertificateInput) (*store.PushCertificate, error)
+	PushDevice(ctx context.Context, id string) (*rivertype.JobRow, error)
+	PushDevices(ctx context.Context, filter *model.DeviceFilter) (*model.PushDevicesResult, error)
+}
+type PushCertificateResolver interface {
+	DaysUntilExpiry(ctx context.Context, obj *store.PushCertificate) (int, error)
 }
 type QueryResolver interface {
 	Devices(ctx context.Context, filter *model.DeviceFilter, first *int, after *string) (*model.DeviceConnection, error)
@@ -311,6 +344,8 @@ type QueryResolver interface {
 	Enrollments(ctx context.Context, first *int, after *string) (*model.EnrollmentConnection, error)
 	Enrollment(ctx context.Context, id string) (*store.Enrollment, error)
 	DeviceCommandRequestTypes(ctx context.Context) ([]string, error)
+	PushCertificates(ctx context.Context) ([]*store.PushCertificate, error)
+	PushCertificate(ctx context.Context, id string) (*store.PushCertificate, error)
 }
 type SubscriptionResolver interface {
 	JobEvents(ctx context.Context, kinds []string, ids []string) (<-chan *model.JobEvent, error)
@@ -1055,6 +1090,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.EnqueueDeviceCommand(childComplexity, args["deviceId"].(string), args["requestType"].(string), args["payload"].(any)), true
+	case "Mutation.pushDevice":
+		if e.ComplexityRoot.Mutation.PushDevice == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pushDevice_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PushDevice(childComplexity, args["id"].(string)), true
+	case "Mutation.pushDevices":
+		if e.ComplexityRoot.Mutation.PushDevices == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pushDevices_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PushDevices(childComplexity, args["filter"].(*model.DeviceFilter)), true
 	case "Mutation.unblockDevice":
 		if e.ComplexityRoot.Mutation.UnblockDevice == nil {
 			break
@@ -1066,6 +1123,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UnblockDevice(childComplexity, args["id"].(string)), true
+	case "Mutation.updatePushCertificate":
+		if e.ComplexityRoot.Mutation.UpdatePushCertificate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updatePushCertificate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdatePushCertificate(childComplexity, args["id"].(string), args["input"].(model.UpdatePushCertificateInput)), true
+	case "Mutation.uploadPushCertificate":
+		if e.ComplexityRoot.Mutation.UploadPushCertificate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_uploadPushCertificate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UploadPushCertificate(childComplexity, args["input"].(model.UploadPushCertificateInput)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1079,6 +1158,86 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
+
+	case "PushCertificate.certificate":
+		if e.ComplexityRoot.PushCertificate.Certificate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PushCertificate.Certificate(childComplexity), true
+	case "PushCertificate.createdAt":
+		if e.ComplexityRoot.PushCertificate.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PushCertificate.CreatedAt(childComplexity), true
+	case "PushCertificate.daysUntilExpiry":
+		if e.ComplexityRoot.PushCertificate.DaysUntilExpiry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PushCertificate.DaysUntilExpiry(childComplexity), true
+	case "PushCertificate.expiryWarnedAt":
+		if e.ComplexityRoot.PushCertificate.ExpiryWarnedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PushCertificate.ExpiryWarnedAt(childComplexity), true
+	case "PushCertificate.expiryWarning":
+		if e.ComplexityRoot.PushCertificate.ExpiryWarning == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PushCertificate.ExpiryWarning(childComplexity), true
+	case "PushCertificate.id":
+		if e.ComplexityRoot.PushCertificate.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PushCertificate.ID(childComplexity), true
+	case "PushCertificate.name":
+		if e.ComplexityRoot.PushCertificate.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PushCertificate.Name(childComplexity), true
+	case "PushCertificate.notAfter":
+		if e.ComplexityRoot.PushCertificate.NotAfter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PushCertificate.NotAfter(childComplexity), true
+	case "PushCertificate.notBefore":
+		if e.ComplexityRoot.PushCertificate.NotBefore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PushCertificate.NotBefore(childComplexity), true
+	case "PushCertificate.topic":
+		if e.ComplexityRoot.PushCertificate.Topic == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PushCertificate.Topic(childComplexity), true
+	case "PushCertificate.updatedAt":
+		if e.ComplexityRoot.PushCertificate.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PushCertificate.UpdatedAt(childComplexity), true
+
+	case "PushDevicesResult.deviceCount":
+		if e.ComplexityRoot.PushDevicesResult.DeviceCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PushDevicesResult.DeviceCount(childComplexity), true
+	case "PushDevicesResult.jobs":
+		if e.ComplexityRoot.PushDevicesResult.Jobs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PushDevicesResult.Jobs(childComplexity), true
 
 	case "Query.auditEvents":
 		if e.ComplexityRoot.Query.AuditEvents == nil {
@@ -1175,6 +1334,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Jobs(childComplexity, args["filter"].(*model.JobFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.pushCertificate":
+		if e.ComplexityRoot.Query.PushCertificate == nil {
+			break
+		}
+
+		args, err := ec.field_Query_pushCertificate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PushCertificate(childComplexity, args["id"].(string)), true
+	case "Query.pushCertificates":
+		if e.ComplexityRoot.Query.PushCertificates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.PushCertificates(childComplexity), true
 
 	case "Subscription.jobEvents":
 		if e.ComplexityRoot.Subscription.JobEvents == nil {
@@ -1201,6 +1377,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateEnrollmentInput", ec.unmarshalInputCreateEnrollmentInput),
 			graphql.NewInputUnmarshaler("DeviceFilter", ec.unmarshalInputDeviceFilter),
 			graphql.NewInputUnmarshaler("JobFilter", ec.unmarshalInputJobFilter),
+			graphql.NewInputUnmarshaler("UpdatePushCertificateInput", ec.unmarshalInputUpdatePushCertificateInput),
+			graphql.NewInputUnmarshaler("UploadPushCertificateInput", ec.unmarshalInputUploadPushCertificateInput),
 		)
 	}
 	first := true
@@ -1730,6 +1908,106 @@ type DeviceUser {
 }
 
 # ---- end MDM endpoint ----
+
+# ---- APNs ----
+"""
+An APNs push certificate: orchard wakes the devices enrolled with its topic through it.
+Renew it before it expires (Renew in Apple's portal, then updatePushCertificate): the
+topic must stay the same or enrolled devices can no longer be reached.
+"""
+type PushCertificate {
+  "orchard's id of the push certificate."
+  id: ID!
+  "A name for people."
+  name: String!
+  "The APNs topic: the certificate subject's UID, starting with com.apple.mgmt. Enrollment profiles carry it."
+  topic: String!
+  "The certificate, PEM encoded. The private key is sealed and never returned."
+  certificate: String!
+  "Start of the certificate's validity."
+  notBefore: Time!
+  "End of the certificate's validity: pushes stop working after it."
+  notAfter: Time!
+  "Whole days until notAfter; negative once expired."
+  daysUntilExpiry: Int!
+  "Set by the daily expiry check from 30 days before notAfter; cleared by a renewal."
+  expiryWarning: String
+  "When the expiry check last recorded expiryWarning."
+  expiryWarnedAt: Time
+  "When the certificate was first uploaded."
+  createdAt: Time!
+  "When the certificate was last renewed or changed."
+  updatedAt: Time!
+}
+
+"""
+A push certificate and its private key, as strings: the certificate in PEM, or the
+base64 of its DER (the .pem or .cer Apple's portal gives); the key in PEM (PKCS #1,
+PKCS #8, encrypted PKCS #8 or OpenSSL-encrypted).
+"""
+input UploadPushCertificateInput {
+  "A name for people, 1 to 200 characters."
+  name: String!
+  "The certificate from Apple's Push Certificates Portal, PEM or base64 DER."
+  certificate: String!
+  "The private key of the push certificate request (push.key from orchard mdmcerts), PEM."
+  privateKey: String!
+  "The private key's password, when it is encrypted. Never stored."
+  password: String
+}
+
+"A renewed push certificate: same topic, new certificate (and usually the same key)."
+input UpdatePushCertificateInput {
+  "A new name; omitted keeps the current one."
+  name: String
+  "The renewed certificate, PEM or base64 DER. Its topic must be the stored certificate's."
+  certificate: String!
+  "The private key, PEM."
+  privateKey: String!
+  "The private key's password, when it is encrypted. Never stored."
+  password: String
+}
+
+"What pushDevices queued."
+type PushDevicesResult {
+  "How many devices matched the filter and have a push token APNs still accepts."
+  deviceCount: Int!
+  "The push jobs queued, of at most 1000 devices each."
+  jobs: [Job!]!
+}
+
+extend type Query {
+  "Every push certificate, oldest first."
+  pushCertificates: [PushCertificate!]! @hasPermission(permission: "mdm.view_pushcertificate")
+
+  "One push certificate, or null when there is none with this id."
+  pushCertificate(id: ID!): PushCertificate @hasPermission(permission: "mdm.view_pushcertificate")
+}
+
+extend type Mutation {
+  """
+  Adds a push certificate. Refused (BAD_USER_INPUT, nothing stored) when the input is not a
+  certificate and key, the key is not the certificate's, the password is wrong, the topic is
+  not an MDM topic, or a certificate for the topic exists (renew it instead).
+  """
+  uploadPushCertificate(input: UploadPushCertificateInput!): PushCertificate! @hasPermission(permission: "mdm.add_pushcertificate")
+
+  """
+  Renews a push certificate in place. Refused (BAD_USER_INPUT, nothing stored) on the same
+  grounds as uploadPushCertificate, and when the new certificate's topic differs.
+  """
+  updatePushCertificate(id: ID!, input: UpdatePushCertificateInput!): PushCertificate! @hasPermission(permission: "mdm.change_pushcertificate")
+
+  """
+  Asks APNs to wake a device so it connects. Returns the push job. Pushes to one device are
+  coalesced: at most one per short window, the rest follow at its end.
+  """
+  pushDevice(id: ID!): Job! @hasPermission(permission: "mdm.change_enrolleddevice")
+
+  "Asks APNs to wake every device the filter matches (all devices when omitted)."
+  pushDevices(filter: DeviceFilter): PushDevicesResult! @hasPermission(permission: "mdm.change_enrolleddevice")
+}
+# ---- end APNs ----
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -2078,6 +2356,44 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_PushCertificate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PushCertificate_id(ctx, field)
+	case "name":
+		return ec.fieldContext_PushCertificate_name(ctx, field)
+	case "topic":
+		return ec.fieldContext_PushCertificate_topic(ctx, field)
+	case "certificate":
+		return ec.fieldContext_PushCertificate_certificate(ctx, field)
+	case "notBefore":
+		return ec.fieldContext_PushCertificate_notBefore(ctx, field)
+	case "notAfter":
+		return ec.fieldContext_PushCertificate_notAfter(ctx, field)
+	case "daysUntilExpiry":
+		return ec.fieldContext_PushCertificate_daysUntilExpiry(ctx, field)
+	case "expiryWarning":
+		return ec.fieldContext_PushCertificate_expiryWarning(ctx, field)
+	case "expiryWarnedAt":
+		return ec.fieldContext_PushCertificate_expiryWarnedAt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_PushCertificate_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_PushCertificate_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PushCertificate", field.Name)
+}
+
+func (ec *executionContext) childFields_PushDevicesResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deviceCount":
+		return ec.fieldContext_PushDevicesResult_deviceCount(ctx, field)
+	case "jobs":
+		return ec.fieldContext_PushDevicesResult_jobs(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PushDevicesResult", field.Name)
+}
+
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -2338,6 +2654,34 @@ func (ec *executionContext) field_Mutation_enqueueDeviceCommand_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_pushDevice_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_pushDevices_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.DeviceFilter, error) {
+			return ec.unmarshalODeviceFilter2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_unblockDevice_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2349,6 +2693,42 @@ func (ec *executionContext) field_Mutation_unblockDevice_args(ctx context.Contex
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updatePushCertificate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdatePushCertificateInput, error) {
+			return ec.unmarshalNUpdatePushCertificateInput2githubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐUpdatePushCertificateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_uploadPushCertificate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UploadPushCertificateInput, error) {
+			return ec.unmarshalNUploadPushCertificateInput2githubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐUploadPushCertificateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -2531,6 +2911,20 @@ func (ec *executionContext) field_Query_jobs_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_pushCertificate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -5776,6 +6170,254 @@ func (ec *executionContext) fieldContext_Mutation_cancelDeviceCommand(ctx contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_uploadPushCertificate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_uploadPushCertificate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UploadPushCertificate(ctx, fc.Args["input"].(model.UploadPushCertificateInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.add_pushcertificate")
+				if err != nil {
+					var zeroVal *store.PushCertificate
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *store.PushCertificate
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.PushCertificate) graphql.Marshaler {
+			return ec.marshalNPushCertificate2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐPushCertificate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_uploadPushCertificate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PushCertificate(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_uploadPushCertificate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updatePushCertificate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updatePushCertificate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdatePushCertificate(ctx, fc.Args["id"].(string), fc.Args["input"].(model.UpdatePushCertificateInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_pushcertificate")
+				if err != nil {
+					var zeroVal *store.PushCertificate
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *store.PushCertificate
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.PushCertificate) graphql.Marshaler {
+			return ec.marshalNPushCertificate2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐPushCertificate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updatePushCertificate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PushCertificate(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updatePushCertificate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_pushDevice(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pushDevice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PushDevice(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_enrolleddevice")
+				if err != nil {
+					var zeroVal *rivertype.JobRow
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *rivertype.JobRow
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *rivertype.JobRow) graphql.Marshaler {
+			return ec.marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pushDevice(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Job(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pushDevice_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_pushDevices(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pushDevices(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PushDevices(ctx, fc.Args["filter"].(*model.DeviceFilter))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_enrolleddevice")
+				if err != nil {
+					var zeroVal *model.PushDevicesResult
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.PushDevicesResult
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PushDevicesResult) graphql.Marshaler {
+			return ec.marshalNPushDevicesResult2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐPushDevicesResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pushDevices(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PushDevicesResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pushDevices_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5820,6 +6462,314 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _PushCertificate_id(ctx context.Context, field graphql.CollectedField, obj *store.PushCertificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PushCertificate_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PushCertificate_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PushCertificate", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PushCertificate_name(ctx context.Context, field graphql.CollectedField, obj *store.PushCertificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PushCertificate_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PushCertificate_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PushCertificate", field, false, false, "String")
+}
+
+func (ec *executionContext) _PushCertificate_topic(ctx context.Context, field graphql.CollectedField, obj *store.PushCertificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PushCertificate_topic(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Topic, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PushCertificate_topic(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PushCertificate", field, false, false, "String")
+}
+
+func (ec *executionContext) _PushCertificate_certificate(ctx context.Context, field graphql.CollectedField, obj *store.PushCertificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PushCertificate_certificate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Certificate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PushCertificate_certificate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PushCertificate", field, false, false, "String")
+}
+
+func (ec *executionContext) _PushCertificate_notBefore(ctx context.Context, field graphql.CollectedField, obj *store.PushCertificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PushCertificate_notBefore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NotBefore, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PushCertificate_notBefore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PushCertificate", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PushCertificate_notAfter(ctx context.Context, field graphql.CollectedField, obj *store.PushCertificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PushCertificate_notAfter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NotAfter, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PushCertificate_notAfter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PushCertificate", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PushCertificate_daysUntilExpiry(ctx context.Context, field graphql.CollectedField, obj *store.PushCertificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PushCertificate_daysUntilExpiry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PushCertificate().DaysUntilExpiry(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PushCertificate_daysUntilExpiry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PushCertificate", field, true, true, "Int")
+}
+
+func (ec *executionContext) _PushCertificate_expiryWarning(ctx context.Context, field graphql.CollectedField, obj *store.PushCertificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PushCertificate_expiryWarning(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiryWarning, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PushCertificate_expiryWarning(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PushCertificate", field, false, false, "String")
+}
+
+func (ec *executionContext) _PushCertificate_expiryWarnedAt(ctx context.Context, field graphql.CollectedField, obj *store.PushCertificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PushCertificate_expiryWarnedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiryWarnedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PushCertificate_expiryWarnedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PushCertificate", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PushCertificate_createdAt(ctx context.Context, field graphql.CollectedField, obj *store.PushCertificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PushCertificate_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PushCertificate_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PushCertificate", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PushCertificate_updatedAt(ctx context.Context, field graphql.CollectedField, obj *store.PushCertificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PushCertificate_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PushCertificate_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PushCertificate", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PushDevicesResult_deviceCount(ctx context.Context, field graphql.CollectedField, obj *model.PushDevicesResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PushDevicesResult_deviceCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeviceCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PushDevicesResult_deviceCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PushDevicesResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PushDevicesResult_jobs(ctx context.Context, field graphql.CollectedField, obj *model.PushDevicesResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PushDevicesResult_jobs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Jobs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*rivertype.JobRow) graphql.Marshaler {
+			return ec.marshalNJob2ᚕᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PushDevicesResult_jobs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PushDevicesResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Job(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Query_devices(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -6357,6 +7307,118 @@ func (ec *executionContext) _Query_deviceCommandRequestTypes(ctx context.Context
 }
 func (ec *executionContext) fieldContext_Query_deviceCommandRequestTypes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Query", field, true, true, "String")
+}
+
+func (ec *executionContext) _Query_pushCertificates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_pushCertificates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().PushCertificates(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_pushcertificate")
+				if err != nil {
+					var zeroVal []*store.PushCertificate
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal []*store.PushCertificate
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.PushCertificate) graphql.Marshaler {
+			return ec.marshalNPushCertificate2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐPushCertificateᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_pushCertificates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PushCertificate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_pushCertificate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_pushCertificate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PushCertificate(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_pushcertificate")
+				if err != nil {
+					var zeroVal *store.PushCertificate
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *store.PushCertificate
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.PushCertificate) graphql.Marshaler {
+			return ec.marshalOPushCertificate2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐPushCertificate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_pushCertificate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PushCertificate(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_pushCertificate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -7791,6 +8853,132 @@ func UnmarshalJobFilter(ctx context.Context, raw any) (model.JobFilter, error) {
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdatePushCertificateInput(ctx context.Context, obj any) (model.UpdatePushCertificateInput, error) {
+	var it model.UpdatePushCertificateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "certificate", "privateKey", "password"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "certificate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("certificate"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Certificate = data
+		case "privateKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("privateKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PrivateKey = data
+		case "password":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("password"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Password = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdatePushCertificateInput unmarshals raw into the UpdatePushCertificateInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdatePushCertificateInput(ctx context.Context, raw any) (model.UpdatePushCertificateInput, error) {
+	var out model.UpdatePushCertificateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdatePushCertificateInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUploadPushCertificateInput(ctx context.Context, obj any) (model.UploadPushCertificateInput, error) {
+	var it model.UploadPushCertificateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "certificate", "privateKey", "password"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "certificate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("certificate"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Certificate = data
+		case "privateKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("privateKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PrivateKey = data
+		case "password":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("password"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Password = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUploadPushCertificateInput unmarshals raw into the UploadPushCertificateInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUploadPushCertificateInput(ctx context.Context, raw any) (model.UploadPushCertificateInput, error) {
+	var out model.UploadPushCertificateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UploadPushCertificateInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -8972,6 +10160,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "uploadPushCertificate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_uploadPushCertificate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatePushCertificate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updatePushCertificate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pushDevice":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pushDevice(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pushDevices":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pushDevices(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -9008,6 +10224,128 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		case "endCursor":
 			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var pushCertificateImplementors = []string{"PushCertificate"}
+
+func (ec *executionContext) _PushCertificate(ctx context.Context, sel ast.SelectionSet, obj *store.PushCertificate) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pushCertificateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PushCertificate")
+		case "id":
+			out.Values[i] = ec._PushCertificate_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._PushCertificate_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "topic":
+			out.Values[i] = ec._PushCertificate_topic(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "certificate":
+			out.Values[i] = ec._PushCertificate_certificate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "notBefore":
+			out.Values[i] = ec._PushCertificate_notBefore(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "notAfter":
+			out.Values[i] = ec._PushCertificate_notAfter(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "daysUntilExpiry":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PushCertificate_daysUntilExpiry(ctx, field, obj)
+				})
+		case "expiryWarning":
+			out.Values[i] = ec._PushCertificate_expiryWarning(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "expiryWarnedAt":
+			out.Values[i] = ec._PushCertificate_expiryWarnedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._PushCertificate_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._PushCertificate_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var pushDevicesResultImplementors = []string{"PushDevicesResult"}
+
+func (ec *executionContext) _PushDevicesResult(ctx context.Context, sel ast.SelectionSet, obj *model.PushDevicesResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pushDevicesResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PushDevicesResult")
+		case "deviceCount":
+			out.Values[i] = ec._PushDevicesResult_deviceCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "jobs":
+			out.Values[i] = ec._PushDevicesResult_jobs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -9099,6 +10437,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_deviceCommandRequestTypes(ctx, field)
+				})
+		case "pushCertificates":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_pushCertificates(ctx, field)
+				})
+		case "pushCertificate":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_pushCertificate(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -9849,6 +11199,22 @@ func (ec *executionContext) marshalNJSON2map(ctx context.Context, sel ast.Select
 	return res
 }
 
+func (ec *executionContext) marshalNJob2ᚕᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*rivertype.JobRow) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow(ctx context.Context, sel ast.SelectionSet, v *rivertype.JobRow) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Job!")
@@ -9915,6 +11281,38 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋorchardmdmᚋorch
 	return ec._PageInfo(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNPushCertificate2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐPushCertificateᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.PushCertificate) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPushCertificate2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐPushCertificate(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPushCertificate2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐPushCertificate(ctx context.Context, sel ast.SelectionSet, v *store.PushCertificate) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PushCertificate!")
+		return graphql.Null
+	}
+	return ec._PushCertificate(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPushDevicesResult2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐPushDevicesResult(ctx context.Context, sel ast.SelectionSet, v *model.PushDevicesResult) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PushDevicesResult!")
+		return graphql.Null
+	}
+	return ec._PushDevicesResult(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -9970,6 +11368,16 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNUpdatePushCertificateInput2githubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐUpdatePushCertificateInput(ctx context.Context, v any) (model.UpdatePushCertificateInput, error) {
+	res, err := ec.unmarshalInputUpdatePushCertificateInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUploadPushCertificateInput2githubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐUploadPushCertificateInput(ctx context.Context, v any) (model.UploadPushCertificateInput, error) {
+	res, err := ec.unmarshalInputUploadPushCertificateInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -10307,6 +11715,13 @@ func (ec *executionContext) marshalOJobState2ᚖgithubᚗcomᚋorchardmdmᚋorch
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOPushCertificate2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐPushCertificate(ctx context.Context, sel ast.SelectionSet, v *store.PushCertificate) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PushCertificate(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

@@ -122,10 +122,44 @@ type PageInfo struct {
 	EndCursor *string `json:"endCursor,omitempty"`
 }
 
+// What pushDevices queued.
+type PushDevicesResult struct {
+	// How many devices matched the filter and have a push token APNs still accepts.
+	DeviceCount int `json:"deviceCount"`
+	// The push jobs queued, of at most 1000 devices each.
+	Jobs []*rivertype.JobRow `json:"jobs"`
+}
+
 type Query struct {
 }
 
 type Subscription struct {
+}
+
+// A renewed push certificate: same topic, new certificate (and usually the same key).
+type UpdatePushCertificateInput struct {
+	// A new name; omitted keeps the current one.
+	Name *string `json:"name,omitempty"`
+	// The renewed certificate, PEM or base64 DER. Its topic must be the stored certificate's.
+	Certificate string `json:"certificate"`
+	// The private key, PEM.
+	PrivateKey string `json:"privateKey"`
+	// The private key's password, when it is encrypted. Never stored.
+	Password *string `json:"password,omitempty"`
+}
+
+// A push certificate and its private key, as strings: the certificate in PEM, or the
+// base64 of its DER (the .pem or .cer Apple's portal gives); the key in PEM (PKCS #1,
+// PKCS #8, encrypted PKCS #8 or OpenSSL-encrypted).
+type UploadPushCertificateInput struct {
+	// A name for people, 1 to 200 characters.
+	Name string `json:"name"`
+	// The certificate from Apple's Push Certificates Portal, PEM or base64 DER.
+	Certificate string `json:"certificate"`
+	// The private key of the push certificate request (push.key from orchard mdmcerts), PEM.
+	PrivateKey string `json:"privateKey"`
+	// The private key's password, when it is encrypted. Never stored.
+	Password *string `json:"password,omitempty"`
 }
 
 // Where a command is in its life.

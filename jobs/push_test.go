@@ -1,0 +1,235 @@
+package jobs_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/mdmproto/apns"
+	"github.com/orchardmdm/orchard/mdmproto/apns/apnstest"
+	"github.com/orchardmdm/orchard/mdmproto/pushcert"
+	"github.com/orchardmdm/orchard/store"
+	"github.com/orchardmdm/orchard/store/pgtest"
+)
+
+const pushTopic = "com.apple.mgmt.External.jobs-test"
+
+// pushEnv is a database with a push certificate and devices, a working River
+// client and the mock APNs server the pushes go to.
+type pushEnv struct {
+	t      testing.TB
+	store  *store.Store
+	river  *jobs.Client
+	apns   *apnstest.Server
+	window time.Duration
+}
+
+func newPushEnv(t testing.TB, cfg jobs.PushConfig, concurrency int) *pushEnv {
+	t.Helper()
+	ctx := context.Background()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s := pgtest.New(t)
+	pc, err := apnstest.NewPushCert(pushTopic, time.Now().Add(365*24*time.Hour))
+	mustTB(t, err)
+	parsed, err := pushcert.Parse(pc.CertPEM, pc.KeyPEM, nil)
+	mustTB(t, err)
+	_, err = s.CreatePushCertificate(ctx, store.PushCertificateInput{Name: "test", Topic: parsed.Topic,
+		CertPEM: parsed.CertPEM, KeyDER: parsed.KeyDER, NotBefore: pc.Cert.NotBefore, NotAfter: pc.Cert.NotAfter}, "test")
+	mustTB(t, err)
+	srv := apnstest.NewServer(pushTopic, pc.Cert)
+	t.Cleanup(srv.Close)
+	pool := apns.New(apns.Config{URL: srv.URL(), RootCAs: srv.RootCAs(), Concurrency: concurrency})
+	t.Cleanup(pool.Close)
+
+	workers := river.NewWorkers()
+	mustTB(t, jobs.Register(workers, jobs.Deps{Store: s, Logger: logger, APNs: pool, Push: cfg}))
+	rc, err := jobs.NewClient(s.Pool(), workers, jobs.Config{Work: true, Logger: logger})
+	mustTB(t, err)
+	mustTB(t, rc.Start(ctx))
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = rc.Stop(stopCtx)
+	})
+	return &pushEnv{t: t, store: s, river: rc, apns: srv, window: cfg.Window}
+}
+
+// addDevices enrolls n devices with push tokens (token i+1 for the i-th) and
+// returns their ids in order.
+func (e *pushEnv) addDevices(n int) []int64 {
+	e.t.Helper()
+	rows, err := e.store.Pool().Query(context.Background(), `INSERT INTO enrolled_devices (udid, push_token, push_magic, push_topic)
+		SELECT 'UDID-' || i, decode(lpad(to_hex(i), 64, '0'), 'hex'), 'magic-' || i, $2
+		FROM generate_series(1, $1) i RETURNING id`, n, pushTopic)
+	mustTB(e.t, err)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	mustTB(e.t, err)
+	return ids
+}
+
+func tokenOf(i int) string { return fmt.Sprintf("%064x", i+1) }
+
+func (e *pushEnv) enqueue(ids ...int64) {
+	e.t.Helper()
+	mustTB(e.t, e.store.InTx(context.Background(), func(tx pgx.Tx) error {
+		return jobs.EnqueuePushTx(context.Background(), e.river, tx, ids)
+	}))
+}
+
+// settle waits until no push job is waiting, scheduled or running.
+func (e *pushEnv) settle(timeout time.Duration) {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		var pending int
+		mustTB(e.t, e.store.Pool().QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'apns_push'
+			AND state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&pending))
+		if pending == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.t.Fatalf("push jobs still pending after %s", timeout)
+}
+
+// pushesByToken groups the mock's pushes by token, in arrival order.
+func (e *pushEnv) pushesByToken() map[string][]apnstest.Push {
+	e.t.Helper()
+	if v := e.apns.Violations(); len(v) > 0 {
+		e.t.Fatalf("the mock APNs refused malformed pushes: %v", v)
+	}
+	out := map[string][]apnstest.Push{}
+	for _, p := range e.apns.Pushes() {
+		out[p.Token] = append(out[p.Token], p)
+	}
+	return out
+}
+
+func TestEveryQueuedDeviceIsPushedOncePerWindow(t *testing.T) {
+	t.Parallel()
+	window := 2 * time.Second
+	env := newPushEnv(t, jobs.PushConfig{Window: window, RetryBase: 50 * time.Millisecond}, 16)
+	ids := env.addDevices(300)
+	// A burst: overlapping requests, some in one transaction, as commands queue them.
+	mustTB(t, env.store.InTx(context.Background(), func(tx pgx.Tx) error {
+		for _, part := range [][]int64{ids, ids[:100], ids[50:250]} {
+			if err := jobs.EnqueuePushTx(context.Background(), env.river, tx, part); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	env.enqueue(ids[200:]...)
+	env.settle(30 * time.Second)
+
+	byToken := env.pushesByToken()
+	for i := range ids {
+		pushes := byToken[tokenOf(i)]
+		if len(pushes) == 0 || len(pushes) > 2 {
+			t.Fatalf("device %d pushed %d times for one burst, want 1 (or 2 when a request came after the first push)", i, len(pushes))
+		}
+		if pushes[0].PushMagic != fmt.Sprintf("magic-%d", i+1) {
+			t.Fatalf("device %d pushed with magic %q", i, pushes[0].PushMagic)
+		}
+		if len(pushes) == 2 && pushes[1].At.Sub(pushes[0].At) < window {
+			t.Fatalf("device %d pushed twice within %s", i, pushes[1].At.Sub(pushes[0].At))
+		}
+	}
+	var notified int
+	mustTB(t, env.store.Pool().QueryRow(context.Background(),
+		"SELECT count(*) FROM enrolled_devices WHERE last_notified_at IS NOT NULL").Scan(&notified))
+	if notified != len(ids) {
+		t.Fatalf("%d devices have last_notified_at, want %d", notified, len(ids))
+	}
+}
+
+func TestRequestsInsideTheWindowCoalesceIntoOneLaterPush(t *testing.T) {
+	t.Parallel()
+	window := 2 * time.Second
+	env := newPushEnv(t, jobs.PushConfig{Window: window}, 8)
+	ids := env.addDevices(20)
+	env.enqueue(ids...)
+	env.settle(20 * time.Second)
+	if env.apns.Count() != 20 {
+		t.Fatalf("%d pushes, want 20", env.apns.Count())
+	}
+	// New commands for every device, moments after their push.
+	for range 5 {
+		env.enqueue(ids...)
+	}
+	env.settle(30 * time.Second)
+	for i := range ids {
+		pushes := env.pushesByToken()[tokenOf(i)]
+		if len(pushes) != 2 {
+			t.Fatalf("device %d: %d pushes, want the first and one coalesced follow-up", i, len(pushes))
+		}
+		if gap := pushes[1].At.Sub(pushes[0].At); gap < window {
+			t.Fatalf("device %d pushed again after %s, inside the %s window", i, gap, window)
+		}
+	}
+}
+
+func TestGoneTokensStopBeingPushed(t *testing.T) {
+	t.Parallel()
+	env := newPushEnv(t, jobs.PushConfig{Window: 100 * time.Millisecond}, 8)
+	ids := env.addDevices(3)
+	env.apns.ReplyTo(tokenOf(0), apnstest.Reply{Status: http.StatusGone, Reason: "Unregistered"})
+	env.apns.ReplyTo(tokenOf(1), apnstest.Reply{Status: http.StatusBadRequest, Reason: "BadDeviceToken"})
+	env.enqueue(ids...)
+	env.settle(20 * time.Second)
+	var invalid []int64
+	rows, err := env.store.Pool().Query(context.Background(),
+		"SELECT id FROM enrolled_devices WHERE push_token_invalid_at IS NOT NULL ORDER BY id")
+	mustTB(t, err)
+	invalid, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+	mustTB(t, err)
+	if len(invalid) != 2 || invalid[0] != ids[0] || invalid[1] != ids[1] {
+		t.Fatalf("invalid tokens on devices %v, want %v", invalid, ids[:2])
+	}
+	time.Sleep(150 * time.Millisecond) // past the window
+	env.enqueue(ids...)
+	env.settle(20 * time.Second)
+	byToken := env.pushesByToken()
+	if len(byToken[tokenOf(0)]) != 1 || len(byToken[tokenOf(1)]) != 1 || len(byToken[tokenOf(2)]) != 2 {
+		t.Fatalf("pushes per device: %d, %d, %d; want 1, 1, 2", len(byToken[tokenOf(0)]),
+			len(byToken[tokenOf(1)]), len(byToken[tokenOf(2)]))
+	}
+}
+
+func TestFailedPushesAreRetriedWithBackoff(t *testing.T) {
+	t.Parallel()
+	env := newPushEnv(t, jobs.PushConfig{Window: time.Minute, RetryBase: 100 * time.Millisecond}, 8)
+	ids := env.addDevices(2)
+	env.apns.ReplyTo(tokenOf(0),
+		apnstest.Reply{Status: http.StatusInternalServerError, Reason: "InternalServerError"},
+		apnstest.Reply{Status: http.StatusTooManyRequests, Reason: "TooManyRequests"})
+	env.enqueue(ids...)
+	env.settle(60 * time.Second)
+	byToken := env.pushesByToken()
+	retried := byToken[tokenOf(0)]
+	if len(retried) != 3 || retried[2].Status != http.StatusOK {
+		t.Fatalf("device 0: %+v; want 500, 429, then a delivered push", retried)
+	}
+	if gap := retried[2].At.Sub(retried[1].At); gap < 200*time.Millisecond {
+		t.Fatalf("second retry came %s after the first, want at least the doubled backoff", gap)
+	}
+	if len(byToken[tokenOf(1)]) != 1 {
+		t.Fatalf("device 1 pushed %d times, want once", len(byToken[tokenOf(1)]))
+	}
+}
+
+// mustTB is must for tests and benchmarks alike.
+func mustTB(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,224 @@
+// Package apns sends MDM push notifications through Apple's push service
+// (APNs): one reused HTTP/2 client per topic, a bound on pushes in flight.
+package apns
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/sideshow/apns2"
+	"golang.org/x/net/http2"
+)
+
+// ProductionURL is Apple's APNs endpoint. MDM pushes always go to production:
+// push certificates from Apple's portal are production certificates.
+const ProductionURL = apns2.HostProduction
+
+// Config shapes a Pool. The pool builds its HTTP clients itself, one per
+// topic, because each carries that topic's certificate for mutual TLS; tests
+// point URL and RootCAs at a local mock.
+type Config struct {
+	// URL is the APNs base URL; empty means ProductionURL.
+	URL string
+	// Concurrency bounds the pushes in flight at once over all topics.
+	Concurrency int
+	// Expiration is how long APNs keeps a push for a device that is offline.
+	Expiration time.Duration
+	// Timeout bounds one push.
+	Timeout time.Duration
+	// RootCAs verifies the APNs server; nil uses the system's roots.
+	RootCAs *x509.CertPool
+}
+
+// Defaults fills zero fields.
+func (c Config) withDefaults() Config {
+	if c.URL == "" {
+		c.URL = ProductionURL
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 100
+	}
+	if c.Expiration <= 0 {
+		c.Expiration = 24 * time.Hour
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 30 * time.Second
+	}
+	return c
+}
+
+// Target is a device to wake: its push token and push magic from TokenUpdate.
+type Target struct {
+	Token     []byte
+	PushMagic string
+}
+
+// Outcome sorts APNs answers by what the caller must do next.
+type Outcome int
+
+const (
+	// Sent: APNs accepted the push.
+	Sent Outcome = iota
+	// Retry: APNs or the network failed for now (429, 5xx, connection errors).
+	Retry
+	// Invalid: the token is gone (410 Unregistered, BadDeviceToken); stop
+	// pushing it until the device sends a new one.
+	Invalid
+	// Failed: refused for a reason retrying does not fix (certificate, topic).
+	Failed
+)
+
+func (o Outcome) String() string {
+	return [...]string{"sent", "retry", "invalid", "failed"}[o]
+}
+
+// Result is what happened to one push.
+type Result struct {
+	Outcome Outcome
+	Status  int
+	Reason  string
+	Err     error
+}
+
+// Pool keeps one APNs client per topic and reuses it, as Apple asks: opening
+// connections for each push looks like an attack to APNs.
+type Pool struct {
+	cfg Config
+	sem chan struct{}
+
+	mu      sync.Mutex
+	clients map[string]*topicClient
+}
+
+type topicClient struct {
+	fingerprint string
+	client      *apns2.Client
+}
+
+// New returns a Pool; it connects on the first push.
+func New(cfg Config) *Pool {
+	cfg = cfg.withDefaults()
+	return &Pool{cfg: cfg, sem: make(chan struct{}, cfg.Concurrency), clients: map[string]*topicClient{}}
+}
+
+// client returns the topic's client, replacing it when the certificate
+// changed (a renewal keeps the topic and brings a new certificate).
+func (p *Pool) client(topic string, cert tls.Certificate) *apns2.Client {
+	sum := sha256.Sum256(cert.Certificate[0])
+	fp := hex.EncodeToString(sum[:])
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if tc := p.clients[topic]; tc != nil {
+		if tc.fingerprint == fp {
+			return tc.client
+		}
+		tc.client.CloseIdleConnections()
+	}
+	tc := &topicClient{fingerprint: fp, client: &apns2.Client{
+		Host:        p.cfg.URL,
+		Certificate: cert,
+		HTTPClient:  p.httpClient(cert),
+	}}
+	p.clients[topic] = tc
+	return tc.client
+}
+
+// httpClient speaks HTTP/2 only, through x/net's transport: it dials one
+// connection per host and multiplexes every push on it, where net/http's
+// transport dials one connection per concurrent first request.
+func (p *Pool) httpClient(cert tls.Certificate) *http.Client {
+	return &http.Client{
+		Timeout: p.cfg.Timeout,
+		Transport: &http2.Transport{
+			TLSClientConfig: &tls.Config{
+				Certificates: []tls.Certificate{cert},
+				RootCAs:      p.cfg.RootCAs,
+				MinVersion:   tls.VersionTLS12,
+			},
+			// Pings find dead connections before a push waits on one.
+			ReadIdleTimeout: 15 * time.Second,
+			PingTimeout:     10 * time.Second,
+		},
+	}
+}
+
+// Push sends one push per target with the topic's certificate and returns a
+// result per target, in order. It waits for every push, or for ctx.
+func (p *Pool) Push(ctx context.Context, topic string, cert tls.Certificate, targets []Target) []Result {
+	results := make([]Result, len(targets))
+	if len(cert.Certificate) == 0 {
+		for i := range results {
+			results[i] = Result{Outcome: Failed, Err: errors.New("apns: no certificate")}
+		}
+		return results
+	}
+	client := p.client(topic, cert)
+	expiration := time.Now().Add(p.cfg.Expiration)
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		select {
+		case p.sem <- struct{}{}:
+		case <-ctx.Done():
+			for j := i; j < len(targets); j++ {
+				results[j] = Result{Outcome: Retry, Err: ctx.Err()}
+			}
+			wg.Wait()
+			return results
+		}
+		wg.Go(func() {
+			defer func() { <-p.sem }()
+			results[i] = push(ctx, client, topic, expiration, t)
+		})
+	}
+	wg.Wait()
+	return results
+}
+
+func push(ctx context.Context, client *apns2.Client, topic string, expiration time.Time, t Target) Result {
+	n := &apns2.Notification{
+		DeviceToken: hex.EncodeToString(t.Token),
+		Topic:       topic,
+		PushType:    apns2.PushTypeMDM,
+		Priority:    apns2.PriorityHigh,
+		Expiration:  expiration,
+		Payload:     mdmPayload{PushMagic: t.PushMagic},
+	}
+	res, err := client.PushWithContext(ctx, n)
+	if err != nil {
+		return Result{Outcome: Retry, Err: err}
+	}
+	return Result{Outcome: classify(res.StatusCode, res.Reason), Status: res.StatusCode, Reason: res.Reason}
+}
+
+// mdmPayload is the whole body of an MDM push.
+type mdmPayload struct {
+	PushMagic string `json:"mdm"`
+}
+
+func classify(status int, reason string) Outcome {
+	switch {
+	case status == http.StatusOK:
+		return Sent
+	case status == http.StatusGone, reason == apns2.ReasonBadDeviceToken:
+		return Invalid
+	case status == http.StatusTooManyRequests, status >= 500:
+		return Retry
+	}
+	return Failed
+}
+
+// Close drops idle connections of every client.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, tc := range p.clients {
+		tc.client.CloseIdleConnections()
+	}
+}

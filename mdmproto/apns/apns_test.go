@@ -1,0 +1,153 @@
+package apns_test
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/orchardmdm/orchard/mdmproto/apns"
+	"github.com/orchardmdm/orchard/mdmproto/apns/apnstest"
+)
+
+const topic = "com.apple.mgmt.External.test"
+
+func setup(t testing.TB) (*apnstest.Server, *apnstest.PushCert, *apns.Pool) {
+	t.Helper()
+	pc, err := apnstest.NewPushCert(topic, time.Now().Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := apnstest.NewServer(topic, pc.Cert)
+	t.Cleanup(srv.Close)
+	pool := apns.New(apns.Config{URL: srv.URL(), RootCAs: srv.RootCAs(), Concurrency: 8})
+	t.Cleanup(pool.Close)
+	return srv, pc, pool
+}
+
+func token(i int) []byte {
+	b, _ := hex.DecodeString(fmt.Sprintf("%064x", i+1))
+	return b
+}
+
+func TestPushSortsAnswers(t *testing.T) {
+	srv, pc, pool := setup(t)
+	srv.ReplyTo(hex.EncodeToString(token(1)), apnstest.Reply{Status: http.StatusGone, Reason: "Unregistered"})
+	srv.ReplyTo(hex.EncodeToString(token(2)), apnstest.Reply{Status: http.StatusBadRequest, Reason: "BadDeviceToken"})
+	srv.ReplyTo(hex.EncodeToString(token(3)), apnstest.Reply{Status: http.StatusInternalServerError, Reason: "InternalServerError"})
+	srv.ReplyTo(hex.EncodeToString(token(4)), apnstest.Reply{Status: http.StatusTooManyRequests, Reason: "TooManyRequests"})
+	srv.ReplyTo(hex.EncodeToString(token(5)), apnstest.Reply{Status: http.StatusForbidden, Reason: "BadCertificate"})
+	targets := make([]apns.Target, 6)
+	for i := range targets {
+		targets[i] = apns.Target{Token: token(i), PushMagic: fmt.Sprintf("magic-%d", i)}
+	}
+	got := pool.Push(context.Background(), topic, pc.TLS, targets)
+	want := []apns.Outcome{apns.Sent, apns.Invalid, apns.Invalid, apns.Retry, apns.Retry, apns.Failed}
+	for i := range want {
+		if got[i].Outcome != want[i] {
+			t.Errorf("target %d: %v (%d %s %v), want %v", i, got[i].Outcome, got[i].Status, got[i].Reason, got[i].Err, want[i])
+		}
+	}
+	if v := srv.Violations(); len(v) > 0 {
+		t.Fatalf("malformed pushes: %v", v)
+	}
+	pushes := srv.Pushes()
+	if len(pushes) != 6 {
+		t.Fatalf("%d pushes arrived, want 6", len(pushes))
+	}
+	for _, p := range pushes {
+		if p.PushMagic == "" || p.Token == "" {
+			t.Fatalf("push %+v lacks token or magic", p)
+		}
+	}
+}
+
+func TestOneConnectionCarriesABurst(t *testing.T) {
+	srv, pc, pool := setup(t)
+	targets := make([]apns.Target, 500)
+	for i := range targets {
+		targets[i] = apns.Target{Token: token(i), PushMagic: "m"}
+	}
+	for range 2 {
+		for i, r := range pool.Push(context.Background(), topic, pc.TLS, targets) {
+			if r.Outcome != apns.Sent {
+				t.Fatalf("push %d: %+v", i, r)
+			}
+		}
+	}
+	if n := srv.Connections(); n != 1 {
+		t.Fatalf("%d connections for two bursts of 500 pushes, want one reused connection", n)
+	}
+}
+
+func TestARenewedCertificateGetsItsOwnConnection(t *testing.T) {
+	srv, pc, pool := setup(t)
+	target := []apns.Target{{Token: token(0), PushMagic: "m"}}
+	if r := pool.Push(context.Background(), topic, pc.TLS, target); r[0].Outcome != apns.Sent {
+		t.Fatalf("before renewal: %+v", r[0])
+	}
+	renewed, err := apnstest.PushCertWithKey(topic, time.Now().Add(48*time.Hour), pc.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Expect(renewed.Cert)
+	if r := pool.Push(context.Background(), topic, renewed.TLS, target); r[0].Outcome != apns.Sent {
+		t.Fatalf("after renewal: %+v (violations %v)", r[0], srv.Violations())
+	}
+	if n := srv.Connections(); n != 2 {
+		t.Fatalf("%d connections, want a new one for the renewed certificate", n)
+	}
+}
+
+func TestPushWithAnotherCertificateIsRefused(t *testing.T) {
+	srv, _, pool := setup(t)
+	intruder, err := apnstest.NewPushCert(topic, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := pool.Push(context.Background(), topic, intruder.TLS, []apns.Target{{Token: token(0), PushMagic: "m"}})
+	if res[0].Outcome != apns.Failed || srv.Count() != 0 {
+		t.Fatalf("result %+v, %d accepted; want the server to refuse the certificate", res[0], srv.Count())
+	}
+}
+
+func TestPushStopsWithTheContext(t *testing.T) {
+	srv, pc, pool := setup(t)
+	srv.SetDelay(200 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	targets := make([]apns.Target, 50)
+	for i := range targets {
+		targets[i] = apns.Target{Token: token(i), PushMagic: "m"}
+	}
+	for i, r := range pool.Push(ctx, topic, pc.TLS, targets) {
+		if r.Outcome != apns.Retry {
+			t.Fatalf("target %d: %v after the context ended, want retry", i, r.Outcome)
+		}
+	}
+}
+
+// BenchmarkPoolPush measures raw pushes/s to the local mock, without the database.
+func BenchmarkPoolPush(b *testing.B) {
+	srv, pc, _ := setup(b)
+	pool := apns.New(apns.Config{URL: srv.URL(), RootCAs: srv.RootCAs(), Concurrency: 200})
+	defer pool.Close()
+	targets := make([]apns.Target, 10000)
+	for i := range targets {
+		targets[i] = apns.Target{Token: token(i), PushMagic: "m"}
+	}
+	b.ResetTimer()
+	start := time.Now()
+	pushes := 0
+	for b.Loop() {
+		for _, r := range pool.Push(context.Background(), topic, pc.TLS, targets) {
+			if r.Outcome != apns.Sent {
+				b.Fatalf("push failed: %+v", r)
+			}
+		}
+		pushes += len(targets)
+	}
+	b.ReportMetric(float64(pushes)/time.Since(start).Seconds(), "pushes/s")
+}

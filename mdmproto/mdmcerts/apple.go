@@ -1,0 +1,90 @@
+package mdmcerts
+
+import (
+	"bytes"
+	"crypto/x509"
+	"embed"
+	"encoding/pem"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
+)
+
+// appleFiles holds Apple's public WWDR intermediate and root certificates,
+// when shipped (see apple/README.md).
+//
+//go:embed apple
+var appleFiles embed.FS
+
+// AppleChain returns the Apple certificates compiled in: intermediates first,
+// the root last, the order the push request chain takes.
+func AppleChain() ([]*x509.Certificate, error) {
+	var all []*x509.Certificate
+	err := fs.WalkDir(appleFiles, "apple", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".pem") {
+			return err
+		}
+		data, err := appleFiles.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		certs, err := ParseCertificates(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		all = append(all, certs...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return OrderChain(all), nil
+}
+
+// OrderChain puts intermediates before self-signed roots.
+func OrderChain(certs []*x509.Certificate) []*x509.Certificate {
+	out := slices.Clone(certs)
+	slices.SortStableFunc(out, func(a, b *x509.Certificate) int {
+		return boolInt(selfSigned(a)) - boolInt(selfSigned(b))
+	})
+	return out
+}
+
+func selfSigned(c *x509.Certificate) bool { return bytes.Equal(c.RawIssuer, c.RawSubject) }
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// ParseCertificates reads every certificate of PEM input, or one DER certificate.
+func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	rest := data
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if len(out) > 0 {
+		return out, nil
+	}
+	c, err := x509.ParseCertificate(data)
+	if err != nil {
+		return nil, fmt.Errorf("no PEM or DER certificate found")
+	}
+	return []*x509.Certificate{c}, nil
+}
