@@ -245,4 +245,3 @@ func readJSON(r *http.Request, v any) error {
 	}
 	return json.Unmarshal(data, v)
 }
-
