@@ -77,7 +77,9 @@ func newDEPEnv(t *testing.T, devices int) *depEnv {
 	return e
 }
 
-func (e *depEnv) hook(f func(n int64, w http.ResponseWriter, r *http.Request) bool) { e.before.Store(&f) }
+func (e *depEnv) hook(f func(n int64, w http.ResponseWriter, r *http.Request) bool) {
+	e.before.Store(&f)
+}
 
 // sync queues a sync and waits until it is finalized, or retryable.
 func (e *depEnv) sync(full bool) *rivertype.JobRow {
