@@ -23,4 +23,6 @@ type Resolver struct {
 	// PushDevices asks APNs to wake devices, enqueued inside tx so the push
 	// exists exactly when the commands it announces do. Nil: no push.
 	PushDevices func(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error
+	// DEP reaches Apple's DEP service for the DEP fields.
+	DEP *jobs.DEP
 }

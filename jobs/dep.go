@@ -36,6 +36,14 @@ func DefaultEnrollmentURL(publicURL string) func(context.Context, string) (strin
 	}
 }
 
+// ProfileURL is the enrollment URL a DEP profile sends devices to.
+func (d *DEP) ProfileURL(ctx context.Context, profileName string) (string, error) {
+	if d.EnrollmentURL == nil {
+		return "", errors.New("no DEP enrollment URL is configured")
+	}
+	return d.EnrollmentURL(ctx, profileName)
+}
+
 // newClient builds a client for credentials, with the given session store.
 func (d *DEP) newClient(creds dep.Credentials, sessions dep.SessionStore) *dep.Client {
 	c := dep.New(dep.Config{BaseURL: d.BaseURL, HTTPClient: d.HTTPClient, Credentials: creds, Sessions: sessions})

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/orchardmdm/orchard/mdmproto/dep"
 )
 
 // Config is every setting of orchard, filled from flags and ORCHARD_* variables
@@ -25,6 +27,8 @@ type Config struct {
 	ComplexityLimit int
 	DepthLimit      int
 	ShutdownTimeout time.Duration
+	DEPURL          string
+	DEPSyncInterval time.Duration
 }
 
 // settings binds flags to their environment variables and documents both.
@@ -98,6 +102,10 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	s.integer(&c.DepthLimit, "graphql-depth-limit", "ORCHARD_GRAPHQL_DEPTH_LIMIT", 15, "deepest GraphQL selection nesting")
 	s.duration(&c.ShutdownTimeout, "shutdown-timeout", "ORCHARD_SHUTDOWN_TIMEOUT", 30*time.Second,
 		"how long SIGTERM waits for requests and jobs to finish")
+	s.str(&c.DEPURL, "dep-url", "ORCHARD_DEP_URL", dep.DefaultBaseURL,
+		"Apple's DEP service (point it at `orchard depsim` to try DEP without Apple)")
+	s.duration(&c.DEPSyncInterval, "dep-sync-interval", "ORCHARD_DEP_SYNC_INTERVAL", 30*time.Minute,
+		"how often every DEP virtual server syncs its devices; 0 turns periodic syncs off")
 }
 
 func (c *Config) validate() error {
@@ -110,6 +118,9 @@ func (c *Config) validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat)
+	}
+	if c.DEPSyncInterval != 0 && c.DEPSyncInterval < time.Minute {
+		return fmt.Errorf("--dep-sync-interval must be 0 or at least 1m, not %s", c.DEPSyncInterval)
 	}
 	if c.MaxWorkers < 1 || c.MaxDBConns < 4 {
 		return fmt.Errorf("--max-workers must be at least 1 and --max-db-conns at least 4")

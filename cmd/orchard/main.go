@@ -19,6 +19,7 @@ Usage:
   orchard migrate [flags]        apply database migrations and exit
   orchard token create|revoke    manage API tokens
   orchard db start|stop|url      manage the private PostgreSQL cluster of a data directory
+  orchard depsim [flags]         run a DEP simulator (Apple's DEP service, for tests and demos)
 
 Run "orchard <command> --help" for a command's flags. Every flag can also be set
 with its ORCHARD_* environment variable.
@@ -50,6 +51,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return tokenCommand(ctx, rest, stdout, stderr)
 	case "db":
 		return dbCommand(ctx, rest, stdout, stderr)
+	case "depsim":
+		return depsimCommand(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -63,6 +63,7 @@ type app struct {
 	store   *store.Store
 	river   *jobs.Client
 	broker  *jobs.Broker
+	dep     *jobs.DEP
 	handler http.Handler
 }
 
@@ -71,18 +72,21 @@ func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logge
 	if err != nil {
 		return nil, err
 	}
+	depService := newDEP(cfg, s)
 	workers := river.NewWorkers()
-	if err := jobs.Register(workers, jobs.Deps{Store: s, Logger: logger}); err != nil {
+	if err := jobs.Register(workers, jobs.Deps{Store: s, Logger: logger, DEP: depService}); err != nil {
 		return nil, err
 	}
+	schedule := jobs.DefaultSchedule()
+	schedule.DEPSync = cfg.DEPSyncInterval
 	riverClient, err := jobs.NewClient(s.Pool(), workers, jobs.Config{
 		Work: cfg.Role != "api", MaxWorkers: cfg.MaxWorkers, Logger: logger,
-		Periodic: jobs.PeriodicJobs(jobs.DefaultSchedule()),
+		Periodic: jobs.PeriodicJobs(schedule),
 	})
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, logger: logger, store: s, river: riverClient, broker: jobs.NewBroker(s.Pool(), logger)}
+	a := &app{cfg: cfg, logger: logger, store: s, river: riverClient, broker: jobs.NewBroker(s.Pool(), logger), dep: depService}
 	a.handler = a.routes(tokens)
 	return a, nil
 }
@@ -100,13 +104,22 @@ func (a *app) routes(tokens *auth.Tokens) http.Handler {
 	if a.cfg.Role == "worker" {
 		return mux
 	}
-	resolver := &graph.Resolver{Store: a.store, Jobs: a.river, Events: a.broker, Logger: a.logger, PublicURL: a.cfg.PublicURL}
+	resolver := &graph.Resolver{Store: a.store, Jobs: a.river, Events: a.broker, Logger: a.logger, PublicURL: a.cfg.PublicURL,
+		DEP: a.dep}
 	route("/graphql", graph.NewHandler(graph.HandlerConfig{
 		Resolver: resolver, Tokens: tokens, Logger: a.logger, Metrics: reg,
 		Limits: graph.Limits{Complexity: a.cfg.ComplexityLimit, Depth: a.cfg.DepthLimit},
 	}))
 	route("/", graphiql.Handler("/graphql"))
 	return mux
+}
+
+// newDEP is how this process reaches Apple's DEP service. DEP profiles point
+// devices at <public-url>/enroll/dep until the MDM endpoint serves per-
+// enrollment URLs.
+func newDEP(cfg *Config, s *store.Store) *jobs.DEP {
+	return &jobs.DEP{Store: s, BaseURL: cfg.DEPURL, AssignPause: time.Second,
+		EnrollmentURL: jobs.DefaultEnrollmentURL(cfg.PublicURL)}
 }
 
 // healthz answers 200 only while the database answers.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/orchardmdm/orchard/store"
 	"github.com/riverqueue/river/rivertype"
@@ -28,6 +29,88 @@ type BlueprintEdge struct {
 type CreateBlueprintInput struct {
 	// Unique, non-empty name.
 	Name string `json:"name"`
+}
+
+// Apple's account information of a virtual server.
+type DEPAccount struct {
+	ServerName    string `json:"serverName"`
+	ServerUUID    string `json:"serverUuid"`
+	AdminID       string `json:"adminId"`
+	FacilitatorID string `json:"facilitatorId"`
+	OrgName       string `json:"orgName"`
+	OrgEmail      string `json:"orgEmail"`
+	OrgPhone      string `json:"orgPhone"`
+	OrgAddress    string `json:"orgAddress"`
+	OrgType       string `json:"orgType"`
+	OrgVersion    string `json:"orgVersion"`
+	OrgID         string `json:"orgId"`
+}
+
+// Apple's live details of one device.
+type DEPDeviceDetails struct {
+	SerialNumber string `json:"serialNumber"`
+	// SUCCESS, or NOT_ACCESSIBLE when the device is not this server's.
+	ResponseStatus     string     `json:"responseStatus"`
+	Model              *string    `json:"model,omitempty"`
+	Description        *string    `json:"description,omitempty"`
+	Color              *string    `json:"color,omitempty"`
+	AssetTag           *string    `json:"assetTag,omitempty"`
+	Os                 *string    `json:"os,omitempty"`
+	DeviceFamily       *string    `json:"deviceFamily,omitempty"`
+	ProfileStatus      *string    `json:"profileStatus,omitempty"`
+	ProfileUUID        *string    `json:"profileUuid,omitempty"`
+	ProfileAssignTime  *time.Time `json:"profileAssignTime,omitempty"`
+	ProfilePushTime    *time.Time `json:"profilePushTime,omitempty"`
+	DeviceAssignedDate *time.Time `json:"deviceAssignedDate,omitempty"`
+	DeviceAssignedBy   *string    `json:"deviceAssignedBy,omitempty"`
+}
+
+// A DEP device and its cursor.
+type DEPDeviceEdge struct {
+	Cursor string           `json:"cursor"`
+	Node   *store.DEPDevice `json:"node"`
+}
+
+// Filters for the DEP device list.
+type DEPDeviceFilter struct {
+	// Exact serial number.
+	SerialNumber    *string `json:"serialNumber,omitempty"`
+	VirtualServerID *string `json:"virtualServerId,omitempty"`
+	// empty, assigned, pushed or removed.
+	ProfileStatus *string `json:"profileStatus,omitempty"`
+	// The last change a sync reported: added, modified or deleted. deleted lists devices Apple no longer lists.
+	OpType *string `json:"opType,omitempty"`
+}
+
+// A DEP profile's settings, with Apple's field meanings.
+type DEPProfileInput struct {
+	// The virtual server the profile is for (ignored on update).
+	VirtualServerID string `json:"virtualServerId"`
+	// Apple's profile_name: unique per server, shown on devices.
+	Name                  string   `json:"name"`
+	IsSupervised          *bool    `json:"isSupervised,omitempty"`
+	IsMandatory           *bool    `json:"isMandatory,omitempty"`
+	IsMdmRemovable        *bool    `json:"isMdmRemovable,omitempty"`
+	AwaitDeviceConfigured *bool    `json:"awaitDeviceConfigured,omitempty"`
+	AutoAdvanceSetup      *bool    `json:"autoAdvanceSetup,omitempty"`
+	IsMultiUser           *bool    `json:"isMultiUser,omitempty"`
+	AllowPairing          *bool    `json:"allowPairing,omitempty"`
+	SkipSetupItems        []string `json:"skipSetupItems,omitempty"`
+	Department            *string  `json:"department,omitempty"`
+	SupportPhoneNumber    *string  `json:"supportPhoneNumber,omitempty"`
+	SupportEmailAddress   *string  `json:"supportEmailAddress,omitempty"`
+	OrgMagic              *string  `json:"orgMagic,omitempty"`
+	Language              *string  `json:"language,omitempty"`
+	Region                *string  `json:"region,omitempty"`
+	AnchorCerts           []string `json:"anchorCerts,omitempty"`
+	SupervisingHostCerts  []string `json:"supervisingHostCerts,omitempty"`
+}
+
+// Apple's answer for one device of an assign or remove.
+type DEPProfileResult struct {
+	SerialNumber string `json:"serialNumber"`
+	// SUCCESS, NOT_ACCESSIBLE or FAILED.
+	Result string `json:"result"`
 }
 
 // A device and its cursor.
