@@ -25,7 +25,7 @@ import (
 // depEnv is a database, a DEP simulator with an uploaded token for it, and a
 // working River client.
 type depEnv struct {
-	t      *testing.T
+	t      testing.TB
 	store  *store.Store
 	sim    *depsim.Server
 	river  *jobs.Client
@@ -38,7 +38,7 @@ type depEnv struct {
 	before  atomic.Pointer[func(n int64, w http.ResponseWriter, r *http.Request) bool]
 }
 
-func newDEPEnv(t *testing.T, devices int) *depEnv {
+func newDEPEnv(t testing.TB, devices int) *depEnv {
 	t.Helper()
 	ctx := context.Background()
 	e := &depEnv{t: t, store: pgtest.New(t), sim: depsim.New(depsim.Config{Devices: devices})}
@@ -59,16 +59,16 @@ func newDEPEnv(t *testing.T, devices int) *depEnv {
 	e.dep = &jobs.DEP{Store: e.store, BaseURL: srv.URL, Backoff: func(int) time.Duration { return 10 * time.Millisecond },
 		EnrollmentURL: jobs.DefaultEnrollmentURL("https://orchard.example.com")}
 	tok, err := e.store.CreateDEPToken(ctx, "test", "test")
-	must(t, err)
+	check(t, err)
 	e.server, err = e.dep.Upload(ctx, tok.ID, e.sim.TokenJSON(), "test")
-	must(t, err)
+	check(t, err)
 
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	workers := river.NewWorkers()
-	must(t, jobs.Register(workers, jobs.Deps{Store: e.store, Logger: logger, DEP: e.dep}))
+	check(t, jobs.Register(workers, jobs.Deps{Store: e.store, Logger: logger, DEP: e.dep}))
 	e.river, err = jobs.NewClient(e.store.Pool(), workers, jobs.Config{Work: true, Logger: logger})
-	must(t, err)
-	must(t, e.river.Start(ctx))
+	check(t, err)
+	check(t, e.river.Start(ctx))
 	t.Cleanup(func() {
 		stop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -85,7 +85,7 @@ func (e *depEnv) hook(f func(n int64, w http.ResponseWriter, r *http.Request) bo
 func (e *depEnv) sync(full bool) *rivertype.JobRow {
 	e.t.Helper()
 	res, err := e.river.Insert(context.Background(), jobs.DEPSyncArgs{VirtualServerID: e.server.ID, FullSync: full}, nil)
-	must(e.t, err)
+	check(e.t, err)
 	return e.wait(res.Job.ID, rivertype.JobStateCompleted, rivertype.JobStateCancelled, rivertype.JobStateDiscarded, rivertype.JobStateRetryable)
 }
 
@@ -94,7 +94,7 @@ func (e *depEnv) wait(id int64, states ...rivertype.JobState) *rivertype.JobRow 
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		job, err := e.river.JobGet(context.Background(), id)
-		must(e.t, err)
+		check(e.t, err)
 		for _, s := range states {
 			if job.State == s {
 				return job
@@ -120,7 +120,7 @@ func syncOutput(t *testing.T, job *rivertype.JobRow) jobs.DEPSyncOutput {
 func (e *depEnv) count(f store.DEPDeviceFilter) int {
 	e.t.Helper()
 	n, err := e.store.CountDEPDevices(context.Background(), f)
-	must(e.t, err)
+	check(e.t, err)
 	return n
 }
 
@@ -257,5 +257,12 @@ func TestDEPSyncDefaultProfileIsAssignedToNewDevices(t *testing.T) {
 	}
 	if d, ok := e.sim.Device("SIM000001499"); !ok || d.ProfileUUID != def.ProfileUUID {
 		t.Fatalf("Apple's view of the device: %+v", d)
+	}
+}
+
+func check(tb testing.TB, err error) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatal(err)
 	}
 }
