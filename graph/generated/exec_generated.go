@@ -2215,6 +2215,7 @@ extend type Query {
   depDeviceDetails(
     "The virtual server whose token asks."
     virtualServerId: ID!
+    "Serial numbers to ask about."
     serialNumbers: [String!]!
   ): [DEPDeviceDetails!]! @hasPermission(permission: "mdm.view_depdevice")
 
@@ -2283,7 +2284,9 @@ extend type Mutation {
 
 "A DEP server token: orchard's key pair, and Apple's OAuth keys once uploaded. Secrets are never shown."
 type DEPToken {
+  "orchard's id of the token."
   id: ID!
+  "A name for people, e.g. the Apple Business Manager server's name."
   name: String!
   "The certificate to upload to Apple Business Manager (PEM)."
   certificatePem: String!
@@ -2297,27 +2300,37 @@ type DEPToken {
   uploadedAt: Time
   "The virtual server the token serves; null until uploaded."
   virtualServer: DEPVirtualServer
+  "When the key pair was made."
   createdAt: Time!
+  "When the token last changed."
   updatedAt: Time!
 }
 
 "A virtual MDM server of Apple Business Manager, with its organisation."
 type DEPVirtualServer {
+  "orchard's id of the virtual server."
   id: ID!
   "Apple's server_uuid."
   uuid: String!
   "Apple's server_name."
   name: String!
+  "Apple's admin_id: who made the server token."
   adminId: String!
+  "Apple's facilitator_id (legacy accounts)."
   facilitatorId: String!
+  "The organisation's name."
   orgName: String!
+  "The organisation's contact email."
   orgEmail: String!
+  "The organisation's phone number."
   orgPhone: String!
+  "The organisation's postal address."
   orgAddress: String!
   "edu or org."
   orgType: String!
   "v1 (Apple School/Business Manager legacy) or v2."
   orgVersion: String!
+  "Apple's id of the organisation."
   orgId: String!
   "The token orchard calls Apple with."
   token: DEPToken!
@@ -2327,7 +2340,9 @@ type DEPVirtualServer {
   syncPhase: String!
   "When the last sync finished."
   lastSyncedAt: Time
+  "When orchard first saw the server."
   createdAt: Time!
+  "When the server's record last changed."
   updatedAt: Time!
 }
 
@@ -2335,6 +2350,7 @@ type DEPVirtualServer {
 input DEPDeviceFilter {
   "Exact serial number."
   serialNumber: String
+  "Only the devices of this virtual server."
   virtualServerId: ID
   "empty, assigned, pushed or removed."
   profileStatus: String
@@ -2347,11 +2363,17 @@ A device Apple lists for a virtual server, as of the last sync. orchard never di
 devices: disown is destructive and irreversible, so it is left to Apple Business Manager.
 """
 type DEPDevice {
+  "orchard's id of the DEP device."
   id: ID!
+  "The device's serial number."
   serialNumber: String!
+  "Apple's model name, e.g. MacBook Air."
   model: String!
+  "Apple's description of the configuration, e.g. IPAD AIR WI-FI 64GB."
   description: String!
+  "The device's colour."
   color: String!
+  "The asset tag set in Apple Business Manager."
   assetTag: String!
   "OSX, iOS, tvOS ..."
   os: String!
@@ -2363,23 +2385,33 @@ type DEPDevice {
   profileUuid: String!
   "The assigned profile, when orchard defined it."
   profile: DEPProfile
+  "When the profile was assigned."
   profileAssignTime: Time
+  "When the device downloaded its profile."
   profilePushTime: Time
+  "When the device was assigned to the virtual server."
   deviceAssignedDate: Time
+  "Who assigned the device to the virtual server."
   deviceAssignedBy: String!
   "The last change a sync reported (added, modified, deleted); empty after a fetch."
   opType: String!
+  "When the last reported change happened."
   opDate: Time
   "When Apple stopped listing the device; null while it is listed."
   deletedAt: Time
+  "The virtual server that lists the device."
   virtualServer: DEPVirtualServer!
+  "When orchard first saw the device."
   createdAt: Time!
+  "When a sync last changed the device's record."
   updatedAt: Time!
 }
 
 "A page of DEP devices."
 type DEPDeviceConnection {
+  "The devices of this page."
   edges: [DEPDeviceEdge!]!
+  "Where the next page starts."
   pageInfo: PageInfo!
   "How many devices match the filter, over all pages."
   totalCount: Int!
@@ -2387,47 +2419,75 @@ type DEPDeviceConnection {
 
 "A DEP device and its cursor."
 type DEPDeviceEdge {
+  "Pass as ` + "`" + `after` + "`" + ` to get the devices after this one."
   cursor: String!
+  "The device."
   node: DEPDevice!
 }
 
 "Apple's live details of one device."
 type DEPDeviceDetails {
+  "The serial number asked for."
   serialNumber: String!
   "SUCCESS, or NOT_ACCESSIBLE when the device is not this server's."
   responseStatus: String!
+  "Apple's model name; null when not accessible."
   model: String
+  "Apple's description of the configuration."
   description: String
+  "The device's colour."
   color: String
+  "The asset tag set in Apple Business Manager."
   assetTag: String
+  "OSX, iOS, tvOS ..."
   os: String
+  "Mac, iPad, iPhone, AppleTV ..."
   deviceFamily: String
+  "empty, assigned, pushed or removed."
   profileStatus: String
+  "Apple's UUID of the assigned profile."
   profileUuid: String
+  "When the profile was assigned."
   profileAssignTime: Time
+  "When the device downloaded its profile."
   profilePushTime: Time
+  "When the device was assigned to the virtual server."
   deviceAssignedDate: Time
+  "Who assigned the device to the virtual server."
   deviceAssignedBy: String
 }
 
 "Apple's account information of a virtual server."
 type DEPAccount {
+  "The virtual server's name."
   serverName: String!
+  "The virtual server's UUID."
   serverUuid: String!
+  "Who made the server token."
   adminId: String!
+  "Apple's facilitator_id (legacy accounts)."
   facilitatorId: String!
+  "The organisation's name."
   orgName: String!
+  "The organisation's contact email."
   orgEmail: String!
+  "The organisation's phone number."
   orgPhone: String!
+  "The organisation's postal address."
   orgAddress: String!
+  "edu or org."
   orgType: String!
+  "v1 or v2."
   orgVersion: String!
+  "Apple's id of the organisation."
   orgId: String!
 }
 
 "A DEP profile (DEP enrollment): what Setup Assistant does on devices it is assigned to."
 type DEPProfile {
+  "orchard's id of the profile."
   id: ID!
+  "The virtual server the profile is defined on."
   virtualServer: DEPVirtualServer!
   "Apple's profile_name, shown on devices."
   name: String!
@@ -2435,18 +2495,29 @@ type DEPProfile {
   uuid: String!
   "Where devices get their enrollment profile."
   url: String!
+  "Devices are supervised."
   isSupervised: Boolean!
+  "Users cannot skip enrollment."
   isMandatory: Boolean!
+  "Users may remove the MDM profile."
   isMdmRemovable: Boolean!
+  "Setup Assistant waits for orchard's DeviceConfigured command."
   awaitDeviceConfigured: Boolean!
+  "Setup Assistant advances on its own (tvOS, macOS)."
   autoAdvanceSetup: Boolean!
+  "Shared iPad."
   isMultiUser: Boolean!
+  "Devices may pair with computers (deprecated by Apple since iOS 13)."
   allowPairing: Boolean!
   "Setup Assistant panes to skip (Apple's skip_setup_items keys)."
   skipSetupItems: [String!]!
+  "Shown in Setup Assistant as who manages the device."
   department: String!
+  "Shown in Setup Assistant."
   supportPhoneNumber: String!
+  "Shown in Setup Assistant."
   supportEmailAddress: String!
+  "A string to tell profiles apart, for orchard's own use."
   orgMagic: String!
   "Language code for Setup Assistant, e.g. en."
   language: String!
@@ -2458,7 +2529,9 @@ type DEPProfile {
   supervisingHostCerts: [String!]!
   "When the profile was last defined with Apple."
   definedAt: Time
+  "When the profile was created."
   createdAt: Time!
+  "When the profile last changed."
   updatedAt: Time!
 }
 
@@ -2468,14 +2541,23 @@ input DEPProfileInput {
   virtualServerId: ID!
   "Apple's profile_name: unique per server, shown on devices."
   name: String!
+  "Devices are supervised."
   isSupervised: Boolean = true
+  "Users cannot skip enrollment."
   isMandatory: Boolean = false
+  "Users may remove the MDM profile (false needs isSupervised)."
   isMdmRemovable: Boolean = true
+  "Setup Assistant waits for orchard's DeviceConfigured command."
   awaitDeviceConfigured: Boolean = false
+  "Setup Assistant advances on its own (tvOS, macOS)."
   autoAdvanceSetup: Boolean = false
+  "Shared iPad."
   isMultiUser: Boolean = false
+  "Devices may pair with computers."
   allowPairing: Boolean = true
+  "Setup Assistant panes to skip (Apple's skip_setup_items keys)."
   skipSetupItems: [String!] = []
+  "Shown in Setup Assistant as who manages the device."
   department: String = ""
   supportPhoneNumber: String = ""
   supportEmailAddress: String = ""
@@ -2483,11 +2565,13 @@ input DEPProfileInput {
   language: String = ""
   region: String = ""
   anchorCerts: [String!] = []
+  "Certificates of hosts allowed to pair with supervised devices (base64 DER)."
   supervisingHostCerts: [String!] = []
 }
 
 "Apple's answer for one device of an assign or remove."
 type DEPProfileResult {
+  "The device's serial number."
   serialNumber: String!
   "SUCCESS, NOT_ACCESSIBLE or FAILED."
   result: String!

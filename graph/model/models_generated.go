@@ -33,48 +33,75 @@ type CreateBlueprintInput struct {
 
 // Apple's account information of a virtual server.
 type DEPAccount struct {
-	ServerName    string `json:"serverName"`
-	ServerUUID    string `json:"serverUuid"`
-	AdminID       string `json:"adminId"`
+	// The virtual server's name.
+	ServerName string `json:"serverName"`
+	// The virtual server's UUID.
+	ServerUUID string `json:"serverUuid"`
+	// Who made the server token.
+	AdminID string `json:"adminId"`
+	// Apple's facilitator_id (legacy accounts).
 	FacilitatorID string `json:"facilitatorId"`
-	OrgName       string `json:"orgName"`
-	OrgEmail      string `json:"orgEmail"`
-	OrgPhone      string `json:"orgPhone"`
-	OrgAddress    string `json:"orgAddress"`
-	OrgType       string `json:"orgType"`
-	OrgVersion    string `json:"orgVersion"`
-	OrgID         string `json:"orgId"`
+	// The organisation's name.
+	OrgName string `json:"orgName"`
+	// The organisation's contact email.
+	OrgEmail string `json:"orgEmail"`
+	// The organisation's phone number.
+	OrgPhone string `json:"orgPhone"`
+	// The organisation's postal address.
+	OrgAddress string `json:"orgAddress"`
+	// edu or org.
+	OrgType string `json:"orgType"`
+	// v1 or v2.
+	OrgVersion string `json:"orgVersion"`
+	// Apple's id of the organisation.
+	OrgID string `json:"orgId"`
 }
 
 // Apple's live details of one device.
 type DEPDeviceDetails struct {
+	// The serial number asked for.
 	SerialNumber string `json:"serialNumber"`
 	// SUCCESS, or NOT_ACCESSIBLE when the device is not this server's.
-	ResponseStatus     string     `json:"responseStatus"`
-	Model              *string    `json:"model,omitempty"`
-	Description        *string    `json:"description,omitempty"`
-	Color              *string    `json:"color,omitempty"`
-	AssetTag           *string    `json:"assetTag,omitempty"`
-	Os                 *string    `json:"os,omitempty"`
-	DeviceFamily       *string    `json:"deviceFamily,omitempty"`
-	ProfileStatus      *string    `json:"profileStatus,omitempty"`
-	ProfileUUID        *string    `json:"profileUuid,omitempty"`
-	ProfileAssignTime  *time.Time `json:"profileAssignTime,omitempty"`
-	ProfilePushTime    *time.Time `json:"profilePushTime,omitempty"`
+	ResponseStatus string `json:"responseStatus"`
+	// Apple's model name; null when not accessible.
+	Model *string `json:"model,omitempty"`
+	// Apple's description of the configuration.
+	Description *string `json:"description,omitempty"`
+	// The device's colour.
+	Color *string `json:"color,omitempty"`
+	// The asset tag set in Apple Business Manager.
+	AssetTag *string `json:"assetTag,omitempty"`
+	// OSX, iOS, tvOS ...
+	Os *string `json:"os,omitempty"`
+	// Mac, iPad, iPhone, AppleTV ...
+	DeviceFamily *string `json:"deviceFamily,omitempty"`
+	// empty, assigned, pushed or removed.
+	ProfileStatus *string `json:"profileStatus,omitempty"`
+	// Apple's UUID of the assigned profile.
+	ProfileUUID *string `json:"profileUuid,omitempty"`
+	// When the profile was assigned.
+	ProfileAssignTime *time.Time `json:"profileAssignTime,omitempty"`
+	// When the device downloaded its profile.
+	ProfilePushTime *time.Time `json:"profilePushTime,omitempty"`
+	// When the device was assigned to the virtual server.
 	DeviceAssignedDate *time.Time `json:"deviceAssignedDate,omitempty"`
-	DeviceAssignedBy   *string    `json:"deviceAssignedBy,omitempty"`
+	// Who assigned the device to the virtual server.
+	DeviceAssignedBy *string `json:"deviceAssignedBy,omitempty"`
 }
 
 // A DEP device and its cursor.
 type DEPDeviceEdge struct {
-	Cursor string           `json:"cursor"`
-	Node   *store.DEPDevice `json:"node"`
+	// Pass as `after` to get the devices after this one.
+	Cursor string `json:"cursor"`
+	// The device.
+	Node *store.DEPDevice `json:"node"`
 }
 
 // Filters for the DEP device list.
 type DEPDeviceFilter struct {
 	// Exact serial number.
-	SerialNumber    *string `json:"serialNumber,omitempty"`
+	SerialNumber *string `json:"serialNumber,omitempty"`
+	// Only the devices of this virtual server.
 	VirtualServerID *string `json:"virtualServerId,omitempty"`
 	// empty, assigned, pushed or removed.
 	ProfileStatus *string `json:"profileStatus,omitempty"`
@@ -87,27 +114,38 @@ type DEPProfileInput struct {
 	// The virtual server the profile is for (ignored on update).
 	VirtualServerID string `json:"virtualServerId"`
 	// Apple's profile_name: unique per server, shown on devices.
-	Name                  string   `json:"name"`
-	IsSupervised          *bool    `json:"isSupervised,omitempty"`
-	IsMandatory           *bool    `json:"isMandatory,omitempty"`
-	IsMdmRemovable        *bool    `json:"isMdmRemovable,omitempty"`
-	AwaitDeviceConfigured *bool    `json:"awaitDeviceConfigured,omitempty"`
-	AutoAdvanceSetup      *bool    `json:"autoAdvanceSetup,omitempty"`
-	IsMultiUser           *bool    `json:"isMultiUser,omitempty"`
-	AllowPairing          *bool    `json:"allowPairing,omitempty"`
-	SkipSetupItems        []string `json:"skipSetupItems,omitempty"`
-	Department            *string  `json:"department,omitempty"`
-	SupportPhoneNumber    *string  `json:"supportPhoneNumber,omitempty"`
-	SupportEmailAddress   *string  `json:"supportEmailAddress,omitempty"`
-	OrgMagic              *string  `json:"orgMagic,omitempty"`
-	Language              *string  `json:"language,omitempty"`
-	Region                *string  `json:"region,omitempty"`
-	AnchorCerts           []string `json:"anchorCerts,omitempty"`
-	SupervisingHostCerts  []string `json:"supervisingHostCerts,omitempty"`
+	Name string `json:"name"`
+	// Devices are supervised.
+	IsSupervised *bool `json:"isSupervised,omitempty"`
+	// Users cannot skip enrollment.
+	IsMandatory *bool `json:"isMandatory,omitempty"`
+	// Users may remove the MDM profile (false needs isSupervised).
+	IsMdmRemovable *bool `json:"isMdmRemovable,omitempty"`
+	// Setup Assistant waits for orchard's DeviceConfigured command.
+	AwaitDeviceConfigured *bool `json:"awaitDeviceConfigured,omitempty"`
+	// Setup Assistant advances on its own (tvOS, macOS).
+	AutoAdvanceSetup *bool `json:"autoAdvanceSetup,omitempty"`
+	// Shared iPad.
+	IsMultiUser *bool `json:"isMultiUser,omitempty"`
+	// Devices may pair with computers.
+	AllowPairing *bool `json:"allowPairing,omitempty"`
+	// Setup Assistant panes to skip (Apple's skip_setup_items keys).
+	SkipSetupItems []string `json:"skipSetupItems,omitempty"`
+	// Shown in Setup Assistant as who manages the device.
+	Department          *string  `json:"department,omitempty"`
+	SupportPhoneNumber  *string  `json:"supportPhoneNumber,omitempty"`
+	SupportEmailAddress *string  `json:"supportEmailAddress,omitempty"`
+	OrgMagic            *string  `json:"orgMagic,omitempty"`
+	Language            *string  `json:"language,omitempty"`
+	Region              *string  `json:"region,omitempty"`
+	AnchorCerts         []string `json:"anchorCerts,omitempty"`
+	// Certificates of hosts allowed to pair with supervised devices (base64 DER).
+	SupervisingHostCerts []string `json:"supervisingHostCerts,omitempty"`
 }
 
 // Apple's answer for one device of an assign or remove.
 type DEPProfileResult struct {
+	// The device's serial number.
 	SerialNumber string `json:"serialNumber"`
 	// SUCCESS, NOT_ACCESSIBLE or FAILED.
 	Result string `json:"result"`
