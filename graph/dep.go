@@ -72,11 +72,7 @@ func (r *Resolver) depTokenByID(ctx context.Context, id int64) (*store.DEPToken,
 }
 
 func (r *Resolver) depServerOfToken(ctx context.Context, t *store.DEPToken) (*store.DEPVirtualServer, error) {
-	v, err := r.Store.DEPVirtualServerOfToken(ctx, t.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	return &v, err
+	return r.loadersFrom(ctx).dep.tokenServer.Load(ctx, t.ID)
 }
 
 func (r *Resolver) createDEPToken(ctx context.Context, name string) (*store.DEPToken, error) {

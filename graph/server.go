@@ -97,6 +97,7 @@ func pageComplexity() generated.ComplexityRoot {
 	c.Query.Blueprints = func(child int, first *int, _ *string) int { return weigh(child, first) }
 	c.Query.AuditEvents = func(child int, first *int, _ *string) int { return weigh(child, first) }
 	c.Query.Jobs = func(child int, _ *model.JobFilter, first *int, _ *string) int { return weigh(child, first) }
+	c.Query.DepDevices = func(child int, _ *model.DEPDeviceFilter, first *int, _ *string) int { return weigh(child, first) }
 	return c
 }
 

@@ -266,3 +266,25 @@ func check(tb testing.TB, err error) {
 		tb.Fatal(err)
 	}
 }
+
+func TestDEPSessionIsSharedThroughTheDatabase(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newDEPEnv(t, 1)
+	before := e.sim.Requests("/session")
+	// Two clients stand for two orchard processes.
+	for range 2 {
+		c, err := e.dep.Client(ctx, e.server.TokenID)
+		must(t, err)
+		_, err = c.Account(ctx)
+		must(t, err)
+	}
+	if got := e.sim.Requests("/session") - before; got != 1 {
+		t.Fatalf("%d sessions opened by two clients of one token, want 1", got)
+	}
+	var sealed string
+	must(t, e.store.Pool().QueryRow(ctx, "SELECT session_sealed FROM dep_tokens WHERE id = $1", e.server.TokenID).Scan(&sealed))
+	if !strings.HasPrefix(sealed, "v1:") {
+		t.Fatalf("the session is not sealed: %q", sealed)
+	}
+}

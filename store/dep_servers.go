@@ -101,11 +101,6 @@ func (s *Store) DEPVirtualServer(ctx context.Context, id int64) (DEPVirtualServe
 	return v, nil
 }
 
-// DEPVirtualServerOfToken returns the virtual server a token serves.
-func (s *Store) DEPVirtualServerOfToken(ctx context.Context, tokenID int64) (DEPVirtualServer, error) {
-	return scanDEPServer(s.pool.QueryRow(ctx, "SELECT "+depServerColumns+" FROM dep_virtual_servers WHERE token_id = $1", tokenID))
-}
-
 // DEPVirtualServersByIDs loads servers for a dataloader: results in the order of ids.
 func (s *Store) DEPVirtualServersByIDs(ctx context.Context, ids []int64) ([]*DEPVirtualServer, error) {
 	rows, err := s.pool.Query(ctx, "SELECT "+depServerColumns+" FROM dep_virtual_servers WHERE id = ANY($1)", ids)
@@ -145,4 +140,18 @@ func (s *Store) SetDEPDefaultProfile(ctx context.Context, serverID int64, profil
 			Data: map[string]any{"profile_id": profileID}})
 	})
 	return v, err
+}
+
+// DEPVirtualServersByTokenIDs loads the server of each token for a dataloader;
+// tokens not uploaded yet give nil.
+func (s *Store) DEPVirtualServersByTokenIDs(ctx context.Context, tokenIDs []int64) ([]*DEPVirtualServer, error) {
+	rows, err := s.pool.Query(ctx, "SELECT "+depServerColumns+" FROM dep_virtual_servers WHERE token_id = ANY($1)", tokenIDs)
+	if err != nil {
+		return nil, fmt.Errorf("load dep virtual servers: %w", err)
+	}
+	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DEPVirtualServer, error) { return scanDEPServer(r) })
+	if err != nil {
+		return nil, fmt.Errorf("load dep virtual servers: %w", err)
+	}
+	return inIDOrder(tokenIDs, found, func(v *DEPVirtualServer) int64 { return v.TokenID }), nil
 }

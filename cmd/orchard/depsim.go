@@ -25,6 +25,8 @@ func depsimCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.DurationVar(&cfg.SessionTTL, "session-ttl", 3*time.Minute, "how long a session token lives")
 	fs.DurationVar(&cfg.CursorTTL, "cursor-ttl", 7*24*time.Hour, "how long a fetch or sync cursor lives")
 	fs.IntVar(&cfg.MaxLimit, "max-page", dep.MaxPage, "largest page of fetch and sync")
+	fs.IntVar(&cfg.FailEvery, "fail-every", 0, "answer every Nth call with --fail-status (0: never)")
+	fs.IntVar(&cfg.FailStatus, "fail-status", http.StatusTooManyRequests, "status of injected failures (429 or 5xx)")
 	fs.StringVar(&cfg.Credentials.ConsumerKey, "consumer-key", "", "consumer key to accept (default: random)")
 	fs.StringVar(&cfg.Credentials.ConsumerSecret, "consumer-secret", "", "consumer secret to accept (default: random)")
 	fs.StringVar(&cfg.Credentials.AccessToken, "access-token", "", "access token to accept (default: random)")
@@ -32,8 +34,11 @@ func depsimCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if cfg.Devices < 0 || cfg.MaxLimit < 1 {
-		return errors.New("--devices must be 0 or more and --max-page at least 1")
+	if cfg.Devices < 0 || cfg.MaxLimit < 1 || cfg.FailEvery < 0 {
+		return errors.New("--devices and --fail-every must be 0 or more, --max-page at least 1")
+	}
+	if cfg.FailStatus != http.StatusTooManyRequests && (cfg.FailStatus < 500 || cfg.FailStatus > 599) {
+		return errors.New("--fail-status must be 429 or 5xx")
 	}
 	sim := depsim.New(cfg)
 	ln, err := net.Listen("tcp", listen)

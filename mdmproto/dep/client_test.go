@@ -228,3 +228,16 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestSimulatorInjectsFailuresEveryNthCall(t *testing.T) {
+	t.Parallel()
+	sim := depsim.New(depsim.Config{Devices: 2500, FailEvery: 3, FailStatus: http.StatusServiceUnavailable})
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	c := dep.New(dep.Config{BaseURL: srv.URL, Credentials: sim.Credentials()})
+	c.MaxWait = 10 * time.Millisecond // Retry-After: 1, shortened
+	seen, _, pages := fetchAll(t, c)
+	if len(seen) != 2500 || pages != 3 {
+		t.Fatalf("fetched %d in %d pages through injected 503s", len(seen), pages)
+	}
+}

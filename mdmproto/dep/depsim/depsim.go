@@ -27,6 +27,10 @@ type Config struct {
 	CursorTTL time.Duration
 	// DefaultLimit and MaxLimit are the page sizes of fetch and sync.
 	DefaultLimit, MaxLimit int
+	// FailEvery makes every FailEvery-th call answer FailStatus (429 by
+	// default, with Retry-After: 1), to try clients' retries; 0: never.
+	FailEvery  int
+	FailStatus int
 	// Now is the clock; tests move it. Defaults to time.Now.
 	Now func() time.Time
 }
@@ -48,6 +52,7 @@ type Server struct {
 	failures      []failure
 	termsUnsigned bool
 	requests      map[string]int
+	calls         int
 }
 
 type record struct {
@@ -79,6 +84,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MaxLimit == 0 {
 		cfg.MaxLimit = dep.MaxPage
+	}
+	if cfg.FailStatus == 0 {
+		cfg.FailStatus = http.StatusTooManyRequests
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -31,6 +31,12 @@ func (s *Server) injected(w http.ResponseWriter) bool {
 		fail(w, http.StatusForbidden, dep.CodeTermsNotSigned)
 		return true
 	}
+	s.calls++
+	if s.cfg.FailEvery > 0 && s.calls%s.cfg.FailEvery == 0 {
+		w.Header().Set("Retry-After", "1")
+		fail(w, s.cfg.FailStatus, http.StatusText(s.cfg.FailStatus))
+		return true
+	}
 	if len(s.failures) == 0 {
 		return false
 	}
