@@ -1,13 +1,16 @@
 package graph_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -254,5 +257,43 @@ func TestDEPSyncDevicesAndProfilesThroughGraphQL(t *testing.T) {
 	}
 	if res := api.query(admin, `{ depDevices(filter: {opType: "exploded"}) { totalCount } }`, nil); res.code() != graph.CodeBadUserInput {
 		t.Fatalf("bad opType: %+v", res.Errors)
+	}
+}
+
+func TestDEPTokenUploadAsMultipartFile(t *testing.T) {
+	t.Parallel()
+	api, sim := newDEPAPI(t, 1)
+	admin := api.token("mdm.change_depvirtualserver")
+	created := api.createDEPToken(admin, "main")
+	block, _ := pem.Decode([]byte(created.CertificatePem))
+	cert, err := x509.ParseCertificate(block.Bytes)
+	must(t, err)
+	der, err := pkcs7.Encrypt(append([]byte("-----BEGIN MESSAGE-----\n"), append(sim.TokenJSON(), "\n-----END MESSAGE-----"...)...),
+		[]*x509.Certificate{cert})
+	must(t, err)
+
+	// The GraphQL multipart request spec: operations, map, then the file part.
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	must(t, mw.WriteField("operations", `{"query":"mutation($id: ID!, $f: Upload) { uploadDEPToken(id: $id, file: $f) { consumerKey } }",`+
+		`"variables":{"id":"`+created.ID+`","f":null}}`))
+	must(t, mw.WriteField("map", `{"0":["variables.f"]}`))
+	part, err := mw.CreateFormFile("0", "Main_Token_2026-12-02T04-00-00Z_smime.p7m")
+	must(t, err)
+	_, err = part.Write(der)
+	must(t, err)
+	must(t, mw.Close())
+	req, _ := http.NewRequest(http.MethodPost, api.server.URL+"/graphql", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+admin)
+	res, err := http.DefaultClient.Do(req)
+	must(t, err)
+	defer res.Body.Close()
+	var out gqlResponse
+	must(t, json.NewDecoder(res.Body).Decode(&out))
+	var data struct{ UploadDEPToken struct{ ConsumerKey string } }
+	out.decode(t, &data)
+	if data.UploadDEPToken.ConsumerKey != sim.Credentials().ConsumerKey {
+		t.Fatalf("uploaded %+v", data)
 	}
 }
