@@ -160,7 +160,7 @@ func (r *Resolver) assignDEPProfile(ctx context.Context, id string, serials []st
 	if err != nil {
 		return nil, appleError(err)
 	}
-	if err := r.Store.SetDEPProfileStatus(ctx, successes(res.Devices), dep.ProfileAssigned, p.ProfileUUID); err != nil {
+	if err := r.Store.SetDEPProfileStatus(ctx, successes(res.Devices), dep.ProfileAssigned, p.ProfileUUID, auth.FromContext(ctx).Actor()); err != nil {
 		return nil, err
 	}
 	return profileResults(res.Devices), nil
@@ -178,7 +178,7 @@ func (r *Resolver) removeDEPProfile(ctx context.Context, serverID string, serial
 	if err != nil {
 		return nil, appleError(err)
 	}
-	if err := r.Store.SetDEPProfileStatus(ctx, successes(res.Devices), dep.ProfileRemoved, ""); err != nil {
+	if err := r.Store.SetDEPProfileStatus(ctx, successes(res.Devices), dep.ProfileRemoved, "", auth.FromContext(ctx).Actor()); err != nil {
 		return nil, err
 	}
 	return profileResults(res.Devices), nil

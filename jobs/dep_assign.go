@@ -79,7 +79,7 @@ func (w *DEPAssignDefaultWorker) Work(ctx context.Context, job *river.Job[DEPAss
 			return fmt.Errorf("assign default profile %q: %w", profile.Name, err)
 		}
 		ok := succeeded(res.Devices)
-		if err := s.SetDEPProfileStatus(ctx, ok, dep.ProfileAssigned, profile.ProfileUUID); err != nil {
+		if err := s.SetDEPProfileStatus(ctx, ok, dep.ProfileAssigned, profile.ProfileUUID, "job:dep_assign_default_profile"); err != nil {
 			return err
 		}
 		assigned, refused = assigned+len(ok), refused+len(serials)-len(ok)

@@ -55,8 +55,10 @@ type DEPSyncWorker struct {
 	PageSize int
 }
 
-// Timeout leaves room for 100,000-device fetches on a slow Apple day.
-func (w *DEPSyncWorker) Timeout(*river.Job[DEPSyncArgs]) time.Duration { return 2 * time.Hour }
+// Timeout leaves room for 100,000-device fetches on a slow Apple day, and
+// stays under River's stuck-job rescue (45 min) so a slow sync is not rescued
+// and run twice.
+func (w *DEPSyncWorker) Timeout(*river.Job[DEPSyncArgs]) time.Duration { return 40 * time.Minute }
 
 // Work fetches or syncs until Apple has nothing more, saving each page with
 // its cursor in one transaction.
@@ -120,6 +122,9 @@ func (w *DEPSyncWorker) run(ctx context.Context, job *river.Job[DEPSyncArgs], cl
 			page = &dep.DevicePage{Cursor: st.Cursor}
 		case err != nil:
 			return fmt.Errorf("virtual server %d: %w", id, err)
+		case page.MoreToFollow && page.Cursor == st.Cursor:
+			// Asking again would get the same page forever.
+			return fmt.Errorf("virtual server %d: Apple announced more devices but did not move the cursor", id)
 		}
 		counts, err := s.SaveDEPPage(ctx, store.DEPPage{ServerID: id, From: st.Cursor, Phase: st.Phase,
 			Devices: page.Devices, Cursor: page.Cursor, More: page.MoreToFollow})
