@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -62,6 +63,14 @@ func TestDEPSyncCancelledMidFetchResumesFromItsCursor(t *testing.T) {
 	case <-inThird:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the sync never asked for a third page")
+	}
+	// Progress is visible while the job runs: two pages saved.
+	running, err := e.river.JobGet(ctx, res.Job.ID)
+	must(t, err)
+	var meta struct{ Progress jobs.DEPSyncOutput }
+	must(t, json.Unmarshal(running.Metadata, &meta))
+	if running.State != rivertype.JobStateRunning || meta.Progress.Pages != 2 || meta.Progress.Added != 2000 {
+		t.Fatalf("running job %s with progress %+v", running.State, meta.Progress)
 	}
 	_, err = e.river.JobCancel(ctx, res.Job.ID)
 	must(t, err)

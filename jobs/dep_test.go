@@ -288,3 +288,32 @@ func TestDEPSessionIsSharedThroughTheDatabase(t *testing.T) {
 		t.Fatalf("the session is not sealed: %q", sealed)
 	}
 }
+
+func TestDEPSyncNeverRunsTwiceForOneServer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newDEPEnv(t, 10)
+	// Another process holds the server's lock: the job waits its turn.
+	conn, err := e.store.Pool().Acquire(ctx)
+	must(t, err)
+	defer conn.Release()
+	var locked bool
+	must(t, conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", int64(0x6465700000000000)+e.server.ID).Scan(&locked))
+	if !locked {
+		t.Fatal("could not take the lock")
+	}
+	first, err := e.river.Insert(ctx, jobs.DEPSyncArgs{VirtualServerID: e.server.ID}, nil)
+	must(t, err)
+	e.wait(first.Job.ID, rivertype.JobStateScheduled)
+	if e.fetches.Load() != 0 {
+		t.Fatal("the sync ran while another held the server's lock")
+	}
+	// Asking again while one waits gives the waiting one, full sync or not.
+	again, err := e.river.Insert(ctx, jobs.DEPSyncArgs{VirtualServerID: e.server.ID, FullSync: true}, nil)
+	must(t, err)
+	if !again.UniqueSkippedAsDuplicate || again.Job.ID != first.Job.ID {
+		t.Fatalf("second sync %d (duplicate %v), want job %d", again.Job.ID, again.UniqueSkippedAsDuplicate, first.Job.ID)
+	}
+	_, err = conn.Exec(ctx, "SELECT pg_advisory_unlock_all()")
+	must(t, err)
+}
