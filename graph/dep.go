@@ -181,6 +181,9 @@ func (r *Resolver) depClient(ctx context.Context, serverID string) (*store.DEPVi
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, NotFound("no DEP virtual server with id %s", serverID)
 	}
+	if errors.Is(err, jobs.ErrTokenExpired) {
+		return nil, nil, BadInput("%s", err.Error())
+	}
 	return &v, c, err
 }
 

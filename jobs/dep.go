@@ -63,11 +63,22 @@ func (d *DEP) Client(ctx context.Context, tokenID int64) (*dep.Client, error) {
 	return d.newClient(creds, d.Store.DEPSessions(tokenID)), nil
 }
 
+// ErrTokenExpired is returned for calls with a token past its expiry: Apple
+// would refuse them, and only an administrator can renew it.
+var ErrTokenExpired = errors.New("the DEP token has expired: download a renewed token from Apple Business Manager and upload it")
+
 // ServerClient returns a virtual server and a client for its token.
 func (d *DEP) ServerClient(ctx context.Context, serverID int64) (store.DEPVirtualServer, *dep.Client, error) {
 	vs, err := d.Store.DEPVirtualServer(ctx, serverID)
 	if err != nil {
 		return vs, nil, err
+	}
+	tok, err := d.Store.DEPToken(ctx, vs.TokenID)
+	if err != nil {
+		return vs, nil, err
+	}
+	if tok.AccessTokenExpiry != nil && tok.AccessTokenExpiry.Before(time.Now()) {
+		return vs, nil, fmt.Errorf("virtual server %q: %w", vs.ServerName, ErrTokenExpired)
 	}
 	c, err := d.Client(ctx, vs.TokenID)
 	return vs, c, err

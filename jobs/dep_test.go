@@ -317,3 +317,17 @@ func TestDEPSyncNeverRunsTwiceForOneServer(t *testing.T) {
 	_, err = conn.Exec(ctx, "SELECT pg_advisory_unlock_all()")
 	must(t, err)
 }
+
+func TestDEPSyncWithAnExpiredTokenSaysSo(t *testing.T) {
+	t.Parallel()
+	e := newDEPEnv(t, 1)
+	_, err := e.store.Pool().Exec(context.Background(), "UPDATE dep_tokens SET access_token_expiry = now() - interval '1 day'")
+	must(t, err)
+	job := e.sync(false)
+	if job.State != rivertype.JobStateCancelled || len(job.Errors) == 0 || !strings.Contains(job.Errors[0].Error, "DEP token has expired") {
+		t.Fatalf("job %s, errors %+v", job.State, job.Errors)
+	}
+	if e.fetches.Load() != 0 {
+		t.Fatal("an expired token was sent to Apple")
+	}
+}
