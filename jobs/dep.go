@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/orchardmdm/orchard/mdmproto/dep"
 	"github.com/orchardmdm/orchard/store"
 )
@@ -109,4 +111,30 @@ func (d *DEP) Upload(ctx context.Context, id int64, file []byte, actor string) (
 		return store.DEPVirtualServer{}, fmt.Errorf("%w: Apple did not accept it: %w", ErrBadToken, err)
 	}
 	return d.Store.SaveDEPUpload(ctx, id, tok, acct, actor)
+}
+
+// registerDEP adds the DEP workers; deps.DEP nil means Apple's service.
+func registerDEP(workers *river.Workers, deps Deps) error {
+	d := deps.DEP
+	if d == nil {
+		d = &DEP{Store: deps.Store}
+	}
+	if err := river.AddWorkerSafely(workers, &DEPSyncWorker{dep: d}); err != nil {
+		return err
+	}
+	if err := river.AddWorkerSafely(workers, &DEPSyncAllWorker{store: deps.Store}); err != nil {
+		return err
+	}
+	return river.AddWorkerSafely(workers, &DEPAssignDefaultWorker{dep: d})
+}
+
+// depPeriodicJobs syncs every virtual server on the schedule, starting at
+// process start so a restarted orchard catches up.
+func depPeriodicJobs(s Schedule) []*river.PeriodicJob {
+	if s.DEPSync <= 0 {
+		return nil
+	}
+	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(s.DEPSync),
+		func() (river.JobArgs, *river.InsertOpts) { return DEPSyncAllArgs{}, nil },
+		&river.PeriodicJobOpts{RunOnStart: true})}
 }

@@ -331,3 +331,25 @@ func TestDEPSyncWithAnExpiredTokenSaysSo(t *testing.T) {
 		t.Fatal("an expired token was sent to Apple")
 	}
 }
+
+func TestPeriodicDEPSyncQueuesEveryServer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newDEPEnv(t, 20)
+	if n := len(jobs.PeriodicJobs(jobs.DefaultSchedule())); n != 2 {
+		t.Fatalf("%d periodic jobs by default, want token cleanup and DEP sync", n)
+	}
+	if n := len(jobs.PeriodicJobs(jobs.Schedule{TokenCleanup: time.Hour})); n != 1 {
+		t.Fatalf("%d periodic jobs with DEP sync off", n)
+	}
+	res, err := e.river.Insert(ctx, jobs.DEPSyncAllArgs{}, nil)
+	must(t, err)
+	e.wait(res.Job.ID, rivertype.JobStateCompleted)
+	deadline := time.Now().Add(30 * time.Second)
+	for e.count(store.DEPDeviceFilter{VirtualServerID: e.server.ID}) != 20 {
+		if time.Now().After(deadline) {
+			t.Fatal("the queued sync never stored the devices")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

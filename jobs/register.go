@@ -19,21 +19,10 @@ type Deps struct {
 
 // Register adds every orchard worker.
 func Register(workers *river.Workers, deps Deps) error {
-	d := deps.DEP
-	if d == nil {
-		d = &DEP{Store: deps.Store}
+	if err := river.AddWorkerSafely(workers, &TokenCleanupWorker{store: deps.Store}); err != nil {
+		return err
 	}
-	for _, add := range []func() error{
-		func() error { return river.AddWorkerSafely(workers, &TokenCleanupWorker{store: deps.Store}) },
-		func() error { return river.AddWorkerSafely(workers, &DEPSyncWorker{dep: d}) },
-		func() error { return river.AddWorkerSafely(workers, &DEPSyncAllWorker{store: deps.Store}) },
-		func() error { return river.AddWorkerSafely(workers, &DEPAssignDefaultWorker{dep: d}) },
-	} {
-		if err := add(); err != nil {
-			return err
-		}
-	}
-	return nil
+	return registerDEP(workers, deps)
 }
 
 // Schedule is how often periodic jobs run.
@@ -50,15 +39,9 @@ func DefaultSchedule() Schedule {
 
 // PeriodicJobs turns a schedule into River periodic jobs.
 func PeriodicJobs(s Schedule) []*river.PeriodicJob {
-	jobs := []*river.PeriodicJob{
+	return append([]*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(s.TokenCleanup),
 			func() (river.JobArgs, *river.InsertOpts) { return TokenCleanupArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: false}),
-	}
-	if s.DEPSync > 0 {
-		jobs = append(jobs, river.NewPeriodicJob(river.PeriodicInterval(s.DEPSync),
-			func() (river.JobArgs, *river.InsertOpts) { return DEPSyncAllArgs{}, nil },
-			&river.PeriodicJobOpts{RunOnStart: true}))
-	}
-	return jobs
+	}, depPeriodicJobs(s)...)
 }
