@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -239,5 +240,26 @@ func TestSimulatorInjectsFailuresEveryNthCall(t *testing.T) {
 	seen, _, pages := fetchAll(t, c)
 	if len(seen) != 2500 || pages != 3 {
 		t.Fatalf("fetched %d in %d pages through injected 503s", len(seen), pages)
+	}
+}
+
+func TestForbiddenRenewsTheSessionButAccessDeniedIsAnError(t *testing.T) {
+	t.Parallel()
+	sim, c := newSim(t, 1)
+	_, err := c.Account(ctx(t))
+	must(t, err)
+	sim.FailNextCode(1, http.StatusForbidden, dep.CodeForbidden)
+	_, err = c.Account(ctx(t))
+	must(t, err)
+	if n := sim.Requests("/session"); n != 2 {
+		t.Fatalf("403 FORBIDDEN made %d sessions, want 2", n)
+	}
+	sim.FailNextCode(1, http.StatusForbidden, dep.CodeAccessDenied)
+	_, err = c.Account(ctx(t))
+	if !errors.Is(err, dep.ErrAccessDenied) || errors.Is(err, dep.ErrTermsNotSigned) || sim.Requests("/session") != 2 {
+		t.Fatalf("err = %v after %d sessions, want ACCESS_DENIED and no new session", err, sim.Requests("/session"))
+	}
+	if !strings.Contains(err.Error(), "upload a new token") {
+		t.Fatalf("ACCESS_DENIED without advice: %v", err)
 	}
 }

@@ -69,6 +69,7 @@ type change struct {
 type failure struct {
 	status     int
 	retryAfter string
+	code       string
 }
 
 // New returns a simulator seeded with cfg.Devices devices.

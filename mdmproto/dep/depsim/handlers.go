@@ -45,7 +45,10 @@ func (s *Server) injected(w http.ResponseWriter) bool {
 	if f.retryAfter != "" {
 		w.Header().Set("Retry-After", f.retryAfter)
 	}
-	fail(w, f.status, http.StatusText(f.status))
+	if f.code == "" {
+		f.code = http.StatusText(f.status)
+	}
+	fail(w, f.status, f.code)
 	return true
 }
 

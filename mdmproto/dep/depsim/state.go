@@ -101,6 +101,16 @@ func (s *Server) FailNext(n, status int, retryAfter string) {
 	}
 }
 
+// FailNextCode makes the next n calls answer status with an Apple error code
+// as body, e.g. 403 ACCESS_DENIED or 403 FORBIDDEN.
+func (s *Server) FailNextCode(n, status int, code string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.failures = append(s.failures, failure{status: status, code: code})
+	}
+}
+
 // SetTermsUnsigned makes every call answer 403 T_C_NOT_SIGNED, as Apple does
 // until an administrator accepts new terms.
 func (s *Server) SetTermsUnsigned(v bool) {
