@@ -20,7 +20,7 @@ func TestDepsimServesTheTokenItPrints(t *testing.T) {
 	errR, errW := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"depsim", "--listen", "127.0.0.1:0", "--devices", "5"}, nil, outW, errW)
+		done <- run(ctx, []string{"depsim", "--listen", "127.0.0.1:0", "--devices", "5", "--consumer-key", "CK"}, nil, outW, errW)
 		outW.Close()
 		errW.Close()
 	}()
@@ -46,6 +46,9 @@ func TestDepsimServesTheTokenItPrints(t *testing.T) {
 	page, err := c.FetchDevices(ctx, 100, "")
 	if err != nil || len(page.Devices) != 5 {
 		t.Fatalf("fetch from depsim: %v, %+v", err, page)
+	}
+	if acct, err := c.Account(ctx); err != nil || acct.ServerUUID == "" || tok.ConsumerKey != "CK" {
+		t.Fatalf("account from depsim: %v, %+v", err, acct)
 	}
 	cancel()
 	if err := <-done; err != nil {

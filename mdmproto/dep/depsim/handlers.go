@@ -1,11 +1,14 @@
 package depsim
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/orchardmdm/orchard/mdmproto/dep"
@@ -101,7 +104,7 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request)) http.Handler
 func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 	limit := &dep.Limit{Default: s.cfg.DefaultLimit, Maximum: s.cfg.MaxLimit}
 	writeJSON(w, dep.Account{
-		ServerName: "depsim", ServerUUID: "DEPSIM-" + s.creds.ConsumerKey[3:15], AdminID: "admin@example.com",
+		ServerName: "depsim", ServerUUID: s.serverUUID(), AdminID: "admin@example.com",
 		FacilitatorID: "facilitator@example.com", OrgName: "Simulated Organization", OrgEmail: "dep@example.com",
 		OrgPhone: "+1 555 0100", OrgAddress: "1 Infinite Loop, Cupertino, CA 95014, US",
 		OrgType: "org", OrgVersion: "v2", OrgID: "1234567", OrgIDHash: "9f86d081884c7d659a2feaa0c55ad015",
@@ -110,6 +113,13 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 			{URI: "/devices/sync", HTTPMethod: []string{"POST"}, Limit: limit},
 		},
 	})
+}
+
+// serverUUID is stable for a set of credentials, like a real server's.
+func (s *Server) serverUUID() string {
+	sum := sha256.Sum256([]byte(s.creds.ConsumerKey))
+	h := strings.ToUpper(hex.EncodeToString(sum[:16]))
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 // cursor is what the simulator's opaque cursors hold.
