@@ -38,7 +38,7 @@ func orchardCmd(t *testing.T, dsn, key string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-var servingAddr = regexp.MustCompile(`orchard is serving addr=(\S+)`)
+var servingAddr = regexp.MustCompile(`orchard is serving"? addr=(\S+)`)
 
 // startServer runs `orchard serve` and returns its base URL once it serves.
 func startServer(t *testing.T, dsn, key string) (string, *exec.Cmd) {
