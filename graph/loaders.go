@@ -14,6 +14,7 @@ import (
 // devices costs one blueprint query, not 500.
 type loaders struct {
 	blueprint *dataloadgen.Loader[int64, *store.Blueprint]
+	dep       *depLoaders
 }
 
 type loadersKey struct{}
@@ -28,6 +29,7 @@ func newLoaders(s *store.Store) *loaders {
 			}
 			return found, nil
 		}, wait),
+		dep: newDEPLoaders(s, wait),
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/graph/model"
+	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/store"
 )
 
@@ -91,9 +92,8 @@ func (r *Resolver) enrollmentBlueprint(ctx context.Context, e *store.Enrollment)
 	return r.loadersFrom(ctx).blueprint.Load(ctx, *e.BlueprintID)
 }
 
-// enrollmentURL must match the route of mdmproto/endpoint (EnrollPath).
 func (r *Resolver) enrollmentURL(e *store.Enrollment) string {
-	return strings.TrimRight(r.PublicURL, "/") + "/enroll/" + e.Secret
+	return mdmproto.EnrollmentURL(r.PublicURL, e.Secret)
 }
 
 func (r *Resolver) pushTopicPlaceholder(ctx context.Context) (bool, error) {

@@ -25,4 +25,6 @@ type Resolver struct {
 	PushDevices func(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error
 	// PushTopic is the push certificate's topic, "" (or nil) while there is none.
 	PushTopic func(ctx context.Context) (string, error)
+	// DEP reaches Apple's DEP service for the DEP fields.
+	DEP *jobs.DEP
 }

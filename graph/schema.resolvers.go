@@ -8,6 +8,7 @@ package graph
 import (
 	"context"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/orchardmdm/orchard/graph/generated"
 	"github.com/orchardmdm/orchard/graph/model"
 	"github.com/orchardmdm/orchard/store"
@@ -22,6 +23,56 @@ func (r *auditEventConnectionResolver) TotalCount(ctx context.Context, obj *mode
 // TotalCount is the resolver for the totalCount field.
 func (r *blueprintConnectionResolver) TotalCount(ctx context.Context, obj *model.BlueprintConnection) (int, error) {
 	return r.Store.CountBlueprints(ctx)
+}
+
+// Profile is the resolver for the profile field.
+func (r *dEPDeviceResolver) Profile(ctx context.Context, obj *store.DEPDevice) (*model.DEPProfile, error) {
+	return r.depDeviceProfile(ctx, obj)
+}
+
+// VirtualServer is the resolver for the virtualServer field.
+func (r *dEPDeviceResolver) VirtualServer(ctx context.Context, obj *store.DEPDevice) (*store.DEPVirtualServer, error) {
+	return r.depServerByID(ctx, obj.VirtualServerID)
+}
+
+// TotalCount is the resolver for the totalCount field.
+func (r *dEPDeviceConnectionResolver) TotalCount(ctx context.Context, obj *model.DEPDeviceConnection) (int, error) {
+	return r.Store.CountDEPDevices(ctx, obj.Filter)
+}
+
+// VirtualServer is the resolver for the virtualServer field.
+func (r *dEPProfileResolver) VirtualServer(ctx context.Context, obj *model.DEPProfile) (*store.DEPVirtualServer, error) {
+	return r.depServerByID(ctx, obj.VirtualServerID)
+}
+
+// CertificatePem is the resolver for the certificatePem field.
+func (r *dEPTokenResolver) CertificatePem(ctx context.Context, obj *store.DEPToken) (string, error) {
+	return depCertificatePEM(obj), nil
+}
+
+// DaysUntilExpiry is the resolver for the daysUntilExpiry field.
+func (r *dEPTokenResolver) DaysUntilExpiry(ctx context.Context, obj *store.DEPToken) (*int, error) {
+	return depDaysUntilExpiry(obj), nil
+}
+
+// VirtualServer is the resolver for the virtualServer field.
+func (r *dEPTokenResolver) VirtualServer(ctx context.Context, obj *store.DEPToken) (*store.DEPVirtualServer, error) {
+	return r.depServerOfToken(ctx, obj)
+}
+
+// Token is the resolver for the token field.
+func (r *dEPVirtualServerResolver) Token(ctx context.Context, obj *store.DEPVirtualServer) (*store.DEPToken, error) {
+	return r.depTokenByID(ctx, obj.TokenID)
+}
+
+// DefaultProfile is the resolver for the defaultProfile field.
+func (r *dEPVirtualServerResolver) DefaultProfile(ctx context.Context, obj *store.DEPVirtualServer) (*model.DEPProfile, error) {
+	return r.depProfileByID(ctx, obj.DefaultProfileID)
+}
+
+// SyncPhase is the resolver for the syncPhase field.
+func (r *dEPVirtualServerResolver) SyncPhase(ctx context.Context, obj *store.DEPVirtualServer) (string, error) {
+	return depSyncPhase(obj), nil
 }
 
 // Blueprint is the resolver for the blueprint field.
@@ -172,6 +223,51 @@ func (r *mutationResolver) PushDevices(ctx context.Context, filter *model.Device
 	return r.pushDevices(ctx, filter)
 }
 
+// CreateDEPToken is the resolver for the createDEPToken field.
+func (r *mutationResolver) CreateDEPToken(ctx context.Context, name string) (*store.DEPToken, error) {
+	return r.createDEPToken(ctx, name)
+}
+
+// UploadDEPToken is the resolver for the uploadDEPToken field.
+func (r *mutationResolver) UploadDEPToken(ctx context.Context, id string, file *graphql.Upload, content *string) (*store.DEPToken, error) {
+	return r.uploadDEPToken(ctx, id, file, content)
+}
+
+// SyncDEPVirtualServer is the resolver for the syncDEPVirtualServer field.
+func (r *mutationResolver) SyncDEPVirtualServer(ctx context.Context, id string, fullSync *bool) (*rivertype.JobRow, error) {
+	return r.syncDEPVirtualServer(ctx, id, fullSync)
+}
+
+// SetDEPDefaultProfile is the resolver for the setDEPDefaultProfile field.
+func (r *mutationResolver) SetDEPDefaultProfile(ctx context.Context, virtualServerID string, profileID *string) (*store.DEPVirtualServer, error) {
+	return r.setDEPDefaultProfile(ctx, virtualServerID, profileID)
+}
+
+// CreateDEPProfile is the resolver for the createDEPProfile field.
+func (r *mutationResolver) CreateDEPProfile(ctx context.Context, input model.DEPProfileInput) (*model.DEPProfile, error) {
+	return r.saveDEPProfile(ctx, nil, input)
+}
+
+// UpdateDEPProfile is the resolver for the updateDEPProfile field.
+func (r *mutationResolver) UpdateDEPProfile(ctx context.Context, id string, input model.DEPProfileInput) (*model.DEPProfile, error) {
+	return r.saveDEPProfile(ctx, &id, input)
+}
+
+// DeleteDEPProfile is the resolver for the deleteDEPProfile field.
+func (r *mutationResolver) DeleteDEPProfile(ctx context.Context, id string) (string, error) {
+	return r.deleteDEPProfile(ctx, id)
+}
+
+// AssignDEPProfile is the resolver for the assignDEPProfile field.
+func (r *mutationResolver) AssignDEPProfile(ctx context.Context, id string, serialNumbers []string) ([]*model.DEPProfileResult, error) {
+	return r.assignDEPProfile(ctx, id, serialNumbers)
+}
+
+// RemoveDEPProfile is the resolver for the removeDEPProfile field.
+func (r *mutationResolver) RemoveDEPProfile(ctx context.Context, virtualServerID string, serialNumbers []string) ([]*model.DEPProfileResult, error) {
+	return r.removeDEPProfile(ctx, virtualServerID, serialNumbers)
+}
+
 // DaysUntilExpiry is the resolver for the daysUntilExpiry field.
 func (r *pushCertificateResolver) DaysUntilExpiry(ctx context.Context, obj *store.PushCertificate) (int, error) {
 	return daysUntilExpiry(obj), nil
@@ -232,6 +328,41 @@ func (r *queryResolver) PushCertificate(ctx context.Context, id string) (*store.
 	return r.pushCertificate(ctx, id)
 }
 
+// DepTokens is the resolver for the depTokens field.
+func (r *queryResolver) DepTokens(ctx context.Context) ([]*store.DEPToken, error) {
+	return r.depTokens(ctx)
+}
+
+// DepVirtualServers is the resolver for the depVirtualServers field.
+func (r *queryResolver) DepVirtualServers(ctx context.Context) ([]*store.DEPVirtualServer, error) {
+	return r.depVirtualServers(ctx)
+}
+
+// DepDevices is the resolver for the depDevices field.
+func (r *queryResolver) DepDevices(ctx context.Context, filter *model.DEPDeviceFilter, first *int, after *string) (*model.DEPDeviceConnection, error) {
+	return r.depDevices(ctx, filter, first, after)
+}
+
+// DepDeviceDetails is the resolver for the depDeviceDetails field.
+func (r *queryResolver) DepDeviceDetails(ctx context.Context, virtualServerID string, serialNumbers []string) ([]*model.DEPDeviceDetails, error) {
+	return r.depDeviceDetails(ctx, virtualServerID, serialNumbers)
+}
+
+// DepAccount is the resolver for the depAccount field.
+func (r *queryResolver) DepAccount(ctx context.Context, virtualServerID string) (*model.DEPAccount, error) {
+	return r.depAccount(ctx, virtualServerID)
+}
+
+// DepProfiles is the resolver for the depProfiles field.
+func (r *queryResolver) DepProfiles(ctx context.Context, virtualServerID *string) ([]*model.DEPProfile, error) {
+	return r.depProfiles(ctx, virtualServerID)
+}
+
+// DepProfile is the resolver for the depProfile field.
+func (r *queryResolver) DepProfile(ctx context.Context, id string) (*model.DEPProfile, error) {
+	return r.depProfile(ctx, id)
+}
+
 // JobEvents is the resolver for the jobEvents field.
 func (r *subscriptionResolver) JobEvents(ctx context.Context, kinds []string, ids []string) (<-chan *model.JobEvent, error) {
 	return r.jobEvents(ctx, kinds, ids)
@@ -245,6 +376,25 @@ func (r *Resolver) AuditEventConnection() generated.AuditEventConnectionResolver
 // BlueprintConnection returns generated.BlueprintConnectionResolver implementation.
 func (r *Resolver) BlueprintConnection() generated.BlueprintConnectionResolver {
 	return &blueprintConnectionResolver{r}
+}
+
+// DEPDevice returns generated.DEPDeviceResolver implementation.
+func (r *Resolver) DEPDevice() generated.DEPDeviceResolver { return &dEPDeviceResolver{r} }
+
+// DEPDeviceConnection returns generated.DEPDeviceConnectionResolver implementation.
+func (r *Resolver) DEPDeviceConnection() generated.DEPDeviceConnectionResolver {
+	return &dEPDeviceConnectionResolver{r}
+}
+
+// DEPProfile returns generated.DEPProfileResolver implementation.
+func (r *Resolver) DEPProfile() generated.DEPProfileResolver { return &dEPProfileResolver{r} }
+
+// DEPToken returns generated.DEPTokenResolver implementation.
+func (r *Resolver) DEPToken() generated.DEPTokenResolver { return &dEPTokenResolver{r} }
+
+// DEPVirtualServer returns generated.DEPVirtualServerResolver implementation.
+func (r *Resolver) DEPVirtualServer() generated.DEPVirtualServerResolver {
+	return &dEPVirtualServerResolver{r}
 }
 
 // Device returns generated.DeviceResolver implementation.
@@ -289,6 +439,11 @@ func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subsc
 type (
 	auditEventConnectionResolver struct{ *Resolver }
 	blueprintConnectionResolver  struct{ *Resolver }
+	dEPDeviceResolver            struct{ *Resolver }
+	dEPDeviceConnectionResolver  struct{ *Resolver }
+	dEPProfileResolver           struct{ *Resolver }
+	dEPTokenResolver             struct{ *Resolver }
+	dEPVirtualServerResolver     struct{ *Resolver }
 	deviceResolver               struct{ *Resolver }
 	deviceCommandResolver        struct{ *Resolver }
 	deviceConnectionResolver     struct{ *Resolver }

@@ -99,6 +99,7 @@ func pageComplexity() generated.ComplexityRoot {
 	c.Query.Jobs = func(child int, _ *model.JobFilter, first *int, _ *string) int { return weigh(child, first) }
 	c.Query.Enrollments = func(child int, first *int, _ *string) int { return weigh(child, first) }
 	c.Device.Commands = func(child int, first *int, _ *string, _ *model.DeviceCommandStatus) int { return weigh(child, first) }
+	c.Query.DepDevices = func(child int, _ *model.DEPDeviceFilter, first *int, _ *string) int { return weigh(child, first) }
 	return c
 }
 

@@ -17,6 +17,8 @@ type Deps struct {
 	APNs Pusher
 	// Push tunes push jobs; zero fields take DefaultPushConfig's.
 	Push PushConfig
+	// DEP reaches Apple's DEP service; nil gives Apple's service with defaults.
+	DEP *DEP
 }
 
 // Register adds every orchard worker.
@@ -27,7 +29,10 @@ func Register(workers *river.Workers, deps Deps) error {
 	if err := river.AddWorkerSafely(workers, newPushWorker(deps)); err != nil {
 		return err
 	}
-	return river.AddWorkerSafely(workers, &PushCertExpiryWorker{store: deps.Store, logger: deps.Logger})
+	if err := river.AddWorkerSafely(workers, &PushCertExpiryWorker{store: deps.Store, logger: deps.Logger}); err != nil {
+		return err
+	}
+	return registerDEP(workers, deps)
 }
 
 func newPushWorker(deps Deps) *PushWorker {
@@ -46,24 +51,31 @@ func newPushWorker(deps Deps) *PushWorker {
 
 // Schedule is how often periodic jobs run.
 type Schedule struct {
-	TokenCleanup   time.Duration
+	TokenCleanup time.Duration
+	// PushCertExpiry is how often push certificates are checked; 0 turns it off.
 	PushCertExpiry time.Duration
+	// DEPSync is how often every DEP virtual server syncs; 0 turns it off.
+	DEPSync time.Duration
 }
 
 // DefaultSchedule is what orchard runs without configuration.
 func DefaultSchedule() Schedule {
-	return Schedule{TokenCleanup: 24 * time.Hour, PushCertExpiry: 24 * time.Hour}
+	return Schedule{TokenCleanup: 24 * time.Hour, PushCertExpiry: 24 * time.Hour, DEPSync: 30 * time.Minute}
 }
 
-// PeriodicJobs turns a schedule into River periodic jobs.
+// PeriodicJobs turns a schedule into River periodic jobs; a zero interval
+// leaves that job out.
 func PeriodicJobs(s Schedule) []*river.PeriodicJob {
-	return []*river.PeriodicJob{
+	periodic := []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(s.TokenCleanup),
 			func() (river.JobArgs, *river.InsertOpts) { return TokenCleanupArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: false}),
-		// Run on start too: a process restarted daily would otherwise never check.
-		river.NewPeriodicJob(river.PeriodicInterval(s.PushCertExpiry),
-			func() (river.JobArgs, *river.InsertOpts) { return PushCertExpiryArgs{}, nil },
-			&river.PeriodicJobOpts{RunOnStart: true}),
 	}
+	if s.PushCertExpiry > 0 {
+		// Run on start too: a process restarted daily would otherwise never check.
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(s.PushCertExpiry),
+			func() (river.JobArgs, *river.InsertOpts) { return PushCertExpiryArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}))
+	}
+	return append(periodic, depPeriodicJobs(s)...)
 }

@@ -3,12 +3,22 @@ package mdmproto
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/micromdm/plist"
 )
 
 // ProfileContentType is how enrollment profiles are served.
 const ProfileContentType = "application/x-apple-aspen-config"
+
+// EnrollPath is where enrollment profiles are served, followed by the
+// enrollment's secret.
+const EnrollPath = "/enroll/"
+
+// EnrollmentURL is the profile URL of the enrollment with this secret.
+func EnrollmentURL(publicURL, secret string) string {
+	return strings.TrimRight(publicURL, "/") + EnrollPath + secret
+}
 
 // AccessRightsAll grants every MDM access right (Apple's 8191).
 const AccessRightsAll = 8191

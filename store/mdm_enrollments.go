@@ -55,6 +55,37 @@ func randomToken(n int) string {
 
 // CreateEnrollment inserts an enrollment with a fresh secret.
 func (s *Store) CreateEnrollment(ctx context.Context, in NewEnrollment) (Enrollment, error) {
+	var e Enrollment
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		e, err = createEnrollment(ctx, tx, in)
+		return err
+	})
+	return e, err
+}
+
+// DEPEnrollment returns the DEP enrollment named after a DEP profile,
+// creating it on first use, so every DEP profile sends its devices to an
+// enrollment of their own (and its blueprint).
+func (s *Store) DEPEnrollment(ctx context.Context, profileName string) (Enrollment, error) {
+	var e Enrollment
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		// Two profiles saved at once with one name must not make two enrollments.
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('dep-enrollment:' || $1))", profileName); err != nil {
+			return fmt.Errorf("lock DEP enrollment: %w", err)
+		}
+		var err error
+		e, err = scanEnrollment(tx.QueryRow(ctx, "SELECT "+enrollmentColumns+
+			" FROM mdm_enrollments WHERE dep AND name = $1 ORDER BY id LIMIT 1", profileName))
+		if errors.Is(err, ErrNotFound) {
+			e, err = createEnrollment(ctx, tx, NewEnrollment{Name: profileName, DEP: true})
+		}
+		return err
+	})
+	return e, err
+}
+
+func createEnrollment(ctx context.Context, tx pgx.Tx, in NewEnrollment) (Enrollment, error) {
 	if in.Name == "" {
 		return Enrollment{}, fmt.Errorf("enrollment name must not be empty")
 	}
@@ -62,21 +93,16 @@ func (s *Store) CreateEnrollment(ctx context.Context, in NewEnrollment) (Enrollm
 	if actor == "" {
 		actor = "system"
 	}
-	var e Enrollment
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		e, err = scanEnrollment(tx.QueryRow(ctx, `INSERT INTO mdm_enrollments (name, secret, blueprint_id, dep)
-			VALUES ($1, $2, $3, $4) RETURNING `+enrollmentColumns, in.Name, randomToken(32), in.BlueprintID, in.DEP))
-		if isForeignKeyViolation(err) {
-			return fmt.Errorf("blueprint %d: %w", *in.BlueprintID, ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("create enrollment: %w", err)
-		}
-		return WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: "enrollment.create", ObjectType: "mdm_enrollment",
-			ObjectID: strconv.FormatInt(e.ID, 10), Data: map[string]any{"name": e.Name, "blueprint_id": e.BlueprintID, "dep": e.DEP}})
-	})
-	return e, err
+	e, err := scanEnrollment(tx.QueryRow(ctx, `INSERT INTO mdm_enrollments (name, secret, blueprint_id, dep)
+		VALUES ($1, $2, $3, $4) RETURNING `+enrollmentColumns, in.Name, randomToken(32), in.BlueprintID, in.DEP))
+	if isForeignKeyViolation(err) {
+		return e, fmt.Errorf("blueprint %d: %w", *in.BlueprintID, ErrNotFound)
+	}
+	if err != nil {
+		return e, fmt.Errorf("create enrollment: %w", err)
+	}
+	return e, WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: "enrollment.create", ObjectType: "mdm_enrollment",
+		ObjectID: strconv.FormatInt(e.ID, 10), Data: map[string]any{"name": e.Name, "blueprint_id": e.BlueprintID, "dep": e.DEP}})
 }
 
 // Enrollment returns one enrollment.

@@ -95,3 +95,36 @@ func TestSCEPChallengesAreSingleUseAndSwept(t *testing.T) {
 		t.Fatalf("%d certificates recorded, want 2", n)
 	}
 }
+
+func TestDEPEnrollmentIsMadeOncePerProfileName(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := pgtest.New(t)
+	ota, err := s.CreateEnrollment(ctx, store.NewEnrollment{Name: "Staff"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := make(chan string, 4)
+	for range 4 {
+		go func() {
+			e, err := s.DEPEnrollment(ctx, "Staff")
+			if err != nil || !e.DEP {
+				t.Errorf("DEP enrollment %+v: %v", e, err)
+			}
+			secrets <- e.Secret
+		}()
+	}
+	first := <-secrets
+	for range 3 {
+		if got := <-secrets; got != first {
+			t.Fatalf("one profile name gave two DEP enrollments: %s and %s", first, got)
+		}
+	}
+	if first == ota.Secret {
+		t.Fatal("the DEP profile reused an over-the-air enrollment")
+	}
+	other, err := s.DEPEnrollment(ctx, "Lab")
+	if err != nil || other.Secret == first {
+		t.Fatalf("another profile name: %+v %v", other, err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/orchardmdm/orchard/jobs"
 	"github.com/orchardmdm/orchard/mdmproto/apns"
+	"github.com/orchardmdm/orchard/mdmproto/dep"
 )
 
 // Config is every setting of orchard, filled from flags and ORCHARD_* variables
@@ -33,6 +34,8 @@ type Config struct {
 	APNsURL         string
 	APNsConcurrency int
 	PushWindow      time.Duration
+	DEPURL          string
+	DEPSyncInterval time.Duration
 }
 
 // settings binds flags to their environment variables and documents both.
@@ -112,6 +115,10 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 		"APNs pushes in flight at once by this process")
 	s.duration(&c.PushWindow, "push-window", "ORCHARD_PUSH_WINDOW", jobs.DefaultPushConfig().Window,
 		"shortest time between two pushes to one device; requests inside it are coalesced into one push")
+	s.str(&c.DEPURL, "dep-url", "ORCHARD_DEP_URL", dep.DefaultBaseURL,
+		"Apple's DEP service (point it at `orchard depsim` to try DEP without Apple)")
+	s.duration(&c.DEPSyncInterval, "dep-sync-interval", "ORCHARD_DEP_SYNC_INTERVAL", 30*time.Minute,
+		"how often every DEP virtual server syncs its devices; 0 turns periodic syncs off")
 }
 
 func (c *Config) validate() error {
@@ -133,6 +140,9 @@ func (c *Config) validate() error {
 	}
 	if c.APNsConcurrency < 1 || c.PushWindow <= 0 {
 		return fmt.Errorf("--apns-concurrency must be at least 1 and --push-window positive")
+	}
+	if c.DEPSyncInterval != 0 && c.DEPSyncInterval < time.Minute {
+		return fmt.Errorf("--dep-sync-interval must be 0 or at least 1m, not %s", c.DEPSyncInterval)
 	}
 	if c.MaxWorkers < 1 || c.MaxDBConns < 4 {
 		return fmt.Errorf("--max-workers must be at least 1 and --max-db-conns at least 4")

@@ -21,6 +21,7 @@ Usage:
   orchard db start|stop|url      manage the private PostgreSQL cluster of a data directory
   orchard loadtest [flags]       measure MDM connects/s and latency with simulated devices
   orchard mdmcerts -d DIR ...    vendor and push certificate requests for Apple's portals
+  orchard depsim [flags]         run a DEP simulator (Apple's DEP service, for tests and demos)
 
 Run "orchard <command> --help" for a command's flags. Every flag can also be set
 with its ORCHARD_* environment variable.
@@ -56,6 +57,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return loadtestCommand(ctx, rest, stdout, stderr)
 	case "mdmcerts":
 		return mdmcertsCommand(rest, stdin, stdout, stderr)
+	case "depsim":
+		return depsimCommand(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -67,6 +67,7 @@ type app struct {
 	river   *jobs.Client
 	broker  *jobs.Broker
 	apns    *apns.Pool
+	dep     *jobs.DEP
 	handler http.Handler
 	mdm     *endpoint.Endpoint
 }
@@ -77,19 +78,22 @@ func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logge
 		return nil, err
 	}
 	pushes := apns.New(apns.Config{URL: cfg.APNsURL, Concurrency: cfg.APNsConcurrency})
+	depService := newDEP(cfg, s)
 	workers := river.NewWorkers()
 	if err := jobs.Register(workers, jobs.Deps{Store: s, Logger: logger, APNs: pushes,
-		Push: jobs.PushConfig{Window: cfg.PushWindow}}); err != nil {
+		Push: jobs.PushConfig{Window: cfg.PushWindow}, DEP: depService}); err != nil {
 		return nil, err
 	}
+	schedule := jobs.DefaultSchedule()
+	schedule.DEPSync = cfg.DEPSyncInterval
 	riverClient, err := jobs.NewClient(s.Pool(), workers, jobs.Config{
 		Work: cfg.Role != "api", MaxWorkers: cfg.MaxWorkers, Logger: logger,
-		Periodic: jobs.PeriodicJobs(jobs.DefaultSchedule()),
+		Periodic: jobs.PeriodicJobs(schedule),
 	})
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, logger: logger, store: s, river: riverClient, broker: jobs.NewBroker(s.Pool(), logger), apns: pushes}
+	a := &app{cfg: cfg, logger: logger, store: s, river: riverClient, broker: jobs.NewBroker(s.Pool(), logger), apns: pushes, dep: depService}
 	if cfg.Role != "worker" {
 		if a.mdm, err = newMDMEndpoint(ctx, cfg, s, logger, s.PushTopic); err != nil {
 			return nil, err
@@ -113,7 +117,7 @@ func (a *app) routes(tokens *auth.Tokens) http.Handler {
 		return mux
 	}
 	resolver := &graph.Resolver{Store: a.store, Jobs: a.river, Events: a.broker, Logger: a.logger, PublicURL: a.cfg.PublicURL,
-		PushTopic: a.store.PushTopic, PushDevices: a.pushDevices}
+		PushTopic: a.store.PushTopic, PushDevices: a.pushDevices, DEP: a.dep}
 	a.mdm.Register(route)
 	route("/graphql", graph.NewHandler(graph.HandlerConfig{
 		Resolver: resolver, Tokens: tokens, Logger: a.logger, Metrics: reg,
@@ -126,6 +130,13 @@ func (a *app) routes(tokens *auth.Tokens) http.Handler {
 // pushDevices queues pushes inside tx, for features that queue commands.
 func (a *app) pushDevices(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error {
 	return jobs.EnqueuePushTx(ctx, a.river, tx, deviceIDs)
+}
+
+// newDEP is how this process reaches Apple's DEP service. Each DEP profile
+// points its devices at a DEP enrollment of the same name.
+func newDEP(cfg *Config, s *store.Store) *jobs.DEP {
+	return &jobs.DEP{Store: s, BaseURL: cfg.DEPURL, AssignPause: time.Second,
+		EnrollmentURL: jobs.DEPEnrollmentURL(s, cfg.PublicURL)}
 }
 
 // healthz answers 200 only while the database answers.

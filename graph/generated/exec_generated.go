@@ -33,6 +33,11 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	AuditEventConnection() AuditEventConnectionResolver
 	BlueprintConnection() BlueprintConnectionResolver
+	DEPDevice() DEPDeviceResolver
+	DEPDeviceConnection() DEPDeviceConnectionResolver
+	DEPProfile() DEPProfileResolver
+	DEPToken() DEPTokenResolver
+	DEPVirtualServer() DEPVirtualServerResolver
 	Device() DeviceResolver
 	DeviceCommand() DeviceCommandResolver
 	DeviceConnection() DeviceConnectionResolver
@@ -88,6 +93,138 @@ type ComplexityRoot struct {
 	BlueprintEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	DEPAccount struct {
+		AdminID       func(childComplexity int) int
+		FacilitatorID func(childComplexity int) int
+		OrgAddress    func(childComplexity int) int
+		OrgEmail      func(childComplexity int) int
+		OrgID         func(childComplexity int) int
+		OrgName       func(childComplexity int) int
+		OrgPhone      func(childComplexity int) int
+		OrgType       func(childComplexity int) int
+		OrgVersion    func(childComplexity int) int
+		ServerName    func(childComplexity int) int
+		ServerUUID    func(childComplexity int) int
+	}
+
+	DEPDevice struct {
+		AssetTag           func(childComplexity int) int
+		Color              func(childComplexity int) int
+		CreatedAt          func(childComplexity int) int
+		DeletedAt          func(childComplexity int) int
+		Description        func(childComplexity int) int
+		DeviceAssignedBy   func(childComplexity int) int
+		DeviceAssignedDate func(childComplexity int) int
+		DeviceFamily       func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		Model              func(childComplexity int) int
+		OS                 func(childComplexity int) int
+		OpDate             func(childComplexity int) int
+		OpType             func(childComplexity int) int
+		Profile            func(childComplexity int) int
+		ProfileAssignTime  func(childComplexity int) int
+		ProfilePushTime    func(childComplexity int) int
+		ProfileStatus      func(childComplexity int) int
+		ProfileUUID        func(childComplexity int) int
+		SerialNumber       func(childComplexity int) int
+		UpdatedAt          func(childComplexity int) int
+		VirtualServer      func(childComplexity int) int
+	}
+
+	DEPDeviceConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	DEPDeviceDetails struct {
+		AssetTag           func(childComplexity int) int
+		Color              func(childComplexity int) int
+		Description        func(childComplexity int) int
+		DeviceAssignedBy   func(childComplexity int) int
+		DeviceAssignedDate func(childComplexity int) int
+		DeviceFamily       func(childComplexity int) int
+		Model              func(childComplexity int) int
+		Os                 func(childComplexity int) int
+		ProfileAssignTime  func(childComplexity int) int
+		ProfilePushTime    func(childComplexity int) int
+		ProfileStatus      func(childComplexity int) int
+		ProfileUUID        func(childComplexity int) int
+		ResponseStatus     func(childComplexity int) int
+		SerialNumber       func(childComplexity int) int
+	}
+
+	DEPDeviceEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	DEPProfile struct {
+		AllowPairing          func(childComplexity int) int
+		AnchorCerts           func(childComplexity int) int
+		AutoAdvanceSetup      func(childComplexity int) int
+		AwaitDeviceConfigured func(childComplexity int) int
+		CreatedAt             func(childComplexity int) int
+		DefinedAt             func(childComplexity int) int
+		Department            func(childComplexity int) int
+		ID                    func(childComplexity int) int
+		IsMandatory           func(childComplexity int) int
+		IsMdmRemovable        func(childComplexity int) int
+		IsMultiUser           func(childComplexity int) int
+		IsSupervised          func(childComplexity int) int
+		Language              func(childComplexity int) int
+		Name                  func(childComplexity int) int
+		OrgMagic              func(childComplexity int) int
+		Region                func(childComplexity int) int
+		SkipSetupItems        func(childComplexity int) int
+		SupervisingHostCerts  func(childComplexity int) int
+		SupportEmailAddress   func(childComplexity int) int
+		SupportPhoneNumber    func(childComplexity int) int
+		URL                   func(childComplexity int) int
+		UUID                  func(childComplexity int) int
+		UpdatedAt             func(childComplexity int) int
+		VirtualServer         func(childComplexity int) int
+	}
+
+	DEPProfileResult struct {
+		Result       func(childComplexity int) int
+		SerialNumber func(childComplexity int) int
+	}
+
+	DEPToken struct {
+		AccessTokenExpiry func(childComplexity int) int
+		CertificatePem    func(childComplexity int) int
+		ConsumerKey       func(childComplexity int) int
+		CreatedAt         func(childComplexity int) int
+		DaysUntilExpiry   func(childComplexity int) int
+		ID                func(childComplexity int) int
+		Name              func(childComplexity int) int
+		UpdatedAt         func(childComplexity int) int
+		UploadedAt        func(childComplexity int) int
+		VirtualServer     func(childComplexity int) int
+	}
+
+	DEPVirtualServer struct {
+		AdminID        func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		DefaultProfile func(childComplexity int) int
+		FacilitatorID  func(childComplexity int) int
+		ID             func(childComplexity int) int
+		LastSyncedAt   func(childComplexity int) int
+		OrgAddress     func(childComplexity int) int
+		OrgEmail       func(childComplexity int) int
+		OrgID          func(childComplexity int) int
+		OrgName        func(childComplexity int) int
+		OrgPhone       func(childComplexity int) int
+		OrgType        func(childComplexity int) int
+		OrgVersion     func(childComplexity int) int
+		ServerName     func(childComplexity int) int
+		ServerUUID     func(childComplexity int) int
+		SyncPhase      func(childComplexity int) int
+		Token          func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
 	}
 
 	Device struct {
@@ -217,16 +354,25 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AssignDEPProfile      func(childComplexity int, id string, serialNumbers []string) int
 		BlockDevice           func(childComplexity int, id string) int
 		CancelDeviceCommand   func(childComplexity int, uuid string) int
 		CreateBlueprint       func(childComplexity int, input model.CreateBlueprintInput) int
+		CreateDEPProfile      func(childComplexity int, input model.DEPProfileInput) int
+		CreateDEPToken        func(childComplexity int, name string) int
 		CreateEnrollment      func(childComplexity int, input model.CreateEnrollmentInput) int
+		DeleteDEPProfile      func(childComplexity int, id string) int
 		DeleteEnrollment      func(childComplexity int, id string) int
 		EnqueueDeviceCommand  func(childComplexity int, deviceID string, requestType string, payload any) int
 		PushDevice            func(childComplexity int, id string) int
 		PushDevices           func(childComplexity int, filter *model.DeviceFilter) int
+		RemoveDEPProfile      func(childComplexity int, virtualServerID string, serialNumbers []string) int
+		SetDEPDefaultProfile  func(childComplexity int, virtualServerID string, profileID *string) int
+		SyncDEPVirtualServer  func(childComplexity int, id string, fullSync *bool) int
 		UnblockDevice         func(childComplexity int, id string) int
+		UpdateDEPProfile      func(childComplexity int, id string, input model.DEPProfileInput) int
 		UpdatePushCertificate func(childComplexity int, id string, input model.UpdatePushCertificateInput) int
+		UploadDEPToken        func(childComplexity int, id string, file *graphql.Upload, content *string) int
 		UploadPushCertificate func(childComplexity int, input model.UploadPushCertificateInput) int
 	}
 
@@ -257,6 +403,13 @@ type ComplexityRoot struct {
 	Query struct {
 		AuditEvents               func(childComplexity int, first *int, after *string) int
 		Blueprints                func(childComplexity int, first *int, after *string) int
+		DepAccount                func(childComplexity int, virtualServerID string) int
+		DepDeviceDetails          func(childComplexity int, virtualServerID string, serialNumbers []string) int
+		DepDevices                func(childComplexity int, filter *model.DEPDeviceFilter, first *int, after *string) int
+		DepProfile                func(childComplexity int, id string) int
+		DepProfiles               func(childComplexity int, virtualServerID *string) int
+		DepTokens                 func(childComplexity int) int
+		DepVirtualServers         func(childComplexity int) int
 		Device                    func(childComplexity int, id string) int
 		DeviceCommandRequestTypes func(childComplexity int) int
 		Devices                   func(childComplexity int, filter *model.DeviceFilter, first *int, after *string) int
@@ -282,6 +435,29 @@ type AuditEventConnectionResolver interface {
 }
 type BlueprintConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.BlueprintConnection) (int, error)
+}
+type DEPDeviceResolver interface {
+	Profile(ctx context.Context, obj *store.DEPDevice) (*model.DEPProfile, error)
+
+	VirtualServer(ctx context.Context, obj *store.DEPDevice) (*store.DEPVirtualServer, error)
+}
+type DEPDeviceConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.DEPDeviceConnection) (int, error)
+}
+type DEPProfileResolver interface {
+	VirtualServer(ctx context.Context, obj *model.DEPProfile) (*store.DEPVirtualServer, error)
+}
+type DEPTokenResolver interface {
+	CertificatePem(ctx context.Context, obj *store.DEPToken) (string, error)
+
+	DaysUntilExpiry(ctx context.Context, obj *store.DEPToken) (*int, error)
+
+	VirtualServer(ctx context.Context, obj *store.DEPToken) (*store.DEPVirtualServer, error)
+}
+type DEPVirtualServerResolver interface {
+	Token(ctx context.Context, obj *store.DEPVirtualServer) (*store.DEPToken, error)
+	DefaultProfile(ctx context.Context, obj *store.DEPVirtualServer) (*model.DEPProfile, error)
+	SyncPhase(ctx context.Context, obj *store.DEPVirtualServer) (string, error)
 }
 type DeviceResolver interface {
 	Blueprint(ctx context.Context, obj *store.Device) (*store.Blueprint, error)
@@ -330,6 +506,15 @@ type MutationResolver interface {
 	UpdatePushCertificate(ctx context.Context, id string, input model.UpdatePushCertificateInput) (*store.PushCertificate, error)
 	PushDevice(ctx context.Context, id string) (*rivertype.JobRow, error)
 	PushDevices(ctx context.Context, filter *model.DeviceFilter) (*model.PushDevicesResult, error)
+	CreateDEPToken(ctx context.Context, name string) (*store.DEPToken, error)
+	UploadDEPToken(ctx context.Context, id string, file *graphql.Upload, content *string) (*store.DEPToken, error)
+	SyncDEPVirtualServer(ctx context.Context, id string, fullSync *bool) (*rivertype.JobRow, error)
+	SetDEPDefaultProfile(ctx context.Context, virtualServerID string, profileID *string) (*store.DEPVirtualServer, error)
+	CreateDEPProfile(ctx context.Context, input model.DEPProfileInput) (*model.DEPProfile, error)
+	UpdateDEPProfile(ctx context.Context, id string, input model.DEPProfileInput) (*model.DEPProfile, error)
+	DeleteDEPProfile(ctx context.Context, id string) (string, error)
+	AssignDEPProfile(ctx context.Context, id string, serialNumbers []string) ([]*model.DEPProfileResult, error)
+	RemoveDEPProfile(ctx context.Context, virtualServerID string, serialNumbers []string) ([]*model.DEPProfileResult, error)
 }
 type PushCertificateResolver interface {
 	DaysUntilExpiry(ctx context.Context, obj *store.PushCertificate) (int, error)
@@ -346,6 +531,13 @@ type QueryResolver interface {
 	DeviceCommandRequestTypes(ctx context.Context) ([]string, error)
 	PushCertificates(ctx context.Context) ([]*store.PushCertificate, error)
 	PushCertificate(ctx context.Context, id string) (*store.PushCertificate, error)
+	DepTokens(ctx context.Context) ([]*store.DEPToken, error)
+	DepVirtualServers(ctx context.Context) ([]*store.DEPVirtualServer, error)
+	DepDevices(ctx context.Context, filter *model.DEPDeviceFilter, first *int, after *string) (*model.DEPDeviceConnection, error)
+	DepDeviceDetails(ctx context.Context, virtualServerID string, serialNumbers []string) ([]*model.DEPDeviceDetails, error)
+	DepAccount(ctx context.Context, virtualServerID string) (*model.DEPAccount, error)
+	DepProfiles(ctx context.Context, virtualServerID *string) ([]*model.DEPProfile, error)
+	DepProfile(ctx context.Context, id string) (*model.DEPProfile, error)
 }
 type SubscriptionResolver interface {
 	JobEvents(ctx context.Context, kinds []string, ids []string) (<-chan *model.JobEvent, error)
@@ -500,6 +692,645 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BlueprintEdge.Node(childComplexity), true
+
+	case "DEPAccount.adminId":
+		if e.ComplexityRoot.DEPAccount.AdminID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPAccount.AdminID(childComplexity), true
+	case "DEPAccount.facilitatorId":
+		if e.ComplexityRoot.DEPAccount.FacilitatorID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPAccount.FacilitatorID(childComplexity), true
+	case "DEPAccount.orgAddress":
+		if e.ComplexityRoot.DEPAccount.OrgAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPAccount.OrgAddress(childComplexity), true
+	case "DEPAccount.orgEmail":
+		if e.ComplexityRoot.DEPAccount.OrgEmail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPAccount.OrgEmail(childComplexity), true
+	case "DEPAccount.orgId":
+		if e.ComplexityRoot.DEPAccount.OrgID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPAccount.OrgID(childComplexity), true
+	case "DEPAccount.orgName":
+		if e.ComplexityRoot.DEPAccount.OrgName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPAccount.OrgName(childComplexity), true
+	case "DEPAccount.orgPhone":
+		if e.ComplexityRoot.DEPAccount.OrgPhone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPAccount.OrgPhone(childComplexity), true
+	case "DEPAccount.orgType":
+		if e.ComplexityRoot.DEPAccount.OrgType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPAccount.OrgType(childComplexity), true
+	case "DEPAccount.orgVersion":
+		if e.ComplexityRoot.DEPAccount.OrgVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPAccount.OrgVersion(childComplexity), true
+	case "DEPAccount.serverName":
+		if e.ComplexityRoot.DEPAccount.ServerName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPAccount.ServerName(childComplexity), true
+	case "DEPAccount.serverUuid":
+		if e.ComplexityRoot.DEPAccount.ServerUUID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPAccount.ServerUUID(childComplexity), true
+
+	case "DEPDevice.assetTag":
+		if e.ComplexityRoot.DEPDevice.AssetTag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDevice.AssetTag(childComplexity), true
+	case "DEPDevice.color":
+		if e.ComplexityRoot.DEPDevice.Color == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDevice.Color(childComplexity), true
+	case "DEPDevice.createdAt":
+		if e.ComplexityRoot.DEPDevice.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDevice.CreatedAt(childComplexity), true
+	case "DEPDevice.deletedAt":
+		if e.ComplexityRoot.DEPDevice.DeletedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDevice.DeletedAt(childComplexity), true
+	case "DEPDevice.description":
+		if e.ComplexityRoot.DEPDevice.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDevice.Description(childComplexity), true
+	case "DEPDevice.deviceAssignedBy":
+		if e.ComplexityRoot.DEPDevice.DeviceAssignedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDevice.DeviceAssignedBy(childComplexity), true
+	case "DEPDevice.deviceAssignedDate":
+		if e.ComplexityRoot.DEPDevice.DeviceAssignedDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDevice.DeviceAssignedDate(childComplexity), true
+	case "DEPDevice.deviceFamily":
+		if e.ComplexityRoot.DEPDevice.DeviceFamily == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDevice.DeviceFamily(childComplexity), true
+	case "DEPDevice.id":
+		if e.ComplexityRoot.DEPDevice.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDevice.ID(childComplexity), true
+	case "DEPDevice.model":
+		if e.ComplexityRoot.DEPDevice.Model == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDevice.Model(childComplexity), true
+	case "DEPDevice.os":
+		if e.ComplexityRoot.DEPDevice.OS == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDevice.OS(childComplexity), true
+	case "DEPDevice.opDate":
+		if e.ComplexityRoot.DEPDevice.OpDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDevice.OpDate(childComplexity), true
+	case "DEPDevice.opType":
+		if e.ComplexityRoot.DEPDevice.OpType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDevice.OpType(childComplexity), true
+	case "DEPDevice.profile":
+		if e.ComplexityRoot.DEPDevice.Profile == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDevice.Profile(childComplexity), true
+	case "DEPDevice.profileAssignTime":
+		if e.ComplexityRoot.DEPDevice.ProfileAssignTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDevice.ProfileAssignTime(childComplexity), true
+	case "DEPDevice.profilePushTime":
+		if e.ComplexityRoot.DEPDevice.ProfilePushTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDevice.ProfilePushTime(childComplexity), true
+	case "DEPDevice.profileStatus":
+		if e.ComplexityRoot.DEPDevice.ProfileStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDevice.ProfileStatus(childComplexity), true
+	case "DEPDevice.profileUuid":
+		if e.ComplexityRoot.DEPDevice.ProfileUUID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDevice.ProfileUUID(childComplexity), true
+	case "DEPDevice.serialNumber":
+		if e.ComplexityRoot.DEPDevice.SerialNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDevice.SerialNumber(childComplexity), true
+	case "DEPDevice.updatedAt":
+		if e.ComplexityRoot.DEPDevice.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDevice.UpdatedAt(childComplexity), true
+	case "DEPDevice.virtualServer":
+		if e.ComplexityRoot.DEPDevice.VirtualServer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDevice.VirtualServer(childComplexity), true
+
+	case "DEPDeviceConnection.edges":
+		if e.ComplexityRoot.DEPDeviceConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDeviceConnection.Edges(childComplexity), true
+	case "DEPDeviceConnection.pageInfo":
+		if e.ComplexityRoot.DEPDeviceConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDeviceConnection.PageInfo(childComplexity), true
+	case "DEPDeviceConnection.totalCount":
+		if e.ComplexityRoot.DEPDeviceConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDeviceConnection.TotalCount(childComplexity), true
+
+	case "DEPDeviceDetails.assetTag":
+		if e.ComplexityRoot.DEPDeviceDetails.AssetTag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDeviceDetails.AssetTag(childComplexity), true
+	case "DEPDeviceDetails.color":
+		if e.ComplexityRoot.DEPDeviceDetails.Color == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDeviceDetails.Color(childComplexity), true
+	case "DEPDeviceDetails.description":
+		if e.ComplexityRoot.DEPDeviceDetails.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDeviceDetails.Description(childComplexity), true
+	case "DEPDeviceDetails.deviceAssignedBy":
+		if e.ComplexityRoot.DEPDeviceDetails.DeviceAssignedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDeviceDetails.DeviceAssignedBy(childComplexity), true
+	case "DEPDeviceDetails.deviceAssignedDate":
+		if e.ComplexityRoot.DEPDeviceDetails.DeviceAssignedDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDeviceDetails.DeviceAssignedDate(childComplexity), true
+	case "DEPDeviceDetails.deviceFamily":
+		if e.ComplexityRoot.DEPDeviceDetails.DeviceFamily == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDeviceDetails.DeviceFamily(childComplexity), true
+	case "DEPDeviceDetails.model":
+		if e.ComplexityRoot.DEPDeviceDetails.Model == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDeviceDetails.Model(childComplexity), true
+	case "DEPDeviceDetails.os":
+		if e.ComplexityRoot.DEPDeviceDetails.Os == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDeviceDetails.Os(childComplexity), true
+	case "DEPDeviceDetails.profileAssignTime":
+		if e.ComplexityRoot.DEPDeviceDetails.ProfileAssignTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDeviceDetails.ProfileAssignTime(childComplexity), true
+	case "DEPDeviceDetails.profilePushTime":
+		if e.ComplexityRoot.DEPDeviceDetails.ProfilePushTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDeviceDetails.ProfilePushTime(childComplexity), true
+	case "DEPDeviceDetails.profileStatus":
+		if e.ComplexityRoot.DEPDeviceDetails.ProfileStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDeviceDetails.ProfileStatus(childComplexity), true
+	case "DEPDeviceDetails.profileUuid":
+		if e.ComplexityRoot.DEPDeviceDetails.ProfileUUID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDeviceDetails.ProfileUUID(childComplexity), true
+	case "DEPDeviceDetails.responseStatus":
+		if e.ComplexityRoot.DEPDeviceDetails.ResponseStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDeviceDetails.ResponseStatus(childComplexity), true
+	case "DEPDeviceDetails.serialNumber":
+		if e.ComplexityRoot.DEPDeviceDetails.SerialNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDeviceDetails.SerialNumber(childComplexity), true
+
+	case "DEPDeviceEdge.cursor":
+		if e.ComplexityRoot.DEPDeviceEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDeviceEdge.Cursor(childComplexity), true
+	case "DEPDeviceEdge.node":
+		if e.ComplexityRoot.DEPDeviceEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPDeviceEdge.Node(childComplexity), true
+
+	case "DEPProfile.allowPairing":
+		if e.ComplexityRoot.DEPProfile.AllowPairing == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfile.AllowPairing(childComplexity), true
+	case "DEPProfile.anchorCerts":
+		if e.ComplexityRoot.DEPProfile.AnchorCerts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfile.AnchorCerts(childComplexity), true
+	case "DEPProfile.autoAdvanceSetup":
+		if e.ComplexityRoot.DEPProfile.AutoAdvanceSetup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfile.AutoAdvanceSetup(childComplexity), true
+	case "DEPProfile.awaitDeviceConfigured":
+		if e.ComplexityRoot.DEPProfile.AwaitDeviceConfigured == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfile.AwaitDeviceConfigured(childComplexity), true
+	case "DEPProfile.createdAt":
+		if e.ComplexityRoot.DEPProfile.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfile.CreatedAt(childComplexity), true
+	case "DEPProfile.definedAt":
+		if e.ComplexityRoot.DEPProfile.DefinedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfile.DefinedAt(childComplexity), true
+	case "DEPProfile.department":
+		if e.ComplexityRoot.DEPProfile.Department == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfile.Department(childComplexity), true
+	case "DEPProfile.id":
+		if e.ComplexityRoot.DEPProfile.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfile.ID(childComplexity), true
+	case "DEPProfile.isMandatory":
+		if e.ComplexityRoot.DEPProfile.IsMandatory == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfile.IsMandatory(childComplexity), true
+	case "DEPProfile.isMdmRemovable":
+		if e.ComplexityRoot.DEPProfile.IsMdmRemovable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfile.IsMdmRemovable(childComplexity), true
+	case "DEPProfile.isMultiUser":
+		if e.ComplexityRoot.DEPProfile.IsMultiUser == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfile.IsMultiUser(childComplexity), true
+	case "DEPProfile.isSupervised":
+		if e.ComplexityRoot.DEPProfile.IsSupervised == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfile.IsSupervised(childComplexity), true
+	case "DEPProfile.language":
+		if e.ComplexityRoot.DEPProfile.Language == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfile.Language(childComplexity), true
+	case "DEPProfile.name":
+		if e.ComplexityRoot.DEPProfile.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfile.Name(childComplexity), true
+	case "DEPProfile.orgMagic":
+		if e.ComplexityRoot.DEPProfile.OrgMagic == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfile.OrgMagic(childComplexity), true
+	case "DEPProfile.region":
+		if e.ComplexityRoot.DEPProfile.Region == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfile.Region(childComplexity), true
+	case "DEPProfile.skipSetupItems":
+		if e.ComplexityRoot.DEPProfile.SkipSetupItems == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfile.SkipSetupItems(childComplexity), true
+	case "DEPProfile.supervisingHostCerts":
+		if e.ComplexityRoot.DEPProfile.SupervisingHostCerts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfile.SupervisingHostCerts(childComplexity), true
+	case "DEPProfile.supportEmailAddress":
+		if e.ComplexityRoot.DEPProfile.SupportEmailAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfile.SupportEmailAddress(childComplexity), true
+	case "DEPProfile.supportPhoneNumber":
+		if e.ComplexityRoot.DEPProfile.SupportPhoneNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfile.SupportPhoneNumber(childComplexity), true
+	case "DEPProfile.url":
+		if e.ComplexityRoot.DEPProfile.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfile.URL(childComplexity), true
+	case "DEPProfile.uuid":
+		if e.ComplexityRoot.DEPProfile.UUID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfile.UUID(childComplexity), true
+	case "DEPProfile.updatedAt":
+		if e.ComplexityRoot.DEPProfile.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfile.UpdatedAt(childComplexity), true
+	case "DEPProfile.virtualServer":
+		if e.ComplexityRoot.DEPProfile.VirtualServer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfile.VirtualServer(childComplexity), true
+
+	case "DEPProfileResult.result":
+		if e.ComplexityRoot.DEPProfileResult.Result == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfileResult.Result(childComplexity), true
+	case "DEPProfileResult.serialNumber":
+		if e.ComplexityRoot.DEPProfileResult.SerialNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPProfileResult.SerialNumber(childComplexity), true
+
+	case "DEPToken.accessTokenExpiry":
+		if e.ComplexityRoot.DEPToken.AccessTokenExpiry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPToken.AccessTokenExpiry(childComplexity), true
+	case "DEPToken.certificatePem":
+		if e.ComplexityRoot.DEPToken.CertificatePem == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPToken.CertificatePem(childComplexity), true
+	case "DEPToken.consumerKey":
+		if e.ComplexityRoot.DEPToken.ConsumerKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPToken.ConsumerKey(childComplexity), true
+	case "DEPToken.createdAt":
+		if e.ComplexityRoot.DEPToken.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPToken.CreatedAt(childComplexity), true
+	case "DEPToken.daysUntilExpiry":
+		if e.ComplexityRoot.DEPToken.DaysUntilExpiry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPToken.DaysUntilExpiry(childComplexity), true
+	case "DEPToken.id":
+		if e.ComplexityRoot.DEPToken.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPToken.ID(childComplexity), true
+	case "DEPToken.name":
+		if e.ComplexityRoot.DEPToken.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPToken.Name(childComplexity), true
+	case "DEPToken.updatedAt":
+		if e.ComplexityRoot.DEPToken.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPToken.UpdatedAt(childComplexity), true
+	case "DEPToken.uploadedAt":
+		if e.ComplexityRoot.DEPToken.UploadedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPToken.UploadedAt(childComplexity), true
+	case "DEPToken.virtualServer":
+		if e.ComplexityRoot.DEPToken.VirtualServer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPToken.VirtualServer(childComplexity), true
+
+	case "DEPVirtualServer.adminId":
+		if e.ComplexityRoot.DEPVirtualServer.AdminID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPVirtualServer.AdminID(childComplexity), true
+	case "DEPVirtualServer.createdAt":
+		if e.ComplexityRoot.DEPVirtualServer.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPVirtualServer.CreatedAt(childComplexity), true
+	case "DEPVirtualServer.defaultProfile":
+		if e.ComplexityRoot.DEPVirtualServer.DefaultProfile == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPVirtualServer.DefaultProfile(childComplexity), true
+	case "DEPVirtualServer.facilitatorId":
+		if e.ComplexityRoot.DEPVirtualServer.FacilitatorID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPVirtualServer.FacilitatorID(childComplexity), true
+	case "DEPVirtualServer.id":
+		if e.ComplexityRoot.DEPVirtualServer.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPVirtualServer.ID(childComplexity), true
+	case "DEPVirtualServer.lastSyncedAt":
+		if e.ComplexityRoot.DEPVirtualServer.LastSyncedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPVirtualServer.LastSyncedAt(childComplexity), true
+	case "DEPVirtualServer.orgAddress":
+		if e.ComplexityRoot.DEPVirtualServer.OrgAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPVirtualServer.OrgAddress(childComplexity), true
+	case "DEPVirtualServer.orgEmail":
+		if e.ComplexityRoot.DEPVirtualServer.OrgEmail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPVirtualServer.OrgEmail(childComplexity), true
+	case "DEPVirtualServer.orgId":
+		if e.ComplexityRoot.DEPVirtualServer.OrgID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPVirtualServer.OrgID(childComplexity), true
+	case "DEPVirtualServer.orgName":
+		if e.ComplexityRoot.DEPVirtualServer.OrgName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPVirtualServer.OrgName(childComplexity), true
+	case "DEPVirtualServer.orgPhone":
+		if e.ComplexityRoot.DEPVirtualServer.OrgPhone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPVirtualServer.OrgPhone(childComplexity), true
+	case "DEPVirtualServer.orgType":
+		if e.ComplexityRoot.DEPVirtualServer.OrgType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPVirtualServer.OrgType(childComplexity), true
+	case "DEPVirtualServer.orgVersion":
+		if e.ComplexityRoot.DEPVirtualServer.OrgVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPVirtualServer.OrgVersion(childComplexity), true
+	case "DEPVirtualServer.name":
+		if e.ComplexityRoot.DEPVirtualServer.ServerName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPVirtualServer.ServerName(childComplexity), true
+	case "DEPVirtualServer.uuid":
+		if e.ComplexityRoot.DEPVirtualServer.ServerUUID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPVirtualServer.ServerUUID(childComplexity), true
+	case "DEPVirtualServer.syncPhase":
+		if e.ComplexityRoot.DEPVirtualServer.SyncPhase == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPVirtualServer.SyncPhase(childComplexity), true
+	case "DEPVirtualServer.token":
+		if e.ComplexityRoot.DEPVirtualServer.Token == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPVirtualServer.Token(childComplexity), true
+	case "DEPVirtualServer.updatedAt":
+		if e.ComplexityRoot.DEPVirtualServer.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DEPVirtualServer.UpdatedAt(childComplexity), true
 
 	case "Device.activationLockManageable":
 		if e.ComplexityRoot.Device.ActivationLockManageable == nil {
@@ -1024,6 +1855,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.JobEvent.Type(childComplexity), true
 
+	case "Mutation.assignDEPProfile":
+		if e.ComplexityRoot.Mutation.AssignDEPProfile == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_assignDEPProfile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AssignDEPProfile(childComplexity, args["id"].(string), args["serialNumbers"].([]string)), true
 	case "Mutation.blockDevice":
 		if e.ComplexityRoot.Mutation.BlockDevice == nil {
 			break
@@ -1057,6 +1899,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateBlueprint(childComplexity, args["input"].(model.CreateBlueprintInput)), true
+	case "Mutation.createDEPProfile":
+		if e.ComplexityRoot.Mutation.CreateDEPProfile == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createDEPProfile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateDEPProfile(childComplexity, args["input"].(model.DEPProfileInput)), true
+	case "Mutation.createDEPToken":
+		if e.ComplexityRoot.Mutation.CreateDEPToken == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createDEPToken_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateDEPToken(childComplexity, args["name"].(string)), true
 	case "Mutation.createEnrollment":
 		if e.ComplexityRoot.Mutation.CreateEnrollment == nil {
 			break
@@ -1068,6 +1932,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateEnrollment(childComplexity, args["input"].(model.CreateEnrollmentInput)), true
+	case "Mutation.deleteDEPProfile":
+		if e.ComplexityRoot.Mutation.DeleteDEPProfile == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteDEPProfile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteDEPProfile(childComplexity, args["id"].(string)), true
 	case "Mutation.deleteEnrollment":
 		if e.ComplexityRoot.Mutation.DeleteEnrollment == nil {
 			break
@@ -1112,6 +1987,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PushDevices(childComplexity, args["filter"].(*model.DeviceFilter)), true
+	case "Mutation.removeDEPProfile":
+		if e.ComplexityRoot.Mutation.RemoveDEPProfile == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeDEPProfile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveDEPProfile(childComplexity, args["virtualServerId"].(string), args["serialNumbers"].([]string)), true
+	case "Mutation.setDEPDefaultProfile":
+		if e.ComplexityRoot.Mutation.SetDEPDefaultProfile == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setDEPDefaultProfile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetDEPDefaultProfile(childComplexity, args["virtualServerId"].(string), args["profileId"].(*string)), true
+	case "Mutation.syncDEPVirtualServer":
+		if e.ComplexityRoot.Mutation.SyncDEPVirtualServer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_syncDEPVirtualServer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SyncDEPVirtualServer(childComplexity, args["id"].(string), args["fullSync"].(*bool)), true
 	case "Mutation.unblockDevice":
 		if e.ComplexityRoot.Mutation.UnblockDevice == nil {
 			break
@@ -1123,6 +2031,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UnblockDevice(childComplexity, args["id"].(string)), true
+	case "Mutation.updateDEPProfile":
+		if e.ComplexityRoot.Mutation.UpdateDEPProfile == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateDEPProfile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateDEPProfile(childComplexity, args["id"].(string), args["input"].(model.DEPProfileInput)), true
 	case "Mutation.updatePushCertificate":
 		if e.ComplexityRoot.Mutation.UpdatePushCertificate == nil {
 			break
@@ -1134,6 +2053,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdatePushCertificate(childComplexity, args["id"].(string), args["input"].(model.UpdatePushCertificateInput)), true
+	case "Mutation.uploadDEPToken":
+		if e.ComplexityRoot.Mutation.UploadDEPToken == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_uploadDEPToken_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UploadDEPToken(childComplexity, args["id"].(string), args["file"].(*graphql.Upload), args["content"].(*string)), true
 	case "Mutation.uploadPushCertificate":
 		if e.ComplexityRoot.Mutation.UploadPushCertificate == nil {
 			break
@@ -1261,6 +2191,73 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Blueprints(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.depAccount":
+		if e.ComplexityRoot.Query.DepAccount == nil {
+			break
+		}
+
+		args, err := ec.field_Query_depAccount_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DepAccount(childComplexity, args["virtualServerId"].(string)), true
+	case "Query.depDeviceDetails":
+		if e.ComplexityRoot.Query.DepDeviceDetails == nil {
+			break
+		}
+
+		args, err := ec.field_Query_depDeviceDetails_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DepDeviceDetails(childComplexity, args["virtualServerId"].(string), args["serialNumbers"].([]string)), true
+	case "Query.depDevices":
+		if e.ComplexityRoot.Query.DepDevices == nil {
+			break
+		}
+
+		args, err := ec.field_Query_depDevices_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DepDevices(childComplexity, args["filter"].(*model.DEPDeviceFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.depProfile":
+		if e.ComplexityRoot.Query.DepProfile == nil {
+			break
+		}
+
+		args, err := ec.field_Query_depProfile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DepProfile(childComplexity, args["id"].(string)), true
+	case "Query.depProfiles":
+		if e.ComplexityRoot.Query.DepProfiles == nil {
+			break
+		}
+
+		args, err := ec.field_Query_depProfiles_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DepProfiles(childComplexity, args["virtualServerId"].(*string)), true
+	case "Query.depTokens":
+		if e.ComplexityRoot.Query.DepTokens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.DepTokens(childComplexity), true
+	case "Query.depVirtualServers":
+		if e.ComplexityRoot.Query.DepVirtualServers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.DepVirtualServers(childComplexity), true
 	case "Query.device":
 		if e.ComplexityRoot.Query.Device == nil {
 			break
@@ -1375,6 +2372,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("CreateBlueprintInput", ec.unmarshalInputCreateBlueprintInput),
 			graphql.NewInputUnmarshaler("CreateEnrollmentInput", ec.unmarshalInputCreateEnrollmentInput),
+			graphql.NewInputUnmarshaler("DEPDeviceFilter", ec.unmarshalInputDEPDeviceFilter),
+			graphql.NewInputUnmarshaler("DEPProfileInput", ec.unmarshalInputDEPProfileInput),
 			graphql.NewInputUnmarshaler("DeviceFilter", ec.unmarshalInputDeviceFilter),
 			graphql.NewInputUnmarshaler("JobFilter", ec.unmarshalInputJobFilter),
 			graphql.NewInputUnmarshaler("UpdatePushCertificateInput", ec.unmarshalInputUpdatePushCertificateInput),
@@ -2008,6 +3007,394 @@ extend type Mutation {
   pushDevices(filter: DeviceFilter): PushDevicesResult! @hasPermission(permission: "mdm.change_enrolleddevice")
 }
 # ---- end APNs ----
+
+# ---- DEP ----
+"A file sent as a multipart request part (GraphQL multipart request spec)."
+scalar Upload
+
+extend type Query {
+  "DEP server tokens, in creation order."
+  depTokens: [DEPToken!]! @hasPermission(permission: "mdm.view_depvirtualserver")
+
+  "Virtual MDM servers of Apple Business Manager that orchard syncs, in creation order."
+  depVirtualServers: [DEPVirtualServer!]! @hasPermission(permission: "mdm.view_depvirtualserver")
+
+  "Devices Apple lists for orchard's virtual servers, in the order orchard first saw them."
+  depDevices(
+    "Narrow the list; omitted fields do not filter."
+    filter: DEPDeviceFilter
+    "Page size, 1 to 500."
+    first: Int = 50
+    "Cursor from a previous page's pageInfo.endCursor."
+    after: String
+  ): DEPDeviceConnection! @hasPermission(permission: "mdm.view_depdevice")
+
+  "Apple's current details of devices, asked live (up to 1,000 serial numbers)."
+  depDeviceDetails(
+    "The virtual server whose token asks."
+    virtualServerId: ID!
+    "Serial numbers to ask about."
+    serialNumbers: [String!]!
+  ): [DEPDeviceDetails!]! @hasPermission(permission: "mdm.view_depdevice")
+
+  "Apple's account information of a virtual server, asked live."
+  depAccount(virtualServerId: ID!): DEPAccount! @hasPermission(permission: "mdm.view_depvirtualserver")
+
+  "DEP profiles, of one virtual server or of all."
+  depProfiles(virtualServerId: ID): [DEPProfile!]! @hasPermission(permission: "mdm.view_depenrollment")
+
+  "One DEP profile, or null."
+  depProfile(id: ID!): DEPProfile @hasPermission(permission: "mdm.view_depenrollment")
+}
+
+# Disowning devices is deliberately not offered: it removes them from the organisation
+# for good, and Apple recommends doing it only in Apple Business Manager.
+extend type Mutation {
+  """
+  Makes a key pair for a new server token and returns its certificate: upload
+  certificatePem to Apple Business Manager as the MDM server's public key, then give
+  the token file it offers to uploadDEPToken.
+  """
+  createDEPToken(name: String!): DEPToken! @hasPermission(permission: "mdm.change_depvirtualserver")
+
+  """
+  Stores a server token: the smime.p7m Apple Business Manager gives (MIME-wrapped or not),
+  decrypted with this DEP token's key, or a plain stoken.json. Send it as a multipart
+  ` + "`" + `file` + "`" + `, or as text in ` + "`" + `content` + "`" + `. Apple's /account is asked before anything is stored;
+  a token for another key, an expired token or anything unreadable is refused with the
+  reason and changes nothing. Renewing a token uploads the new file to the same id.
+  """
+  uploadDEPToken(id: ID!, file: Upload, content: String): DEPToken! @hasPermission(permission: "mdm.change_depvirtualserver")
+
+  """
+  Queues a sync of a virtual server's devices and returns its job. While a sync of the
+  server waits or runs, that job is returned instead of a new one. fullSync fetches
+  every device again and marks the ones Apple no longer lists as deleted.
+  """
+  syncDEPVirtualServer(id: ID!, fullSync: Boolean = false): Job! @hasPermission(permission: "mdm.change_depvirtualserver")
+
+  """
+  Sets the profile assigned to devices without one after each sync (null: none).
+  """
+  setDEPDefaultProfile(virtualServerId: ID!, profileId: ID): DEPVirtualServer! @hasPermission(permission: "mdm.change_depvirtualserver")
+
+  "Creates a DEP profile and defines it with Apple."
+  createDEPProfile(input: DEPProfileInput!): DEPProfile! @hasPermission(permission: "mdm.add_depenrollment")
+
+  """
+  Changes a DEP profile and defines it with Apple again (Apple's profiles cannot change,
+  so it gets a new UUID; assign it again to devices that should get the new one).
+  """
+  updateDEPProfile(id: ID!, input: DEPProfileInput!): DEPProfile! @hasPermission(permission: "mdm.change_depenrollment")
+
+  """
+  Deletes orchard's record of a DEP profile. Apple has no way to delete a profile: devices
+  keep it until another is assigned or it is removed from them.
+  """
+  deleteDEPProfile(id: ID!): ID! @hasPermission(permission: "mdm.delete_depenrollment")
+
+  "Assigns a DEP profile to devices (up to 1,000 serial numbers); Apple's answer per device."
+  assignDEPProfile(id: ID!, serialNumbers: [String!]!): [DEPProfileResult!]! @hasPermission(permission: "mdm.change_depdevice")
+
+  "Removes the DEP profile of devices (up to 1,000 serial numbers); Apple's answer per device."
+  removeDEPProfile(virtualServerId: ID!, serialNumbers: [String!]!): [DEPProfileResult!]! @hasPermission(permission: "mdm.change_depdevice")
+}
+
+"A DEP server token: orchard's key pair, and Apple's OAuth keys once uploaded. Secrets are never shown."
+type DEPToken {
+  "orchard's id of the token."
+  id: ID!
+  "A name for people, e.g. the Apple Business Manager server's name."
+  name: String!
+  "The certificate to upload to Apple Business Manager (PEM)."
+  certificatePem: String!
+  "Apple's consumer key; empty until a token file is uploaded."
+  consumerKey: String!
+  "When Apple's access token expires; renew before."
+  accessTokenExpiry: Time
+  "Days until accessTokenExpiry (negative once expired); null until uploaded."
+  daysUntilExpiry: Int
+  "When the last token file was uploaded."
+  uploadedAt: Time
+  "The virtual server the token serves; null until uploaded."
+  virtualServer: DEPVirtualServer
+  "When the key pair was made."
+  createdAt: Time!
+  "When the token last changed."
+  updatedAt: Time!
+}
+
+"A virtual MDM server of Apple Business Manager, with its organisation."
+type DEPVirtualServer {
+  "orchard's id of the virtual server."
+  id: ID!
+  "Apple's server_uuid."
+  uuid: String!
+  "Apple's server_name."
+  name: String!
+  "Apple's admin_id: who made the server token."
+  adminId: String!
+  "Apple's facilitator_id (legacy accounts)."
+  facilitatorId: String!
+  "The organisation's name."
+  orgName: String!
+  "The organisation's contact email."
+  orgEmail: String!
+  "The organisation's phone number."
+  orgPhone: String!
+  "The organisation's postal address."
+  orgAddress: String!
+  "edu or org."
+  orgType: String!
+  "v1 (Apple School/Business Manager legacy) or v2."
+  orgVersion: String!
+  "Apple's id of the organisation."
+  orgId: String!
+  "The token orchard calls Apple with."
+  token: DEPToken!
+  "The profile assigned to new devices after each sync."
+  defaultProfile: DEPProfile
+  "FETCH while a full fetch is due or under way, SYNC once changes are synced."
+  syncPhase: String!
+  "When the last sync finished."
+  lastSyncedAt: Time
+  "When orchard first saw the server."
+  createdAt: Time!
+  "When the server's record last changed."
+  updatedAt: Time!
+}
+
+"Filters for the DEP device list."
+input DEPDeviceFilter {
+  "Exact serial number."
+  serialNumber: String
+  "Only the devices of this virtual server."
+  virtualServerId: ID
+  "empty, assigned, pushed or removed."
+  profileStatus: String
+  "The last change a sync reported: added, modified or deleted. deleted lists devices Apple no longer lists."
+  opType: String
+}
+
+"""
+A device Apple lists for a virtual server, as of the last sync. orchard never disowns
+devices: disown is destructive and irreversible, so it is left to Apple Business Manager.
+"""
+type DEPDevice {
+  "orchard's id of the DEP device."
+  id: ID!
+  "The device's serial number."
+  serialNumber: String!
+  "Apple's model name, e.g. MacBook Air."
+  model: String!
+  "Apple's description of the configuration, e.g. IPAD AIR WI-FI 64GB."
+  description: String!
+  "The device's colour."
+  color: String!
+  "The asset tag set in Apple Business Manager."
+  assetTag: String!
+  "OSX, iOS, tvOS ..."
+  os: String!
+  "Mac, iPad, iPhone, AppleTV ..."
+  deviceFamily: String!
+  "empty, assigned, pushed or removed."
+  profileStatus: String!
+  "Apple's UUID of the assigned profile; empty when none."
+  profileUuid: String!
+  "The assigned profile, when orchard defined it."
+  profile: DEPProfile
+  "When the profile was assigned."
+  profileAssignTime: Time
+  "When the device downloaded its profile."
+  profilePushTime: Time
+  "When the device was assigned to the virtual server."
+  deviceAssignedDate: Time
+  "Who assigned the device to the virtual server."
+  deviceAssignedBy: String!
+  "The last change a sync reported (added, modified, deleted); empty after a fetch."
+  opType: String!
+  "When the last reported change happened."
+  opDate: Time
+  "When Apple stopped listing the device; null while it is listed."
+  deletedAt: Time
+  "The virtual server that lists the device."
+  virtualServer: DEPVirtualServer!
+  "When orchard first saw the device."
+  createdAt: Time!
+  "When a sync last changed the device's record."
+  updatedAt: Time!
+}
+
+"A page of DEP devices."
+type DEPDeviceConnection {
+  "The devices of this page."
+  edges: [DEPDeviceEdge!]!
+  "Where the next page starts."
+  pageInfo: PageInfo!
+  "How many devices match the filter, over all pages."
+  totalCount: Int!
+}
+
+"A DEP device and its cursor."
+type DEPDeviceEdge {
+  "Pass as ` + "`" + `after` + "`" + ` to get the devices after this one."
+  cursor: String!
+  "The device."
+  node: DEPDevice!
+}
+
+"Apple's live details of one device."
+type DEPDeviceDetails {
+  "The serial number asked for."
+  serialNumber: String!
+  "SUCCESS, or NOT_ACCESSIBLE when the device is not this server's."
+  responseStatus: String!
+  "Apple's model name; null when not accessible."
+  model: String
+  "Apple's description of the configuration."
+  description: String
+  "The device's colour."
+  color: String
+  "The asset tag set in Apple Business Manager."
+  assetTag: String
+  "OSX, iOS, tvOS ..."
+  os: String
+  "Mac, iPad, iPhone, AppleTV ..."
+  deviceFamily: String
+  "empty, assigned, pushed or removed."
+  profileStatus: String
+  "Apple's UUID of the assigned profile."
+  profileUuid: String
+  "When the profile was assigned."
+  profileAssignTime: Time
+  "When the device downloaded its profile."
+  profilePushTime: Time
+  "When the device was assigned to the virtual server."
+  deviceAssignedDate: Time
+  "Who assigned the device to the virtual server."
+  deviceAssignedBy: String
+}
+
+"Apple's account information of a virtual server."
+type DEPAccount {
+  "The virtual server's name."
+  serverName: String!
+  "The virtual server's UUID."
+  serverUuid: String!
+  "Who made the server token."
+  adminId: String!
+  "Apple's facilitator_id (legacy accounts)."
+  facilitatorId: String!
+  "The organisation's name."
+  orgName: String!
+  "The organisation's contact email."
+  orgEmail: String!
+  "The organisation's phone number."
+  orgPhone: String!
+  "The organisation's postal address."
+  orgAddress: String!
+  "edu or org."
+  orgType: String!
+  "v1 or v2."
+  orgVersion: String!
+  "Apple's id of the organisation."
+  orgId: String!
+}
+
+"A DEP profile (DEP enrollment): what Setup Assistant does on devices it is assigned to."
+type DEPProfile {
+  "orchard's id of the profile."
+  id: ID!
+  "The virtual server the profile is defined on."
+  virtualServer: DEPVirtualServer!
+  "Apple's profile_name, shown on devices."
+  name: String!
+  "The UUID Apple gave the profile when it was last defined."
+  uuid: String!
+  "Where devices get their enrollment profile."
+  url: String!
+  "Devices are supervised."
+  isSupervised: Boolean!
+  "Users cannot skip enrollment."
+  isMandatory: Boolean!
+  "Users may remove the MDM profile."
+  isMdmRemovable: Boolean!
+  "Setup Assistant waits for orchard's DeviceConfigured command."
+  awaitDeviceConfigured: Boolean!
+  "Setup Assistant advances on its own (tvOS, macOS)."
+  autoAdvanceSetup: Boolean!
+  "Shared iPad."
+  isMultiUser: Boolean!
+  "Devices may pair with computers (deprecated by Apple since iOS 13)."
+  allowPairing: Boolean!
+  "Setup Assistant panes to skip (Apple's skip_setup_items keys)."
+  skipSetupItems: [String!]!
+  "Shown in Setup Assistant as who manages the device."
+  department: String!
+  "Shown in Setup Assistant."
+  supportPhoneNumber: String!
+  "Shown in Setup Assistant."
+  supportEmailAddress: String!
+  "A string to tell profiles apart, for orchard's own use."
+  orgMagic: String!
+  "Language code for Setup Assistant, e.g. en."
+  language: String!
+  "Region code for Setup Assistant, e.g. US."
+  region: String!
+  "Anchor certificates for the enrollment's TLS (base64 DER)."
+  anchorCerts: [String!]!
+  "Certificates of hosts allowed to pair with supervised devices (base64 DER)."
+  supervisingHostCerts: [String!]!
+  "When the profile was last defined with Apple."
+  definedAt: Time
+  "When the profile was created."
+  createdAt: Time!
+  "When the profile last changed."
+  updatedAt: Time!
+}
+
+"A DEP profile's settings, with Apple's field meanings."
+input DEPProfileInput {
+  "The virtual server the profile is for (ignored on update)."
+  virtualServerId: ID!
+  "Apple's profile_name: unique per server, shown on devices."
+  name: String!
+  "Devices are supervised."
+  isSupervised: Boolean = true
+  "Users cannot skip enrollment."
+  isMandatory: Boolean = false
+  "Users may remove the MDM profile (false needs isSupervised)."
+  isMdmRemovable: Boolean = true
+  "Setup Assistant waits for orchard's DeviceConfigured command."
+  awaitDeviceConfigured: Boolean = false
+  "Setup Assistant advances on its own (tvOS, macOS)."
+  autoAdvanceSetup: Boolean = false
+  "Shared iPad."
+  isMultiUser: Boolean = false
+  "Devices may pair with computers."
+  allowPairing: Boolean = true
+  "Setup Assistant panes to skip (Apple's skip_setup_items keys)."
+  skipSetupItems: [String!] = []
+  "Shown in Setup Assistant as who manages the device."
+  department: String = ""
+  supportPhoneNumber: String = ""
+  supportEmailAddress: String = ""
+  orgMagic: String = ""
+  language: String = ""
+  region: String = ""
+  anchorCerts: [String!] = []
+  "Certificates of hosts allowed to pair with supervised devices (base64 DER)."
+  supervisingHostCerts: [String!] = []
+}
+
+"Apple's answer for one device of an assign or remove."
+type DEPProfileResult {
+  "The device's serial number."
+  serialNumber: String!
+  "SUCCESS, NOT_ACCESSIBLE or FAILED."
+  result: String!
+}
+# ---- end DEP ----
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -2092,6 +3479,270 @@ func (ec *executionContext) childFields_BlueprintEdge(ctx context.Context, field
 		return ec.fieldContext_BlueprintEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type BlueprintEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_DEPAccount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "serverName":
+		return ec.fieldContext_DEPAccount_serverName(ctx, field)
+	case "serverUuid":
+		return ec.fieldContext_DEPAccount_serverUuid(ctx, field)
+	case "adminId":
+		return ec.fieldContext_DEPAccount_adminId(ctx, field)
+	case "facilitatorId":
+		return ec.fieldContext_DEPAccount_facilitatorId(ctx, field)
+	case "orgName":
+		return ec.fieldContext_DEPAccount_orgName(ctx, field)
+	case "orgEmail":
+		return ec.fieldContext_DEPAccount_orgEmail(ctx, field)
+	case "orgPhone":
+		return ec.fieldContext_DEPAccount_orgPhone(ctx, field)
+	case "orgAddress":
+		return ec.fieldContext_DEPAccount_orgAddress(ctx, field)
+	case "orgType":
+		return ec.fieldContext_DEPAccount_orgType(ctx, field)
+	case "orgVersion":
+		return ec.fieldContext_DEPAccount_orgVersion(ctx, field)
+	case "orgId":
+		return ec.fieldContext_DEPAccount_orgId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DEPAccount", field.Name)
+}
+
+func (ec *executionContext) childFields_DEPDevice(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DEPDevice_id(ctx, field)
+	case "serialNumber":
+		return ec.fieldContext_DEPDevice_serialNumber(ctx, field)
+	case "model":
+		return ec.fieldContext_DEPDevice_model(ctx, field)
+	case "description":
+		return ec.fieldContext_DEPDevice_description(ctx, field)
+	case "color":
+		return ec.fieldContext_DEPDevice_color(ctx, field)
+	case "assetTag":
+		return ec.fieldContext_DEPDevice_assetTag(ctx, field)
+	case "os":
+		return ec.fieldContext_DEPDevice_os(ctx, field)
+	case "deviceFamily":
+		return ec.fieldContext_DEPDevice_deviceFamily(ctx, field)
+	case "profileStatus":
+		return ec.fieldContext_DEPDevice_profileStatus(ctx, field)
+	case "profileUuid":
+		return ec.fieldContext_DEPDevice_profileUuid(ctx, field)
+	case "profile":
+		return ec.fieldContext_DEPDevice_profile(ctx, field)
+	case "profileAssignTime":
+		return ec.fieldContext_DEPDevice_profileAssignTime(ctx, field)
+	case "profilePushTime":
+		return ec.fieldContext_DEPDevice_profilePushTime(ctx, field)
+	case "deviceAssignedDate":
+		return ec.fieldContext_DEPDevice_deviceAssignedDate(ctx, field)
+	case "deviceAssignedBy":
+		return ec.fieldContext_DEPDevice_deviceAssignedBy(ctx, field)
+	case "opType":
+		return ec.fieldContext_DEPDevice_opType(ctx, field)
+	case "opDate":
+		return ec.fieldContext_DEPDevice_opDate(ctx, field)
+	case "deletedAt":
+		return ec.fieldContext_DEPDevice_deletedAt(ctx, field)
+	case "virtualServer":
+		return ec.fieldContext_DEPDevice_virtualServer(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_DEPDevice_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_DEPDevice_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DEPDevice", field.Name)
+}
+
+func (ec *executionContext) childFields_DEPDeviceConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_DEPDeviceConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_DEPDeviceConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_DEPDeviceConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DEPDeviceConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_DEPDeviceDetails(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "serialNumber":
+		return ec.fieldContext_DEPDeviceDetails_serialNumber(ctx, field)
+	case "responseStatus":
+		return ec.fieldContext_DEPDeviceDetails_responseStatus(ctx, field)
+	case "model":
+		return ec.fieldContext_DEPDeviceDetails_model(ctx, field)
+	case "description":
+		return ec.fieldContext_DEPDeviceDetails_description(ctx, field)
+	case "color":
+		return ec.fieldContext_DEPDeviceDetails_color(ctx, field)
+	case "assetTag":
+		return ec.fieldContext_DEPDeviceDetails_assetTag(ctx, field)
+	case "os":
+		return ec.fieldContext_DEPDeviceDetails_os(ctx, field)
+	case "deviceFamily":
+		return ec.fieldContext_DEPDeviceDetails_deviceFamily(ctx, field)
+	case "profileStatus":
+		return ec.fieldContext_DEPDeviceDetails_profileStatus(ctx, field)
+	case "profileUuid":
+		return ec.fieldContext_DEPDeviceDetails_profileUuid(ctx, field)
+	case "profileAssignTime":
+		return ec.fieldContext_DEPDeviceDetails_profileAssignTime(ctx, field)
+	case "profilePushTime":
+		return ec.fieldContext_DEPDeviceDetails_profilePushTime(ctx, field)
+	case "deviceAssignedDate":
+		return ec.fieldContext_DEPDeviceDetails_deviceAssignedDate(ctx, field)
+	case "deviceAssignedBy":
+		return ec.fieldContext_DEPDeviceDetails_deviceAssignedBy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DEPDeviceDetails", field.Name)
+}
+
+func (ec *executionContext) childFields_DEPDeviceEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_DEPDeviceEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_DEPDeviceEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DEPDeviceEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_DEPProfile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DEPProfile_id(ctx, field)
+	case "virtualServer":
+		return ec.fieldContext_DEPProfile_virtualServer(ctx, field)
+	case "name":
+		return ec.fieldContext_DEPProfile_name(ctx, field)
+	case "uuid":
+		return ec.fieldContext_DEPProfile_uuid(ctx, field)
+	case "url":
+		return ec.fieldContext_DEPProfile_url(ctx, field)
+	case "isSupervised":
+		return ec.fieldContext_DEPProfile_isSupervised(ctx, field)
+	case "isMandatory":
+		return ec.fieldContext_DEPProfile_isMandatory(ctx, field)
+	case "isMdmRemovable":
+		return ec.fieldContext_DEPProfile_isMdmRemovable(ctx, field)
+	case "awaitDeviceConfigured":
+		return ec.fieldContext_DEPProfile_awaitDeviceConfigured(ctx, field)
+	case "autoAdvanceSetup":
+		return ec.fieldContext_DEPProfile_autoAdvanceSetup(ctx, field)
+	case "isMultiUser":
+		return ec.fieldContext_DEPProfile_isMultiUser(ctx, field)
+	case "allowPairing":
+		return ec.fieldContext_DEPProfile_allowPairing(ctx, field)
+	case "skipSetupItems":
+		return ec.fieldContext_DEPProfile_skipSetupItems(ctx, field)
+	case "department":
+		return ec.fieldContext_DEPProfile_department(ctx, field)
+	case "supportPhoneNumber":
+		return ec.fieldContext_DEPProfile_supportPhoneNumber(ctx, field)
+	case "supportEmailAddress":
+		return ec.fieldContext_DEPProfile_supportEmailAddress(ctx, field)
+	case "orgMagic":
+		return ec.fieldContext_DEPProfile_orgMagic(ctx, field)
+	case "language":
+		return ec.fieldContext_DEPProfile_language(ctx, field)
+	case "region":
+		return ec.fieldContext_DEPProfile_region(ctx, field)
+	case "anchorCerts":
+		return ec.fieldContext_DEPProfile_anchorCerts(ctx, field)
+	case "supervisingHostCerts":
+		return ec.fieldContext_DEPProfile_supervisingHostCerts(ctx, field)
+	case "definedAt":
+		return ec.fieldContext_DEPProfile_definedAt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_DEPProfile_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_DEPProfile_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DEPProfile", field.Name)
+}
+
+func (ec *executionContext) childFields_DEPProfileResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "serialNumber":
+		return ec.fieldContext_DEPProfileResult_serialNumber(ctx, field)
+	case "result":
+		return ec.fieldContext_DEPProfileResult_result(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DEPProfileResult", field.Name)
+}
+
+func (ec *executionContext) childFields_DEPToken(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DEPToken_id(ctx, field)
+	case "name":
+		return ec.fieldContext_DEPToken_name(ctx, field)
+	case "certificatePem":
+		return ec.fieldContext_DEPToken_certificatePem(ctx, field)
+	case "consumerKey":
+		return ec.fieldContext_DEPToken_consumerKey(ctx, field)
+	case "accessTokenExpiry":
+		return ec.fieldContext_DEPToken_accessTokenExpiry(ctx, field)
+	case "daysUntilExpiry":
+		return ec.fieldContext_DEPToken_daysUntilExpiry(ctx, field)
+	case "uploadedAt":
+		return ec.fieldContext_DEPToken_uploadedAt(ctx, field)
+	case "virtualServer":
+		return ec.fieldContext_DEPToken_virtualServer(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_DEPToken_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_DEPToken_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DEPToken", field.Name)
+}
+
+func (ec *executionContext) childFields_DEPVirtualServer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DEPVirtualServer_id(ctx, field)
+	case "uuid":
+		return ec.fieldContext_DEPVirtualServer_uuid(ctx, field)
+	case "name":
+		return ec.fieldContext_DEPVirtualServer_name(ctx, field)
+	case "adminId":
+		return ec.fieldContext_DEPVirtualServer_adminId(ctx, field)
+	case "facilitatorId":
+		return ec.fieldContext_DEPVirtualServer_facilitatorId(ctx, field)
+	case "orgName":
+		return ec.fieldContext_DEPVirtualServer_orgName(ctx, field)
+	case "orgEmail":
+		return ec.fieldContext_DEPVirtualServer_orgEmail(ctx, field)
+	case "orgPhone":
+		return ec.fieldContext_DEPVirtualServer_orgPhone(ctx, field)
+	case "orgAddress":
+		return ec.fieldContext_DEPVirtualServer_orgAddress(ctx, field)
+	case "orgType":
+		return ec.fieldContext_DEPVirtualServer_orgType(ctx, field)
+	case "orgVersion":
+		return ec.fieldContext_DEPVirtualServer_orgVersion(ctx, field)
+	case "orgId":
+		return ec.fieldContext_DEPVirtualServer_orgId(ctx, field)
+	case "token":
+		return ec.fieldContext_DEPVirtualServer_token(ctx, field)
+	case "defaultProfile":
+		return ec.fieldContext_DEPVirtualServer_defaultProfile(ctx, field)
+	case "syncPhase":
+		return ec.fieldContext_DEPVirtualServer_syncPhase(ctx, field)
+	case "lastSyncedAt":
+		return ec.fieldContext_DEPVirtualServer_lastSyncedAt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_DEPVirtualServer_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_DEPVirtualServer_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DEPVirtualServer", field.Name)
 }
 
 func (ec *executionContext) childFields_Device(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2554,6 +4205,28 @@ func (ec *executionContext) field_Device_commands_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_assignDEPProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "serialNumbers",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["serialNumbers"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_blockDevice_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2596,6 +4269,34 @@ func (ec *executionContext) field_Mutation_createBlueprint_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createDEPProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DEPProfileInput, error) {
+			return ec.unmarshalNDEPProfileInput2githubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPProfileInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createDEPToken_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createEnrollment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2607,6 +4308,20 @@ func (ec *executionContext) field_Mutation_createEnrollment_args(ctx context.Con
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteDEPProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -2682,6 +4397,72 @@ func (ec *executionContext) field_Mutation_pushDevices_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_removeDEPProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "virtualServerId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["virtualServerId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "serialNumbers",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["serialNumbers"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setDEPDefaultProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "virtualServerId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["virtualServerId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "profileId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["profileId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_syncDEPVirtualServer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "fullSync",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["fullSync"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_unblockDevice_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2693,6 +4474,28 @@ func (ec *executionContext) field_Mutation_unblockDevice_args(ctx context.Contex
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateDEPProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DEPProfileInput, error) {
+			return ec.unmarshalNDEPProfileInput2githubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPProfileInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -2715,6 +4518,36 @@ func (ec *executionContext) field_Mutation_updatePushCertificate_args(ctx contex
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_uploadDEPToken_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "file",
+		func(ctx context.Context, v any) (*graphql.Upload, error) {
+			return ec.unmarshalOUpload2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["file"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "content",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["content"] = arg2
 	return args, nil
 }
 
@@ -2787,6 +4620,100 @@ func (ec *executionContext) field_Query_blueprints_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_depAccount_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "virtualServerId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["virtualServerId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_depDeviceDetails_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "virtualServerId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["virtualServerId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "serialNumbers",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["serialNumbers"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_depDevices_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.DEPDeviceFilter, error) {
+			return ec.unmarshalODEPDeviceFilter2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPDeviceFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_depProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_depProfiles_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "virtualServerId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["virtualServerId"] = arg0
 	return args, nil
 }
 
@@ -3559,6 +5486,2502 @@ func (ec *executionContext) fieldContext_BlueprintEdge_node(_ context.Context, f
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _DEPAccount_serverName(ctx context.Context, field graphql.CollectedField, obj *model.DEPAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPAccount_serverName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ServerName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPAccount_serverName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPAccount", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPAccount_serverUuid(ctx context.Context, field graphql.CollectedField, obj *model.DEPAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPAccount_serverUuid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ServerUUID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPAccount_serverUuid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPAccount", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPAccount_adminId(ctx context.Context, field graphql.CollectedField, obj *model.DEPAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPAccount_adminId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AdminID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPAccount_adminId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPAccount", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPAccount_facilitatorId(ctx context.Context, field graphql.CollectedField, obj *model.DEPAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPAccount_facilitatorId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FacilitatorID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPAccount_facilitatorId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPAccount", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPAccount_orgName(ctx context.Context, field graphql.CollectedField, obj *model.DEPAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPAccount_orgName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrgName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPAccount_orgName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPAccount", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPAccount_orgEmail(ctx context.Context, field graphql.CollectedField, obj *model.DEPAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPAccount_orgEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrgEmail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPAccount_orgEmail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPAccount", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPAccount_orgPhone(ctx context.Context, field graphql.CollectedField, obj *model.DEPAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPAccount_orgPhone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrgPhone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPAccount_orgPhone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPAccount", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPAccount_orgAddress(ctx context.Context, field graphql.CollectedField, obj *model.DEPAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPAccount_orgAddress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrgAddress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPAccount_orgAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPAccount", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPAccount_orgType(ctx context.Context, field graphql.CollectedField, obj *model.DEPAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPAccount_orgType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrgType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPAccount_orgType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPAccount", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPAccount_orgVersion(ctx context.Context, field graphql.CollectedField, obj *model.DEPAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPAccount_orgVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrgVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPAccount_orgVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPAccount", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPAccount_orgId(ctx context.Context, field graphql.CollectedField, obj *model.DEPAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPAccount_orgId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrgID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPAccount_orgId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPAccount", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPDevice_id(ctx context.Context, field graphql.CollectedField, obj *store.DEPDevice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDevice_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDevice_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDevice", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DEPDevice_serialNumber(ctx context.Context, field graphql.CollectedField, obj *store.DEPDevice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDevice_serialNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SerialNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDevice_serialNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDevice", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPDevice_model(ctx context.Context, field graphql.CollectedField, obj *store.DEPDevice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDevice_model(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Model, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDevice_model(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDevice", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPDevice_description(ctx context.Context, field graphql.CollectedField, obj *store.DEPDevice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDevice_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDevice_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDevice", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPDevice_color(ctx context.Context, field graphql.CollectedField, obj *store.DEPDevice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDevice_color(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Color, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDevice_color(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDevice", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPDevice_assetTag(ctx context.Context, field graphql.CollectedField, obj *store.DEPDevice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDevice_assetTag(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AssetTag, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDevice_assetTag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDevice", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPDevice_os(ctx context.Context, field graphql.CollectedField, obj *store.DEPDevice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDevice_os(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OS, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDevice_os(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDevice", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPDevice_deviceFamily(ctx context.Context, field graphql.CollectedField, obj *store.DEPDevice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDevice_deviceFamily(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeviceFamily, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDevice_deviceFamily(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDevice", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPDevice_profileStatus(ctx context.Context, field graphql.CollectedField, obj *store.DEPDevice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDevice_profileStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProfileStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDevice_profileStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDevice", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPDevice_profileUuid(ctx context.Context, field graphql.CollectedField, obj *store.DEPDevice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDevice_profileUuid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProfileUUID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDevice_profileUuid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDevice", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPDevice_profile(ctx context.Context, field graphql.CollectedField, obj *store.DEPDevice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDevice_profile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DEPDevice().Profile(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DEPProfile) graphql.Marshaler {
+			return ec.marshalODEPProfile2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPProfile(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDevice_profile(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DEPDevice",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DEPProfile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DEPDevice_profileAssignTime(ctx context.Context, field graphql.CollectedField, obj *store.DEPDevice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDevice_profileAssignTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProfileAssignTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDevice_profileAssignTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDevice", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DEPDevice_profilePushTime(ctx context.Context, field graphql.CollectedField, obj *store.DEPDevice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDevice_profilePushTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProfilePushTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDevice_profilePushTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDevice", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DEPDevice_deviceAssignedDate(ctx context.Context, field graphql.CollectedField, obj *store.DEPDevice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDevice_deviceAssignedDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeviceAssignedDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDevice_deviceAssignedDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDevice", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DEPDevice_deviceAssignedBy(ctx context.Context, field graphql.CollectedField, obj *store.DEPDevice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDevice_deviceAssignedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeviceAssignedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDevice_deviceAssignedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDevice", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPDevice_opType(ctx context.Context, field graphql.CollectedField, obj *store.DEPDevice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDevice_opType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OpType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDevice_opType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDevice", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPDevice_opDate(ctx context.Context, field graphql.CollectedField, obj *store.DEPDevice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDevice_opDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OpDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDevice_opDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDevice", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DEPDevice_deletedAt(ctx context.Context, field graphql.CollectedField, obj *store.DEPDevice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDevice_deletedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDevice_deletedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDevice", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DEPDevice_virtualServer(ctx context.Context, field graphql.CollectedField, obj *store.DEPDevice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDevice_virtualServer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DEPDevice().VirtualServer(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *store.DEPVirtualServer) graphql.Marshaler {
+			return ec.marshalNDEPVirtualServer2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDEPVirtualServer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDevice_virtualServer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DEPDevice",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DEPVirtualServer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DEPDevice_createdAt(ctx context.Context, field graphql.CollectedField, obj *store.DEPDevice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDevice_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDevice_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDevice", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DEPDevice_updatedAt(ctx context.Context, field graphql.CollectedField, obj *store.DEPDevice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDevice_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDevice_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDevice", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DEPDeviceConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.DEPDeviceConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDeviceConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DEPDeviceEdge) graphql.Marshaler {
+			return ec.marshalNDEPDeviceEdge2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPDeviceEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDeviceConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DEPDeviceConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DEPDeviceEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DEPDeviceConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.DEPDeviceConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDeviceConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDeviceConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DEPDeviceConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DEPDeviceConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.DEPDeviceConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDeviceConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DEPDeviceConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDeviceConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDeviceConnection", field, true, true, "Int")
+}
+
+func (ec *executionContext) _DEPDeviceDetails_serialNumber(ctx context.Context, field graphql.CollectedField, obj *model.DEPDeviceDetails) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDeviceDetails_serialNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SerialNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDeviceDetails_serialNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDeviceDetails", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPDeviceDetails_responseStatus(ctx context.Context, field graphql.CollectedField, obj *model.DEPDeviceDetails) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDeviceDetails_responseStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResponseStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDeviceDetails_responseStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDeviceDetails", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPDeviceDetails_model(ctx context.Context, field graphql.CollectedField, obj *model.DEPDeviceDetails) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDeviceDetails_model(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Model, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDeviceDetails_model(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDeviceDetails", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPDeviceDetails_description(ctx context.Context, field graphql.CollectedField, obj *model.DEPDeviceDetails) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDeviceDetails_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDeviceDetails_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDeviceDetails", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPDeviceDetails_color(ctx context.Context, field graphql.CollectedField, obj *model.DEPDeviceDetails) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDeviceDetails_color(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Color, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDeviceDetails_color(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDeviceDetails", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPDeviceDetails_assetTag(ctx context.Context, field graphql.CollectedField, obj *model.DEPDeviceDetails) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDeviceDetails_assetTag(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AssetTag, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDeviceDetails_assetTag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDeviceDetails", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPDeviceDetails_os(ctx context.Context, field graphql.CollectedField, obj *model.DEPDeviceDetails) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDeviceDetails_os(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Os, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDeviceDetails_os(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDeviceDetails", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPDeviceDetails_deviceFamily(ctx context.Context, field graphql.CollectedField, obj *model.DEPDeviceDetails) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDeviceDetails_deviceFamily(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeviceFamily, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDeviceDetails_deviceFamily(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDeviceDetails", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPDeviceDetails_profileStatus(ctx context.Context, field graphql.CollectedField, obj *model.DEPDeviceDetails) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDeviceDetails_profileStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProfileStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDeviceDetails_profileStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDeviceDetails", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPDeviceDetails_profileUuid(ctx context.Context, field graphql.CollectedField, obj *model.DEPDeviceDetails) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDeviceDetails_profileUuid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProfileUUID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDeviceDetails_profileUuid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDeviceDetails", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPDeviceDetails_profileAssignTime(ctx context.Context, field graphql.CollectedField, obj *model.DEPDeviceDetails) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDeviceDetails_profileAssignTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProfileAssignTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDeviceDetails_profileAssignTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDeviceDetails", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DEPDeviceDetails_profilePushTime(ctx context.Context, field graphql.CollectedField, obj *model.DEPDeviceDetails) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDeviceDetails_profilePushTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProfilePushTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDeviceDetails_profilePushTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDeviceDetails", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DEPDeviceDetails_deviceAssignedDate(ctx context.Context, field graphql.CollectedField, obj *model.DEPDeviceDetails) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDeviceDetails_deviceAssignedDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeviceAssignedDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDeviceDetails_deviceAssignedDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDeviceDetails", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DEPDeviceDetails_deviceAssignedBy(ctx context.Context, field graphql.CollectedField, obj *model.DEPDeviceDetails) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDeviceDetails_deviceAssignedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeviceAssignedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDeviceDetails_deviceAssignedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDeviceDetails", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPDeviceEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.DEPDeviceEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDeviceEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDeviceEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPDeviceEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPDeviceEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.DEPDeviceEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPDeviceEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *store.DEPDevice) graphql.Marshaler {
+			return ec.marshalNDEPDevice2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDEPDevice(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPDeviceEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DEPDeviceEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DEPDevice(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DEPProfile_id(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfile_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfile_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPProfile", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DEPProfile_virtualServer(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfile_virtualServer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DEPProfile().VirtualServer(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *store.DEPVirtualServer) graphql.Marshaler {
+			return ec.marshalNDEPVirtualServer2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDEPVirtualServer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfile_virtualServer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DEPProfile",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DEPVirtualServer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DEPProfile_name(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfile_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfile_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPProfile_uuid(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfile_uuid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UUID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfile_uuid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPProfile_url(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfile_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfile_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPProfile_isSupervised(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfile_isSupervised(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsSupervised, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfile_isSupervised(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPProfile", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DEPProfile_isMandatory(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfile_isMandatory(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsMandatory, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfile_isMandatory(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPProfile", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DEPProfile_isMdmRemovable(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfile_isMdmRemovable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsMdmRemovable, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfile_isMdmRemovable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPProfile", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DEPProfile_awaitDeviceConfigured(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfile_awaitDeviceConfigured(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AwaitDeviceConfigured, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfile_awaitDeviceConfigured(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPProfile", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DEPProfile_autoAdvanceSetup(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfile_autoAdvanceSetup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AutoAdvanceSetup, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfile_autoAdvanceSetup(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPProfile", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DEPProfile_isMultiUser(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfile_isMultiUser(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsMultiUser, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfile_isMultiUser(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPProfile", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DEPProfile_allowPairing(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfile_allowPairing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AllowPairing, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfile_allowPairing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPProfile", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DEPProfile_skipSetupItems(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfile_skipSetupItems(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SkipSetupItems, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfile_skipSetupItems(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPProfile_department(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfile_department(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Department, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfile_department(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPProfile_supportPhoneNumber(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfile_supportPhoneNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SupportPhoneNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfile_supportPhoneNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPProfile_supportEmailAddress(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfile_supportEmailAddress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SupportEmailAddress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfile_supportEmailAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPProfile_orgMagic(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfile_orgMagic(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrgMagic, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfile_orgMagic(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPProfile_language(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfile_language(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Language, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfile_language(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPProfile_region(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfile_region(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Region, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfile_region(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPProfile_anchorCerts(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfile_anchorCerts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AnchorCerts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfile_anchorCerts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPProfile_supervisingHostCerts(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfile_supervisingHostCerts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SupervisingHostCerts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfile_supervisingHostCerts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPProfile_definedAt(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfile_definedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefinedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfile_definedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPProfile", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DEPProfile_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfile_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfile_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPProfile", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DEPProfile_updatedAt(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfile_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfile_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPProfile", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DEPProfileResult_serialNumber(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfileResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfileResult_serialNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SerialNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfileResult_serialNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPProfileResult", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPProfileResult_result(ctx context.Context, field graphql.CollectedField, obj *model.DEPProfileResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPProfileResult_result(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Result, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPProfileResult_result(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPProfileResult", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPToken_id(ctx context.Context, field graphql.CollectedField, obj *store.DEPToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPToken_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPToken_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPToken", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DEPToken_name(ctx context.Context, field graphql.CollectedField, obj *store.DEPToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPToken_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPToken_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPToken", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPToken_certificatePem(ctx context.Context, field graphql.CollectedField, obj *store.DEPToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPToken_certificatePem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DEPToken().CertificatePem(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPToken_certificatePem(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPToken", field, true, true, "String")
+}
+
+func (ec *executionContext) _DEPToken_consumerKey(ctx context.Context, field graphql.CollectedField, obj *store.DEPToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPToken_consumerKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConsumerKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPToken_consumerKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPToken", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPToken_accessTokenExpiry(ctx context.Context, field graphql.CollectedField, obj *store.DEPToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPToken_accessTokenExpiry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccessTokenExpiry, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DEPToken_accessTokenExpiry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPToken", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DEPToken_daysUntilExpiry(ctx context.Context, field graphql.CollectedField, obj *store.DEPToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPToken_daysUntilExpiry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DEPToken().DaysUntilExpiry(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DEPToken_daysUntilExpiry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPToken", field, true, true, "Int")
+}
+
+func (ec *executionContext) _DEPToken_uploadedAt(ctx context.Context, field graphql.CollectedField, obj *store.DEPToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPToken_uploadedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UploadedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DEPToken_uploadedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPToken", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DEPToken_virtualServer(ctx context.Context, field graphql.CollectedField, obj *store.DEPToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPToken_virtualServer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DEPToken().VirtualServer(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *store.DEPVirtualServer) graphql.Marshaler {
+			return ec.marshalODEPVirtualServer2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDEPVirtualServer(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DEPToken_virtualServer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DEPToken",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DEPVirtualServer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DEPToken_createdAt(ctx context.Context, field graphql.CollectedField, obj *store.DEPToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPToken_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPToken_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPToken", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DEPToken_updatedAt(ctx context.Context, field graphql.CollectedField, obj *store.DEPToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPToken_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPToken_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPToken", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DEPVirtualServer_id(ctx context.Context, field graphql.CollectedField, obj *store.DEPVirtualServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPVirtualServer_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPVirtualServer_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPVirtualServer", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DEPVirtualServer_uuid(ctx context.Context, field graphql.CollectedField, obj *store.DEPVirtualServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPVirtualServer_uuid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ServerUUID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPVirtualServer_uuid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPVirtualServer", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPVirtualServer_name(ctx context.Context, field graphql.CollectedField, obj *store.DEPVirtualServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPVirtualServer_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ServerName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPVirtualServer_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPVirtualServer", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPVirtualServer_adminId(ctx context.Context, field graphql.CollectedField, obj *store.DEPVirtualServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPVirtualServer_adminId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AdminID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPVirtualServer_adminId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPVirtualServer", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPVirtualServer_facilitatorId(ctx context.Context, field graphql.CollectedField, obj *store.DEPVirtualServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPVirtualServer_facilitatorId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FacilitatorID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPVirtualServer_facilitatorId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPVirtualServer", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPVirtualServer_orgName(ctx context.Context, field graphql.CollectedField, obj *store.DEPVirtualServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPVirtualServer_orgName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrgName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPVirtualServer_orgName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPVirtualServer", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPVirtualServer_orgEmail(ctx context.Context, field graphql.CollectedField, obj *store.DEPVirtualServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPVirtualServer_orgEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrgEmail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPVirtualServer_orgEmail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPVirtualServer", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPVirtualServer_orgPhone(ctx context.Context, field graphql.CollectedField, obj *store.DEPVirtualServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPVirtualServer_orgPhone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrgPhone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPVirtualServer_orgPhone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPVirtualServer", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPVirtualServer_orgAddress(ctx context.Context, field graphql.CollectedField, obj *store.DEPVirtualServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPVirtualServer_orgAddress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrgAddress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPVirtualServer_orgAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPVirtualServer", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPVirtualServer_orgType(ctx context.Context, field graphql.CollectedField, obj *store.DEPVirtualServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPVirtualServer_orgType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrgType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPVirtualServer_orgType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPVirtualServer", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPVirtualServer_orgVersion(ctx context.Context, field graphql.CollectedField, obj *store.DEPVirtualServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPVirtualServer_orgVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrgVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPVirtualServer_orgVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPVirtualServer", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPVirtualServer_orgId(ctx context.Context, field graphql.CollectedField, obj *store.DEPVirtualServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPVirtualServer_orgId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrgID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPVirtualServer_orgId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPVirtualServer", field, false, false, "String")
+}
+
+func (ec *executionContext) _DEPVirtualServer_token(ctx context.Context, field graphql.CollectedField, obj *store.DEPVirtualServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPVirtualServer_token(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DEPVirtualServer().Token(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *store.DEPToken) graphql.Marshaler {
+			return ec.marshalNDEPToken2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDEPToken(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPVirtualServer_token(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DEPVirtualServer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DEPToken(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DEPVirtualServer_defaultProfile(ctx context.Context, field graphql.CollectedField, obj *store.DEPVirtualServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPVirtualServer_defaultProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DEPVirtualServer().DefaultProfile(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DEPProfile) graphql.Marshaler {
+			return ec.marshalODEPProfile2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPProfile(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DEPVirtualServer_defaultProfile(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DEPVirtualServer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DEPProfile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DEPVirtualServer_syncPhase(ctx context.Context, field graphql.CollectedField, obj *store.DEPVirtualServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPVirtualServer_syncPhase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DEPVirtualServer().SyncPhase(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPVirtualServer_syncPhase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPVirtualServer", field, true, true, "String")
+}
+
+func (ec *executionContext) _DEPVirtualServer_lastSyncedAt(ctx context.Context, field graphql.CollectedField, obj *store.DEPVirtualServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPVirtualServer_lastSyncedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastSyncedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DEPVirtualServer_lastSyncedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPVirtualServer", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DEPVirtualServer_createdAt(ctx context.Context, field graphql.CollectedField, obj *store.DEPVirtualServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPVirtualServer_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPVirtualServer_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPVirtualServer", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DEPVirtualServer_updatedAt(ctx context.Context, field graphql.CollectedField, obj *store.DEPVirtualServer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DEPVirtualServer_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DEPVirtualServer_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DEPVirtualServer", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Device_id(ctx context.Context, field graphql.CollectedField, obj *store.Device) (ret graphql.Marshaler) {
@@ -6418,6 +10841,564 @@ func (ec *executionContext) fieldContext_Mutation_pushDevices(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createDEPToken(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createDEPToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateDEPToken(ctx, fc.Args["name"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_depvirtualserver")
+				if err != nil {
+					var zeroVal *store.DEPToken
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *store.DEPToken
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.DEPToken) graphql.Marshaler {
+			return ec.marshalNDEPToken2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDEPToken(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createDEPToken(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DEPToken(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createDEPToken_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_uploadDEPToken(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_uploadDEPToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UploadDEPToken(ctx, fc.Args["id"].(string), fc.Args["file"].(*graphql.Upload), fc.Args["content"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_depvirtualserver")
+				if err != nil {
+					var zeroVal *store.DEPToken
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *store.DEPToken
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.DEPToken) graphql.Marshaler {
+			return ec.marshalNDEPToken2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDEPToken(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_uploadDEPToken(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DEPToken(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_uploadDEPToken_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_syncDEPVirtualServer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_syncDEPVirtualServer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SyncDEPVirtualServer(ctx, fc.Args["id"].(string), fc.Args["fullSync"].(*bool))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_depvirtualserver")
+				if err != nil {
+					var zeroVal *rivertype.JobRow
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *rivertype.JobRow
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *rivertype.JobRow) graphql.Marshaler {
+			return ec.marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_syncDEPVirtualServer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Job(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_syncDEPVirtualServer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setDEPDefaultProfile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setDEPDefaultProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetDEPDefaultProfile(ctx, fc.Args["virtualServerId"].(string), fc.Args["profileId"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_depvirtualserver")
+				if err != nil {
+					var zeroVal *store.DEPVirtualServer
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *store.DEPVirtualServer
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.DEPVirtualServer) graphql.Marshaler {
+			return ec.marshalNDEPVirtualServer2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDEPVirtualServer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setDEPDefaultProfile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DEPVirtualServer(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setDEPDefaultProfile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createDEPProfile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createDEPProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateDEPProfile(ctx, fc.Args["input"].(model.DEPProfileInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.add_depenrollment")
+				if err != nil {
+					var zeroVal *model.DEPProfile
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.DEPProfile
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DEPProfile) graphql.Marshaler {
+			return ec.marshalNDEPProfile2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPProfile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createDEPProfile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DEPProfile(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createDEPProfile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateDEPProfile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateDEPProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateDEPProfile(ctx, fc.Args["id"].(string), fc.Args["input"].(model.DEPProfileInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_depenrollment")
+				if err != nil {
+					var zeroVal *model.DEPProfile
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.DEPProfile
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DEPProfile) graphql.Marshaler {
+			return ec.marshalNDEPProfile2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPProfile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateDEPProfile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DEPProfile(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateDEPProfile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteDEPProfile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteDEPProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteDEPProfile(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.delete_depenrollment")
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteDEPProfile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteDEPProfile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_assignDEPProfile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_assignDEPProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AssignDEPProfile(ctx, fc.Args["id"].(string), fc.Args["serialNumbers"].([]string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_depdevice")
+				if err != nil {
+					var zeroVal []*model.DEPProfileResult
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal []*model.DEPProfileResult
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DEPProfileResult) graphql.Marshaler {
+			return ec.marshalNDEPProfileResult2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPProfileResultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_assignDEPProfile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DEPProfileResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_assignDEPProfile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeDEPProfile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeDEPProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveDEPProfile(ctx, fc.Args["virtualServerId"].(string), fc.Args["serialNumbers"].([]string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_depdevice")
+				if err != nil {
+					var zeroVal []*model.DEPProfileResult
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal []*model.DEPProfileResult
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DEPProfileResult) graphql.Marshaler {
+			return ec.marshalNDEPProfileResult2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPProfileResultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeDEPProfile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DEPProfileResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeDEPProfile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7415,6 +12396,416 @@ func (ec *executionContext) fieldContext_Query_pushCertificate(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_pushCertificate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_depTokens(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_depTokens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().DepTokens(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_depvirtualserver")
+				if err != nil {
+					var zeroVal []*store.DEPToken
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal []*store.DEPToken
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.DEPToken) graphql.Marshaler {
+			return ec.marshalNDEPToken2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDEPTokenᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_depTokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DEPToken(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_depVirtualServers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_depVirtualServers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().DepVirtualServers(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_depvirtualserver")
+				if err != nil {
+					var zeroVal []*store.DEPVirtualServer
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal []*store.DEPVirtualServer
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.DEPVirtualServer) graphql.Marshaler {
+			return ec.marshalNDEPVirtualServer2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDEPVirtualServerᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_depVirtualServers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DEPVirtualServer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_depDevices(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_depDevices(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DepDevices(ctx, fc.Args["filter"].(*model.DEPDeviceFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_depdevice")
+				if err != nil {
+					var zeroVal *model.DEPDeviceConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.DEPDeviceConnection
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DEPDeviceConnection) graphql.Marshaler {
+			return ec.marshalNDEPDeviceConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPDeviceConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_depDevices(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DEPDeviceConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_depDevices_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_depDeviceDetails(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_depDeviceDetails(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DepDeviceDetails(ctx, fc.Args["virtualServerId"].(string), fc.Args["serialNumbers"].([]string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_depdevice")
+				if err != nil {
+					var zeroVal []*model.DEPDeviceDetails
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal []*model.DEPDeviceDetails
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DEPDeviceDetails) graphql.Marshaler {
+			return ec.marshalNDEPDeviceDetails2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPDeviceDetailsᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_depDeviceDetails(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DEPDeviceDetails(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_depDeviceDetails_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_depAccount(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_depAccount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DepAccount(ctx, fc.Args["virtualServerId"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_depvirtualserver")
+				if err != nil {
+					var zeroVal *model.DEPAccount
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.DEPAccount
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DEPAccount) graphql.Marshaler {
+			return ec.marshalNDEPAccount2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPAccount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_depAccount(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DEPAccount(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_depAccount_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_depProfiles(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_depProfiles(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DepProfiles(ctx, fc.Args["virtualServerId"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_depenrollment")
+				if err != nil {
+					var zeroVal []*model.DEPProfile
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal []*model.DEPProfile
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DEPProfile) graphql.Marshaler {
+			return ec.marshalNDEPProfile2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPProfileᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_depProfiles(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DEPProfile(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_depProfiles_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_depProfile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_depProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DepProfile(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_depenrollment")
+				if err != nil {
+					var zeroVal *model.DEPProfile
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.DEPProfile
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DEPProfile) graphql.Marshaler {
+			return ec.marshalODEPProfile2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPProfile(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_depProfile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DEPProfile(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_depProfile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -8734,6 +14125,279 @@ func UnmarshalCreateEnrollmentInput(ctx context.Context, raw any) (model.CreateE
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputDEPDeviceFilter(ctx context.Context, obj any) (model.DEPDeviceFilter, error) {
+	var it model.DEPDeviceFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"serialNumber", "virtualServerId", "profileStatus", "opType"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "serialNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("serialNumber"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SerialNumber = data
+		case "virtualServerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("virtualServerId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VirtualServerID = data
+		case "profileStatus":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("profileStatus"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProfileStatus = data
+		case "opType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("opType"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OpType = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDEPDeviceFilter unmarshals raw into the DEPDeviceFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDEPDeviceFilter(ctx context.Context, raw any) (model.DEPDeviceFilter, error) {
+	var out model.DEPDeviceFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DEPDeviceFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputDEPProfileInput(ctx context.Context, obj any) (model.DEPProfileInput, error) {
+	var it model.DEPProfileInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["isSupervised"]; !present {
+		asMap["isSupervised"] = true
+	}
+	if _, present := asMap["isMandatory"]; !present {
+		asMap["isMandatory"] = false
+	}
+	if _, present := asMap["isMdmRemovable"]; !present {
+		asMap["isMdmRemovable"] = true
+	}
+	if _, present := asMap["awaitDeviceConfigured"]; !present {
+		asMap["awaitDeviceConfigured"] = false
+	}
+	if _, present := asMap["autoAdvanceSetup"]; !present {
+		asMap["autoAdvanceSetup"] = false
+	}
+	if _, present := asMap["isMultiUser"]; !present {
+		asMap["isMultiUser"] = false
+	}
+	if _, present := asMap["allowPairing"]; !present {
+		asMap["allowPairing"] = true
+	}
+	if _, present := asMap["skipSetupItems"]; !present {
+		asMap["skipSetupItems"] = []any{}
+	}
+	if _, present := asMap["department"]; !present {
+		asMap["department"] = ""
+	}
+	if _, present := asMap["supportPhoneNumber"]; !present {
+		asMap["supportPhoneNumber"] = ""
+	}
+	if _, present := asMap["supportEmailAddress"]; !present {
+		asMap["supportEmailAddress"] = ""
+	}
+	if _, present := asMap["orgMagic"]; !present {
+		asMap["orgMagic"] = ""
+	}
+	if _, present := asMap["language"]; !present {
+		asMap["language"] = ""
+	}
+	if _, present := asMap["region"]; !present {
+		asMap["region"] = ""
+	}
+	if _, present := asMap["anchorCerts"]; !present {
+		asMap["anchorCerts"] = []any{}
+	}
+	if _, present := asMap["supervisingHostCerts"]; !present {
+		asMap["supervisingHostCerts"] = []any{}
+	}
+
+	fieldsInOrder := [...]string{"virtualServerId", "name", "isSupervised", "isMandatory", "isMdmRemovable", "awaitDeviceConfigured", "autoAdvanceSetup", "isMultiUser", "allowPairing", "skipSetupItems", "department", "supportPhoneNumber", "supportEmailAddress", "orgMagic", "language", "region", "anchorCerts", "supervisingHostCerts"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "virtualServerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("virtualServerId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VirtualServerID = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "isSupervised":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isSupervised"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsSupervised = data
+		case "isMandatory":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isMandatory"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsMandatory = data
+		case "isMdmRemovable":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isMdmRemovable"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsMdmRemovable = data
+		case "awaitDeviceConfigured":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("awaitDeviceConfigured"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AwaitDeviceConfigured = data
+		case "autoAdvanceSetup":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("autoAdvanceSetup"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AutoAdvanceSetup = data
+		case "isMultiUser":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isMultiUser"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsMultiUser = data
+		case "allowPairing":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowPairing"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowPairing = data
+		case "skipSetupItems":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skipSetupItems"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkipSetupItems = data
+		case "department":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("department"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Department = data
+		case "supportPhoneNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("supportPhoneNumber"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SupportPhoneNumber = data
+		case "supportEmailAddress":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("supportEmailAddress"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SupportEmailAddress = data
+		case "orgMagic":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orgMagic"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrgMagic = data
+		case "language":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("language"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Language = data
+		case "region":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("region"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Region = data
+		case "anchorCerts":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("anchorCerts"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnchorCerts = data
+		case "supervisingHostCerts":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("supervisingHostCerts"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SupervisingHostCerts = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDEPProfileInput unmarshals raw into the DEPProfileInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDEPProfileInput(ctx context.Context, raw any) (model.DEPProfileInput, error) {
+	var out model.DEPProfileInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DEPProfileInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputDeviceFilter(ctx context.Context, obj any) (model.DeviceFilter, error) {
 	var it model.DeviceFilter
 	if obj == nil {
@@ -9244,6 +14908,793 @@ func (ec *executionContext) _BlueprintEdge(ctx context.Context, sel ast.Selectio
 			out.Values[i] = ec._BlueprintEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dEPAccountImplementors = []string{"DEPAccount"}
+
+func (ec *executionContext) _DEPAccount(ctx context.Context, sel ast.SelectionSet, obj *model.DEPAccount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dEPAccountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DEPAccount")
+		case "serverName":
+			out.Values[i] = ec._DEPAccount_serverName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "serverUuid":
+			out.Values[i] = ec._DEPAccount_serverUuid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "adminId":
+			out.Values[i] = ec._DEPAccount_adminId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "facilitatorId":
+			out.Values[i] = ec._DEPAccount_facilitatorId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "orgName":
+			out.Values[i] = ec._DEPAccount_orgName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "orgEmail":
+			out.Values[i] = ec._DEPAccount_orgEmail(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "orgPhone":
+			out.Values[i] = ec._DEPAccount_orgPhone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "orgAddress":
+			out.Values[i] = ec._DEPAccount_orgAddress(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "orgType":
+			out.Values[i] = ec._DEPAccount_orgType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "orgVersion":
+			out.Values[i] = ec._DEPAccount_orgVersion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "orgId":
+			out.Values[i] = ec._DEPAccount_orgId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dEPDeviceImplementors = []string{"DEPDevice"}
+
+func (ec *executionContext) _DEPDevice(ctx context.Context, sel ast.SelectionSet, obj *store.DEPDevice) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dEPDeviceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DEPDevice")
+		case "id":
+			out.Values[i] = ec._DEPDevice_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "serialNumber":
+			out.Values[i] = ec._DEPDevice_serialNumber(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "model":
+			out.Values[i] = ec._DEPDevice_model(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._DEPDevice_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "color":
+			out.Values[i] = ec._DEPDevice_color(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "assetTag":
+			out.Values[i] = ec._DEPDevice_assetTag(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "os":
+			out.Values[i] = ec._DEPDevice_os(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deviceFamily":
+			out.Values[i] = ec._DEPDevice_deviceFamily(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "profileStatus":
+			out.Values[i] = ec._DEPDevice_profileStatus(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "profileUuid":
+			out.Values[i] = ec._DEPDevice_profileUuid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "profile":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DEPDevice_profile(ctx, field, obj)
+				})
+		case "profileAssignTime":
+			out.Values[i] = ec._DEPDevice_profileAssignTime(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "profilePushTime":
+			out.Values[i] = ec._DEPDevice_profilePushTime(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deviceAssignedDate":
+			out.Values[i] = ec._DEPDevice_deviceAssignedDate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deviceAssignedBy":
+			out.Values[i] = ec._DEPDevice_deviceAssignedBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "opType":
+			out.Values[i] = ec._DEPDevice_opType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "opDate":
+			out.Values[i] = ec._DEPDevice_opDate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deletedAt":
+			out.Values[i] = ec._DEPDevice_deletedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "virtualServer":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DEPDevice_virtualServer(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._DEPDevice_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._DEPDevice_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dEPDeviceConnectionImplementors = []string{"DEPDeviceConnection"}
+
+func (ec *executionContext) _DEPDeviceConnection(ctx context.Context, sel ast.SelectionSet, obj *model.DEPDeviceConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dEPDeviceConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DEPDeviceConnection")
+		case "edges":
+			out.Values[i] = ec._DEPDeviceConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._DEPDeviceConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DEPDeviceConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dEPDeviceDetailsImplementors = []string{"DEPDeviceDetails"}
+
+func (ec *executionContext) _DEPDeviceDetails(ctx context.Context, sel ast.SelectionSet, obj *model.DEPDeviceDetails) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dEPDeviceDetailsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DEPDeviceDetails")
+		case "serialNumber":
+			out.Values[i] = ec._DEPDeviceDetails_serialNumber(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "responseStatus":
+			out.Values[i] = ec._DEPDeviceDetails_responseStatus(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "model":
+			out.Values[i] = ec._DEPDeviceDetails_model(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._DEPDeviceDetails_description(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "color":
+			out.Values[i] = ec._DEPDeviceDetails_color(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "assetTag":
+			out.Values[i] = ec._DEPDeviceDetails_assetTag(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "os":
+			out.Values[i] = ec._DEPDeviceDetails_os(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "deviceFamily":
+			out.Values[i] = ec._DEPDeviceDetails_deviceFamily(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "profileStatus":
+			out.Values[i] = ec._DEPDeviceDetails_profileStatus(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "profileUuid":
+			out.Values[i] = ec._DEPDeviceDetails_profileUuid(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "profileAssignTime":
+			out.Values[i] = ec._DEPDeviceDetails_profileAssignTime(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "profilePushTime":
+			out.Values[i] = ec._DEPDeviceDetails_profilePushTime(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "deviceAssignedDate":
+			out.Values[i] = ec._DEPDeviceDetails_deviceAssignedDate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "deviceAssignedBy":
+			out.Values[i] = ec._DEPDeviceDetails_deviceAssignedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dEPDeviceEdgeImplementors = []string{"DEPDeviceEdge"}
+
+func (ec *executionContext) _DEPDeviceEdge(ctx context.Context, sel ast.SelectionSet, obj *model.DEPDeviceEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dEPDeviceEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DEPDeviceEdge")
+		case "cursor":
+			out.Values[i] = ec._DEPDeviceEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._DEPDeviceEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dEPProfileImplementors = []string{"DEPProfile"}
+
+func (ec *executionContext) _DEPProfile(ctx context.Context, sel ast.SelectionSet, obj *model.DEPProfile) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dEPProfileImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DEPProfile")
+		case "id":
+			out.Values[i] = ec._DEPProfile_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "virtualServer":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DEPProfile_virtualServer(ctx, field, obj)
+				})
+		case "name":
+			out.Values[i] = ec._DEPProfile_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "uuid":
+			out.Values[i] = ec._DEPProfile_uuid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "url":
+			out.Values[i] = ec._DEPProfile_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "isSupervised":
+			out.Values[i] = ec._DEPProfile_isSupervised(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "isMandatory":
+			out.Values[i] = ec._DEPProfile_isMandatory(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "isMdmRemovable":
+			out.Values[i] = ec._DEPProfile_isMdmRemovable(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "awaitDeviceConfigured":
+			out.Values[i] = ec._DEPProfile_awaitDeviceConfigured(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "autoAdvanceSetup":
+			out.Values[i] = ec._DEPProfile_autoAdvanceSetup(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "isMultiUser":
+			out.Values[i] = ec._DEPProfile_isMultiUser(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "allowPairing":
+			out.Values[i] = ec._DEPProfile_allowPairing(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "skipSetupItems":
+			out.Values[i] = ec._DEPProfile_skipSetupItems(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "department":
+			out.Values[i] = ec._DEPProfile_department(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "supportPhoneNumber":
+			out.Values[i] = ec._DEPProfile_supportPhoneNumber(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "supportEmailAddress":
+			out.Values[i] = ec._DEPProfile_supportEmailAddress(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "orgMagic":
+			out.Values[i] = ec._DEPProfile_orgMagic(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "language":
+			out.Values[i] = ec._DEPProfile_language(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "region":
+			out.Values[i] = ec._DEPProfile_region(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "anchorCerts":
+			out.Values[i] = ec._DEPProfile_anchorCerts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "supervisingHostCerts":
+			out.Values[i] = ec._DEPProfile_supervisingHostCerts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "definedAt":
+			out.Values[i] = ec._DEPProfile_definedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._DEPProfile_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._DEPProfile_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dEPProfileResultImplementors = []string{"DEPProfileResult"}
+
+func (ec *executionContext) _DEPProfileResult(ctx context.Context, sel ast.SelectionSet, obj *model.DEPProfileResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dEPProfileResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DEPProfileResult")
+		case "serialNumber":
+			out.Values[i] = ec._DEPProfileResult_serialNumber(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "result":
+			out.Values[i] = ec._DEPProfileResult_result(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dEPTokenImplementors = []string{"DEPToken"}
+
+func (ec *executionContext) _DEPToken(ctx context.Context, sel ast.SelectionSet, obj *store.DEPToken) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dEPTokenImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DEPToken")
+		case "id":
+			out.Values[i] = ec._DEPToken_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._DEPToken_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "certificatePem":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DEPToken_certificatePem(ctx, field, obj)
+				})
+		case "consumerKey":
+			out.Values[i] = ec._DEPToken_consumerKey(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "accessTokenExpiry":
+			out.Values[i] = ec._DEPToken_accessTokenExpiry(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "daysUntilExpiry":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DEPToken_daysUntilExpiry(ctx, field, obj)
+				})
+		case "uploadedAt":
+			out.Values[i] = ec._DEPToken_uploadedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "virtualServer":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DEPToken_virtualServer(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._DEPToken_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._DEPToken_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dEPVirtualServerImplementors = []string{"DEPVirtualServer"}
+
+func (ec *executionContext) _DEPVirtualServer(ctx context.Context, sel ast.SelectionSet, obj *store.DEPVirtualServer) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dEPVirtualServerImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DEPVirtualServer")
+		case "id":
+			out.Values[i] = ec._DEPVirtualServer_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "uuid":
+			out.Values[i] = ec._DEPVirtualServer_uuid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._DEPVirtualServer_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "adminId":
+			out.Values[i] = ec._DEPVirtualServer_adminId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "facilitatorId":
+			out.Values[i] = ec._DEPVirtualServer_facilitatorId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "orgName":
+			out.Values[i] = ec._DEPVirtualServer_orgName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "orgEmail":
+			out.Values[i] = ec._DEPVirtualServer_orgEmail(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "orgPhone":
+			out.Values[i] = ec._DEPVirtualServer_orgPhone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "orgAddress":
+			out.Values[i] = ec._DEPVirtualServer_orgAddress(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "orgType":
+			out.Values[i] = ec._DEPVirtualServer_orgType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "orgVersion":
+			out.Values[i] = ec._DEPVirtualServer_orgVersion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "orgId":
+			out.Values[i] = ec._DEPVirtualServer_orgId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "token":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DEPVirtualServer_token(ctx, field, obj)
+				})
+		case "defaultProfile":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DEPVirtualServer_defaultProfile(ctx, field, obj)
+				})
+		case "syncPhase":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DEPVirtualServer_syncPhase(ctx, field, obj)
+				})
+		case "lastSyncedAt":
+			out.Values[i] = ec._DEPVirtualServer_lastSyncedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._DEPVirtualServer_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._DEPVirtualServer_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -10188,6 +16639,69 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createDEPToken":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createDEPToken(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uploadDEPToken":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_uploadDEPToken(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "syncDEPVirtualServer":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_syncDEPVirtualServer(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setDEPDefaultProfile":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setDEPDefaultProfile(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createDEPProfile":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createDEPProfile(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateDEPProfile":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateDEPProfile(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteDEPProfile":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteDEPProfile(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "assignDEPProfile":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_assignDEPProfile(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeDEPProfile":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeDEPProfile(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10449,6 +16963,48 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_pushCertificate(ctx, field)
+				})
+		case "depTokens":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_depTokens(ctx, field)
+				})
+		case "depVirtualServers":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_depVirtualServers(ctx, field)
+				})
+		case "depDevices":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_depDevices(ctx, field)
+				})
+		case "depDeviceDetails":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_depDeviceDetails(ctx, field)
+				})
+		case "depAccount":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_depAccount(ctx, field)
+				})
+		case "depProfiles":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_depProfiles(ctx, field)
+				})
+		case "depProfile":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_depProfile(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -10965,6 +17521,179 @@ func (ec *executionContext) unmarshalNCreateBlueprintInput2githubᚗcomᚋorchar
 func (ec *executionContext) unmarshalNCreateEnrollmentInput2githubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐCreateEnrollmentInput(ctx context.Context, v any) (model.CreateEnrollmentInput, error) {
 	res, err := ec.unmarshalInputCreateEnrollmentInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDEPAccount2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPAccount(ctx context.Context, sel ast.SelectionSet, v *model.DEPAccount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DEPAccount!")
+		return graphql.Null
+	}
+	return ec._DEPAccount(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDEPDevice2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDEPDevice(ctx context.Context, sel ast.SelectionSet, v *store.DEPDevice) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DEPDevice!")
+		return graphql.Null
+	}
+	return ec._DEPDevice(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDEPDeviceConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPDeviceConnection(ctx context.Context, sel ast.SelectionSet, v *model.DEPDeviceConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DEPDeviceConnection!")
+		return graphql.Null
+	}
+	return ec._DEPDeviceConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDEPDeviceDetails2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPDeviceDetailsᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DEPDeviceDetails) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDEPDeviceDetails2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPDeviceDetails(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDEPDeviceDetails2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPDeviceDetails(ctx context.Context, sel ast.SelectionSet, v *model.DEPDeviceDetails) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DEPDeviceDetails!")
+		return graphql.Null
+	}
+	return ec._DEPDeviceDetails(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDEPDeviceEdge2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPDeviceEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DEPDeviceEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDEPDeviceEdge2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPDeviceEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDEPDeviceEdge2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPDeviceEdge(ctx context.Context, sel ast.SelectionSet, v *model.DEPDeviceEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DEPDeviceEdge!")
+		return graphql.Null
+	}
+	return ec._DEPDeviceEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDEPProfile2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPProfileᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DEPProfile) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDEPProfile2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPProfile(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDEPProfile2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPProfile(ctx context.Context, sel ast.SelectionSet, v *model.DEPProfile) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DEPProfile!")
+		return graphql.Null
+	}
+	return ec._DEPProfile(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDEPProfileInput2githubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPProfileInput(ctx context.Context, v any) (model.DEPProfileInput, error) {
+	res, err := ec.unmarshalInputDEPProfileInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDEPProfileResult2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPProfileResultᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DEPProfileResult) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDEPProfileResult2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPProfileResult(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDEPProfileResult2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPProfileResult(ctx context.Context, sel ast.SelectionSet, v *model.DEPProfileResult) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DEPProfileResult!")
+		return graphql.Null
+	}
+	return ec._DEPProfileResult(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDEPToken2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDEPTokenᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.DEPToken) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDEPToken2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDEPToken(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDEPToken2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDEPToken(ctx context.Context, sel ast.SelectionSet, v *store.DEPToken) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DEPToken!")
+		return graphql.Null
+	}
+	return ec._DEPToken(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDEPVirtualServer2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDEPVirtualServerᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.DEPVirtualServer) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDEPVirtualServer2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDEPVirtualServer(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDEPVirtualServer2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDEPVirtualServer(ctx context.Context, sel ast.SelectionSet, v *store.DEPVirtualServer) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DEPVirtualServer!")
+		return graphql.Null
+	}
+	return ec._DEPVirtualServer(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNDevice2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDevice(ctx context.Context, sel ast.SelectionSet, v *store.Device) graphql.Marshaler {
@@ -11559,6 +18288,28 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) unmarshalODEPDeviceFilter2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPDeviceFilter(ctx context.Context, v any) (*model.DEPDeviceFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputDEPDeviceFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODEPProfile2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPProfile(ctx context.Context, sel ast.SelectionSet, v *model.DEPProfile) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DEPProfile(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalODEPVirtualServer2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDEPVirtualServer(ctx context.Context, sel ast.SelectionSet, v *store.DEPVirtualServer) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DEPVirtualServer(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalODevice2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDevice(ctx context.Context, sel ast.SelectionSet, v *store.Device) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -11792,6 +18543,24 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	_ = sel
 	_ = ctx
 	res := graphql.MarshalTime(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOUpload2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (*graphql.Upload, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalUpload(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOUpload2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, sel ast.SelectionSet, v *graphql.Upload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalUpload(*v)
 	return res
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/orchardmdm/orchard/store"
 	"github.com/riverqueue/river/rivertype"
@@ -38,6 +39,126 @@ type CreateEnrollmentInput struct {
 	BlueprintID *string `json:"blueprintId,omitempty"`
 	// Whether Automated Device Enrollment profiles point here.
 	Dep *bool `json:"dep,omitempty"`
+}
+
+// Apple's account information of a virtual server.
+type DEPAccount struct {
+	// The virtual server's name.
+	ServerName string `json:"serverName"`
+	// The virtual server's UUID.
+	ServerUUID string `json:"serverUuid"`
+	// Who made the server token.
+	AdminID string `json:"adminId"`
+	// Apple's facilitator_id (legacy accounts).
+	FacilitatorID string `json:"facilitatorId"`
+	// The organisation's name.
+	OrgName string `json:"orgName"`
+	// The organisation's contact email.
+	OrgEmail string `json:"orgEmail"`
+	// The organisation's phone number.
+	OrgPhone string `json:"orgPhone"`
+	// The organisation's postal address.
+	OrgAddress string `json:"orgAddress"`
+	// edu or org.
+	OrgType string `json:"orgType"`
+	// v1 or v2.
+	OrgVersion string `json:"orgVersion"`
+	// Apple's id of the organisation.
+	OrgID string `json:"orgId"`
+}
+
+// Apple's live details of one device.
+type DEPDeviceDetails struct {
+	// The serial number asked for.
+	SerialNumber string `json:"serialNumber"`
+	// SUCCESS, or NOT_ACCESSIBLE when the device is not this server's.
+	ResponseStatus string `json:"responseStatus"`
+	// Apple's model name; null when not accessible.
+	Model *string `json:"model,omitempty"`
+	// Apple's description of the configuration.
+	Description *string `json:"description,omitempty"`
+	// The device's colour.
+	Color *string `json:"color,omitempty"`
+	// The asset tag set in Apple Business Manager.
+	AssetTag *string `json:"assetTag,omitempty"`
+	// OSX, iOS, tvOS ...
+	Os *string `json:"os,omitempty"`
+	// Mac, iPad, iPhone, AppleTV ...
+	DeviceFamily *string `json:"deviceFamily,omitempty"`
+	// empty, assigned, pushed or removed.
+	ProfileStatus *string `json:"profileStatus,omitempty"`
+	// Apple's UUID of the assigned profile.
+	ProfileUUID *string `json:"profileUuid,omitempty"`
+	// When the profile was assigned.
+	ProfileAssignTime *time.Time `json:"profileAssignTime,omitempty"`
+	// When the device downloaded its profile.
+	ProfilePushTime *time.Time `json:"profilePushTime,omitempty"`
+	// When the device was assigned to the virtual server.
+	DeviceAssignedDate *time.Time `json:"deviceAssignedDate,omitempty"`
+	// Who assigned the device to the virtual server.
+	DeviceAssignedBy *string `json:"deviceAssignedBy,omitempty"`
+}
+
+// A DEP device and its cursor.
+type DEPDeviceEdge struct {
+	// Pass as `after` to get the devices after this one.
+	Cursor string `json:"cursor"`
+	// The device.
+	Node *store.DEPDevice `json:"node"`
+}
+
+// Filters for the DEP device list.
+type DEPDeviceFilter struct {
+	// Exact serial number.
+	SerialNumber *string `json:"serialNumber,omitempty"`
+	// Only the devices of this virtual server.
+	VirtualServerID *string `json:"virtualServerId,omitempty"`
+	// empty, assigned, pushed or removed.
+	ProfileStatus *string `json:"profileStatus,omitempty"`
+	// The last change a sync reported: added, modified or deleted. deleted lists devices Apple no longer lists.
+	OpType *string `json:"opType,omitempty"`
+}
+
+// A DEP profile's settings, with Apple's field meanings.
+type DEPProfileInput struct {
+	// The virtual server the profile is for (ignored on update).
+	VirtualServerID string `json:"virtualServerId"`
+	// Apple's profile_name: unique per server, shown on devices.
+	Name string `json:"name"`
+	// Devices are supervised.
+	IsSupervised *bool `json:"isSupervised,omitempty"`
+	// Users cannot skip enrollment.
+	IsMandatory *bool `json:"isMandatory,omitempty"`
+	// Users may remove the MDM profile (false needs isSupervised).
+	IsMdmRemovable *bool `json:"isMdmRemovable,omitempty"`
+	// Setup Assistant waits for orchard's DeviceConfigured command.
+	AwaitDeviceConfigured *bool `json:"awaitDeviceConfigured,omitempty"`
+	// Setup Assistant advances on its own (tvOS, macOS).
+	AutoAdvanceSetup *bool `json:"autoAdvanceSetup,omitempty"`
+	// Shared iPad.
+	IsMultiUser *bool `json:"isMultiUser,omitempty"`
+	// Devices may pair with computers.
+	AllowPairing *bool `json:"allowPairing,omitempty"`
+	// Setup Assistant panes to skip (Apple's skip_setup_items keys).
+	SkipSetupItems []string `json:"skipSetupItems,omitempty"`
+	// Shown in Setup Assistant as who manages the device.
+	Department          *string  `json:"department,omitempty"`
+	SupportPhoneNumber  *string  `json:"supportPhoneNumber,omitempty"`
+	SupportEmailAddress *string  `json:"supportEmailAddress,omitempty"`
+	OrgMagic            *string  `json:"orgMagic,omitempty"`
+	Language            *string  `json:"language,omitempty"`
+	Region              *string  `json:"region,omitempty"`
+	AnchorCerts         []string `json:"anchorCerts,omitempty"`
+	// Certificates of hosts allowed to pair with supervised devices (base64 DER).
+	SupervisingHostCerts []string `json:"supervisingHostCerts,omitempty"`
+}
+
+// Apple's answer for one device of an assign or remove.
+type DEPProfileResult struct {
+	// The device's serial number.
+	SerialNumber string `json:"serialNumber"`
+	// SUCCESS, NOT_ACCESSIBLE or FAILED.
+	Result string `json:"result"`
 }
 
 // A page of device commands.

@@ -23,7 +23,7 @@ const (
 	CheckinPath = "/mdm/checkin"
 	ServerPath  = "/mdm/connect"
 	SCEPPath    = "/scep"
-	EnrollPath  = "/enroll/"
+	EnrollPath  = mdmproto.EnrollPath
 )
 
 // Body limits: check-ins are small; command reports may carry app or

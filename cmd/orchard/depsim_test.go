@@ -1,0 +1,60 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/orchardmdm/orchard/mdmproto/dep"
+)
+
+var depsimAddr = regexp.MustCompile(`depsim serving \d+ devices at (http://\S+)`)
+
+func TestDepsimServesTheTokenItPrints(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	outR, outW := io.Pipe()
+	errR, errW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"depsim", "--listen", "127.0.0.1:0", "--devices", "5", "--consumer-key", "CK"}, nil, outW, errW)
+		outW.Close()
+		errW.Close()
+	}()
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(errR)
+		for sc.Scan() {
+			if m := depsimAddr.FindStringSubmatch(sc.Text()); m != nil {
+				urls <- m[1]
+			}
+		}
+	}()
+	line, err := bufio.NewReader(outR).ReadBytes('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, outR)
+	tok, err := dep.ParseTokenJSON(line)
+	if err != nil {
+		t.Fatalf("depsim printed %q: %v", line, err)
+	}
+	c := dep.New(dep.Config{BaseURL: <-urls, Credentials: tok.Credentials()})
+	page, err := c.FetchDevices(ctx, 100, "")
+	if err != nil || len(page.Devices) != 5 {
+		t.Fatalf("fetch from depsim: %v, %+v", err, page)
+	}
+	if acct, err := c.Account(ctx); err != nil || acct.ServerUUID == "" || tok.ConsumerKey != "CK" {
+		t.Fatalf("account from depsim: %v, %+v", err, acct)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("depsim did not stop cleanly: %v", err)
+	}
+	if err := run(context.Background(), []string{"depsim", "--fail-status", "404"}, nil, io.Discard, io.Discard); err == nil {
+		t.Fatal("depsim accepted --fail-status 404")
+	}
+}

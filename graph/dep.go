@@ -1,0 +1,211 @@
+package graph
+
+import (
+	"context"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/orchardmdm/orchard/graph/auth"
+	"github.com/orchardmdm/orchard/graph/model"
+	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/mdmproto/dep"
+	"github.com/orchardmdm/orchard/store"
+)
+
+// maxTokenFile bounds an uploaded token: Apple's are a few kilobytes.
+const maxTokenFile = 1 << 20
+
+func depCertificatePEM(t *store.DEPToken) string {
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: t.Certificate}))
+}
+
+func depDaysUntilExpiry(t *store.DEPToken) *int {
+	if t.AccessTokenExpiry == nil {
+		return nil
+	}
+	days := int(math.Floor(time.Until(*t.AccessTokenExpiry).Hours() / 24))
+	return &days
+}
+
+func depSyncPhase(v *store.DEPVirtualServer) string { return strings.ToUpper(v.CursorPhase) }
+
+func (r *Resolver) depTokens(ctx context.Context) ([]*store.DEPToken, error) {
+	list, err := r.Store.ListDEPTokens(ctx)
+	return pointers(list), err
+}
+
+func (r *Resolver) depVirtualServers(ctx context.Context) ([]*store.DEPVirtualServer, error) {
+	list, err := r.Store.ListDEPVirtualServers(ctx)
+	return pointers(list), err
+}
+
+func pointers[T any](list []T) []*T {
+	out := make([]*T, len(list))
+	for i := range list {
+		out[i] = &list[i]
+	}
+	return out
+}
+
+func (r *Resolver) depServerByID(ctx context.Context, id int64) (*store.DEPVirtualServer, error) {
+	v, err := r.loadersFrom(ctx).dep.server.Load(ctx, id)
+	if err == nil && v == nil {
+		err = fmt.Errorf("dep virtual server %d: %w", id, store.ErrNotFound)
+	}
+	return v, err
+}
+
+func (r *Resolver) depTokenByID(ctx context.Context, id int64) (*store.DEPToken, error) {
+	t, err := r.loadersFrom(ctx).dep.token.Load(ctx, id)
+	if err == nil && t == nil {
+		err = fmt.Errorf("dep token %d: %w", id, store.ErrNotFound)
+	}
+	return t, err
+}
+
+func (r *Resolver) depServerOfToken(ctx context.Context, t *store.DEPToken) (*store.DEPVirtualServer, error) {
+	return r.loadersFrom(ctx).dep.tokenServer.Load(ctx, t.ID)
+}
+
+func (r *Resolver) createDEPToken(ctx context.Context, name string) (*store.DEPToken, error) {
+	if strings.TrimSpace(name) == "" {
+		return nil, BadInput("a DEP token needs a name")
+	}
+	t, err := r.Store.CreateDEPToken(ctx, name, auth.FromContext(ctx).Actor())
+	return &t, err
+}
+
+func (r *Resolver) uploadDEPToken(ctx context.Context, id string, file *graphql.Upload, content *string) (*store.DEPToken, error) {
+	n, err := parseID("DEP token", id)
+	if err != nil {
+		return nil, err
+	}
+	data, err := tokenFile(file, content)
+	if err != nil {
+		return nil, err
+	}
+	if r.DEP == nil {
+		return nil, errors.New("DEP is not configured in this process")
+	}
+	_, err = r.DEP.Upload(ctx, n, data, auth.FromContext(ctx).Actor())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, NotFound("no DEP token with id %s", id)
+	case errors.Is(err, jobs.ErrBadToken), errors.Is(err, store.ErrConflict):
+		return nil, BadInput("%s", err.Error())
+	case err != nil:
+		return nil, err
+	}
+	t, err := r.Store.DEPToken(ctx, n)
+	return &t, err
+}
+
+// tokenFile reads the one of file and content that was sent.
+func tokenFile(file *graphql.Upload, content *string) ([]byte, error) {
+	switch {
+	case file != nil && content != nil:
+		return nil, BadInput("send the token as file or as content, not both")
+	case content != nil:
+		if len(*content) > maxTokenFile {
+			return nil, BadInput("the token is larger than 1 MB")
+		}
+		return []byte(*content), nil
+	case file != nil:
+		data, err := io.ReadAll(io.LimitReader(file.File, maxTokenFile+1))
+		if err != nil {
+			return nil, BadInput("could not read the uploaded file")
+		}
+		if len(data) > maxTokenFile {
+			return nil, BadInput("the token is larger than 1 MB")
+		}
+		return data, nil
+	}
+	return nil, BadInput("send the token file as file or its text as content")
+}
+
+func (r *Resolver) syncDEPVirtualServer(ctx context.Context, id string, fullSync *bool) (*rivertype.JobRow, error) {
+	n, err := parseID("DEP virtual server", id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.Store.DEPVirtualServer(ctx, n); errors.Is(err, store.ErrNotFound) {
+		return nil, NotFound("no DEP virtual server with id %s", id)
+	} else if err != nil {
+		return nil, err
+	}
+	res, err := r.Jobs.Insert(ctx, jobs.DEPSyncArgs{VirtualServerID: n, FullSync: fullSync != nil && *fullSync}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return res.Job, nil
+}
+
+func (r *Resolver) setDEPDefaultProfile(ctx context.Context, serverID string, profileID *string) (*store.DEPVirtualServer, error) {
+	sid, err := parseID("DEP virtual server", serverID)
+	if err != nil {
+		return nil, err
+	}
+	var pid *int64
+	if profileID != nil {
+		n, err := parseID("DEP profile", *profileID)
+		if err != nil {
+			return nil, err
+		}
+		pid = &n
+	}
+	v, err := r.Store.SetDEPDefaultProfile(ctx, sid, pid, auth.FromContext(ctx).Actor())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, NotFound("no such DEP virtual server, or the profile is not one of its profiles")
+	}
+	return &v, err
+}
+
+// depClient returns a client for a virtual server, with errors fit for callers.
+func (r *Resolver) depClient(ctx context.Context, serverID string) (*store.DEPVirtualServer, *dep.Client, error) {
+	n, err := parseID("DEP virtual server", serverID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.DEP == nil {
+		return nil, nil, errors.New("DEP is not configured in this process")
+	}
+	v, c, err := r.DEP.ServerClient(ctx, n)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, NotFound("no DEP virtual server with id %s", serverID)
+	}
+	if errors.Is(err, jobs.ErrTokenExpired) {
+		return nil, nil, BadInput("%s", err.Error())
+	}
+	return &v, c, err
+}
+
+// appleError shows Apple's refusals to the caller; anything else stays internal.
+func appleError(err error) error {
+	var apiErr *dep.Error
+	if errors.As(err, &apiErr) {
+		return BadInput("Apple refused: %s", apiErr.Error())
+	}
+	return err
+}
+
+func (r *Resolver) depAccount(ctx context.Context, serverID string) (*model.DEPAccount, error) {
+	_, c, err := r.depClient(ctx, serverID)
+	if err != nil {
+		return nil, err
+	}
+	a, err := c.Account(ctx)
+	if err != nil {
+		return nil, appleError(err)
+	}
+	return &model.DEPAccount{ServerName: a.ServerName, ServerUUID: a.ServerUUID, AdminID: a.AdminID,
+		FacilitatorID: a.FacilitatorID, OrgName: a.OrgName, OrgEmail: a.OrgEmail, OrgPhone: a.OrgPhone,
+		OrgAddress: a.OrgAddress, OrgType: a.OrgType, OrgVersion: a.OrgVersion, OrgID: a.OrgID}, nil
+}

@@ -1,0 +1,40 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/vikstrous/dataloadgen"
+
+	"github.com/orchardmdm/orchard/store"
+)
+
+// depLoaders batch the edges of DEP lists: a page of 500 DEP devices costs
+// one virtual-server query and one profile query.
+type depLoaders struct {
+	server      *dataloadgen.Loader[int64, *store.DEPVirtualServer]
+	tokenServer *dataloadgen.Loader[int64, *store.DEPVirtualServer]
+	token       *dataloadgen.Loader[int64, *store.DEPToken]
+	profile     *dataloadgen.Loader[int64, *store.DEPProfile]
+	profileUUID *dataloadgen.Loader[string, *store.DEPProfile]
+}
+
+func newDEPLoaders(s *store.Store, opt dataloadgen.Option) *depLoaders {
+	return &depLoaders{
+		server:      dataloadgen.NewLoader(batch(s.DEPVirtualServersByIDs), opt),
+		tokenServer: dataloadgen.NewLoader(batch(s.DEPVirtualServersByTokenIDs), opt),
+		token:       dataloadgen.NewLoader(batch(s.DEPTokensByIDs), opt),
+		profile:     dataloadgen.NewLoader(batch(s.DEPProfilesByIDs), opt),
+		profileUUID: dataloadgen.NewLoader(batch(s.DEPProfilesByUUIDs), opt),
+	}
+}
+
+// batch adapts a store's by-keys loader to dataloadgen: one error for all.
+func batch[K comparable, V any](load func(context.Context, []K) ([]V, error)) func(context.Context, []K) ([]V, []error) {
+	return func(ctx context.Context, keys []K) ([]V, []error) {
+		found, err := load(ctx, keys)
+		if err != nil {
+			return nil, []error{err}
+		}
+		return found, nil
+	}
+}

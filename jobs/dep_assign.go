@@ -1,0 +1,114 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/orchardmdm/orchard/mdmproto/dep"
+)
+
+// autoAssignRetryAfter is how long a device Apple refused waits before the
+// default profile is tried on it again.
+const autoAssignRetryAfter = 6 * time.Hour
+
+// DEPAssignDefaultArgs assigns a server's default profile to its devices that have none.
+type DEPAssignDefaultArgs struct {
+	VirtualServerID int64 `json:"virtual_server_id"`
+}
+
+// Kind names the job.
+func (DEPAssignDefaultArgs) Kind() string { return "dep_assign_default_profile" }
+
+// InsertOpts keep one assignment per server queued or running.
+func (DEPAssignDefaultArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+		rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+	}}}
+}
+
+// DEPAssignDefaultWorker works DEPAssignDefaultArgs.
+type DEPAssignDefaultWorker struct {
+	river.WorkerDefaults[DEPAssignDefaultArgs]
+	dep *DEP
+}
+
+// Work assigns in batches of Apple's largest size, pausing between batches;
+// the client backs off on 429 and River retries the job with backoff.
+func (w *DEPAssignDefaultWorker) Work(ctx context.Context, job *river.Job[DEPAssignDefaultArgs]) error {
+	s := w.dep.Store
+	vs, client, err := w.dep.ServerClient(ctx, job.Args.VirtualServerID)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	if vs.DefaultProfileID == nil {
+		return river.RecordOutput(ctx, map[string]any{"assigned": 0})
+	}
+	profile, err := s.DEPProfile(ctx, *vs.DefaultProfileID)
+	if err != nil {
+		return err
+	}
+	if profile.ProfileUUID == "" {
+		return river.JobCancel(errors.New("the default profile was never defined with Apple"))
+	}
+	assigned, refused := 0, 0
+	for batch := 0; ; batch++ {
+		serials, err := s.DEPDevicesToAutoAssign(ctx, vs.ID, time.Now().Add(-autoAssignRetryAfter), dep.MaxPage)
+		if err != nil || len(serials) == 0 {
+			if err == nil {
+				err = river.RecordOutput(ctx, map[string]any{"assigned": assigned, "refused": refused, "batches": batch})
+			}
+			return err
+		}
+		if batch > 0 {
+			if err := sleepCtx(ctx, w.dep.AssignPause); err != nil {
+				return err
+			}
+		}
+		// Marked first, so a device Apple keeps refusing cannot hold the job in a loop.
+		if err := s.MarkDEPAutoAssignTried(ctx, serials); err != nil {
+			return err
+		}
+		res, err := client.AssignProfile(ctx, profile.ProfileUUID, serials)
+		if err != nil {
+			return fmt.Errorf("assign default profile %q: %w", profile.Name, err)
+		}
+		ok := succeeded(res.Devices)
+		if err := s.SetDEPProfileStatus(ctx, ok, dep.ProfileAssigned, profile.ProfileUUID, "job:dep_assign_default_profile"); err != nil {
+			return err
+		}
+		assigned, refused = assigned+len(ok), refused+len(serials)-len(ok)
+		if err := ReportProgress(ctx, s.Pool(), job.JobRow, map[string]any{"assigned": assigned, "refused": refused}); err != nil {
+			return err
+		}
+	}
+}
+
+func succeeded(results map[string]string) []string {
+	var ok []string
+	for serial, r := range results {
+		if r == dep.ResultSuccess {
+			ok = append(ok, serial)
+		}
+	}
+	return ok
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,152 @@
+package jobs_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/mdmproto/dep"
+	"github.com/orchardmdm/orchard/store"
+)
+
+var depProfile = dep.Profile{ProfileName: "default", URL: "https://orchard.example.com/enroll/dep", IsSupervised: true}
+
+// assertConsistent checks the stored cursor against the stored devices: a
+// fetch cursor from the simulator resumes after exactly the devices stored.
+func assertConsistent(t *testing.T, e *depEnv, wantStored int) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := e.store.DEPSyncStateOf(ctx, e.server.ID)
+	must(t, err)
+	if n := e.count(store.DEPDeviceFilter{VirtualServerID: e.server.ID}); n != wantStored {
+		t.Fatalf("%d devices stored, want %d", n, wantStored)
+	}
+	if st.Phase != store.DEPPhaseFetch || st.Cursor == "" {
+		t.Fatalf("sync state %+v, want a fetch under way", st)
+	}
+	// Asking Apple with the stored cursor gives the devices after the stored ones.
+	page, err := e.direct.FetchDevices(ctx, 1, st.Cursor)
+	must(t, err)
+	if _, err := e.store.DEPDeviceBySerial(ctx, page.Devices[0].SerialNumber); err == nil {
+		t.Fatalf("the stored cursor points at %s, which is already stored: the cursor is behind", page.Devices[0].SerialNumber)
+	}
+	if _, err := e.store.DEPDeviceBySerial(ctx, "SIM000001999"); err != nil {
+		t.Fatalf("the last device of the stored pages is missing: %v", err)
+	}
+}
+
+func TestDEPSyncCancelledMidFetchResumesFromItsCursor(t *testing.T) {
+	t.Parallel()
+	e := newDEPEnv(t, 2500)
+	ctx := context.Background()
+	inThird, done := make(chan struct{}), make(chan struct{})
+	defer close(done)
+	e.hook(func(n int64, _ http.ResponseWriter, r *http.Request) bool {
+		if n == 3 {
+			close(inThird)
+			select { // hold the third page until the job is cancelled
+			case <-r.Context().Done():
+			case <-done:
+			}
+			return true
+		}
+		return false
+	})
+	res, err := e.river.Insert(ctx, jobs.DEPSyncArgs{VirtualServerID: e.server.ID}, nil)
+	must(t, err)
+	select {
+	case <-inThird:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the sync never asked for a third page")
+	}
+	// Progress is visible while the job runs: two pages saved.
+	running, err := e.river.JobGet(ctx, res.Job.ID)
+	must(t, err)
+	var meta struct{ Progress jobs.DEPSyncOutput }
+	must(t, json.Unmarshal(running.Metadata, &meta))
+	if running.State != rivertype.JobStateRunning || meta.Progress.Pages != 2 || meta.Progress.Added != 2000 {
+		t.Fatalf("running job %s with progress %+v", running.State, meta.Progress)
+	}
+	_, err = e.river.JobCancel(ctx, res.Job.ID)
+	must(t, err)
+	e.wait(res.Job.ID, rivertype.JobStateCancelled)
+	assertConsistent(t, e, 2000)
+
+	e.hook(func(int64, http.ResponseWriter, *http.Request) bool { return false })
+	out := syncOutput(t, e.sync(false))
+	// One fetch page and one sync page: resumed, not started over.
+	if out.Added != 500 || out.Pages != 2 {
+		t.Fatalf("resumed sync %+v, want 500 added from one fetch page and one sync page", out)
+	}
+	if n := e.count(store.DEPDeviceFilter{VirtualServerID: e.server.ID}); n != 2500 {
+		t.Fatalf("%d devices after the resumed sync", n)
+	}
+}
+
+func TestDEPSyncConnectionCutMidFetchIsRetriedFromItsCursor(t *testing.T) {
+	t.Parallel()
+	e := newDEPEnv(t, 2500)
+	checked := make(chan struct{})
+	e.hook(func(n int64, w http.ResponseWriter, r *http.Request) bool {
+		switch n {
+		case 3:
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				conn.Close() // the connection drops before any answer
+			}
+			return true
+		case 4:
+			select { // River's retry waits until the state after the cut is checked
+			case <-checked:
+			case <-r.Context().Done():
+			}
+		}
+		return false
+	})
+	res, err := e.river.Insert(context.Background(), jobs.DEPSyncArgs{VirtualServerID: e.server.ID}, nil)
+	must(t, err)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		job, err := e.river.JobGet(context.Background(), res.Job.ID)
+		must(t, err)
+		if len(job.Errors) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cut never failed the job: %s", job.State)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	assertConsistent(t, e, 2000)
+	close(checked)
+	out := syncOutput(t, e.wait(res.Job.ID, rivertype.JobStateCompleted, rivertype.JobStateDiscarded))
+	if out.Added != 500 || out.Pages != 2 {
+		t.Fatalf("retried sync %+v, want 500 added from one fetch page and one sync page", out)
+	}
+}
+
+func TestDEPSaveDEPPageIsAllOrNothing(t *testing.T) {
+	t.Parallel()
+	e := newDEPEnv(t, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	page := store.DEPPage{ServerID: e.server.ID, Phase: store.DEPPhaseFetch, Cursor: "next", More: true,
+		Devices: []dep.Device{{SerialNumber: "A"}, {SerialNumber: "B"}}}
+	if _, err := e.store.SaveDEPPage(ctx, page); err == nil {
+		t.Fatal("saved with a cancelled context")
+	}
+	// A page that does not follow the stored cursor changes nothing.
+	page.From = "some other cursor"
+	if _, err := e.store.SaveDEPPage(context.Background(), page); err != store.ErrDEPCursorMoved {
+		t.Fatalf("err = %v, want ErrDEPCursorMoved", err)
+	}
+	st, err := e.store.DEPSyncStateOf(context.Background(), e.server.ID)
+	must(t, err)
+	if st.Cursor != "" || e.count(store.DEPDeviceFilter{}) != 0 {
+		t.Fatalf("state %+v with %d devices after failed saves", st, e.count(store.DEPDeviceFilter{}))
+	}
+}

@@ -1,0 +1,221 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/orchardmdm/orchard/mdmproto/dep"
+	"github.com/orchardmdm/orchard/store"
+)
+
+// depLockBase is the advisory lock space of DEP syncs ("dep" + server id), a
+// second guard behind River's uniqueness: one sync per server, ever.
+const depLockBase = 0x6465700000000000
+
+// DEPSyncArgs syncs one virtual server's devices from Apple.
+type DEPSyncArgs struct {
+	VirtualServerID int64 `json:"virtual_server_id" river:"unique"`
+	// FullSync fetches every device again instead of syncing changes.
+	FullSync bool `json:"full_sync,omitempty"`
+}
+
+// Kind names the job.
+func (DEPSyncArgs) Kind() string { return "dep_sync" }
+
+// InsertOpts keep one sync per server queued or running; asking again while
+// one waits returns that one.
+func (DEPSyncArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+		rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+	}}}
+}
+
+// DEPSyncOutput is the job's output, and its progress while it runs.
+type DEPSyncOutput struct {
+	Added       int     `json:"added"`
+	Modified    int     `json:"modified"`
+	Deleted     int     `json:"deleted"`
+	Pages       int     `json:"pages"`
+	FullFetch   bool    `json:"full_fetch"`
+	Duration    float64 `json:"duration_seconds"`
+	DevicesSeen int     `json:"devices_seen"`
+}
+
+// DEPSyncWorker works DEPSyncArgs.
+type DEPSyncWorker struct {
+	river.WorkerDefaults[DEPSyncArgs]
+	dep *DEP
+	// PageSize is the page asked of Apple (at most dep.MaxPage).
+	PageSize int
+}
+
+// Timeout leaves room for 100,000-device fetches on a slow Apple day, and
+// stays under River's stuck-job rescue (45 min) so a slow sync is not rescued
+// and run twice.
+func (w *DEPSyncWorker) Timeout(*river.Job[DEPSyncArgs]) time.Duration { return 40 * time.Minute }
+
+// Work fetches or syncs until Apple has nothing more, saving each page with
+// its cursor in one transaction.
+func (w *DEPSyncWorker) Work(ctx context.Context, job *river.Job[DEPSyncArgs]) error {
+	start := time.Now()
+	unlock, ok, err := w.lock(ctx, job.Args.VirtualServerID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return river.JobSnooze(time.Minute)
+	}
+	defer unlock()
+	_, client, err := w.dep.ServerClient(ctx, job.Args.VirtualServerID)
+	if err != nil {
+		return river.JobCancel(err) // nothing to sync until a token is uploaded
+	}
+	s := w.dep.Store
+	if job.Args.FullSync {
+		if err := s.ResetDEPCursor(ctx, job.Args.VirtualServerID); err != nil {
+			return err
+		}
+	}
+	out := DEPSyncOutput{}
+	err = w.run(ctx, job, client, &out)
+	out.Duration = time.Since(start).Seconds()
+	if err != nil {
+		if dep.HasCode(err, dep.CodeTermsNotSigned, dep.CodeAccessDenied) {
+			// Retrying cannot help until someone acts in Apple Business Manager.
+			return river.JobCancel(err)
+		}
+		return err
+	}
+	if err := w.queueAutoAssign(ctx, job.Args.VirtualServerID); err != nil {
+		return err
+	}
+	return river.RecordOutput(ctx, out)
+}
+
+func (w *DEPSyncWorker) run(ctx context.Context, job *river.Job[DEPSyncArgs], client *dep.Client, out *DEPSyncOutput) error {
+	s := w.dep.Store
+	id := job.Args.VirtualServerID
+	reset := false
+	for {
+		st, err := s.DEPSyncStateOf(ctx, id)
+		if err != nil {
+			return err
+		}
+		out.FullFetch = out.FullFetch || st.Phase == store.DEPPhaseFetch
+		page, err := w.page(ctx, client, st)
+		switch {
+		case dep.CursorReset(err) && !reset:
+			// Apple forgot the cursor: start over with a full fetch, once.
+			reset = true
+			if err := s.ResetDEPCursor(ctx, id); err != nil {
+				return err
+			}
+			continue
+		case dep.HasCode(err, dep.CodeExhaustedCursor) && st.Phase == store.DEPPhaseFetch:
+			// The fetch had ended: finish it and go on syncing.
+			page = &dep.DevicePage{Cursor: st.Cursor}
+		case err != nil:
+			return fmt.Errorf("virtual server %d: %w", id, err)
+		case page.MoreToFollow && page.Cursor == st.Cursor:
+			// Asking again would get the same page forever.
+			return fmt.Errorf("virtual server %d: Apple announced more devices but did not move the cursor", id)
+		}
+		counts, err := s.SaveDEPPage(ctx, store.DEPPage{ServerID: id, From: st.Cursor, Phase: st.Phase,
+			Devices: page.Devices, Cursor: page.Cursor, More: page.MoreToFollow})
+		if err != nil {
+			return err
+		}
+		out.Added, out.Modified, out.Deleted = out.Added+counts.Added, out.Modified+counts.Modified, out.Deleted+counts.Deleted
+		out.Pages++
+		out.DevicesSeen += len(page.Devices)
+		if err := ReportProgress(ctx, s.Pool(), job.JobRow, out); err != nil {
+			return err
+		}
+		// A finished fetch goes on to sync what changed while it ran.
+		if !page.MoreToFollow && st.Phase == store.DEPPhaseSync {
+			return nil
+		}
+	}
+}
+
+func (w *DEPSyncWorker) page(ctx context.Context, c *dep.Client, st store.DEPSyncState) (*dep.DevicePage, error) {
+	size := w.PageSize
+	if size <= 0 || size > dep.MaxPage {
+		size = dep.MaxPage
+	}
+	if st.Phase == store.DEPPhaseFetch {
+		return c.FetchDevices(ctx, size, st.Cursor)
+	}
+	return c.SyncDevices(ctx, size, st.Cursor)
+}
+
+// lock takes the server's advisory lock on a connection held for the job;
+// a crashed worker's connection closes and frees it.
+func (w *DEPSyncWorker) lock(ctx context.Context, serverID int64) (func(), bool, error) {
+	conn, err := w.dep.Store.Pool().Acquire(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	var ok bool
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", depLockBase+serverID).Scan(&ok); err != nil || !ok {
+		conn.Release()
+		return nil, false, err
+	}
+	return func() {
+		if _, err := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", depLockBase+serverID); err != nil {
+			// Never hand a connection still holding the lock back to the pool.
+			_ = conn.Hijack().Close(context.Background())
+			return
+		}
+		conn.Release()
+	}, true, nil
+}
+
+func (w *DEPSyncWorker) queueAutoAssign(ctx context.Context, serverID int64) error {
+	vs, err := w.dep.Store.DEPVirtualServer(ctx, serverID)
+	if err != nil || vs.DefaultProfileID == nil {
+		return err
+	}
+	client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
+	if err != nil {
+		return err
+	}
+	_, err = client.Insert(ctx, DEPAssignDefaultArgs{VirtualServerID: serverID}, nil)
+	return err
+}
+
+// DEPSyncAllArgs queues a sync of every virtual server (the periodic job).
+type DEPSyncAllArgs struct{}
+
+// Kind names the job.
+func (DEPSyncAllArgs) Kind() string { return "dep_sync_all" }
+
+// DEPSyncAllWorker works DEPSyncAllArgs.
+type DEPSyncAllWorker struct {
+	river.WorkerDefaults[DEPSyncAllArgs]
+	store *store.Store
+}
+
+// Work queues one sync per server; servers already syncing keep their job.
+func (w *DEPSyncAllWorker) Work(ctx context.Context, job *river.Job[DEPSyncAllArgs]) error {
+	servers, err := w.store.ListDEPVirtualServers(ctx)
+	if err != nil {
+		return err
+	}
+	client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
+	if err != nil {
+		return err
+	}
+	for _, vs := range servers {
+		if _, err := client.Insert(ctx, DEPSyncArgs{VirtualServerID: vs.ID}, nil); err != nil {
+			return err
+		}
+	}
+	return river.RecordOutput(ctx, map[string]any{"queued": len(servers)})
+}

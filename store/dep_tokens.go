@@ -1,0 +1,234 @@
+package store
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orchardmdm/orchard/mdmproto/dep"
+	"github.com/orchardmdm/orchard/store/seal"
+)
+
+// DEPToken is a DEP server token: orchard's key pair and, once uploaded,
+// Apple's OAuth1 keys. Secrets are never in this struct.
+type DEPToken struct {
+	ID                int64
+	Name              string
+	Certificate       []byte // DER
+	ConsumerKey       string
+	AccessTokenExpiry *time.Time
+	UploadedAt        *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+const depTokenColumns = `id, name, certificate, consumer_key, access_token_expiry, uploaded_at, created_at, updated_at`
+
+func scanDEPToken(row pgx.Row) (DEPToken, error) {
+	var t DEPToken
+	err := row.Scan(&t.ID, &t.Name, &t.Certificate, &t.ConsumerKey, &t.AccessTokenExpiry, &t.UploadedAt, &t.CreatedAt, &t.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, ErrNotFound
+	}
+	return t, err
+}
+
+func depTokenPlace(id int64, column string) seal.Place {
+	return seal.Place{Table: "dep_tokens", Column: column, RowID: strconv.FormatInt(id, 10)}
+}
+
+// CreateDEPToken makes a key pair for a new server token and keeps the key sealed.
+func (s *Store) CreateDEPToken(ctx context.Context, name, actor string) (DEPToken, error) {
+	if name == "" {
+		return DEPToken{}, errors.New("a DEP token needs a name")
+	}
+	key, cert, err := dep.NewKeyPair("orchard DEP token " + name)
+	if err != nil {
+		return DEPToken{}, err
+	}
+	var t DEPToken
+	err = s.InTx(ctx, func(tx pgx.Tx) error {
+		// The sealed key is bound to the row id, known only after the insert.
+		t, err = scanDEPToken(tx.QueryRow(ctx, `INSERT INTO dep_tokens (name, certificate, private_key_sealed)
+			VALUES ($1, $2, '') RETURNING `+depTokenColumns, name, cert))
+		if err != nil {
+			return fmt.Errorf("create dep token: %w", err)
+		}
+		sealed, err := s.sealer.Seal(x509.MarshalPKCS1PrivateKey(key), depTokenPlace(t.ID, "private_key_sealed"))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "UPDATE dep_tokens SET private_key_sealed = $2 WHERE id = $1", t.ID, sealed); err != nil {
+			return fmt.Errorf("create dep token: %w", err)
+		}
+		return WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: "dep_token.create", ObjectType: "dep_token",
+			ObjectID: strconv.FormatInt(t.ID, 10), Data: map[string]any{"name": name}})
+	})
+	return t, err
+}
+
+// DEPToken returns one token.
+func (s *Store) DEPToken(ctx context.Context, id int64) (DEPToken, error) {
+	t, err := scanDEPToken(s.pool.QueryRow(ctx, "SELECT "+depTokenColumns+" FROM dep_tokens WHERE id = $1", id))
+	if err != nil {
+		return t, fmt.Errorf("dep token %d: %w", id, err)
+	}
+	return t, nil
+}
+
+// ListDEPTokens returns every token in id order (a handful per organisation).
+func (s *Store) ListDEPTokens(ctx context.Context) ([]DEPToken, error) {
+	rows, err := s.pool.Query(ctx, "SELECT "+depTokenColumns+" FROM dep_tokens ORDER BY id")
+	if err != nil {
+		return nil, fmt.Errorf("list dep tokens: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (DEPToken, error) { return scanDEPToken(r) })
+}
+
+// DEPTokensByIDs loads tokens for a dataloader: results in the order of ids.
+func (s *Store) DEPTokensByIDs(ctx context.Context, ids []int64) ([]*DEPToken, error) {
+	rows, err := s.pool.Query(ctx, "SELECT "+depTokenColumns+" FROM dep_tokens WHERE id = ANY($1)", ids)
+	if err != nil {
+		return nil, fmt.Errorf("load dep tokens: %w", err)
+	}
+	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DEPToken, error) { return scanDEPToken(r) })
+	if err != nil {
+		return nil, fmt.Errorf("load dep tokens: %w", err)
+	}
+	return inIDOrder(ids, found, func(t *DEPToken) int64 { return t.ID }), nil
+}
+
+// inIDOrder arranges loaded rows in the order a dataloader asked for them.
+func inIDOrder[T any](ids []int64, found []T, id func(*T) int64) []*T {
+	byID := make(map[int64]*T, len(found))
+	for i := range found {
+		byID[id(&found[i])] = &found[i]
+	}
+	out := make([]*T, len(ids))
+	for i, want := range ids {
+		out[i] = byID[want]
+	}
+	return out
+}
+
+// DEPTokenKey opens a token's key pair, to decrypt what Apple encrypted to it.
+func (s *Store) DEPTokenKey(ctx context.Context, id int64) (*x509.Certificate, *rsa.PrivateKey, error) {
+	var der []byte
+	var sealed string
+	err := s.pool.QueryRow(ctx, "SELECT certificate, private_key_sealed FROM dep_tokens WHERE id = $1", id).Scan(&der, &sealed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil, fmt.Errorf("dep token %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("dep token %d: %w", id, err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dep token %d certificate: %w", id, err)
+	}
+	raw, err := s.sealer.Open(sealed, depTokenPlace(id, "private_key_sealed"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("dep token %d key: %w", id, err)
+	}
+	key, err := x509.ParsePKCS1PrivateKey(raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dep token %d key: %w", id, err)
+	}
+	return cert, key, nil
+}
+
+// DEPCredentials opens the OAuth1 keys of an uploaded token.
+func (s *Store) DEPCredentials(ctx context.Context, id int64) (dep.Credentials, error) {
+	var c dep.Credentials
+	var cs, as *string
+	err := s.pool.QueryRow(ctx, `SELECT consumer_key, consumer_secret_sealed, access_token, access_secret_sealed
+		FROM dep_tokens WHERE id = $1`, id).Scan(&c.ConsumerKey, &cs, &c.AccessToken, &as)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, fmt.Errorf("dep token %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return c, fmt.Errorf("dep token %d: %w", id, err)
+	}
+	if cs == nil || as == nil {
+		return c, fmt.Errorf("dep token %d has not been uploaded yet", id)
+	}
+	secret, err := s.sealer.Open(*cs, depTokenPlace(id, "consumer_secret_sealed"))
+	if err != nil {
+		return c, fmt.Errorf("dep token %d: %w", id, err)
+	}
+	access, err := s.sealer.Open(*as, depTokenPlace(id, "access_secret_sealed"))
+	if err != nil {
+		return c, fmt.Errorf("dep token %d: %w", id, err)
+	}
+	c.ConsumerSecret, c.AccessSecret = string(secret), string(access)
+	return c, nil
+}
+
+// SaveDEPUpload stores an uploaded token's keys (sealed) and the virtual server
+// Apple's /account named, in one transaction. A renewal keeps the key pair and
+// must name the same virtual server.
+func (s *Store) SaveDEPUpload(ctx context.Context, id int64, tok *dep.Token, acct *dep.Account, actor string) (DEPVirtualServer, error) {
+	cs, err := s.sealer.Seal([]byte(tok.ConsumerSecret), depTokenPlace(id, "consumer_secret_sealed"))
+	if err != nil {
+		return DEPVirtualServer{}, err
+	}
+	as, err := s.sealer.Seal([]byte(tok.AccessSecret), depTokenPlace(id, "access_secret_sealed"))
+	if err != nil {
+		return DEPVirtualServer{}, err
+	}
+	var vs DEPVirtualServer
+	err = s.InTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE dep_tokens SET consumer_key = $2, consumer_secret_sealed = $3, access_token = $4,
+			access_secret_sealed = $5, access_token_expiry = $6, session_sealed = NULL, uploaded_at = now(), updated_at = now()
+			WHERE id = $1`, id, tok.ConsumerKey, cs, tok.AccessToken, as, tok.AccessTokenExpiry)
+		if err != nil {
+			return fmt.Errorf("store dep token: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("dep token %d: %w", id, ErrNotFound)
+		}
+		if vs, err = upsertDEPVirtualServer(ctx, tx, id, acct); err != nil {
+			return err
+		}
+		return WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: "dep_token.upload", ObjectType: "dep_token",
+			ObjectID: strconv.FormatInt(id, 10), Data: map[string]any{"server_uuid": acct.ServerUUID,
+				"server_name": acct.ServerName, "access_token_expiry": tok.AccessTokenExpiry}})
+	})
+	return vs, err
+}
+
+// DEPSessions is the store of the one DEP session all processes share for a token.
+func (s *Store) DEPSessions(tokenID int64) dep.SessionStore { return depSessions{s: s, id: tokenID} }
+
+type depSessions struct {
+	s  *Store
+	id int64
+}
+
+func (d depSessions) GetSession(ctx context.Context) (string, error) {
+	var sealed *string
+	err := d.s.pool.QueryRow(ctx, "SELECT session_sealed FROM dep_tokens WHERE id = $1", d.id).Scan(&sealed)
+	if err != nil || sealed == nil {
+		return "", err
+	}
+	plain, err := d.s.sealer.Open(*sealed, depTokenPlace(d.id, "session_sealed"))
+	if err != nil {
+		return "", nil // a session sealed with a retired key: get a new one
+	}
+	return string(plain), nil
+}
+
+func (d depSessions) PutSession(ctx context.Context, token string) error {
+	sealed, err := d.s.sealer.Seal([]byte(token), depTokenPlace(d.id, "session_sealed"))
+	if err != nil {
+		return err
+	}
+	_, err = d.s.pool.Exec(ctx, "UPDATE dep_tokens SET session_sealed = $2, session_updated_at = now() WHERE id = $1", d.id, sealed)
+	return err
+}
