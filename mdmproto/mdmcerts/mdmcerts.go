@@ -91,7 +91,8 @@ func SignPushRequest(csrDER []byte, vendorKey crypto.Signer, vendorCert *x509.Ce
 	if err := csr.CheckSignature(); err != nil {
 		return nil, fmt.Errorf("the push request's own signature is invalid: %w", err)
 	}
-	if err := checkVendor(vendorKey, vendorCert, appleChain); err != nil {
+	issued, err := checkVendor(vendorKey, vendorCert, appleChain)
+	if err != nil {
 		return nil, err
 	}
 	digest := sha256.Sum256(csrDER)
@@ -100,7 +101,7 @@ func SignPushRequest(csrDER []byte, vendorKey crypto.Signer, vendorCert *x509.Ce
 		return nil, fmt.Errorf("sign the push request: %w", err)
 	}
 	var chain bytes.Buffer
-	for _, c := range append([]*x509.Certificate{vendorCert}, appleChain...) {
+	for _, c := range issued {
 		_ = pem.Encode(&chain, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 	}
 	xml, err := plist.MarshalIndent(PushRequest{
@@ -115,14 +116,16 @@ func SignPushRequest(csrDER []byte, vendorKey crypto.Signer, vendorCert *x509.Ce
 }
 
 // checkVendor makes sure Apple will accept the signature: the vendor
-// certificate is the key's and Apple's chain vouches for it.
-func checkVendor(key crypto.Signer, cert *x509.Certificate, appleChain []*x509.Certificate) error {
+// certificate is the key's and Apple's chain vouches for it. It returns the
+// chain from the vendor certificate to the root, without the intermediates
+// that did not issue it.
+func checkVendor(key crypto.Signer, cert *x509.Certificate, appleChain []*x509.Certificate) ([]*x509.Certificate, error) {
 	pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool })
 	if !ok || !pub.Equal(cert.PublicKey) {
-		return errors.New("the vendor certificate is not the vendor key's: use the certificate Apple issued for vendor.csr")
+		return nil, errors.New("the vendor certificate is not the vendor key's: use the certificate Apple issued for vendor.csr")
 	}
 	if len(appleChain) == 0 {
-		return errors.New("Apple's WWDR intermediate and root certificates are missing: see mdmproto/mdmcerts/apple/README.md, or pass --apple-chain")
+		return nil, errors.New("Apple's WWDR intermediate and root certificates are missing: see mdmproto/mdmcerts/apple/README.md, or pass --apple-chain")
 	}
 	roots, inter := x509.NewCertPool(), x509.NewCertPool()
 	for _, c := range appleChain {
@@ -132,11 +135,11 @@ func checkVendor(key crypto.Signer, cert *x509.Certificate, appleChain []*x509.C
 			inter.AddCert(c)
 		}
 	}
-	_, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	chains, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 	if err != nil {
-		return fmt.Errorf("the vendor certificate does not chain to Apple's certificates: %w", err)
+		return nil, fmt.Errorf("the vendor certificate does not chain to Apple's certificates: %w", err)
 	}
-	return nil
+	return chains[0], nil
 }
 
 // DecodePushRequest reads push.b64 back, for checks.

@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -185,5 +186,29 @@ func TestClearErrors(t *testing.T) {
 		if _, statErr := os.Stat(filepath.Join(dir, mdmcerts.PushRequestFile)); statErr == nil {
 			t.Fatalf("%s: push.b64 written despite the error", name)
 		}
+	}
+}
+
+// The shipped Apple certificates are the published ones: the root has
+// Apple's fingerprint (its own SHA-1 self-signature is not checked: it is the
+// trust anchor), WWDR G3 is signed by it, and the root comes last.
+func TestShippedAppleChain(t *testing.T) {
+	chain, err := mdmcerts.AppleChain()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(chain) != 2 {
+		t.Fatalf("%d Apple certificates shipped, want WWDR G3 and the root", len(chain))
+	}
+	wwdr, root := chain[0], chain[1]
+	if root.Subject.CommonName != "Apple Root CA" || wwdr.Subject.OrganizationalUnit[0] != "G3" {
+		t.Fatalf("chain %s / %s", wwdr.Subject, root.Subject)
+	}
+	if err := wwdr.CheckSignatureFrom(root); err != nil {
+		t.Fatalf("WWDR G3 is not signed by the root: %v", err)
+	}
+	const rootSHA256 = "b0b1730ecbc7ff4505142c49f1295e6eda6bcaed7e2c68c5be91b5a11001f024"
+	if got := fmt.Sprintf("%x", sha256.Sum256(root.Raw)); got != rootSHA256 {
+		t.Fatalf("Apple Root CA fingerprint %s", got)
 	}
 }
