@@ -116,7 +116,7 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	s.duration(&c.PushWindow, "push-window", "ORCHARD_PUSH_WINDOW", jobs.DefaultPushConfig().Window,
 		"shortest time between two pushes to one device; requests inside it are coalesced into one push")
 	s.str(&c.DEPURL, "dep-url", "ORCHARD_DEP_URL", dep.DefaultBaseURL,
-		"Apple's DEP service (point it at `orchard depsim` to try DEP without Apple)")
+		"Apple's DEP service (point it at orchard depsim to try DEP without Apple)")
 	s.duration(&c.DEPSyncInterval, "dep-sync-interval", "ORCHARD_DEP_SYNC_INTERVAL", 30*time.Minute,
 		"how often every DEP virtual server syncs its devices; 0 turns periodic syncs off")
 }
