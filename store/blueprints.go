@@ -35,23 +35,8 @@ func scanBlueprint(row pgx.Row) (Blueprint, error) {
 
 // BlueprintsByIDs loads blueprints for a dataloader: results in the order of ids.
 func (s *Store) BlueprintsByIDs(ctx context.Context, ids []int64) ([]*Blueprint, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+blueprintColumns+" FROM blueprints WHERE id = ANY($1)", ids)
-	if err != nil {
-		return nil, fmt.Errorf("load blueprints: %w", err)
-	}
-	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Blueprint, error) { return scanBlueprint(r) })
-	if err != nil {
-		return nil, fmt.Errorf("load blueprints: %w", err)
-	}
-	byID := make(map[int64]*Blueprint, len(found))
-	for i := range found {
-		byID[found[i].ID] = &found[i]
-	}
-	out := make([]*Blueprint, len(ids))
-	for i, id := range ids {
-		out[i] = byID[id]
-	}
-	return out, nil
+	return loadByKeys(ctx, s.pool, "blueprints", "SELECT "+blueprintColumns+" FROM blueprints WHERE id = ANY($1)",
+		ids, scanBlueprint, func(b *Blueprint) int64 { return b.ID })
 }
 
 // ListBlueprints returns one page of blueprints in id order.

@@ -125,15 +125,8 @@ func (s *Store) ListDEPProfiles(ctx context.Context, serverID int64) ([]DEPProfi
 
 // DEPProfilesByIDs loads profiles for a dataloader: results in the order of ids.
 func (s *Store) DEPProfilesByIDs(ctx context.Context, ids []int64) ([]*DEPProfile, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+depProfileColumns+" FROM dep_profiles WHERE id = ANY($1)", ids)
-	if err != nil {
-		return nil, fmt.Errorf("load dep profiles: %w", err)
-	}
-	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DEPProfile, error) { return scanDEPProfile(r) })
-	if err != nil {
-		return nil, fmt.Errorf("load dep profiles: %w", err)
-	}
-	return inIDOrder(ids, found, func(p *DEPProfile) int64 { return p.ID }), nil
+	return loadByKeys(ctx, s.pool, "dep profiles", "SELECT "+depProfileColumns+" FROM dep_profiles WHERE id = ANY($1)",
+		ids, scanDEPProfile, func(p *DEPProfile) int64 { return p.ID })
 }
 
 // DEPProfilesByUUIDs loads profiles by Apple's UUID for a dataloader; unknown

@@ -103,15 +103,8 @@ func (s *Store) DEPVirtualServer(ctx context.Context, id int64) (DEPVirtualServe
 
 // DEPVirtualServersByIDs loads servers for a dataloader: results in the order of ids.
 func (s *Store) DEPVirtualServersByIDs(ctx context.Context, ids []int64) ([]*DEPVirtualServer, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+depServerColumns+" FROM dep_virtual_servers WHERE id = ANY($1)", ids)
-	if err != nil {
-		return nil, fmt.Errorf("load dep virtual servers: %w", err)
-	}
-	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DEPVirtualServer, error) { return scanDEPServer(r) })
-	if err != nil {
-		return nil, fmt.Errorf("load dep virtual servers: %w", err)
-	}
-	return inIDOrder(ids, found, func(v *DEPVirtualServer) int64 { return v.ID }), nil
+	return loadByKeys(ctx, s.pool, "dep virtual servers", "SELECT "+depServerColumns+" FROM dep_virtual_servers WHERE id = ANY($1)",
+		ids, scanDEPServer, func(v *DEPVirtualServer) int64 { return v.ID })
 }
 
 // SetDEPDefaultProfile sets (or, with nil, clears) the profile new devices of
@@ -145,13 +138,6 @@ func (s *Store) SetDEPDefaultProfile(ctx context.Context, serverID int64, profil
 // DEPVirtualServersByTokenIDs loads the server of each token for a dataloader;
 // tokens not uploaded yet give nil.
 func (s *Store) DEPVirtualServersByTokenIDs(ctx context.Context, tokenIDs []int64) ([]*DEPVirtualServer, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+depServerColumns+" FROM dep_virtual_servers WHERE token_id = ANY($1)", tokenIDs)
-	if err != nil {
-		return nil, fmt.Errorf("load dep virtual servers: %w", err)
-	}
-	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DEPVirtualServer, error) { return scanDEPServer(r) })
-	if err != nil {
-		return nil, fmt.Errorf("load dep virtual servers: %w", err)
-	}
-	return inIDOrder(tokenIDs, found, func(v *DEPVirtualServer) int64 { return v.TokenID }), nil
+	return loadByKeys(ctx, s.pool, "dep virtual servers", "SELECT "+depServerColumns+" FROM dep_virtual_servers WHERE token_id = ANY($1)",
+		tokenIDs, scanDEPServer, func(v *DEPVirtualServer) int64 { return v.TokenID })
 }

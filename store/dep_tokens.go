@@ -93,28 +93,8 @@ func (s *Store) ListDEPTokens(ctx context.Context) ([]DEPToken, error) {
 
 // DEPTokensByIDs loads tokens for a dataloader: results in the order of ids.
 func (s *Store) DEPTokensByIDs(ctx context.Context, ids []int64) ([]*DEPToken, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+depTokenColumns+" FROM dep_tokens WHERE id = ANY($1)", ids)
-	if err != nil {
-		return nil, fmt.Errorf("load dep tokens: %w", err)
-	}
-	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DEPToken, error) { return scanDEPToken(r) })
-	if err != nil {
-		return nil, fmt.Errorf("load dep tokens: %w", err)
-	}
-	return inIDOrder(ids, found, func(t *DEPToken) int64 { return t.ID }), nil
-}
-
-// inIDOrder arranges loaded rows in the order a dataloader asked for them.
-func inIDOrder[T any](ids []int64, found []T, id func(*T) int64) []*T {
-	byID := make(map[int64]*T, len(found))
-	for i := range found {
-		byID[id(&found[i])] = &found[i]
-	}
-	out := make([]*T, len(ids))
-	for i, want := range ids {
-		out[i] = byID[want]
-	}
-	return out
+	return loadByKeys(ctx, s.pool, "dep tokens", "SELECT "+depTokenColumns+" FROM dep_tokens WHERE id = ANY($1)",
+		ids, scanDEPToken, func(t *DEPToken) int64 { return t.ID })
 }
 
 // DEPTokenKey opens a token's key pair, to decrypt what Apple encrypted to it.

@@ -4,15 +4,16 @@ import (
 	"bytes"
 	"crypto/x509"
 	"embed"
-	"encoding/pem"
 	"fmt"
 	"io/fs"
 	"slices"
 	"strings"
+
+	"github.com/orchardmdm/orchard/mdmproto"
 )
 
-// appleFiles holds Apple's public WWDR intermediate and root certificates,
-// when shipped (see apple/README.md).
+// appleFiles holds Apple's public WWDR intermediate and root certificates
+// (see apple/README.md).
 //
 //go:embed apple
 var appleFiles embed.FS
@@ -62,25 +63,9 @@ func boolInt(b bool) int {
 
 // ParseCertificates reads every certificate of PEM input, or one DER certificate.
 func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	rest := data
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if len(out) > 0 {
-		return out, nil
+	certs, err := mdmproto.ParsePEMCertificates(data)
+	if err == nil || bytes.Contains(data, []byte("-----BEGIN")) {
+		return certs, err
 	}
 	c, err := x509.ParseCertificate(data)
 	if err != nil {
