@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/orchardmdm/orchard/mdmproto/dep"
 )
@@ -26,10 +25,7 @@ func (DEPAssignDefaultArgs) Kind() string { return "dep_assign_default_profile" 
 
 // InsertOpts keep one assignment per server queued or running.
 func (DEPAssignDefaultArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
-		rivertype.JobStateRetryable, rivertype.JobStateScheduled,
-	}}}
+	return river.InsertOpts{MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: queuedOrRunning}}
 }
 
 // DEPAssignDefaultWorker works DEPAssignDefaultArgs.

@@ -30,10 +30,14 @@ func (DEPSyncArgs) Kind() string { return "dep_sync" }
 // InsertOpts keep one sync per server queued or running; asking again while
 // one waits returns that one.
 func (DEPSyncArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
-		rivertype.JobStateRetryable, rivertype.JobStateScheduled,
-	}}}
+	return river.InsertOpts{MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: queuedOrRunning}}
+}
+
+// queuedOrRunning are the states in which a unique job blocks another like it:
+// finished, cancelled or discarded jobs do not.
+var queuedOrRunning = []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+	rivertype.JobStateRetryable, rivertype.JobStateScheduled,
 }
 
 // DEPSyncOutput is the job's output, and its progress while it runs.
