@@ -20,6 +20,7 @@ import (
 	"github.com/orchardmdm/orchard/mdmproto/apns"
 	"github.com/orchardmdm/orchard/mdmproto/apns/apnstest"
 	"github.com/orchardmdm/orchard/mdmproto/pushcert"
+	"github.com/orchardmdm/orchard/store"
 	"github.com/orchardmdm/orchard/store/pgtest"
 )
 
@@ -207,6 +208,35 @@ func TestPushMutationsAndBlockingReachAPNs(t *testing.T) {
 	waitForPushes(t, mock, 6)
 	if last := mock.Pushes()[5]; last.Token != fmt.Sprintf("%064x", ids[1]) {
 		t.Fatalf("blocking pushed token %s, want device %d's", last.Token, ids[1])
+	}
+}
+
+func TestGoneTokenIsVisibleAndNotPushed(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	admin := api.token("mdm.view_enrolleddevice", "mdm.change_enrolleddevice")
+	ids := addDevices(t, api.store, 1, "iOS", nil)
+	ctx := context.Background()
+	_, err := api.store.Pool().Exec(ctx, `UPDATE enrolled_devices SET push_token = '\x01', push_magic = 'magic',
+		push_topic = $1 WHERE id = $2`, gqlTopic, ids[0])
+	must(t, err)
+	const q = `query($id: ID!) { device(id: $id) { pushTokenInvalidAt } }`
+	var got struct{ Device struct{ PushTokenInvalidAt *time.Time } }
+	api.query(admin, q, map[string]any{"id": ids[0]}).decode(t, &got)
+	if got.Device.PushTokenInvalidAt != nil {
+		t.Fatalf("fresh token shown invalid at %v", got.Device.PushTokenInvalidAt)
+	}
+	n, err := api.store.InvalidatePushTokens(ctx, []store.PushTarget{{DeviceID: ids[0], Token: []byte{1}}})
+	if err != nil || n != 1 {
+		t.Fatalf("invalidate: %d, %v", n, err)
+	}
+	api.query(admin, q, map[string]any{"id": ids[0]}).decode(t, &got)
+	if got.Device.PushTokenInvalidAt == nil {
+		t.Fatal("gone token not shown in GraphQL")
+	}
+	res := api.query(admin, `mutation($id: ID!) { pushDevice(id: $id) { id } }`, map[string]any{"id": ids[0]})
+	if res.code() != graph.CodeBadUserInput {
+		t.Fatalf("pushDevice on a gone token: %+v, want BAD_USER_INPUT", res.Errors)
 	}
 }
 

@@ -38,6 +38,7 @@ type Device struct {
 	ActivationLockManageable bool
 	LastSeenAt               *time.Time
 	LastNotifiedAt           *time.Time
+	PushTokenInvalidAt       *time.Time
 	CheckoutAt               *time.Time
 	BlockedAt                *time.Time
 	CreatedAt                time.Time
@@ -48,7 +49,7 @@ const deviceColumns = `id, udid, serial_number, name, model, platform, os_versio
 	apple_silicon, cert_not_valid_after, blueprint_id, awaiting_configuration, declarative_management,
 	dep_enrollment, user_enrollment, user_approved_enrollment, supervised, bootstrap_token_escrowed,
 	filevault_enabled, filevault_prk_escrowed, activation_lock_manageable, last_seen_at,
-	last_notified_at, checkout_at, blocked_at, created_at, updated_at`
+	last_notified_at, push_token_invalid_at, checkout_at, blocked_at, created_at, updated_at`
 
 func scanDevice(row pgx.Row) (Device, error) {
 	var d Device
@@ -57,7 +58,7 @@ func scanDevice(row pgx.Row) (Device, error) {
 		&d.AwaitingConfiguration, &d.DeclarativeManagement, &d.DEPEnrollment, &d.UserEnrollment,
 		&d.UserApprovedEnrollment, &d.Supervised, &d.BootstrapTokenEscrowed, &d.FileVaultEnabled,
 		&d.FileVaultPRKEscrowed, &d.ActivationLockManageable, &d.LastSeenAt, &d.LastNotifiedAt,
-		&d.CheckoutAt, &d.BlockedAt, &d.CreatedAt, &d.UpdatedAt)
+		&d.PushTokenInvalidAt, &d.CheckoutAt, &d.BlockedAt, &d.CreatedAt, &d.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return d, ErrNotFound
 	}

@@ -251,6 +251,7 @@ type ComplexityRoot struct {
 		Name                     func(childComplexity int) int
 		OSVersion                func(childComplexity int) int
 		Platform                 func(childComplexity int) int
+		PushTokenInvalidAt       func(childComplexity int) int
 		RecoveryPassword         func(childComplexity int) int
 		SerialNumber             func(childComplexity int) int
 		Supervised               func(childComplexity int) int
@@ -1475,6 +1476,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Device.Platform(childComplexity), true
+	case "Device.pushTokenInvalidAt":
+		if e.ComplexityRoot.Device.PushTokenInvalidAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Device.PushTokenInvalidAt(childComplexity), true
 	case "Device.recoveryPassword":
 		if e.ComplexityRoot.Device.RecoveryPassword == nil {
 			break
@@ -2590,6 +2597,12 @@ type Device {
   lastSeenAt: Time
   "Last time orchard sent the device a push notification."
   lastNotifiedAt: Time
+  """
+  When APNs answered that the device's push token is gone (410 Unregistered or
+  BadDeviceToken): orchard stops pushing it until the device sends a new token.
+  Null while the token is usable (or the device has none).
+  """
+  pushTokenInvalidAt: Time
   "When the device checked out (MDM profile removed)."
   checkoutAt: Time
   "When the device was blocked; null when it is not."
@@ -3793,6 +3806,8 @@ func (ec *executionContext) childFields_Device(ctx context.Context, field graphq
 		return ec.fieldContext_Device_lastSeenAt(ctx, field)
 	case "lastNotifiedAt":
 		return ec.fieldContext_Device_lastNotifiedAt(ctx, field)
+	case "pushTokenInvalidAt":
+		return ec.fieldContext_Device_pushTokenInvalidAt(ctx, field)
 	case "checkoutAt":
 		return ec.fieldContext_Device_checkoutAt(ctx, field)
 	case "blockedAt":
@@ -8519,6 +8534,29 @@ func (ec *executionContext) _Device_lastNotifiedAt(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Device_lastNotifiedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Device", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Device_pushTokenInvalidAt(ctx context.Context, field graphql.CollectedField, obj *store.Device) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Device_pushTokenInvalidAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PushTokenInvalidAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Device_pushTokenInvalidAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Device", field, false, false, "Time")
 }
 
@@ -15837,6 +15875,11 @@ func (ec *executionContext) _Device(ctx context.Context, sel ast.SelectionSet, o
 			}
 		case "lastNotifiedAt":
 			out.Values[i] = ec._Device_lastNotifiedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pushTokenInvalidAt":
+			out.Values[i] = ec._Device_pushTokenInvalidAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
