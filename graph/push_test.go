@@ -221,7 +221,9 @@ func TestGoneTokenIsVisibleAndNotPushed(t *testing.T) {
 		push_topic = $1 WHERE id = $2`, gqlTopic, ids[0])
 	must(t, err)
 	const q = `query($id: ID!) { device(id: $id) { pushTokenInvalidAt } }`
-	var got struct{ Device struct{ PushTokenInvalidAt *time.Time } }
+	var got struct {
+		Device struct{ PushTokenInvalidAt *time.Time }
+	}
 	api.query(admin, q, map[string]any{"id": ids[0]}).decode(t, &got)
 	if got.Device.PushTokenInvalidAt != nil {
 		t.Fatalf("fresh token shown invalid at %v", got.Device.PushTokenInvalidAt)
