@@ -178,13 +178,27 @@ func (a *testAPI) subscribe(ctx context.Context, token, query string, vars map[s
 	return &subscription{t: a.t, conn: conn}
 }
 
-// next returns the next result (data or errors) of the operation.
-func (s *subscription) next(ctx context.Context) gqlResponse {
+// send starts another operation on the same connection.
+func (s *subscription) send(ctx context.Context, id, query string) {
+	s.t.Helper()
+	op, _ := json.Marshal(map[string]any{"query": query})
+	must(s.t, wsjson.Write(ctx, s.conn, wsMessage{ID: id, Type: "subscribe", Payload: op}))
+}
+
+// next returns the next result (data or errors) of the first operation.
+func (s *subscription) next(ctx context.Context) gqlResponse { return s.nextOf(ctx, "1") }
+
+// nextOf returns the next result (data or errors) of operation id, skipping
+// messages about the connection's other operations.
+func (s *subscription) nextOf(ctx context.Context, id string) gqlResponse {
 	s.t.Helper()
 	for {
 		var msg wsMessage
 		if err := wsjson.Read(ctx, s.conn, &msg); err != nil {
 			s.t.Fatalf("reading subscription: %v", err)
+		}
+		if msg.ID != id {
+			continue
 		}
 		switch msg.Type {
 		case "next":

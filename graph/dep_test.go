@@ -235,6 +235,13 @@ func TestDEPSyncDevicesAndProfilesThroughGraphQL(t *testing.T) {
 	if page.DepDevices.TotalCount != 1 || page.DepDevices.Edges[0].Node.Profile == nil || page.DepDevices.Edges[0].Node.Profile.Name != "Staff" {
 		t.Fatalf("assigned devices %+v", page.DepDevices)
 	}
+	// The profile URL holds the DEP enrollment's secret: reaching the profile
+	// through a DEP device does not reveal it without mdm.view_depenrollment.
+	viewer := api.token("mdm.view_depdevice")
+	res := api.query(viewer, `{ depDevices(filter: {profileStatus: "assigned"}) { edges { node { profile { name url } } } } }`, nil)
+	if res.code() != graph.CodeForbidden || strings.Contains(string(res.Data), "/enroll/") {
+		t.Fatalf("profile URL through depDevices without mdm.view_depenrollment: %s %+v", res.Data, res.Errors)
+	}
 	var details struct {
 		DepDeviceDetails []struct {
 			SerialNumber, ResponseStatus string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -52,12 +53,15 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 			AcceptOptions: websocket.AcceptOptions{InsecureSkipVerify: true},
 		},
 		InitFunc: websocketAuth(cfg.Tokens),
+		// A connection that never authenticates is not kept open.
+		InitTimeout: 30 * time.Second,
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
-	srv.AddTransport(transport.MultipartForm{MaxUploadSize: 10 << 20, MaxMemory: 10 << 20})
+	srv.AddTransport(transport.MultipartForm{MaxUploadSize: maxUploadBytes, MaxMemory: maxUploadBytes})
 	srv.Use(extension.Introspection{})
+	srv.Use(sessionCheck{tokens: cfg.Tokens, every: 10 * time.Second})
 	srv.Use(extension.FixedComplexityLimit(cfg.Limits.Complexity))
 	srv.Use(depthLimit{max: cfg.Limits.Depth})
 	if cfg.Metrics != nil {
@@ -65,7 +69,31 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 	}
 	srv.SetErrorPresenter(ErrorPresenter(cfg.Logger))
 	srv.SetRecoverFunc(RecoverFunc(cfg.Logger))
-	return cfg.Tokens.Middleware(LoaderMiddleware(cfg.Resolver.Store, srv))
+	return limitBody(cfg.Tokens.Middleware(LoaderMiddleware(cfg.Resolver.Store, srv)))
+}
+
+// Request bodies are read whole by gqlgen: without a bound, one large POST
+// (no token needed to send it) could exhaust memory.
+const (
+	maxRequestBytes = 2 << 20
+	maxUploadBytes  = 10 << 20
+)
+
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit := int64(maxRequestBytes)
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
+			limit = maxUploadBytes + 1<<20 // the upload plus the operation around it
+		}
+		if r.ContentLength > limit {
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		// Bodies of unknown length stop at the limit; gqlgen then answers
+		// with an error.
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		next.ServeHTTP(w, r)
+	})
 }
 
 // websocketAuth accepts the token in connection_init's payload, as
@@ -80,13 +108,13 @@ func websocketAuth(tokens *auth.Tokens) transport.WebsocketInitFunc {
 			}
 		}
 		if header == "" {
-			return ctx, nil, nil
+			return withSession(ctx), nil, nil
 		}
 		p, err := tokens.FromHeader(ctx, header)
 		if err != nil {
 			return ctx, nil, Unauthenticated()
 		}
-		return auth.WithPrincipal(ctx, p), nil, nil
+		return withSession(auth.WithPrincipal(ctx, p)), nil, nil
 	}
 }
 

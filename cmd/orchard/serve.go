@@ -191,9 +191,11 @@ func (a *app) run(ctx context.Context, ready chan<- string) error {
 	a.logger.Info("shutting down", "timeout", a.cfg.ShutdownTimeout)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
-	// Subscriptions and other long requests end with the background context.
-	srv.RegisterOnShutdown(stopBackground)
+	// Requests in flight finish with their context intact; websockets
+	// (hijacked, so Shutdown does not wait for them) and the event broker end
+	// with the background context once the rest has drained.
 	httpErr := srv.Shutdown(shutdownCtx)
+	stopBackground()
 	if a.cfg.Role != "api" {
 		if err := a.river.Stop(shutdownCtx); err != nil {
 			a.logger.Warn("jobs did not finish in time; cancelling them", "err", err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Wildcard grants every mdm.* permission: the administrators' token.
@@ -62,6 +63,8 @@ type Principal struct {
 	Subject     string
 	TokenID     string
 	Permissions []string
+	// ExpiresAt is when the token stops being accepted.
+	ExpiresAt time.Time
 }
 
 // Has reports whether the principal holds a permission.

@@ -103,7 +103,24 @@ func (t *Tokens) Verify(ctx context.Context, raw string) (*Principal, error) {
 	if !usable {
 		return nil, fmt.Errorf("%w: revoked or unknown token id", ErrInvalidToken)
 	}
-	return &Principal{Subject: claims.Subject, TokenID: claims.ID, Permissions: claims.Permissions}, nil
+	return &Principal{Subject: claims.Subject, TokenID: claims.ID, Permissions: claims.Permissions,
+		ExpiresAt: claims.ExpiresAt.Time}, nil
+}
+
+// StillValid checks again that a principal's token has neither expired nor
+// been revoked, for connections that outlive one request (websockets).
+func (t *Tokens) StillValid(ctx context.Context, p *Principal) error {
+	if !t.now().Before(p.ExpiresAt) {
+		return fmt.Errorf("%w: expired", ErrInvalidToken)
+	}
+	usable, err := t.db.APITokenUsable(ctx, p.TokenID)
+	if err != nil {
+		return err
+	}
+	if !usable {
+		return fmt.Errorf("%w: revoked", ErrInvalidToken)
+	}
+	return nil
 }
 
 // BearerToken extracts the token of an "Authorization: Bearer <token>" value.

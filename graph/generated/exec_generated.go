@@ -3324,8 +3324,12 @@ type DEPProfile {
   name: String!
   "The UUID Apple gave the profile when it was last defined."
   uuid: String!
-  "Where devices get their enrollment profile."
-  url: String!
+  """
+  Where devices get their enrollment profile. It holds the DEP enrollment's secret,
+  so it needs mdm.view_depenrollment even when the profile is reached through a
+  virtual server or a DEP device (null, with a FORBIDDEN error, without it).
+  """
+  url: String @hasPermission(permission: "mdm.view_depenrollment")
   "Devices are supervised."
   isSupervised: Boolean!
   "Users cannot skip enrollment."
@@ -6833,12 +6837,30 @@ func (ec *executionContext) _DEPProfile_url(ctx context.Context, field graphql.C
 		func(ctx context.Context) (any, error) {
 			return obj.URL, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_depenrollment")
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, obj, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+			return ec.marshalOString2string(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_DEPProfile_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -15396,7 +15418,7 @@ func (ec *executionContext) _DEPProfile(ctx context.Context, sel ast.SelectionSe
 			}
 		case "url":
 			out.Values[i] = ec._DEPProfile_url(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "isSupervised":
@@ -18516,6 +18538,18 @@ func (ec *executionContext) marshalOPushCertificate2ᚖgithubᚗcomᚋorchardmdm
 		return graphql.Null
 	}
 	return ec._PushCertificate(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOString2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(v)
+	return res
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
