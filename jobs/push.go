@@ -127,14 +127,13 @@ func (w *PushWorker) Work(ctx context.Context, job *river.Job[PushArgs]) error {
 	}
 	args := job.Args
 	tally := pushTally{Requested: len(args.DeviceIDs)}
+	var targets []store.PushTarget
+	var err error
 	if args.Deferred {
-		taken, err := w.store.TakeDeferredPushes(ctx, args.DeviceIDs)
-		if err != nil {
-			return err
-		}
-		args.DeviceIDs = taken
+		args.DeviceIDs, targets, err = w.store.ClaimDeferredPushTargets(ctx, args.DeviceIDs, w.cfg.Window)
+	} else {
+		targets, err = w.store.ClaimPushTargets(ctx, args.DeviceIDs, w.cfg.Window, args.Retry > 0)
 	}
-	targets, err := w.store.ClaimPushTargets(ctx, args.DeviceIDs, w.cfg.Window, args.Retry > 0)
 	if err != nil {
 		return err
 	}

@@ -28,9 +28,32 @@ type PushTarget struct {
 // claimed, and concurrent claims never both get a device. force claims
 // regardless of the window (a retry of a push that never reached APNs).
 func (s *Store) ClaimPushTargets(ctx context.Context, ids []int64, window time.Duration, force bool) ([]PushTarget, error) {
+	return claimPushTargets(ctx, s.pool, ids, window, force)
+}
+
+// ClaimDeferredPushTargets is ClaimPushTargets for a follow-up push: it takes
+// the devices among ids still deferred (the others were pushed since) and
+// claims them in one transaction, so a failed claim leaves the deferrals for
+// the job's retry. It returns the devices taken and those claimed.
+func (s *Store) ClaimDeferredPushTargets(ctx context.Context, ids []int64, window time.Duration) (taken []int64, targets []PushTarget, err error) {
+	err = s.InTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, "DELETE FROM apns_push_deferred WHERE device_id = ANY($1) RETURNING device_id", ids)
+		if err != nil {
+			return fmt.Errorf("take deferred pushes: %w", err)
+		}
+		if taken, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+			return fmt.Errorf("take deferred pushes: %w", err)
+		}
+		targets, err = claimPushTargets(ctx, tx, taken, window, false)
+		return err
+	})
+	return taken, targets, err
+}
+
+func claimPushTargets(ctx context.Context, db DB, ids []int64, window time.Duration, force bool) ([]PushTarget, error) {
 	// A push now also answers any deferred one: its deferral goes, so the
 	// follow-up finds nothing left to do.
-	rows, err := s.pool.Query(ctx, `WITH claimed AS (
+	rows, err := db.Query(ctx, `WITH claimed AS (
 			UPDATE enrolled_devices SET last_notified_at = now()
 			WHERE id = ANY($1) AND `+pushable+`
 			AND ($3 OR last_notified_at IS NULL OR last_notified_at <= now() - $2::interval)
@@ -98,19 +121,6 @@ func DeferPushes(ctx context.Context, db DB, ids, claimed []int64, window time.D
 	return out, rows.Err()
 }
 
-// TakeDeferredPushes ends the deferral of ids, for their follow-up, and
-// returns those still deferred: the others were pushed since.
-func (s *Store) TakeDeferredPushes(ctx context.Context, ids []int64) ([]int64, error) {
-	rows, err := s.pool.Query(ctx, "DELETE FROM apns_push_deferred WHERE device_id = ANY($1) RETURNING device_id", ids)
-	if err != nil {
-		return nil, fmt.Errorf("take deferred pushes: %w", err)
-	}
-	taken, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, fmt.Errorf("take deferred pushes: %w", err)
-	}
-	return taken, nil
-}
 
 // InvalidatePushTokens stops pushes to tokens APNs reported gone. A device
 // that sent a new token meanwhile keeps it: only the token pushed is marked.

@@ -97,10 +97,10 @@ func TestClaimAndDeferPushes(t *testing.T) {
 	if fresh, err := s.ClaimPushTargets(ctx, ids[2:3], time.Minute, false); err != nil || len(fresh) != 1 {
 		t.Fatalf("claim after the window = %v, %v", fresh, err)
 	}
-	taken, err := s.TakeDeferredPushes(ctx, ids)
+	taken, claimed, err := s.ClaimDeferredPushTargets(ctx, ids, time.Minute)
 	mustPush(t, err)
-	if len(taken) != 2 {
-		t.Fatalf("took deferrals of %v, want the 2 devices not pushed since", taken)
+	if len(taken) != 2 || len(claimed) != 0 {
+		t.Fatalf("took deferrals of %v and claimed %v; want the 2 devices not pushed since, still inside their window", taken, claimed)
 	}
 	n, err := s.InvalidatePushTokens(ctx, []store.PushTarget{first[0], {DeviceID: first[1].DeviceID, Token: []byte("another")}})
 	mustPush(t, err)
