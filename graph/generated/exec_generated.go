@@ -2959,8 +2959,8 @@ extend type Mutation {
   """
   Queues a DeviceLock command for a device and asks APNs to wake it. macOS needs a
   6-digit Find My PIN to unlock afterwards: orchard generates one when input.pin is
-  missing. The PIN is stored sealed (read it with Device.lockPin) and, inside the
-  queued command, in the command queue until the device has answered the command.
+  missing. The PIN is stored sealed (read it with Device.lockPin); the queued command
+  holds it too, in the clear, until the device answers the command or it is cancelled.
   Blocked or checked-out devices are refused. Recorded in the audit trail (never the PIN).
   """
   lockDevice(id: ID!, input: LockDeviceInput): DeviceCommand! @hasPermission(permission: "mdm.add_devicecommand")
@@ -2970,9 +2970,9 @@ extend type Mutation {
   all its content and leaves management. This cannot be undone, so it takes the permission
   that changes the enrolled device itself (like blockDevice), not only mdm.add_devicecommand.
   Intel Macs need a 6-digit Find My PIN: orchard generates one when input.pin is missing.
-  The PIN is stored sealed (read it with Device.lockPin) and, inside the queued command,
-  in the command queue until the device has answered the command. Blocked or checked-out
-  devices are refused. Recorded in the audit trail (never the PIN).
+  The PIN is stored sealed (read it with Device.lockPin); the queued command holds it too,
+  in the clear, until the device answers the command or it is cancelled. Blocked or
+  checked-out devices are refused. Recorded in the audit trail (never the PIN).
   """
   eraseDevice(id: ID!, input: EraseDeviceInput): DeviceCommand! @hasPermission(permission: "mdm.change_enrolleddevice")
 }
