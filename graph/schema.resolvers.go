@@ -103,6 +103,11 @@ func (r *deviceResolver) Users(ctx context.Context, obj *store.Device) ([]*store
 	return r.deviceUsers(ctx, obj)
 }
 
+// LockPin is the resolver for the lockPin field.
+func (r *deviceResolver) LockPin(ctx context.Context, obj *store.Device) (*string, error) {
+	return r.revealSecret(ctx, obj, lockPINColumn)
+}
+
 // Status is the resolver for the status field.
 func (r *deviceCommandResolver) Status(ctx context.Context, obj *store.DeviceCommand) (model.DeviceCommandStatus, error) {
 	return commandStatus(obj), nil
@@ -201,6 +206,16 @@ func (r *mutationResolver) EnqueueDeviceCommand(ctx context.Context, deviceID st
 // CancelDeviceCommand is the resolver for the cancelDeviceCommand field.
 func (r *mutationResolver) CancelDeviceCommand(ctx context.Context, uuid string) (*store.DeviceCommand, error) {
 	return r.cancelDeviceCommand(ctx, uuid)
+}
+
+// LockDevice is the resolver for the lockDevice field.
+func (r *mutationResolver) LockDevice(ctx context.Context, id string, input *model.LockDeviceInput) (*store.DeviceCommand, error) {
+	return r.lockDevice(ctx, id, input)
+}
+
+// EraseDevice is the resolver for the eraseDevice field.
+func (r *mutationResolver) EraseDevice(ctx context.Context, id string, input *model.EraseDeviceInput) (*store.DeviceCommand, error) {
+	return r.eraseDevice(ctx, id, input)
 }
 
 // UploadPushCertificate is the resolver for the uploadPushCertificate field.

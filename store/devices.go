@@ -147,6 +147,16 @@ func (s *Store) Device(ctx context.Context, id int64) (Device, error) {
 	return d, nil
 }
 
+// DeviceForUpdate returns one device and locks its row until tx ends, so a
+// check of its state (blocked, checked out) holds for what tx does next.
+func DeviceForUpdate(ctx context.Context, tx pgx.Tx, id int64) (Device, error) {
+	d, err := scanDevice(tx.QueryRow(ctx, "SELECT "+deviceColumns+" FROM enrolled_devices WHERE id = $1 FOR UPDATE", id))
+	if err != nil {
+		return d, fmt.Errorf("device %d: %w", id, err)
+	}
+	return d, nil
+}
+
 // SetDeviceBlocked blocks or unblocks a device inside tx and records who did it.
 // Blocking twice keeps the first blocked_at.
 func (s *Store) SetDeviceBlocked(ctx context.Context, tx pgx.Tx, id int64, blocked bool, actor string) (Device, error) {
@@ -199,7 +209,7 @@ func escapeLike(s string) string {
 // secretColumns are the sealed columns of enrolled_devices a caller may read.
 var secretColumns = map[string]bool{
 	"filevault_prk_sealed": true, "recovery_password_sealed": true,
-	"bootstrap_token_sealed": true, "unlock_token_sealed": true,
+	"bootstrap_token_sealed": true, "unlock_token_sealed": true, "lock_pin_sealed": true,
 }
 
 // DeviceSecret returns a sealed secret of a device (nil when none is stored).

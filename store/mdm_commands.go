@@ -40,6 +40,15 @@ func scanCommand(row pgx.Row) (DeviceCommand, error) {
 	return c, err
 }
 
+// A DeviceLock or EraseDevice command may carry a Find My PIN: its plist is
+// emptied once the command can no longer be sent (answered or cancelled;
+// NotNow is sent again). The PIN stays sealed on the device row only.
+const (
+	forgetSecretOnCancel = `command = CASE WHEN request_type IN ('DeviceLock', 'EraseDevice') THEN ''::bytea ELSE command END`
+	forgetSecretOnResult = `command = CASE WHEN request_type IN ('DeviceLock', 'EraseDevice') AND $3 <> 'NotNow'
+		THEN ''::bytea ELSE command END`
+)
+
 // ErrCommandFinished: the command was already answered or cancelled.
 var ErrCommandFinished = errors.New("command is no longer pending")
 
@@ -71,8 +80,8 @@ func (s *Store) CancelCommand(ctx context.Context, uuid, actor string) (DeviceCo
 		if c.Status != "Queued" && c.Status != "NotNow" {
 			return fmt.Errorf("command %s is %s: %w", uuid, c.Status, ErrCommandFinished)
 		}
-		c, err = scanCommand(tx.QueryRow(ctx, `UPDATE mdm_device_commands SET status = 'Cancelled', result_at = now()
-			WHERE id = $1 RETURNING `+commandColumns, c.ID))
+		c, err = scanCommand(tx.QueryRow(ctx, `UPDATE mdm_device_commands SET status = 'Cancelled', result_at = now(),
+			`+forgetSecretOnCancel+` WHERE id = $1 RETURNING `+commandColumns, c.ID))
 		if err != nil {
 			return fmt.Errorf("cancel command: %w", err)
 		}
@@ -174,6 +183,10 @@ type Result struct {
 	JSON        []byte
 }
 
+const reportResultSQL = `UPDATE mdm_device_commands SET status = $3, result_at = now(), error_chain = $4,
+	result_plist = $5, result = $6, ` + forgetSecretOnResult + `
+	WHERE uuid = $1 AND device_id = $2 AND status IN ('Sent', 'Queued', 'NotNow') RETURNING request_type`
+
 // ReportResult stores a command's result and returns the next command. A
 // result for a command the device was not given is logged by the caller and
 // otherwise ignored (reported as found=false).
@@ -190,9 +203,7 @@ func (s *Store) ReportResult(ctx context.Context, ch Channel, r Result) (next Ne
 			}
 		}
 		var requestType string
-		err = tx.QueryRow(ctx, `UPDATE mdm_device_commands SET status = $3, result_at = now(), error_chain = $4,
-			result_plist = $5, result = $6 WHERE uuid = $1 AND device_id = $2 AND status IN ('Sent', 'Queued', 'NotNow')
-			RETURNING request_type`, r.CommandUUID, id, r.Status, errorChain, r.Raw, r.JSON).Scan(&requestType)
+		err = tx.QueryRow(ctx, reportResultSQL, r.CommandUUID, id, r.Status, errorChain, r.Raw, r.JSON).Scan(&requestType)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("store result: %w", err)
 		}

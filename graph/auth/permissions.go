@@ -18,6 +18,7 @@ const (
 	ViewDeviceCommand    = "mdm.view_devicecommand"
 	ViewFileVaultPRK     = "mdm.view_filevault_prk"
 	ViewRecoveryPassword = "mdm.view_recovery_password"
+	ViewLockPIN          = "mdm.view_lock_pin"
 	ViewBlueprint        = "mdm.view_blueprint"
 	AddBlueprint         = "mdm.add_blueprint"
 	ViewAuditEvent       = "mdm.view_auditevent"
@@ -27,7 +28,7 @@ const (
 // known lists every permission a token may carry. Features add theirs here.
 var known = []string{
 	ViewEnrolledDevice, ChangeEnrolledDevice, AddDeviceCommand, ViewDeviceCommand,
-	ViewFileVaultPRK, ViewRecoveryPassword, ViewBlueprint, AddBlueprint, ViewAuditEvent, ViewJob,
+	ViewFileVaultPRK, ViewRecoveryPassword, ViewLockPIN, ViewBlueprint, AddBlueprint, ViewAuditEvent, ViewJob,
 	// Enrollments, push certificates, DEP, Apps & Books and software updates.
 	"mdm.view_otaenrollment", "mdm.add_otaenrollment", "mdm.delete_otaenrollment",
 	"mdm.view_pushcertificate", "mdm.add_pushcertificate", "mdm.change_pushcertificate",

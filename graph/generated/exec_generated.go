@@ -247,6 +247,7 @@ type ComplexityRoot struct {
 		ID                       func(childComplexity int) int
 		LastNotifiedAt           func(childComplexity int) int
 		LastSeenAt               func(childComplexity int) int
+		LockPin                  func(childComplexity int) int
 		Model                    func(childComplexity int) int
 		Name                     func(childComplexity int) int
 		OSVersion                func(childComplexity int) int
@@ -365,6 +366,8 @@ type ComplexityRoot struct {
 		DeleteDEPProfile      func(childComplexity int, id string) int
 		DeleteEnrollment      func(childComplexity int, id string) int
 		EnqueueDeviceCommand  func(childComplexity int, deviceID string, requestType string, payload any) int
+		EraseDevice           func(childComplexity int, id string, input *model.EraseDeviceInput) int
+		LockDevice            func(childComplexity int, id string, input *model.LockDeviceInput) int
 		PushDevice            func(childComplexity int, id string) int
 		PushDevices           func(childComplexity int, filter *model.DeviceFilter) int
 		RemoveDEPProfile      func(childComplexity int, virtualServerID string, serialNumbers []string) int
@@ -467,6 +470,7 @@ type DeviceResolver interface {
 	RecoveryPassword(ctx context.Context, obj *store.Device) (*string, error)
 	Commands(ctx context.Context, obj *store.Device, first *int, after *string, status *model.DeviceCommandStatus) (*model.DeviceCommandConnection, error)
 	Users(ctx context.Context, obj *store.Device) ([]*store.DeviceUser, error)
+	LockPin(ctx context.Context, obj *store.Device) (*string, error)
 }
 type DeviceCommandResolver interface {
 	Status(ctx context.Context, obj *store.DeviceCommand) (model.DeviceCommandStatus, error)
@@ -503,6 +507,8 @@ type MutationResolver interface {
 	DeleteEnrollment(ctx context.Context, id string) (string, error)
 	EnqueueDeviceCommand(ctx context.Context, deviceID string, requestType string, payload any) (*store.DeviceCommand, error)
 	CancelDeviceCommand(ctx context.Context, uuid string) (*store.DeviceCommand, error)
+	LockDevice(ctx context.Context, id string, input *model.LockDeviceInput) (*store.DeviceCommand, error)
+	EraseDevice(ctx context.Context, id string, input *model.EraseDeviceInput) (*store.DeviceCommand, error)
 	UploadPushCertificate(ctx context.Context, input model.UploadPushCertificateInput) (*store.PushCertificate, error)
 	UpdatePushCertificate(ctx context.Context, id string, input model.UpdatePushCertificateInput) (*store.PushCertificate, error)
 	PushDevice(ctx context.Context, id string) (*rivertype.JobRow, error)
@@ -1452,6 +1458,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Device.LastSeenAt(childComplexity), true
+	case "Device.lockPin":
+		if e.ComplexityRoot.Device.LockPin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Device.LockPin(childComplexity), true
 	case "Device.model":
 		if e.ComplexityRoot.Device.Model == nil {
 			break
@@ -1972,6 +1984,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.EnqueueDeviceCommand(childComplexity, args["deviceId"].(string), args["requestType"].(string), args["payload"].(any)), true
+	case "Mutation.eraseDevice":
+		if e.ComplexityRoot.Mutation.EraseDevice == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_eraseDevice_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.EraseDevice(childComplexity, args["id"].(string), args["input"].(*model.EraseDeviceInput)), true
+	case "Mutation.lockDevice":
+		if e.ComplexityRoot.Mutation.LockDevice == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_lockDevice_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.LockDevice(childComplexity, args["id"].(string), args["input"].(*model.LockDeviceInput)), true
 	case "Mutation.pushDevice":
 		if e.ComplexityRoot.Mutation.PushDevice == nil {
 			break
@@ -2382,7 +2416,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("DEPDeviceFilter", ec.unmarshalInputDEPDeviceFilter),
 			graphql.NewInputUnmarshaler("DEPProfileInput", ec.unmarshalInputDEPProfileInput),
 			graphql.NewInputUnmarshaler("DeviceFilter", ec.unmarshalInputDeviceFilter),
+			graphql.NewInputUnmarshaler("EraseDeviceInput", ec.unmarshalInputEraseDeviceInput),
 			graphql.NewInputUnmarshaler("JobFilter", ec.unmarshalInputJobFilter),
+			graphql.NewInputUnmarshaler("LockDeviceInput", ec.unmarshalInputLockDeviceInput),
 			graphql.NewInputUnmarshaler("UpdatePushCertificateInput", ec.unmarshalInputUpdatePushCertificateInput),
 			graphql.NewInputUnmarshaler("UploadPushCertificateInput", ec.unmarshalInputUploadPushCertificateInput),
 		)
@@ -2917,6 +2953,70 @@ type DeviceUser {
   lastSeenAt: Time
   "When the user channel enrolled."
   createdAt: Time!
+}
+
+extend type Mutation {
+  """
+  Queues a DeviceLock command for a device and asks APNs to wake it. macOS needs a
+  6-digit Find My PIN to unlock afterwards: orchard generates one when input.pin is
+  missing. The PIN is stored sealed (read it with Device.lockPin); the queued command
+  holds it too, in the clear, until the device answers the command or it is cancelled.
+  Blocked or checked-out devices are refused. Recorded in the audit trail (never the PIN).
+  """
+  lockDevice(id: ID!, input: LockDeviceInput): DeviceCommand! @hasPermission(permission: "mdm.add_devicecommand")
+
+  """
+  Queues an EraseDevice command for a device and asks APNs to wake it: the device erases
+  all its content and leaves management. This cannot be undone, so it takes the permission
+  that changes the enrolled device itself (like blockDevice), not only mdm.add_devicecommand.
+  Intel Macs need a 6-digit Find My PIN: orchard generates one when input.pin is missing.
+  The PIN is stored sealed (read it with Device.lockPin); the queued command holds it too,
+  in the clear, until the device answers the command or it is cancelled. Blocked or
+  checked-out devices are refused. Recorded in the audit trail (never the PIN).
+  """
+  eraseDevice(id: ID!, input: EraseDeviceInput): DeviceCommand! @hasPermission(permission: "mdm.change_enrolleddevice")
+}
+
+extend type Device {
+  """
+  The 6-digit Find My PIN of the last lockDevice or eraseDevice command that carried one:
+  the PIN that unlocks the Mac. Each read is recorded in the audit trail.
+  """
+  lockPin: String @hasPermission(permission: "mdm.view_lock_pin")
+}
+
+"Options of a DeviceLock command."
+input LockDeviceInput {
+  "Message shown on the lock screen (iOS, iPadOS; macOS 10.14 and later)."
+  message: String
+  "Phone number shown on the lock screen (iOS, iPadOS; macOS 11.5 and later on Apple silicon)."
+  phoneNumber: String
+  "The 6-digit Find My PIN (macOS only). Generated for macOS when missing."
+  pin: String
+}
+
+"Options of an EraseDevice command."
+input EraseDeviceInput {
+  "The 6-digit Find My PIN (macOS only). Generated when missing for Intel Macs."
+  pin: String
+  "Keep the eSIM data plan (iOS, iPadOS)."
+  preserveDataPlan: Boolean
+  "Skip Proximity Setup in Setup Assistant after the erase (iOS, iPadOS)."
+  disallowProximitySetup: Boolean
+  "What a Mac does when Erase All Content and Settings cannot run (macOS 12 and later)."
+  obliterationBehavior: ObliterationBehavior
+}
+
+"A Mac's fallback when Erase All Content and Settings (EACS) cannot run (Apple's ObliterationBehavior)."
+enum ObliterationBehavior {
+  "Apple's Default: answer Error when the EACS preflight fails, then obliterate."
+  DEFAULT
+  "DoNotObliterate: answer Error when the EACS preflight fails and do not erase."
+  DO_NOT_OBLITERATE
+  "ObliterateWithWarning: answer Acknowledged when the EACS preflight fails, then obliterate."
+  OBLITERATE_WITH_WARNING
+  "Always: skip EACS and always obliterate."
+  ALWAYS
 }
 
 # ---- end MDM endpoint ----
@@ -3828,6 +3928,8 @@ func (ec *executionContext) childFields_Device(ctx context.Context, field graphq
 		return ec.fieldContext_Device_commands(ctx, field)
 	case "users":
 		return ec.fieldContext_Device_users(ctx, field)
+	case "lockPin":
+		return ec.fieldContext_Device_lockPin(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Device", field.Name)
 }
@@ -4385,6 +4487,50 @@ func (ec *executionContext) field_Mutation_enqueueDeviceCommand_args(ctx context
 		return nil, err
 	}
 	args["payload"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_eraseDevice_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (*model.EraseDeviceInput, error) {
+			return ec.unmarshalOEraseDeviceInput2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐEraseDeviceInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_lockDevice_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (*model.LockDeviceInput, error) {
+			return ec.unmarshalOLockDeviceInput2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐLockDeviceInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -8868,6 +9014,47 @@ func (ec *executionContext) fieldContext_Device_users(_ context.Context, field g
 	return fc, nil
 }
 
+func (ec *executionContext) _Device_lockPin(ctx context.Context, field graphql.CollectedField, obj *store.Device) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Device_lockPin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Device().LockPin(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_lock_pin")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, obj, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Device_lockPin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Device", field, true, true, "String")
+}
+
 func (ec *executionContext) _DeviceCommand_uuid(ctx context.Context, field graphql.CollectedField, obj *store.DeviceCommand) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10647,6 +10834,130 @@ func (ec *executionContext) fieldContext_Mutation_cancelDeviceCommand(ctx contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_cancelDeviceCommand_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_lockDevice(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_lockDevice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().LockDevice(ctx, fc.Args["id"].(string), fc.Args["input"].(*model.LockDeviceInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.add_devicecommand")
+				if err != nil {
+					var zeroVal *store.DeviceCommand
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *store.DeviceCommand
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.DeviceCommand) graphql.Marshaler {
+			return ec.marshalNDeviceCommand2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceCommand(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_lockDevice(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeviceCommand(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_lockDevice_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_eraseDevice(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_eraseDevice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().EraseDevice(ctx, fc.Args["id"].(string), fc.Args["input"].(*model.EraseDeviceInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_enrolleddevice")
+				if err != nil {
+					var zeroVal *store.DeviceCommand
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *store.DeviceCommand
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.DeviceCommand) graphql.Marshaler {
+			return ec.marshalNDeviceCommand2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceCommand(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_eraseDevice(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeviceCommand(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_eraseDevice_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -14528,6 +14839,69 @@ func UnmarshalDeviceFilter(ctx context.Context, raw any) (model.DeviceFilter, er
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputEraseDeviceInput(ctx context.Context, obj any) (model.EraseDeviceInput, error) {
+	var it model.EraseDeviceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"pin", "preserveDataPlan", "disallowProximitySetup", "obliterationBehavior"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "pin":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pin"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Pin = data
+		case "preserveDataPlan":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("preserveDataPlan"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PreserveDataPlan = data
+		case "disallowProximitySetup":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("disallowProximitySetup"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DisallowProximitySetup = data
+		case "obliterationBehavior":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("obliterationBehavior"))
+			data, err := ec.unmarshalOObliterationBehavior2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐObliterationBehavior(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ObliterationBehavior = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalEraseDeviceInput unmarshals raw into the EraseDeviceInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalEraseDeviceInput(ctx context.Context, raw any) (model.EraseDeviceInput, error) {
+	var out model.EraseDeviceInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "EraseDeviceInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputJobFilter(ctx context.Context, obj any) (model.JobFilter, error) {
 	var it model.JobFilter
 	if obj == nil {
@@ -14574,6 +14948,62 @@ func (ec *executionContext) unmarshalInputJobFilter(ctx context.Context, obj any
 func UnmarshalJobFilter(ctx context.Context, raw any) (model.JobFilter, error) {
 	var out model.JobFilter
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "JobFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputLockDeviceInput(ctx context.Context, obj any) (model.LockDeviceInput, error) {
+	var it model.LockDeviceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"message", "phoneNumber", "pin"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "message":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("message"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Message = data
+		case "phoneNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneNumber"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneNumber = data
+		case "pin":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pin"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Pin = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalLockDeviceInput unmarshals raw into the LockDeviceInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalLockDeviceInput(ctx context.Context, raw any) (model.LockDeviceInput, error) {
+	var out model.LockDeviceInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "LockDeviceInput", raw, &out)
 	return out, err
 }
 
@@ -15949,6 +16379,12 @@ func (ec *executionContext) _Device(ctx context.Context, sel ast.SelectionSet, o
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Device_users(ctx, field, obj)
 				})
+		case "lockPin":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Device_lockPin(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -16672,6 +17108,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "cancelDeviceCommand":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_cancelDeviceCommand(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lockDevice":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_lockDevice(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "eraseDevice":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_eraseDevice(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -18413,6 +18863,14 @@ func (ec *executionContext) marshalOEnrollment2ᚖgithubᚗcomᚋorchardmdmᚋor
 	return ec._Enrollment(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOEraseDeviceInput2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐEraseDeviceInput(ctx context.Context, v any) (*model.EraseDeviceInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputEraseDeviceInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
 	if v == nil {
 		return nil, nil
@@ -18527,6 +18985,30 @@ func (ec *executionContext) unmarshalOJobState2ᚖgithubᚗcomᚋorchardmdmᚋor
 }
 
 func (ec *executionContext) marshalOJobState2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐJobState(ctx context.Context, sel ast.SelectionSet, v *model.JobState) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOLockDeviceInput2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐLockDeviceInput(ctx context.Context, v any) (*model.LockDeviceInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputLockDeviceInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOObliterationBehavior2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐObliterationBehavior(ctx context.Context, v any) (*model.ObliterationBehavior, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.ObliterationBehavior)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOObliterationBehavior2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐObliterationBehavior(ctx context.Context, sel ast.SelectionSet, v *model.ObliterationBehavior) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

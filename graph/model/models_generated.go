@@ -205,6 +205,18 @@ type EnrollmentEdge struct {
 	Node *store.Enrollment `json:"node"`
 }
 
+// Options of an EraseDevice command.
+type EraseDeviceInput struct {
+	// The 6-digit Find My PIN (macOS only). Generated when missing for Intel Macs.
+	Pin *string `json:"pin,omitempty"`
+	// Keep the eSIM data plan (iOS, iPadOS).
+	PreserveDataPlan *bool `json:"preserveDataPlan,omitempty"`
+	// Skip Proximity Setup in Setup Assistant after the erase (iOS, iPadOS).
+	DisallowProximitySetup *bool `json:"disallowProximitySetup,omitempty"`
+	// What a Mac does when Erase All Content and Settings cannot run (macOS 12 and later).
+	ObliterationBehavior *ObliterationBehavior `json:"obliterationBehavior,omitempty"`
+}
+
 // A page of jobs.
 type JobConnection struct {
 	Edges    []*JobEdge `json:"edges"`
@@ -230,6 +242,16 @@ type JobFilter struct {
 	// Job kind, e.g. dep_sync.
 	Kind  *string   `json:"kind,omitempty"`
 	State *JobState `json:"state,omitempty"`
+}
+
+// Options of a DeviceLock command.
+type LockDeviceInput struct {
+	// Message shown on the lock screen (iOS, iPadOS; macOS 10.14 and later).
+	Message *string `json:"message,omitempty"`
+	// Phone number shown on the lock screen (iOS, iPadOS; macOS 11.5 and later on Apple silicon).
+	PhoneNumber *string `json:"phoneNumber,omitempty"`
+	// The 6-digit Find My PIN (macOS only). Generated for macOS when missing.
+	Pin *string `json:"pin,omitempty"`
 }
 
 type Mutation struct {
@@ -419,6 +441,70 @@ func (e *JobState) UnmarshalJSON(b []byte) error {
 }
 
 func (e JobState) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A Mac's fallback when Erase All Content and Settings (EACS) cannot run (Apple's ObliterationBehavior).
+type ObliterationBehavior string
+
+const (
+	// Apple's Default: answer Error when the EACS preflight fails, then obliterate.
+	ObliterationBehaviorDefault ObliterationBehavior = "DEFAULT"
+	// DoNotObliterate: answer Error when the EACS preflight fails and do not erase.
+	ObliterationBehaviorDoNotObliterate ObliterationBehavior = "DO_NOT_OBLITERATE"
+	// ObliterateWithWarning: answer Acknowledged when the EACS preflight fails, then obliterate.
+	ObliterationBehaviorObliterateWithWarning ObliterationBehavior = "OBLITERATE_WITH_WARNING"
+	// Always: skip EACS and always obliterate.
+	ObliterationBehaviorAlways ObliterationBehavior = "ALWAYS"
+)
+
+var AllObliterationBehavior = []ObliterationBehavior{
+	ObliterationBehaviorDefault,
+	ObliterationBehaviorDoNotObliterate,
+	ObliterationBehaviorObliterateWithWarning,
+	ObliterationBehaviorAlways,
+}
+
+func (e ObliterationBehavior) IsValid() bool {
+	switch e {
+	case ObliterationBehaviorDefault, ObliterationBehaviorDoNotObliterate, ObliterationBehaviorObliterateWithWarning, ObliterationBehaviorAlways:
+		return true
+	}
+	return false
+}
+
+func (e ObliterationBehavior) String() string {
+	return string(e)
+}
+
+func (e *ObliterationBehavior) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ObliterationBehavior(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ObliterationBehavior", str)
+	}
+	return nil
+}
+
+func (e ObliterationBehavior) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ObliterationBehavior) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ObliterationBehavior) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -1,0 +1,86 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orchardmdm/orchard/mdmproto"
+	"github.com/orchardmdm/orchard/store"
+	"github.com/orchardmdm/orchard/store/pgtest"
+)
+
+// TestFindMyPINLeavesTheQueueWithItsCommand: a DeviceLock or EraseDevice
+// plist (which may hold the PIN) is kept while the device may be sent it,
+// and emptied once answered or cancelled; other commands keep theirs.
+func TestFindMyPINLeavesTheQueueWithItsCommand(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := pgtest.New(t)
+	ch := store.Channel{Enrollment: mdmproto.Enrollment{UDID: "PIN-1"}, CertHash: []byte("hash"), CertNotAfter: time.Now().Add(time.Hour)}
+	id, err := s.Authenticate(ctx, ch, mdmproto.DeviceFacts{})
+	mustQueue(t, err)
+	mustQueue(t, s.TokenUpdate(ctx, ch, store.TokenUpdate{Token: []byte("t"), PushMagic: "m"}))
+	enqueue := func(requestType string, payload map[string]any) string {
+		t.Helper()
+		uuid, body, err := mdmproto.NewCommand(requestType, payload)
+		mustQueue(t, err)
+		mustQueue(t, s.InTx(ctx, func(tx pgx.Tx) error {
+			_, err := store.EnqueueCommand(ctx, tx, id, uuid, requestType, body, "test")
+			return err
+		}))
+		return uuid
+	}
+	bodyLen := func(uuid string) int {
+		t.Helper()
+		var n int
+		mustQueue(t, s.Pool().QueryRow(ctx, "SELECT length(command) FROM mdm_device_commands WHERE uuid = $1", uuid).Scan(&n))
+		return n
+	}
+	report := func(uuid, status string) {
+		t.Helper()
+		if _, found, err := s.ReportResult(ctx, ch, store.Result{Status: status, CommandUUID: uuid}); err != nil || !found {
+			t.Fatalf("%s for %s: found %v, %v", status, uuid, found, err)
+		}
+	}
+
+	lock := enqueue("DeviceLock", map[string]any{"PIN": "123456"})
+	list := enqueue("ProfileList", nil)
+	next, err := s.Idle(ctx, ch)
+	if err != nil || next.UUID != lock {
+		t.Fatalf("Idle: %q %v, want the DeviceLock", next.UUID, err)
+	}
+	report(lock, "NotNow")
+	if bodyLen(lock) == 0 {
+		t.Fatal("a NotNow DeviceLock lost its plist: it is sent again")
+	}
+	report(lock, "Acknowledged")
+	report(list, "Acknowledged")
+	if bodyLen(lock) != 0 || bodyLen(list) == 0 {
+		t.Fatalf("after the answers: DeviceLock plist %d bytes (want 0), ProfileList %d", bodyLen(lock), bodyLen(list))
+	}
+
+	erase := enqueue("EraseDevice", map[string]any{"PIN": "654321"})
+	if _, err := s.CancelCommand(ctx, erase, "test"); err != nil {
+		t.Fatal(err)
+	}
+	failed := enqueue("DeviceLock", map[string]any{"PIN": "111111"})
+	report(failed, "Error")
+	pending := enqueue("EraseDevice", map[string]any{"PIN": "222222"})
+	_, err = s.Authenticate(ctx, ch, mdmproto.DeviceFacts{}) // a new enrollment clears the queue
+	mustQueue(t, err)
+	for name, uuid := range map[string]string{"cancelled": erase, "failed": failed, "cleared by Authenticate": pending} {
+		if n := bodyLen(uuid); n != 0 {
+			t.Errorf("%s command keeps a %d-byte plist", name, n)
+		}
+	}
+}
+
+func mustQueue(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
