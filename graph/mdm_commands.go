@@ -91,6 +91,9 @@ func (r *Resolver) enqueueDeviceCommand(ctx context.Context, deviceID, requestTy
 	if payload != nil && !ok {
 		return nil, BadInput("payload must be a JSON object")
 	}
+	if mutation, ok := dedicatedMutations[requestType]; ok {
+		return nil, BadInput("%s has its own mutation, %s, with its own permission and sealed PIN", requestType, mutation)
+	}
 	if !mdmproto.KnownRequestType(requestType) {
 		return nil, BadInput("unknown request type %q (see deviceCommandRequestTypes)", requestType)
 	}
@@ -129,4 +132,17 @@ func (r *Resolver) cancelDeviceCommand(ctx context.Context, uuid string) (*store
 	return &c, nil
 }
 
-func requestTypes() []string { return append([]string(nil), mdmproto.KnownRequestTypes...) }
+// dedicatedMutations are the request types only their own mutation queues:
+// through enqueueDeviceCommand they would skip its permission and the sealed
+// copy of their PIN.
+var dedicatedMutations = map[string]string{"DeviceLock": "lockDevice", "EraseDevice": "eraseDevice"}
+
+func requestTypes() []string {
+	var out []string
+	for _, t := range mdmproto.KnownRequestTypes {
+		if _, dedicated := dedicatedMutations[t]; !dedicated {
+			out = append(out, t)
+		}
+	}
+	return out
+}

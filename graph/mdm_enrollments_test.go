@@ -96,7 +96,7 @@ func TestEnqueueValidatesPushesInTheSameTransactionAndCancels(t *testing.T) {
 	ids := addDevices(t, api.store, 1, "macOS", nil)
 	enqueue := `mutation($id: ID!, $t: String!, $p: JSON) { enqueueDeviceCommand(deviceId: $id, requestType: $t, payload: $p) { uuid status } }`
 	var q struct{ EnqueueDeviceCommand struct{ UUID, Status string } }
-	api.query(tok, enqueue, map[string]any{"id": ids[0], "t": "DeviceLock", "p": map[string]any{"PIN": "123456"}}).decode(t, &q)
+	api.query(tok, enqueue, map[string]any{"id": ids[0], "t": "RestartDevice", "p": map[string]any{"NotifyUser": true}}).decode(t, &q)
 	mu.Lock()
 	if len(pushed) != 1 || pushed[0] != ids[0] || seen != 1 {
 		t.Fatalf("push hook: devices %v, saw %d commands", pushed, seen)
@@ -104,14 +104,16 @@ func TestEnqueueValidatesPushesInTheSameTransactionAndCancels(t *testing.T) {
 	mu.Unlock()
 	for name, vars := range map[string]map[string]any{
 		"unknown type":    {"id": ids[0], "t": "MakeCoffee"},
-		"payload array":   {"id": ids[0], "t": "DeviceLock", "p": []any{1}},
-		"overriding type": {"id": ids[0], "t": "DeviceLock", "p": map[string]any{"RequestType": "EraseDevice"}},
+		"payload array":   {"id": ids[0], "t": "RestartDevice", "p": []any{1}},
+		"overriding type": {"id": ids[0], "t": "RestartDevice", "p": map[string]any{"RequestType": "EraseDevice"}},
+		"erase":           {"id": ids[0], "t": "EraseDevice"},
+		"lock":            {"id": ids[0], "t": "DeviceLock", "p": map[string]any{"PIN": "123456"}},
 	} {
 		if res := api.query(tok, enqueue, vars); res.code() != graph.CodeBadUserInput {
 			t.Errorf("%s: %+v, want BAD_USER_INPUT", name, res.Errors)
 		}
 	}
-	if res := api.query(tok, enqueue, map[string]any{"id": "987654", "t": "DeviceLock"}); res.code() != graph.CodeNotFound {
+	if res := api.query(tok, enqueue, map[string]any{"id": "987654", "t": "RestartDevice"}); res.code() != graph.CodeNotFound {
 		t.Errorf("unknown device: %+v", res.Errors)
 	}
 	// A failing push rolls the command back.
