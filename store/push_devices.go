@@ -121,7 +121,6 @@ func DeferPushes(ctx context.Context, db DB, ids, claimed []int64, window time.D
 	return out, rows.Err()
 }
 
-
 // InvalidatePushTokens stops pushes to tokens APNs reported gone. A device
 // that sent a new token meanwhile keeps it: only the token pushed is marked.
 func (s *Store) InvalidatePushTokens(ctx context.Context, targets []PushTarget) (int64, error) {
