@@ -74,11 +74,11 @@ func (r *Resolver) setBlocked(ctx context.Context, id string, blocked bool) (*st
 	var d store.Device
 	err = r.Store.InTx(ctx, func(tx pgx.Tx) error {
 		d, err = r.Store.SetDeviceBlocked(ctx, tx, n, blocked, auth.FromContext(ctx).Actor())
-		if err != nil || !blocked || r.PushDevices == nil {
+		if err != nil || !blocked {
 			return err
 		}
 		// Pushed so it connects now and hears the 401 that releases it.
-		return r.PushDevices(ctx, tx, []int64{n})
+		return r.pushInTx(ctx, tx, n)
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, NotFound("no device with id %s", id)

@@ -105,10 +105,10 @@ func (r *Resolver) enqueueDeviceCommand(ctx context.Context, deviceID, requestTy
 	err = r.Store.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		c, err = store.EnqueueCommand(ctx, tx, id, uuid, requestType, body, auth.FromContext(ctx).Actor())
-		if err != nil || r.PushDevices == nil {
+		if err != nil {
 			return err
 		}
-		return r.PushDevices(ctx, tx, []int64{id})
+		return r.pushInTx(ctx, tx, id)
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, NotFound("no device with id %s", deviceID)

@@ -154,10 +154,10 @@ func (r *Resolver) queueDeviceAction(ctx context.Context, id string, a deviceAct
 		err = store.WriteAudit(ctx, tx, store.AuditEvent{Actor: actor, Action: a.audit, ObjectType: "enrolled_device",
 			ObjectID: strconv.FormatInt(n, 10), Data: map[string]any{"udid": d.UDID, "serial_number": d.SerialNumber,
 				"command_uuid": uuid, "options": keys, "pin_stored": pin != ""}})
-		if err != nil || r.PushDevices == nil {
+		if err != nil {
 			return err
 		}
-		return r.PushDevices(ctx, tx, []int64{n})
+		return r.pushInTx(ctx, tx, n)
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, NotFound("no device with id %s", id)

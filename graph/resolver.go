@@ -28,3 +28,12 @@ type Resolver struct {
 	// DEP reaches Apple's DEP service for the DEP fields.
 	DEP *jobs.DEP
 }
+
+// pushInTx asks the push hook, when there is one, to wake devices from
+// inside the transaction that gave them something to fetch.
+func (r *Resolver) pushInTx(ctx context.Context, tx pgx.Tx, deviceIDs ...int64) error {
+	if r.PushDevices == nil {
+		return nil
+	}
+	return r.PushDevices(ctx, tx, deviceIDs)
+}
