@@ -100,6 +100,10 @@ func (e *Endpoint) Register(route func(pattern string, h http.Handler)) {
 	route(EnrollPath+"{secret}", http.HandlerFunc(e.serveEnroll))
 	if e.cfg.CA != nil {
 		route(SCEPPath, scep.Handler(e.cfg.CA, scepEnroller{e.store}, e.log))
+	} else {
+		// Devices use the external SCEP server; /scep must not fall through
+		// to whatever serves "/" (the GraphiQL page).
+		route(SCEPPath, http.NotFoundHandler())
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/smallstep/pkcs7"
 	"github.com/smallstep/scep"
 )
 
@@ -24,6 +25,13 @@ type Enroller interface {
 
 // maxMessage bounds a PKIOperation body; a CSR message is a few KiB.
 const maxMessage = 64 << 10
+
+func init() {
+	// smallstep/scep encrypts its replies with pkcs7's package-wide default,
+	// single DES, which is broken and which the caps below do not even
+	// announce. AES-128-CBC is what devices that read "AES" in the caps expect.
+	pkcs7.ContentEncryptionAlgorithm = pkcs7.EncryptionAlgorithmAES128CBC
+}
 
 // caps are the SCEP capabilities orchard announces (RFC 8894 section 3.5.2).
 const caps = "Renewal\nSHA-1\nSHA-256\nAES\nDES3\nSCEPStandard\nPOSTPKIOperation"

@@ -1,6 +1,7 @@
 package scep_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -113,5 +115,52 @@ func TestEnrollerFailureIsAServerError(t *testing.T) {
 	_, err := scep.Request(context.Background(), srv.Client(), srv.URL, "any", "device", key)
 	if err == nil || !strings.Contains(err.Error(), "HTTP 500") {
 		t.Fatalf("err %v, want HTTP 500", err)
+	}
+}
+
+// capture keeps the bodies of PKIOperation replies.
+type capture struct {
+	next    http.RoundTripper
+	replies [][]byte
+}
+
+func (c *capture) RoundTrip(r *http.Request) (*http.Response, error) {
+	res, err := c.next.RoundTrip(r)
+	if err != nil || r.URL.Query().Get("operation") != "PKIOperation" {
+		return res, err
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	c.replies = append(c.replies, body)
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	return res, nil
+}
+
+// The certificate in a CertRep is encrypted with AES-128-CBC, as the caps
+// announce, never with the library's default single DES.
+func TestRepliesAreEncryptedWithAES(t *testing.T) {
+	ca := newCA(t)
+	enr := &memEnroller{valid: map[string]bool{"good": true}}
+	srv := httptest.NewServer(scep.Handler(ca, enr, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	defer srv.Close()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tap := &capture{next: srv.Client().Transport}
+	client := &http.Client{Transport: tap}
+	if _, err := scep.Request(context.Background(), client, srv.URL, "good", "device-1", key); err != nil {
+		t.Fatal(err)
+	}
+	aes128CBC := []byte{0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x02} // 2.16.840.1.101.3.4.1.2
+	desCBC := []byte{0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x07}                            // 1.3.14.3.2.7
+	if len(tap.replies) != 1 {
+		t.Fatalf("%d PKIOperation replies seen", len(tap.replies))
+	}
+	if reply := tap.replies[0]; !bytes.Contains(reply, aes128CBC) || bytes.Contains(reply, desCBC) {
+		t.Fatal("the CertRep is not encrypted with AES-128-CBC")
 	}
 }
