@@ -37,6 +37,17 @@ func storeStatus(s model.DeviceCommandStatus) string {
 	return ""
 }
 
+// resultPermissions are what reading some answers needs beyond
+// mdm.view_devicecommand: the answer reveals more than the command list.
+var resultPermissions = map[string]string{"DeviceLocation": "mdm.view_location"}
+
+func (r *Resolver) commandResult(ctx context.Context, c *store.DeviceCommand) (any, error) {
+	if perm, ok := resultPermissions[c.RequestType]; ok && !auth.FromContext(ctx).Has(perm) {
+		return nil, Forbidden("permission %s required to read a %s answer", perm, c.RequestType)
+	}
+	return rawJSON(c.Result), nil
+}
+
 // rawJSON hands stored JSON to gqlgen as is; nil stays null.
 func rawJSON(b []byte) any {
 	if b == nil {

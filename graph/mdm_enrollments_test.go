@@ -9,6 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/orchardmdm/orchard/graph"
+	"github.com/orchardmdm/orchard/mdmproto"
+	"github.com/orchardmdm/orchard/store"
 )
 
 func TestEnrollmentsCreateListDelete(t *testing.T) {
@@ -151,5 +153,32 @@ func TestEnqueueValidatesPushesInTheSameTransactionAndCancels(t *testing.T) {
 	// Reading commands needs its own permission.
 	if res := api.query(api.token("mdm.view_enrolleddevice"), deviceCommandsQuery, map[string]any{"id": ids[0]}); res.code() != graph.CodeForbidden {
 		t.Errorf("commands without mdm.view_devicecommand: %+v", res.Errors)
+	}
+}
+
+// A DeviceLocation answer says where the device is: reading it needs
+// mdm.view_location as well as the command list's permission.
+func TestLocationAnswerNeedsTheLocationPermission(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	api := newTestAPI(t)
+	ids := addDevices(t, api.store, 1, "iOS", nil)
+	uuid, body, err := mdmproto.NewCommand("DeviceLocation", nil)
+	must(t, err)
+	must(t, api.store.InTx(ctx, func(tx pgx.Tx) error {
+		_, err := store.EnqueueCommand(ctx, tx, ids[0], uuid, "DeviceLocation", body, "test")
+		return err
+	}))
+	_, err = api.store.Pool().Exec(ctx, `UPDATE mdm_device_commands SET status = 'Acknowledged', result_at = now(),
+		result = '{"Latitude": 48.85, "Longitude": 2.35}' WHERE uuid = $1`, uuid)
+	must(t, err)
+	const q = `query($id: ID!) { device(id: $id) { commands { edges { node { requestType result } } } } }`
+	res := api.query(api.token("mdm.view_enrolleddevice", "mdm.view_devicecommand"), q, map[string]any{"id": ids[0]})
+	if res.code() != graph.CodeForbidden || strings.Contains(string(res.Data), "48.85") {
+		t.Fatalf("location answer without mdm.view_location: %s %+v", res.Data, res.Errors)
+	}
+	res = api.query(api.token("mdm.view_enrolleddevice", "mdm.view_devicecommand", "mdm.view_location"), q, map[string]any{"id": ids[0]})
+	if len(res.Errors) != 0 || !strings.Contains(string(res.Data), "48.85") {
+		t.Fatalf("location answer with mdm.view_location: %s %+v", res.Data, res.Errors)
 	}
 }

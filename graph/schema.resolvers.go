@@ -120,7 +120,7 @@ func (r *deviceCommandResolver) ErrorChain(ctx context.Context, obj *store.Devic
 
 // Result is the resolver for the result field.
 func (r *deviceCommandResolver) Result(ctx context.Context, obj *store.DeviceCommand) (any, error) {
-	return rawJSON(obj.Result), nil
+	return r.commandResult(ctx, obj)
 }
 
 // TotalCount is the resolver for the totalCount field.

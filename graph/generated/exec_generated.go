@@ -2921,7 +2921,11 @@ type DeviceCommand {
   resultAt: Time
   "The ErrorChain of an ERROR answer."
   errorChain: JSON
-  "The device's answer as JSON (data base64, dates RFC 3339)."
+  """
+  The device's answer as JSON (data base64, dates RFC 3339). Answers that say more
+  than the command list should need their own permission too: a DeviceLocation
+  answer needs mdm.view_location (null, with a FORBIDDEN error, without it).
+  """
   result: JSON
 }
 
