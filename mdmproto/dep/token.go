@@ -73,12 +73,12 @@ func NewKeyPair(commonName string) (*rsa.PrivateKey, []byte, error) {
 // Business Manager gives (MIME-wrapped, PEM, base64 or DER), decrypted with
 // the key its certificate belongs to, or a plain stoken.json.
 func ParseTokenFile(data []byte, cert *x509.Certificate, key *rsa.PrivateKey) (*Token, error) {
-	data = bytes.TrimSpace(data)
-	if len(data) == 0 {
+	text := bytes.TrimSpace(data)
+	if len(text) == 0 {
 		return nil, errors.New("the token file is empty")
 	}
-	if data[0] == '{' || bytes.Contains(data, []byte("-----BEGIN MESSAGE-----")) {
-		return ParseTokenJSON(data)
+	if text[0] == '{' || bytes.Contains(text, []byte("-----BEGIN MESSAGE-----")) {
+		return ParseTokenJSON(text)
 	}
 	der, err := envelopeDER(data)
 	if err != nil {
@@ -98,13 +98,16 @@ func ParseTokenFile(data []byte, cert *x509.Certificate, key *rsa.PrivateKey) (*
 	return ParseTokenJSON(plain)
 }
 
-// envelopeDER finds the CMS bytes in a p7m, whatever its wrapping.
+// envelopeDER finds the CMS bytes in a p7m, whatever its wrapping. DER is
+// binary: it is taken as is, since a trailing byte that happens to be
+// whitespace belongs to it.
 func envelopeDER(data []byte) ([]byte, error) {
+	if bytes.HasPrefix(data, []byte{0x30}) {
+		return data, nil
+	}
+	data = bytes.TrimSpace(data)
 	if block, _ := pem.Decode(data); block != nil {
 		return block.Bytes, nil
-	}
-	if bytes.HasPrefix(data, []byte{0x30}) {
-		return data, nil // DER
 	}
 	if msg, err := mail.ReadMessage(bufio.NewReader(bytes.NewReader(append(data, '\n')))); err == nil &&
 		msg.Header.Get("Content-Type") != "" {

@@ -37,6 +37,27 @@ func appleP7M(t *testing.T, cert *x509.Certificate, payload string) (der []byte,
 	return der, mime
 }
 
+// A DER p7m is binary: one ending in a byte that reads as whitespace (a few
+// percent of them) must not lose it.
+func TestParseTokenFileKeepsTrailingWhitespaceOfDER(t *testing.T) {
+	t.Parallel()
+	key, certDER, err := dep.NewKeyPair("orchard test")
+	must(t, err)
+	cert, err := x509.ParseCertificate(certDER)
+	must(t, err)
+	for range 5000 {
+		der, _ := appleP7M(t, cert, tokenJSON)
+		if !strings.ContainsRune(" \t\n\v\f\r", rune(der[len(der)-1])) {
+			continue
+		}
+		if _, err := dep.ParseTokenFile(der, cert, key); err != nil {
+			t.Fatalf("a DER token ending in %#x: %v", der[len(der)-1], err)
+		}
+		return
+	}
+	t.Fatal("no encryption ended in a whitespace byte in 5000 tries")
+}
+
 func TestParseTokenFileDecryptsEveryWrapping(t *testing.T) {
 	t.Parallel()
 	key, certDER, err := dep.NewKeyPair("orchard test")
