@@ -131,27 +131,15 @@ func BuildEnrollmentProfile(c ProfileConfig) ([]byte, error) {
 	return out, nil
 }
 
-// ParsedProfile is what a device needs from an enrollment profile.
-type ParsedProfile struct {
-	Description   string
-	SCEPURL       string
-	SCEPChallenge string
-	SCEPSubject   string
-	KeySize       int
-	Topic         string
-	ServerURL     string
-	CheckInURL    string
-	SignMessage   bool
-}
-
 type parsedPayload struct {
 	PayloadType    string
 	PayloadContent *scepContent
 	mdmPayload
 }
 
-// ParseEnrollmentProfile reads an (unsigned) enrollment profile plist.
-func ParseEnrollmentProfile(data []byte) (*ParsedProfile, error) {
+// ParseEnrollmentProfile reads an (unsigned) enrollment profile plist back
+// into what it says (the identifier and names are not read).
+func ParseEnrollmentProfile(data []byte) (*ProfileConfig, error) {
 	var p struct {
 		PayloadDescription string
 		PayloadContent     []parsedPayload
@@ -159,7 +147,7 @@ func ParseEnrollmentProfile(data []byte) (*ParsedProfile, error) {
 	if err := UnmarshalPlist(data, &p); err != nil {
 		return nil, fmt.Errorf("enrollment profile: %w", err)
 	}
-	out := &ParsedProfile{Description: p.PayloadDescription}
+	out := &ProfileConfig{Description: p.PayloadDescription}
 	for _, pl := range p.PayloadContent {
 		switch pl.PayloadType {
 		case "com.apple.security.scep":

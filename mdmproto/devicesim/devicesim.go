@@ -34,7 +34,7 @@ type Device struct {
 
 	Key     *rsa.PrivateKey
 	Cert    *x509.Certificate
-	Profile *mdmproto.ParsedProfile
+	Profile *mdmproto.ProfileConfig
 	Client  *http.Client
 
 	PushToken []byte
