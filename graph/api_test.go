@@ -36,6 +36,18 @@ type testAPI struct {
 // newTestAPI starts the API; opts adjust the resolver before it serves.
 func newTestAPI(t *testing.T, opts ...func(*graph.Resolver)) *testAPI {
 	t.Helper()
+	return startTestAPI(t, nil, func(r *graph.Resolver, _ *jobs.Client) {
+		for _, opt := range opts {
+			opt(r)
+		}
+	})
+}
+
+// startTestAPI starts the API with the workers' dependencies completed by
+// deps (given the fresh store; nil adds nothing) and the resolver adjusted
+// by adjust (given the running River client) before it serves.
+func startTestAPI(t *testing.T, deps func(*store.Store, *jobs.Deps), adjust func(*graph.Resolver, *jobs.Client)) *testAPI {
+	t.Helper()
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s := pgtest.New(t)
@@ -43,8 +55,12 @@ func newTestAPI(t *testing.T, opts ...func(*graph.Resolver)) *testAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
+	workerDeps := jobs.Deps{Store: s, Logger: logger}
+	if deps != nil {
+		deps(s, &workerDeps)
+	}
 	workers := river.NewWorkers()
-	if err := jobs.Register(workers, jobs.Deps{Store: s, Logger: logger}); err != nil {
+	if err := jobs.Register(workers, workerDeps); err != nil {
 		t.Fatal(err)
 	}
 	rc, err := jobs.NewClient(s.Pool(), workers, jobs.Config{Work: true, Logger: logger})
@@ -64,8 +80,8 @@ func newTestAPI(t *testing.T, opts ...func(*graph.Resolver)) *testAPI {
 		t.Fatal("event broker did not start listening")
 	}
 	resolver := &graph.Resolver{Store: s, Jobs: rc, Events: broker, Logger: logger}
-	for _, opt := range opts {
-		opt(resolver)
+	if adjust != nil {
+		adjust(resolver, rc)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(graph.HandlerConfig{Resolver: resolver, Tokens: tokens, Logger: logger, Limits: graph.DefaultLimits()}))

@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
-	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -18,47 +16,29 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/smallstep/pkcs7"
 
 	"github.com/orchardmdm/orchard/graph"
-	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/jobs"
 	"github.com/orchardmdm/orchard/mdmproto/dep"
 	"github.com/orchardmdm/orchard/mdmproto/dep/depsim"
-	"github.com/orchardmdm/orchard/store/pgtest"
+	"github.com/orchardmdm/orchard/store"
 )
 
 // newDEPAPI is the GraphQL endpoint with DEP pointed at a simulator.
 func newDEPAPI(t *testing.T, devices int) (*testAPI, *depsim.Server) {
 	t.Helper()
-	ctx := context.Background()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	sim := depsim.New(depsim.Config{Devices: devices})
 	simSrv := httptest.NewServer(sim)
 	t.Cleanup(simSrv.Close)
-	s := pgtest.New(t)
-	tokens, err := auth.NewTokens(ctx, s)
-	must(t, err)
-	d := &jobs.DEP{Store: s, BaseURL: simSrv.URL, Backoff: func(int) time.Duration { return time.Millisecond },
-		EnrollmentURL: jobs.DEPEnrollmentURL(s, "https://orchard.example.com")}
-	workers := river.NewWorkers()
-	must(t, jobs.Register(workers, jobs.Deps{Store: s, Logger: logger, DEP: d}))
-	rc, err := jobs.NewClient(s.Pool(), workers, jobs.Config{Work: true, Logger: logger})
-	must(t, err)
-	must(t, rc.Start(ctx))
-	resolver := &graph.Resolver{Store: s, Jobs: rc, Events: jobs.NewBroker(s.Pool(), logger), Logger: logger, DEP: d}
-	mux := http.NewServeMux()
-	mux.Handle("/graphql", graph.NewHandler(graph.HandlerConfig{Resolver: resolver, Tokens: tokens, Logger: logger, Limits: graph.DefaultLimits()}))
-	srv := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		srv.Close()
-		stop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = rc.Stop(stop)
-	})
-	return &testAPI{t: t, store: s, tokens: tokens, river: rc, server: srv}, sim
+	var d *jobs.DEP
+	api := startTestAPI(t, func(s *store.Store, deps *jobs.Deps) {
+		d = &jobs.DEP{Store: s, BaseURL: simSrv.URL, Backoff: func(int) time.Duration { return time.Millisecond },
+			EnrollmentURL: jobs.DEPEnrollmentURL(s, "https://orchard.example.com")}
+		deps.DEP = d
+	}, func(r *graph.Resolver, _ *jobs.Client) { r.DEP = d })
+	return api, sim
 }
 
 // encryptToken makes the smime.p7m Apple Business Manager would give for cert.

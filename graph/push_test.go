@@ -3,25 +3,18 @@ package graph_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/riverqueue/river"
 
 	"github.com/orchardmdm/orchard/graph"
-	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/jobs"
 	"github.com/orchardmdm/orchard/mdmproto/apns"
 	"github.com/orchardmdm/orchard/mdmproto/apns/apnstest"
 	"github.com/orchardmdm/orchard/mdmproto/pushcert"
 	"github.com/orchardmdm/orchard/store"
-	"github.com/orchardmdm/orchard/store/pgtest"
 )
 
 const gqlTopic = "com.apple.mgmt.External.graph-test"
@@ -30,36 +23,16 @@ const gqlTopic = "com.apple.mgmt.External.graph-test"
 // expects cert's pushes.
 func newPushTestAPI(t *testing.T, cert *apnstest.PushCert) (*testAPI, *apnstest.Server) {
 	t.Helper()
-	ctx := context.Background()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s := pgtest.New(t)
-	tokens, err := auth.NewTokens(ctx, s)
-	must(t, err)
 	mock := apnstest.NewServer(gqlTopic, cert.Cert)
 	t.Cleanup(mock.Close)
 	pool := apns.New(apns.Config{URL: mock.URL(), RootCAs: mock.RootCAs(), Concurrency: 4})
 	t.Cleanup(pool.Close)
-	workers := river.NewWorkers()
-	must(t, jobs.Register(workers, jobs.Deps{Store: s, Logger: logger, APNs: pool, Push: jobs.PushConfig{Window: 50 * time.Millisecond}}))
-	rc, err := jobs.NewClient(s.Pool(), workers, jobs.Config{Work: true, Logger: logger})
-	must(t, err)
-	bg, cancel := context.WithCancel(ctx)
-	broker := jobs.NewBroker(s.Pool(), logger)
-	go broker.Run(bg)
-	must(t, rc.Start(bg))
-	resolver := &graph.Resolver{Store: s, Jobs: rc, Events: broker, Logger: logger,
-		PushDevices: func(ctx context.Context, tx pgx.Tx, ids []int64) error { return jobs.EnqueuePushTx(ctx, rc, tx, ids) }}
-	mux := http.NewServeMux()
-	mux.Handle("/graphql", graph.NewHandler(graph.HandlerConfig{Resolver: resolver, Tokens: tokens, Logger: logger, Limits: graph.DefaultLimits()}))
-	srv := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		srv.Close()
-		stopCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
-		defer stop()
-		_ = rc.Stop(stopCtx)
-		cancel()
+	api := startTestAPI(t, func(_ *store.Store, d *jobs.Deps) {
+		d.APNs, d.Push = pool, jobs.PushConfig{Window: 50 * time.Millisecond}
+	}, func(r *graph.Resolver, rc *jobs.Client) {
+		r.PushDevices = func(ctx context.Context, tx pgx.Tx, ids []int64) error { return jobs.EnqueuePushTx(ctx, rc, tx, ids) }
 	})
-	return &testAPI{t: t, store: s, tokens: tokens, river: rc, server: srv}, mock
+	return api, mock
 }
 
 func newTestPushCert(t *testing.T, topic string, notAfter time.Time) *apnstest.PushCert {
