@@ -2,6 +2,8 @@ package graph
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"strings"
 
@@ -76,11 +78,46 @@ func depProfileFields(in model.DEPProfileInput) (dep.Profile, error) {
 		Language: deref(in.Language), Region: deref(in.Region), AnchorCerts: in.AnchorCerts,
 		SupervisingHostCerts: in.SupervisingHostCerts,
 	}
-	if !p.IsSupervised && p.IsMandatory && !p.IsMDMRemovable {
+	for field, certs := range map[string][]string{"anchorCerts": p.AnchorCerts, "supervisingHostCerts": p.SupervisingHostCerts} {
+		if err := checkDERCertificates(field, certs); err != nil {
+			return p, err
+		}
+	}
+	if !p.IsSupervised && !p.IsMDMRemovable {
 		// Apple accepts it, but an unsupervised device cannot be kept from removing MDM.
 		return p, BadInput("isMdmRemovable false needs isSupervised true")
 	}
 	return p, nil
+}
+
+// checkDERCertificates refuses what Apple would: certificates that are not
+// base64 DER.
+func checkDERCertificates(field string, certs []string) error {
+	for i, c := range certs {
+		der, err := base64.StdEncoding.DecodeString(c)
+		if err == nil {
+			_, err = x509.ParseCertificate(der)
+		}
+		if err != nil {
+			return BadInput("%s[%d] is not a base64 DER certificate", field, i)
+		}
+	}
+	return nil
+}
+
+// nameTaken reports whether another profile of the server has this name,
+// checked before Apple or the enrollments are touched.
+func (r *Resolver) nameTaken(ctx context.Context, serverID, profileID int64, name string) (bool, error) {
+	profiles, err := r.Store.ListDEPProfiles(ctx, serverID)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range profiles {
+		if p.Name == name && p.ID != profileID {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // saveDEPProfile defines the profile with Apple first and stores it only
@@ -107,6 +144,11 @@ func (r *Resolver) saveDEPProfile(ctx context.Context, id *string, in model.DEPP
 	vs, c, err := r.depClient(ctx, serverID)
 	if err != nil {
 		return nil, err
+	}
+	if taken, err := r.nameTaken(ctx, vs.ID, existing.ID, fields.ProfileName); err != nil {
+		return nil, err
+	} else if taken {
+		return nil, BadInput("a DEP profile named %q exists on this virtual server", fields.ProfileName)
 	}
 	if fields.URL, err = r.DEP.ProfileURL(ctx, fields.ProfileName); err != nil {
 		return nil, err

@@ -195,6 +195,19 @@ func TestDEPSyncDevicesAndProfilesThroughGraphQL(t *testing.T) {
 	}
 	api.query(admin, `mutation($s: ID!) { createDEPProfile(input: {virtualServerId: $s, name: "Staff", isMandatory: true,
 		skipSetupItems: ["Siri"], department: "IT"}) { id uuid url } }`, map[string]any{"s": serverID}).decode(t, &created)
+	for name, input := range map[string]string{
+		"taken name":          `{virtualServerId: $s, name: "Staff"}`,
+		"unsupervised locked": `{virtualServerId: $s, name: "Kiosk", isSupervised: false, isMdmRemovable: false}`,
+		"bad anchor cert":     `{virtualServerId: $s, name: "Anchored", anchorCerts: ["bm90IGEgY2VydA=="]}`,
+	} {
+		res := api.query(admin, `mutation($s: ID!) { createDEPProfile(input: `+input+`) { id } }`, map[string]any{"s": serverID})
+		if res.code() != graph.CodeBadUserInput {
+			t.Errorf("%s: %+v, want BAD_USER_INPUT", name, res.Errors)
+		}
+	}
+	if profiles, err := api.store.ListDEPProfiles(context.Background(), 0); err != nil || len(profiles) != 1 {
+		t.Fatalf("refused profiles were stored: %d profiles, %v", len(profiles), err)
+	}
 	enrollment, err := api.store.DEPEnrollment(context.Background(), "Staff")
 	must(t, err)
 	if !enrollment.DEP || created.CreateDEPProfile.UUID == "" ||

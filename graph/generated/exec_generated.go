@@ -3498,11 +3498,17 @@ input DEPProfileInput {
   skipSetupItems: [String!] = []
   "Shown in Setup Assistant as who manages the device."
   department: String = ""
+  "Support phone number shown in Setup Assistant."
   supportPhoneNumber: String = ""
+  "Support email address shown in Setup Assistant."
   supportEmailAddress: String = ""
+  "A string Apple passes to the MDM server unchanged (org_magic)."
   orgMagic: String = ""
+  "Setup Assistant language (ISO 639-1, e.g. en); empty: the user picks."
   language: String = ""
+  "Setup Assistant region (ISO 3166-1, e.g. US); empty: the user picks."
   region: String = ""
+  "Certificates the device trusts for the enrollment URL's TLS (base64 DER)."
   anchorCerts: [String!] = []
   "Certificates of hosts allowed to pair with supervised devices (base64 DER)."
   supervisingHostCerts: [String!] = []

@@ -142,13 +142,19 @@ type DEPProfileInput struct {
 	// Setup Assistant panes to skip (Apple's skip_setup_items keys).
 	SkipSetupItems []string `json:"skipSetupItems,omitempty"`
 	// Shown in Setup Assistant as who manages the device.
-	Department          *string  `json:"department,omitempty"`
-	SupportPhoneNumber  *string  `json:"supportPhoneNumber,omitempty"`
-	SupportEmailAddress *string  `json:"supportEmailAddress,omitempty"`
-	OrgMagic            *string  `json:"orgMagic,omitempty"`
-	Language            *string  `json:"language,omitempty"`
-	Region              *string  `json:"region,omitempty"`
-	AnchorCerts         []string `json:"anchorCerts,omitempty"`
+	Department *string `json:"department,omitempty"`
+	// Support phone number shown in Setup Assistant.
+	SupportPhoneNumber *string `json:"supportPhoneNumber,omitempty"`
+	// Support email address shown in Setup Assistant.
+	SupportEmailAddress *string `json:"supportEmailAddress,omitempty"`
+	// A string Apple passes to the MDM server unchanged (org_magic).
+	OrgMagic *string `json:"orgMagic,omitempty"`
+	// Setup Assistant language (ISO 639-1, e.g. en); empty: the user picks.
+	Language *string `json:"language,omitempty"`
+	// Setup Assistant region (ISO 3166-1, e.g. US); empty: the user picks.
+	Region *string `json:"region,omitempty"`
+	// Certificates the device trusts for the enrollment URL's TLS (base64 DER).
+	AnchorCerts []string `json:"anchorCerts,omitempty"`
 	// Certificates of hosts allowed to pair with supervised devices (base64 DER).
 	SupervisingHostCerts []string `json:"supervisingHostCerts,omitempty"`
 }
