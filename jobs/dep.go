@@ -91,6 +91,16 @@ func (d *DEP) ServerClient(ctx context.Context, serverID int64) (store.DEPVirtua
 	return vs, c, err
 }
 
+// cancelUnlessTransient ends a DEP job for good when it cannot work until
+// someone acts (no such server, no token uploaded, token expired); anything
+// else (the database or a shutdown) is returned for River to retry.
+func cancelUnlessTransient(err error) error {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrDEPTokenNotUploaded) || errors.Is(err, ErrTokenExpired) {
+		return river.JobCancel(err)
+	}
+	return err
+}
+
 // ErrBadToken wraps the reasons an uploaded token is refused; the message is
 // safe to show the person who uploaded it.
 var ErrBadToken = errors.New("DEP token refused")

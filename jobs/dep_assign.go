@@ -40,7 +40,7 @@ func (w *DEPAssignDefaultWorker) Work(ctx context.Context, job *river.Job[DEPAss
 	s := w.dep.Store
 	vs, client, err := w.dep.ServerClient(ctx, job.Args.VirtualServerID)
 	if err != nil {
-		return river.JobCancel(err)
+		return cancelUnlessTransient(err)
 	}
 	if vs.DefaultProfileID == nil {
 		return river.RecordOutput(ctx, map[string]any{"assigned": 0})

@@ -78,7 +78,7 @@ func (w *DEPSyncWorker) Work(ctx context.Context, job *river.Job[DEPSyncArgs]) e
 	defer unlock()
 	_, client, err := w.dep.ServerClient(ctx, job.Args.VirtualServerID)
 	if err != nil {
-		return river.JobCancel(err) // nothing to sync until a token is uploaded
+		return cancelUnlessTransient(err)
 	}
 	s := w.dep.Store
 	if job.Args.FullSync {

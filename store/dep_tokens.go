@@ -123,6 +123,10 @@ func (s *Store) DEPTokenKey(ctx context.Context, id int64) (*x509.Certificate, *
 	return cert, key, nil
 }
 
+// ErrDEPTokenNotUploaded: the token's key pair exists, Apple's server token
+// for it was not uploaded yet.
+var ErrDEPTokenNotUploaded = errors.New("has not been uploaded yet")
+
 // DEPCredentials opens the OAuth1 keys of an uploaded token.
 func (s *Store) DEPCredentials(ctx context.Context, id int64) (dep.Credentials, error) {
 	var c dep.Credentials
@@ -136,7 +140,7 @@ func (s *Store) DEPCredentials(ctx context.Context, id int64) (dep.Credentials, 
 		return c, fmt.Errorf("dep token %d: %w", id, err)
 	}
 	if cs == nil || as == nil {
-		return c, fmt.Errorf("dep token %d has not been uploaded yet", id)
+		return c, fmt.Errorf("dep token %d: %w", id, ErrDEPTokenNotUploaded)
 	}
 	secret, err := s.sealer.Open(*cs, depTokenPlace(id, "consumer_secret_sealed"))
 	if err != nil {
