@@ -6,8 +6,6 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/graph/model"
 	"github.com/orchardmdm/orchard/mdmproto"
@@ -94,10 +92,6 @@ func (r *Resolver) deviceUsers(ctx context.Context, d *store.Device) ([]*store.D
 // enqueueDeviceCommand validates and queues a command; the command, its
 // audit event and the push are one transaction.
 func (r *Resolver) enqueueDeviceCommand(ctx context.Context, deviceID, requestType string, payload any) (*store.DeviceCommand, error) {
-	id, err := parseID("device", deviceID)
-	if err != nil {
-		return nil, err
-	}
 	fields, ok := payload.(map[string]any)
 	if payload != nil && !ok {
 		return nil, BadInput("payload must be a JSON object")
@@ -108,26 +102,10 @@ func (r *Resolver) enqueueDeviceCommand(ctx context.Context, deviceID, requestTy
 	if !mdmproto.KnownRequestType(requestType) {
 		return nil, BadInput("unknown request type %q (see deviceCommandRequestTypes)", requestType)
 	}
-	uuid, body, err := mdmproto.NewCommand(requestType, fields)
-	if err != nil {
-		return nil, BadInput("%s", err)
-	}
-	var c store.DeviceCommand
-	err = r.Store.InTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		c, err = store.EnqueueCommand(ctx, tx, id, uuid, requestType, body, auth.FromContext(ctx).Actor())
-		if err != nil {
-			return err
-		}
-		return r.pushInTx(ctx, tx, id)
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, NotFound("no device with id %s", deviceID)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &c, nil
+	// The same path as the dedicated mutations: blocked and checked-out
+	// devices are refused, the push goes in the command's transaction.
+	return r.queueDeviceAction(ctx, deviceID, deviceAction{requestType: requestType,
+		build: func(*store.Device) (map[string]any, string, error) { return fields, "", nil }})
 }
 
 func (r *Resolver) cancelDeviceCommand(ctx context.Context, uuid string) (*store.DeviceCommand, error) {

@@ -33,7 +33,7 @@ var obliterationBehaviors = map[model.ObliterationBehavior]string{
 // the device is known: the payload, and the PIN to seal ("" for none).
 type deviceAction struct {
 	requestType string
-	audit       string // audit action on the device, e.g. device.lock
+	audit       string // audit action on the device, e.g. device.lock; empty: only the command's own
 	build       func(d *store.Device) (payload map[string]any, pin string, err error)
 }
 
@@ -134,7 +134,7 @@ func (r *Resolver) queueDeviceAction(ctx context.Context, id string, a deviceAct
 		}
 		uuid, body, err := mdmproto.NewCommand(a.requestType, payload)
 		if err != nil {
-			return err
+			return BadInput("%s", err)
 		}
 		if c, err = store.EnqueueCommand(ctx, tx, n, uuid, a.requestType, body, actor); err != nil {
 			return err
@@ -143,6 +143,9 @@ func (r *Resolver) queueDeviceAction(ctx context.Context, id string, a deviceAct
 			if err := r.Store.SetDeviceSecret(ctx, tx, n, lockPINColumn, []byte(pin)); err != nil {
 				return fmt.Errorf("seal PIN of device %d: %w", n, err)
 			}
+		}
+		if a.audit == "" {
+			return r.pushInTx(ctx, tx, n)
 		}
 		keys := make([]string, 0, len(payload))
 		for k := range payload {
