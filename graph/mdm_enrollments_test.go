@@ -115,6 +115,14 @@ func TestEnqueueValidatesPushesInTheSameTransactionAndCancels(t *testing.T) {
 			t.Errorf("%s: %+v, want BAD_USER_INPUT", name, res.Errors)
 		}
 	}
+	blocked := addDevices(t, api.store, 1, "macOS", nil)[0]
+	must(t, api.store.InTx(context.Background(), func(tx pgx.Tx) error {
+		_, err := api.store.SetDeviceBlocked(context.Background(), tx, blocked, true, "test")
+		return err
+	}))
+	if res := api.query(tok, enqueue, map[string]any{"id": blocked, "t": "RestartDevice"}); res.code() != graph.CodeBadUserInput {
+		t.Errorf("command for a blocked device: %+v, want BAD_USER_INPUT", res.Errors)
+	}
 	if res := api.query(tok, enqueue, map[string]any{"id": "987654", "t": "RestartDevice"}); res.code() != graph.CodeNotFound {
 		t.Errorf("unknown device: %+v", res.Errors)
 	}
