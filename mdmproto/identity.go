@@ -65,6 +65,22 @@ func VerifySignature(header string, body []byte) (*x509.Certificate, error) {
 	return signer, nil
 }
 
+// proxyPEM unescapes a proxy's certificate header. Proxies differ: nginx
+// escapes "+" and spaces as %2B and %20, some leave "+" as is (it is safe in
+// a header), others write spaces as "+" (form escaping). Path unescaping
+// keeps a literal "+" of the base64; form unescaping turns "+" back into the
+// armor's spaces. The one that yields a PEM block is the proxy's.
+func proxyPEM(header string) *pem.Block {
+	for _, unescape := range []func(string) (string, error){url.PathUnescape, url.QueryUnescape} {
+		if text, err := unescape(header); err == nil {
+			if block, _ := pem.Decode([]byte(text)); block != nil {
+				return block
+			}
+		}
+	}
+	return nil
+}
+
 // CertFromProxyHeader reads the client certificate a trusted proxy passed on.
 // dn, the proxy's X-SSL-Client-S-DN, must name the same subject when sent:
 // a mismatch means the proxy and orchard disagree about who connected.
@@ -72,11 +88,7 @@ func CertFromProxyHeader(header, dn string) (*x509.Certificate, error) {
 	if header == "" {
 		return nil, fmt.Errorf("%w: no %s header", ErrIdentity, ClientCertHeader)
 	}
-	text, err := url.QueryUnescape(header)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s is not URL-escaped", ErrIdentity, ClientCertHeader)
-	}
-	block, _ := pem.Decode([]byte(text))
+	block := proxyPEM(header)
 	if block == nil || block.Type != "CERTIFICATE" {
 		return nil, fmt.Errorf("%w: %s holds no PEM certificate", ErrIdentity, ClientCertHeader)
 	}

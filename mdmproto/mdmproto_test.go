@@ -6,8 +6,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"math/big"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -163,6 +165,27 @@ func TestDecodingRefusesWhatDevicesNeverSend(t *testing.T) {
 		"AppleTV11,1": "tvOS", "RealityDevice14,1": "visionOS"} {
 		if got := mdmproto.PlatformOf(product, ""); got != want {
 			t.Errorf("PlatformOf(%s) = %s", product, got)
+		}
+	}
+}
+
+// Proxies escape the PEM differently: nginx escapes "+", others leave it as
+// is (it is safe in a header). Both must read back the same certificate.
+func TestProxyHeaderKeepsPlusSigns(t *testing.T) {
+	var cert *x509.Certificate
+	var text string
+	for !strings.Contains(text, "+") { // nearly every certificate has one
+		cert, _ = selfSigned(t, time.Now().Add(time.Hour))
+		text = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))
+	}
+	for name, header := range map[string]string{
+		"all escaped":  url.QueryEscape(text),
+		"plus kept":    strings.ReplaceAll(text, "\n", "%0A"),
+		"path escaped": url.PathEscape(text),
+	} {
+		got, err := mdmproto.CertFromProxyHeader(header, "")
+		if err != nil || !got.Equal(cert) {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }
