@@ -32,37 +32,45 @@ type Report struct {
 	ErrorChain  []ErrorChainItem `plist:",omitempty"`
 }
 
-// DecodeReport decodes and checks a command report.
-func DecodeReport(body []byte) (*Report, error) {
-	var r Report
-	if err := UnmarshalPlist(body, &r); err != nil {
-		return nil, err
+// DecodeReport decodes and checks a command report, and returns it as JSON
+// too, for storage and GraphQL (data as base64, dates as RFC 3339 strings,
+// values JSON cannot hold, such as NaN, as null). One plist parse serves both:
+// reports such as InstalledApplicationList run to megabytes.
+func DecodeReport(body []byte) (*Report, []byte, error) {
+	var v map[string]any
+	if err := UnmarshalPlist(body, &v); err != nil {
+		return nil, nil, err
 	}
+	result, err := json.Marshal(jsonSafe(v))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	var r Report
+	if err := json.Unmarshal(result, &r); err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if err := r.check(); err != nil {
+		return nil, nil, err
+	}
+	return &r, result, nil
+}
+
+func (r *Report) check() error {
 	if err := r.validate(); err != nil {
-		return nil, err
+		return err
 	}
 	switch r.Status {
 	case StatusIdle:
 	case StatusAcknowledged, StatusError, StatusCommandFormatError, StatusNotNow:
 		if r.CommandUUID == "" {
-			return nil, fmt.Errorf("%w: status %s without CommandUUID", ErrMalformed, r.Status)
+			return fmt.Errorf("%w: status %s without CommandUUID", ErrMalformed, r.Status)
 		}
 	case "":
-		return nil, fmt.Errorf("%w: no Status", ErrMalformed)
+		return fmt.Errorf("%w: no Status", ErrMalformed)
 	default:
-		return nil, fmt.Errorf("%w: unknown Status %q", ErrMalformed, r.Status)
+		return fmt.Errorf("%w: unknown Status %q", ErrMalformed, r.Status)
 	}
-	return &r, nil
-}
-
-// ResultJSON turns a report's plist into JSON for storage and GraphQL: data
-// becomes base64, dates RFC 3339 strings; values JSON cannot hold (NaN) become null.
-func ResultJSON(body []byte) ([]byte, error) {
-	var v map[string]any
-	if err := UnmarshalPlist(body, &v); err != nil {
-		return nil, err
-	}
-	return json.Marshal(jsonSafe(v))
+	return nil
 }
 
 func jsonSafe(v any) any {

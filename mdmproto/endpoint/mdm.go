@@ -155,7 +155,7 @@ func (e *Endpoint) getBootstrapToken(ctx context.Context, ch store.Channel) ([]b
 }
 
 func (e *Endpoint) report(ctx context.Context, cert *x509.Certificate, body []byte) ([]byte, error) {
-	rep, err := mdmproto.DecodeReport(body)
+	rep, result, err := mdmproto.DecodeReport(body)
 	if err != nil {
 		return nil, refuse(http.StatusBadRequest, "%w", err)
 	}
@@ -167,10 +167,6 @@ func (e *Endpoint) report(ctx context.Context, cert *x509.Certificate, body []by
 	if rep.Status == mdmproto.StatusIdle {
 		next, err := e.store.Idle(ctx, ch)
 		return next.Body, storeRefusal(err)
-	}
-	result, err := mdmproto.ResultJSON(body)
-	if err != nil {
-		return nil, refuse(http.StatusBadRequest, "%w", err)
 	}
 	next, found, err := e.store.ReportResult(ctx, ch, store.Result{Status: rep.Status, CommandUUID: rep.CommandUUID,
 		ErrorChain: rep.ErrorChain, Raw: body, JSON: result})
