@@ -47,14 +47,6 @@ func (r *Resolver) depVirtualServers(ctx context.Context) ([]*store.DEPVirtualSe
 	return pointers(list), err
 }
 
-func pointers[T any](list []T) []*T {
-	out := make([]*T, len(list))
-	for i := range list {
-		out[i] = &list[i]
-	}
-	return out
-}
-
 func (r *Resolver) depServerByID(ctx context.Context, id int64) (*store.DEPVirtualServer, error) {
 	v, err := r.loadersFrom(ctx).dep.server.Load(ctx, id)
 	if err == nil && v == nil {

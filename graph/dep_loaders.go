@@ -1,8 +1,6 @@
 package graph
 
 import (
-	"context"
-
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/orchardmdm/orchard/store"
@@ -25,16 +23,5 @@ func newDEPLoaders(s *store.Store, opt dataloadgen.Option) *depLoaders {
 		token:       dataloadgen.NewLoader(batch(s.DEPTokensByIDs), opt),
 		profile:     dataloadgen.NewLoader(batch(s.DEPProfilesByIDs), opt),
 		profileUUID: dataloadgen.NewLoader(batch(s.DEPProfilesByUUIDs), opt),
-	}
-}
-
-// batch adapts a store's by-keys loader to dataloadgen: one error for all.
-func batch[K comparable, V any](load func(context.Context, []K) ([]V, error)) func(context.Context, []K) ([]V, []error) {
-	return func(ctx context.Context, keys []K) ([]V, []error) {
-		found, err := load(ctx, keys)
-		if err != nil {
-			return nil, []error{err}
-		}
-		return found, nil
 	}
 }

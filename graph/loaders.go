@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/vikstrous/dataloadgen"
@@ -13,8 +14,15 @@ import (
 // loaders batch the list-to-object edges of one request, so a page of 500
 // devices costs one blueprint query, not 500.
 type loaders struct {
-	blueprint *dataloadgen.Loader[int64, *store.Blueprint]
-	dep       *depLoaders
+	blueprint   *dataloadgen.Loader[int64, *store.Blueprint]
+	deviceUsers *dataloadgen.Loader[int64, []store.DeviceUser]
+	dep         *depLoaders
+
+	// The push topic is read once per request, however many enrollments
+	// ask whether theirs is a placeholder.
+	topicOnce sync.Once
+	topic     string
+	topicErr  error
 }
 
 type loadersKey struct{}
@@ -22,15 +30,16 @@ type loadersKey struct{}
 func newLoaders(s *store.Store) *loaders {
 	wait := dataloadgen.WithWait(time.Millisecond)
 	return &loaders{
-		blueprint: dataloadgen.NewLoader(func(ctx context.Context, ids []int64) ([]*store.Blueprint, []error) {
-			found, err := s.BlueprintsByIDs(ctx, ids)
-			if err != nil {
-				return nil, []error{err}
-			}
-			return found, nil
-		}, wait),
-		dep: newDEPLoaders(s, wait),
+		blueprint:   dataloadgen.NewLoader(batch(s.BlueprintsByIDs), wait),
+		deviceUsers: dataloadgen.NewLoader(batch(s.DeviceUsersByDeviceIDs), wait),
+		dep:         newDEPLoaders(s, wait),
 	}
+}
+
+// pushTopic is get's answer, asked once per request.
+func (l *loaders) pushTopic(ctx context.Context, get func(context.Context) (string, error)) (string, error) {
+	l.topicOnce.Do(func() { l.topic, l.topicErr = get(ctx) })
+	return l.topic, l.topicErr
 }
 
 // LoaderMiddleware gives each request its own loaders (no cross-request cache).
@@ -48,4 +57,24 @@ func (r *Resolver) loadersFrom(ctx context.Context) *loaders {
 		return l
 	}
 	return newLoaders(r.Store)
+}
+
+// batch adapts a store's by-keys loader to dataloadgen: one error for all.
+func batch[K comparable, V any](load func(context.Context, []K) ([]V, error)) func(context.Context, []K) ([]V, []error) {
+	return func(ctx context.Context, keys []K) ([]V, []error) {
+		found, err := load(ctx, keys)
+		if err != nil {
+			return nil, []error{err}
+		}
+		return found, nil
+	}
+}
+
+// pointers lists the addresses of a slice's elements, as gqlgen wants them.
+func pointers[T any](list []T) []*T {
+	out := make([]*T, len(list))
+	for i := range list {
+		out[i] = &list[i]
+	}
+	return out
 }

@@ -78,15 +78,11 @@ func (r *Resolver) deviceCommands(ctx context.Context, d *store.Device, first *i
 }
 
 func (r *Resolver) deviceUsers(ctx context.Context, d *store.Device) ([]*store.DeviceUser, error) {
-	users, err := r.Store.DeviceUsers(ctx, d.ID)
+	users, err := r.loadersFrom(ctx).deviceUsers.Load(ctx, d.ID)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*store.DeviceUser, len(users))
-	for i := range users {
-		out[i] = &users[i]
-	}
-	return out, nil
+	return pointers(users), nil
 }
 
 // enqueueDeviceCommand validates and queues a command; the command, its

@@ -100,6 +100,6 @@ func (r *Resolver) pushTopicPlaceholder(ctx context.Context) (bool, error) {
 	if r.PushTopic == nil {
 		return true, nil
 	}
-	topic, err := r.PushTopic(ctx)
+	topic, err := r.loadersFrom(ctx).pushTopic(ctx, r.PushTopic)
 	return topic == "", err
 }

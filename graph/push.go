@@ -22,11 +22,7 @@ func (r *Resolver) pushCertificates(ctx context.Context) ([]*store.PushCertifica
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*store.PushCertificate, len(list))
-	for i := range list {
-		out[i] = &list[i]
-	}
-	return out, nil
+	return pointers(list), nil
 }
 
 func (r *Resolver) pushCertificate(ctx context.Context, id string) (*store.PushCertificate, error) {

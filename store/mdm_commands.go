@@ -248,18 +248,40 @@ type DeviceUser struct {
 	CreatedAt  time.Time
 }
 
-// DeviceUsers lists the user channels of a device.
+// DeviceUsers returns the user channels of a device, in id order.
 func (s *Store) DeviceUsers(ctx context.Context, deviceID int64) ([]DeviceUser, error) {
+	all, err := s.DeviceUsersByDeviceIDs(ctx, []int64{deviceID})
+	if err != nil {
+		return nil, err
+	}
+	return all[0], nil
+}
+
+// DeviceUsersByDeviceIDs loads the user channels of many devices in one
+// query, for a dataloader: each device's users in id order.
+func (s *Store) DeviceUsersByDeviceIDs(ctx context.Context, deviceIDs []int64) ([][]DeviceUser, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, device_id, user_id, short_name, long_name, last_seen_at, created_at
-		FROM mdm_device_users WHERE device_id = $1 ORDER BY id`, deviceID)
+		FROM mdm_device_users WHERE device_id = ANY($1) ORDER BY id`, deviceIDs)
 	if err != nil {
 		return nil, fmt.Errorf("device users: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeviceUser, error) {
+	users, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeviceUser, error) {
 		var u DeviceUser
 		err := r.Scan(&u.ID, &u.DeviceID, &u.UserID, &u.ShortName, &u.LongName, &u.LastSeenAt, &u.CreatedAt)
 		return u, err
 	})
+	if err != nil {
+		return nil, fmt.Errorf("device users: %w", err)
+	}
+	byDevice := make(map[int64][]DeviceUser, len(deviceIDs))
+	for _, u := range users {
+		byDevice[u.DeviceID] = append(byDevice[u.DeviceID], u)
+	}
+	out := make([][]DeviceUser, len(deviceIDs))
+	for i, id := range deviceIDs {
+		out[i] = byDevice[id]
+	}
+	return out, nil
 }
 
 // TouchUser marks a user channel seen after checking the device's identity.
