@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"strings"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/graph/model"
 	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/mdmproto/dep"
 	"github.com/orchardmdm/orchard/store"
 )
@@ -31,7 +31,7 @@ func depDaysUntilExpiry(t *store.DEPToken) *int {
 	if t.AccessTokenExpiry == nil {
 		return nil
 	}
-	days := int(math.Floor(time.Until(*t.AccessTokenExpiry).Hours() / 24))
+	days := mdmproto.DaysUntil(*t.AccessTokenExpiry, time.Now())
 	return &days
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/graph/model"
 	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/mdmproto/pushcert"
 	"github.com/orchardmdm/orchard/store"
 )
@@ -41,7 +42,7 @@ func (r *Resolver) pushCertificate(ctx context.Context, id string) (*store.PushC
 }
 
 func daysUntilExpiry(c *store.PushCertificate) int {
-	return pushcert.DaysUntil(c.NotAfter, time.Now())
+	return mdmproto.DaysUntil(c.NotAfter, time.Now())
 }
 
 // checkPushCertificate turns the uploaded strings into a stored form, or says

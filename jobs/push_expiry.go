@@ -8,7 +8,7 @@ import (
 
 	"github.com/riverqueue/river"
 
-	"github.com/orchardmdm/orchard/mdmproto/pushcert"
+	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/store"
 )
 
@@ -55,7 +55,7 @@ func (w *PushCertExpiryWorker) Work(ctx context.Context, job *river.Job[PushCert
 
 func expiryWarning(c store.PushCertificate, now time.Time) string {
 	day := c.NotAfter.UTC().Format("2006-01-02")
-	days := pushcert.DaysUntil(c.NotAfter, now)
+	days := mdmproto.DaysUntil(c.NotAfter, now)
 	if days < 0 {
 		return fmt.Sprintf("expired on %s: devices cannot be pushed. Renew it in Apple's Push Certificates Portal (Renew, not Create) and upload it with updatePushCertificate", day)
 	}

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 )
 
 // TopicPrefix starts every MDM push topic Apple issues.
@@ -126,14 +125,4 @@ func TLSCertificate(certPEM, keyDER []byte) (tls.Certificate, error) {
 		return tls.Certificate{}, fmt.Errorf("pushcert: key: %w", err)
 	}
 	return tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}, nil
-}
-
-// DaysUntil counts whole days from now until t; negative once t has passed.
-func DaysUntil(t, now time.Time) int {
-	d := t.Sub(now)
-	days := int(d / (24 * time.Hour))
-	if d < 0 && d%(24*time.Hour) != 0 {
-		days--
-	}
-	return days
 }
