@@ -132,23 +132,8 @@ func (s *Store) DEPProfilesByIDs(ctx context.Context, ids []int64) ([]*DEPProfil
 // DEPProfilesByUUIDs loads profiles by Apple's UUID for a dataloader; unknown
 // UUIDs (profiles defined elsewhere) give nil.
 func (s *Store) DEPProfilesByUUIDs(ctx context.Context, uuids []string) ([]*DEPProfile, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+depProfileColumns+" FROM dep_profiles WHERE profile_uuid = ANY($1)", uuids)
-	if err != nil {
-		return nil, fmt.Errorf("load dep profiles: %w", err)
-	}
-	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DEPProfile, error) { return scanDEPProfile(r) })
-	if err != nil {
-		return nil, fmt.Errorf("load dep profiles: %w", err)
-	}
-	byUUID := make(map[string]*DEPProfile, len(found))
-	for i := range found {
-		byUUID[found[i].ProfileUUID] = &found[i]
-	}
-	out := make([]*DEPProfile, len(uuids))
-	for i, u := range uuids {
-		out[i] = byUUID[u]
-	}
-	return out, nil
+	return loadByKeys(ctx, s.pool, "dep profiles", "SELECT "+depProfileColumns+" FROM dep_profiles WHERE profile_uuid = ANY($1)",
+		uuids, scanDEPProfile, func(p *DEPProfile) string { return p.ProfileUUID })
 }
 
 // DEPDevicesToAutoAssign returns up to limit serials of a server's devices

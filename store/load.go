@@ -10,8 +10,8 @@ import (
 // loadByKeys runs query (with the keys as $1, e.g. "... WHERE id = ANY($1)")
 // for a dataloader and returns the rows in the order of keys, nil where a key
 // matched nothing. key says which field of a row the keys are matched on.
-func loadByKeys[T any](ctx context.Context, db DB, what, query string, keys []int64,
-	scan func(pgx.Row) (T, error), key func(*T) int64) ([]*T, error) {
+func loadByKeys[T any, K comparable](ctx context.Context, db DB, what, query string, keys []K,
+	scan func(pgx.Row) (T, error), key func(*T) K) ([]*T, error) {
 	rows, err := db.Query(ctx, query, keys)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", what, err)
@@ -20,7 +20,7 @@ func loadByKeys[T any](ctx context.Context, db DB, what, query string, keys []in
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", what, err)
 	}
-	byKey := make(map[int64]*T, len(found))
+	byKey := make(map[K]*T, len(found))
 	for i := range found {
 		byKey[key(&found[i])] = &found[i]
 	}
