@@ -55,8 +55,6 @@ type DEPSyncOutput struct {
 type DEPSyncWorker struct {
 	river.WorkerDefaults[DEPSyncArgs]
 	dep *DEP
-	// PageSize is the page asked of Apple (at most dep.MaxPage).
-	PageSize int
 }
 
 // Timeout leaves room for 100,000-device fetches on a slow Apple day, and
@@ -149,14 +147,10 @@ func (w *DEPSyncWorker) run(ctx context.Context, job *river.Job[DEPSyncArgs], cl
 }
 
 func (w *DEPSyncWorker) page(ctx context.Context, c *dep.Client, st store.DEPSyncState) (*dep.DevicePage, error) {
-	size := w.PageSize
-	if size <= 0 || size > dep.MaxPage {
-		size = dep.MaxPage
-	}
 	if st.Phase == store.DEPPhaseFetch {
-		return c.FetchDevices(ctx, size, st.Cursor)
+		return c.FetchDevices(ctx, dep.MaxPage, st.Cursor)
 	}
-	return c.SyncDevices(ctx, size, st.Cursor)
+	return c.SyncDevices(ctx, dep.MaxPage, st.Cursor)
 }
 
 // lock takes the server's advisory lock on a connection held for the job;

@@ -20,9 +20,8 @@ const (
 // DEPSyncState is where a server's sync stands: a fetch to start or resume,
 // or a finished fetch whose cursor syncs changes.
 type DEPSyncState struct {
-	TokenID int64
-	Cursor  string
-	Phase   string
+	Cursor string
+	Phase  string
 }
 
 // ErrDEPCursorMoved is returned when the stored cursor is not the one a page
@@ -32,8 +31,8 @@ var ErrDEPCursorMoved = errors.New("the server's DEP cursor moved: another sync 
 // DEPSyncStateOf returns a server's sync state.
 func (s *Store) DEPSyncStateOf(ctx context.Context, serverID int64) (DEPSyncState, error) {
 	var st DEPSyncState
-	err := s.pool.QueryRow(ctx, "SELECT token_id, cursor, cursor_phase FROM dep_virtual_servers WHERE id = $1", serverID).
-		Scan(&st.TokenID, &st.Cursor, &st.Phase)
+	err := s.pool.QueryRow(ctx, "SELECT cursor, cursor_phase FROM dep_virtual_servers WHERE id = $1", serverID).
+		Scan(&st.Cursor, &st.Phase)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return st, fmt.Errorf("dep virtual server %d: %w", serverID, ErrNotFound)
 	}

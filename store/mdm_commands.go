@@ -119,21 +119,15 @@ type NextCommand struct {
 	Body []byte
 }
 
-// The next command, oldest first. A Sent command without an answer is offered
-// again (the connection broke). NotNow commands wait for the next Idle, which
-// starts a new exchange: never re-offered in the exchange that deferred them.
-const (
-	nextWithNotNow = `WITH next AS (
-		SELECT id FROM mdm_device_commands WHERE device_id = $1 AND status IN ('Queued', 'Sent', 'NotNow')
-		ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-	UPDATE mdm_device_commands c SET status = 'Sent', sent_at = now() FROM next WHERE c.id = next.id
-	RETURNING c.uuid, c.command`
-	nextWithoutNotNow = `WITH next AS (
+// nextAfterReport is the command that follows a report, oldest first. A Sent
+// command without an answer is offered again (the connection broke). NotNow
+// commands wait for the next Idle (idleSQL), which starts a new exchange:
+// never re-offered in the exchange that deferred them.
+const nextAfterReport = `WITH next AS (
 		SELECT id FROM mdm_device_commands WHERE device_id = $1 AND status IN ('Queued', 'Sent')
 		ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
 	UPDATE mdm_device_commands c SET status = 'Sent', sent_at = now() FROM next WHERE c.id = next.id
 	RETURNING c.uuid, c.command`
-)
 
 // idleSQL answers an Idle in one round trip: identity check, last_seen_at and
 // the next command. No row means refused; whyRefused says why.
@@ -215,19 +209,15 @@ func (s *Store) ReportResult(ctx context.Context, ch Channel, r Result) (next Ne
 				}
 			}
 		}
-		next, err = nextCommand(ctx, tx, id, false)
+		next, err = nextCommand(ctx, tx, id)
 		return err
 	})
 	return next, found, err
 }
 
-func nextCommand(ctx context.Context, tx pgx.Tx, deviceID int64, withNotNow bool) (NextCommand, error) {
-	sql := nextWithoutNotNow
-	if withNotNow {
-		sql = nextWithNotNow
-	}
+func nextCommand(ctx context.Context, tx pgx.Tx, deviceID int64) (NextCommand, error) {
 	var n NextCommand
-	err := tx.QueryRow(ctx, sql, deviceID).Scan(&n.UUID, &n.Body)
+	err := tx.QueryRow(ctx, nextAfterReport, deviceID).Scan(&n.UUID, &n.Body)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return NextCommand{}, nil
 	}
