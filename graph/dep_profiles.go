@@ -202,7 +202,7 @@ func (r *Resolver) assignDEPProfile(ctx context.Context, id string, serials []st
 	if err != nil {
 		return nil, appleError(err)
 	}
-	if err := r.Store.SetDEPProfileStatus(ctx, successes(res.Devices), dep.ProfileAssigned, p.ProfileUUID, auth.FromContext(ctx).Actor()); err != nil {
+	if err := r.Store.SetDEPProfileStatus(ctx, res.Succeeded(), dep.ProfileAssigned, p.ProfileUUID, auth.FromContext(ctx).Actor()); err != nil {
 		return nil, err
 	}
 	return profileResults(res.Devices), nil
@@ -220,18 +220,8 @@ func (r *Resolver) removeDEPProfile(ctx context.Context, serverID string, serial
 	if err != nil {
 		return nil, appleError(err)
 	}
-	if err := r.Store.SetDEPProfileStatus(ctx, successes(res.Devices), dep.ProfileRemoved, "", auth.FromContext(ctx).Actor()); err != nil {
+	if err := r.Store.SetDEPProfileStatus(ctx, res.Succeeded(), dep.ProfileRemoved, "", auth.FromContext(ctx).Actor()); err != nil {
 		return nil, err
 	}
 	return profileResults(res.Devices), nil
-}
-
-func successes(results map[string]string) []string {
-	var ok []string
-	for serial, res := range results {
-		if res == dep.ResultSuccess {
-			ok = append(ok, serial)
-		}
-	}
-	return ok
 }

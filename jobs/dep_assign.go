@@ -74,7 +74,7 @@ func (w *DEPAssignDefaultWorker) Work(ctx context.Context, job *river.Job[DEPAss
 		if err != nil {
 			return fmt.Errorf("assign default profile %q: %w", profile.Name, err)
 		}
-		ok := succeeded(res.Devices)
+		ok := res.Succeeded()
 		if err := s.SetDEPProfileStatus(ctx, ok, dep.ProfileAssigned, profile.ProfileUUID, "job:dep_assign_default_profile"); err != nil {
 			return err
 		}
@@ -83,16 +83,6 @@ func (w *DEPAssignDefaultWorker) Work(ctx context.Context, job *river.Job[DEPAss
 			return err
 		}
 	}
-}
-
-func succeeded(results map[string]string) []string {
-	var ok []string
-	for serial, r := range results {
-		if r == dep.ResultSuccess {
-			ok = append(ok, serial)
-		}
-	}
-	return ok
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -128,3 +128,14 @@ type ProfileResult struct {
 	ProfileUUID string            `json:"profile_uuid,omitempty"`
 	Devices     map[string]string `json:"devices"`
 }
+
+// Succeeded lists the serials Apple answered SUCCESS for.
+func (r *ProfileResult) Succeeded() []string {
+	var ok []string
+	for serial, result := range r.Devices {
+		if result == ResultSuccess {
+			ok = append(ok, serial)
+		}
+	}
+	return ok
+}
