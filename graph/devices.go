@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
@@ -11,7 +10,6 @@ import (
 	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/graph/model"
 	"github.com/orchardmdm/orchard/store"
-	"github.com/orchardmdm/orchard/store/seal"
 )
 
 const deviceCursor = "device"
@@ -94,13 +92,9 @@ func (r *Resolver) setBlocked(ctx context.Context, id string, blocked bool) (*st
 func (r *Resolver) revealSecret(ctx context.Context, d *store.Device, column string) (*string, error) {
 	var secret *string
 	err := r.Store.InTx(ctx, func(tx pgx.Tx) error {
-		sealed, err := store.DeviceSecret(ctx, tx, d.ID, column)
-		if err != nil || sealed == nil {
+		plain, err := r.Store.OpenDeviceSecret(ctx, tx, d.ID, column)
+		if err != nil || plain == nil {
 			return err
-		}
-		plain, err := r.Store.Sealer().Open(*sealed, seal.Place{Table: "enrolled_devices", Column: column, RowID: strconv.FormatInt(d.ID, 10)})
-		if err != nil {
-			return fmt.Errorf("open %s of device %d: %w", column, d.ID, err)
 		}
 		s := string(plain)
 		secret = &s

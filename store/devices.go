@@ -212,9 +212,9 @@ var secretColumns = map[string]bool{
 	"bootstrap_token_sealed": true, "unlock_token_sealed": true, "lock_pin_sealed": true,
 }
 
-// DeviceSecret returns a sealed secret of a device (nil when none is stored).
-// The place to open it with is enrolled_devices, column, device id.
-func DeviceSecret(ctx context.Context, tx pgx.Tx, id int64, column string) (*string, error) {
+// OpenDeviceSecret returns a device secret in the clear (nil when none is
+// stored), read inside tx so callers can audit the reveal with it.
+func (s *Store) OpenDeviceSecret(ctx context.Context, tx pgx.Tx, id int64, column string) ([]byte, error) {
 	if !secretColumns[column] {
 		return nil, fmt.Errorf("device secret: unknown column %q", column)
 	}
@@ -223,7 +223,19 @@ func DeviceSecret(ctx context.Context, tx pgx.Tx, id int64, column string) (*str
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
-	return sealed, err
+	if err != nil || sealed == nil {
+		return nil, err
+	}
+	plain, err := s.sealer.Open(*sealed, deviceSecretPlace(id, column))
+	if err != nil {
+		return nil, fmt.Errorf("open %s of device %d: %w", column, id, err)
+	}
+	return plain, nil
+}
+
+// deviceSecretPlace binds a sealed device secret to its row and column.
+func deviceSecretPlace(id int64, column string) seal.Place {
+	return seal.Place{Table: "enrolled_devices", Column: column, RowID: strconv.FormatInt(id, 10)}
 }
 
 // SetDeviceSecret seals and stores a device secret.
@@ -231,7 +243,7 @@ func (s *Store) SetDeviceSecret(ctx context.Context, db DB, id int64, column str
 	if !secretColumns[column] {
 		return fmt.Errorf("device secret: unknown column %q", column)
 	}
-	sealed, err := s.sealer.Seal(secret, seal.Place{Table: "enrolled_devices", Column: column, RowID: strconv.FormatInt(id, 10)})
+	sealed, err := s.sealer.Seal(secret, deviceSecretPlace(id, column))
 	if err != nil {
 		return err
 	}

@@ -5,14 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/orchardmdm/orchard/mdmproto"
-	"github.com/orchardmdm/orchard/store/seal"
 )
 
 // Refusals of device requests; the MDM endpoint maps them to status codes.
@@ -237,11 +235,7 @@ func (s *Store) BootstrapToken(ctx context.Context, ch Channel) ([]byte, error) 
 		if err != nil {
 			return err
 		}
-		sealed, err := DeviceSecret(ctx, tx, id, "bootstrap_token_sealed")
-		if err != nil || sealed == nil {
-			return err
-		}
-		token, err = s.sealer.Open(*sealed, seal.Place{Table: "enrolled_devices", Column: "bootstrap_token_sealed", RowID: strconv.FormatInt(id, 10)})
+		token, err = s.OpenDeviceSecret(ctx, tx, id, "bootstrap_token_sealed")
 		return err
 	})
 	return token, err
