@@ -12,7 +12,8 @@ import (
 // tokenRetention is how long expired or revoked token records stay listable.
 const tokenRetention = 30 * 24 * time.Hour
 
-// TokenCleanupArgs deletes API token records long expired or revoked.
+// TokenCleanupArgs deletes API token records long expired or revoked, and
+// SCEP challenges expired for a day.
 type TokenCleanupArgs struct{}
 
 // Kind names the job.
@@ -35,5 +36,9 @@ func (w *TokenCleanupWorker) Work(ctx context.Context, job *river.Job[TokenClean
 	if err != nil {
 		return err
 	}
-	return river.RecordOutput(ctx, map[string]any{"deleted": n})
+	challenges, err := w.store.DeleteStaleSCEPChallenges(ctx, time.Now().Add(-24*time.Hour))
+	if err != nil {
+		return err
+	}
+	return river.RecordOutput(ctx, map[string]any{"deleted": n, "scep_challenges_deleted": challenges})
 }

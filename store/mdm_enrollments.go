@@ -156,15 +156,20 @@ func (s *Store) DeleteEnrollment(ctx context.Context, id int64, actor string) er
 	})
 }
 
+// DeleteStaleSCEPChallenges removes challenges that expired before cutoff
+// (used ones are deleted when used); the daily clean-up job calls it.
+func (s *Store) DeleteStaleSCEPChallenges(ctx context.Context, cutoff time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, "DELETE FROM mdm_scep_challenges WHERE expires_at < $1", cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("delete stale scep challenges: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // NewSCEPChallenge makes a single-use challenge for one profile download.
 func (s *Store) NewSCEPChallenge(ctx context.Context, enrollmentID int64, ttl time.Duration) (string, error) {
 	challenge := randomToken(24)
-	// Downloads also sweep a few long-expired challenges, so the table stays
-	// small without a job of its own.
-	_, err := s.pool.Exec(ctx, `WITH swept AS (
-			DELETE FROM mdm_scep_challenges WHERE challenge IN (SELECT challenge FROM mdm_scep_challenges
-				WHERE expires_at < now() - interval '1 day' LIMIT 20))
-		INSERT INTO mdm_scep_challenges (challenge, enrollment_id, expires_at)
+	_, err := s.pool.Exec(ctx, `INSERT INTO mdm_scep_challenges (challenge, enrollment_id, expires_at)
 		VALUES ($1, $2, now() + $3::interval)`, challenge, enrollmentID, ttl.String())
 	if isForeignKeyViolation(err) {
 		return "", fmt.Errorf("enrollment %d: %w", enrollmentID, ErrNotFound)

@@ -83,6 +83,9 @@ func TestSCEPChallengesAreSingleUseAndSwept(t *testing.T) {
 	if _, err := s.NewSCEPChallenge(ctx, e.ID, time.Hour); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.DeleteStaleSCEPChallenges(ctx, time.Now().Add(-24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 	var n int
 	_ = s.Pool().QueryRow(ctx, "SELECT count(*) FROM mdm_scep_challenges").Scan(&n)
 	if n != 1 {
