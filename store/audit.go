@@ -57,11 +57,7 @@ func (s *Store) ListAuditEvents(ctx context.Context, p Page) ([]AuditEvent, bool
 	if err != nil {
 		return nil, false, fmt.Errorf("list audit events: %w", err)
 	}
-	more := len(events) > p.First
-	if more {
-		events = events[:p.First]
-	}
-	return events, more, nil
+	return trimPage(events, p)
 }
 
 // CountAuditEvents counts all audit events.

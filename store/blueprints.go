@@ -49,11 +49,7 @@ func (s *Store) ListBlueprints(ctx context.Context, p Page) ([]Blueprint, bool, 
 	if err != nil {
 		return nil, false, fmt.Errorf("list blueprints: %w", err)
 	}
-	more := len(list) > p.First
-	if more {
-		list = list[:p.First]
-	}
-	return list, more, nil
+	return trimPage(list, p)
 }
 
 // CreateBlueprint inserts a blueprint and its audit event.

@@ -92,11 +92,7 @@ func (s *Store) ListDEPDevices(ctx context.Context, f DEPDeviceFilter, p Page) (
 	if err != nil {
 		return nil, false, fmt.Errorf("list dep devices: %w", err)
 	}
-	more := len(list) > p.First
-	if more {
-		list = list[:p.First]
-	}
-	return list, more, nil
+	return trimPage(list, p)
 }
 
 // CountDEPDevices counts the DEP devices a filter matches.

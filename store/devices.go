@@ -106,6 +106,15 @@ type Page struct {
 	After int64
 }
 
+// trimPage cuts a list read with First+1 rows to the page, and says whether
+// more follow.
+func trimPage[T any](list []T, p Page) ([]T, bool, error) {
+	if len(list) > p.First {
+		return list[:p.First], true, nil
+	}
+	return list, false, nil
+}
+
 // ListDevices returns one page of devices in id order, and whether more follow.
 // Keyset pagination keeps pages stable while devices are inserted.
 func (s *Store) ListDevices(ctx context.Context, f DeviceFilter, p Page) ([]Device, bool, error) {
@@ -121,11 +130,7 @@ func (s *Store) ListDevices(ctx context.Context, f DeviceFilter, p Page) ([]Devi
 	if err != nil {
 		return nil, false, fmt.Errorf("list devices: %w", err)
 	}
-	more := len(devices) > p.First
-	if more {
-		devices = devices[:p.First]
-	}
-	return devices, more, nil
+	return trimPage(devices, p)
 }
 
 // CountDevices counts the devices a filter matches.

@@ -89,9 +89,8 @@ func (s *Store) Authenticate(ctx context.Context, ch Channel, facts mdmproto.Dev
 		if err := applyFacts(ctx, tx, id, facts); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE mdm_device_commands SET status = 'Cancelled', result_at = now(),
-			`+forgetSecretOnCancel+` WHERE device_id = $1 AND status IN ('Queued', 'Sent', 'NotNow')`, id); err != nil {
-			return fmt.Errorf("authenticate: clear queue: %w", err)
+		if err := cancelPendingCommands(ctx, tx, id); err != nil {
+			return fmt.Errorf("authenticate: %w", err)
 		}
 		_, err = tx.Exec(ctx, "DELETE FROM mdm_device_users WHERE device_id = $1", id)
 		return err
@@ -201,9 +200,7 @@ func (s *Store) CheckOut(ctx context.Context, ch Channel) error {
 		if err != nil {
 			return fmt.Errorf("check out: %w", err)
 		}
-		_, err = tx.Exec(ctx, `UPDATE mdm_device_commands SET status = 'Cancelled', result_at = now(),
-			`+forgetSecretOnCancel+` WHERE device_id = $1 AND status IN ('Queued', 'Sent', 'NotNow')`, id)
-		return err
+		return cancelPendingCommands(ctx, tx, id)
 	})
 }
 

@@ -49,6 +49,16 @@ const (
 		THEN ''::bytea ELSE command END`
 )
 
+// cancelPendingCommands clears a device's queue (re-enrollment, check-out).
+func cancelPendingCommands(ctx context.Context, tx pgx.Tx, deviceID int64) error {
+	_, err := tx.Exec(ctx, `UPDATE mdm_device_commands SET status = 'Cancelled', result_at = now(),
+		`+forgetSecretOnCancel+` WHERE device_id = $1 AND status IN ('Queued', 'Sent', 'NotNow')`, deviceID)
+	if err != nil {
+		return fmt.Errorf("clear command queue: %w", err)
+	}
+	return nil
+}
+
 // ErrCommandFinished: the command was already answered or cancelled.
 var ErrCommandFinished = errors.New("command is no longer pending")
 
@@ -106,11 +116,7 @@ func (s *Store) ListDeviceCommands(ctx context.Context, deviceID int64, status s
 	if err != nil {
 		return nil, false, fmt.Errorf("list commands: %w", err)
 	}
-	more := len(list) > p.First
-	if more {
-		list = list[:p.First]
-	}
-	return list, more, nil
+	return trimPage(list, p)
 }
 
 // NextCommand is the command plist to answer a device with; empty when none.

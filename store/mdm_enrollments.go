@@ -125,11 +125,7 @@ func (s *Store) ListEnrollments(ctx context.Context, p Page) ([]Enrollment, bool
 	if err != nil {
 		return nil, false, fmt.Errorf("list enrollments: %w", err)
 	}
-	more := len(list) > p.First
-	if more {
-		list = list[:p.First]
-	}
-	return list, more, nil
+	return trimPage(list, p)
 }
 
 // CountEnrollments counts all enrollments.
