@@ -256,7 +256,7 @@ func TestForbiddenRenewsTheSessionButAccessDeniedIsAnError(t *testing.T) {
 	}
 	sim.FailNextCode(1, http.StatusForbidden, dep.CodeAccessDenied)
 	_, err = c.Account(ctx(t))
-	if !errors.Is(err, dep.ErrAccessDenied) || errors.Is(err, dep.ErrTermsNotSigned) || sim.Requests("/session") != 2 {
+	if !dep.HasCode(err, dep.CodeAccessDenied) || dep.HasCode(err, dep.CodeTermsNotSigned) || sim.Requests("/session") != 2 {
 		t.Fatalf("err = %v after %d sessions, want ACCESS_DENIED and no new session", err, sim.Requests("/session"))
 	}
 	if !strings.Contains(err.Error(), "upload a new token") {

@@ -42,21 +42,6 @@ func (e *Error) Error() string {
 	return msg
 }
 
-// Sentinels for errors.Is: a DEP error matches the sentinel of its code.
-var (
-	ErrTermsNotSigned  = &Error{Code: CodeTermsNotSigned}
-	ErrAccessDenied    = &Error{Code: CodeAccessDenied}
-	ErrExpiredCursor   = &Error{Code: CodeExpiredCursor}
-	ErrInvalidCursor   = &Error{Code: CodeInvalidCursor}
-	ErrExhaustedCursor = &Error{Code: CodeExhaustedCursor}
-)
-
-// Is matches the sentinels above by code.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Status == 0 && t.Code != "" && t.Code == e.Code
-}
-
 // HasCode reports whether err is a DEP error with one of the codes.
 func HasCode(err error, codes ...string) bool {
 	var e *Error

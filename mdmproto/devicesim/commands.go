@@ -34,11 +34,8 @@ func parseCommand(body []byte) (*Command, error) {
 	if len(body) == 0 {
 		return nil, nil
 	}
-	var c struct {
-		CommandUUID string
-		Command     map[string]any
-	}
-	if err := plist.Unmarshal(body, &c); err != nil {
+	var c mdmproto.Command
+	if err := mdmproto.UnmarshalPlist(body, &c); err != nil {
 		return nil, fmt.Errorf("server sent a malformed command: %w", err)
 	}
 	rt, _ := c.Command["RequestType"].(string)
