@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -115,17 +116,9 @@ func NewVerifier(cas []*x509.Certificate) (*Verifier, error) {
 	if len(cas) == 0 {
 		return nil, errors.New("mdmproto: no SCEP CA certificate to verify devices with")
 	}
-	v := &Verifier{roots: x509.NewCertPool(), intermediates: x509.NewCertPool(), now: time.Now}
-	roots := 0
-	for _, c := range cas {
-		if bytes.Equal(c.RawIssuer, c.RawSubject) {
-			v.roots.AddCert(c)
-			roots++
-		} else {
-			v.intermediates.AddCert(c)
-		}
-	}
-	if roots == 0 {
+	v := &Verifier{now: time.Now}
+	v.roots, v.intermediates = CertPools(cas)
+	if !slices.ContainsFunc(cas, SelfSigned) {
 		// A chain without its root: trust the top of what was given.
 		v.roots.AddCert(cas[len(cas)-1])
 	}

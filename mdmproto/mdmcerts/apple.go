@@ -47,12 +47,10 @@ func AppleChain() ([]*x509.Certificate, error) {
 func OrderChain(certs []*x509.Certificate) []*x509.Certificate {
 	out := slices.Clone(certs)
 	slices.SortStableFunc(out, func(a, b *x509.Certificate) int {
-		return boolInt(selfSigned(a)) - boolInt(selfSigned(b))
+		return boolInt(mdmproto.SelfSigned(a)) - boolInt(mdmproto.SelfSigned(b))
 	})
 	return out
 }
-
-func selfSigned(c *x509.Certificate) bool { return bytes.Equal(c.RawIssuer, c.RawSubject) }
 
 func boolInt(b bool) int {
 	if b {

@@ -18,6 +18,8 @@ import (
 	"regexp"
 
 	"github.com/micromdm/plist"
+
+	"github.com/orchardmdm/orchard/mdmproto"
 )
 
 // keyBits is the RSA size Apple expects for vendor and push keys.
@@ -127,14 +129,7 @@ func checkVendor(key crypto.Signer, cert *x509.Certificate, appleChain []*x509.C
 	if len(appleChain) == 0 {
 		return nil, errors.New("Apple's WWDR intermediate and root certificates are missing: see mdmproto/mdmcerts/apple/README.md, or pass --apple-chain")
 	}
-	roots, inter := x509.NewCertPool(), x509.NewCertPool()
-	for _, c := range appleChain {
-		if bytes.Equal(c.RawIssuer, c.RawSubject) {
-			roots.AddCert(c)
-		} else {
-			inter.AddCert(c)
-		}
-	}
+	roots, inter := mdmproto.CertPools(appleChain)
 	chains, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 	if err != nil {
 		return nil, fmt.Errorf("the vendor certificate does not chain to Apple's certificates: %w", err)

@@ -11,8 +11,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"time"
+
+	"github.com/orchardmdm/orchard/mdmproto"
 )
 
 // CA is the key and certificate that sign device identities.
@@ -35,7 +36,7 @@ func GenerateCA(commonName string) ([]byte, error) {
 	}
 	now := time.Now()
 	tmpl := &x509.Certificate{
-		SerialNumber:          randomSerial(),
+		SerialNumber:          mdmproto.RandomSerial(),
 		Subject:               pkix.Name{CommonName: commonName, Organization: []string{"orchard"}},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.AddDate(10, 0, 0),
@@ -87,7 +88,7 @@ func (ca *CA) Issue(csr *x509.CertificateRequest) (*x509.Certificate, error) {
 // IssueValid signs a certificate valid between notBefore and notAfter.
 func (ca *CA) IssueValid(csr *x509.CertificateRequest, notBefore, notAfter time.Time) (*x509.Certificate, error) {
 	tmpl := &x509.Certificate{
-		SerialNumber: randomSerial(),
+		SerialNumber: mdmproto.RandomSerial(),
 		Subject:      csr.Subject,
 		NotBefore:    notBefore,
 		NotAfter:     notAfter,
@@ -99,9 +100,4 @@ func (ca *CA) IssueValid(csr *x509.CertificateRequest, notBefore, notAfter time.
 		return nil, fmt.Errorf("scep: issue certificate: %w", err)
 	}
 	return x509.ParseCertificate(der)
-}
-
-func randomSerial() *big.Int {
-	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	return n.Add(n, big.NewInt(1))
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/smallstep/scep"
 	"github.com/smallstep/scep/x509util"
+
+	"github.com/orchardmdm/orchard/mdmproto"
 )
 
 // Request asks a SCEP server for a certificate, as a device does when it
@@ -80,7 +82,7 @@ func getCACerts(ctx context.Context, client *http.Client, serverURL string) ([]*
 
 func selfSigned(key *rsa.PrivateKey, cn string) (*x509.Certificate, error) {
 	tmpl := &x509.Certificate{
-		SerialNumber: randomSerial(), Subject: pkix.Name{CommonName: cn},
+		SerialNumber: mdmproto.RandomSerial(), Subject: pkix.Name{CommonName: cn},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 	}
