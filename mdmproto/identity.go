@@ -142,27 +142,3 @@ func CertHash(cert *x509.Certificate) []byte {
 	h := sha256.Sum256(cert.Raw)
 	return h[:]
 }
-
-// ParsePEMCertificates reads every CERTIFICATE block of a PEM text.
-func ParsePEMCertificates(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		return nil, errors.New("no PEM certificate found")
-	}
-	return certs, nil
-}

@@ -14,6 +14,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/orchardmdm/orchard/mdmproto/mdmcerts"
+
+	"github.com/orchardmdm/orchard/mdmproto"
 )
 
 const mdmcertsUsage = `usage: orchard mdmcerts -d DIR [flags] init [--cn NAME] [--email EMAIL] [--country CC]
@@ -140,7 +142,7 @@ func appleChain(file string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	certs, err := mdmcerts.ParseCertificates(data)
+	certs, err := mdmproto.ParseCertificates(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}

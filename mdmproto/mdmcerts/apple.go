@@ -1,7 +1,6 @@
 package mdmcerts
 
 import (
-	"bytes"
 	"crypto/x509"
 	"embed"
 	"fmt"
@@ -30,7 +29,7 @@ func AppleChain() ([]*x509.Certificate, error) {
 		if err != nil {
 			return err
 		}
-		certs, err := ParseCertificates(data)
+		certs, err := mdmproto.ParseCertificates(data)
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
@@ -57,17 +56,4 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// ParseCertificates reads every certificate of PEM input, or one DER certificate.
-func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
-	certs, err := mdmproto.ParsePEMCertificates(data)
-	if err == nil || bytes.Contains(data, []byte("-----BEGIN")) {
-		return certs, err
-	}
-	c, err := x509.ParseCertificate(data)
-	if err != nil {
-		return nil, fmt.Errorf("no PEM or DER certificate found")
-	}
-	return []*x509.Certificate{c}, nil
 }

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 
 	"github.com/orchardmdm/orchard/mdmproto/pushcert"
+
+	"github.com/orchardmdm/orchard/mdmproto"
 )
 
 // File names in a working directory, as Zentral's mdmcerts lays them out.
@@ -124,7 +126,7 @@ func (d Dir) vendor(password []byte) (crypto.Signer, *x509.Certificate, error) {
 		return nil, nil, fmt.Errorf("put the MDM vendor certificate Apple issued for %s in %s: %w",
 			VendorCSRFile, d.path(VendorCertFile), err)
 	}
-	certs, err := ParseCertificates(certData)
+	certs, err := mdmproto.ParseCertificates(certData)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", d.path(VendorCertFile), err)
 	}

@@ -19,6 +19,8 @@ import (
 
 	"github.com/orchardmdm/orchard/mdmproto/mdmcerts"
 	"github.com/orchardmdm/orchard/mdmproto/pushcert"
+
+	"github.com/orchardmdm/orchard/mdmproto"
 )
 
 // fakeApple stands in for Apple's root and WWDR intermediate, and issues the
@@ -108,7 +110,7 @@ func TestPushRequestIsSignedByTheVendorKey(t *testing.T) {
 	if csr.Subject.CommonName != "MDM Push" || len(csr.Subject.Country) != 1 || csr.Subject.Country[0] != "US" {
 		t.Fatalf("push CSR subject = %v", csr.Subject)
 	}
-	chain, err := mdmcerts.ParseCertificates([]byte(req.PushCertCertificateChain))
+	chain, err := mdmproto.ParseCertificates([]byte(req.PushCertCertificateChain))
 	mustOK(t, err)
 	if len(chain) != 3 || !chain[1].Equal(apple.wwdr) || !chain[2].Equal(apple.root) {
 		t.Fatalf("chain has %d certificates, want vendor, WWDR, root in that order", len(chain))

@@ -6,11 +6,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/asn1"
-	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/orchardmdm/orchard/mdmproto"
 )
 
 // TopicPrefix starts every MDM push topic Apple issues.
@@ -77,20 +78,11 @@ func Parse(certData, keyData, password []byte) (*Cert, error) {
 
 // ParseCertificate reads the first certificate of PEM, DER or base64 DER input.
 func ParseCertificate(data []byte) (*x509.Certificate, error) {
-	der := data
-	if block, _ := pem.Decode(data); block != nil {
-		if block.Type != "CERTIFICATE" {
-			return nil, invalid("expected a CERTIFICATE PEM block, got %q", block.Type)
-		}
-		der = block.Bytes
-	} else if raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(data))); err == nil {
-		der = raw
-	}
-	cert, err := x509.ParseCertificate(der)
+	certs, err := mdmproto.ParseCertificates(data)
 	if err != nil {
-		return nil, invalid("the certificate is not a PEM or DER X.509 certificate")
+		return nil, invalid("the certificate: %v", err)
 	}
-	return cert, nil
+	return certs[0], nil
 }
 
 // Topic returns the push topic of a certificate: its subject UID, which must
