@@ -128,11 +128,6 @@ func (r *deviceConnectionResolver) TotalCount(ctx context.Context, obj *model.De
 	return r.Store.CountDevices(ctx, obj.Filter)
 }
 
-// UserID is the resolver for the userId field.
-func (r *deviceUserResolver) UserID(ctx context.Context, obj *store.DeviceUser) (string, error) {
-	return obj.UserID, nil
-}
-
 // Blueprint is the resolver for the blueprint field.
 func (r *enrollmentResolver) Blueprint(ctx context.Context, obj *store.Enrollment) (*store.Blueprint, error) {
 	return r.enrollmentBlueprint(ctx, obj)
@@ -423,9 +418,6 @@ func (r *Resolver) DeviceConnection() generated.DeviceConnectionResolver {
 	return &deviceConnectionResolver{r}
 }
 
-// DeviceUser returns generated.DeviceUserResolver implementation.
-func (r *Resolver) DeviceUser() generated.DeviceUserResolver { return &deviceUserResolver{r} }
-
 // Enrollment returns generated.EnrollmentResolver implementation.
 func (r *Resolver) Enrollment() generated.EnrollmentResolver { return &enrollmentResolver{r} }
 
@@ -462,7 +454,6 @@ type (
 	deviceResolver               struct{ *Resolver }
 	deviceCommandResolver        struct{ *Resolver }
 	deviceConnectionResolver     struct{ *Resolver }
-	deviceUserResolver           struct{ *Resolver }
 	enrollmentResolver           struct{ *Resolver }
 	enrollmentConnectionResolver struct{ *Resolver }
 	jobResolver                  struct{ *Resolver }

@@ -41,7 +41,6 @@ type ResolverRoot interface {
 	Device() DeviceResolver
 	DeviceCommand() DeviceCommandResolver
 	DeviceConnection() DeviceConnectionResolver
-	DeviceUser() DeviceUserResolver
 	Enrollment() EnrollmentResolver
 	EnrollmentConnection() EnrollmentConnectionResolver
 	Job() JobResolver
@@ -480,9 +479,6 @@ type DeviceCommandResolver interface {
 }
 type DeviceConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.DeviceConnection) (int, error)
-}
-type DeviceUserResolver interface {
-	UserID(ctx context.Context, obj *store.DeviceUser) (string, error)
 }
 type EnrollmentResolver interface {
 	Blueprint(ctx context.Context, obj *store.Enrollment) (*store.Blueprint, error)
@@ -9542,7 +9538,7 @@ func (ec *executionContext) _DeviceUser_userId(ctx context.Context, field graphq
 			return ec.fieldContext_DeviceUser_userId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.DeviceUser().UserID(ctx, obj)
+			return obj.UserID, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -9553,7 +9549,7 @@ func (ec *executionContext) _DeviceUser_userId(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_DeviceUser_userId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DeviceUser", field, true, true, "String")
+	return graphql.NewScalarFieldContext("DeviceUser", field, false, false, "String")
 }
 
 func (ec *executionContext) _DeviceUser_shortName(ctx context.Context, field graphql.CollectedField, obj *store.DeviceUser) (ret graphql.Marshaler) {
@@ -16658,30 +16654,29 @@ func (ec *executionContext) _DeviceUser(ctx context.Context, sel ast.SelectionSe
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("DeviceUser")
 		case "userId":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._DeviceUser_userId(ctx, field, obj)
-				})
+			out.Values[i] = ec._DeviceUser_userId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "shortName":
 			out.Values[i] = ec._DeviceUser_shortName(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "longName":
 			out.Values[i] = ec._DeviceUser_longName(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "lastSeenAt":
 			out.Values[i] = ec._DeviceUser_lastSeenAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._DeviceUser_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
