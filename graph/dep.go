@@ -160,18 +160,23 @@ func (r *Resolver) setDEPDefaultProfile(ctx context.Context, serverID string, pr
 	return &v, err
 }
 
-// depClient returns a client for a virtual server, with errors fit for callers.
-func (r *Resolver) depClient(ctx context.Context, serverID string) (*store.DEPVirtualServer, *dep.Client, error) {
+// depClientFor is depClient for a virtual server id given as a GraphQL ID.
+func (r *Resolver) depClientFor(ctx context.Context, serverID string) (*store.DEPVirtualServer, *dep.Client, error) {
 	n, err := parseID("DEP virtual server", serverID)
 	if err != nil {
 		return nil, nil, err
 	}
+	return r.depClient(ctx, n)
+}
+
+// depClient returns a client for a virtual server, with errors fit for callers.
+func (r *Resolver) depClient(ctx context.Context, serverID int64) (*store.DEPVirtualServer, *dep.Client, error) {
 	if r.DEP == nil {
 		return nil, nil, errors.New("DEP is not configured in this process")
 	}
-	v, c, err := r.DEP.ServerClient(ctx, n)
+	v, c, err := r.DEP.ServerClient(ctx, serverID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, NotFound("no DEP virtual server with id %s", serverID)
+		return nil, nil, NotFound("no DEP virtual server with id %d", serverID)
 	}
 	if errors.Is(err, jobs.ErrTokenExpired) {
 		return nil, nil, BadInput("%s", err.Error())
@@ -189,7 +194,7 @@ func appleError(err error) error {
 }
 
 func (r *Resolver) depAccount(ctx context.Context, serverID string) (*model.DEPAccount, error) {
-	_, c, err := r.depClient(ctx, serverID)
+	_, c, err := r.depClientFor(ctx, serverID)
 	if err != nil {
 		return nil, err
 	}

@@ -84,7 +84,7 @@ func (r *Resolver) depDeviceDetails(ctx context.Context, serverID string, serial
 	if err := checkSerials(serials); err != nil {
 		return nil, err
 	}
-	_, c, err := r.depClient(ctx, serverID)
+	_, c, err := r.depClientFor(ctx, serverID)
 	if err != nil {
 		return nil, err
 	}

@@ -127,8 +127,8 @@ func (r *Resolver) saveDEPProfile(ctx context.Context, id *string, in model.DEPP
 	if err != nil {
 		return nil, err
 	}
-	serverID := in.VirtualServerID
 	var existing store.DEPProfile
+	var serverID int64
 	if id != nil {
 		n, err := parseID("DEP profile", *id)
 		if err != nil {
@@ -139,7 +139,9 @@ func (r *Resolver) saveDEPProfile(ctx context.Context, id *string, in model.DEPP
 		} else if err != nil {
 			return nil, err
 		}
-		serverID = model.FormatID(existing.VirtualServerID)
+		serverID = existing.VirtualServerID
+	} else if serverID, err = parseID("DEP virtual server", in.VirtualServerID); err != nil {
+		return nil, err
 	}
 	vs, c, err := r.depClient(ctx, serverID)
 	if err != nil {
@@ -194,7 +196,7 @@ func (r *Resolver) assignDEPProfile(ctx context.Context, id string, serials []st
 	} else if err != nil {
 		return nil, err
 	}
-	_, c, err := r.depClient(ctx, model.FormatID(p.VirtualServerID))
+	_, c, err := r.depClient(ctx, p.VirtualServerID)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +214,7 @@ func (r *Resolver) removeDEPProfile(ctx context.Context, serverID string, serial
 	if err := checkSerials(serials); err != nil {
 		return nil, err
 	}
-	_, c, err := r.depClient(ctx, serverID)
+	_, c, err := r.depClientFor(ctx, serverID)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,6 @@
 package model
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/orchardmdm/orchard/store"
@@ -67,6 +66,3 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
-
-// FormatID writes a database id as a GraphQL ID.
-func FormatID(id int64) string { return strconv.FormatInt(id, 10) }
