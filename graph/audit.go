@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/orchardmdm/orchard/graph/model"
+	"github.com/orchardmdm/orchard/store"
 )
 
 const auditCursor = "audit"
@@ -17,12 +18,10 @@ func (r *Resolver) listAuditEvents(ctx context.Context, first *int, after *strin
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.AuditEventConnection{Edges: make([]*model.AuditEventEdge, len(events))}
-	var last int64
-	for i := range events {
-		last = events[i].ID
-		conn.Edges[i] = &model.AuditEventEdge{Cursor: encodeCursor(auditCursor, last), Node: &events[i]}
-	}
-	conn.PageInfo = pageInfo(auditCursor, more, last, len(events) == 0)
+	conn := &model.AuditEventConnection{}
+	conn.Edges, conn.PageInfo = edges(auditCursor, events, more, func(n *store.AuditEvent) int64 { return n.ID },
+		func(cursor string, n *store.AuditEvent) *model.AuditEventEdge {
+			return &model.AuditEventEdge{Cursor: cursor, Node: n}
+		})
 	return conn, nil
 }

@@ -21,13 +21,11 @@ func (r *Resolver) listBlueprints(ctx context.Context, first *int, after *string
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.BlueprintConnection{Edges: make([]*model.BlueprintEdge, len(list))}
-	var last int64
-	for i := range list {
-		last = list[i].ID
-		conn.Edges[i] = &model.BlueprintEdge{Cursor: encodeCursor(blueprintCursor, last), Node: &list[i]}
-	}
-	conn.PageInfo = pageInfo(blueprintCursor, more, last, len(list) == 0)
+	conn := &model.BlueprintConnection{}
+	conn.Edges, conn.PageInfo = edges(blueprintCursor, list, more, func(n *store.Blueprint) int64 { return n.ID },
+		func(cursor string, n *store.Blueprint) *model.BlueprintEdge {
+			return &model.BlueprintEdge{Cursor: cursor, Node: n}
+		})
 	return conn, nil
 }
 

@@ -28,13 +28,11 @@ func (r *Resolver) depDevices(ctx context.Context, filter *model.DEPDeviceFilter
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.DEPDeviceConnection{Filter: f, Edges: make([]*model.DEPDeviceEdge, len(devices))}
-	var last int64
-	for i := range devices {
-		last = devices[i].ID
-		conn.Edges[i] = &model.DEPDeviceEdge{Cursor: encodeCursor(depDeviceCursor, last), Node: &devices[i]}
-	}
-	conn.PageInfo = pageInfo(depDeviceCursor, more, last, len(devices) == 0)
+	conn := &model.DEPDeviceConnection{Filter: f}
+	conn.Edges, conn.PageInfo = edges(depDeviceCursor, devices, more, func(n *store.DEPDevice) int64 { return n.ID },
+		func(cursor string, n *store.DEPDevice) *model.DEPDeviceEdge {
+			return &model.DEPDeviceEdge{Cursor: cursor, Node: n}
+		})
 	return conn, nil
 }
 

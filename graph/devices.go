@@ -24,13 +24,11 @@ func (r *Resolver) listDevices(ctx context.Context, filter *model.DeviceFilter, 
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.DeviceConnection{Filter: f, Edges: make([]*model.DeviceEdge, len(devices))}
-	var last int64
-	for i := range devices {
-		last = devices[i].ID
-		conn.Edges[i] = &model.DeviceEdge{Cursor: encodeCursor(deviceCursor, last), Node: &devices[i]}
-	}
-	conn.PageInfo = pageInfo(deviceCursor, more, last, len(devices) == 0)
+	conn := &model.DeviceConnection{Filter: f}
+	conn.Edges, conn.PageInfo = edges(deviceCursor, devices, more, func(n *store.Device) int64 { return n.ID },
+		func(cursor string, n *store.Device) *model.DeviceEdge {
+			return &model.DeviceEdge{Cursor: cursor, Node: n}
+		})
 	return conn, nil
 }
 

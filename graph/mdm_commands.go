@@ -67,13 +67,11 @@ func (r *Resolver) deviceCommands(ctx context.Context, d *store.Device, first *i
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.DeviceCommandConnection{Edges: make([]*model.DeviceCommandEdge, len(list))}
-	var last int64
-	for i := range list {
-		last = list[i].ID
-		conn.Edges[i] = &model.DeviceCommandEdge{Cursor: encodeCursor(commandCursor, last), Node: &list[i]}
-	}
-	conn.PageInfo = pageInfo(commandCursor, more, last, len(list) == 0)
+	conn := &model.DeviceCommandConnection{}
+	conn.Edges, conn.PageInfo = edges(commandCursor, list, more, func(n *store.DeviceCommand) int64 { return n.ID },
+		func(cursor string, n *store.DeviceCommand) *model.DeviceCommandEdge {
+			return &model.DeviceCommandEdge{Cursor: cursor, Node: n}
+		})
 	return conn, nil
 }
 

@@ -22,13 +22,11 @@ func (r *Resolver) listEnrollments(ctx context.Context, first *int, after *strin
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.EnrollmentConnection{Edges: make([]*model.EnrollmentEdge, len(list))}
-	var last int64
-	for i := range list {
-		last = list[i].ID
-		conn.Edges[i] = &model.EnrollmentEdge{Cursor: encodeCursor(enrollmentCursor, last), Node: &list[i]}
-	}
-	conn.PageInfo = pageInfo(enrollmentCursor, more, last, len(list) == 0)
+	conn := &model.EnrollmentConnection{}
+	conn.Edges, conn.PageInfo = edges(enrollmentCursor, list, more, func(n *store.Enrollment) int64 { return n.ID },
+		func(cursor string, n *store.Enrollment) *model.EnrollmentEdge {
+			return &model.EnrollmentEdge{Cursor: cursor, Node: n}
+		})
 	return conn, nil
 }
 

@@ -57,6 +57,18 @@ func parseID(kind, id string) (int64, error) {
 	return n, nil
 }
 
+// edges builds a page's edges, and its PageInfo, from the rows the store
+// read; id gives each row's key and edge wraps a row with its cursor.
+func edges[T, E any](kind string, list []T, more bool, id func(*T) int64, edge func(cursor string, node *T) E) ([]E, *model.PageInfo) {
+	out := make([]E, len(list))
+	var last int64
+	for i := range list {
+		last = id(&list[i])
+		out[i] = edge(encodeCursor(kind, last), &list[i])
+	}
+	return out, pageInfo(kind, more, last, len(list) == 0)
+}
+
 func pageInfo(kind string, more bool, lastID int64, empty bool) *model.PageInfo {
 	info := &model.PageInfo{HasNextPage: more}
 	if !empty {
