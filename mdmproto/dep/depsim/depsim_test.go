@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dghubble/oauth1"
+
 	"github.com/orchardmdm/orchard/mdmproto/dep"
 	"github.com/orchardmdm/orchard/mdmproto/dep/depsim"
 )
@@ -74,5 +76,34 @@ func TestRequestsWithoutSignatureOrProtocolVersionAreRefused(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusBadRequest {
 		t.Fatalf("no protocol version: %d", res.StatusCode)
+	}
+}
+
+// Apple's /session accepts OAuth headers with no realm (clients in production
+// send none), and refuses a bad signature with or without one.
+func TestSessionAcceptsOAuthWithoutRealm(t *testing.T) {
+	sim := depsim.New(depsim.Config{Devices: 1})
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	creds := sim.Credentials()
+	for _, tc := range []struct {
+		name, realm, secret string
+		want                int
+	}{
+		{"no realm", "", creds.ConsumerSecret, http.StatusOK},
+		{"realm ADM", "ADM", creds.ConsumerSecret, http.StatusOK},
+		{"no realm, wrong secret", "", "wrong", http.StatusUnauthorized},
+	} {
+		cfg := oauth1.NewConfig(creds.ConsumerKey, tc.secret)
+		cfg.Realm = tc.realm
+		client := cfg.Client(context.Background(), oauth1.NewToken(creds.AccessToken, creds.AccessSecret))
+		res, err := client.Get(srv.URL + "/session")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, res.StatusCode, tc.want)
+		}
 	}
 }

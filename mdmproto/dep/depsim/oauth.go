@@ -20,9 +20,8 @@ func (s *Server) verifyOAuth(r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if params["realm"] != "ADM" {
-		return errors.New("realm is not ADM")
-	}
+	// The realm is optional and takes no part in the signature (RFC 5849
+	// 3.5.1): Apple accepts headers without one, and so must the simulator.
 	if params["oauth_signature_method"] != "HMAC-SHA1" {
 		return errors.New("signature method is not HMAC-SHA1")
 	}
