@@ -14,6 +14,16 @@ import (
 // Client is the River client every part of orchard enqueues through.
 type Client = river.Client[pgx.Tx]
 
+// A job left running by a process that died (kill -9, OOM, a lost machine)
+// is rescued once it has run longer than its own timeout: River's rescuer
+// looks at jobs older than RescueStuckJobsAfter and then honours each worker's
+// Timeout, so long jobs (DEP syncs) declare theirs and every other job is
+// back in the queue within minutes, not the 45 it used to wait.
+const (
+	DefaultJobTimeout    = 2 * time.Minute
+	RescueStuckJobsAfter = DefaultJobTimeout
+)
+
 // Config shapes the River client.
 type Config struct {
 	// Work makes this process run jobs; false makes an insert-only client (role api).
@@ -29,8 +39,8 @@ type Config struct {
 func NewClient(pool *pgxpool.Pool, workers *river.Workers, cfg Config) (*Client, error) {
 	rc := &river.Config{
 		Logger:               cfg.Logger,
-		JobTimeout:           30 * time.Minute,
-		RescueStuckJobsAfter: 45 * time.Minute,
+		JobTimeout:           DefaultJobTimeout,
+		RescueStuckJobsAfter: RescueStuckJobsAfter,
 	}
 	if cfg.Work {
 		maxWorkers := cfg.MaxWorkers

@@ -34,6 +34,12 @@ type DEPAssignDefaultWorker struct {
 	dep *DEP
 }
 
+// Timeout leaves room for tens of thousands of assignments, in Apple's
+// batches, with its rate limits.
+func (w *DEPAssignDefaultWorker) Timeout(*river.Job[DEPAssignDefaultArgs]) time.Duration {
+	return 15 * time.Minute
+}
+
 // Work assigns in batches of Apple's largest size, pausing between batches;
 // the client backs off on 429 and River retries the job with backoff.
 func (w *DEPAssignDefaultWorker) Work(ctx context.Context, job *river.Job[DEPAssignDefaultArgs]) error {
