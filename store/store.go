@@ -1,9 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -24,7 +26,15 @@ type Store struct {
 // Options tune the connection pool.
 type Options struct {
 	MaxConns int32
+	// ConnectTimeout bounds each connection's dial, TLS and start-up
+	// exchange; zero gives DefaultConnectTimeout. A connect_timeout in the
+	// database URL wins.
+	ConnectTimeout time.Duration
 }
+
+// DefaultConnectTimeout keeps a database that accepts TCP but never answers
+// (a wedged proxy, a firewall, a stopped VM) from hanging start-up silently.
+const DefaultConnectTimeout = 10 * time.Second
 
 // Open connects to PostgreSQL and checks the connection.
 func Open(ctx context.Context, dsn string, sealer *seal.Sealer, opts Options) (*Store, error) {
@@ -34,6 +44,9 @@ func Open(ctx context.Context, dsn string, sealer *seal.Sealer, opts Options) (*
 	}
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = cmp.Or(opts.ConnectTimeout, DefaultConnectTimeout)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

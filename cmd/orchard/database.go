@@ -40,6 +40,7 @@ func openDatabase(ctx context.Context, cfg *Config, logger *slog.Logger, maxConn
 			}
 		}
 	}
+	logger.Debug("connecting to PostgreSQL", "embedded", cfg.DatabaseURL == "", "timeout", store.DefaultConnectTimeout)
 	s, err := store.Open(ctx, dsn, sealer, store.Options{MaxConns: int32(maxConns)})
 	if err != nil {
 		stopCluster(ctx)
