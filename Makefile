@@ -4,7 +4,7 @@ DATA_DIR  ?= ./orchard-data
 TEST_PG   ?= /tmp/orchard-test-pg-$(shell printf %s "$(CURDIR)" | sha256sum | cut -c1-8)
 BIN       := bin/orchard
 
-.PHONY: run test build postgres generate check-generate bench clean test-db
+.PHONY: run test build postgres generate check-generate bench soak clean test-db
 
 build:
 	$(GO) build -o $(BIN) ./cmd/orchard
@@ -30,6 +30,10 @@ check-generate:
 
 bench: postgres build
 	TEST_PG=$(TEST_PG) BIN=$(BIN) sh scripts/test.sh bench
+
+# kill -9 the server every few seconds under load; not part of `make test`.
+soak: postgres build
+	TEST_PG=$(TEST_PG) BIN=$(BIN) sh scripts/test.sh soak
 
 clean:
 	-./$(BIN) db stop --data-dir $(TEST_PG)

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs orchard's checks and tests against a private PostgreSQL cluster that it
 # starts in $TEST_PG and stops afterwards. `scripts/test.sh bench` runs the
-# benchmarks instead. Called by `make test` / `make bench`.
+# benchmarks instead, `scripts/test.sh soak` the kill -9 soak test. Called by `make test` / `make bench`.
 set -eu
 : "${TEST_PG:?}" "${BIN:?}"
 GO=${GO:-go}
@@ -12,6 +12,11 @@ export ORCHARD_TEST_DATABASE_URL
 trap '"$BIN" db stop --data-dir "$TEST_PG" --log-level warn' EXIT
 echo "test PostgreSQL: $TEST_PG"
 
+if [ "${1:-}" = soak ]; then
+	# kill -9 of a live server every few seconds; ORCHARD_SOAK_DURATION (default 60s).
+	"$GO" test -tags soak -run TestSoak -count=1 -timeout 20m -v ./cmd/orchard/
+	exit 0
+fi
 if [ "${1:-}" = bench ]; then
 	"$GO" test -run '^$' -bench . -benchmem ./...
 	exit 0
