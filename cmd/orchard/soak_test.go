@@ -332,4 +332,3 @@ func (s *uuidSet) list() []string {
 	}
 	return out
 }
-
