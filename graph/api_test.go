@@ -20,6 +20,7 @@ import (
 	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/jobs"
 	"github.com/orchardmdm/orchard/store"
+	"github.com/orchardmdm/orchard/store/events"
 	"github.com/orchardmdm/orchard/store/pgtest"
 )
 
@@ -68,7 +69,7 @@ func startTestAPI(t *testing.T, deps func(*store.Store, *jobs.Deps), adjust func
 		t.Fatal(err)
 	}
 	bg, cancel := context.WithCancel(ctx)
-	broker := jobs.NewBroker(s.Pool(), logger)
+	broker := events.NewBroker(s.Pool(), logger)
 	go broker.Run(bg)
 	if err := rc.Start(bg); err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/orchardmdm/orchard/graph/model"
-	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/store/events"
 )
 
 const jobCursor = "job"
@@ -73,7 +73,7 @@ func (r *Resolver) jobEvents(ctx context.Context, kinds []string, ids []string) 
 		}
 		wantIDs = append(wantIDs, n)
 	}
-	events, cancel := r.Events.Subscribe(jobs.TopicJob)
+	events, cancel := r.Events.Subscribe(events.TopicJob)
 	out := make(chan *model.JobEvent, 16)
 	go func() {
 		defer close(out)
@@ -117,7 +117,7 @@ func jobArgs(j *rivertype.JobRow) (any, error) {
 }
 
 // jobOutput is what the job recorded when it finished or, while it runs, its
-// last progress report.
+// last progress report (River keeps both as the output).
 func jobOutput(j *rivertype.JobRow) (any, error) {
 	var meta map[string]json.RawMessage
 	if len(j.Metadata) == 0 {
@@ -127,9 +127,6 @@ func jobOutput(j *rivertype.JobRow) (any, error) {
 		return nil, err
 	}
 	raw, ok := meta["output"]
-	if !ok {
-		raw, ok = meta["progress"]
-	}
 	if !ok {
 		return nil, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/store/events"
 )
 
 func TestJobEventsStreamToSubscribers(t *testing.T) {
@@ -26,7 +27,7 @@ func TestJobEventsStreamToSubscribers(t *testing.T) {
 	// (jobs' tests show River outcomes reach the broker.)
 	go func() {
 		for ctx.Err() == nil {
-			_ = jobs.Publish(ctx, api.store.Pool(), jobs.Event{Topic: jobs.TopicJob, Type: "completed", ID: inserted.Job.ID, Kind: "token_cleanup"})
+			_ = events.Publish(ctx, api.store.Pool(), events.Event{Topic: events.TopicJob, Type: "completed", ID: inserted.Job.ID, Kind: "token_cleanup"})
 			time.Sleep(100 * time.Millisecond)
 		}
 	}()

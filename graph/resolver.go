@@ -10,13 +10,14 @@ import (
 
 	"github.com/orchardmdm/orchard/jobs"
 	"github.com/orchardmdm/orchard/store"
+	"github.com/orchardmdm/orchard/store/events"
 )
 
 // Resolver holds what the resolvers need; one per process.
 type Resolver struct {
 	Store  *store.Store
 	Jobs   *jobs.Client
-	Events *jobs.Broker
+	Events *events.Broker
 	Logger *slog.Logger
 	// PublicURL is where devices and people reach orchard (enrollment links).
 	PublicURL string

@@ -67,7 +67,10 @@ func TestDEPSyncCancelledMidFetchResumesFromItsCursor(t *testing.T) {
 	// Progress is visible while the job runs: two pages saved.
 	running, err := e.river.JobGet(ctx, res.Job.ID)
 	must(t, err)
-	var meta struct{ Progress jobs.DEPSyncOutput }
+	// River keeps the output recorded so far under "output".
+	var meta struct {
+		Progress jobs.DEPSyncOutput `json:"output"`
+	}
 	must(t, json.Unmarshal(running.Metadata, &meta))
 	if running.State != rivertype.JobStateRunning || meta.Progress.Pages != 2 || meta.Progress.Added != 2000 {
 		t.Fatalf("running job %s with progress %+v", running.State, meta.Progress)

@@ -23,6 +23,7 @@ import (
 	"github.com/orchardmdm/orchard/mdmproto/apns"
 	"github.com/orchardmdm/orchard/mdmproto/endpoint"
 	"github.com/orchardmdm/orchard/store"
+	"github.com/orchardmdm/orchard/store/events"
 )
 
 func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
@@ -65,7 +66,7 @@ type app struct {
 	logger  *slog.Logger
 	store   *store.Store
 	river   *jobs.Client
-	broker  *jobs.Broker
+	broker  *events.Broker
 	apns    *apns.Pool
 	dep     *jobs.DEP
 	handler http.Handler
@@ -93,7 +94,7 @@ func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, logger: logger, store: s, river: riverClient, broker: jobs.NewBroker(s.Pool(), logger), apns: pushes, dep: depService}
+	a := &app{cfg: cfg, logger: logger, store: s, river: riverClient, broker: events.NewBroker(s.Pool(), logger), apns: pushes, dep: depService}
 	if cfg.Role != "worker" {
 		if a.mdm, err = newMDMEndpoint(ctx, cfg, s, logger, s.PushTopic); err != nil {
 			return nil, err
@@ -106,7 +107,7 @@ func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logge
 func (a *app) routes(tokens *auth.Tokens) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		a.store.PoolCollector(), jobs.QueueCollector(a.store.Pool(), a.logger), jobs.PushCollector(a.store, a.logger))
+		a.store.PoolCollector(), a.store.JobQueueCollector(a.logger), jobs.PushCollector(a.store, a.logger))
 	metrics := newHTTPMetrics(reg)
 	mux := http.NewServeMux()
 	route := func(pattern string, h http.Handler) { mux.Handle(pattern, metrics.wrap(pattern, h)) }

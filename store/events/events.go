@@ -1,4 +1,7 @@
-package jobs
+// Package events carries change notices between orchard processes over
+// PostgreSQL LISTEN/NOTIFY: jobs and the device endpoint publish, every API
+// process's broker hands them to its GraphQL subscribers.
+package events
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package jobs
+package store
 
 import (
 	"context"
@@ -16,9 +16,11 @@ type queueCollector struct {
 	depth  *prometheus.Desc
 }
 
-// QueueCollector returns a Prometheus collector of River's queue depth.
-func QueueCollector(pool *pgxpool.Pool, logger *slog.Logger) prometheus.Collector {
-	return &queueCollector{pool: pool, logger: logger, depth: prometheus.NewDesc("orchard_jobs_queue_depth",
+// JobQueueCollector returns a Prometheus collector of River's queue depth.
+// River's API lists jobs but does not count them, so this one query reads its
+// table directly (read-only, by the states River indexes).
+func (s *Store) JobQueueCollector(logger *slog.Logger) prometheus.Collector {
+	return &queueCollector{pool: s.pool, logger: logger, depth: prometheus.NewDesc("orchard_jobs_queue_depth",
 		"Jobs not yet finished, by queue and state.", []string{"queue", "state"}, nil)}
 }
 

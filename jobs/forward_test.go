@@ -11,15 +11,16 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/store/events"
 	"github.com/orchardmdm/orchard/store"
 	"github.com/orchardmdm/orchard/store/pgtest"
 )
 
-func startBroker(t *testing.T, s *store.Store) *jobs.Broker {
+func startBroker(t *testing.T, s *store.Store) *events.Broker {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	b := jobs.NewBroker(s.Pool(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b := events.NewBroker(s.Pool(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	go b.Run(ctx)
 	select {
 	case <-b.Ready():
@@ -29,7 +30,7 @@ func startBroker(t *testing.T, s *store.Store) *jobs.Broker {
 	return b
 }
 
-func receive(t *testing.T, ch <-chan jobs.Event) jobs.Event {
+func receive(t *testing.T, ch <-chan events.Event) events.Event {
 	t.Helper()
 	select {
 	case ev := <-ch:
@@ -37,39 +38,7 @@ func receive(t *testing.T, ch <-chan jobs.Event) jobs.Event {
 	case <-time.After(15 * time.Second):
 		t.Fatal("no event arrived")
 	}
-	return jobs.Event{}
-}
-
-func TestEventsPublishedInATransactionArriveOnlyOnCommit(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s := pgtest.New(t)
-	b := startBroker(t, s)
-	events, cancel := b.Subscribe(jobs.TopicCommand)
-	defer cancel()
-	others, cancelOthers := b.Subscribe(jobs.TopicJob)
-	defer cancelOthers()
-
-	rolledBack := s.InTx(ctx, func(tx pgx.Tx) error {
-		if err := jobs.Publish(ctx, tx, jobs.Event{Topic: jobs.TopicCommand, Type: "queued", ID: 1}); err != nil {
-			return err
-		}
-		return context.Canceled // roll back
-	})
-	if rolledBack == nil {
-		t.Fatal("expected the rollback error")
-	}
-	must(t, s.InTx(ctx, func(tx pgx.Tx) error {
-		return jobs.Publish(ctx, tx, jobs.Event{Topic: jobs.TopicCommand, Type: "queued", ID: 2})
-	}))
-	if ev := receive(t, events); ev.ID != 2 || ev.Type != "queued" {
-		t.Fatalf("got %+v, want the committed event 2", ev)
-	}
-	select {
-	case ev := <-others:
-		t.Fatalf("a job subscriber received a command event: %+v", ev)
-	default:
-	}
+	return events.Event{}
 }
 
 func TestRiverOutcomesReachSubscribersOnOtherProcesses(t *testing.T) {
@@ -80,7 +49,7 @@ func TestRiverOutcomesReachSubscribersOnOtherProcesses(t *testing.T) {
 	s := pgtest.New(t)
 	// The listening "process" has its own broker; the working one only forwards.
 	b := startBroker(t, s)
-	events, stop := b.Subscribe(jobs.TopicJob)
+	events, stop := b.Subscribe(events.TopicJob)
 	defer stop()
 
 	workers := river.NewWorkers()
