@@ -1,4 +1,4 @@
-package jobs
+package store
 
 import (
 	"context"
@@ -6,21 +6,19 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/orchardmdm/orchard/store"
 )
 
 // pushCollector exposes what an alert on pushes needs: when each push
 // certificate expires (every push stops then) and how many tokens APNs refused.
 type pushCollector struct {
-	store    *store.Store
+	store    *Store
 	logger   *slog.Logger
 	notAfter *prometheus.Desc
 	invalid  *prometheus.Desc
 }
 
 // PushCollector returns a Prometheus collector of push certificate expiry and invalid tokens.
-func PushCollector(s *store.Store, logger *slog.Logger) prometheus.Collector {
+func (s *Store) PushCollector(logger *slog.Logger) prometheus.Collector {
 	return &pushCollector{store: s, logger: logger,
 		notAfter: prometheus.NewDesc("orchard_apns_certificate_not_after_seconds",
 			"When each push certificate expires, as a Unix time.", []string{"topic"}, nil),
