@@ -15,6 +15,7 @@ import (
 	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/graph/model"
 	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/mdmproto/dep"
 	"github.com/orchardmdm/orchard/store"
@@ -133,7 +134,7 @@ func (r *Resolver) syncDEPVirtualServer(ctx context.Context, id string, fullSync
 	} else if err != nil {
 		return nil, err
 	}
-	res, err := r.Jobs.Insert(ctx, jobs.DEPSyncArgs{VirtualServerID: n, FullSync: fullSync != nil && *fullSync}, nil)
+	res, err := r.Jobs.Insert(ctx, jobargs.DEPSync{VirtualServerID: n, FullSync: fullSync != nil && *fullSync}, nil)
 	if err != nil {
 		return nil, err
 	}

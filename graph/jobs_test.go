@@ -7,7 +7,7 @@ import (
 
 	"github.com/riverqueue/river/rivertype"
 
-	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/store/events"
 )
 
@@ -19,7 +19,7 @@ func TestJobEventsStreamToSubscribers(t *testing.T) {
 	tok := api.token("mdm.view_job")
 
 	sub := api.subscribe(ctx, tok, `subscription { jobEvents(kinds: ["token_cleanup"]) { type job { id kind state output } } }`, nil)
-	inserted, err := api.river.Insert(ctx, jobs.TokenCleanupArgs{}, nil)
+	inserted, err := api.river.Insert(ctx, jobargs.TokenCleanup{}, nil)
 	must(t, err)
 	waitJobState(ctx, t, api, inserted.Job.ID, rivertype.JobStateCompleted)
 	// The server registers the subscription asynchronously, so the job's own

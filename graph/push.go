@@ -12,7 +12,7 @@ import (
 
 	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/graph/model"
-	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/mdmproto/pushcert"
 	"github.com/orchardmdm/orchard/store"
@@ -138,7 +138,7 @@ func (r *Resolver) pushDevice(ctx context.Context, id string) (*rivertype.JobRow
 		if !ok {
 			return BadInput("device %s cannot be pushed: it has not sent a push token yet, or APNs reported its token gone", id)
 		}
-		rows, err := jobs.InsertPushTx(ctx, r.Jobs, tx, []int64{n})
+		rows, err := jobargs.InsertPushTx(ctx, r.Jobs, tx, []int64{n})
 		if err != nil {
 			return err
 		}
@@ -160,7 +160,7 @@ func (r *Resolver) pushDevices(ctx context.Context, filter *model.DeviceFilter) 
 			return err
 		}
 		res.DeviceCount = len(ids)
-		if res.Jobs, err = jobs.InsertPushTx(ctx, r.Jobs, tx, ids); err != nil {
+		if res.Jobs, err = jobargs.InsertPushTx(ctx, r.Jobs, tx, ids); err != nil {
 			return err
 		}
 		return store.WriteAudit(ctx, tx, store.AuditEvent{Actor: auth.FromContext(ctx).Actor(), Action: "devices.push",

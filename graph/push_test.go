@@ -11,6 +11,7 @@ import (
 
 	"github.com/orchardmdm/orchard/graph"
 	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/mdmproto/apns"
 	"github.com/orchardmdm/orchard/mdmproto/apns/apnstest"
 	"github.com/orchardmdm/orchard/mdmproto/pushcert"
@@ -30,7 +31,9 @@ func newPushTestAPI(t *testing.T, cert *apnstest.PushCert) (*testAPI, *apnstest.
 	api := startTestAPI(t, func(_ *store.Store, d *jobs.Deps) {
 		d.APNs, d.Push = pool, jobs.PushConfig{Window: 50 * time.Millisecond}
 	}, func(r *graph.Resolver, rc *jobs.Client) {
-		r.PushDevices = func(ctx context.Context, tx pgx.Tx, ids []int64) error { return jobs.EnqueuePushTx(ctx, rc, tx, ids) }
+		r.PushDevices = func(ctx context.Context, tx pgx.Tx, ids []int64) error {
+			return jobargs.EnqueuePushTx(ctx, rc, tx, ids)
+		}
 	})
 	return api, mock
 }
@@ -239,7 +242,7 @@ func TestExpiryWarningIsVisible(t *testing.T) {
 	later := newTestPushCert(t, gqlTopic+".later", time.Now().Add(100*24*time.Hour+time.Hour))
 	api.query(tok, uploadMutation, map[string]any{"input": map[string]any{"name": "later",
 		"certificate": string(later.CertPEM), "privateKey": string(later.KeyPEM)}}).decode(t, &struct{}{})
-	res, err := api.river.Insert(context.Background(), jobs.PushCertExpiryArgs{}, nil)
+	res, err := api.river.Insert(context.Background(), jobargs.PushCertExpiry{}, nil)
 	must(t, err)
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {

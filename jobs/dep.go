@@ -9,6 +9,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/mdmproto/dep"
 	"github.com/orchardmdm/orchard/store"
@@ -150,6 +151,6 @@ func depPeriodicJobs(s Schedule) []*river.PeriodicJob {
 		return nil
 	}
 	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(s.DEPSync),
-		func() (river.JobArgs, *river.InsertOpts) { return DEPSyncAllArgs{}, nil },
+		func() (river.JobArgs, *river.InsertOpts) { return jobargs.DEPSyncAll{}, nil },
 		&river.PeriodicJobOpts{RunOnStart: true})}
 }

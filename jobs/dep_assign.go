@@ -8,6 +8,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/mdmproto/dep"
 )
 
@@ -15,34 +16,21 @@ import (
 // default profile is tried on it again.
 const autoAssignRetryAfter = 6 * time.Hour
 
-// DEPAssignDefaultArgs assigns a server's default profile to its devices that have none.
-type DEPAssignDefaultArgs struct {
-	VirtualServerID int64 `json:"virtual_server_id"`
-}
-
-// Kind names the job.
-func (DEPAssignDefaultArgs) Kind() string { return "dep_assign_default_profile" }
-
-// InsertOpts keep one assignment per server queued or running.
-func (DEPAssignDefaultArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: queuedOrRunning}}
-}
-
-// DEPAssignDefaultWorker works DEPAssignDefaultArgs.
+// DEPAssignDefaultWorker works jobargs.DEPAssignDefault.
 type DEPAssignDefaultWorker struct {
-	river.WorkerDefaults[DEPAssignDefaultArgs]
+	river.WorkerDefaults[jobargs.DEPAssignDefault]
 	dep *DEP
 }
 
 // Timeout leaves room for tens of thousands of assignments, in Apple's
 // batches, with its rate limits.
-func (w *DEPAssignDefaultWorker) Timeout(*river.Job[DEPAssignDefaultArgs]) time.Duration {
+func (w *DEPAssignDefaultWorker) Timeout(*river.Job[jobargs.DEPAssignDefault]) time.Duration {
 	return 15 * time.Minute
 }
 
 // Work assigns in batches of Apple's largest size, pausing between batches;
 // the client backs off on 429 and River retries the job with backoff.
-func (w *DEPAssignDefaultWorker) Work(ctx context.Context, job *river.Job[DEPAssignDefaultArgs]) error {
+func (w *DEPAssignDefaultWorker) Work(ctx context.Context, job *river.Job[jobargs.DEPAssignDefault]) error {
 	s := w.dep.Store
 	vs, client, err := w.dep.ServerClient(ctx, job.Args.VirtualServerID)
 	if err != nil {

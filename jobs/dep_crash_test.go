@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/mdmproto/dep"
 	"github.com/orchardmdm/orchard/store"
 )
@@ -57,7 +58,7 @@ func TestDEPSyncCancelledMidFetchResumesFromItsCursor(t *testing.T) {
 		}
 		return false
 	})
-	res, err := e.river.Insert(ctx, jobs.DEPSyncArgs{VirtualServerID: e.server.ID}, nil)
+	res, err := e.river.Insert(ctx, jobargs.DEPSync{VirtualServerID: e.server.ID}, nil)
 	must(t, err)
 	select {
 	case <-inThird:
@@ -110,7 +111,7 @@ func TestDEPSyncConnectionCutMidFetchIsRetriedFromItsCursor(t *testing.T) {
 		}
 		return false
 	})
-	res, err := e.river.Insert(context.Background(), jobs.DEPSyncArgs{VirtualServerID: e.server.ID}, nil)
+	res, err := e.river.Insert(context.Background(), jobargs.DEPSync{VirtualServerID: e.server.ID}, nil)
 	must(t, err)
 	deadline := time.Now().Add(30 * time.Second)
 	for {

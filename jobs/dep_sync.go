@@ -7,8 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
+	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/mdmproto/dep"
 	"github.com/orchardmdm/orchard/store"
 )
@@ -16,29 +16,6 @@ import (
 // depLockBase is the advisory lock space of DEP syncs ("dep" + server id), a
 // second guard behind River's uniqueness: one sync per server, ever.
 const depLockBase = 0x6465700000000000
-
-// DEPSyncArgs syncs one virtual server's devices from Apple.
-type DEPSyncArgs struct {
-	VirtualServerID int64 `json:"virtual_server_id" river:"unique"`
-	// FullSync fetches every device again instead of syncing changes.
-	FullSync bool `json:"full_sync,omitempty"`
-}
-
-// Kind names the job.
-func (DEPSyncArgs) Kind() string { return "dep_sync" }
-
-// InsertOpts keep one sync per server queued or running; asking again while
-// one waits returns that one.
-func (DEPSyncArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: queuedOrRunning}}
-}
-
-// queuedOrRunning are the states in which a unique job blocks another like it:
-// finished, cancelled or discarded jobs do not.
-var queuedOrRunning = []rivertype.JobState{
-	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
-	rivertype.JobStateRetryable, rivertype.JobStateScheduled,
-}
 
 // DEPSyncOutput is the job's output, and its progress while it runs.
 type DEPSyncOutput struct {
@@ -51,20 +28,20 @@ type DEPSyncOutput struct {
 	DevicesSeen int     `json:"devices_seen"`
 }
 
-// DEPSyncWorker works DEPSyncArgs.
+// DEPSyncWorker works jobargs.DEPSync.
 type DEPSyncWorker struct {
-	river.WorkerDefaults[DEPSyncArgs]
+	river.WorkerDefaults[jobargs.DEPSync]
 	dep *DEP
 }
 
 // Timeout leaves room for 100,000-device fetches on a slow Apple day, and
 // stays under River's stuck-job rescue (45 min) so a slow sync is not rescued
 // and run twice.
-func (w *DEPSyncWorker) Timeout(*river.Job[DEPSyncArgs]) time.Duration { return 40 * time.Minute }
+func (w *DEPSyncWorker) Timeout(*river.Job[jobargs.DEPSync]) time.Duration { return 40 * time.Minute }
 
 // Work fetches or syncs until Apple has nothing more, saving each page with
 // its cursor in one transaction.
-func (w *DEPSyncWorker) Work(ctx context.Context, job *river.Job[DEPSyncArgs]) error {
+func (w *DEPSyncWorker) Work(ctx context.Context, job *river.Job[jobargs.DEPSync]) error {
 	start := time.Now()
 	unlock, ok, err := w.lock(ctx, job.Args.VirtualServerID)
 	if err != nil {
@@ -100,7 +77,7 @@ func (w *DEPSyncWorker) Work(ctx context.Context, job *river.Job[DEPSyncArgs]) e
 	return river.RecordOutput(ctx, out)
 }
 
-func (w *DEPSyncWorker) run(ctx context.Context, job *river.Job[DEPSyncArgs], client *dep.Client, out *DEPSyncOutput) error {
+func (w *DEPSyncWorker) run(ctx context.Context, job *river.Job[jobargs.DEPSync], client *dep.Client, out *DEPSyncOutput) error {
 	s := w.dep.Store
 	id := job.Args.VirtualServerID
 	reset := false
@@ -184,24 +161,18 @@ func (w *DEPSyncWorker) queueAutoAssign(ctx context.Context, serverID int64) err
 	if err != nil {
 		return err
 	}
-	_, err = client.Insert(ctx, DEPAssignDefaultArgs{VirtualServerID: serverID}, nil)
+	_, err = client.Insert(ctx, jobargs.DEPAssignDefault{VirtualServerID: serverID}, nil)
 	return err
 }
 
-// DEPSyncAllArgs queues a sync of every virtual server (the periodic job).
-type DEPSyncAllArgs struct{}
-
-// Kind names the job.
-func (DEPSyncAllArgs) Kind() string { return "dep_sync_all" }
-
-// DEPSyncAllWorker works DEPSyncAllArgs.
+// DEPSyncAllWorker works jobargs.DEPSyncAll.
 type DEPSyncAllWorker struct {
-	river.WorkerDefaults[DEPSyncAllArgs]
+	river.WorkerDefaults[jobargs.DEPSyncAll]
 	store *store.Store
 }
 
 // Work queues one sync per server; servers already syncing keep their job.
-func (w *DEPSyncAllWorker) Work(ctx context.Context, job *river.Job[DEPSyncAllArgs]) error {
+func (w *DEPSyncAllWorker) Work(ctx context.Context, job *river.Job[jobargs.DEPSyncAll]) error {
 	servers, err := w.store.ListDEPVirtualServers(ctx)
 	if err != nil {
 		return err
@@ -211,7 +182,7 @@ func (w *DEPSyncAllWorker) Work(ctx context.Context, job *river.Job[DEPSyncAllAr
 		return err
 	}
 	for _, vs := range servers {
-		if _, err := client.Insert(ctx, DEPSyncArgs{VirtualServerID: vs.ID}, nil); err != nil {
+		if _, err := client.Insert(ctx, jobargs.DEPSync{VirtualServerID: vs.ID}, nil); err != nil {
 			return err
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/mdmproto/dep"
 	"github.com/orchardmdm/orchard/mdmproto/dep/depsim"
 	"github.com/orchardmdm/orchard/store"
@@ -84,7 +85,7 @@ func (e *depEnv) hook(f func(n int64, w http.ResponseWriter, r *http.Request) bo
 // sync queues a sync and waits until it is finalized, or retryable.
 func (e *depEnv) sync(full bool) *rivertype.JobRow {
 	e.t.Helper()
-	res, err := e.river.Insert(context.Background(), jobs.DEPSyncArgs{VirtualServerID: e.server.ID, FullSync: full}, nil)
+	res, err := e.river.Insert(context.Background(), jobargs.DEPSync{VirtualServerID: e.server.ID, FullSync: full}, nil)
 	check(e.t, err)
 	return e.wait(res.Job.ID, rivertype.JobStateCompleted, rivertype.JobStateCancelled, rivertype.JobStateDiscarded, rivertype.JobStateRetryable)
 }
@@ -302,14 +303,14 @@ func TestDEPSyncNeverRunsTwiceForOneServer(t *testing.T) {
 	if !locked {
 		t.Fatal("could not take the lock")
 	}
-	first, err := e.river.Insert(ctx, jobs.DEPSyncArgs{VirtualServerID: e.server.ID}, nil)
+	first, err := e.river.Insert(ctx, jobargs.DEPSync{VirtualServerID: e.server.ID}, nil)
 	must(t, err)
 	e.wait(first.Job.ID, rivertype.JobStateScheduled)
 	if e.fetches.Load() != 0 {
 		t.Fatal("the sync ran while another held the server's lock")
 	}
 	// Asking again while one waits gives the waiting one, full sync or not.
-	again, err := e.river.Insert(ctx, jobs.DEPSyncArgs{VirtualServerID: e.server.ID, FullSync: true}, nil)
+	again, err := e.river.Insert(ctx, jobargs.DEPSync{VirtualServerID: e.server.ID, FullSync: true}, nil)
 	must(t, err)
 	if !again.UniqueSkippedAsDuplicate || again.Job.ID != first.Job.ID {
 		t.Fatalf("second sync %d (duplicate %v), want job %d", again.Job.ID, again.UniqueSkippedAsDuplicate, first.Job.ID)
@@ -342,7 +343,7 @@ func TestPeriodicDEPSyncQueuesEveryServer(t *testing.T) {
 	if n := len(jobs.PeriodicJobs(jobs.Schedule{TokenCleanup: time.Hour})); n != 1 {
 		t.Fatalf("%d periodic jobs with DEP sync and push expiry checks off", n)
 	}
-	res, err := e.river.Insert(ctx, jobs.DEPSyncAllArgs{}, nil)
+	res, err := e.river.Insert(ctx, jobargs.DEPSyncAll{}, nil)
 	must(t, err)
 	e.wait(res.Job.ID, rivertype.JobStateCompleted)
 	deadline := time.Now().Add(30 * time.Second)

@@ -11,8 +11,9 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/orchardmdm/orchard/jobs"
-	"github.com/orchardmdm/orchard/store/events"
+	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/store"
+	"github.com/orchardmdm/orchard/store/events"
 	"github.com/orchardmdm/orchard/store/pgtest"
 )
 
@@ -64,7 +65,7 @@ func TestRiverOutcomesReachSubscribersOnOtherProcesses(t *testing.T) {
 	_, err = s.Pool().Exec(ctx, `INSERT INTO api_tokens (jti, name, permissions, expires_at) VALUES
 		('old', 'old', '{mdm.*}', now() - interval '90 days'), ('new', 'new', '{mdm.*}', now() + interval '1 day')`)
 	must(t, err)
-	res, err := rc.Insert(ctx, jobs.TokenCleanupArgs{}, nil)
+	res, err := rc.Insert(ctx, jobargs.TokenCleanup{}, nil)
 	must(t, err)
 	ev := receive(t, events)
 	if ev.ID != res.Job.ID || ev.Type != "completed" || ev.Kind != "token_cleanup" {

@@ -14,63 +14,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
+	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/mdmproto/apns"
 	"github.com/orchardmdm/orchard/mdmproto/pushcert"
 	"github.com/orchardmdm/orchard/store"
 )
-
-// pushChunk is the most devices one push job takes, so a push to a whole
-// fleet spreads over workers and no job argument grows without bound.
-const pushChunk = 1000
-
-// PushArgs wakes devices through APNs so they connect and fetch their commands.
-type PushArgs struct {
-	DeviceIDs []int64 `json:"device_ids"`
-	// Deferred marks the follow-up of pushes the coalescing window put off.
-	Deferred bool `json:"deferred,omitempty"`
-	// Retry counts failed rounds of these devices' pushes (APNs 429/5xx or
-	// network). A retry ignores the window: the earlier push never arrived.
-	Retry int `json:"retry,omitempty"`
-}
-
-// Kind names the job.
-func (PushArgs) Kind() string { return "apns_push" }
-
-// InsertOpts: River retries only failures of the job itself (the database);
-// pushes that fail are retried by follow-up jobs carrying just those devices.
-func (PushArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 5} }
-
-// InsertPushTx queues pushes to devices inside tx, in jobs of at most
-// pushChunk devices, so the push exists exactly when what it announces does.
-func InsertPushTx(ctx context.Context, client *Client, tx pgx.Tx, deviceIDs []int64) ([]*rivertype.JobRow, error) {
-	ids := slices.Clone(deviceIDs)
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	var params []river.InsertManyParams
-	for chunk := range slices.Chunk(ids, pushChunk) {
-		params = append(params, river.InsertManyParams{Args: PushArgs{DeviceIDs: chunk}})
-	}
-	if len(params) == 0 {
-		return nil, nil
-	}
-	res, err := client.InsertManyTx(ctx, tx, params)
-	if err != nil {
-		return nil, fmt.Errorf("queue pushes: %w", err)
-	}
-	rows := make([]*rivertype.JobRow, len(res))
-	for i, r := range res {
-		rows[i] = r.Job
-	}
-	return rows, nil
-}
-
-// EnqueuePushTx is InsertPushTx for callers that do not need the jobs.
-func EnqueuePushTx(ctx context.Context, client *Client, tx pgx.Tx, deviceIDs []int64) error {
-	_, err := InsertPushTx(ctx, client, tx, deviceIDs)
-	return err
-}
 
 // Pusher sends pushes; *apns.Pool is the real one.
 type Pusher interface {
@@ -93,9 +42,9 @@ func DefaultPushConfig() PushConfig {
 	return PushConfig{Window: 10 * time.Second, MaxRetries: 6, RetryBase: 5 * time.Second}
 }
 
-// PushWorker works PushArgs.
+// PushWorker works jobargs.Push.
 type PushWorker struct {
-	river.WorkerDefaults[PushArgs]
+	river.WorkerDefaults[jobargs.Push]
 	store  *store.Store
 	apns   Pusher
 	cfg    PushConfig
@@ -121,7 +70,7 @@ type pushTally struct {
 }
 
 // Work claims the devices due for a push, pushes them, and records what APNs said.
-func (w *PushWorker) Work(ctx context.Context, job *river.Job[PushArgs]) error {
+func (w *PushWorker) Work(ctx context.Context, job *river.Job[jobargs.Push]) error {
 	if w.apns == nil {
 		return river.JobCancel(errors.New("APNs is not configured in this process"))
 	}
@@ -171,7 +120,7 @@ func (w *PushWorker) deferRecent(ctx context.Context, ids []int64, claimed []sto
 			}
 		}
 		slices.Sort(deferred)
-		_, err = river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, PushArgs{DeviceIDs: deferred, Deferred: true},
+		_, err = river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, jobargs.Push{DeviceIDs: deferred, Deferred: true},
 			&river.InsertOpts{ScheduledAt: latest})
 		return err
 	})
@@ -283,7 +232,7 @@ func (w *PushWorker) scheduleRetry(ctx context.Context, ids []int64, round int, 
 	}
 	tally.Retrying = len(ids)
 	delay := w.cfg.RetryBase << (round - 1)
-	_, err := river.ClientFromContext[pgx.Tx](ctx).Insert(ctx, PushArgs{DeviceIDs: ids, Retry: round},
+	_, err := river.ClientFromContext[pgx.Tx](ctx).Insert(ctx, jobargs.Push{DeviceIDs: ids, Retry: round},
 		&river.InsertOpts{ScheduledAt: time.Now().Add(delay)})
 	if err != nil {
 		return fmt.Errorf("queue push retries: %w", err)

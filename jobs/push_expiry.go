@@ -8,6 +8,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/store"
 )
@@ -17,26 +18,15 @@ import (
 // certificate silently stops every push.
 const PushCertWarnBefore = 30 * 24 * time.Hour
 
-// PushCertExpiryArgs checks push certificates for coming expiry.
-type PushCertExpiryArgs struct{}
-
-// Kind names the job.
-func (PushCertExpiryArgs) Kind() string { return "apns_cert_expiry" }
-
-// InsertOpts keeps one check queued at a time.
-func (PushCertExpiryArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: time.Hour}}
-}
-
-// PushCertExpiryWorker works PushCertExpiryArgs.
+// PushCertExpiryWorker works jobargs.PushCertExpiry.
 type PushCertExpiryWorker struct {
-	river.WorkerDefaults[PushCertExpiryArgs]
+	river.WorkerDefaults[jobargs.PushCertExpiry]
 	store  *store.Store
 	logger *slog.Logger
 }
 
 // Work logs and records a warning on every certificate expiring soon.
-func (w *PushCertExpiryWorker) Work(ctx context.Context, job *river.Job[PushCertExpiryArgs]) error {
+func (w *PushCertExpiryWorker) Work(ctx context.Context, job *river.Job[jobargs.PushCertExpiry]) error {
 	now := time.Now()
 	certs, err := w.store.ExpiringPushCertificates(ctx, now.Add(PushCertWarnBefore))
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/mdmproto/apns"
 	"github.com/orchardmdm/orchard/mdmproto/apns/apnstest"
 	"github.com/orchardmdm/orchard/mdmproto/pushcert"
@@ -80,7 +81,7 @@ func tokenOf(i int) string { return fmt.Sprintf("%064x", i+1) }
 func (e *pushEnv) enqueue(ids ...int64) {
 	e.t.Helper()
 	mustTB(e.t, e.store.InTx(context.Background(), func(tx pgx.Tx) error {
-		return jobs.EnqueuePushTx(context.Background(), e.river, tx, ids)
+		return jobargs.EnqueuePushTx(context.Background(), e.river, tx, ids)
 	}))
 }
 
@@ -121,7 +122,7 @@ func TestEveryQueuedDeviceIsPushedOncePerWindow(t *testing.T) {
 	// A burst: overlapping requests, some in one transaction, as commands queue them.
 	mustTB(t, env.store.InTx(context.Background(), func(tx pgx.Tx) error {
 		for _, part := range [][]int64{ids, ids[:100], ids[50:250]} {
-			if err := jobs.EnqueuePushTx(context.Background(), env.river, tx, part); err != nil {
+			if err := jobargs.EnqueuePushTx(context.Background(), env.river, tx, part); err != nil {
 				return err
 			}
 		}

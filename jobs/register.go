@@ -6,6 +6,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/store"
 )
 
@@ -68,13 +69,13 @@ func DefaultSchedule() Schedule {
 func PeriodicJobs(s Schedule) []*river.PeriodicJob {
 	periodic := []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(s.TokenCleanup),
-			func() (river.JobArgs, *river.InsertOpts) { return TokenCleanupArgs{}, nil },
+			func() (river.JobArgs, *river.InsertOpts) { return jobargs.TokenCleanup{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: false}),
 	}
 	if s.PushCertExpiry > 0 {
 		// Run on start too: a process restarted daily would otherwise never check.
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(s.PushCertExpiry),
-			func() (river.JobArgs, *river.InsertOpts) { return PushCertExpiryArgs{}, nil },
+			func() (river.JobArgs, *river.InsertOpts) { return jobargs.PushCertExpiry{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}))
 	}
 	return append(periodic, depPeriodicJobs(s)...)

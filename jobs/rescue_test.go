@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/store/pgtest"
 )
 
@@ -30,7 +31,7 @@ func TestJobsOfAKilledProcessAreRescuedAfterTheirTimeout(t *testing.T) {
 	mustTB(t, err)
 	var jobID int64
 	mustTB(t, s.InTx(ctx, func(tx pgx.Tx) error {
-		res, err := inserter.InsertTx(ctx, tx, jobs.PushArgs{DeviceIDs: []int64{1}}, nil)
+		res, err := inserter.InsertTx(ctx, tx, jobargs.Push{DeviceIDs: []int64{1}}, nil)
 		if err != nil {
 			return err
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/graph/graphiql"
 	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/mdmproto/apns"
 	"github.com/orchardmdm/orchard/mdmproto/endpoint"
 	"github.com/orchardmdm/orchard/store"
@@ -130,7 +131,7 @@ func (a *app) routes(tokens *auth.Tokens) http.Handler {
 
 // pushDevices queues pushes inside tx, for features that queue commands.
 func (a *app) pushDevices(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error {
-	return jobs.EnqueuePushTx(ctx, a.river, tx, deviceIDs)
+	return jobargs.EnqueuePushTx(ctx, a.river, tx, deviceIDs)
 }
 
 // newDEP is how this process reaches Apple's DEP service. Each DEP profile
