@@ -39,12 +39,12 @@ func WriteAudit(ctx context.Context, tx pgx.Tx, ev AuditEvent) error {
 }
 
 // ListAuditEvents returns one page of audit events, newest first.
-func (s *Store) ListAuditEvents(ctx context.Context, p Page) ([]AuditEvent, bool, error) {
+func (q *Queries) ListAuditEvents(ctx context.Context, p Page) ([]AuditEvent, bool, error) {
 	after := p.After
 	if after == 0 {
 		after = 1<<63 - 1
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, occurred_at, actor, action, object_type, object_id, data
+	rows, err := q.db.Query(ctx, `SELECT id, occurred_at, actor, action, object_type, object_id, data
 		FROM audit_events WHERE id < $1 ORDER BY id DESC LIMIT $2`, after, p.First+1)
 	if err != nil {
 		return nil, false, fmt.Errorf("list audit events: %w", err)
@@ -61,8 +61,8 @@ func (s *Store) ListAuditEvents(ctx context.Context, p Page) ([]AuditEvent, bool
 }
 
 // CountAuditEvents counts all audit events.
-func (s *Store) CountAuditEvents(ctx context.Context) (int, error) {
+func (q *Queries) CountAuditEvents(ctx context.Context) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM audit_events").Scan(&n)
+	err := q.db.QueryRow(ctx, "SELECT count(*) FROM audit_events").Scan(&n)
 	return n, err
 }

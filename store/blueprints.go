@@ -34,14 +34,14 @@ func scanBlueprint(row pgx.Row) (Blueprint, error) {
 }
 
 // BlueprintsByIDs loads blueprints for a dataloader: results in the order of ids.
-func (s *Store) BlueprintsByIDs(ctx context.Context, ids []int64) ([]*Blueprint, error) {
-	return loadByKeys(ctx, s.pool, "blueprints", "SELECT "+blueprintColumns+" FROM blueprints WHERE id = ANY($1)",
+func (q *Queries) BlueprintsByIDs(ctx context.Context, ids []int64) ([]*Blueprint, error) {
+	return loadByKeys(ctx, q.db, "blueprints", "SELECT "+blueprintColumns+" FROM blueprints WHERE id = ANY($1)",
 		ids, scanBlueprint, func(b *Blueprint) int64 { return b.ID })
 }
 
 // ListBlueprints returns one page of blueprints in id order.
-func (s *Store) ListBlueprints(ctx context.Context, p Page) ([]Blueprint, bool, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+blueprintColumns+" FROM blueprints WHERE id > $1 ORDER BY id LIMIT $2", p.After, p.First+1)
+func (q *Queries) ListBlueprints(ctx context.Context, p Page) ([]Blueprint, bool, error) {
+	rows, err := q.db.Query(ctx, "SELECT "+blueprintColumns+" FROM blueprints WHERE id > $1 ORDER BY id LIMIT $2", p.After, p.First+1)
 	if err != nil {
 		return nil, false, fmt.Errorf("list blueprints: %w", err)
 	}
@@ -53,9 +53,9 @@ func (s *Store) ListBlueprints(ctx context.Context, p Page) ([]Blueprint, bool, 
 }
 
 // CreateBlueprint inserts a blueprint and its audit event.
-func (s *Store) CreateBlueprint(ctx context.Context, name, actor string) (Blueprint, error) {
+func (q *Queries) CreateBlueprint(ctx context.Context, name, actor string) (Blueprint, error) {
 	var b Blueprint
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+	err := q.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		b, err = scanBlueprint(tx.QueryRow(ctx, "INSERT INTO blueprints (name) VALUES ($1) RETURNING "+blueprintColumns, name))
 		if isUniqueViolation(err) {
@@ -76,8 +76,8 @@ func isUniqueViolation(err error) bool {
 }
 
 // CountBlueprints counts all blueprints.
-func (s *Store) CountBlueprints(ctx context.Context) (int, error) {
+func (q *Queries) CountBlueprints(ctx context.Context) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM blueprints").Scan(&n)
+	err := q.db.QueryRow(ctx, "SELECT count(*) FROM blueprints").Scan(&n)
 	return n, err
 }

@@ -79,12 +79,12 @@ func (f DEPDeviceFilter) where() (string, []any) {
 }
 
 // ListDEPDevices returns one page of DEP devices in id order, and whether more follow.
-func (s *Store) ListDEPDevices(ctx context.Context, f DEPDeviceFilter, p Page) ([]DEPDevice, bool, error) {
+func (q *Queries) ListDEPDevices(ctx context.Context, f DEPDeviceFilter, p Page) ([]DEPDevice, bool, error) {
 	where, args := f.where()
 	args = append(args, p.After, p.First+1)
 	sql := fmt.Sprintf("SELECT %s FROM dep_devices WHERE %s AND id > $%d ORDER BY id LIMIT $%d",
 		depDeviceColumns, where, len(args)-1, len(args))
-	rows, err := s.pool.Query(ctx, sql, args...)
+	rows, err := q.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("list dep devices: %w", err)
 	}
@@ -96,27 +96,27 @@ func (s *Store) ListDEPDevices(ctx context.Context, f DEPDeviceFilter, p Page) (
 }
 
 // CountDEPDevices counts the DEP devices a filter matches.
-func (s *Store) CountDEPDevices(ctx context.Context, f DEPDeviceFilter) (int, error) {
+func (q *Queries) CountDEPDevices(ctx context.Context, f DEPDeviceFilter) (int, error) {
 	where, args := f.where()
 	var n int
-	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM dep_devices WHERE "+where, args...).Scan(&n); err != nil {
+	if err := q.db.QueryRow(ctx, "SELECT count(*) FROM dep_devices WHERE "+where, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count dep devices: %w", err)
 	}
 	return n, nil
 }
 
 // DEPDeviceBySerial returns a DEP device by serial number.
-func (s *Store) DEPDeviceBySerial(ctx context.Context, serial string) (DEPDevice, error) {
-	return scanDEPDevice(s.pool.QueryRow(ctx, "SELECT "+depDeviceColumns+" FROM dep_devices WHERE serial_number = $1", serial))
+func (q *Queries) DEPDeviceBySerial(ctx context.Context, serial string) (DEPDevice, error) {
+	return scanDEPDevice(q.db.QueryRow(ctx, "SELECT "+depDeviceColumns+" FROM dep_devices WHERE serial_number = $1", serial))
 }
 
 // SetDEPProfileStatus records what Apple answered to an assign or remove for
 // the serials it accepted, with an audit event.
-func (s *Store) SetDEPProfileStatus(ctx context.Context, serials []string, status, profileUUID, actor string) error {
+func (q *Queries) SetDEPProfileStatus(ctx context.Context, serials []string, status, profileUUID, actor string) error {
 	if len(serials) == 0 {
 		return nil
 	}
-	return s.InTx(ctx, func(tx pgx.Tx) error {
+	return q.inTx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE dep_devices SET profile_status = $2, profile_uuid = $3,
 			profile_assign_time = CASE WHEN $2 = 'assigned' THEN now() END, updated_at = now()
 			WHERE serial_number = ANY($1)`, serials, status, profileUUID)

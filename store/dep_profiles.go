@@ -62,13 +62,13 @@ func profileFields(p dep.Profile) ([]byte, error) {
 
 // SaveDEPProfile inserts (ID 0) or updates a profile Apple just defined,
 // with the UUID Apple gave it.
-func (s *Store) SaveDEPProfile(ctx context.Context, p DEPProfile, actor string) (DEPProfile, error) {
+func (q *Queries) SaveDEPProfile(ctx context.Context, p DEPProfile, actor string) (DEPProfile, error) {
 	fields, err := profileFields(p.Fields)
 	if err != nil {
 		return p, fmt.Errorf("dep profile: %w", err)
 	}
 	var out DEPProfile
-	err = s.InTx(ctx, func(tx pgx.Tx) error {
+	err = q.inTx(ctx, func(tx pgx.Tx) error {
 		action := "dep_profile.update"
 		if p.ID == 0 {
 			action = "dep_profile.create"
@@ -94,8 +94,8 @@ func (s *Store) SaveDEPProfile(ctx context.Context, p DEPProfile, actor string) 
 
 // DeleteDEPProfile deletes orchard's record of a profile. Apple has no call to
 // delete a profile: devices keep it until another is assigned or it is removed.
-func (s *Store) DeleteDEPProfile(ctx context.Context, id int64, actor string) error {
-	return s.InTx(ctx, func(tx pgx.Tx) error {
+func (q *Queries) DeleteDEPProfile(ctx context.Context, id int64, actor string) error {
+	return q.inTx(ctx, func(tx pgx.Tx) error {
 		p, err := scanDEPProfile(tx.QueryRow(ctx, "DELETE FROM dep_profiles WHERE id = $1 RETURNING "+depProfileColumns, id))
 		if err != nil {
 			return fmt.Errorf("dep profile %d: %w", id, err)
@@ -106,8 +106,8 @@ func (s *Store) DeleteDEPProfile(ctx context.Context, id int64, actor string) er
 }
 
 // DEPProfile returns one profile.
-func (s *Store) DEPProfile(ctx context.Context, id int64) (DEPProfile, error) {
-	p, err := scanDEPProfile(s.pool.QueryRow(ctx, "SELECT "+depProfileColumns+" FROM dep_profiles WHERE id = $1", id))
+func (q *Queries) DEPProfile(ctx context.Context, id int64) (DEPProfile, error) {
+	p, err := scanDEPProfile(q.db.QueryRow(ctx, "SELECT "+depProfileColumns+" FROM dep_profiles WHERE id = $1", id))
 	if err != nil {
 		return p, fmt.Errorf("dep profile %d: %w", id, err)
 	}
@@ -115,8 +115,8 @@ func (s *Store) DEPProfile(ctx context.Context, id int64) (DEPProfile, error) {
 }
 
 // ListDEPProfiles returns the profiles of a server (0: of every server) in id order.
-func (s *Store) ListDEPProfiles(ctx context.Context, serverID int64) ([]DEPProfile, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+depProfileColumns+" FROM dep_profiles WHERE $1 = 0 OR virtual_server_id = $1 ORDER BY id", serverID)
+func (q *Queries) ListDEPProfiles(ctx context.Context, serverID int64) ([]DEPProfile, error) {
+	rows, err := q.db.Query(ctx, "SELECT "+depProfileColumns+" FROM dep_profiles WHERE $1 = 0 OR virtual_server_id = $1 ORDER BY id", serverID)
 	if err != nil {
 		return nil, fmt.Errorf("list dep profiles: %w", err)
 	}
@@ -124,22 +124,22 @@ func (s *Store) ListDEPProfiles(ctx context.Context, serverID int64) ([]DEPProfi
 }
 
 // DEPProfilesByIDs loads profiles for a dataloader: results in the order of ids.
-func (s *Store) DEPProfilesByIDs(ctx context.Context, ids []int64) ([]*DEPProfile, error) {
-	return loadByKeys(ctx, s.pool, "dep profiles", "SELECT "+depProfileColumns+" FROM dep_profiles WHERE id = ANY($1)",
+func (q *Queries) DEPProfilesByIDs(ctx context.Context, ids []int64) ([]*DEPProfile, error) {
+	return loadByKeys(ctx, q.db, "dep profiles", "SELECT "+depProfileColumns+" FROM dep_profiles WHERE id = ANY($1)",
 		ids, scanDEPProfile, func(p *DEPProfile) int64 { return p.ID })
 }
 
 // DEPProfilesByUUIDs loads profiles by Apple's UUID for a dataloader; unknown
 // UUIDs (profiles defined elsewhere) give nil.
-func (s *Store) DEPProfilesByUUIDs(ctx context.Context, uuids []string) ([]*DEPProfile, error) {
-	return loadByKeys(ctx, s.pool, "dep profiles", "SELECT "+depProfileColumns+" FROM dep_profiles WHERE profile_uuid = ANY($1)",
+func (q *Queries) DEPProfilesByUUIDs(ctx context.Context, uuids []string) ([]*DEPProfile, error) {
+	return loadByKeys(ctx, q.db, "dep profiles", "SELECT "+depProfileColumns+" FROM dep_profiles WHERE profile_uuid = ANY($1)",
 		uuids, scanDEPProfile, func(p *DEPProfile) string { return p.ProfileUUID })
 }
 
 // DEPDevicesToAutoAssign returns up to limit serials of a server's devices
 // with no profile that were not tried since notBefore.
-func (s *Store) DEPDevicesToAutoAssign(ctx context.Context, serverID int64, notBefore time.Time, limit int) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT serial_number FROM dep_devices
+func (q *Queries) DEPDevicesToAutoAssign(ctx context.Context, serverID int64, notBefore time.Time, limit int) ([]string, error) {
+	rows, err := q.db.Query(ctx, `SELECT serial_number FROM dep_devices
 		WHERE virtual_server_id = $1 AND profile_status = 'empty' AND deleted_at IS NULL
 			AND (auto_assign_tried_at IS NULL OR auto_assign_tried_at < $2)
 		ORDER BY id LIMIT $3`, serverID, notBefore, limit)
@@ -151,7 +151,7 @@ func (s *Store) DEPDevicesToAutoAssign(ctx context.Context, serverID int64, notB
 
 // MarkDEPAutoAssignTried records an auto-assignment attempt, so devices Apple
 // refuses are not retried at every sync.
-func (s *Store) MarkDEPAutoAssignTried(ctx context.Context, serials []string) error {
-	_, err := s.pool.Exec(ctx, "UPDATE dep_devices SET auto_assign_tried_at = now() WHERE serial_number = ANY($1)", serials)
+func (q *Queries) MarkDEPAutoAssignTried(ctx context.Context, serials []string) error {
+	_, err := q.db.Exec(ctx, "UPDATE dep_devices SET auto_assign_tried_at = now() WHERE serial_number = ANY($1)", serials)
 	return err
 }

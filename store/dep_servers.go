@@ -84,8 +84,8 @@ func upsertDEPVirtualServer(ctx context.Context, tx pgx.Tx, tokenID int64, a *de
 }
 
 // ListDEPVirtualServers returns every virtual server in id order.
-func (s *Store) ListDEPVirtualServers(ctx context.Context) ([]DEPVirtualServer, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+depServerColumns+" FROM dep_virtual_servers ORDER BY id")
+func (q *Queries) ListDEPVirtualServers(ctx context.Context) ([]DEPVirtualServer, error) {
+	rows, err := q.db.Query(ctx, "SELECT "+depServerColumns+" FROM dep_virtual_servers ORDER BY id")
 	if err != nil {
 		return nil, fmt.Errorf("list dep virtual servers: %w", err)
 	}
@@ -93,8 +93,8 @@ func (s *Store) ListDEPVirtualServers(ctx context.Context) ([]DEPVirtualServer, 
 }
 
 // DEPVirtualServer returns one virtual server.
-func (s *Store) DEPVirtualServer(ctx context.Context, id int64) (DEPVirtualServer, error) {
-	v, err := scanDEPServer(s.pool.QueryRow(ctx, "SELECT "+depServerColumns+" FROM dep_virtual_servers WHERE id = $1", id))
+func (q *Queries) DEPVirtualServer(ctx context.Context, id int64) (DEPVirtualServer, error) {
+	v, err := scanDEPServer(q.db.QueryRow(ctx, "SELECT "+depServerColumns+" FROM dep_virtual_servers WHERE id = $1", id))
 	if err != nil {
 		return v, fmt.Errorf("dep virtual server %d: %w", id, err)
 	}
@@ -102,16 +102,16 @@ func (s *Store) DEPVirtualServer(ctx context.Context, id int64) (DEPVirtualServe
 }
 
 // DEPVirtualServersByIDs loads servers for a dataloader: results in the order of ids.
-func (s *Store) DEPVirtualServersByIDs(ctx context.Context, ids []int64) ([]*DEPVirtualServer, error) {
-	return loadByKeys(ctx, s.pool, "dep virtual servers", "SELECT "+depServerColumns+" FROM dep_virtual_servers WHERE id = ANY($1)",
+func (q *Queries) DEPVirtualServersByIDs(ctx context.Context, ids []int64) ([]*DEPVirtualServer, error) {
+	return loadByKeys(ctx, q.db, "dep virtual servers", "SELECT "+depServerColumns+" FROM dep_virtual_servers WHERE id = ANY($1)",
 		ids, scanDEPServer, func(v *DEPVirtualServer) int64 { return v.ID })
 }
 
 // SetDEPDefaultProfile sets (or, with nil, clears) the profile new devices of
 // a server get. The profile must belong to the server.
-func (s *Store) SetDEPDefaultProfile(ctx context.Context, serverID int64, profileID *int64, actor string) (DEPVirtualServer, error) {
+func (q *Queries) SetDEPDefaultProfile(ctx context.Context, serverID int64, profileID *int64, actor string) (DEPVirtualServer, error) {
 	var v DEPVirtualServer
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+	err := q.inTx(ctx, func(tx pgx.Tx) error {
 		if profileID != nil {
 			var owner int64
 			err := tx.QueryRow(ctx, "SELECT virtual_server_id FROM dep_profiles WHERE id = $1", *profileID).Scan(&owner)
@@ -137,7 +137,7 @@ func (s *Store) SetDEPDefaultProfile(ctx context.Context, serverID int64, profil
 
 // DEPVirtualServersByTokenIDs loads the server of each token for a dataloader;
 // tokens not uploaded yet give nil.
-func (s *Store) DEPVirtualServersByTokenIDs(ctx context.Context, tokenIDs []int64) ([]*DEPVirtualServer, error) {
-	return loadByKeys(ctx, s.pool, "dep virtual servers", "SELECT "+depServerColumns+" FROM dep_virtual_servers WHERE token_id = ANY($1)",
+func (q *Queries) DEPVirtualServersByTokenIDs(ctx context.Context, tokenIDs []int64) ([]*DEPVirtualServer, error) {
+	return loadByKeys(ctx, q.db, "dep virtual servers", "SELECT "+depServerColumns+" FROM dep_virtual_servers WHERE token_id = ANY($1)",
 		tokenIDs, scanDEPServer, func(v *DEPVirtualServer) int64 { return v.TokenID })
 }

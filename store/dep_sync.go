@@ -29,9 +29,9 @@ type DEPSyncState struct {
 var ErrDEPCursorMoved = errors.New("the server's DEP cursor moved: another sync ran at the same time")
 
 // DEPSyncStateOf returns a server's sync state.
-func (s *Store) DEPSyncStateOf(ctx context.Context, serverID int64) (DEPSyncState, error) {
+func (q *Queries) DEPSyncStateOf(ctx context.Context, serverID int64) (DEPSyncState, error) {
 	var st DEPSyncState
-	err := s.pool.QueryRow(ctx, "SELECT cursor, cursor_phase FROM dep_virtual_servers WHERE id = $1", serverID).
+	err := q.db.QueryRow(ctx, "SELECT cursor, cursor_phase FROM dep_virtual_servers WHERE id = $1", serverID).
 		Scan(&st.Cursor, &st.Phase)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return st, fmt.Errorf("dep virtual server %d: %w", serverID, ErrNotFound)
@@ -40,8 +40,8 @@ func (s *Store) DEPSyncStateOf(ctx context.Context, serverID int64) (DEPSyncStat
 }
 
 // ResetDEPCursor makes the next sync a full fetch from the start.
-func (s *Store) ResetDEPCursor(ctx context.Context, serverID int64) error {
-	_, err := s.pool.Exec(ctx, `UPDATE dep_virtual_servers SET cursor = '', cursor_phase = 'fetch', fetch_started_at = NULL
+func (q *Queries) ResetDEPCursor(ctx context.Context, serverID int64) error {
+	_, err := q.db.Exec(ctx, `UPDATE dep_virtual_servers SET cursor = '', cursor_phase = 'fetch', fetch_started_at = NULL
 		WHERE id = $1`, serverID)
 	return err
 }
@@ -66,9 +66,9 @@ type DEPPageCounts struct {
 
 // SaveDEPPage upserts a page of devices and moves the cursor in one
 // transaction, so a crash never leaves the cursor ahead of the devices.
-func (s *Store) SaveDEPPage(ctx context.Context, p DEPPage) (DEPPageCounts, error) {
+func (q *Queries) SaveDEPPage(ctx context.Context, p DEPPage) (DEPPageCounts, error) {
 	var c DEPPageCounts
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+	err := q.inTx(ctx, func(tx pgx.Tx) error {
 		if err := moveDEPCursor(ctx, tx, p); err != nil {
 			return err
 		}

@@ -44,7 +44,7 @@ func depTokenPlace(id int64, column string) seal.Place {
 }
 
 // CreateDEPToken makes a key pair for a new server token and keeps the key sealed.
-func (s *Store) CreateDEPToken(ctx context.Context, name, actor string) (DEPToken, error) {
+func (q *Queries) CreateDEPToken(ctx context.Context, name, actor string) (DEPToken, error) {
 	if name == "" {
 		return DEPToken{}, errors.New("a DEP token needs a name")
 	}
@@ -53,14 +53,14 @@ func (s *Store) CreateDEPToken(ctx context.Context, name, actor string) (DEPToke
 		return DEPToken{}, err
 	}
 	var t DEPToken
-	err = s.InTx(ctx, func(tx pgx.Tx) error {
+	err = q.inTx(ctx, func(tx pgx.Tx) error {
 		// The sealed key is bound to the row id, known only after the insert.
 		t, err = scanDEPToken(tx.QueryRow(ctx, `INSERT INTO dep_tokens (name, certificate, private_key_sealed)
 			VALUES ($1, $2, '') RETURNING `+depTokenColumns, name, cert))
 		if err != nil {
 			return fmt.Errorf("create dep token: %w", err)
 		}
-		sealed, err := s.sealer.Seal(x509.MarshalPKCS1PrivateKey(key), depTokenPlace(t.ID, "private_key_sealed"))
+		sealed, err := q.sealer.Seal(x509.MarshalPKCS1PrivateKey(key), depTokenPlace(t.ID, "private_key_sealed"))
 		if err != nil {
 			return err
 		}
@@ -74,8 +74,8 @@ func (s *Store) CreateDEPToken(ctx context.Context, name, actor string) (DEPToke
 }
 
 // DEPToken returns one token.
-func (s *Store) DEPToken(ctx context.Context, id int64) (DEPToken, error) {
-	t, err := scanDEPToken(s.pool.QueryRow(ctx, "SELECT "+depTokenColumns+" FROM dep_tokens WHERE id = $1", id))
+func (q *Queries) DEPToken(ctx context.Context, id int64) (DEPToken, error) {
+	t, err := scanDEPToken(q.db.QueryRow(ctx, "SELECT "+depTokenColumns+" FROM dep_tokens WHERE id = $1", id))
 	if err != nil {
 		return t, fmt.Errorf("dep token %d: %w", id, err)
 	}
@@ -83,8 +83,8 @@ func (s *Store) DEPToken(ctx context.Context, id int64) (DEPToken, error) {
 }
 
 // ListDEPTokens returns every token in id order (a handful per organisation).
-func (s *Store) ListDEPTokens(ctx context.Context) ([]DEPToken, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+depTokenColumns+" FROM dep_tokens ORDER BY id")
+func (q *Queries) ListDEPTokens(ctx context.Context) ([]DEPToken, error) {
+	rows, err := q.db.Query(ctx, "SELECT "+depTokenColumns+" FROM dep_tokens ORDER BY id")
 	if err != nil {
 		return nil, fmt.Errorf("list dep tokens: %w", err)
 	}
@@ -92,16 +92,16 @@ func (s *Store) ListDEPTokens(ctx context.Context) ([]DEPToken, error) {
 }
 
 // DEPTokensByIDs loads tokens for a dataloader: results in the order of ids.
-func (s *Store) DEPTokensByIDs(ctx context.Context, ids []int64) ([]*DEPToken, error) {
-	return loadByKeys(ctx, s.pool, "dep tokens", "SELECT "+depTokenColumns+" FROM dep_tokens WHERE id = ANY($1)",
+func (q *Queries) DEPTokensByIDs(ctx context.Context, ids []int64) ([]*DEPToken, error) {
+	return loadByKeys(ctx, q.db, "dep tokens", "SELECT "+depTokenColumns+" FROM dep_tokens WHERE id = ANY($1)",
 		ids, scanDEPToken, func(t *DEPToken) int64 { return t.ID })
 }
 
 // DEPTokenKey opens a token's key pair, to decrypt what Apple encrypted to it.
-func (s *Store) DEPTokenKey(ctx context.Context, id int64) (*x509.Certificate, *rsa.PrivateKey, error) {
+func (q *Queries) DEPTokenKey(ctx context.Context, id int64) (*x509.Certificate, *rsa.PrivateKey, error) {
 	var der []byte
 	var sealed string
-	err := s.pool.QueryRow(ctx, "SELECT certificate, private_key_sealed FROM dep_tokens WHERE id = $1", id).Scan(&der, &sealed)
+	err := q.db.QueryRow(ctx, "SELECT certificate, private_key_sealed FROM dep_tokens WHERE id = $1", id).Scan(&der, &sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil, fmt.Errorf("dep token %d: %w", id, ErrNotFound)
 	}
@@ -112,7 +112,7 @@ func (s *Store) DEPTokenKey(ctx context.Context, id int64) (*x509.Certificate, *
 	if err != nil {
 		return nil, nil, fmt.Errorf("dep token %d certificate: %w", id, err)
 	}
-	raw, err := s.sealer.Open(sealed, depTokenPlace(id, "private_key_sealed"))
+	raw, err := q.sealer.Open(sealed, depTokenPlace(id, "private_key_sealed"))
 	if err != nil {
 		return nil, nil, fmt.Errorf("dep token %d key: %w", id, err)
 	}
@@ -128,10 +128,10 @@ func (s *Store) DEPTokenKey(ctx context.Context, id int64) (*x509.Certificate, *
 var ErrDEPTokenNotUploaded = errors.New("has not been uploaded yet")
 
 // DEPCredentials opens the OAuth1 keys of an uploaded token.
-func (s *Store) DEPCredentials(ctx context.Context, id int64) (dep.Credentials, error) {
+func (q *Queries) DEPCredentials(ctx context.Context, id int64) (dep.Credentials, error) {
 	var c dep.Credentials
 	var cs, as *string
-	err := s.pool.QueryRow(ctx, `SELECT consumer_key, consumer_secret_sealed, access_token, access_secret_sealed
+	err := q.db.QueryRow(ctx, `SELECT consumer_key, consumer_secret_sealed, access_token, access_secret_sealed
 		FROM dep_tokens WHERE id = $1`, id).Scan(&c.ConsumerKey, &cs, &c.AccessToken, &as)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, fmt.Errorf("dep token %d: %w", id, ErrNotFound)
@@ -142,11 +142,11 @@ func (s *Store) DEPCredentials(ctx context.Context, id int64) (dep.Credentials, 
 	if cs == nil || as == nil {
 		return c, fmt.Errorf("dep token %d: %w", id, ErrDEPTokenNotUploaded)
 	}
-	secret, err := s.sealer.Open(*cs, depTokenPlace(id, "consumer_secret_sealed"))
+	secret, err := q.sealer.Open(*cs, depTokenPlace(id, "consumer_secret_sealed"))
 	if err != nil {
 		return c, fmt.Errorf("dep token %d: %w", id, err)
 	}
-	access, err := s.sealer.Open(*as, depTokenPlace(id, "access_secret_sealed"))
+	access, err := q.sealer.Open(*as, depTokenPlace(id, "access_secret_sealed"))
 	if err != nil {
 		return c, fmt.Errorf("dep token %d: %w", id, err)
 	}
@@ -157,17 +157,17 @@ func (s *Store) DEPCredentials(ctx context.Context, id int64) (dep.Credentials, 
 // SaveDEPUpload stores an uploaded token's keys (sealed) and the virtual server
 // Apple's /account named, in one transaction. A renewal keeps the key pair and
 // must name the same virtual server.
-func (s *Store) SaveDEPUpload(ctx context.Context, id int64, tok *dep.Token, acct *dep.Account, actor string) (DEPVirtualServer, error) {
-	cs, err := s.sealer.Seal([]byte(tok.ConsumerSecret), depTokenPlace(id, "consumer_secret_sealed"))
+func (q *Queries) SaveDEPUpload(ctx context.Context, id int64, tok *dep.Token, acct *dep.Account, actor string) (DEPVirtualServer, error) {
+	cs, err := q.sealer.Seal([]byte(tok.ConsumerSecret), depTokenPlace(id, "consumer_secret_sealed"))
 	if err != nil {
 		return DEPVirtualServer{}, err
 	}
-	as, err := s.sealer.Seal([]byte(tok.AccessSecret), depTokenPlace(id, "access_secret_sealed"))
+	as, err := q.sealer.Seal([]byte(tok.AccessSecret), depTokenPlace(id, "access_secret_sealed"))
 	if err != nil {
 		return DEPVirtualServer{}, err
 	}
 	var vs DEPVirtualServer
-	err = s.InTx(ctx, func(tx pgx.Tx) error {
+	err = q.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE dep_tokens SET consumer_key = $2, consumer_secret_sealed = $3, access_token = $4,
 			access_secret_sealed = $5, access_token_expiry = $6, session_sealed = NULL, uploaded_at = now(), updated_at = now()
 			WHERE id = $1`, id, tok.ConsumerKey, cs, tok.AccessToken, as, tok.AccessTokenExpiry)
@@ -187,7 +187,8 @@ func (s *Store) SaveDEPUpload(ctx context.Context, id int64, tok *dep.Token, acc
 	return vs, err
 }
 
-// DEPSessions is the store of the one DEP session all processes share for a token.
+// DEPSessions is the store of the one DEP session all processes share for a
+// token. Sessions outlive any transaction: they always use the pool.
 func (s *Store) DEPSessions(tokenID int64) dep.SessionStore { return depSessions{s: s, id: tokenID} }
 
 type depSessions struct {

@@ -60,8 +60,8 @@ func pushKeyPlace(topic string) seal.Place {
 }
 
 // ListPushCertificates returns every push certificate, oldest first.
-func (s *Store) ListPushCertificates(ctx context.Context) ([]PushCertificate, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+pushCertColumns+" FROM push_certificates ORDER BY id")
+func (q *Queries) ListPushCertificates(ctx context.Context) ([]PushCertificate, error) {
+	rows, err := q.db.Query(ctx, "SELECT "+pushCertColumns+" FROM push_certificates ORDER BY id")
 	if err != nil {
 		return nil, fmt.Errorf("list push certificates: %w", err)
 	}
@@ -73,8 +73,8 @@ func (s *Store) ListPushCertificates(ctx context.Context) ([]PushCertificate, er
 }
 
 // PushCertificate returns one push certificate.
-func (s *Store) PushCertificate(ctx context.Context, id int64) (PushCertificate, error) {
-	c, err := scanPushCertificate(s.pool.QueryRow(ctx, "SELECT "+pushCertColumns+" FROM push_certificates WHERE id = $1", id))
+func (q *Queries) PushCertificate(ctx context.Context, id int64) (PushCertificate, error) {
+	c, err := scanPushCertificate(q.db.QueryRow(ctx, "SELECT "+pushCertColumns+" FROM push_certificates WHERE id = $1", id))
 	if err != nil {
 		return c, fmt.Errorf("push certificate %d: %w", id, err)
 	}
@@ -82,10 +82,10 @@ func (s *Store) PushCertificate(ctx context.Context, id int64) (PushCertificate,
 }
 
 // PushTopic is the topic enrollment profiles carry: the first push
-// certificate's. It is "" (and no error) while there is none.
-func (s *Store) PushTopic(ctx context.Context) (string, error) {
+// certificate'q. It is "" (and no error) while there is none.
+func (q *Queries) PushTopic(ctx context.Context) (string, error) {
 	var topic string
-	err := s.pool.QueryRow(ctx, "SELECT topic FROM push_certificates ORDER BY id LIMIT 1").Scan(&topic)
+	err := q.db.QueryRow(ctx, "SELECT topic FROM push_certificates ORDER BY id LIMIT 1").Scan(&topic)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}
@@ -97,13 +97,13 @@ func (s *Store) PushTopic(ctx context.Context) (string, error) {
 
 // CreatePushCertificate stores a new push certificate; ErrConflict when its
 // topic is already stored (renew that one instead).
-func (s *Store) CreatePushCertificate(ctx context.Context, in PushCertificateInput, actor string) (PushCertificate, error) {
-	sealed, err := s.sealer.Seal(in.KeyDER, pushKeyPlace(in.Topic))
+func (q *Queries) CreatePushCertificate(ctx context.Context, in PushCertificateInput, actor string) (PushCertificate, error) {
+	sealed, err := q.sealer.Seal(in.KeyDER, pushKeyPlace(in.Topic))
 	if err != nil {
 		return PushCertificate{}, err
 	}
 	var c PushCertificate
-	err = s.InTx(ctx, func(tx pgx.Tx) error {
+	err = q.inTx(ctx, func(tx pgx.Tx) error {
 		c, err = scanPushCertificate(tx.QueryRow(ctx, `INSERT INTO push_certificates
 			(name, topic, certificate, private_key_sealed, not_before, not_after) VALUES ($1, $2, $3, $4, $5, $6)
 			RETURNING `+pushCertColumns, in.Name, in.Topic, string(in.CertPEM), sealed, in.NotBefore, in.NotAfter))
@@ -120,13 +120,13 @@ func (s *Store) CreatePushCertificate(ctx context.Context, in PushCertificateInp
 
 // RenewPushCertificate replaces a push certificate's certificate and key,
 // keeping its topic (ErrTopicChanged otherwise), and clears its expiry warning.
-func (s *Store) RenewPushCertificate(ctx context.Context, id int64, in PushCertificateInput, actor string) (PushCertificate, error) {
-	sealed, err := s.sealer.Seal(in.KeyDER, pushKeyPlace(in.Topic))
+func (q *Queries) RenewPushCertificate(ctx context.Context, id int64, in PushCertificateInput, actor string) (PushCertificate, error) {
+	sealed, err := q.sealer.Seal(in.KeyDER, pushKeyPlace(in.Topic))
 	if err != nil {
 		return PushCertificate{}, err
 	}
 	var c PushCertificate
-	err = s.InTx(ctx, func(tx pgx.Tx) error {
+	err = q.inTx(ctx, func(tx pgx.Tx) error {
 		var topic string
 		err := tx.QueryRow(ctx, "SELECT topic FROM push_certificates WHERE id = $1 FOR UPDATE", id).Scan(&topic)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -165,8 +165,8 @@ type PushCredential struct {
 
 // PushCredentials returns the certificate and opened key of each topic that
 // has a push certificate.
-func (s *Store) PushCredentials(ctx context.Context, topics []string) (map[string]PushCredential, error) {
-	rows, err := s.pool.Query(ctx, "SELECT topic, certificate, private_key_sealed FROM push_certificates WHERE topic = ANY($1)", topics)
+func (q *Queries) PushCredentials(ctx context.Context, topics []string) (map[string]PushCredential, error) {
+	rows, err := q.db.Query(ctx, "SELECT topic, certificate, private_key_sealed FROM push_certificates WHERE topic = ANY($1)", topics)
 	if err != nil {
 		return nil, fmt.Errorf("push credentials: %w", err)
 	}
@@ -177,7 +177,7 @@ func (s *Store) PushCredentials(ctx context.Context, topics []string) (map[strin
 		if err := rows.Scan(&topic, &cert, &sealed); err != nil {
 			return nil, fmt.Errorf("push credentials: %w", err)
 		}
-		key, err := s.sealer.Open(sealed, pushKeyPlace(topic))
+		key, err := q.sealer.Open(sealed, pushKeyPlace(topic))
 		if err != nil {
 			return nil, fmt.Errorf("open push key of %s: %w", topic, err)
 		}
@@ -187,8 +187,8 @@ func (s *Store) PushCredentials(ctx context.Context, topics []string) (map[strin
 }
 
 // ExpiringPushCertificates returns the push certificates that expire before cutoff.
-func (s *Store) ExpiringPushCertificates(ctx context.Context, cutoff time.Time) ([]PushCertificate, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+pushCertColumns+" FROM push_certificates WHERE not_after < $1 ORDER BY id", cutoff)
+func (q *Queries) ExpiringPushCertificates(ctx context.Context, cutoff time.Time) ([]PushCertificate, error) {
+	rows, err := q.db.Query(ctx, "SELECT "+pushCertColumns+" FROM push_certificates WHERE not_after < $1 ORDER BY id", cutoff)
 	if err != nil {
 		return nil, fmt.Errorf("expiring push certificates: %w", err)
 	}
@@ -200,8 +200,8 @@ func (s *Store) ExpiringPushCertificates(ctx context.Context, cutoff time.Time) 
 }
 
 // WarnPushCertificate records an expiry warning where GraphQL shows it.
-func (s *Store) WarnPushCertificate(ctx context.Context, id int64, warning string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE push_certificates SET expiry_warning = $2, expiry_warned_at = now()
+func (q *Queries) WarnPushCertificate(ctx context.Context, id int64, warning string) error {
+	_, err := q.db.Exec(ctx, `UPDATE push_certificates SET expiry_warning = $2, expiry_warned_at = now()
 		WHERE id = $1`, id, warning)
 	if err != nil {
 		return fmt.Errorf("warn push certificate %d: %w", id, err)

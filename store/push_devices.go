@@ -27,16 +27,16 @@ type PushTarget struct {
 // notified, in one statement: a device pushed less than window ago is not
 // claimed, and concurrent claims never both get a device. force claims
 // regardless of the window (a retry of a push that never reached APNs).
-func (s *Store) ClaimPushTargets(ctx context.Context, ids []int64, window time.Duration, force bool) ([]PushTarget, error) {
-	return claimPushTargets(ctx, s.pool, ids, window, force)
+func (q *Queries) ClaimPushTargets(ctx context.Context, ids []int64, window time.Duration, force bool) ([]PushTarget, error) {
+	return claimPushTargets(ctx, q.db, ids, window, force)
 }
 
 // ClaimDeferredPushTargets is ClaimPushTargets for a follow-up push: it takes
 // the devices among ids still deferred (the others were pushed since) and
 // claims them in one transaction, so a failed claim leaves the deferrals for
 // the job's retry. It returns the devices taken and those claimed.
-func (s *Store) ClaimDeferredPushTargets(ctx context.Context, ids []int64, window time.Duration) (taken []int64, targets []PushTarget, err error) {
-	err = s.InTx(ctx, func(tx pgx.Tx) error {
+func (q *Queries) ClaimDeferredPushTargets(ctx context.Context, ids []int64, window time.Duration) (taken []int64, targets []PushTarget, err error) {
+	err = q.inTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, "DELETE FROM apns_push_deferred WHERE device_id = ANY($1) RETURNING device_id", ids)
 		if err != nil {
 			return fmt.Errorf("take deferred pushes: %w", err)
@@ -79,8 +79,8 @@ func claimPushTargets(ctx context.Context, db DB, ids []int64, window time.Durat
 // MarkNotified stamps last_notified_at again once pushes are answered: the
 // claim reserved the devices, this starts their window when APNs had the
 // pushes, so the next push comes a full window after the last one arrived.
-func (s *Store) MarkNotified(ctx context.Context, ids []int64) error {
-	if _, err := s.pool.Exec(ctx, "UPDATE enrolled_devices SET last_notified_at = now() WHERE id = ANY($1)", ids); err != nil {
+func (q *Queries) MarkNotified(ctx context.Context, ids []int64) error {
+	if _, err := q.db.Exec(ctx, "UPDATE enrolled_devices SET last_notified_at = now() WHERE id = ANY($1)", ids); err != nil {
 		return fmt.Errorf("mark devices notified: %w", err)
 	}
 	return nil
@@ -123,13 +123,13 @@ func DeferPushes(ctx context.Context, db DB, ids, claimed []int64, window time.D
 
 // InvalidatePushTokens stops pushes to tokens APNs reported gone. A device
 // that sent a new token meanwhile keeps it: only the token pushed is marked.
-func (s *Store) InvalidatePushTokens(ctx context.Context, targets []PushTarget) (int64, error) {
+func (q *Queries) InvalidatePushTokens(ctx context.Context, targets []PushTarget) (int64, error) {
 	ids := make([]int64, len(targets))
 	tokens := make([][]byte, len(targets))
 	for i, t := range targets {
 		ids[i], tokens[i] = t.DeviceID, t.Token
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE enrolled_devices d SET push_token_invalid_at = now()
+	tag, err := q.db.Exec(ctx, `UPDATE enrolled_devices d SET push_token_invalid_at = now()
 		FROM unnest($1::bigint[], $2::bytea[]) AS t(id, token)
 		WHERE d.id = t.id AND d.push_token = t.token AND d.push_token_invalid_at IS NULL`, ids, tokens)
 	if err != nil {
@@ -167,9 +167,9 @@ func DevicePushable(ctx context.Context, db DB, id int64) (bool, error) {
 }
 
 // CountInvalidPushTokens counts devices APNs reported gone and that sent no new token since.
-func (s *Store) CountInvalidPushTokens(ctx context.Context) (int64, error) {
+func (q *Queries) CountInvalidPushTokens(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM enrolled_devices WHERE push_token_invalid_at IS NOT NULL").Scan(&n)
+	err := q.db.QueryRow(ctx, "SELECT count(*) FROM enrolled_devices WHERE push_token_invalid_at IS NOT NULL").Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count invalid push tokens: %w", err)
 	}

@@ -17,9 +17,17 @@ import (
 // ErrNotFound is returned when the row asked for does not exist.
 var ErrNotFound = errors.New("not found")
 
-// Store is orchard's one PostgreSQL store.
+// Store is orchard's one PostgreSQL store. Its queries are the methods of
+// Queries, which run on the pool; Tx runs the same methods in a transaction.
 type Store struct {
-	pool   *pgxpool.Pool
+	*Queries
+	pool *pgxpool.Pool
+}
+
+// Queries are the store's reads and writes, on the pool or in a
+// transaction: one set of methods whoever the caller is.
+type Queries struct {
+	db     DB
 	sealer *seal.Sealer
 }
 
@@ -61,7 +69,7 @@ func Open(ctx context.Context, dsn string, sealer *seal.Sealer, opts Options) (*
 
 // New wraps an existing pool.
 func New(pool *pgxpool.Pool, sealer *seal.Sealer) *Store {
-	return &Store{pool: pool, sealer: sealer}
+	return &Store{Queries: &Queries{db: pool, sealer: sealer}, pool: pool}
 }
 
 // Pool is the connection pool, for River and health checks.
@@ -81,9 +89,29 @@ func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.pool, fn)
 }
 
+// Tx runs fn with queries in one transaction, committed when fn returns nil.
+func (s *Store) Tx(ctx context.Context, fn func(q *Queries) error) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return fn(&Queries{db: tx, sealer: s.sealer})
+	})
+}
+
+// PgxTx is the transaction the queries run in (nil on the pool), for what
+// must join it: River inserts, notifications.
+func (q *Queries) PgxTx() pgx.Tx {
+	tx, _ := q.db.(pgx.Tx)
+	return tx
+}
+
+// inTx runs fn in a transaction of its own, or in a savepoint of the caller's.
+func (q *Queries) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, q.db, fn)
+}
+
 // DB is what queries run on: the pool or a transaction.
 type DB interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Begin(ctx context.Context) (pgx.Tx, error)
 }

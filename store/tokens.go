@@ -22,8 +22,8 @@ type APIToken struct {
 }
 
 // InsertAPIToken records a newly issued token.
-func (s *Store) InsertAPIToken(ctx context.Context, t APIToken, actor string) error {
-	return s.InTx(ctx, func(tx pgx.Tx) error {
+func (q *Queries) InsertAPIToken(ctx context.Context, t APIToken, actor string) error {
+	return q.inTx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO api_tokens (jti, name, permissions, expires_at) VALUES ($1, $2, $3, $4)`,
 			t.JTI, t.Name, t.Permissions, t.ExpiresAt)
 		if err != nil {
@@ -36,9 +36,9 @@ func (s *Store) InsertAPIToken(ctx context.Context, t APIToken, actor string) er
 
 // RevokeAPITokens revokes tokens by jti, or every token with that name, and
 // returns how many were revoked.
-func (s *Store) RevokeAPITokens(ctx context.Context, jti, name, actor string) (int, error) {
+func (q *Queries) RevokeAPITokens(ctx context.Context, jti, name, actor string) (int, error) {
 	var n int
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+	err := q.inTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `UPDATE api_tokens SET revoked_at = now()
 			WHERE revoked_at IS NULL AND (jti = $1 OR name = $2) RETURNING jti`, jti, name)
 		if err != nil {
@@ -61,9 +61,9 @@ func (s *Store) RevokeAPITokens(ctx context.Context, jti, name, actor string) (i
 }
 
 // APITokenUsable reports whether a token was issued here and is not revoked.
-func (s *Store) APITokenUsable(ctx context.Context, jti string) (bool, error) {
+func (q *Queries) APITokenUsable(ctx context.Context, jti string) (bool, error) {
 	var ok bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM api_tokens WHERE jti = $1 AND revoked_at IS NULL)`, jti).Scan(&ok)
+	err := q.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM api_tokens WHERE jti = $1 AND revoked_at IS NULL)`, jti).Scan(&ok)
 	if err != nil {
 		return false, fmt.Errorf("check api token: %w", err)
 	}
@@ -72,21 +72,21 @@ func (s *Store) APITokenUsable(ctx context.Context, jti string) (bool, error) {
 
 // ServerKey returns the key orchard keeps for a purpose, generating it with
 // newKey on first use. Concurrent first uses agree on one key.
-func (s *Store) ServerKey(ctx context.Context, purpose string, newKey func() ([]byte, error)) ([]byte, error) {
+func (q *Queries) ServerKey(ctx context.Context, purpose string, newKey func() ([]byte, error)) ([]byte, error) {
 	at := seal.Place{Table: "server_keys", Column: "key_sealed", RowID: purpose}
 	var sealed string
-	err := s.pool.QueryRow(ctx, "SELECT key_sealed FROM server_keys WHERE purpose = $1", purpose).Scan(&sealed)
+	err := q.db.QueryRow(ctx, "SELECT key_sealed FROM server_keys WHERE purpose = $1", purpose).Scan(&sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		key, err := newKey()
 		if err != nil {
 			return nil, fmt.Errorf("server key %s: %w", purpose, err)
 		}
-		fresh, err := s.sealer.Seal(key, at)
+		fresh, err := q.sealer.Seal(key, at)
 		if err != nil {
 			return nil, err
 		}
 		// ON CONFLICT: another process won the race; everyone uses its key.
-		err = s.pool.QueryRow(ctx, `INSERT INTO server_keys (purpose, key_sealed) VALUES ($1, $2)
+		err = q.db.QueryRow(ctx, `INSERT INTO server_keys (purpose, key_sealed) VALUES ($1, $2)
 			ON CONFLICT (purpose) DO UPDATE SET purpose = EXCLUDED.purpose RETURNING key_sealed`, purpose, fresh).Scan(&sealed)
 		if err != nil {
 			return nil, fmt.Errorf("server key %s: %w", purpose, err)
@@ -94,7 +94,7 @@ func (s *Store) ServerKey(ctx context.Context, purpose string, newKey func() ([]
 	} else if err != nil {
 		return nil, fmt.Errorf("server key %s: %w", purpose, err)
 	}
-	key, err := s.sealer.Open(sealed, at)
+	key, err := q.sealer.Open(sealed, at)
 	if err != nil {
 		return nil, fmt.Errorf("server key %s (is ORCHARD_SECRET_KEY the key this database was sealed with?): %w", purpose, err)
 	}
@@ -103,8 +103,8 @@ func (s *Store) ServerKey(ctx context.Context, purpose string, newKey func() ([]
 
 // DeleteStaleAPITokens deletes token records that expired or were revoked
 // before cutoff; their tokens can never be used again.
-func (s *Store) DeleteStaleAPITokens(ctx context.Context, cutoff time.Time) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM api_tokens WHERE expires_at < $1 OR revoked_at < $1`, cutoff)
+func (q *Queries) DeleteStaleAPITokens(ctx context.Context, cutoff time.Time) (int64, error) {
+	tag, err := q.db.Exec(ctx, `DELETE FROM api_tokens WHERE expires_at < $1 OR revoked_at < $1`, cutoff)
 	if err != nil {
 		return 0, fmt.Errorf("delete stale api tokens: %w", err)
 	}
