@@ -19,6 +19,8 @@ import (
 	"github.com/orchardmdm/orchard/graph"
 	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/jobs/jobargs"
+	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
 	"github.com/orchardmdm/orchard/store/events"
 	"github.com/orchardmdm/orchard/store/pgtest"
@@ -44,10 +46,11 @@ func newTestAPI(t *testing.T, opts ...func(*graph.Resolver)) *testAPI {
 	})
 }
 
-// startTestAPI starts the API with the workers' dependencies completed by
-// deps (given the fresh store; nil adds nothing) and the resolver adjusted
-// by adjust (given the running River client) before it serves.
-func startTestAPI(t *testing.T, deps func(*store.Store, *jobs.Deps), adjust func(*graph.Resolver, *jobs.Client)) *testAPI {
+// startTestAPI starts the API with the service's configuration and the
+// workers' dependencies completed by deps (given the fresh store; nil adds
+// nothing) and the resolver adjusted by adjust (given the running River
+// client) before it serves.
+func startTestAPI(t *testing.T, deps func(*store.Store, *service.Config, *jobs.Deps), adjust func(*graph.Resolver, *jobs.Client)) *testAPI {
 	t.Helper()
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -56,10 +59,17 @@ func startTestAPI(t *testing.T, deps func(*store.Store, *jobs.Deps), adjust func
 	if err != nil {
 		t.Fatal(err)
 	}
+	inserter, err := jobargs.NewInserter(s.Pool(), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcConfig := service.Config{Store: s, Jobs: inserter, Logger: logger, PublicURL: "https://orchard.example.com"}
 	workerDeps := jobs.Deps{Store: s, Logger: logger}
 	if deps != nil {
-		deps(s, &workerDeps)
+		deps(s, &svcConfig, &workerDeps)
 	}
+	svc := service.New(svcConfig)
+	workerDeps.Service = svc
 	workers := river.NewWorkers()
 	if err := jobs.Register(workers, workerDeps); err != nil {
 		t.Fatal(err)
@@ -80,7 +90,7 @@ func startTestAPI(t *testing.T, deps func(*store.Store, *jobs.Deps), adjust func
 	case <-time.After(10 * time.Second):
 		t.Fatal("event broker did not start listening")
 	}
-	resolver := &graph.Resolver{Store: s, Jobs: rc, Events: broker, Logger: logger}
+	resolver := &graph.Resolver{Store: s, Jobs: rc, Events: broker, Logger: logger, Service: svc}
 	if adjust != nil {
 		adjust(resolver, rc)
 	}

@@ -2,8 +2,6 @@ package graph
 
 import (
 	"context"
-	"errors"
-	"strings"
 
 	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/graph/model"
@@ -30,16 +28,6 @@ func (r *Resolver) listBlueprints(ctx context.Context, first *int, after *string
 }
 
 func (r *Resolver) createBlueprint(ctx context.Context, in model.CreateBlueprintInput) (*store.Blueprint, error) {
-	name := strings.TrimSpace(in.Name)
-	if name == "" || len(name) > 200 {
-		return nil, BadInput("a blueprint name must be 1 to 200 characters")
-	}
-	b, err := r.Store.CreateBlueprint(ctx, name, auth.FromContext(ctx).Actor())
-	if errors.Is(err, store.ErrConflict) {
-		return nil, BadInput("a blueprint named %q already exists", name)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &b, nil
+	b, err := r.Service.CreateBlueprint(ctx, auth.FromContext(ctx).Actor(), in.Name)
+	return &b, err
 }

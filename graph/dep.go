@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -14,10 +13,9 @@ import (
 
 	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/graph/model"
-	"github.com/orchardmdm/orchard/jobs"
-	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/mdmproto/dep"
+	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
 )
 
@@ -69,10 +67,7 @@ func (r *Resolver) depServerOfToken(ctx context.Context, t *store.DEPToken) (*st
 }
 
 func (r *Resolver) createDEPToken(ctx context.Context, name string) (*store.DEPToken, error) {
-	if strings.TrimSpace(name) == "" {
-		return nil, BadInput("a DEP token needs a name")
-	}
-	t, err := r.Store.CreateDEPToken(ctx, name, auth.FromContext(ctx).Actor())
+	t, err := r.Service.CreateDEPToken(ctx, auth.FromContext(ctx).Actor(), name)
 	return &t, err
 }
 
@@ -85,16 +80,7 @@ func (r *Resolver) uploadDEPToken(ctx context.Context, id string, file *graphql.
 	if err != nil {
 		return nil, err
 	}
-	if r.DEP == nil {
-		return nil, errors.New("DEP is not configured in this process")
-	}
-	_, err = r.DEP.Upload(ctx, n, data, auth.FromContext(ctx).Actor())
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, NotFound("no DEP token with id %s", id)
-	case errors.Is(err, jobs.ErrBadToken), errors.Is(err, store.ErrConflict):
-		return nil, BadInput("%s", err.Error())
-	case err != nil:
+	if _, err = r.Service.UploadDEPToken(ctx, auth.FromContext(ctx).Actor(), n, data); err != nil {
 		return nil, err
 	}
 	t, err := r.Store.DEPToken(ctx, n)
@@ -129,16 +115,7 @@ func (r *Resolver) syncDEPVirtualServer(ctx context.Context, id string, fullSync
 	if err != nil {
 		return nil, err
 	}
-	if _, err := r.Store.DEPVirtualServer(ctx, n); errors.Is(err, store.ErrNotFound) {
-		return nil, NotFound("no DEP virtual server with id %s", id)
-	} else if err != nil {
-		return nil, err
-	}
-	res, err := r.Jobs.Insert(ctx, jobargs.DEPSync{VirtualServerID: n, FullSync: fullSync != nil && *fullSync}, nil)
-	if err != nil {
-		return nil, err
-	}
-	return res.Job, nil
+	return r.Service.SyncDEPVirtualServer(ctx, auth.FromContext(ctx).Actor(), n, fullSync != nil && *fullSync)
 }
 
 func (r *Resolver) setDEPDefaultProfile(ctx context.Context, serverID string, profileID *string) (*store.DEPVirtualServer, error) {
@@ -154,54 +131,28 @@ func (r *Resolver) setDEPDefaultProfile(ctx context.Context, serverID string, pr
 		}
 		pid = &n
 	}
-	v, err := r.Store.SetDEPDefaultProfile(ctx, sid, pid, auth.FromContext(ctx).Actor())
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, NotFound("no such DEP virtual server, or the profile is not one of its profiles")
-	}
+	v, err := r.Service.SetDEPDefaultProfile(ctx, auth.FromContext(ctx).Actor(), sid, pid)
 	return &v, err
 }
 
-// depClientFor is depClient for a virtual server id given as a GraphQL ID.
-func (r *Resolver) depClientFor(ctx context.Context, serverID string) (*store.DEPVirtualServer, *dep.Client, error) {
+// depClientFor returns a client for a virtual server id given as a GraphQL ID.
+func (r *Resolver) depClientFor(ctx context.Context, serverID string) (*dep.Client, error) {
 	n, err := parseID("DEP virtual server", serverID)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return r.depClient(ctx, n)
-}
-
-// depClient returns a client for a virtual server, with errors fit for callers.
-func (r *Resolver) depClient(ctx context.Context, serverID int64) (*store.DEPVirtualServer, *dep.Client, error) {
-	if r.DEP == nil {
-		return nil, nil, errors.New("DEP is not configured in this process")
-	}
-	v, c, err := r.DEP.ServerClient(ctx, serverID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, NotFound("no DEP virtual server with id %d", serverID)
-	}
-	if errors.Is(err, jobs.ErrTokenExpired) {
-		return nil, nil, BadInput("%s", err.Error())
-	}
-	return &v, c, err
-}
-
-// appleError shows Apple's refusals to the caller; anything else stays internal.
-func appleError(err error) error {
-	var apiErr *dep.Error
-	if errors.As(err, &apiErr) {
-		return BadInput("Apple refused: %s", apiErr.Error())
-	}
-	return err
+	_, c, err := r.Service.DEPClient(ctx, n)
+	return c, err
 }
 
 func (r *Resolver) depAccount(ctx context.Context, serverID string) (*model.DEPAccount, error) {
-	_, c, err := r.depClientFor(ctx, serverID)
+	c, err := r.depClientFor(ctx, serverID)
 	if err != nil {
 		return nil, err
 	}
 	a, err := c.Account(ctx)
 	if err != nil {
-		return nil, appleError(err)
+		return nil, service.AppleRefusal(err)
 	}
 	return &model.DEPAccount{ServerName: a.ServerName, ServerUUID: a.ServerUUID, AdminID: a.AdminID,
 		FacilitatorID: a.FacilitatorID, OrgName: a.OrgName, OrgEmail: a.OrgEmail, OrgPhone: a.OrgPhone,

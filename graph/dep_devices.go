@@ -6,6 +6,7 @@ import (
 
 	"github.com/orchardmdm/orchard/graph/model"
 	"github.com/orchardmdm/orchard/mdmproto/dep"
+	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
 )
 
@@ -66,29 +67,17 @@ func (r *Resolver) depDeviceProfile(ctx context.Context, d *store.DEPDevice) (*m
 	return model.NewDEPProfile(p), err
 }
 
-func checkSerials(serials []string) error {
-	if len(serials) == 0 || len(serials) > dep.MaxPage {
-		return BadInput("give between 1 and %d serial numbers", dep.MaxPage)
-	}
-	for _, s := range serials {
-		if s == "" {
-			return BadInput("serial numbers cannot be empty")
-		}
-	}
-	return nil
-}
-
 func (r *Resolver) depDeviceDetails(ctx context.Context, serverID string, serials []string) ([]*model.DEPDeviceDetails, error) {
-	if err := checkSerials(serials); err != nil {
+	if err := service.CheckSerials(serials); err != nil {
 		return nil, err
 	}
-	_, c, err := r.depClientFor(ctx, serverID)
+	c, err := r.depClientFor(ctx, serverID)
 	if err != nil {
 		return nil, err
 	}
 	found, err := c.DeviceDetails(ctx, serials)
 	if err != nil {
-		return nil, appleError(err)
+		return nil, service.AppleRefusal(err)
 	}
 	out := make([]*model.DEPDeviceDetails, 0, len(serials))
 	for _, serial := range serials {

@@ -23,6 +23,7 @@ import (
 	"github.com/orchardmdm/orchard/jobs"
 	"github.com/orchardmdm/orchard/mdmproto/dep"
 	"github.com/orchardmdm/orchard/mdmproto/dep/depsim"
+	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
 )
 
@@ -32,12 +33,9 @@ func newDEPAPI(t *testing.T, devices int) (*testAPI, *depsim.Server) {
 	sim := depsim.New(depsim.Config{Devices: devices})
 	simSrv := httptest.NewServer(sim)
 	t.Cleanup(simSrv.Close)
-	var d *jobs.DEP
-	api := startTestAPI(t, func(s *store.Store, deps *jobs.Deps) {
-		d = &jobs.DEP{Store: s, BaseURL: simSrv.URL, Backoff: func(int) time.Duration { return time.Millisecond },
-			EnrollmentURL: jobs.DEPEnrollmentURL(s, "https://orchard.example.com")}
-		deps.DEP = d
-	}, func(r *graph.Resolver, _ *jobs.Client) { r.DEP = d })
+	api := startTestAPI(t, func(_ *store.Store, cfg *service.Config, _ *jobs.Deps) {
+		cfg.DEP = service.DEPConfig{BaseURL: simSrv.URL, Backoff: func(int) time.Duration { return time.Millisecond }}
+	}, nil)
 	return api, sim
 }
 

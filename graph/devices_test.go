@@ -96,7 +96,7 @@ func TestDevicesPaginateStablyWhileDevicesEnroll(t *testing.T) {
 func TestDeviceFilterAndBlueprintEdge(t *testing.T) {
 	t.Parallel()
 	api := newTestAPI(t)
-	bp, err := api.store.CreateBlueprint(context.Background(), "Laptops", "test")
+	bp, err := api.store.CreateBlueprint(context.Background(), "Laptops")
 	must(t, err)
 	addDevices(t, api.store, 120, "macOS", &bp.ID)
 	addDevices(t, api.store, 3, "iOS", nil)

@@ -9,6 +9,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
 )
 
@@ -49,17 +50,24 @@ func Unauthenticated() error {
 	return &codedError{code: CodeUnauthenticated, msg: "authentication required: send Authorization: Bearer <token>"}
 }
 
+// serviceCodes are the codes of the service layer's refusals.
+var serviceCodes = map[service.Kind]string{service.Invalid: CodeBadUserInput, service.NotFound: CodeNotFound}
+
 // ErrorPresenter turns errors into GraphQL errors with a code. Anything not
 // coded is logged and shown as INTERNAL, so SQL and secrets never leak.
 func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 		var coded *codedError
+		var refused *service.Error
 		var parsed *gqlerror.Error
 		switch {
 		case errors.As(err, &coded):
 			gqlErr.Message = coded.msg
 			setCode(gqlErr, coded.code)
+		case errors.As(err, &refused):
+			gqlErr.Message = refused.Msg
+			setCode(gqlErr, serviceCodes[refused.Kind])
 		case errors.Is(err, store.ErrNotFound):
 			gqlErr.Message = "not found"
 			setCode(gqlErr, CodeNotFound)

@@ -17,7 +17,7 @@ func TestEnrollmentsCreateListDelete(t *testing.T) {
 	t.Parallel()
 	api := newTestAPI(t)
 	tok := api.token("mdm.*")
-	bp, err := api.store.CreateBlueprint(context.Background(), "Shared iPads", "test")
+	bp, err := api.store.CreateBlueprint(context.Background(), "Shared iPads")
 	must(t, err)
 
 	type enrollment struct {

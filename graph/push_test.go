@@ -15,6 +15,7 @@ import (
 	"github.com/orchardmdm/orchard/mdmproto/apns"
 	"github.com/orchardmdm/orchard/mdmproto/apns/apnstest"
 	"github.com/orchardmdm/orchard/mdmproto/pushcert"
+	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
 )
 
@@ -28,7 +29,7 @@ func newPushTestAPI(t *testing.T, cert *apnstest.PushCert) (*testAPI, *apnstest.
 	t.Cleanup(mock.Close)
 	pool := apns.New(apns.Config{URL: mock.URL(), RootCAs: mock.RootCAs(), Concurrency: 4})
 	t.Cleanup(pool.Close)
-	api := startTestAPI(t, func(_ *store.Store, d *jobs.Deps) {
+	api := startTestAPI(t, func(_ *store.Store, _ *service.Config, d *jobs.Deps) {
 		d.APNs, d.Push = pool, jobs.PushConfig{Window: 50 * time.Millisecond}
 	}, func(r *graph.Resolver, rc *jobs.Client) {
 		r.PushDevices = func(ctx context.Context, tx pgx.Tx, ids []int64) error {

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
 	"github.com/orchardmdm/orchard/store/events"
 )
@@ -26,8 +27,8 @@ type Resolver struct {
 	PushDevices func(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error
 	// PushTopic is the push certificate's topic, "" (or nil) while there is none.
 	PushTopic func(ctx context.Context) (string, error)
-	// DEP reaches Apple's DEP service for the DEP fields.
-	DEP *jobs.DEP
+	// Service carries out every change; resolvers parse, call it and map.
+	Service *service.Service
 }
 
 // pushInTx asks the push hook, when there is one, to wake devices from

@@ -10,6 +10,7 @@ import (
 
 	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/mdmproto/dep"
+	"github.com/orchardmdm/orchard/service"
 )
 
 // autoAssignRetryAfter is how long a device Apple refused waits before the
@@ -19,7 +20,9 @@ const autoAssignRetryAfter = 6 * time.Hour
 // DEPAssignDefaultWorker works jobargs.DEPAssignDefault.
 type DEPAssignDefaultWorker struct {
 	river.WorkerDefaults[jobargs.DEPAssignDefault]
-	dep *DEP
+	svc *service.Service
+	// pause is the wait between batches, to stay under Apple's rate limits.
+	pause time.Duration
 }
 
 // Timeout leaves room for tens of thousands of assignments, in Apple's
@@ -31,8 +34,8 @@ func (w *DEPAssignDefaultWorker) Timeout(*river.Job[jobargs.DEPAssignDefault]) t
 // Work assigns in batches of Apple's largest size, pausing between batches;
 // the client backs off on 429 and River retries the job with backoff.
 func (w *DEPAssignDefaultWorker) Work(ctx context.Context, job *river.Job[jobargs.DEPAssignDefault]) error {
-	s := w.dep.Store
-	vs, client, err := w.dep.ServerClient(ctx, job.Args.VirtualServerID)
+	s := w.svc.Store()
+	vs, client, err := w.svc.DEPClient(ctx, job.Args.VirtualServerID)
 	if err != nil {
 		return cancelUnlessTransient(err)
 	}
@@ -56,7 +59,7 @@ func (w *DEPAssignDefaultWorker) Work(ctx context.Context, job *river.Job[jobarg
 			return err
 		}
 		if batch > 0 {
-			if err := sleepCtx(ctx, w.dep.AssignPause); err != nil {
+			if err := sleepCtx(ctx, w.pause); err != nil {
 				return err
 			}
 		}
@@ -69,7 +72,7 @@ func (w *DEPAssignDefaultWorker) Work(ctx context.Context, job *river.Job[jobarg
 			return fmt.Errorf("assign default profile %q: %w", profile.Name, err)
 		}
 		ok := res.Succeeded()
-		if err := s.SetDEPProfileStatus(ctx, ok, dep.ProfileAssigned, profile.ProfileUUID, "job:dep_assign_default_profile"); err != nil {
+		if err := w.svc.RecordDEPProfileStatus(ctx, "job:dep_assign_default_profile", ok, dep.ProfileAssigned, profile.ProfileUUID); err != nil {
 			return err
 		}
 		assigned, refused = assigned+len(ok), refused+len(serials)-len(ok)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
 )
 
@@ -18,7 +19,7 @@ func TestDEPJobsCancelOnlyWhatNeedsAPerson(t *testing.T) {
 	for _, err := range []error{
 		fmt.Errorf("virtual server 7: %w", store.ErrNotFound),
 		fmt.Errorf("dep token 3: %w", store.ErrDEPTokenNotUploaded),
-		fmt.Errorf("virtual server %q: %w", "main", ErrTokenExpired),
+		fmt.Errorf("virtual server %q: %w", "main", service.ErrDEPTokenExpired),
 	} {
 		if got := cancelUnlessTransient(err); !errors.As(got, &cancel) {
 			t.Errorf("%v: %v, want the job cancelled", err, got)

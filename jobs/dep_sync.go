@@ -10,6 +10,7 @@ import (
 
 	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/mdmproto/dep"
+	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
 )
 
@@ -31,7 +32,7 @@ type DEPSyncOutput struct {
 // DEPSyncWorker works jobargs.DEPSync.
 type DEPSyncWorker struct {
 	river.WorkerDefaults[jobargs.DEPSync]
-	dep *DEP
+	svc *service.Service
 }
 
 // Timeout leaves room for 100,000-device fetches on a slow Apple day, and
@@ -51,11 +52,11 @@ func (w *DEPSyncWorker) Work(ctx context.Context, job *river.Job[jobargs.DEPSync
 		return river.JobSnooze(time.Minute)
 	}
 	defer unlock()
-	_, client, err := w.dep.ServerClient(ctx, job.Args.VirtualServerID)
+	_, client, err := w.svc.DEPClient(ctx, job.Args.VirtualServerID)
 	if err != nil {
 		return cancelUnlessTransient(err)
 	}
-	s := w.dep.Store
+	s := w.svc.Store()
 	if job.Args.FullSync {
 		if err := s.ResetDEPCursor(ctx, job.Args.VirtualServerID); err != nil {
 			return err
@@ -78,7 +79,7 @@ func (w *DEPSyncWorker) Work(ctx context.Context, job *river.Job[jobargs.DEPSync
 }
 
 func (w *DEPSyncWorker) run(ctx context.Context, job *river.Job[jobargs.DEPSync], client *dep.Client, out *DEPSyncOutput) error {
-	s := w.dep.Store
+	s := w.svc.Store()
 	id := job.Args.VirtualServerID
 	reset := false
 	for {
@@ -133,7 +134,7 @@ func (w *DEPSyncWorker) page(ctx context.Context, c *dep.Client, st store.DEPSyn
 // lock takes the server's advisory lock on a connection held for the job;
 // a crashed worker's connection closes and frees it.
 func (w *DEPSyncWorker) lock(ctx context.Context, serverID int64) (func(), bool, error) {
-	conn, err := w.dep.Store.Pool().Acquire(ctx)
+	conn, err := w.svc.Store().Pool().Acquire(ctx)
 	if err != nil {
 		return nil, false, err
 	}
@@ -153,7 +154,7 @@ func (w *DEPSyncWorker) lock(ctx context.Context, serverID int64) (func(), bool,
 }
 
 func (w *DEPSyncWorker) queueAutoAssign(ctx context.Context, serverID int64) error {
-	vs, err := w.dep.Store.DEPVirtualServer(ctx, serverID)
+	vs, err := w.svc.Store().DEPVirtualServer(ctx, serverID)
 	if err != nil || vs.DefaultProfileID == nil {
 		return err
 	}

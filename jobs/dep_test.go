@@ -19,6 +19,7 @@ import (
 	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/mdmproto/dep"
 	"github.com/orchardmdm/orchard/mdmproto/dep/depsim"
+	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
 	"github.com/orchardmdm/orchard/store/pgtest"
 )
@@ -30,7 +31,7 @@ type depEnv struct {
 	store  *store.Store
 	sim    *depsim.Server
 	river  *jobs.Client
-	dep    *jobs.DEP
+	svc    *service.Service
 	server store.DEPVirtualServer
 	// direct reaches the simulator without the hooks, for checks.
 	direct *dep.Client
@@ -57,16 +58,18 @@ func newDEPEnv(t testing.TB, devices int) *depEnv {
 	directSrv := httptest.NewServer(e.sim)
 	t.Cleanup(directSrv.Close)
 	e.direct = dep.New(dep.Config{BaseURL: directSrv.URL, Credentials: e.sim.Credentials()})
-	e.dep = &jobs.DEP{Store: e.store, BaseURL: srv.URL, Backoff: func(int) time.Duration { return 10 * time.Millisecond },
-		EnrollmentURL: jobs.DEPEnrollmentURL(e.store, "https://orchard.example.com")}
-	tok, err := e.store.CreateDEPToken(ctx, "test", "test")
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	inserter, err := jobargs.NewInserter(e.store.Pool(), logger)
 	check(t, err)
-	e.server, err = e.dep.Upload(ctx, tok.ID, e.sim.TokenJSON(), "test")
+	e.svc = service.New(service.Config{Store: e.store, Jobs: inserter, Logger: logger, PublicURL: "https://orchard.example.com",
+		DEP: service.DEPConfig{BaseURL: srv.URL, Backoff: func(int) time.Duration { return 10 * time.Millisecond }}})
+	tok, err := e.svc.CreateDEPToken(ctx, "test", "test")
+	check(t, err)
+	e.server, err = e.svc.UploadDEPToken(ctx, "test", tok.ID, e.sim.TokenJSON())
 	check(t, err)
 
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	workers := river.NewWorkers()
-	check(t, jobs.Register(workers, jobs.Deps{Store: e.store, Logger: logger, DEP: e.dep}))
+	check(t, jobs.Register(workers, jobs.Deps{Store: e.store, Logger: logger, Service: e.svc}))
 	e.river, err = jobs.NewClient(e.store.Pool(), workers, jobs.Config{Work: true, Logger: logger})
 	check(t, err)
 	check(t, e.river.Start(ctx))
@@ -230,14 +233,14 @@ func TestDEPSyncDefaultProfileIsAssignedToNewDevices(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newDEPEnv(t, 1500)
-	client, err := e.dep.Client(ctx, e.server.TokenID)
+	_, client, err := e.svc.DEPClient(ctx, e.server.ID)
 	must(t, err)
 	def, err := client.DefineProfile(ctx, &depProfile)
 	must(t, err)
 	p, err := e.store.SaveDEPProfile(ctx, store.DEPProfile{VirtualServerID: e.server.ID, Name: "default",
-		ProfileUUID: def.ProfileUUID, URL: depProfile.URL}, "test")
+		ProfileUUID: def.ProfileUUID, URL: depProfile.URL})
 	must(t, err)
-	_, err = e.store.SetDEPDefaultProfile(ctx, e.server.ID, &p.ID, "test")
+	_, err = e.store.SetDEPDefaultProfile(ctx, e.server.ID, &p.ID)
 	must(t, err)
 	syncOutput(t, e.sync(false))
 	var assign *rivertype.JobRow
@@ -275,7 +278,7 @@ func TestDEPSessionIsSharedThroughTheDatabase(t *testing.T) {
 	before := e.sim.Requests("/session")
 	// Two clients stand for two orchard processes.
 	for range 2 {
-		c, err := e.dep.Client(ctx, e.server.TokenID)
+		_, c, err := e.svc.DEPClient(ctx, e.server.ID)
 		must(t, err)
 		_, err = c.Account(ctx)
 		must(t, err)

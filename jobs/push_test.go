@@ -43,7 +43,7 @@ func newPushEnv(t testing.TB, cfg jobs.PushConfig, concurrency int) *pushEnv {
 	parsed, err := pushcert.Parse(pc.CertPEM, pc.KeyPEM, nil)
 	mustTB(t, err)
 	_, err = s.CreatePushCertificate(ctx, store.PushCertificateInput{Name: "test", Topic: parsed.Topic,
-		CertPEM: parsed.CertPEM, KeyDER: parsed.KeyDER, NotBefore: pc.Cert.NotBefore, NotAfter: pc.Cert.NotAfter}, "test")
+		CertPEM: parsed.CertPEM, KeyDER: parsed.KeyDER, NotBefore: pc.Cert.NotBefore, NotAfter: pc.Cert.NotAfter})
 	mustTB(t, err)
 	srv := apnstest.NewServer(pushTopic, pc.Cert)
 	t.Cleanup(srv.Close)

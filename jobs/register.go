@@ -7,6 +7,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/orchardmdm/orchard/jobs/jobargs"
+	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
 )
 
@@ -18,8 +19,10 @@ type Deps struct {
 	APNs Pusher
 	// Push tunes push jobs; zero fields take DefaultPushConfig's.
 	Push PushConfig
-	// DEP reaches Apple's DEP service; nil gives Apple's service with defaults.
-	DEP *DEP
+	// Service carries out what jobs change (DEP clients and assignments).
+	Service *service.Service
+	// DEPAssignPause is the wait between batches of default-profile assignments.
+	DEPAssignPause time.Duration
 }
 
 // Register adds every orchard worker.

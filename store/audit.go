@@ -20,9 +20,14 @@ type AuditEvent struct {
 	Data       map[string]any
 }
 
-// WriteAudit records an event inside the transaction that makes the change, so
-// a change is never made without its record (nor recorded without being made).
+// WriteAudit records an event inside tx. Deprecated: the service layer writes
+// audit through Queries.InsertAuditEvent; callers below it are moving there.
 func WriteAudit(ctx context.Context, tx pgx.Tx, ev AuditEvent) error {
+	return (&Queries{db: tx}).InsertAuditEvent(ctx, ev)
+}
+
+// InsertAuditEvent records an audit event; the service layer decides when.
+func (q *Queries) InsertAuditEvent(ctx context.Context, ev AuditEvent) error {
 	data, err := json.Marshal(ev.Data)
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", ev.Action, err)
@@ -30,7 +35,7 @@ func WriteAudit(ctx context.Context, tx pgx.Tx, ev AuditEvent) error {
 	if ev.Data == nil {
 		data = []byte("{}")
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO audit_events (actor, action, object_type, object_id, data)
+	_, err = q.db.Exec(ctx, `INSERT INTO audit_events (actor, action, object_type, object_id, data)
 		VALUES ($1, $2, $3, $4, $5)`, ev.Actor, ev.Action, ev.ObjectType, ev.ObjectID, data)
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", ev.Action, err)

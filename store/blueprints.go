@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -52,22 +51,17 @@ func (q *Queries) ListBlueprints(ctx context.Context, p Page) ([]Blueprint, bool
 	return trimPage(list, p)
 }
 
-// CreateBlueprint inserts a blueprint and its audit event.
-func (q *Queries) CreateBlueprint(ctx context.Context, name, actor string) (Blueprint, error) {
-	var b Blueprint
-	err := q.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		b, err = scanBlueprint(tx.QueryRow(ctx, "INSERT INTO blueprints (name) VALUES ($1) RETURNING "+blueprintColumns, name))
-		if isUniqueViolation(err) {
-			return fmt.Errorf("blueprint %q: %w", name, ErrConflict)
-		}
-		if err != nil {
-			return fmt.Errorf("create blueprint: %w", err)
-		}
-		return WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: "blueprint.create",
-			ObjectType: "blueprint", ObjectID: strconv.FormatInt(b.ID, 10), Data: map[string]any{"name": name}})
-	})
-	return b, err
+// CreateBlueprint inserts a blueprint; ErrConflict when the name is taken.
+func (q *Queries) CreateBlueprint(ctx context.Context, name string) (Blueprint, error) {
+	b, err := scanBlueprint(q.db.QueryRow(ctx, `INSERT INTO blueprints (name) VALUES ($1)
+		ON CONFLICT (name) DO NOTHING RETURNING `+blueprintColumns, name))
+	if errors.Is(err, ErrNotFound) {
+		return b, fmt.Errorf("blueprint %q: %w", name, ErrConflict)
+	}
+	if err != nil {
+		return b, fmt.Errorf("create blueprint: %w", err)
+	}
+	return b, nil
 }
 
 func isUniqueViolation(err error) bool {

@@ -111,23 +111,13 @@ func (q *Queries) DEPDeviceBySerial(ctx context.Context, serial string) (DEPDevi
 }
 
 // SetDEPProfileStatus records what Apple answered to an assign or remove for
-// the serials it accepted, with an audit event.
-func (q *Queries) SetDEPProfileStatus(ctx context.Context, serials []string, status, profileUUID, actor string) error {
-	if len(serials) == 0 {
-		return nil
+// the serials it accepted.
+func (q *Queries) SetDEPProfileStatus(ctx context.Context, serials []string, status, profileUUID string) error {
+	_, err := q.db.Exec(ctx, `UPDATE dep_devices SET profile_status = $2, profile_uuid = $3,
+		profile_assign_time = CASE WHEN $2 = 'assigned' THEN now() END, updated_at = now()
+		WHERE serial_number = ANY($1)`, serials, status, profileUUID)
+	if err != nil {
+		return fmt.Errorf("dep profile status: %w", err)
 	}
-	return q.inTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE dep_devices SET profile_status = $2, profile_uuid = $3,
-			profile_assign_time = CASE WHEN $2 = 'assigned' THEN now() END, updated_at = now()
-			WHERE serial_number = ANY($1)`, serials, status, profileUUID)
-		if err != nil {
-			return fmt.Errorf("dep profile status: %w", err)
-		}
-		action := "dep_device.assign_profile"
-		if status != "assigned" {
-			action = "dep_device.remove_profile"
-		}
-		return WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: action, ObjectType: "dep_profile",
-			ObjectID: profileUUID, Data: map[string]any{"serial_numbers": serials}})
-	})
+	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -62,16 +61,14 @@ func profileFields(p dep.Profile) ([]byte, error) {
 
 // SaveDEPProfile inserts (ID 0) or updates a profile Apple just defined,
 // with the UUID Apple gave it.
-func (q *Queries) SaveDEPProfile(ctx context.Context, p DEPProfile, actor string) (DEPProfile, error) {
+func (q *Queries) SaveDEPProfile(ctx context.Context, p DEPProfile) (DEPProfile, error) {
 	fields, err := profileFields(p.Fields)
 	if err != nil {
 		return p, fmt.Errorf("dep profile: %w", err)
 	}
 	var out DEPProfile
 	err = q.inTx(ctx, func(tx pgx.Tx) error {
-		action := "dep_profile.update"
 		if p.ID == 0 {
-			action = "dep_profile.create"
 			out, err = scanDEPProfile(tx.QueryRow(ctx, `INSERT INTO dep_profiles (virtual_server_id, name, apple_fields,
 				profile_uuid, url, defined_at) VALUES ($1, $2, $3, $4, $5, now()) RETURNING `+depProfileColumns,
 				p.VirtualServerID, p.Name, fields, p.ProfileUUID, p.URL))
@@ -86,23 +83,19 @@ func (q *Queries) SaveDEPProfile(ctx context.Context, p DEPProfile, actor string
 		if err != nil {
 			return fmt.Errorf("save dep profile: %w", err)
 		}
-		return WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: action, ObjectType: "dep_profile",
-			ObjectID: strconv.FormatInt(out.ID, 10), Data: map[string]any{"name": p.Name, "profile_uuid": p.ProfileUUID}})
+		return nil
 	})
 	return out, err
 }
 
 // DeleteDEPProfile deletes orchard's record of a profile. Apple has no call to
 // delete a profile: devices keep it until another is assigned or it is removed.
-func (q *Queries) DeleteDEPProfile(ctx context.Context, id int64, actor string) error {
-	return q.inTx(ctx, func(tx pgx.Tx) error {
-		p, err := scanDEPProfile(tx.QueryRow(ctx, "DELETE FROM dep_profiles WHERE id = $1 RETURNING "+depProfileColumns, id))
-		if err != nil {
-			return fmt.Errorf("dep profile %d: %w", id, err)
-		}
-		return WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: "dep_profile.delete", ObjectType: "dep_profile",
-			ObjectID: strconv.FormatInt(id, 10), Data: map[string]any{"name": p.Name, "profile_uuid": p.ProfileUUID}})
-	})
+func (q *Queries) DeleteDEPProfile(ctx context.Context, id int64) (DEPProfile, error) {
+	p, err := scanDEPProfile(q.db.QueryRow(ctx, "DELETE FROM dep_profiles WHERE id = $1 RETURNING "+depProfileColumns, id))
+	if err != nil {
+		return p, fmt.Errorf("dep profile %d: %w", id, err)
+	}
+	return p, nil
 }
 
 // DEPProfile returns one profile.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -109,7 +108,7 @@ func (q *Queries) DEPVirtualServersByIDs(ctx context.Context, ids []int64) ([]*D
 
 // SetDEPDefaultProfile sets (or, with nil, clears) the profile new devices of
 // a server get. The profile must belong to the server.
-func (q *Queries) SetDEPDefaultProfile(ctx context.Context, serverID int64, profileID *int64, actor string) (DEPVirtualServer, error) {
+func (q *Queries) SetDEPDefaultProfile(ctx context.Context, serverID int64, profileID *int64) (DEPVirtualServer, error) {
 	var v DEPVirtualServer
 	err := q.inTx(ctx, func(tx pgx.Tx) error {
 		if profileID != nil {
@@ -128,9 +127,7 @@ func (q *Queries) SetDEPDefaultProfile(ctx context.Context, serverID int64, prof
 		if err != nil {
 			return fmt.Errorf("dep virtual server %d: %w", serverID, err)
 		}
-		return WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: "dep_virtual_server.set_default_profile",
-			ObjectType: "dep_virtual_server", ObjectID: strconv.FormatInt(serverID, 10),
-			Data: map[string]any{"profile_id": profileID}})
+		return nil
 	})
 	return v, err
 }

@@ -15,12 +15,16 @@ import (
 func newDEPServer(t *testing.T, s *store.Store, uuid string) store.DEPVirtualServer {
 	t.Helper()
 	ctx := context.Background()
-	tok, err := s.CreateDEPToken(ctx, "t-"+uuid, "test")
+	key, cert, err := dep.NewKeyPair("t-" + uuid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.InsertDEPToken(ctx, "t-"+uuid, cert, key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	v, err := s.SaveDEPUpload(ctx, tok.ID, &dep.Token{ConsumerKey: "CK", ConsumerSecret: "CS", AccessToken: "AT",
-		AccessSecret: "AS", AccessTokenExpiry: time.Now().AddDate(1, 0, 0)}, &dep.Account{ServerUUID: uuid, ServerName: uuid}, "test")
+		AccessSecret: "AS", AccessTokenExpiry: time.Now().AddDate(1, 0, 0)}, &dep.Account{ServerUUID: uuid, ServerName: uuid})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +80,7 @@ func TestDEPTokenStaysWithItsVirtualServer(t *testing.T) {
 	s := pgtest.New(t)
 	v := newDEPServer(t, s, "VS1")
 	tok := &dep.Token{ConsumerKey: "CK2", ConsumerSecret: "CS2", AccessToken: "AT2", AccessSecret: "AS2", AccessTokenExpiry: time.Now().AddDate(1, 0, 0)}
-	_, err := s.SaveDEPUpload(ctx, v.TokenID, tok, &dep.Account{ServerUUID: "VS2"}, "test")
+	_, err := s.SaveDEPUpload(ctx, v.TokenID, tok, &dep.Account{ServerUUID: "VS2"})
 	if !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), "create a new DEP token") {
 		t.Fatalf("renewal for another server: %v", err)
 	}

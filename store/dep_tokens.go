@@ -43,17 +43,11 @@ func depTokenPlace(id int64, column string) seal.Place {
 	return seal.Place{Table: "dep_tokens", Column: column, RowID: strconv.FormatInt(id, 10)}
 }
 
-// CreateDEPToken makes a key pair for a new server token and keeps the key sealed.
-func (q *Queries) CreateDEPToken(ctx context.Context, name, actor string) (DEPToken, error) {
-	if name == "" {
-		return DEPToken{}, errors.New("a DEP token needs a name")
-	}
-	key, cert, err := dep.NewKeyPair("orchard DEP token " + name)
-	if err != nil {
-		return DEPToken{}, err
-	}
+// InsertDEPToken stores a new server token's certificate and its key, sealed.
+func (q *Queries) InsertDEPToken(ctx context.Context, name string, cert []byte, key *rsa.PrivateKey) (DEPToken, error) {
 	var t DEPToken
-	err = q.inTx(ctx, func(tx pgx.Tx) error {
+	err := q.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
 		// The sealed key is bound to the row id, known only after the insert.
 		t, err = scanDEPToken(tx.QueryRow(ctx, `INSERT INTO dep_tokens (name, certificate, private_key_sealed)
 			VALUES ($1, $2, '') RETURNING `+depTokenColumns, name, cert))
@@ -67,8 +61,7 @@ func (q *Queries) CreateDEPToken(ctx context.Context, name, actor string) (DEPTo
 		if _, err := tx.Exec(ctx, "UPDATE dep_tokens SET private_key_sealed = $2 WHERE id = $1", t.ID, sealed); err != nil {
 			return fmt.Errorf("create dep token: %w", err)
 		}
-		return WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: "dep_token.create", ObjectType: "dep_token",
-			ObjectID: strconv.FormatInt(t.ID, 10), Data: map[string]any{"name": name}})
+		return nil
 	})
 	return t, err
 }
@@ -157,7 +150,7 @@ func (q *Queries) DEPCredentials(ctx context.Context, id int64) (dep.Credentials
 // SaveDEPUpload stores an uploaded token's keys (sealed) and the virtual server
 // Apple's /account named, in one transaction. A renewal keeps the key pair and
 // must name the same virtual server.
-func (q *Queries) SaveDEPUpload(ctx context.Context, id int64, tok *dep.Token, acct *dep.Account, actor string) (DEPVirtualServer, error) {
+func (q *Queries) SaveDEPUpload(ctx context.Context, id int64, tok *dep.Token, acct *dep.Account) (DEPVirtualServer, error) {
 	cs, err := q.sealer.Seal([]byte(tok.ConsumerSecret), depTokenPlace(id, "consumer_secret_sealed"))
 	if err != nil {
 		return DEPVirtualServer{}, err
@@ -177,12 +170,8 @@ func (q *Queries) SaveDEPUpload(ctx context.Context, id int64, tok *dep.Token, a
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("dep token %d: %w", id, ErrNotFound)
 		}
-		if vs, err = upsertDEPVirtualServer(ctx, tx, id, acct); err != nil {
-			return err
-		}
-		return WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: "dep_token.upload", ObjectType: "dep_token",
-			ObjectID: strconv.FormatInt(id, 10), Data: map[string]any{"server_uuid": acct.ServerUUID,
-				"server_name": acct.ServerName, "access_token_expiry": tok.AccessTokenExpiry}})
+		vs, err = upsertDEPVirtualServer(ctx, tx, id, acct)
+		return err
 	})
 	return vs, err
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -97,30 +96,27 @@ func (q *Queries) PushTopic(ctx context.Context) (string, error) {
 
 // CreatePushCertificate stores a new push certificate; ErrConflict when its
 // topic is already stored (renew that one instead).
-func (q *Queries) CreatePushCertificate(ctx context.Context, in PushCertificateInput, actor string) (PushCertificate, error) {
+func (q *Queries) CreatePushCertificate(ctx context.Context, in PushCertificateInput) (PushCertificate, error) {
 	sealed, err := q.sealer.Seal(in.KeyDER, pushKeyPlace(in.Topic))
 	if err != nil {
 		return PushCertificate{}, err
 	}
-	var c PushCertificate
-	err = q.inTx(ctx, func(tx pgx.Tx) error {
-		c, err = scanPushCertificate(tx.QueryRow(ctx, `INSERT INTO push_certificates
-			(name, topic, certificate, private_key_sealed, not_before, not_after) VALUES ($1, $2, $3, $4, $5, $6)
-			RETURNING `+pushCertColumns, in.Name, in.Topic, string(in.CertPEM), sealed, in.NotBefore, in.NotAfter))
-		if isUniqueViolation(err) {
-			return fmt.Errorf("push certificate for topic %s: %w", in.Topic, ErrConflict)
-		}
-		if err != nil {
-			return fmt.Errorf("create push certificate: %w", err)
-		}
-		return writePushCertAudit(ctx, tx, "push_certificate.create", c, actor)
-	})
-	return c, err
+	c, err := scanPushCertificate(q.db.QueryRow(ctx, `INSERT INTO push_certificates
+		(name, topic, certificate, private_key_sealed, not_before, not_after) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (topic) DO NOTHING RETURNING `+pushCertColumns,
+		in.Name, in.Topic, string(in.CertPEM), sealed, in.NotBefore, in.NotAfter))
+	if errors.Is(err, ErrNotFound) {
+		return c, fmt.Errorf("push certificate for topic %s: %w", in.Topic, ErrConflict)
+	}
+	if err != nil {
+		return c, fmt.Errorf("create push certificate: %w", err)
+	}
+	return c, nil
 }
 
 // RenewPushCertificate replaces a push certificate's certificate and key,
 // keeping its topic (ErrTopicChanged otherwise), and clears its expiry warning.
-func (q *Queries) RenewPushCertificate(ctx context.Context, id int64, in PushCertificateInput, actor string) (PushCertificate, error) {
+func (q *Queries) RenewPushCertificate(ctx context.Context, id int64, in PushCertificateInput) (PushCertificate, error) {
 	sealed, err := q.sealer.Seal(in.KeyDER, pushKeyPlace(in.Topic))
 	if err != nil {
 		return PushCertificate{}, err
@@ -145,15 +141,9 @@ func (q *Queries) RenewPushCertificate(ctx context.Context, id int64, in PushCer
 		if err != nil {
 			return fmt.Errorf("renew push certificate: %w", err)
 		}
-		return writePushCertAudit(ctx, tx, "push_certificate.renew", c, actor)
+		return nil
 	})
 	return c, err
-}
-
-func writePushCertAudit(ctx context.Context, tx pgx.Tx, action string, c PushCertificate, actor string) error {
-	return WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: action, ObjectType: "push_certificate",
-		ObjectID: strconv.FormatInt(c.ID, 10),
-		Data:     map[string]any{"name": c.Name, "topic": c.Topic, "not_after": c.NotAfter}})
 }
 
 // PushCredential is what pushing for a topic takes: the certificate and its opened key.

@@ -139,9 +139,9 @@ func (q *Queries) InvalidatePushTokens(ctx context.Context, targets []PushTarget
 }
 
 // PushableDeviceIDs lists the devices a filter matches that can be pushed.
-func PushableDeviceIDs(ctx context.Context, db DB, f DeviceFilter) ([]int64, error) {
+func (q *Queries) PushableDeviceIDs(ctx context.Context, f DeviceFilter) ([]int64, error) {
 	where, args := f.where()
-	rows, err := db.Query(ctx, "SELECT id FROM enrolled_devices WHERE "+where+" AND "+pushable+" ORDER BY id", args...)
+	rows, err := q.db.Query(ctx, "SELECT id FROM enrolled_devices WHERE "+where+" AND "+pushable+" ORDER BY id", args...)
 	if err != nil {
 		return nil, fmt.Errorf("pushable devices: %w", err)
 	}
@@ -154,9 +154,9 @@ func PushableDeviceIDs(ctx context.Context, db DB, f DeviceFilter) ([]int64, err
 
 // DevicePushable reports whether a device has a push channel APNs still
 // accepts; ErrNotFound when there is no such device.
-func DevicePushable(ctx context.Context, db DB, id int64) (bool, error) {
+func (q *Queries) DevicePushable(ctx context.Context, id int64) (bool, error) {
 	var ok bool
-	err := db.QueryRow(ctx, "SELECT "+pushable+" FROM enrolled_devices WHERE id = $1", id).Scan(&ok)
+	err := q.db.QueryRow(ctx, "SELECT "+pushable+" FROM enrolled_devices WHERE id = $1", id).Scan(&ok)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, ErrNotFound
 	}

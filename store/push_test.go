@@ -24,18 +24,18 @@ func TestPushCertificateRenewalKeepsTheTopic(t *testing.T) {
 	if topic, err := s.PushTopic(ctx); err != nil || topic != "" {
 		t.Fatalf("PushTopic without certificates = %q, %v; want empty", topic, err)
 	}
-	c, err := s.CreatePushCertificate(ctx, certInput("com.apple.mgmt.A"), "test")
+	c, err := s.CreatePushCertificate(ctx, certInput("com.apple.mgmt.A"))
 	mustPush(t, err)
-	if _, err := s.CreatePushCertificate(ctx, certInput("com.apple.mgmt.A"), "test"); !errors.Is(err, store.ErrConflict) {
+	if _, err := s.CreatePushCertificate(ctx, certInput("com.apple.mgmt.A")); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("second certificate for one topic: %v, want ErrConflict", err)
 	}
 	mustPush(t, s.WarnPushCertificate(ctx, c.ID, "expires soon"))
-	if _, err := s.RenewPushCertificate(ctx, c.ID, certInput("com.apple.mgmt.B"), "test"); !errors.Is(err, store.ErrTopicChanged) {
+	if _, err := s.RenewPushCertificate(ctx, c.ID, certInput("com.apple.mgmt.B")); !errors.Is(err, store.ErrTopicChanged) {
 		t.Fatalf("renewal with another topic: %v, want ErrTopicChanged", err)
 	}
 	in := certInput("com.apple.mgmt.A")
 	in.Name, in.KeyDER = "", []byte("new key")
-	renewed, err := s.RenewPushCertificate(ctx, c.ID, in, "test")
+	renewed, err := s.RenewPushCertificate(ctx, c.ID, in)
 	mustPush(t, err)
 	if renewed.Name != "main" || renewed.ExpiryWarning != nil {
 		t.Fatalf("renewed = %+v; want the name kept and the warning cleared", renewed)
@@ -54,7 +54,7 @@ func TestClaimAndDeferPushes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.New(t)
-	_, err := s.CreatePushCertificate(ctx, certInput("com.apple.mgmt.A"), "test")
+	_, err := s.CreatePushCertificate(ctx, certInput("com.apple.mgmt.A"))
 	mustPush(t, err)
 	var ids []int64
 	rows, err := s.Pool().Query(ctx, `INSERT INTO enrolled_devices (udid, push_token, push_magic, push_topic)
@@ -112,7 +112,7 @@ func TestClaimAndDeferPushes(t *testing.T) {
 	if len(forced) != 2 {
 		t.Fatalf("forced claim got %d devices, want the 2 with a valid token", len(forced))
 	}
-	pushable, err := store.PushableDeviceIDs(ctx, s.Pool(), store.DeviceFilter{})
+	pushable, err := s.PushableDeviceIDs(ctx, store.DeviceFilter{})
 	mustPush(t, err)
 	if len(pushable) != 2 {
 		t.Fatalf("pushable = %v", pushable)
@@ -131,7 +131,7 @@ func TestConcurrentClaimsNeverShareADevice(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.New(t)
-	_, err := s.CreatePushCertificate(ctx, certInput("com.apple.mgmt.A"), "test")
+	_, err := s.CreatePushCertificate(ctx, certInput("com.apple.mgmt.A"))
 	mustPush(t, err)
 	rows, err := s.Pool().Query(ctx, `INSERT INTO enrolled_devices (udid, push_token, push_magic, push_topic)
 		SELECT 'U' || i, decode(lpad(to_hex(i), 64, '0'), 'hex'), 'm', 'com.apple.mgmt.A'

@@ -23,6 +23,7 @@ import (
 	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/mdmproto/apns"
 	"github.com/orchardmdm/orchard/mdmproto/endpoint"
+	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
 	"github.com/orchardmdm/orchard/store/events"
 )
@@ -69,7 +70,7 @@ type app struct {
 	river   *jobs.Client
 	broker  *events.Broker
 	apns    *apns.Pool
-	dep     *jobs.DEP
+	service *service.Service
 	handler http.Handler
 	mdm     *endpoint.Endpoint
 }
@@ -80,10 +81,13 @@ func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logge
 		return nil, err
 	}
 	pushes := apns.New(apns.Config{URL: cfg.APNsURL, Concurrency: cfg.APNsConcurrency})
-	depService := newDEP(cfg, s)
+	svc, err := newService(cfg, s, logger)
+	if err != nil {
+		return nil, err
+	}
 	workers := river.NewWorkers()
 	if err := jobs.Register(workers, jobs.Deps{Store: s, Logger: logger, APNs: pushes,
-		Push: jobs.PushConfig{Window: cfg.PushWindow}, DEP: depService}); err != nil {
+		Push: jobs.PushConfig{Window: cfg.PushWindow}, Service: svc, DEPAssignPause: time.Second}); err != nil {
 		return nil, err
 	}
 	schedule := jobs.DefaultSchedule()
@@ -95,7 +99,7 @@ func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, logger: logger, store: s, river: riverClient, broker: events.NewBroker(s.Pool(), logger), apns: pushes, dep: depService}
+	a := &app{cfg: cfg, logger: logger, store: s, river: riverClient, broker: events.NewBroker(s.Pool(), logger), apns: pushes, service: svc}
 	if cfg.Role != "worker" {
 		if a.mdm, err = newMDMEndpoint(ctx, cfg, s, logger, s.PushTopic); err != nil {
 			return nil, err
@@ -119,7 +123,7 @@ func (a *app) routes(tokens *auth.Tokens) http.Handler {
 		return mux
 	}
 	resolver := &graph.Resolver{Store: a.store, Jobs: a.river, Events: a.broker, Logger: a.logger, PublicURL: a.cfg.PublicURL,
-		PushTopic: a.store.PushTopic, PushDevices: a.pushDevices, DEP: a.dep}
+		PushTopic: a.store.PushTopic, PushDevices: a.pushDevices, Service: a.service}
 	a.mdm.Register(route)
 	route("/graphql", graph.NewHandler(graph.HandlerConfig{
 		Resolver: resolver, Tokens: tokens, Logger: a.logger, Metrics: reg,
@@ -134,11 +138,15 @@ func (a *app) pushDevices(ctx context.Context, tx pgx.Tx, deviceIDs []int64) err
 	return jobargs.EnqueuePushTx(ctx, a.river, tx, deviceIDs)
 }
 
-// newDEP is how this process reaches Apple's DEP service. Each DEP profile
-// points its devices at a DEP enrollment of the same name.
-func newDEP(cfg *Config, s *store.Store) *jobs.DEP {
-	return &jobs.DEP{Store: s, BaseURL: cfg.DEPURL, AssignPause: time.Second,
-		EnrollmentURL: jobs.DEPEnrollmentURL(s, cfg.PublicURL)}
+// newService builds the rules every edge and job calls, with an insert-only
+// River client of its own: it queues jobs whatever this process's role.
+func newService(cfg *Config, s *store.Store, logger *slog.Logger) (*service.Service, error) {
+	inserter, err := jobargs.NewInserter(s.Pool(), logger)
+	if err != nil {
+		return nil, err
+	}
+	return service.New(service.Config{Store: s, Jobs: inserter, Logger: logger, PublicURL: cfg.PublicURL,
+		DEP: service.DEPConfig{BaseURL: cfg.DEPURL}}), nil
 }
 
 // healthz answers 200 only while the database answers.

@@ -42,7 +42,7 @@ func TestDEPEnrollmentTakesSignedMachineInfoAndMarksTheDevice(t *testing.T) {
 	t.Parallel()
 	ts := newServer(t)
 	ctx := context.Background()
-	bp, err := ts.store.CreateBlueprint(ctx, "Kiosks", "test")
+	bp, err := ts.store.CreateBlueprint(ctx, "Kiosks")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,98 @@
+// Package service is orchard's rules: every operation a person, a device or a
+// job can cause is one function here, and each owns its transaction, in which
+// the change, its audit event and the jobs it needs commit together or not at
+// all. The GraphQL API, the device endpoint and the River workers call it; it
+// is the only writer of audit events.
+package service
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/orchardmdm/orchard/jobs/jobargs"
+	"github.com/orchardmdm/orchard/store"
+)
+
+// Config is what the service is built from.
+type Config struct {
+	Store *store.Store
+	// Jobs inserts River jobs in the service's transactions; an insert-only
+	// client is enough (jobargs.NewInserter).
+	Jobs   *jobargs.Client
+	Logger *slog.Logger
+	// PublicURL is where devices and people reach orchard.
+	PublicURL string
+	DEP       DEPConfig
+}
+
+// DEPConfig is how the service reaches Apple's DEP service.
+type DEPConfig struct {
+	// BaseURL of the DEP service; empty means Apple's.
+	BaseURL    string
+	HTTPClient *http.Client
+	// Backoff overrides the client's wait between retries (tests).
+	Backoff func(n int) time.Duration
+	// AssignPause is the wait between batches of default-profile
+	// assignments, to stay under Apple's rate limits.
+	AssignPause time.Duration
+}
+
+// Service carries out orchard's operations.
+type Service struct {
+	store     *store.Store
+	jobs      *jobargs.Client
+	log       *slog.Logger
+	publicURL string
+	dep       DEPConfig
+}
+
+// New builds the service.
+func New(cfg Config) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Service{store: cfg.Store, jobs: cfg.Jobs, log: cfg.Logger, publicURL: cfg.PublicURL, dep: cfg.DEP}
+}
+
+// Store is the store the service writes through, for the edges' reads.
+func (s *Service) Store() *store.Store { return s.store }
+
+// Kind says whose the fault of a refusal is.
+type Kind int
+
+// The kinds of refusal the edges map to their own codes.
+const (
+	// Invalid: the caller must change what it sent.
+	Invalid Kind = iota + 1
+	// NotFound: the object the caller named does not exist.
+	NotFound
+)
+
+// Error is a refusal whose message is safe to show the caller.
+type Error struct {
+	Kind Kind
+	Msg  string
+	// Err is the cause, for errors.Is; its text is already in Msg.
+	Err error
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func invalid(format string, args ...any) error {
+	return &Error{Kind: Invalid, Msg: fmt.Sprintf(format, args...)}
+}
+
+func notFound(format string, args ...any) error {
+	return &Error{Kind: NotFound, Msg: fmt.Sprintf(format, args...)}
+}
+
+// IsKind reports whether err is a refusal of that kind.
+func IsKind(err error, k Kind) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Kind == k
+}
