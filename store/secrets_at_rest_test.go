@@ -122,5 +122,3 @@ func TestEverySealedColumnIsListed(t *testing.T) {
 		t.Errorf("%d *_sealed columns in the schema, %d listed", found, len(listed))
 	}
 }
-
-
