@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/graph/model"
 	"github.com/orchardmdm/orchard/mdmproto"
@@ -37,13 +39,54 @@ func storeStatus(s model.DeviceCommandStatus) string {
 
 // resultPermissions are what reading some answers needs beyond
 // mdm.view_devicecommand: the answer reveals more than the command list.
-var resultPermissions = map[string]string{"DeviceLocation": "mdm.view_location"}
+// A RotateFileVaultKey answer is a FileVault recovery key.
+var resultPermissions = map[string]string{"DeviceLocation": "mdm.view_location",
+	"RotateFileVaultKey": "mdm.view_filevault_prk"}
 
 func (r *Resolver) commandResult(ctx context.Context, c *store.DeviceCommand) (any, error) {
 	if perm, ok := resultPermissions[c.RequestType]; ok && !auth.FromContext(ctx).Has(perm) {
 		return nil, Forbidden("permission %s required to read a %s answer", perm, c.RequestType)
 	}
-	return rawJSON(c.Result), nil
+	if !c.ResultSealed {
+		return rawJSON(c.Result), nil
+	}
+	answer, err := r.revealCommandSecret(ctx, c, store.ResultColumn)
+	if err != nil || answer == nil {
+		return nil, err
+	}
+	return rawJSON(answer), nil
+}
+
+func (r *Resolver) commandPIN(ctx context.Context, c *store.DeviceCommand) (*string, error) {
+	if !c.HasPIN {
+		return nil, nil
+	}
+	pin, err := r.revealCommandSecret(ctx, c, store.PINColumn)
+	if err != nil || pin == nil {
+		return nil, err
+	}
+	s := string(pin)
+	return &s, nil
+}
+
+// revealCommandSecret opens a command's sealed PIN or answer and records the
+// reveal in the audit trail before returning it.
+func (r *Resolver) revealCommandSecret(ctx context.Context, c *store.DeviceCommand, column string) ([]byte, error) {
+	var secret []byte
+	err := r.Store.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		secret, err = r.Store.OpenCommandSecret(ctx, tx, c.UUID, column)
+		if err != nil || secret == nil {
+			return err
+		}
+		return store.WriteAudit(ctx, tx, store.AuditEvent{Actor: auth.FromContext(ctx).Actor(),
+			Action: "device_command.reveal_secret", ObjectType: "device_command", ObjectID: c.UUID,
+			Data: map[string]any{"secret": column, "device_id": c.DeviceID, "request_type": c.RequestType}})
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return secret, err
 }
 
 // rawJSON hands stored JSON to gqlgen as is; nil stays null.
@@ -116,8 +159,8 @@ func (r *Resolver) cancelDeviceCommand(ctx context.Context, uuid string) (*store
 }
 
 // dedicatedMutations are the request types only their own mutation queues:
-// through enqueueDeviceCommand they would skip its permission and the sealed
-// copy of their PIN.
+// through enqueueDeviceCommand they would skip its permission and the PIN
+// check and generation.
 var dedicatedMutations = map[string]string{"DeviceLock": "lockDevice", "EraseDevice": "eraseDevice"}
 
 func requestTypes() []string {

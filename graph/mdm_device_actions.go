@@ -17,8 +17,8 @@ import (
 	"github.com/orchardmdm/orchard/store"
 )
 
-// lockPINColumn holds the Find My PIN of lockDevice and eraseDevice: the one
-// a locked or erased Mac asks for, so it must outlive the command.
+// lockPINColumn holds the Find My PIN of the last lock or erase a device
+// acknowledged: the one the locked or erased Mac asks for.
 const lockPINColumn = "lock_pin_sealed"
 
 // Apple's ObliterationBehavior values (EraseDevice, macOS 12 and later).
@@ -108,8 +108,10 @@ func (r *Resolver) eraseDevice(ctx context.Context, id string, in *model.EraseDe
 }
 
 // queueDeviceAction queues a dedicated command in one transaction: the
-// device row locked while its state is checked, the command, the sealed PIN,
-// the audit events (never the PIN) and the push.
+// device row locked while its state is checked, the command with its sealed
+// PIN, the audit events (never the PIN) and the push. A second lock or erase
+// while one is pending is queued too: each keeps its own PIN, so whichever the
+// device runs, its PIN is on that command.
 func (r *Resolver) queueDeviceAction(ctx context.Context, id string, a deviceAction) (*store.DeviceCommand, error) {
 	n, err := parseID("device", id)
 	if err != nil {
@@ -136,13 +138,10 @@ func (r *Resolver) queueDeviceAction(ctx context.Context, id string, a deviceAct
 		if err != nil {
 			return BadInput("%s", err)
 		}
-		if c, err = store.EnqueueCommand(ctx, tx, n, uuid, a.requestType, body, actor); err != nil {
+		c, err = r.Store.QueueCommand(ctx, tx, store.QueuedCommand{DeviceID: n, UUID: uuid, RequestType: a.requestType,
+			Body: body, PIN: pin, Actor: actor})
+		if err != nil {
 			return err
-		}
-		if pin != "" {
-			if err := r.Store.SetDeviceSecret(ctx, tx, n, lockPINColumn, []byte(pin)); err != nil {
-				return fmt.Errorf("seal PIN of device %d: %w", n, err)
-			}
 		}
 		if a.audit == "" {
 			return r.pushInTx(ctx, tx, n)

@@ -123,6 +123,11 @@ func (r *deviceCommandResolver) Result(ctx context.Context, obj *store.DeviceCom
 	return r.commandResult(ctx, obj)
 }
 
+// Pin is the resolver for the pin field.
+func (r *deviceCommandResolver) Pin(ctx context.Context, obj *store.DeviceCommand) (*string, error) {
+	return r.commandPIN(ctx, obj)
+}
+
 // TotalCount is the resolver for the totalCount field.
 func (r *deviceConnectionResolver) TotalCount(ctx context.Context, obj *model.DeviceConnection) (int, error) {
 	return r.Store.CountDevices(ctx, obj.Filter)

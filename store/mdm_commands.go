@@ -25,29 +25,26 @@ type DeviceCommand struct {
 	SentAt     *time.Time
 	ResultAt   *time.Time
 	ErrorChain []byte // JSON
-	Result     []byte // JSON of the report plist
+	Result     []byte // JSON of the report plist; nil when sealed
+	// ResultSealed: the answer may carry a secret and is sealed; read it
+	// with OpenCommandSecret(ResultColumn).
+	ResultSealed bool
+	// HasPIN: a Find My PIN is sealed with the command (PINColumn).
+	HasPIN bool
 }
 
-const commandColumns = "id, uuid, device_id, request_type, status, queued_by, queued_at, sent_at, result_at, error_chain, result"
+const commandColumns = `id, uuid, device_id, request_type, status, queued_by, queued_at, sent_at, result_at, error_chain, result,
+	result_sealed IS NOT NULL, pin_sealed IS NOT NULL`
 
 func scanCommand(row pgx.Row) (DeviceCommand, error) {
 	var c DeviceCommand
 	err := row.Scan(&c.ID, &c.UUID, &c.DeviceID, &c.RequestType, &c.Status, &c.QueuedBy, &c.QueuedAt, &c.SentAt,
-		&c.ResultAt, &c.ErrorChain, &c.Result)
+		&c.ResultAt, &c.ErrorChain, &c.Result, &c.ResultSealed, &c.HasPIN)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, ErrNotFound
 	}
 	return c, err
 }
-
-// A DeviceLock or EraseDevice command may carry a Find My PIN: its plist is
-// emptied once the command can no longer be sent (answered or cancelled;
-// NotNow is sent again). The PIN stays sealed on the device row only.
-const (
-	forgetSecretOnCancel = `command = CASE WHEN request_type IN ('DeviceLock', 'EraseDevice') THEN ''::bytea ELSE command END`
-	forgetSecretOnResult = `command = CASE WHEN request_type IN ('DeviceLock', 'EraseDevice') AND $3 <> 'NotNow'
-		THEN ''::bytea ELSE command END`
-)
 
 // cancelPendingCommands clears a device's queue (re-enrollment, check-out).
 func cancelPendingCommands(ctx context.Context, tx pgx.Tx, deviceID int64) error {
@@ -62,11 +59,27 @@ func cancelPendingCommands(ctx context.Context, tx pgx.Tx, deviceID int64) error
 // ErrCommandFinished: the command was already answered or cancelled.
 var ErrCommandFinished = errors.New("command is no longer pending")
 
-// EnqueueCommand queues a built command (mdmproto.NewCommand) inside tx,
-// with its audit event, so callers can add the push in the same transaction.
+// EnqueueCommand queues a built command (mdmproto.NewCommand) that carries no
+// secret inside tx, with its audit event, so callers can add the push in the
+// same transaction. Commands that may carry one go through Store.QueueCommand,
+// which seals them.
 func EnqueueCommand(ctx context.Context, tx pgx.Tx, deviceID int64, uuid, requestType string, body []byte, actor string) (DeviceCommand, error) {
-	c, err := scanCommand(tx.QueryRow(ctx, `INSERT INTO mdm_device_commands (uuid, device_id, request_type, command, queued_by)
-		VALUES ($1, $2, $3, $4, $5) RETURNING `+commandColumns, uuid, deviceID, requestType, body, actor))
+	if mdmproto.CommandCarriesSecret(requestType) {
+		return DeviceCommand{}, fmt.Errorf("%s may carry a secret: %w", requestType, ErrMustSeal)
+	}
+	return insertCommand(ctx, tx, QueuedCommand{DeviceID: deviceID, UUID: uuid, RequestType: requestType, Body: body, Actor: actor}, sealedCommand{})
+}
+
+func insertCommand(ctx context.Context, tx pgx.Tx, q QueuedCommand, sealed sealedCommand) (DeviceCommand, error) {
+	deviceID, uuid, requestType, actor := q.DeviceID, q.UUID, q.RequestType, q.Actor
+	body := q.Body
+	if sealed.body != nil {
+		body = []byte{}
+	}
+	c, err := scanCommand(tx.QueryRow(ctx, `INSERT INTO mdm_device_commands
+		(uuid, device_id, request_type, command, command_sealed, pin_sealed, queued_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+commandColumns,
+		uuid, deviceID, requestType, body, sealed.body, sealed.pin, actor))
 	if isForeignKeyViolation(err) {
 		return c, fmt.Errorf("device %d: %w", deviceID, ErrNotFound)
 	}
@@ -133,7 +146,7 @@ const nextAfterReport = `WITH next AS (
 		SELECT id FROM mdm_device_commands WHERE device_id = $1 AND status IN ('Queued', 'Sent')
 		ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
 	UPDATE mdm_device_commands c SET status = 'Sent', sent_at = now() FROM next WHERE c.id = next.id
-	RETURNING c.uuid, c.command`
+	RETURNING c.uuid, c.command, c.command_sealed`
 
 // idleSQL answers an Idle in one round trip: identity check, last_seen_at and
 // the next command. No row means refused; whyRefused says why.
@@ -146,17 +159,18 @@ const idleSQL = `WITH d AS (
 		WHERE c.status IN ('Queued', 'Sent', 'NotNow') ORDER BY c.id LIMIT 1 FOR UPDATE OF c SKIP LOCKED),
 	sent AS (
 		UPDATE mdm_device_commands c SET status = 'Sent', sent_at = now() FROM next WHERE c.id = next.id
-		RETURNING c.uuid, c.command)
-	SELECT d.id, sent.uuid, sent.command FROM d LEFT JOIN sent ON true`
+		RETURNING c.uuid, c.command, c.command_sealed)
+	SELECT d.id, sent.uuid, sent.command, sent.command_sealed FROM d LEFT JOIN sent ON true`
 
 // Idle handles an Idle report of a device channel and returns the next command.
 func (s *Store) Idle(ctx context.Context, ch Channel) (NextCommand, error) {
 	var (
-		id   int64
-		uuid *string
-		body []byte
+		id     int64
+		uuid   *string
+		body   []byte
+		sealed *string
 	)
-	err := s.pool.QueryRow(ctx, idleSQL, ch.DeviceID(), ch.CertHash).Scan(&id, &uuid, &body)
+	err := s.pool.QueryRow(ctx, idleSQL, ch.DeviceID(), ch.CertHash).Scan(&id, &uuid, &body, &sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return NextCommand{}, s.whyRefused(ctx, ch)
 	}
@@ -166,7 +180,7 @@ func (s *Store) Idle(ctx context.Context, ch Channel) (NextCommand, error) {
 	if uuid == nil {
 		return NextCommand{}, nil
 	}
-	return NextCommand{UUID: *uuid, Body: body}, nil
+	return s.commandToSend(*uuid, body, sealed)
 }
 
 // whyRefused explains, off the hot path, why a device's request matched nothing.
@@ -183,9 +197,9 @@ type Result struct {
 	JSON        []byte
 }
 
-const reportResultSQL = `UPDATE mdm_device_commands SET status = $3, result_at = now(), error_chain = $4,
-	result_plist = $5, result = $6, ` + forgetSecretOnResult + `
-	WHERE uuid = $1 AND device_id = $2 AND status IN ('Sent', 'Queued', 'NotNow') RETURNING request_type`
+var reportResultSQL = `UPDATE mdm_device_commands SET status = $3, result_at = now(), error_chain = $4,
+	result_plist = $5, result = $6, result_sealed = $7, ` + forgetSecretOnResult + `
+	WHERE uuid = $1 AND device_id = $2 AND status IN ('Sent', 'Queued', 'NotNow') RETURNING request_type, pin_sealed`
 
 // ReportResult stores a command's result and returns the next command. A
 // result for a command the device was not given is logged by the caller and
@@ -202,35 +216,47 @@ func (s *Store) ReportResult(ctx context.Context, ch Channel, r Result) (next Ne
 				return err
 			}
 		}
+		raw, answer, sealed, err := s.resultToStore(ctx, tx, id, r)
+		if err != nil {
+			return err
+		}
 		var requestType string
-		err = tx.QueryRow(ctx, reportResultSQL, r.CommandUUID, id, r.Status, errorChain, r.Raw, r.JSON).Scan(&requestType)
+		var pin *string
+		err = tx.QueryRow(ctx, reportResultSQL, r.CommandUUID, id, r.Status, errorChain, raw, answer, sealed).Scan(&requestType, &pin)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("store result: %w", err)
 		}
 		found = err == nil
 		if found && r.Status == mdmproto.StatusAcknowledged {
+			if err := s.rememberUsedPIN(ctx, tx, id, r.CommandUUID, pin); err != nil {
+				return err
+			}
 			if facts, ok := mdmproto.FactsFromResult(requestType, r.Raw); ok {
 				if err := applyFacts(ctx, tx, id, facts); err != nil {
 					return err
 				}
 			}
 		}
-		next, err = nextCommand(ctx, tx, id)
+		next, err = s.nextCommand(ctx, tx, id)
 		return err
 	})
 	return next, found, err
 }
 
-func nextCommand(ctx context.Context, tx pgx.Tx, deviceID int64) (NextCommand, error) {
-	var n NextCommand
-	err := tx.QueryRow(ctx, nextAfterReport, deviceID).Scan(&n.UUID, &n.Body)
+func (s *Store) nextCommand(ctx context.Context, tx pgx.Tx, deviceID int64) (NextCommand, error) {
+	var (
+		uuid   string
+		body   []byte
+		sealed *string
+	)
+	err := tx.QueryRow(ctx, nextAfterReport, deviceID).Scan(&uuid, &body, &sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return NextCommand{}, nil
 	}
 	if err != nil {
-		return n, fmt.Errorf("next command: %w", err)
+		return NextCommand{}, fmt.Errorf("next command: %w", err)
 	}
-	return n, nil
+	return s.commandToSend(uuid, body, sealed)
 }
 
 // DeviceUser is a user channel of a device.

@@ -13,7 +13,7 @@ import (
 )
 
 // TestFindMyPINLeavesTheQueueWithItsCommand: a DeviceLock or EraseDevice
-// plist (which may hold the PIN) is kept while the device may be sent it,
+// plist (which may hold the PIN, sealed) is kept while the device may be sent it,
 // and emptied once answered or cancelled; other commands keep theirs.
 func TestFindMyPINLeavesTheQueueWithItsCommand(t *testing.T) {
 	t.Parallel()
@@ -28,7 +28,8 @@ func TestFindMyPINLeavesTheQueueWithItsCommand(t *testing.T) {
 		uuid, body, err := mdmproto.NewCommand(requestType, payload)
 		mustQueue(t, err)
 		mustQueue(t, s.InTx(ctx, func(tx pgx.Tx) error {
-			_, err := store.EnqueueCommand(ctx, tx, id, uuid, requestType, body, "test")
+			_, err := s.QueueCommand(ctx, tx, store.QueuedCommand{DeviceID: id, UUID: uuid, RequestType: requestType,
+				Body: body, Actor: "test"})
 			return err
 		}))
 		return uuid
@@ -36,7 +37,8 @@ func TestFindMyPINLeavesTheQueueWithItsCommand(t *testing.T) {
 	bodyLen := func(uuid string) int {
 		t.Helper()
 		var n int
-		mustQueue(t, s.Pool().QueryRow(ctx, "SELECT length(command) FROM mdm_device_commands WHERE uuid = $1", uuid).Scan(&n))
+		mustQueue(t, s.Pool().QueryRow(ctx, `SELECT length(command) + coalesce(length(command_sealed), 0)
+			FROM mdm_device_commands WHERE uuid = $1`, uuid).Scan(&n))
 		return n
 	}
 	report := func(uuid, status string) {

@@ -19,6 +19,7 @@ Usage:
   orchard migrate [flags]        apply database migrations and exit
   orchard token create|revoke    manage API tokens
   orchard db start|stop|url      manage the private PostgreSQL cluster of a data directory
+  orchard keys status|rewrap     which key seals each secret; reseal them all with the current key
   orchard loadtest [flags]       measure MDM connects/s and latency with simulated devices
   orchard mdmcerts -d DIR ...    vendor and push certificate requests for Apple's portals
   orchard depsim [flags]         run a DEP simulator (Apple's DEP service, for tests and demos)
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return tokenCommand(ctx, rest, stdout, stderr)
 	case "db":
 		return dbCommand(ctx, rest, stdout, stderr)
+	case "keys":
+		return keysCommand(ctx, rest, stdout, stderr)
 	case "loadtest":
 		return loadtestCommand(ctx, rest, stdout, stderr)
 	case "mdmcerts":

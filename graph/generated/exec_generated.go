@@ -264,6 +264,7 @@ type ComplexityRoot struct {
 
 	DeviceCommand struct {
 		ErrorChain  func(childComplexity int) int
+		Pin         func(childComplexity int) int
 		QueuedAt    func(childComplexity int) int
 		QueuedBy    func(childComplexity int) int
 		RequestType func(childComplexity int) int
@@ -476,6 +477,7 @@ type DeviceCommandResolver interface {
 
 	ErrorChain(ctx context.Context, obj *store.DeviceCommand) (any, error)
 	Result(ctx context.Context, obj *store.DeviceCommand) (any, error)
+	Pin(ctx context.Context, obj *store.DeviceCommand) (*string, error)
 }
 type DeviceConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.DeviceConnection) (int, error)
@@ -1545,6 +1547,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DeviceCommand.ErrorChain(childComplexity), true
+	case "DeviceCommand.pin":
+		if e.ComplexityRoot.DeviceCommand.Pin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCommand.Pin(childComplexity), true
 	case "DeviceCommand.queuedAt":
 		if e.ComplexityRoot.DeviceCommand.QueuedAt == nil {
 			break
@@ -2810,6 +2818,9 @@ extend type Mutation {
   """
   Queues an MDM command for a device and asks APNs to wake it. payload holds the
   command's keys besides RequestType (Apple's device-management schema), as JSON.
+  Commands that may carry a secret (SetRecoveryLock, SetFirmwarePassword, ClearPasscode,
+  InstallProfile, ... see mdmproto/secrets.go) are stored sealed, served only to the
+  device, and dropped once the device answers.
   """
   enqueueDeviceCommand(deviceId: ID!, requestType: String!, payload: JSON): DeviceCommand! @hasPermission(permission: "mdm.add_devicecommand")
 
@@ -2920,9 +2931,20 @@ type DeviceCommand {
   """
   The device's answer as JSON (data base64, dates RFC 3339). Answers that say more
   than the command list should need their own permission too: a DeviceLocation
-  answer needs mdm.view_location (null, with a FORBIDDEN error, without it).
+  answer needs mdm.view_location, a RotateFileVaultKey answer mdm.view_filevault_prk
+  (null, with a FORBIDDEN error, without it). Answers that may carry a secret
+  (SecurityInfo, RotateFileVaultKey, ManagedApplicationConfiguration,
+  ManagedApplicationList) are stored sealed, and each read of one is recorded in the
+  audit trail.
   """
   result: JSON
+  """
+  The 6-digit Find My PIN this DeviceLock or EraseDevice carried (null for other
+  commands, and for a command cancelled before it was sent). Kept for good: a Mac that
+  ran this command asks for this PIN, whatever was queued after it. Each read is
+  recorded in the audit trail.
+  """
+  pin: String @hasPermission(permission: "mdm.view_lock_pin")
 }
 
 "A page of device commands."
@@ -2959,9 +2981,12 @@ extend type Mutation {
   """
   Queues a DeviceLock command for a device and asks APNs to wake it. macOS needs a
   6-digit Find My PIN to unlock afterwards: orchard generates one when input.pin is
-  missing. The PIN is stored sealed (read it with Device.lockPin); the queued command
-  holds it too, in the clear, until the device answers the command or it is cancelled.
-  Blocked or checked-out devices are refused. Recorded in the audit trail (never the PIN).
+  missing. The PIN is stored sealed with the command (DeviceCommand.pin), and becomes
+  Device.lockPin once the device acknowledges the command. A second lock or erase queued
+  while one is pending is allowed: each command keeps its own PIN, and the device runs
+  them in order. The command plist is sealed too, served only to the device and dropped
+  once answered. Blocked or checked-out devices are refused. Recorded in the audit trail
+  (never the PIN).
   """
   lockDevice(id: ID!, input: LockDeviceInput): DeviceCommand! @hasPermission(permission: "mdm.add_devicecommand")
 
@@ -2970,17 +2995,19 @@ extend type Mutation {
   all its content and leaves management. This cannot be undone, so it takes the permission
   that changes the enrolled device itself (like blockDevice), not only mdm.add_devicecommand.
   Intel Macs need a 6-digit Find My PIN: orchard generates one when input.pin is missing.
-  The PIN is stored sealed (read it with Device.lockPin); the queued command holds it too,
-  in the clear, until the device answers the command or it is cancelled. Blocked or
-  checked-out devices are refused. Recorded in the audit trail (never the PIN).
+  The PIN is stored sealed with the command (DeviceCommand.pin), and becomes
+  Device.lockPin once the device acknowledges the command; as with lockDevice, each
+  pending lock or erase keeps its own PIN. Blocked or checked-out devices are refused.
+  Recorded in the audit trail (never the PIN).
   """
   eraseDevice(id: ID!, input: EraseDeviceInput): DeviceCommand! @hasPermission(permission: "mdm.change_enrolleddevice")
 }
 
 extend type Device {
   """
-  The 6-digit Find My PIN of the last lockDevice or eraseDevice command that carried one:
-  the PIN that unlocks the Mac. Each read is recorded in the audit trail.
+  The 6-digit Find My PIN of the last lockDevice or eraseDevice command that carried one
+  and that the device acknowledged: the PIN that unlocks the Mac. A command sent but not
+  answered yet keeps its PIN in DeviceCommand.pin. Each read is recorded in the audit trail.
   """
   lockPin: String @hasPermission(permission: "mdm.view_lock_pin")
 }
@@ -3960,6 +3987,8 @@ func (ec *executionContext) childFields_DeviceCommand(ctx context.Context, field
 		return ec.fieldContext_DeviceCommand_errorChain(ctx, field)
 	case "result":
 		return ec.fieldContext_DeviceCommand_result(ctx, field)
+	case "pin":
+		return ec.fieldContext_DeviceCommand_pin(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DeviceCommand", field.Name)
 }
@@ -9266,6 +9295,47 @@ func (ec *executionContext) _DeviceCommand_result(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_DeviceCommand_result(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DeviceCommand", field, true, true, "JSON")
+}
+
+func (ec *executionContext) _DeviceCommand_pin(ctx context.Context, field graphql.CollectedField, obj *store.DeviceCommand) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCommand_pin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DeviceCommand().Pin(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_lock_pin")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, obj, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCommand_pin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceCommand", field, true, true, "String")
 }
 
 func (ec *executionContext) _DeviceCommandConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.DeviceCommandConnection) (ret graphql.Marshaler) {
@@ -16466,6 +16536,12 @@ func (ec *executionContext) _DeviceCommand(ctx context.Context, sel ast.Selectio
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._DeviceCommand_result(ctx, field, obj)
+				})
+		case "pin":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DeviceCommand_pin(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

@@ -18,7 +18,8 @@ func (ts *testServer) queue(deviceID int64, requestType string, payload map[stri
 		ts.t.Fatal(err)
 	}
 	err = ts.store.InTx(context.Background(), func(tx pgx.Tx) error {
-		_, err := store.EnqueueCommand(context.Background(), tx, deviceID, uuid, requestType, body, "test")
+		_, err := ts.store.QueueCommand(context.Background(), tx, store.QueuedCommand{DeviceID: deviceID, UUID: uuid,
+			RequestType: requestType, Body: body, Actor: "test"})
 		return err
 	})
 	if err != nil {

@@ -100,6 +100,26 @@ func (s *Sealer) Open(sealed string, at Place) ([]byte, error) {
 	return plain, nil
 }
 
+// KeyIDOf is the id of the key a sealed value was sealed with; false when
+// the value is not in a format Seal makes.
+func KeyIDOf(sealed string) (string, bool) {
+	parts := strings.SplitN(sealed, ":", 3)
+	if len(parts) != 3 || parts[0] != version || parts[1] == "" {
+		return "", false
+	}
+	return parts[1], true
+}
+
+// Reseal opens a sealed value and seals it again with the current key, for
+// the same place: how a retired key stops being needed.
+func (s *Sealer) Reseal(sealed string, at Place) (string, error) {
+	plain, err := s.Open(sealed, at)
+	if err != nil {
+		return "", err
+	}
+	return s.Seal(plain, at)
+}
+
 // KeyID is the id of the key new values are sealed with.
 func (s *Sealer) KeyID() string { return s.current }
 

@@ -131,3 +131,44 @@ func TestParseKeysRejectsBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestResealMovesAValueToTheCurrentKey(t *testing.T) {
+	oldKey, _ := NewKey()
+	newKey, _ := NewKey()
+	old, err := New(map[string][]byte{"old": oldKey}, "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	both, err := New(map[string][]byte{"old": oldKey, "new": newKey}, "new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := Place{Table: "t", Column: "c", RowID: "1"}
+	sealed, err := old.Seal([]byte("secret"), at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, ok := KeyIDOf(sealed); !ok || id != "old" {
+		t.Fatalf("KeyIDOf = %q %v", id, ok)
+	}
+	resealed, err := both.Reseal(sealed, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, _ := KeyIDOf(resealed); id != "new" {
+		t.Fatalf("resealed with %q", id)
+	}
+	onlyNew, err := New(map[string][]byte{"new": newKey}, "new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain, err := onlyNew.Open(resealed, at); err != nil || string(plain) != "secret" {
+		t.Fatalf("open after reseal without the old key: %q %v", plain, err)
+	}
+	if _, err := both.Reseal(sealed, Place{Table: "t", Column: "c", RowID: "2"}); err == nil {
+		t.Fatal("resealed a value for another place")
+	}
+	if _, ok := KeyIDOf("garbage"); ok {
+		t.Fatal("KeyIDOf accepted garbage")
+	}
+}
