@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orchardmdm/orchard/mdmproto/dep"
 	"github.com/orchardmdm/orchard/store"
 	"github.com/orchardmdm/orchard/store/embeddedpg"
 	"github.com/orchardmdm/orchard/store/pgtest"
@@ -31,12 +32,14 @@ func fillWithSecrets(t *testing.T, s *store.Store) map[string][]byte {
 	mustQueue(t, s.SetBootstrapToken(ctx, d.ch, secrets["bootstrap token"]))
 	mustQueue(t, s.SetDeviceSecret(ctx, s.Pool(), d.id, "filevault_prk_sealed", secrets["FileVault key"]))
 	_, err := s.CreatePushCertificate(ctx, store.PushCertificateInput{Name: "push", Topic: "com.apple.mgmt.busy",
-		CertPEM: []byte("cert"), KeyDER: secrets["push key"], NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}, "test")
+		CertPEM: []byte("cert"), KeyDER: secrets["push key"], NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)})
 	mustQueue(t, err)
 	jwtKey, err := s.ServerKey(ctx, "jwt", func() ([]byte, error) { return []byte("server-key-8888"), nil })
 	mustQueue(t, err)
 	secrets["server key"] = jwtKey
-	tok, err := s.CreateDEPToken(ctx, "busy", "test")
+	newKey, newCert, err := dep.NewKeyPair("busy")
+	mustQueue(t, err)
+	tok, err := s.InsertDEPToken(ctx, "busy", newCert, newKey)
 	mustQueue(t, err)
 	_, depKey, err := s.DEPTokenKey(ctx, tok.ID)
 	mustQueue(t, err)
