@@ -1,0 +1,170 @@
+package service_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/orchardmdm/orchard/jobs/jobargs"
+	"github.com/orchardmdm/orchard/mdmproto/apns/apnstest"
+	"github.com/orchardmdm/orchard/service"
+	"github.com/orchardmdm/orchard/store"
+	"github.com/orchardmdm/orchard/store/pgtest"
+)
+
+// newService is the service on a fresh database, its jobs inserted by an
+// insert-only River client (nothing works them: tests read them back).
+func newService(t *testing.T) (*service.Service, *store.Store) {
+	t.Helper()
+	s := pgtest.New(t)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	inserter, err := jobargs.NewInserter(s.Pool(), logger)
+	must(t, err)
+	return service.New(service.Config{Store: s, Jobs: inserter, Logger: logger, PublicURL: "https://orchard.example.com"}), s
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// auditActions lists the actions audited so far, oldest first.
+func auditActions(t *testing.T, s *store.Store) []string {
+	t.Helper()
+	events, _, err := s.ListAuditEvents(context.Background(), store.Page{First: 1000})
+	must(t, err)
+	out := make([]string, len(events))
+	for i, ev := range events {
+		out[len(events)-1-i] = ev.Action
+	}
+	return out
+}
+
+func pushCert(t *testing.T, topic string, notAfter time.Time) service.PushCertificateUpload {
+	t.Helper()
+	pc, err := apnstest.NewPushCert(topic, notAfter)
+	must(t, err)
+	return service.PushCertificateUpload{Name: "main", Certificate: string(pc.CertPEM), PrivateKey: string(pc.KeyPEM)}
+}
+
+// Every refusal is a service.Error of the kind the edges map, and it leaves
+// no change and no audit event behind.
+func TestRefusalsChangeNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, s := newService(t)
+	year := time.Now().AddDate(1, 0, 0)
+	good := pushCert(t, "com.apple.mgmt.service-test", year)
+	_, err := svc.UploadPushCertificate(ctx, "setup", good)
+	must(t, err)
+	_, err = svc.CreateBlueprint(ctx, "setup", "Laptops")
+	must(t, err)
+	before := len(auditActions(t, s))
+
+	expired := pushCert(t, "com.apple.mgmt.expired", time.Now().Add(-time.Minute))
+	otherTopic := pushCert(t, "com.apple.mgmt.other", year)
+	noName := good
+	noName.Name = " "
+	for _, tc := range []struct {
+		name string
+		want service.Kind
+		call func() error
+	}{
+		{"push certificate: expired", service.Invalid, func() error { _, err := svc.UploadPushCertificate(ctx, "t", expired); return err }},
+		{"push certificate: no name", service.Invalid, func() error { _, err := svc.UploadPushCertificate(ctx, "t", noName); return err }},
+		{"push certificate: topic stored", service.Invalid, func() error { _, err := svc.UploadPushCertificate(ctx, "t", good); return err }},
+		{"push certificate: garbage", service.Invalid, func() error {
+			_, err := svc.UploadPushCertificate(ctx, "t", service.PushCertificateUpload{Name: "x", Certificate: "x", PrivateKey: "y"})
+			return err
+		}},
+		{"renewal: unknown id", service.NotFound, func() error { _, err := svc.RenewPushCertificate(ctx, "t", 999, good); return err }},
+		{"renewal: other topic", service.Invalid, func() error { _, err := svc.RenewPushCertificate(ctx, "t", 1, otherTopic); return err }},
+		{"blueprint: empty name", service.Invalid, func() error { _, err := svc.CreateBlueprint(ctx, "t", "  "); return err }},
+		{"blueprint: name taken", service.Invalid, func() error { _, err := svc.CreateBlueprint(ctx, "t", "Laptops"); return err }},
+		{"DEP token: no name", service.Invalid, func() error { _, err := svc.CreateDEPToken(ctx, "t", ""); return err }},
+		{"DEP token upload: unknown id", service.NotFound, func() error { _, err := svc.UploadDEPToken(ctx, "t", 999, []byte("{}")); return err }},
+		{"DEP sync: unknown server", service.NotFound, func() error { _, err := svc.SyncDEPVirtualServer(ctx, "t", 999, false); return err }},
+		{"DEP default profile: unknown server", service.NotFound, func() error { _, err := svc.SetDEPDefaultProfile(ctx, "t", 999, nil); return err }},
+		{"DEP profile delete: unknown", service.NotFound, func() error { return svc.DeleteDEPProfile(ctx, "t", 999) }},
+		{"DEP assign: no serials", service.Invalid, func() error { _, err := svc.AssignDEPProfile(ctx, "t", 1, nil); return err }},
+		{"push: unknown device", service.NotFound, func() error { _, err := svc.PushDevice(ctx, "t", 999); return err }},
+	} {
+		err := tc.call()
+		if !service.IsKind(err, tc.want) {
+			t.Errorf("%s: %v, want a refusal of kind %d", tc.name, err, tc.want)
+		}
+		if n := len(auditActions(t, s)); n != before {
+			t.Errorf("%s: %d audit events written by a refusal", tc.name, n-before)
+			before = n
+		}
+	}
+	certs, err := s.ListPushCertificates(ctx)
+	must(t, err)
+	if len(certs) != 1 || certs[0].Topic != "com.apple.mgmt.service-test" {
+		t.Errorf("push certificates after the refusals: %+v", certs)
+	}
+}
+
+// A change and its audit event commit together, one event per operation.
+func TestEachOperationAuditsOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, s := newService(t)
+	cert, err := svc.UploadPushCertificate(ctx, "alice", pushCert(t, "com.apple.mgmt.audit", time.Now().AddDate(1, 0, 0)))
+	must(t, err)
+	_, err = svc.RenewPushCertificate(ctx, "alice", cert.ID, pushCert(t, "com.apple.mgmt.audit", time.Now().AddDate(1, 0, 0)))
+	must(t, err)
+	_, err = svc.CreateBlueprint(ctx, "bob", "Kiosks")
+	must(t, err)
+	_, err = svc.CreateDEPToken(ctx, "bob", "ABM")
+	must(t, err)
+	want := []string{"push_certificate.create", "push_certificate.renew", "blueprint.create", "dep_token.create"}
+	got := auditActions(t, s)
+	if len(got) != len(want) {
+		t.Fatalf("audit %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("audit %v, want %v", got, want)
+		}
+	}
+}
+
+// A push is queued in the transaction of its audit event, in jobs of at most
+// jobargs.PushChunk devices.
+func TestPushesAreQueuedWithTheirAudit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, s := newService(t)
+	// Devices are pushable only through a stored push certificate's topic.
+	_, err := svc.UploadPushCertificate(ctx, "alice", pushCert(t, "com.apple.mgmt.x", time.Now().AddDate(1, 0, 0)))
+	must(t, err)
+	_, err = s.Pool().Exec(ctx, `INSERT INTO enrolled_devices (udid, push_token, push_magic, push_topic)
+		SELECT 'UDID-' || i, decode(lpad(to_hex(i), 64, '0'), 'hex'), 'magic', 'com.apple.mgmt.x'
+		FROM generate_series(1, $1) i`, jobargs.PushChunk+1)
+	must(t, err)
+	_, err = s.Pool().Exec(ctx, `INSERT INTO enrolled_devices (udid) VALUES ('NO-TOKEN')`)
+	must(t, err)
+	n, jobs, err := svc.PushDevices(ctx, "alice", store.DeviceFilter{})
+	must(t, err)
+	if n != jobargs.PushChunk+1 || len(jobs) != 2 {
+		t.Fatalf("pushed %d devices in %d jobs, want %d in 2", n, len(jobs), jobargs.PushChunk+1)
+	}
+	var noToken int64
+	must(t, s.Pool().QueryRow(ctx, "SELECT id FROM enrolled_devices WHERE udid = 'NO-TOKEN'").Scan(&noToken))
+	if _, err := svc.PushDevice(ctx, "alice", noToken); !service.IsKind(err, service.Invalid) {
+		t.Fatalf("push of a device without a token: %v", err)
+	}
+	if got := auditActions(t, s); len(got) != 2 || got[1] != "devices.push" {
+		t.Fatalf("audit %v, want one devices.push after the upload", got)
+	}
+	var e *service.Error
+	if _, err := svc.PushDevice(ctx, "alice", 12345); !errors.As(err, &e) || e.Kind != service.NotFound {
+		t.Fatalf("push of an unknown device: %v", err)
+	}
+}
