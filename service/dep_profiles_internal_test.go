@@ -9,7 +9,9 @@ import (
 )
 
 func TestDEPProfileChecks(t *testing.T) {
-	valid := func() dep.Profile { return dep.Profile{ProfileName: " Main ", IsSupervised: true, IsMDMRemovable: true} }
+	valid := func() dep.Profile {
+		return dep.Profile{ProfileName: " Main ", IsSupervised: true, IsMDMRemovable: true}
+	}
 	for _, tc := range []struct {
 		name   string
 		change func(p *dep.Profile)
