@@ -147,6 +147,20 @@ func TestDEPSyncDevicesAndProfilesThroughGraphQL(t *testing.T) {
 	defer cancel()
 	api, sim := newDEPAPI(t, 250)
 	admin := api.token("mdm.*")
+	server := uploadAndSyncDEP(ctx, t, api, admin, sim)
+	serverID := server.ID
+	checkDEPDevicePages(t, api, admin, serverID, 250)
+	profileID := createDEPProfileAndRefuseBadOnes(t, api, admin, serverID)
+	assignDEPProfileThroughGraphQL(t, api, admin, profileID)
+	checkDEPDetailsAndRemove(t, api, admin, sim, serverID, server.UUID)
+	if res := api.query(admin, `{ depDevices(filter: {opType: "exploded"}) { totalCount } }`, nil); res.code() != graph.CodeBadUserInput {
+		t.Fatalf("bad opType: %+v", res.Errors)
+	}
+}
+
+// uploadAndSyncDEP uploads the simulator's token and runs a sync to its end.
+func uploadAndSyncDEP(ctx context.Context, t *testing.T, api *testAPI, admin string, sim *depsim.Server) struct{ ID, UUID, Name, OrgName, SyncPhase string } {
+	t.Helper()
 	tok := api.createDEPToken(admin, "main")
 	var up struct{ UploadDEPToken depToken }
 	api.query(admin, `mutation($id: ID!, $c: String) { uploadDEPToken(id: $id, content: $c) { `+depTokenFields+` } }`,
@@ -165,8 +179,12 @@ func TestDEPSyncDevicesAndProfilesThroughGraphQL(t *testing.T) {
 	if done.Job.Output["added"] != float64(250) {
 		t.Fatalf("sync output %+v", done.Job.Output)
 	}
+	return *up.UploadDEPToken.VirtualServer
+}
 
-	// Keyset pages over every device.
+// checkDEPDevicePages walks keyset pages over every device of a server.
+func checkDEPDevicePages(t *testing.T, api *testAPI, admin, serverID string, want int) {
+	t.Helper()
 	seen, after := map[string]bool{}, ""
 	for {
 		var page depDevicePage
@@ -176,7 +194,7 @@ func TestDEPSyncDevicesAndProfilesThroughGraphQL(t *testing.T) {
 		for _, e := range page.DepDevices.Edges {
 			seen[e.Node.SerialNumber] = true
 		}
-		if page.DepDevices.TotalCount != 250 {
+		if page.DepDevices.TotalCount != want {
 			t.Fatalf("totalCount %d", page.DepDevices.TotalCount)
 		}
 		if !page.DepDevices.PageInfo.HasNextPage {
@@ -184,10 +202,14 @@ func TestDEPSyncDevicesAndProfilesThroughGraphQL(t *testing.T) {
 		}
 		after = page.DepDevices.PageInfo.EndCursor
 	}
-	if len(seen) != 250 {
+	if len(seen) != want {
 		t.Fatalf("paged over %d devices", len(seen))
 	}
+}
 
+// createDEPProfileAndRefuseBadOnes creates profile "Staff" and returns its id.
+func createDEPProfileAndRefuseBadOnes(t *testing.T, api *testAPI, admin, serverID string) string {
+	t.Helper()
 	var created struct {
 		CreateDEPProfile struct{ ID, UUID, URL string }
 	}
@@ -212,11 +234,16 @@ func TestDEPSyncDevicesAndProfilesThroughGraphQL(t *testing.T) {
 		created.CreateDEPProfile.URL != "https://orchard.example.com/enroll/"+enrollment.Secret {
 		t.Fatalf("profile %+v", created.CreateDEPProfile)
 	}
+	return created.CreateDEPProfile.ID
+}
+
+func assignDEPProfileThroughGraphQL(t *testing.T, api *testAPI, admin, profileID string) {
+	t.Helper()
 	var assigned struct {
 		AssignDEPProfile []struct{ SerialNumber, Result string }
 	}
 	api.query(admin, `mutation($p: ID!) { assignDEPProfile(id: $p, serialNumbers: ["SIM000000001", "NOPE"]) { serialNumber result } }`,
-		map[string]any{"p": created.CreateDEPProfile.ID}).decode(t, &assigned)
+		map[string]any{"p": profileID}).decode(t, &assigned)
 	if len(assigned.AssignDEPProfile) != 2 || assigned.AssignDEPProfile[0].Result != dep.ResultNotAccessible ||
 		assigned.AssignDEPProfile[1].Result != dep.ResultSuccess {
 		t.Fatalf("assign %+v", assigned.AssignDEPProfile)
@@ -233,6 +260,10 @@ func TestDEPSyncDevicesAndProfilesThroughGraphQL(t *testing.T) {
 	if res.code() != graph.CodeForbidden || strings.Contains(string(res.Data), "/enroll/") {
 		t.Fatalf("profile URL through depDevices without mdm.view_depenrollment: %s %+v", res.Data, res.Errors)
 	}
+}
+
+func checkDEPDetailsAndRemove(t *testing.T, api *testAPI, admin string, sim *depsim.Server, serverID, serverUUID string) {
+	t.Helper()
 	var details struct {
 		DepDeviceDetails []struct {
 			SerialNumber, ResponseStatus string
@@ -245,7 +276,7 @@ func TestDEPSyncDevicesAndProfilesThroughGraphQL(t *testing.T) {
 	if d := details.DepDeviceDetails; len(d) != 2 || d[0].ProfileStatus == nil || *d[0].ProfileStatus != "assigned" || d[1].ResponseStatus != "NOT_ACCESSIBLE" {
 		t.Fatalf("details %+v", d)
 	}
-	if details.DepAccount.ServerUuid != up.UploadDEPToken.VirtualServer.UUID {
+	if details.DepAccount.ServerUuid != serverUUID {
 		t.Fatalf("account %+v", details.DepAccount)
 	}
 	var removed struct {
@@ -255,9 +286,6 @@ func TestDEPSyncDevicesAndProfilesThroughGraphQL(t *testing.T) {
 		map[string]any{"s": serverID}).decode(t, &removed)
 	if d, _ := sim.Device("SIM000000001"); d.ProfileStatus != dep.ProfileRemoved || removed.RemoveDEPProfile[0].Result != dep.ResultSuccess {
 		t.Fatalf("after remove: %+v, %+v", d, removed)
-	}
-	if res := api.query(admin, `{ depDevices(filter: {opType: "exploded"}) { totalCount } }`, nil); res.code() != graph.CodeBadUserInput {
-		t.Fatalf("bad opType: %+v", res.Errors)
 	}
 }
 
