@@ -50,10 +50,11 @@ func TestPushCertificateRenewalKeepsTheTopic(t *testing.T) {
 	}
 }
 
-func TestClaimAndDeferPushes(t *testing.T) {
-	t.Parallel()
+// pushableDevices makes five devices of which three can be pushed: one has
+// no push channel yet, another's topic has no certificate.
+func pushableDevices(t *testing.T, s *store.Store) []int64 {
+	t.Helper()
 	ctx := context.Background()
-	s := pgtest.New(t)
 	_, err := s.CreatePushCertificate(ctx, certInput("com.apple.mgmt.A"))
 	mustPush(t, err)
 	var ids []int64
@@ -66,12 +67,18 @@ func TestClaimAndDeferPushes(t *testing.T) {
 		mustPush(t, rows.Scan(&id))
 		ids = append(ids, id)
 	}
-	// One device has no push channel yet; another's topic has no certificate.
 	_, err = s.Pool().Exec(ctx, "UPDATE enrolled_devices SET push_token = NULL WHERE id = $1", ids[3])
 	mustPush(t, err)
 	_, err = s.Pool().Exec(ctx, "UPDATE enrolled_devices SET push_topic = 'com.apple.mgmt.other' WHERE id = $1", ids[4])
 	mustPush(t, err)
+	return ids
+}
 
+func TestClaimAndDeferPushes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := pgtest.New(t)
+	ids := pushableDevices(t, s)
 	first, err := s.ClaimPushTargets(ctx, ids, time.Minute, false)
 	mustPush(t, err)
 	if len(first) != 3 {
