@@ -69,7 +69,13 @@ func TestRewrapRetiresAnOldKey(t *testing.T) {
 		t.Fatalf("after the second run: %v, %d rewrapped of %d", use, rewrapped, total)
 	}
 
-	after := open(map[string][]byte{"new": newKey}, "new")
+	checkSecretsOpenWith(t, open(map[string][]byte{"new": newKey}, "new"), secrets)
+}
+
+// checkSecretsOpenWith opens every secret with the store's keys only.
+func checkSecretsOpenWith(t *testing.T, after *store.Store, secrets map[string][]byte) {
+	t.Helper()
+	ctx := context.Background()
 	var d struct{ id int64 }
 	mustQueue(t, after.Pool().QueryRow(ctx, "SELECT id FROM enrolled_devices WHERE udid = 'BUSY-1'").Scan(&d.id))
 	mustQueue(t, after.InTx(ctx, func(tx pgx.Tx) error {
