@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/orchardmdm/orchard/graph"
@@ -44,6 +45,13 @@ func newTestAPI(t *testing.T, opts ...func(*graph.Resolver)) *testAPI {
 			opt(r)
 		}
 	})
+}
+
+// newTestAPIWithPush starts the API with push replacing the service's
+// queueing of pushes, to watch or fail them.
+func newTestAPIWithPush(t *testing.T, push func(ctx context.Context, tx pgx.Tx, ids []int64) error) *testAPI {
+	t.Helper()
+	return startTestAPI(t, func(_ *store.Store, cfg *service.Config, _ *jobs.Deps) { cfg.PushDevices = push }, nil)
 }
 
 // startTestAPI starts the API with the service's configuration and the

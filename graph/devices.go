@@ -3,9 +3,6 @@ package graph
 import (
 	"context"
 	"errors"
-	"strconv"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/graph/model"
@@ -60,47 +57,22 @@ func (r *Resolver) device(ctx context.Context, id string) (*store.Device, error)
 	return &d, nil
 }
 
-// setBlocked blocks or unblocks a device; the audit event (and, when
-// blocking, the push) is written in the same transaction.
 func (r *Resolver) setBlocked(ctx context.Context, id string, blocked bool) (*store.Device, error) {
 	n, err := parseID("device", id)
 	if err != nil {
 		return nil, err
 	}
-	var d store.Device
-	err = r.Store.InTx(ctx, func(tx pgx.Tx) error {
-		d, err = r.Store.SetDeviceBlocked(ctx, tx, n, blocked, auth.FromContext(ctx).Actor())
-		if err != nil || !blocked {
-			return err
-		}
-		// Pushed so it connects now and hears the 401 that releases it.
-		return r.pushInTx(ctx, tx, n)
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, NotFound("no device with id %s", id)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &d, nil
+	d, err := r.Service.SetDeviceBlocked(ctx, auth.FromContext(ctx).Actor(), n, blocked)
+	return &d, err
 }
 
-// revealSecret opens one of a device's sealed secrets and records the reveal
-// in the audit trail before returning it.
 func (r *Resolver) revealSecret(ctx context.Context, d *store.Device, column string) (*string, error) {
-	var secret *string
-	err := r.Store.InTx(ctx, func(tx pgx.Tx) error {
-		plain, err := r.Store.OpenDeviceSecret(ctx, tx, d.ID, column)
-		if err != nil || plain == nil {
-			return err
-		}
-		s := string(plain)
-		secret = &s
-		return store.WriteAudit(ctx, tx, store.AuditEvent{Actor: auth.FromContext(ctx).Actor(),
-			Action: "device.reveal_secret", ObjectType: "enrolled_device", ObjectID: strconv.FormatInt(d.ID, 10),
-			Data: map[string]any{"secret": column, "udid": d.UDID}})
-	})
-	return secret, err
+	plain, err := r.Service.RevealDeviceSecret(ctx, auth.FromContext(ctx).Actor(), d, column)
+	if err != nil || plain == nil {
+		return nil, err
+	}
+	s := string(plain)
+	return &s, nil
 }
 
 func deref(s *string) string {

@@ -3,14 +3,10 @@ package graph
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"strings"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/graph/model"
-	"github.com/orchardmdm/orchard/mdmproto"
+	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
 )
 
@@ -69,24 +65,8 @@ func (r *Resolver) commandPIN(ctx context.Context, c *store.DeviceCommand) (*str
 	return &s, nil
 }
 
-// revealCommandSecret opens a command's sealed PIN or answer and records the
-// reveal in the audit trail before returning it.
 func (r *Resolver) revealCommandSecret(ctx context.Context, c *store.DeviceCommand, column string) ([]byte, error) {
-	var secret []byte
-	err := r.Store.InTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		secret, err = r.Store.OpenCommandSecret(ctx, tx, c.UUID, column)
-		if err != nil || secret == nil {
-			return err
-		}
-		return store.WriteAudit(ctx, tx, store.AuditEvent{Actor: auth.FromContext(ctx).Actor(),
-			Action: "device_command.reveal_secret", ObjectType: "device_command", ObjectID: c.UUID,
-			Data: map[string]any{"secret": column, "device_id": c.DeviceID, "request_type": c.RequestType}})
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	return secret, err
+	return r.Service.RevealCommandSecret(ctx, auth.FromContext(ctx).Actor(), c, column)
 }
 
 // rawJSON hands stored JSON to gqlgen as is; nil stays null.
@@ -126,49 +106,22 @@ func (r *Resolver) deviceUsers(ctx context.Context, d *store.Device) ([]*store.D
 	return pointers(users), nil
 }
 
-// enqueueDeviceCommand validates and queues a command; the command, its
-// audit event and the push are one transaction.
 func (r *Resolver) enqueueDeviceCommand(ctx context.Context, deviceID, requestType string, payload any) (*store.DeviceCommand, error) {
+	n, err := parseID("device", deviceID)
+	if err != nil {
+		return nil, err
+	}
 	fields, ok := payload.(map[string]any)
 	if payload != nil && !ok {
 		return nil, BadInput("payload must be a JSON object")
 	}
-	if mutation, ok := dedicatedMutations[requestType]; ok {
-		return nil, BadInput("%s has its own mutation, %s, with its own permission and sealed PIN", requestType, mutation)
-	}
-	if !mdmproto.KnownRequestType(requestType) {
-		return nil, BadInput("unknown request type %q (see deviceCommandRequestTypes)", requestType)
-	}
-	// The same path as the dedicated mutations: blocked and checked-out
-	// devices are refused, the push goes in the command's transaction.
-	return r.queueDeviceAction(ctx, deviceID, deviceAction{requestType: requestType,
-		build: func(*store.Device) (map[string]any, string, error) { return fields, "", nil }})
+	c, err := r.Service.EnqueueCommand(ctx, auth.FromContext(ctx).Actor(), n, requestType, fields)
+	return &c, err
 }
 
 func (r *Resolver) cancelDeviceCommand(ctx context.Context, uuid string) (*store.DeviceCommand, error) {
-	c, err := r.Store.CancelCommand(ctx, strings.TrimSpace(uuid), auth.FromContext(ctx).Actor())
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, NotFound("no command with uuid %s", uuid)
-	case errors.Is(err, store.ErrCommandFinished):
-		return nil, BadInput("command %s was already sent or finished: it cannot be cancelled", uuid)
-	case err != nil:
-		return nil, err
-	}
-	return &c, nil
+	c, err := r.Service.CancelCommand(ctx, auth.FromContext(ctx).Actor(), uuid)
+	return &c, err
 }
 
-// dedicatedMutations are the request types only their own mutation queues:
-// through enqueueDeviceCommand they would skip its permission and the PIN
-// check and generation.
-var dedicatedMutations = map[string]string{"DeviceLock": "lockDevice", "EraseDevice": "eraseDevice"}
-
-func requestTypes() []string {
-	var out []string
-	for _, t := range mdmproto.KnownRequestTypes {
-		if _, dedicated := dedicatedMutations[t]; !dedicated {
-			out = append(out, t)
-		}
-	}
-	return out
-}
+func requestTypes() []string { return service.EnqueueableRequestTypes() }

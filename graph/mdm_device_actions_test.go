@@ -332,26 +332,24 @@ func TestDeviceActionsPushInTheirTransaction(t *testing.T) {
 		pushed   []int64
 		failPush atomic.Bool
 	)
-	api := newTestAPI(t, func(r *graph.Resolver) {
-		r.PushDevices = func(ctx context.Context, tx pgx.Tx, ids []int64) error {
-			// The push sees the command and the PIN of its own transaction.
-			var queued, sealed int
-			err := tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM mdm_device_commands WHERE device_id = $1 AND status = 'Queued'),
+	api := newTestAPIWithPush(t, func(ctx context.Context, tx pgx.Tx, ids []int64) error {
+		// The push sees the command and the PIN of its own transaction.
+		var queued, sealed int
+		err := tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM mdm_device_commands WHERE device_id = $1 AND status = 'Queued'),
 				(SELECT count(*) FROM mdm_device_commands WHERE device_id = $1 AND pin_sealed IS NOT NULL)`, ids[0]).Scan(&queued, &sealed)
-			if err != nil {
-				return err
-			}
-			if queued == 0 || sealed == 0 {
-				return errors.New("push enqueued outside the command's transaction")
-			}
-			mu.Lock()
-			pushed = append(pushed, ids...)
-			mu.Unlock()
-			if failPush.Load() {
-				return errors.New("push queue unavailable")
-			}
-			return nil
+		if err != nil {
+			return err
 		}
+		if queued == 0 || sealed == 0 {
+			return errors.New("push enqueued outside the command's transaction")
+		}
+		mu.Lock()
+		pushed = append(pushed, ids...)
+		mu.Unlock()
+		if failPush.Load() {
+			return errors.New("push queue unavailable")
+		}
+		return nil
 	})
 	ids := addDevices(t, api.store, 2, "macOS", nil)
 	tok := api.token("mdm.*")

@@ -83,16 +83,14 @@ func TestEnqueueValidatesPushesInTheSameTransactionAndCancels(t *testing.T) {
 		seen     int
 		failPush bool
 	)
-	api := newTestAPI(t, func(r *graph.Resolver) {
-		r.PushDevices = func(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error {
-			mu.Lock()
-			defer mu.Unlock()
-			if failPush {
-				return context.DeadlineExceeded
-			}
-			pushed = append(pushed, deviceIDs...)
-			return tx.QueryRow(ctx, "SELECT count(*) FROM mdm_device_commands WHERE device_id = $1", deviceIDs[0]).Scan(&seen)
+	api := newTestAPIWithPush(t, func(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if failPush {
+			return context.DeadlineExceeded
 		}
+		pushed = append(pushed, deviceIDs...)
+		return tx.QueryRow(ctx, "SELECT count(*) FROM mdm_device_commands WHERE device_id = $1", deviceIDs[0]).Scan(&seen)
 	})
 	tok := api.token("mdm.add_devicecommand", "mdm.view_devicecommand", "mdm.view_enrolleddevice")
 	ids := addDevices(t, api.store, 1, "macOS", nil)
@@ -117,7 +115,7 @@ func TestEnqueueValidatesPushesInTheSameTransactionAndCancels(t *testing.T) {
 	}
 	blocked := addDevices(t, api.store, 1, "macOS", nil)[0]
 	must(t, api.store.InTx(context.Background(), func(tx pgx.Tx) error {
-		_, err := api.store.SetDeviceBlocked(context.Background(), tx, blocked, true, "test")
+		_, err := api.store.SetDeviceBlocked(context.Background(), tx, blocked, true)
 		return err
 	}))
 	if res := api.query(tok, enqueue, map[string]any{"id": blocked, "t": "RestartDevice"}); res.code() != graph.CodeBadUserInput {

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 
 	"github.com/orchardmdm/orchard/graph"
 	"github.com/orchardmdm/orchard/jobs"
@@ -31,11 +30,7 @@ func newPushTestAPI(t *testing.T, cert *apnstest.PushCert) (*testAPI, *apnstest.
 	t.Cleanup(pool.Close)
 	api := startTestAPI(t, func(_ *store.Store, _ *service.Config, d *jobs.Deps) {
 		d.APNs, d.Push = pool, jobs.PushConfig{Window: 50 * time.Millisecond}
-	}, func(r *graph.Resolver, rc *jobs.Client) {
-		r.PushDevices = func(ctx context.Context, tx pgx.Tx, ids []int64) error {
-			return jobargs.EnqueuePushTx(ctx, rc, tx, ids)
-		}
-	})
+	}, nil)
 	return api, mock
 }
 

@@ -6,8 +6,6 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/orchardmdm/orchard/jobs"
 	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
@@ -22,20 +20,8 @@ type Resolver struct {
 	Logger *slog.Logger
 	// PublicURL is where devices and people reach orchard (enrollment links).
 	PublicURL string
-	// PushDevices asks APNs to wake devices, enqueued inside tx so the push
-	// exists exactly when the commands it announces do. Nil: no push.
-	PushDevices func(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error
 	// PushTopic is the push certificate's topic, "" (or nil) while there is none.
 	PushTopic func(ctx context.Context) (string, error)
 	// Service carries out every change; resolvers parse, call it and map.
 	Service *service.Service
-}
-
-// pushInTx asks the push hook, when there is one, to wake devices from
-// inside the transaction that gave them something to fetch.
-func (r *Resolver) pushInTx(ctx context.Context, tx pgx.Tx, deviceIDs ...int64) error {
-	if r.PushDevices == nil {
-		return nil
-	}
-	return r.PushDevices(ctx, tx, deviceIDs)
 }

@@ -155,5 +155,5 @@ func (s *Service) PushDevices(ctx context.Context, actor string, f store.DeviceF
 // pushInTx wakes devices in the caller's transaction, for operations
 // that queue commands: the push exists exactly when the commands do.
 func (s *Service) pushInTx(ctx context.Context, q *store.Queries, deviceIDs []int64) error {
-	return jobargs.EnqueuePushTx(ctx, s.jobs, q.PgxTx(), deviceIDs)
+	return s.push(ctx, q.PgxTx(), deviceIDs)
 }

@@ -6,11 +6,14 @@
 package service
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/store"
@@ -26,6 +29,9 @@ type Config struct {
 	// PublicURL is where devices and people reach orchard.
 	PublicURL string
 	DEP       DEPConfig
+	// PushDevices queues pushes inside the transaction that gave devices
+	// something to fetch; nil queues them through Jobs (tests watch or fail it).
+	PushDevices func(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error
 }
 
 // DEPConfig is how the service reaches Apple's DEP service.
@@ -47,6 +53,7 @@ type Service struct {
 	log       *slog.Logger
 	publicURL string
 	dep       DEPConfig
+	push      func(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error
 }
 
 // New builds the service.
@@ -54,7 +61,11 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Service{store: cfg.Store, jobs: cfg.Jobs, log: cfg.Logger, publicURL: cfg.PublicURL, dep: cfg.DEP}
+	s := &Service{store: cfg.Store, jobs: cfg.Jobs, log: cfg.Logger, publicURL: cfg.PublicURL, dep: cfg.DEP, push: cfg.PushDevices}
+	if s.push == nil {
+		s.push = func(ctx context.Context, tx pgx.Tx, ids []int64) error { return jobargs.EnqueuePushTx(ctx, s.jobs, tx, ids) }
+	}
+	return s
 }
 
 // Store is the store the service writes through, for the edges' reads.

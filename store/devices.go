@@ -162,9 +162,9 @@ func DeviceForUpdate(ctx context.Context, tx pgx.Tx, id int64) (Device, error) {
 	return d, nil
 }
 
-// SetDeviceBlocked blocks or unblocks a device inside tx and records who did it.
-// Blocking twice keeps the first blocked_at.
-func (s *Store) SetDeviceBlocked(ctx context.Context, tx pgx.Tx, id int64, blocked bool, actor string) (Device, error) {
+// SetDeviceBlocked blocks or unblocks a device inside tx. Blocking twice
+// keeps the first blocked_at.
+func (s *Store) SetDeviceBlocked(ctx context.Context, tx pgx.Tx, id int64, blocked bool) (Device, error) {
 	sql := `UPDATE enrolled_devices SET blocked_at = COALESCE(blocked_at, now()), updated_at = now()
 		WHERE id = $1 RETURNING ` + deviceColumns
 	action := "device.block"
@@ -177,11 +177,7 @@ func (s *Store) SetDeviceBlocked(ctx context.Context, tx pgx.Tx, id int64, block
 	if err != nil {
 		return d, fmt.Errorf("%s %d: %w", action, id, err)
 	}
-	err = WriteAudit(ctx, tx, AuditEvent{
-		Actor: actor, Action: action, ObjectType: "enrolled_device", ObjectID: strconv.FormatInt(id, 10),
-		Data: map[string]any{"udid": d.UDID, "serial_number": d.SerialNumber},
-	})
-	return d, err
+	return d, nil
 }
 
 // whereBuilder joins conditions with AND, numbering placeholders as it goes.

@@ -109,7 +109,7 @@ func TestEachPendingLockKeepsItsOwnPIN(t *testing.T) {
 	}
 
 	unsent := d.queue(t, "DeviceLock", map[string]any{"PIN": "333333"})
-	if _, err := d.s.CancelCommand(context.Background(), unsent, "test"); err != nil {
+	if _, err := cancelCommand(context.Background(), d.s, unsent); err != nil {
 		t.Fatal(err)
 	}
 	if got := d.secret(t, unsent, store.PINColumn); got != "" {

@@ -86,32 +86,24 @@ func insertCommand(ctx context.Context, tx pgx.Tx, q QueuedCommand, sealed seale
 	if err != nil {
 		return c, fmt.Errorf("enqueue command: %w", err)
 	}
-	err = WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: "device_command.create", ObjectType: "device_command",
-		ObjectID: uuid, Data: map[string]any{"device_id": deviceID, "request_type": requestType}})
-	return c, err
+	return c, nil
 }
 
-// CancelCommand cancels a command the device has not been sent yet.
-func (s *Store) CancelCommand(ctx context.Context, uuid, actor string) (DeviceCommand, error) {
-	var c DeviceCommand
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		c, err = scanCommand(tx.QueryRow(ctx, "SELECT "+commandColumns+" FROM mdm_device_commands WHERE uuid = $1 FOR UPDATE", uuid))
-		if err != nil {
-			return fmt.Errorf("command %s: %w", uuid, err)
-		}
-		if c.Status != "Queued" && c.Status != "NotNow" {
-			return fmt.Errorf("command %s is %s: %w", uuid, c.Status, ErrCommandFinished)
-		}
-		c, err = scanCommand(tx.QueryRow(ctx, `UPDATE mdm_device_commands SET status = 'Cancelled', result_at = now(),
-			`+forgetSecretOnCancel+` WHERE id = $1 RETURNING `+commandColumns, c.ID))
-		if err != nil {
-			return fmt.Errorf("cancel command: %w", err)
-		}
-		return WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: "device_command.cancel", ObjectType: "device_command",
-			ObjectID: uuid, Data: map[string]any{"device_id": c.DeviceID, "request_type": c.RequestType}})
-	})
-	return c, err
+// CancelCommand cancels, inside tx, a command the device has not been sent yet.
+func (s *Store) CancelCommand(ctx context.Context, tx pgx.Tx, uuid string) (DeviceCommand, error) {
+	c, err := scanCommand(tx.QueryRow(ctx, "SELECT "+commandColumns+" FROM mdm_device_commands WHERE uuid = $1 FOR UPDATE", uuid))
+	if err != nil {
+		return c, fmt.Errorf("command %s: %w", uuid, err)
+	}
+	if c.Status != "Queued" && c.Status != "NotNow" {
+		return c, fmt.Errorf("command %s is %s: %w", uuid, c.Status, ErrCommandFinished)
+	}
+	c, err = scanCommand(tx.QueryRow(ctx, `UPDATE mdm_device_commands SET status = 'Cancelled', result_at = now(),
+		`+forgetSecretOnCancel+` WHERE id = $1 RETURNING `+commandColumns, c.ID))
+	if err != nil {
+		return c, fmt.Errorf("cancel command: %w", err)
+	}
+	return c, nil
 }
 
 // ListDeviceCommands returns one page of a device's commands, newest first.

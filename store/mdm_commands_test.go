@@ -65,7 +65,7 @@ func TestFindMyPINLeavesTheQueueWithItsCommand(t *testing.T) {
 	}
 
 	erase := enqueue("EraseDevice", map[string]any{"PIN": "654321"})
-	if _, err := s.CancelCommand(ctx, erase, "test"); err != nil {
+	if _, err := cancelCommand(ctx, s, erase); err != nil {
 		t.Fatal(err)
 	}
 	failed := enqueue("DeviceLock", map[string]any{"PIN": "111111"})
@@ -85,4 +85,14 @@ func mustQueue(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// cancelCommand cancels a command in a transaction of its own.
+func cancelCommand(ctx context.Context, s *store.Store, uuid string) (store.DeviceCommand, error) {
+	var c store.DeviceCommand
+	err := s.InTx(ctx, func(tx pgx.Tx) (err error) {
+		c, err = s.CancelCommand(ctx, tx, uuid)
+		return err
+	})
+	return c, err
 }

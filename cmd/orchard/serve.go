@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -123,7 +122,7 @@ func (a *app) routes(tokens *auth.Tokens) http.Handler {
 		return mux
 	}
 	resolver := &graph.Resolver{Store: a.store, Jobs: a.river, Events: a.broker, Logger: a.logger, PublicURL: a.cfg.PublicURL,
-		PushTopic: a.store.PushTopic, PushDevices: a.pushDevices, Service: a.service}
+		PushTopic: a.store.PushTopic, Service: a.service}
 	a.mdm.Register(route)
 	route("/graphql", graph.NewHandler(graph.HandlerConfig{
 		Resolver: resolver, Tokens: tokens, Logger: a.logger, Metrics: reg,
@@ -133,10 +132,6 @@ func (a *app) routes(tokens *auth.Tokens) http.Handler {
 	return mux
 }
 
-// pushDevices queues pushes inside tx, for features that queue commands.
-func (a *app) pushDevices(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error {
-	return jobargs.EnqueuePushTx(ctx, a.river, tx, deviceIDs)
-}
 
 // newService builds the rules every edge and job calls, with an insert-only
 // River client of its own: it queues jobs whatever this process's role.

@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/orchardmdm/orchard/mdmproto/devicesim"
 	"github.com/orchardmdm/orchard/mdmproto/endpoint"
 	"github.com/orchardmdm/orchard/mdmproto/scep"
@@ -152,4 +154,14 @@ func (ts *testServer) commandStatus(uuid string) (status string, errorChain []by
 		ts.t.Fatal(err)
 	}
 	return status, errorChain
+}
+
+// cancelCommand cancels a command in a transaction of its own.
+func cancelCommand(ctx context.Context, s *store.Store, uuid string) (store.DeviceCommand, error) {
+	var c store.DeviceCommand
+	err := s.InTx(ctx, func(tx pgx.Tx) (err error) {
+		c, err = s.CancelCommand(ctx, tx, uuid)
+		return err
+	})
+	return c, err
 }

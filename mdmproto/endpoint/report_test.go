@@ -107,10 +107,10 @@ func TestUnansweredCommandIsOfferedAgainAndCancelledIsNot(t *testing.T) {
 	id := ts.deviceRow(d.UDID).ID
 	a := ts.queue(id, "DeviceLocation", nil)
 	b := ts.queue(id, "ProfileList", nil)
-	if _, err := ts.store.CancelCommand(ctx, b, "test"); err != nil {
+	if _, err := cancelCommand(ctx, ts.store, b); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ts.store.CancelCommand(ctx, b, "test"); err == nil {
+	if _, err := cancelCommand(ctx, ts.store, b); err == nil {
 		t.Fatal("cancelled a cancelled command")
 	}
 	for range 2 { // the answer to the first offer was lost
@@ -119,7 +119,7 @@ func TestUnansweredCommandIsOfferedAgainAndCancelledIsNot(t *testing.T) {
 			t.Fatalf("Idle: %+v %v, want %s", cmd, err, a)
 		}
 	}
-	if _, err := ts.store.CancelCommand(ctx, a, "test"); err == nil {
+	if _, err := cancelCommand(ctx, ts.store, a); err == nil {
 		t.Fatal("cancelled a command already sent")
 	}
 	cmd, err := d.Report(ctx, mdmproto.StatusAcknowledged, a, nil)
@@ -145,7 +145,7 @@ func TestBlockedDeviceIsReleasedAndCannotReenroll(t *testing.T) {
 	id := ts.deviceRow(d.UDID).ID
 	block := func(blocked bool) {
 		err := ts.store.InTx(ctx, func(tx pgx.Tx) error {
-			_, err := ts.store.SetDeviceBlocked(ctx, tx, id, blocked, "test")
+			_, err := ts.store.SetDeviceBlocked(ctx, tx, id, blocked)
 			return err
 		})
 		if err != nil {

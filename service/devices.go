@@ -1,0 +1,51 @@
+package service
+
+import (
+	"context"
+	"errors"
+
+	"github.com/orchardmdm/orchard/store"
+)
+
+// SetDeviceBlocked blocks or unblocks a device. A blocked device gets 401 at
+// its next connection, which releases it from management, and cannot enroll
+// again until it is unblocked; it is pushed so that it connects now.
+func (s *Service) SetDeviceBlocked(ctx context.Context, actor string, id int64, blocked bool) (store.Device, error) {
+	var d store.Device
+	action := "device.unblock"
+	if blocked {
+		action = "device.block"
+	}
+	err := s.store.Tx(ctx, func(q *store.Queries) error {
+		var err error
+		d, err = s.store.SetDeviceBlocked(ctx, q.PgxTx(), id, blocked)
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("no device with id %d", id)
+		} else if err != nil {
+			return err
+		}
+		err = s.audit(ctx, q, actor, event{action: action, objectType: "enrolled_device", objectID: idString(id),
+			data: map[string]any{"udid": d.UDID, "serial_number": d.SerialNumber}})
+		if err != nil || !blocked {
+			return err
+		}
+		return s.pushInTx(ctx, q, []int64{id})
+	})
+	return d, err
+}
+
+// RevealDeviceSecret opens one of a device's sealed secrets and records the
+// reveal in the audit trail before returning it; nil when there is none.
+func (s *Service) RevealDeviceSecret(ctx context.Context, actor string, d *store.Device, column string) ([]byte, error) {
+	var secret []byte
+	err := s.store.Tx(ctx, func(q *store.Queries) error {
+		var err error
+		secret, err = s.store.OpenDeviceSecret(ctx, q.PgxTx(), d.ID, column)
+		if err != nil || secret == nil {
+			return err
+		}
+		return s.audit(ctx, q, actor, event{action: "device.reveal_secret", objectType: "enrolled_device",
+			objectID: idString(d.ID), data: map[string]any{"secret": column, "udid": d.UDID}})
+	})
+	return secret, err
+}
