@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/orchardmdm/orchard/graph"
 	"github.com/orchardmdm/orchard/jobs"
 	"github.com/orchardmdm/orchard/jobs/jobargs"

@@ -63,7 +63,9 @@ func New(cfg Config) *Service {
 	}
 	s := &Service{store: cfg.Store, jobs: cfg.Jobs, log: cfg.Logger, publicURL: cfg.PublicURL, dep: cfg.DEP, push: cfg.PushDevices}
 	if s.push == nil {
-		s.push = func(ctx context.Context, tx pgx.Tx, ids []int64) error { return jobargs.EnqueuePushTx(ctx, s.jobs, tx, ids) }
+		s.push = func(ctx context.Context, tx pgx.Tx, ids []int64) error {
+			return jobargs.EnqueuePushTx(ctx, s.jobs, tx, ids)
+		}
 	}
 	return s
 }

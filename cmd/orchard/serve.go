@@ -132,7 +132,6 @@ func (a *app) routes(tokens *auth.Tokens) http.Handler {
 	return mux
 }
 
-
 // newService builds the rules every edge and job calls, with an insert-only
 // River client of its own: it queues jobs whatever this process's role.
 func newService(cfg *Config, s *store.Store, logger *slog.Logger) (*service.Service, error) {
