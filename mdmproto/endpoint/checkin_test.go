@@ -46,7 +46,7 @@ func TestCheckinMessages(t *testing.T) {
 		msg  mdmproto.CheckinMessage
 		want int
 	}{
-		{mdmproto.CheckinMessage{MessageType: mdmproto.UserAuthenticate, Enrollment: mdmproto.Enrollment{UDID: d.UDID, UserID: "U1"}}, http.StatusGone},
+		{mdmproto.CheckinMessage{MessageType: mdmproto.UserAuthenticate, Enrollment: mdmproto.Enrollment{UDID: d.UDID, UserID: "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF"}}, http.StatusGone},
 		{mdmproto.CheckinMessage{MessageType: mdmproto.DeclarativeManagement, Enrollment: en, Endpoint: "tokens"}, http.StatusBadRequest},
 		{mdmproto.CheckinMessage{MessageType: mdmproto.GetToken, Enrollment: en, TokenServiceType: "com.apple.maid"}, http.StatusBadRequest},
 		{mdmproto.CheckinMessage{MessageType: "Frobnicate", Enrollment: en}, http.StatusBadRequest},
@@ -129,17 +129,17 @@ func TestUserChannel(t *testing.T) {
 	ctx := context.Background()
 	d := ts.enrolled()
 	id := ts.deviceRow(d.UDID).ID
-	user := mdmproto.Enrollment{UDID: d.UDID, UserID: "A1B2-USER", UserShortName: "ada", UserLongName: "Ada Lovelace"}
+	user := mdmproto.Enrollment{UDID: d.UDID, UserID: "A1B2C3D4-0000-4000-8000-00000000A1B2", UserShortName: "ada", UserLongName: "Ada Lovelace"}
 
 	if _, err := d.Checkin(ctx, &mdmproto.CheckinMessage{MessageType: mdmproto.TokenUpdate, Enrollment: user,
 		Token: []byte("user-token"), PushMagic: "user-magic", Topic: d.Profile.Topic}); err != nil {
 		t.Fatal(err)
 	}
 	users, err := ts.store.DeviceUsers(ctx, id)
-	if err != nil || len(users) != 1 || users[0].UserID != "A1B2-USER" || users[0].LongName != "Ada Lovelace" {
+	if err != nil || len(users) != 1 || users[0].UserID != "A1B2C3D4-0000-4000-8000-00000000A1B2" || users[0].LongName != "Ada Lovelace" {
 		t.Fatalf("users = %+v, %v", users, err)
 	}
-	body, _ := plist.Marshal(map[string]any{"UDID": d.UDID, "UserID": "A1B2-USER", "Status": "Idle"})
+	body, _ := plist.Marshal(map[string]any{"UDID": d.UDID, "UserID": "A1B2C3D4-0000-4000-8000-00000000A1B2", "Status": "Idle"})
 	if out, err := d.Send(ctx, d.Profile.ServerURL, "application/x-apple-aspen-mdm", body); err != nil || len(out) != 0 {
 		t.Fatalf("user channel Idle: %q %v", out, err)
 	}
