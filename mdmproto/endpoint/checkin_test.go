@@ -3,12 +3,16 @@ package endpoint_test
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/micromdm/plist"
 
 	"github.com/orchardmdm/orchard/mdmproto"
+	"github.com/orchardmdm/orchard/mdmproto/endpoint"
 )
 
 func TestCheckinMessages(t *testing.T) {
@@ -154,5 +158,54 @@ func TestUserChannel(t *testing.T) {
 	}
 	if ts.deviceRow(d.UDID).CheckoutAt != nil {
 		t.Fatal("a user channel's CheckOut checked the device out")
+	}
+}
+
+// lockedBuffer is a log sink safe to read while the server writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestHostileUDIDIsAShortRefusal: a 1 MiB, path-like or markup UDID in
+// Authenticate is a 400 that stores nothing and logs one short line.
+func TestHostileUDIDIsAShortRefusal(t *testing.T) {
+	t.Parallel()
+	logs := &lockedBuffer{}
+	ts := newServer(t, func(c *endpoint.Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
+	d := ts.device()
+	ctx := context.Background()
+	if err := d.FetchProfile(ctx, ts.enrollURL); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RequestIdentity(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, udid := range []string{strings.Repeat("A", 1<<20), "../../../etc/passwd", "<img src=x onerror=alert(1)>"} {
+		d.UDID = udid
+		before := ts.snapshot()
+		if _, err := d.Checkin(ctx, d.AuthenticateMessage()); status(t, err) != http.StatusBadRequest {
+			t.Errorf("UDID %.40q: %v, want HTTP 400", udid, err)
+		}
+		if ts.snapshot() != before {
+			t.Errorf("UDID %.40q changed the database", udid)
+		}
+	}
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if len(line) > 1024 {
+			t.Errorf("a %d-byte log line: %.200s…", len(line), line)
+		}
 	}
 }

@@ -71,12 +71,11 @@ var attrEnroll = slogKind("enroll")
 func readMachineInfo(w http.ResponseWriter, r *http.Request) (MachineInfo, error) {
 	var info MachineInfo
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxMachineInfo))
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return info, refuse(http.StatusRequestEntityTooLarge, "machine info over %d bytes", maxMachineInfo)
+	if err != nil {
+		return info, readRefusal(err, maxMachineInfo)
 	}
-	if err != nil || len(body) == 0 {
-		return info, err
+	if len(body) == 0 {
+		return info, nil
 	}
 	if body[0] == 0x30 { // an ASN.1 SEQUENCE: CMS
 		content, _, err := mdmproto.OpenSigned(body)
