@@ -72,6 +72,15 @@ func checkTexts(pairs ...string) error {
 	return nil
 }
 
+// CheckDeviceIDs checks a UDID and serial number (either may be empty) a
+// device sent outside a check-in, such as DEP machine info.
+func CheckDeviceIDs(udid, serial string) error {
+	if err := checkFormat("UDID", udid, udidFormat); err != nil {
+		return err
+	}
+	return checkFormat("SerialNumber", serial, serialFormat)
+}
+
 func (e Enrollment) validate() error {
 	if e.DeviceID() == "" {
 		return fmt.Errorf("%w: neither UDID nor EnrollmentID", ErrMalformed)
