@@ -128,7 +128,7 @@ func TestEnrollThenDeviceInformationThroughGraphQL(t *testing.T) {
 
 	// A user channel shows up as a user of the device.
 	_, err = d.Checkin(context.Background(), &mdmproto.CheckinMessage{MessageType: mdmproto.TokenUpdate,
-		Enrollment: mdmproto.Enrollment{UDID: d.UDID, UserID: "501-UUID", UserShortName: "ada", UserLongName: "Ada"},
+		Enrollment: mdmproto.Enrollment{UDID: d.UDID, UserID: "A1B2C3D4-0000-4000-8000-0000000001F5", UserShortName: "ada", UserLongName: "Ada"},
 		Token:      []byte("t"), PushMagic: "m"})
 	must(t, err)
 	var users struct {
@@ -137,7 +137,7 @@ func TestEnrollThenDeviceInformationThroughGraphQL(t *testing.T) {
 		}
 	}
 	api.query(tok, `query($id: ID!) { device(id: $id) { users { userId shortName longName } } }`, map[string]any{"id": id}).decode(t, &users)
-	if u := users.Device.Users; len(u) != 1 || u[0].UserID != "501-UUID" || u[0].ShortName != "ada" {
+	if u := users.Device.Users; len(u) != 1 || u[0].UserID != "A1B2C3D4-0000-4000-8000-0000000001F5" || u[0].ShortName != "ada" {
 		t.Fatalf("device users = %+v", u)
 	}
 }

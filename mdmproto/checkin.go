@@ -7,7 +7,6 @@ package mdmproto
 import (
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // Check-in message types (Content-Type application/x-apple-aspen-mdm-checkin).
@@ -70,16 +69,6 @@ func (e Enrollment) ChannelID() string {
 // UserEnrollment reports a BYOD user enrollment (EnrollmentID, no UDID).
 func (e Enrollment) UserEnrollment() bool { return e.UDID == "" && e.EnrollmentID != "" }
 
-func (e Enrollment) validate() error {
-	if e.DeviceID() == "" {
-		return fmt.Errorf("%w: neither UDID nor EnrollmentID", ErrMalformed)
-	}
-	if strings.ContainsAny(e.DeviceID(), ":\x00") {
-		return fmt.Errorf("%w: device id contains ':' or NUL", ErrMalformed)
-	}
-	return nil
-}
-
 // CheckinMessage is any check-in message; fields not sent stay zero.
 type CheckinMessage struct {
 	MessageType string
@@ -124,6 +113,9 @@ func DecodeCheckin(body []byte) (*CheckinMessage, error) {
 		return nil, fmt.Errorf("%w: no MessageType", ErrMalformed)
 	}
 	if err := m.validate(); err != nil {
+		return nil, err
+	}
+	if err := m.validateFacts(); err != nil {
 		return nil, err
 	}
 	return &m, nil

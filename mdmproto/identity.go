@@ -32,10 +32,19 @@ var ErrIdentity = errors.New("device identity refused")
 // is not trusted now: another CA, expired, not yet valid.
 var ErrUntrusted = fmt.Errorf("%w: certificate not trusted", ErrIdentity)
 
-// VerifySignature checks an Mdm-Signature header: base64 CMS SignedData over
-// body, detached (what devices send) or attached (then it must hold exactly
-// body). It returns the signer's certificate; chaining it to a CA is Verifier's job.
-func VerifySignature(header string, body []byte) (*x509.Certificate, error) {
+// Signature is a parsed Mdm-Signature header. Its signer is known from the
+// header alone, so a request from an untrusted signer can be refused before
+// its body is read; Verify then checks the signature over the body.
+type Signature struct {
+	p7 *pkcs7.PKCS7
+	// Signer is the signing certificate: not yet proved to have signed the
+	// body, nor chained to a CA (that is Verifier's job).
+	Signer *x509.Certificate
+}
+
+// ParseSignature reads an Mdm-Signature header: base64 CMS SignedData with
+// exactly one signer and its certificate.
+func ParseSignature(header string) (*Signature, error) {
 	if header == "" {
 		return nil, fmt.Errorf("%w: no %s header", ErrIdentity, SignatureHeader)
 	}
@@ -47,23 +56,43 @@ func VerifySignature(header string, body []byte) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s is not CMS SignedData: %v", ErrIdentity, SignatureHeader, err)
 	}
-	if len(p7.Content) == 0 {
-		p7.Content = body
-	} else if !bytes.Equal(p7.Content, body) {
-		return nil, fmt.Errorf("%w: attached content differs from the body", ErrIdentity)
-	}
 	signer := p7.GetOnlySigner()
 	if signer == nil {
 		return nil, fmt.Errorf("%w: want exactly one signer with its certificate", ErrIdentity)
 	}
+	return &Signature{p7: p7, Signer: signer}, nil
+}
+
+// Verify checks the signature is over body: detached (what devices send) or
+// attached (then it must hold exactly body).
+func (s *Signature) Verify(body []byte) error {
+	p7 := *s.p7
+	if len(p7.Content) == 0 {
+		p7.Content = body
+	} else if !bytes.Equal(p7.Content, body) {
+		return fmt.Errorf("%w: attached content differs from the body", ErrIdentity)
+	}
 	if err := p7.Verify(); err != nil {
 		var timing *pkcs7.SigningTimeNotValidError
 		if errors.As(err, &timing) {
-			return nil, fmt.Errorf("%w: %v", ErrUntrusted, err)
+			return fmt.Errorf("%w: %v", ErrUntrusted, err)
 		}
-		return nil, fmt.Errorf("%w: bad signature: %v", ErrIdentity, err)
+		return fmt.Errorf("%w: bad signature: %v", ErrIdentity, err)
 	}
-	return signer, nil
+	return nil
+}
+
+// VerifySignature checks an Mdm-Signature header over body and returns the
+// signer's certificate; chaining it to a CA is Verifier's job.
+func VerifySignature(header string, body []byte) (*x509.Certificate, error) {
+	sig, err := ParseSignature(header)
+	if err != nil {
+		return nil, err
+	}
+	if err := sig.Verify(body); err != nil {
+		return nil, err
+	}
+	return sig.Signer, nil
 }
 
 // proxyPEM unescapes a proxy's certificate header. Proxies differ: nginx

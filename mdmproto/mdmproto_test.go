@@ -157,8 +157,8 @@ func TestDecodingRefusesWhatDevicesNeverSend(t *testing.T) {
 		}
 	}
 	m, err := mdmproto.DecodeCheckin([]byte(`<plist><dict><key>MessageType</key><string>TokenUpdate</string>
-		<key>UDID</key><string>U</string><key>UserID</key><string>X</string></dict></plist>`))
-	if err != nil || m.ChannelID() != "U:X" {
+		<key>UDID</key><string>00008020-001234567890002E</string><key>UserID</key><string>FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF</string></dict></plist>`))
+	if err != nil || m.ChannelID() != "00008020-001234567890002E:FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF" {
 		t.Fatalf("user channel: %+v %v", m, err)
 	}
 	for product, want := range map[string]string{"iPhone15,2": "iOS", "iPad13,1": "iPadOS", "Mac14,3": "macOS",

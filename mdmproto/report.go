@@ -59,6 +59,9 @@ func (r *Report) check() error {
 	if err := r.validate(); err != nil {
 		return err
 	}
+	if err := checkText("CommandUUID", r.CommandUUID); err != nil {
+		return err
+	}
 	switch r.Status {
 	case StatusIdle:
 	case StatusAcknowledged, StatusError, StatusCommandFormatError, StatusNotNow:
@@ -68,7 +71,7 @@ func (r *Report) check() error {
 	case "":
 		return fmt.Errorf("%w: no Status", ErrMalformed)
 	default:
-		return fmt.Errorf("%w: unknown Status %q", ErrMalformed, r.Status)
+		return fmt.Errorf("%w: unknown Status %s", ErrMalformed, Quote(r.Status))
 	}
 	return nil
 }

@@ -47,9 +47,14 @@ func (d secretDevice) queue(t *testing.T, requestType string, payload map[string
 	return uuid
 }
 
-// answer reports status (and a result JSON) for uuid and returns the next command.
+// answer reports status (and a result JSON) for uuid and returns the next
+// command. The command is marked sent first: results count only for
+// commands out with the device, and these tests are about what is stored.
 func (d secretDevice) answer(t *testing.T, uuid, status string, result []byte) store.NextCommand {
 	t.Helper()
+	_, err := d.s.Pool().Exec(context.Background(), `UPDATE mdm_device_commands SET status = 'Sent', sent_at = now()
+		WHERE uuid = $1 AND status IN ('Queued', 'NotNow')`, uuid)
+	mustQueue(t, err)
 	next, found, err := d.s.ReportResult(context.Background(), d.ch, store.Result{Status: status, CommandUUID: uuid,
 		Raw: result, JSON: result})
 	if err != nil || !found {

@@ -189,13 +189,17 @@ type Result struct {
 	JSON        []byte
 }
 
+// reportResultSQL stores a result only for a command of this device that is
+// out with it now: Sent. A Queued command was never delivered; a NotNow one
+// was answered and waits to be sent again; any other status is final.
 var reportResultSQL = `UPDATE mdm_device_commands SET status = $3, result_at = now(), error_chain = $4,
 	result_plist = $5, result = $6, result_sealed = $7, ` + forgetSecretOnResult + `
-	WHERE uuid = $1 AND device_id = $2 AND status IN ('Sent', 'Queued', 'NotNow') RETURNING request_type, pin_sealed`
+	WHERE uuid = $1 AND device_id = $2 AND status = 'Sent' RETURNING request_type, pin_sealed`
 
 // ReportResult stores a command's result and returns the next command. A
-// result for a command the device was not given is logged by the caller and
-// otherwise ignored (reported as found=false).
+// result for a command the device was not sent (never, not since its NotNow,
+// already answered, or another device's) changes nothing: the caller logs it
+// and the device gets its next command as usual (found=false).
 func (s *Store) ReportResult(ctx context.Context, ch Channel, r Result) (next NextCommand, found bool, err error) {
 	err = s.InTx(ctx, func(tx pgx.Tx) error {
 		id, err := deviceFor(ctx, tx, ch, true)

@@ -14,13 +14,15 @@ import (
 	"github.com/orchardmdm/orchard/mdmproto/devicesim"
 )
 
-const loadtestUsage = `usage: orchard loadtest --url URL --token TOKEN [--devices 100] [--rounds 3] [--concurrency 16]
+const loadtestUsage = `usage: orchard loadtest --url URL --token TOKEN [--devices 100] [--rounds 3] [--concurrency 16] [--retries 8]
 
 Enrolls simulated devices against a running orchard (profile, SCEP, Authenticate,
 TokenUpdate), then measures Idle connects and connects that fetch and acknowledge a
 DeviceInformation command queued through GraphQL. The token needs mdm.* (or
 mdm.add_otaenrollment, mdm.view_enrolleddevice and mdm.add_devicecommand). The
 server's --public-url must reach it from here: profiles point devices there.
+A device request whose connection breaks (EOF, reset, refused: a server restarting)
+is sent again, as a device would, with a growing pause; each phase counts its retries.
 `
 
 func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -33,6 +35,7 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.IntVar(&cfg.Devices, "devices", 100, "simulated devices")
 	fs.IntVar(&cfg.Rounds, "rounds", 3, "connects of each device per phase")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 16, "devices connecting at once")
+	fs.IntVar(&cfg.MaxRetries, "retries", devicesim.DefaultMaxRetries, "times a device request is sent again after its connection broke")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

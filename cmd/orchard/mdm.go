@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/mdmproto/endpoint"
@@ -18,6 +19,10 @@ type MDMConfig struct {
 	SCEPURL       string
 	SCEPCAChain   string
 	SCEPChallenge string
+	// BodyTimeout and LargeBodyBudgetMiB bound device request bodies in
+	// time and in concurrent large-body memory (endpoint.Config).
+	BodyTimeout        time.Duration
+	LargeBodyBudgetMiB int
 }
 
 func bindMDM(fs *flag.FlagSet, c *MDMConfig) {
@@ -29,11 +34,18 @@ func bindMDM(fs *flag.FlagSet, c *MDMConfig) {
 	s.str(&c.SCEPCAChain, "scep-ca-fullchain", "ORCHARD_SCEP_CA_FULLCHAIN", "",
 		"PEM file of the external SCEP CA's chain, which device identities must chain to (required with --scep-url)")
 	s.str(&c.SCEPChallenge, "scep-challenge", "ORCHARD_SCEP_CHALLENGE", "", "the external SCEP server's challenge")
+	s.duration(&c.BodyTimeout, "mdm-body-timeout", "ORCHARD_MDM_BODY_TIMEOUT", endpoint.DefaultBodyReadTimeout,
+		"how long a device has to send a whole request body (check-in, report, SCEP, DEP machine info)")
+	s.integer(&c.LargeBodyBudgetMiB, "mdm-large-body-budget", "ORCHARD_MDM_LARGE_BODY_BUDGET", endpoint.DefaultLargeBodyBudget>>20,
+		"MiB of device request bodies over 256 KiB this process holds at once; more get 503 and retry later")
 }
 
 func (c *MDMConfig) validate() error {
 	if (c.SCEPURL == "") != (c.SCEPCAChain == "") {
 		return fmt.Errorf("--scep-url and --scep-ca-fullchain go together")
+	}
+	if c.BodyTimeout < time.Second || c.LargeBodyBudgetMiB < 1 {
+		return fmt.Errorf("--mdm-body-timeout must be at least 1s and --mdm-large-body-budget at least 1 (MiB)")
 	}
 	return nil
 }
@@ -46,6 +58,7 @@ func newMDMEndpoint(ctx context.Context, cfg *Config, s *store.Store, logger *sl
 	ec := endpoint.Config{
 		Store: s, PublicURL: cfg.PublicURL, PushTopic: pushTopic, MTLSProxy: cfg.MDM.MTLSProxy,
 		ExternalSCEPURL: cfg.MDM.SCEPURL, ExternalSCEPChallenge: cfg.MDM.SCEPChallenge, Logger: logger,
+		BodyReadTimeout: cfg.MDM.BodyTimeout, LargeBodyBudget: int64(cfg.MDM.LargeBodyBudgetMiB) << 20,
 	}
 	if cfg.MDM.SCEPURL == "" {
 		ca, err := endpoint.LoadCA(ctx, s)

@@ -17,6 +17,12 @@ type LoadConfig struct {
 	Rounds      int
 	Concurrency int
 	Client      *http.Client
+	// MaxRetries and RetryBackoff shape how device requests that fail for
+	// want of a connection (EOF, reset, refused) are sent again: at most
+	// MaxRetries times, waiting RetryBackoff and twice as long each time.
+	// Zero means DefaultMaxRetries and DefaultRetryBackoff.
+	MaxRetries   int
+	RetryBackoff time.Duration
 	// Enqueue queues one command for each device (by UDID) before a
 	// with-command round; nil skips those rounds.
 	Enqueue func(ctx context.Context, udids []string) error
@@ -24,9 +30,11 @@ type LoadConfig struct {
 
 // Phase is the measure of one kind of connection.
 type Phase struct {
-	Name      string
-	Connects  int
-	Elapsed   time.Duration
+	Name     string
+	Connects int
+	Elapsed  time.Duration
+	// Retries counts requests sent again after a transient error.
+	Retries   int64
 	Latencies []time.Duration
 }
 
@@ -44,10 +52,10 @@ func (p Phase) Percentile(q float64) time.Duration {
 }
 
 func (p Phase) String() string {
-	return fmt.Sprintf("%-13s %6d connects in %7.2fs = %8.1f connects/s  latency p50 %v  p95 %v  p99 %v",
+	return fmt.Sprintf("%-13s %6d connects in %7.2fs = %8.1f connects/s  latency p50 %v  p95 %v  p99 %v  retries %d",
 		p.Name+":", p.Connects, p.Elapsed.Seconds(), p.Rate(),
 		p.Percentile(0.50).Round(10*time.Microsecond), p.Percentile(0.95).Round(10*time.Microsecond),
-		p.Percentile(0.99).Round(10*time.Microsecond))
+		p.Percentile(0.99).Round(10*time.Microsecond), p.Retries)
 }
 
 // RunLoad enrolls the devices, then measures Idle connects (nothing queued)
@@ -56,15 +64,17 @@ func RunLoad(ctx context.Context, cfg LoadConfig, log io.Writer) ([]Phase, error
 	if cfg.Concurrency < 1 {
 		cfg.Concurrency = 1
 	}
+	client, retry := retrying(cfg)
 	devices := make([]*Device, cfg.Devices)
 	enroll, err := parallel(ctx, "enroll", cfg.Devices, cfg.Concurrency, func(i int) error {
-		d, err := New(cfg.Client)
+		d, err := New(client)
 		if err != nil {
 			return err
 		}
 		devices[i] = d
 		return d.Enroll(ctx, cfg.EnrollURL)
 	})
+	enroll.Retries = retry.retries.Swap(0)
 	if err != nil {
 		return nil, fmt.Errorf("enroll: %w", err)
 	}
@@ -74,6 +84,7 @@ func RunLoad(ctx context.Context, cfg LoadConfig, log io.Writer) ([]Phase, error
 	idle := Phase{Name: "idle"}
 	for range cfg.Rounds {
 		p, err := connectAll(ctx, "idle", devices, cfg.Concurrency, 0)
+		p.Retries = retry.retries.Swap(0)
 		if err != nil {
 			return phases, err
 		}
@@ -93,6 +104,7 @@ func RunLoad(ctx context.Context, cfg LoadConfig, log io.Writer) ([]Phase, error
 			return phases, fmt.Errorf("enqueue: %w", err)
 		}
 		p, err := connectAll(ctx, "with command", devices, cfg.Concurrency, 1)
+		p.Retries = retry.retries.Swap(0)
 		if err != nil {
 			return phases, err
 		}
@@ -153,6 +165,19 @@ func parallel(ctx context.Context, name string, n, concurrency int, fn func(i in
 func merge(a, b Phase) Phase {
 	a.Connects += b.Connects
 	a.Elapsed += b.Elapsed
+	a.Retries += b.Retries
 	a.Latencies = append(a.Latencies, b.Latencies...)
 	return a
+}
+
+// retrying is cfg.Client sending device requests again after transient errors.
+func retrying(cfg LoadConfig) (*http.Client, *retryTransport) {
+	base := http.DefaultClient
+	if cfg.Client != nil {
+		base = cfg.Client
+	}
+	rt := newRetryTransport(base.Transport, cfg.MaxRetries, cfg.RetryBackoff)
+	client := *base
+	client.Transport = rt
+	return &client, rt
 }

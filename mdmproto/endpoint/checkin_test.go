@@ -3,12 +3,16 @@ package endpoint_test
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/micromdm/plist"
 
 	"github.com/orchardmdm/orchard/mdmproto"
+	"github.com/orchardmdm/orchard/mdmproto/endpoint"
 )
 
 func TestCheckinMessages(t *testing.T) {
@@ -46,7 +50,7 @@ func TestCheckinMessages(t *testing.T) {
 		msg  mdmproto.CheckinMessage
 		want int
 	}{
-		{mdmproto.CheckinMessage{MessageType: mdmproto.UserAuthenticate, Enrollment: mdmproto.Enrollment{UDID: d.UDID, UserID: "U1"}}, http.StatusGone},
+		{mdmproto.CheckinMessage{MessageType: mdmproto.UserAuthenticate, Enrollment: mdmproto.Enrollment{UDID: d.UDID, UserID: "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF"}}, http.StatusGone},
 		{mdmproto.CheckinMessage{MessageType: mdmproto.DeclarativeManagement, Enrollment: en, Endpoint: "tokens"}, http.StatusBadRequest},
 		{mdmproto.CheckinMessage{MessageType: mdmproto.GetToken, Enrollment: en, TokenServiceType: "com.apple.maid"}, http.StatusBadRequest},
 		{mdmproto.CheckinMessage{MessageType: "Frobnicate", Enrollment: en}, http.StatusBadRequest},
@@ -129,17 +133,17 @@ func TestUserChannel(t *testing.T) {
 	ctx := context.Background()
 	d := ts.enrolled()
 	id := ts.deviceRow(d.UDID).ID
-	user := mdmproto.Enrollment{UDID: d.UDID, UserID: "A1B2-USER", UserShortName: "ada", UserLongName: "Ada Lovelace"}
+	user := mdmproto.Enrollment{UDID: d.UDID, UserID: "A1B2C3D4-0000-4000-8000-00000000A1B2", UserShortName: "ada", UserLongName: "Ada Lovelace"}
 
 	if _, err := d.Checkin(ctx, &mdmproto.CheckinMessage{MessageType: mdmproto.TokenUpdate, Enrollment: user,
 		Token: []byte("user-token"), PushMagic: "user-magic", Topic: d.Profile.Topic}); err != nil {
 		t.Fatal(err)
 	}
 	users, err := ts.store.DeviceUsers(ctx, id)
-	if err != nil || len(users) != 1 || users[0].UserID != "A1B2-USER" || users[0].LongName != "Ada Lovelace" {
+	if err != nil || len(users) != 1 || users[0].UserID != "A1B2C3D4-0000-4000-8000-00000000A1B2" || users[0].LongName != "Ada Lovelace" {
 		t.Fatalf("users = %+v, %v", users, err)
 	}
-	body, _ := plist.Marshal(map[string]any{"UDID": d.UDID, "UserID": "A1B2-USER", "Status": "Idle"})
+	body, _ := plist.Marshal(map[string]any{"UDID": d.UDID, "UserID": "A1B2C3D4-0000-4000-8000-00000000A1B2", "Status": "Idle"})
 	if out, err := d.Send(ctx, d.Profile.ServerURL, "application/x-apple-aspen-mdm", body); err != nil || len(out) != 0 {
 		t.Fatalf("user channel Idle: %q %v", out, err)
 	}
@@ -154,5 +158,54 @@ func TestUserChannel(t *testing.T) {
 	}
 	if ts.deviceRow(d.UDID).CheckoutAt != nil {
 		t.Fatal("a user channel's CheckOut checked the device out")
+	}
+}
+
+// lockedBuffer is a log sink safe to read while the server writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestHostileUDIDIsAShortRefusal: a 1 MiB, path-like or markup UDID in
+// Authenticate is a 400 that stores nothing and logs one short line.
+func TestHostileUDIDIsAShortRefusal(t *testing.T) {
+	t.Parallel()
+	logs := &lockedBuffer{}
+	ts := newServer(t, func(c *endpoint.Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
+	d := ts.device()
+	ctx := context.Background()
+	if err := d.FetchProfile(ctx, ts.enrollURL); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RequestIdentity(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, udid := range []string{strings.Repeat("A", 1<<20), "../../../etc/passwd", "<img src=x onerror=alert(1)>"} {
+		d.UDID = udid
+		before := ts.snapshot()
+		if _, err := d.Checkin(ctx, d.AuthenticateMessage()); status(t, err) != http.StatusBadRequest {
+			t.Errorf("UDID %.40q: %v, want HTTP 400", udid, err)
+		}
+		if ts.snapshot() != before {
+			t.Errorf("UDID %.40q changed the database", udid)
+		}
+	}
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if len(line) > 1024 {
+			t.Errorf("a %d-byte log line: %.200s…", len(line), line)
+		}
 	}
 }

@@ -53,10 +53,20 @@ type Config struct {
 	// MTLSProxy trusts X-SSL-Client-Cert from a TLS-terminating proxy instead
 	// of Mdm-Signature. Only for deployments where devices cannot reach
 	// orchard except through that proxy.
-	MTLSProxy       bool
+	MTLSProxy bool
+	// MaxCheckinBytes and MaxReportBytes bound one body (413 over them).
 	MaxCheckinBytes int64
 	MaxReportBytes  int64
-	Logger          *slog.Logger
+	// BodyReadTimeout is how long a client has to send a whole body, on
+	// every device route (408 after it).
+	BodyReadTimeout time.Duration
+	// Bodies over LargeBodyThreshold bytes share LargeBodyBudget bytes per
+	// process (503 with Retry-After when it is spent): concurrent clients
+	// cannot pin more memory than that. The budget is raised to the largest
+	// body limit if smaller.
+	LargeBodyThreshold int64
+	LargeBodyBudget    int64
+	Logger             *slog.Logger
 }
 
 // Endpoint serves devices.
@@ -64,6 +74,7 @@ type Endpoint struct {
 	cfg      Config
 	store    *store.Store
 	verifier *mdmproto.Verifier
+	budget   *bodyBudget
 	log      *slog.Logger
 }
 
@@ -79,27 +90,44 @@ func New(cfg Config) (*Endpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.MaxCheckinBytes <= 0 {
-		cfg.MaxCheckinBytes = DefaultMaxCheckinBytes
-	}
-	if cfg.MaxReportBytes <= 0 {
-		cfg.MaxReportBytes = DefaultMaxReportBytes
-	}
+	cfg.setBodyDefaults()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	return &Endpoint{cfg: cfg, store: cfg.Store, verifier: v, log: cfg.Logger}, nil
+	return &Endpoint{cfg: cfg, store: cfg.Store, verifier: v, log: cfg.Logger,
+		budget: newBodyBudget(cfg.LargeBodyBudget, cfg.LargeBodyThreshold)}, nil
+}
+
+func (c *Config) setBodyDefaults() {
+	if c.MaxCheckinBytes <= 0 {
+		c.MaxCheckinBytes = DefaultMaxCheckinBytes
+	}
+	if c.MaxReportBytes <= 0 {
+		c.MaxReportBytes = DefaultMaxReportBytes
+	}
+	if c.BodyReadTimeout <= 0 {
+		c.BodyReadTimeout = DefaultBodyReadTimeout
+	}
+	if c.LargeBodyThreshold <= 0 {
+		c.LargeBodyThreshold = DefaultLargeBodyThreshold
+	}
+	if c.LargeBodyBudget <= 0 {
+		c.LargeBodyBudget = DefaultLargeBodyBudget
+	}
+	// A budget smaller than one allowed body would refuse that body forever.
+	c.LargeBodyBudget = max(c.LargeBodyBudget, c.MaxCheckinBytes, c.MaxReportBytes)
 }
 
 // Register adds the endpoint's routes.
 func (e *Endpoint) Register(route func(pattern string, h http.Handler)) {
-	mdm := http.HandlerFunc(e.serveMDM)
+	timed := func(h http.Handler) http.Handler { return bodyDeadline(e.cfg.BodyReadTimeout, h) }
+	mdm := timed(http.HandlerFunc(e.serveMDM))
 	route(CheckinPath, mdm)
 	route(ServerPath, mdm)
-	route(EnrollPath+"{secret}", http.HandlerFunc(e.serveEnroll))
+	route(EnrollPath+"{secret}", timed(http.HandlerFunc(e.serveEnroll)))
 	if e.cfg.CA != nil {
-		route(SCEPPath, scep.Handler(e.cfg.CA, scepEnroller{e.store}, e.log))
+		route(SCEPPath, timed(scep.Handler(e.cfg.CA, scepEnroller{e.store}, e.log)))
 	} else {
 		// Devices use the external SCEP server; /scep must not fall through
 		// to whatever serves "/" (the GraphiQL page).

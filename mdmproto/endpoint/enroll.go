@@ -52,7 +52,8 @@ func (e *Endpoint) serveEnroll(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		e.log.InfoContext(ctx, "device asked for its enrollment profile", "enrollment_id", enr.ID,
-			"udid", info.UDID, "serial_number", info.SERIAL, "product", info.PRODUCT, "os_version", info.VERSION)
+			"udid", info.UDID, "serial_number", info.SERIAL, "product", mdmproto.Quote(info.PRODUCT),
+			"os_version", mdmproto.Quote(info.VERSION))
 	}
 	profile, err := e.Profile(ctx, enr)
 	if err != nil {
@@ -71,12 +72,11 @@ var attrEnroll = slogKind("enroll")
 func readMachineInfo(w http.ResponseWriter, r *http.Request) (MachineInfo, error) {
 	var info MachineInfo
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxMachineInfo))
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return info, refuse(http.StatusRequestEntityTooLarge, "machine info over %d bytes", maxMachineInfo)
+	if err != nil {
+		return info, readRefusal(err, maxMachineInfo)
 	}
-	if err != nil || len(body) == 0 {
-		return info, err
+	if len(body) == 0 {
+		return info, nil
 	}
 	if body[0] == 0x30 { // an ASN.1 SEQUENCE: CMS
 		content, _, err := mdmproto.OpenSigned(body)
@@ -87,6 +87,10 @@ func readMachineInfo(w http.ResponseWriter, r *http.Request) (MachineInfo, error
 	}
 	if err := mdmproto.UnmarshalPlist(body, &info); err != nil {
 		return info, refuse(http.StatusBadRequest, "machine info is not a plist: %w", err)
+	}
+	// Logged below: anyone holding the URL may send anything here.
+	if err := mdmproto.CheckDeviceIDs(info.UDID, info.SERIAL); err != nil {
+		return info, refuse(http.StatusBadRequest, "machine info: %w", err)
 	}
 	return info, nil
 }

@@ -194,3 +194,21 @@ func TestExternalSCEPCA(t *testing.T) {
 		t.Fatalf("identity from an untrusted CA: HTTP %d, want 403", got)
 	}
 }
+
+// TestDEPMachineInfoWithHostileIDsIsRefused: machine info is posted by
+// whoever holds the URL; a UDID or serial number not in Apple's format is
+// refused before it reaches the log.
+func TestDEPMachineInfoWithHostileIDsIsRefused(t *testing.T) {
+	t.Parallel()
+	ts := newServer(t)
+	for _, info := range []endpoint.MachineInfo{
+		{UDID: strings.Repeat("A", 200<<10)},
+		{UDID: "../../etc/passwd"},
+		{UDID: mdmproto.NewUUID(), SERIAL: "<script>x</script>"},
+	} {
+		body, _ := plist.Marshal(info)
+		if got := ts.raw(http.MethodPost, "/enroll/"+ts.enr.Secret, "application/x-apple-aspen-config", body, nil); got != http.StatusBadRequest {
+			t.Errorf("machine info %.40q/%.40q: HTTP %d, want 400", info.UDID, info.SERIAL, got)
+		}
+	}
+}

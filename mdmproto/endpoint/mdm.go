@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -29,8 +28,11 @@ func refuse(status int, format string, args ...any) error {
 	return &refusal{status: status, reason: fmt.Errorf(format, args...)}
 }
 
-// serveMDM is the check-in and command channel: size limit -> identity ->
-// decode -> handler. Check-ins and reports share it, told apart by Content-Type.
+// serveMDM is the check-in and command channel: size limit -> identity from
+// the headers -> body (bounded in size, time and concurrent bytes) ->
+// signature over the body -> decode -> handler. Check-ins and reports share
+// it, told apart by Content-Type. Nothing is read from a client that has not
+// shown a trusted certificate.
 func (e *Endpoint) serveMDM(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPut && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "PUT, POST")
@@ -43,17 +45,20 @@ func (e *Endpoint) serveMDM(w http.ResponseWriter, r *http.Request) {
 	if checkin {
 		limit, attr = e.cfg.MaxCheckinBytes, slogKind("checkin")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		e.fail(w, r, attr, refuse(http.StatusRequestEntityTooLarge, "body over %d bytes", limit))
+	if r.ContentLength > limit {
+		e.fail(w, r, attr, refuse(http.StatusRequestEntityTooLarge, "body of %d bytes, over %d", r.ContentLength, limit))
 		return
 	}
+	cert, sig, err := e.identify(r)
 	if err != nil {
-		e.fail(w, r, attr, refuse(http.StatusBadRequest, "read body: %w", err))
+		e.fail(w, r, attr, err)
 		return
 	}
-	cert, err := e.identify(r, body)
+	body, release, err := e.readBody(w, r, limit)
+	defer release()
+	if err == nil && sig != nil {
+		err = signatureRefusal(sig.Verify(body))
+	}
 	if err != nil {
 		e.fail(w, r, attr, err)
 		return
@@ -74,25 +79,40 @@ func (e *Endpoint) serveMDM(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(reply)
 }
 
-// identify returns the request's verified identity certificate.
-func (e *Endpoint) identify(r *http.Request, body []byte) (*x509.Certificate, error) {
-	var cert *x509.Certificate
-	var err error
+// identify returns the request's identity certificate, chained to the
+// trusted CAs, from the headers alone. With Mdm-Signature it also returns
+// the signature, which the caller checks over the body once read.
+func (e *Endpoint) identify(r *http.Request) (*x509.Certificate, *mdmproto.Signature, error) {
+	var (
+		cert *x509.Certificate
+		sig  *mdmproto.Signature
+		err  error
+	)
 	if e.cfg.MTLSProxy {
 		cert, err = mdmproto.CertFromProxyHeader(r.Header.Get(mdmproto.ClientCertHeader), r.Header.Get(mdmproto.ClientDNHeader))
-	} else {
-		cert, err = mdmproto.VerifySignature(r.Header.Get(mdmproto.SignatureHeader), body)
-	}
-	if errors.Is(err, mdmproto.ErrUntrusted) {
-		return nil, &refusal{status: http.StatusForbidden, reason: err}
+	} else if sig, err = mdmproto.ParseSignature(r.Header.Get(mdmproto.SignatureHeader)); err == nil {
+		cert = sig.Signer
 	}
 	if err != nil {
-		return nil, &refusal{status: http.StatusBadRequest, reason: err}
+		return nil, nil, signatureRefusal(err)
 	}
 	if err := e.verifier.Verify(cert); err != nil {
-		return nil, &refusal{status: http.StatusForbidden, reason: err}
+		return nil, nil, &refusal{status: http.StatusForbidden, reason: err}
 	}
-	return cert, nil
+	return cert, sig, nil
+}
+
+// signatureRefusal maps an identity error: 403 for a certificate not
+// trusted now, 400 for anything malformed. Never 401: that tells a device
+// to drop management.
+func signatureRefusal(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, mdmproto.ErrUntrusted):
+		return &refusal{status: http.StatusForbidden, reason: err}
+	}
+	return &refusal{status: http.StatusBadRequest, reason: err}
 }
 
 // channel binds a message's enrollment to the certificate that proved it.
@@ -135,9 +155,9 @@ func (e *Endpoint) checkin(ctx context.Context, cert *x509.Certificate, body []b
 	case mdmproto.DeclarativeManagement:
 		return nil, refuse(http.StatusBadRequest, "DeclarativeManagement is not supported yet")
 	case mdmproto.GetToken:
-		return nil, refuse(http.StatusBadRequest, "GetToken: no token service %q is configured", m.TokenServiceType)
+		return nil, refuse(http.StatusBadRequest, "GetToken: no token service %s is configured", mdmproto.Quote(m.TokenServiceType))
 	default:
-		return nil, refuse(http.StatusBadRequest, "unknown MessageType %q", m.MessageType)
+		return nil, refuse(http.StatusBadRequest, "unknown MessageType %s", mdmproto.Quote(m.MessageType))
 	}
 	return nil, storeRefusal(err)
 }
@@ -198,12 +218,23 @@ func (e *Endpoint) fail(w http.ResponseWriter, r *http.Request, attr slog.Attr, 
 	var ref *refusal
 	if errors.As(err, &ref) {
 		e.log.WarnContext(r.Context(), "mdm request refused", attr, slog.Int("status", ref.status),
-			slog.String("reason", ref.reason.Error()), slog.String("remote", r.RemoteAddr))
+			slog.String("reason", clip(ref.reason.Error())), slog.String("remote", r.RemoteAddr))
 		http.Error(w, http.StatusText(ref.status), ref.status)
 		return
 	}
-	e.log.ErrorContext(r.Context(), "mdm request failed", attr, slog.String("err", err.Error()))
+	e.log.ErrorContext(r.Context(), "mdm request failed", attr, slog.String("err", clip(err.Error())))
 	http.Error(w, "internal error", http.StatusInternalServerError)
 }
 
 func slogKind(k string) slog.Attr { return slog.String("kind", k) }
+
+// maxReasonBytes bounds a refusal's reason in the log: decoder errors may
+// quote what a device sent.
+const maxReasonBytes = 512
+
+func clip(s string) string {
+	if len(s) <= maxReasonBytes {
+		return s
+	}
+	return mdmproto.Quote(s[:maxReasonBytes]) + "…"
+}

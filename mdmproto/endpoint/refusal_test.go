@@ -88,6 +88,7 @@ func TestRefusalsChangeNothing(t *testing.T) {
 	authA := a.AuthenticateMessage()
 	authB := b.AuthenticateMessage()
 
+	newUDID := mdmproto.CheckinMessage{MessageType: "Authenticate", Enrollment: mdmproto.Enrollment{UDID: mdmproto.NewUUID()}}
 	for _, tc := range []struct {
 		name    string
 		ct      string
@@ -105,9 +106,7 @@ func TestRefusalsChangeNothing(t *testing.T) {
 		{"device's certificate used to authenticate another UDID", mdmproto.CheckinContentType, checkin(*authB),
 			sign(t, checkin(*authB), a.Cert, a.Key), http.StatusForbidden},
 		{"device's certificate used to authenticate a new UDID", mdmproto.CheckinContentType,
-			checkin(mdmproto.CheckinMessage{MessageType: "Authenticate", Enrollment: mdmproto.Enrollment{UDID: "NEW-UDID"}}),
-			sign(t, checkin(mdmproto.CheckinMessage{MessageType: "Authenticate", Enrollment: mdmproto.Enrollment{UDID: "NEW-UDID"}}), a.Cert, a.Key),
-			http.StatusForbidden},
+			checkin(newUDID), sign(t, checkin(newUDID), a.Cert, a.Key), http.StatusForbidden},
 		{"malformed plist", reportType, []byte("<plist><dict><key>UDID"), sign(t, []byte("<plist><dict><key>UDID"), a.Cert, a.Key), http.StatusBadRequest},
 		{"report without status", reportType, checkin(mdmproto.CheckinMessage{Enrollment: mdmproto.Enrollment{UDID: a.UDID}}),
 			sign(t, checkin(mdmproto.CheckinMessage{Enrollment: mdmproto.Enrollment{UDID: a.UDID}}), a.Cert, a.Key), http.StatusBadRequest},

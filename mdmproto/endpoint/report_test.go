@@ -188,3 +188,64 @@ func TestBlockedDeviceIsReleasedAndCannotReenroll(t *testing.T) {
 		t.Fatalf("after re-enrollment: %+v", row)
 	}
 }
+
+// TestReportsCountOnlyForCommandsSent: a result for a command that was never
+// sent to the device, is another device's, waits after a NotNow, or was
+// already answered changes nothing; the device still gets its next command.
+func TestReportsCountOnlyForCommandsSent(t *testing.T) {
+	t.Parallel()
+	ts := newServer(t)
+	ctx := context.Background()
+	a, b := ts.enrolled(), ts.enrolled()
+	info := func(name string) map[string]any {
+		return map[string]any{"QueryResponses": map[string]any{"DeviceName": name}}
+	}
+	unsent := ts.queue(ts.deviceRow(a.UDID).ID, "DeviceInformation", nil)
+	others := ts.queue(ts.deviceRow(b.UDID).ID, "DeviceInformation", nil)
+	if cmd, err := b.Report(ctx, mdmproto.StatusIdle, "", nil); err != nil || cmd.UUID != others {
+		t.Fatalf("b's Idle: %+v %v", cmd, err)
+	}
+	expect := func(what, uuid, status string) {
+		t.Helper()
+		if st, _ := ts.commandStatus(uuid); st != status {
+			t.Errorf("%s: command is %s, want %s", what, st, status)
+		}
+		if name := ts.deviceRow(a.UDID).Name; name == "forged" {
+			t.Errorf("%s: the forged result updated the device", what)
+		}
+	}
+
+	// Never sent: refused, then sent as the next command.
+	cmd, err := a.Report(ctx, mdmproto.StatusAcknowledged, unsent, info("forged"))
+	if err != nil || cmd == nil || cmd.UUID != unsent {
+		t.Fatalf("result for an unsent command: %+v %v, want that command next", cmd, err)
+	}
+	expect("result before sending", unsent, "Sent")
+	// Another device's command, sent to that device.
+	if _, err := a.Report(ctx, mdmproto.StatusAcknowledged, others, info("forged")); err != nil {
+		t.Fatal(err)
+	}
+	expect("another device's command", others, "Sent")
+	// Deferred by NotNow, not sent again yet.
+	if _, err := a.Report(ctx, mdmproto.StatusNotNow, unsent, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Report(ctx, mdmproto.StatusAcknowledged, unsent, info("forged")); err != nil {
+		t.Fatal(err)
+	}
+	expect("result after NotNow before resending", unsent, "NotNow")
+	// Sent again and answered: a second answer changes nothing.
+	if cmd, err := a.Report(ctx, mdmproto.StatusIdle, "", nil); err != nil || cmd == nil || cmd.UUID != unsent {
+		t.Fatalf("Idle after NotNow: %+v %v", cmd, err)
+	}
+	if _, err := a.Report(ctx, mdmproto.StatusAcknowledged, unsent, info("real")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Report(ctx, mdmproto.StatusError, unsent, info("forged")); err != nil {
+		t.Fatal(err)
+	}
+	expect("second answer", unsent, "Acknowledged")
+	if name := ts.deviceRow(a.UDID).Name; name != "real" {
+		t.Errorf("device name %q after the real answer", name)
+	}
+}
