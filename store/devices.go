@@ -163,13 +163,16 @@ func DeviceForUpdate(ctx context.Context, tx pgx.Tx, id int64) (Device, error) {
 }
 
 // SetDeviceBlocked blocks or unblocks a device inside tx and records who did it.
-// Blocking twice keeps the first blocked_at.
+// Blocking twice keeps the first blocked_at. A blocked device was told to
+// leave management (401) and may have dropped its identity, so unblocking
+// allows it one re-enrollment with a new identity (see AllowReenrollment).
 func (s *Store) SetDeviceBlocked(ctx context.Context, tx pgx.Tx, id int64, blocked bool, actor string) (Device, error) {
 	sql := `UPDATE enrolled_devices SET blocked_at = COALESCE(blocked_at, now()), updated_at = now()
 		WHERE id = $1 RETURNING ` + deviceColumns
 	action := "device.block"
 	if !blocked {
-		sql = `UPDATE enrolled_devices SET blocked_at = NULL, updated_at = now()
+		sql = `UPDATE enrolled_devices SET blocked_at = NULL, updated_at = now(),
+			reenroll_allowed_until = now() + '` + ReenrollmentWindow.String() + `'::interval
 			WHERE id = $1 RETURNING ` + deviceColumns
 		action = "device.unblock"
 	}
