@@ -77,7 +77,9 @@ func TestAllowDeviceReenrollmentIsPermittedAndAudited(t *testing.T) {
 	}
 	var audit struct {
 		AuditEvents struct {
-			Edges []struct{ Node struct{ Action, ObjectID string } }
+			Edges []struct {
+				Node struct{ Action, ObjectID string }
+			}
 		}
 	}
 	api.query(tok, `{ auditEvents { edges { node { action objectId } } } }`, nil).decode(t, &audit)
