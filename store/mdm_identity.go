@@ -156,3 +156,17 @@ func (s *Store) AllowReenrollment(ctx context.Context, id int64, actor string) (
 	})
 	return until, err
 }
+
+// IdentityExpiry counts the enrolled devices (authenticated, neither blocked
+// nor checked out) whose identity certificate has expired, and those whose
+// identity expires within the next `within`.
+func (s *Store) IdentityExpiry(ctx context.Context, within time.Duration) (expired, expiring int, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE cert_not_valid_after <= now()),
+			count(*) FILTER (WHERE cert_not_valid_after > now() AND cert_not_valid_after <= now() + $1::interval)
+		FROM enrolled_devices WHERE cert_not_valid_after <= now() + $1::interval
+			AND checkout_at IS NULL AND blocked_at IS NULL AND authenticated_at IS NOT NULL`, within.String()).Scan(&expired, &expiring)
+	if err != nil {
+		return 0, 0, fmt.Errorf("identity expiry: %w", err)
+	}
+	return expired, expiring, nil
+}

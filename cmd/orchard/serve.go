@@ -106,7 +106,7 @@ func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logge
 func (a *app) routes(tokens *auth.Tokens) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		a.store.PoolCollector(), jobs.QueueCollector(a.store.Pool(), a.logger), jobs.PushCollector(a.store, a.logger))
+		a.store.PoolCollector(), jobs.QueueCollector(a.store.Pool(), a.logger), jobs.PushCollector(a.store, a.logger), jobs.IdentityCollector(a.store, a.logger))
 	metrics := newHTTPMetrics(reg)
 	mux := http.NewServeMux()
 	route := func(pattern string, h http.Handler) { mux.Handle(pattern, metrics.wrap(pattern, h)) }
