@@ -50,7 +50,7 @@ func (s *Store) Authenticate(ctx context.Context, ch Channel, facts mdmproto.Dev
 		udid := ch.DeviceID()
 		// The enrollment that issued the certificate gives the blueprint and
 		// DEP flag; certificates of an external CA have none.
-		issuer, usesAllowance, err := checkNewIdentity(ctx, tx, ch)
+		nb, err := checkNewIdentity(ctx, tx, ch)
 		if err != nil {
 			return err
 		}
@@ -65,12 +65,16 @@ func (s *Store) Authenticate(ctx context.Context, ch Channel, facts mdmproto.Dev
 				token_updated = false, checkout_at = NULL, push_token = NULL, push_magic = '', push_topic = '',
 				push_token_invalid_at = NULL, unlock_token_sealed = NULL, bootstrap_token_sealed = NULL,
 				bootstrap_token_escrowed = false, reenroll_allowed_until = NULL, updated_at = now()
-			RETURNING id`, udid, ch.UserEnrollment(), ch.CertHash, ch.CertNotAfter, issuer.enrollmentID, issuer.blueprintID,
-			issuer.dep).Scan(&id)
+			WHERE enrolled_devices.identity_cert_sha256 IS NOT DISTINCT FROM $8
+			RETURNING id`, udid, ch.UserEnrollment(), ch.CertHash, ch.CertNotAfter, nb.issuer.enrollmentID, nb.issuer.blueprintID,
+			nb.issuer.dep, nb.previous).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("authenticate %s: bound by a concurrent Authenticate: %w", udid, ErrIdentityMismatch)
+		}
 		if err != nil {
 			return fmt.Errorf("authenticate %s: %w", udid, err)
 		}
-		if usesAllowance {
+		if nb.usesAllowance {
 			err := WriteAudit(ctx, tx, AuditEvent{Actor: "device", Action: "device.reenroll", ObjectType: "enrolled_device",
 				ObjectID: strconv.FormatInt(id, 10), Data: map[string]any{"udid": udid, "allowed_by": "administrator"}})
 			if err != nil {

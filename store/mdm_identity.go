@@ -110,30 +110,41 @@ func (b boundDevice) mayBind(certHash []byte, issuer certIssuer, now time.Time) 
 		b.certNotAfter.UTC().Format(time.RFC3339), ErrIdentityMismatch)
 }
 
+// newBinding is what Authenticate learned while checking a new identity.
+type newBinding struct {
+	issuer certIssuer
+	// usesAllowance: an administrator's allowance is what lets it through.
+	usesAllowance bool
+	// previous is the certificate bound when checked: the bind must still
+	// find it, or a racing Authenticate got there first.
+	previous []byte
+}
+
 // checkNewIdentity refuses, before anything changes, an Authenticate whose
-// certificate may not be bound to the device it names. usesAllowance
-// reports that an administrator's allowance is what lets it through.
-func checkNewIdentity(ctx context.Context, tx pgx.Tx, ch Channel) (issuer certIssuer, usesAllowance bool, err error) {
+// certificate may not be bound to the device it names.
+func checkNewIdentity(ctx context.Context, tx pgx.Tx, ch Channel) (newBinding, error) {
 	udid := ch.DeviceID()
+	var nb newBinding
 	var other string
-	err = tx.QueryRow(ctx, "SELECT udid FROM enrolled_devices WHERE identity_cert_sha256 = $1 AND udid <> $2",
+	err := tx.QueryRow(ctx, "SELECT udid FROM enrolled_devices WHERE identity_cert_sha256 = $1 AND udid <> $2",
 		ch.CertHash, udid).Scan(&other)
 	if err == nil {
-		return issuer, false, fmt.Errorf("authenticate %s: certificate already used by another device: %w", udid, ErrIdentityMismatch)
+		return nb, fmt.Errorf("authenticate %s: certificate already used by another device: %w", udid, ErrIdentityMismatch)
 	} else if !errors.Is(err, pgx.ErrNoRows) {
-		return issuer, false, fmt.Errorf("authenticate: %w", err)
+		return nb, fmt.Errorf("authenticate: %w", err)
 	}
-	if issuer, err = issuerOf(ctx, tx, ch.CertHash); err != nil {
-		return issuer, false, fmt.Errorf("authenticate %s: %w", udid, err)
+	if nb.issuer, err = issuerOf(ctx, tx, ch.CertHash); err != nil {
+		return nb, fmt.Errorf("authenticate %s: %w", udid, err)
 	}
 	bound, err := loadBoundDevice(ctx, tx, udid)
 	if err != nil {
-		return issuer, false, fmt.Errorf("authenticate %s: %w", udid, err)
+		return nb, fmt.Errorf("authenticate %s: %w", udid, err)
 	}
-	if usesAllowance, err = bound.mayBind(ch.CertHash, issuer, time.Now()); err != nil {
-		return issuer, false, fmt.Errorf("authenticate %s: %w", udid, err)
+	nb.previous = bound.certHash
+	if nb.usesAllowance, err = bound.mayBind(ch.CertHash, nb.issuer, time.Now()); err != nil {
+		return nb, fmt.Errorf("authenticate %s: %w", udid, err)
 	}
-	return issuer, usesAllowance, nil
+	return nb, nil
 }
 
 // AllowReenrollment lets a device bind a new identity once, within
