@@ -3,7 +3,9 @@ package graph
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
+	"time"
 
 	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/graph/model"
@@ -50,9 +52,15 @@ func (r *Resolver) createEnrollment(ctx context.Context, in model.CreateEnrollme
 	if name == "" {
 		return nil, BadInput("name must not be empty")
 	}
-	ne := store.NewEnrollment{Name: name, Actor: auth.FromContext(ctx).Actor()}
+	ne := store.NewEnrollment{Name: name, Actor: auth.FromContext(ctx).Actor(), ExpiresAt: in.ExpiresAt, MaxUses: in.MaxUses}
 	if in.Dep != nil {
 		ne.DEP = *in.Dep
+	}
+	if in.ExpiresAt != nil && !in.ExpiresAt.After(time.Now()) {
+		return nil, BadInput("expiresAt must be in the future")
+	}
+	if in.MaxUses != nil && (*in.MaxUses < 1 || *in.MaxUses > math.MaxInt32) {
+		return nil, BadInput("maxUses must be between 1 and %d", math.MaxInt32)
 	}
 	if in.BlueprintID != nil {
 		id, err := parseID("blueprint", *in.BlueprintID)
@@ -90,8 +98,33 @@ func (r *Resolver) enrollmentBlueprint(ctx context.Context, e *store.Enrollment)
 	return r.loadersFrom(ctx).blueprint.Load(ctx, *e.BlueprintID)
 }
 
-func (r *Resolver) enrollmentURL(e *store.Enrollment) string {
-	return mdmproto.EnrollmentURL(r.PublicURL, e.Secret)
+// enrollmentURL is known only in createEnrollment's answer: orchard keeps a
+// hash of the secret.
+func (r *Resolver) enrollmentURL(e *store.Enrollment) *string {
+	if e.Secret == "" {
+		return nil
+	}
+	url := mdmproto.EnrollmentURL(r.PublicURL, e.Secret)
+	return &url
+}
+
+func (r *Resolver) allowDeviceReenrollment(ctx context.Context, deviceID string) (*store.Device, error) {
+	n, err := parseID("device", deviceID)
+	if err != nil {
+		return nil, err
+	}
+	_, err = r.Store.AllowReenrollment(ctx, n, auth.FromContext(ctx).Actor())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, NotFound("no device with id %s", deviceID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	d, err := r.Store.Device(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
 }
 
 func (r *Resolver) pushTopicPlaceholder(ctx context.Context) (bool, error) {

@@ -139,7 +139,7 @@ func (r *enrollmentResolver) Blueprint(ctx context.Context, obj *store.Enrollmen
 }
 
 // URL is the resolver for the url field.
-func (r *enrollmentResolver) URL(ctx context.Context, obj *store.Enrollment) (string, error) {
+func (r *enrollmentResolver) URL(ctx context.Context, obj *store.Enrollment) (*string, error) {
 	return r.enrollmentURL(obj), nil
 }
 
@@ -181,6 +181,11 @@ func (r *mutationResolver) BlockDevice(ctx context.Context, id string) (*store.D
 // UnblockDevice is the resolver for the unblockDevice field.
 func (r *mutationResolver) UnblockDevice(ctx context.Context, id string) (*store.Device, error) {
 	return r.setBlocked(ctx, id, false)
+}
+
+// AllowDeviceReenrollment is the resolver for the allowDeviceReenrollment field.
+func (r *mutationResolver) AllowDeviceReenrollment(ctx context.Context, deviceID string) (*store.Device, error) {
+	return r.allowDeviceReenrollment(ctx, deviceID)
 }
 
 // CreateBlueprint is the resolver for the createBlueprint field.

@@ -41,6 +41,9 @@ type Device struct {
 	PushTokenInvalidAt       *time.Time
 	CheckoutAt               *time.Time
 	BlockedAt                *time.Time
+	// ReenrollmentAllowedUntil: an administrator let the device bind one new
+	// identity before then (AllowReenrollment).
+	ReenrollmentAllowedUntil *time.Time
 	CreatedAt                time.Time
 	UpdatedAt                time.Time
 }
@@ -49,7 +52,7 @@ const deviceColumns = `id, udid, serial_number, name, model, platform, os_versio
 	apple_silicon, cert_not_valid_after, blueprint_id, awaiting_configuration, declarative_management,
 	dep_enrollment, user_enrollment, user_approved_enrollment, supervised, bootstrap_token_escrowed,
 	filevault_enabled, filevault_prk_escrowed, activation_lock_manageable, last_seen_at,
-	last_notified_at, push_token_invalid_at, checkout_at, blocked_at, created_at, updated_at`
+	last_notified_at, push_token_invalid_at, checkout_at, blocked_at, reenroll_allowed_until, created_at, updated_at`
 
 func scanDevice(row pgx.Row) (Device, error) {
 	var d Device
@@ -58,7 +61,7 @@ func scanDevice(row pgx.Row) (Device, error) {
 		&d.AwaitingConfiguration, &d.DeclarativeManagement, &d.DEPEnrollment, &d.UserEnrollment,
 		&d.UserApprovedEnrollment, &d.Supervised, &d.BootstrapTokenEscrowed, &d.FileVaultEnabled,
 		&d.FileVaultPRKEscrowed, &d.ActivationLockManageable, &d.LastSeenAt, &d.LastNotifiedAt,
-		&d.PushTokenInvalidAt, &d.CheckoutAt, &d.BlockedAt, &d.CreatedAt, &d.UpdatedAt)
+		&d.PushTokenInvalidAt, &d.CheckoutAt, &d.BlockedAt, &d.ReenrollmentAllowedUntil, &d.CreatedAt, &d.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return d, ErrNotFound
 	}
@@ -163,13 +166,16 @@ func DeviceForUpdate(ctx context.Context, tx pgx.Tx, id int64) (Device, error) {
 }
 
 // SetDeviceBlocked blocks or unblocks a device inside tx. Blocking twice
-// keeps the first blocked_at.
+// keeps the first blocked_at. A blocked device was told to leave management
+// (401) and may have dropped its identity, so unblocking allows it one
+// re-enrollment with a new identity (see AllowReenrollment).
 func (s *Store) SetDeviceBlocked(ctx context.Context, tx pgx.Tx, id int64, blocked bool) (Device, error) {
 	sql := `UPDATE enrolled_devices SET blocked_at = COALESCE(blocked_at, now()), updated_at = now()
 		WHERE id = $1 RETURNING ` + deviceColumns
 	action := "device.block"
 	if !blocked {
-		sql = `UPDATE enrolled_devices SET blocked_at = NULL, updated_at = now()
+		sql = `UPDATE enrolled_devices SET blocked_at = NULL, updated_at = now(),
+			reenroll_allowed_until = now() + '` + ReenrollmentWindow.String() + `'::interval
 			WHERE id = $1 RETURNING ` + deviceColumns
 		action = "device.unblock"
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,35 +42,17 @@ type Channel struct {
 
 // Authenticate starts a new enrollment of a device channel: it binds the
 // identity certificate, records the facts, clears the command queue and user
-// channels, and leaves the device unusable until TokenUpdate.
+// channels, and leaves the device unusable until TokenUpdate. A device bound
+// to another, still valid identity is refused (see mayBind) and nothing changes.
 func (s *Store) Authenticate(ctx context.Context, ch Channel, facts mdmproto.DeviceFacts) (int64, error) {
 	var id int64
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
 		udid := ch.DeviceID()
-		var other string
-		err := tx.QueryRow(ctx, "SELECT udid FROM enrolled_devices WHERE identity_cert_sha256 = $1 AND udid <> $2",
-			ch.CertHash, udid).Scan(&other)
-		if err == nil {
-			return fmt.Errorf("authenticate %s: certificate already used by another device: %w", udid, ErrIdentityMismatch)
-		} else if !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("authenticate: %w", err)
-		}
-		var blocked bool
-		err = tx.QueryRow(ctx, "SELECT blocked_at IS NOT NULL FROM enrolled_devices WHERE udid = $1 FOR UPDATE", udid).Scan(&blocked)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("authenticate: %w", err)
-		}
-		if blocked {
-			return fmt.Errorf("authenticate %s: %w", udid, ErrDeviceBlocked)
-		}
 		// The enrollment that issued the certificate gives the blueprint and
 		// DEP flag; certificates of an external CA have none.
-		var enrollmentID, blueprintID *int64
-		var dep bool
-		err = tx.QueryRow(ctx, `SELECT e.id, e.blueprint_id, e.dep FROM mdm_scep_certificates c
-			JOIN mdm_enrollments e ON e.id = c.enrollment_id WHERE c.sha256 = $1`, ch.CertHash).Scan(&enrollmentID, &blueprintID, &dep)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("authenticate: %w", err)
+		nb, err := checkNewIdentity(ctx, tx, ch)
+		if err != nil {
+			return err
 		}
 		err = tx.QueryRow(ctx, `INSERT INTO enrolled_devices (udid, user_enrollment, identity_cert_sha256, cert_not_valid_after,
 				mdm_enrollment_id, blueprint_id, dep_enrollment, authenticated_at, last_seen_at)
@@ -81,10 +64,22 @@ func (s *Store) Authenticate(ctx context.Context, ch Channel, facts mdmproto.Dev
 				dep_enrollment = EXCLUDED.dep_enrollment, authenticated_at = now(), last_seen_at = now(),
 				token_updated = false, checkout_at = NULL, push_token = NULL, push_magic = '', push_topic = '',
 				push_token_invalid_at = NULL, unlock_token_sealed = NULL, bootstrap_token_sealed = NULL,
-				bootstrap_token_escrowed = false, updated_at = now()
-			RETURNING id`, udid, ch.UserEnrollment(), ch.CertHash, ch.CertNotAfter, enrollmentID, blueprintID, dep).Scan(&id)
+				bootstrap_token_escrowed = false, reenroll_allowed_until = NULL, updated_at = now()
+			WHERE enrolled_devices.identity_cert_sha256 IS NOT DISTINCT FROM $8
+			RETURNING id`, udid, ch.UserEnrollment(), ch.CertHash, ch.CertNotAfter, nb.issuer.enrollmentID, nb.issuer.blueprintID,
+			nb.issuer.dep, nb.previous).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("authenticate %s: bound by a concurrent Authenticate: %w", udid, ErrIdentityMismatch)
+		}
 		if err != nil {
 			return fmt.Errorf("authenticate %s: %w", udid, err)
+		}
+		if nb.usesAllowance {
+			err := WriteAudit(ctx, tx, AuditEvent{Actor: "device", Action: "device.reenroll", ObjectType: "enrolled_device",
+				ObjectID: strconv.FormatInt(id, 10), Data: map[string]any{"udid": udid, "allowed_by": "administrator"}})
+			if err != nil {
+				return err
+			}
 		}
 		if err := applyFacts(ctx, tx, id, facts); err != nil {
 			return err
@@ -98,14 +93,14 @@ func (s *Store) Authenticate(ctx context.Context, ch Channel, facts mdmproto.Dev
 	return id, err
 }
 
-// deviceFor checks the channel's certificate is the one bound to its device
-// and that the device is not blocked, locks the row and marks it seen: one
-// round trip when all is well; refusals take a second to say why.
+// deviceFor checks the channel's certificate is the one bound to its device,
+// that it was not revoked, and that the device is not blocked nor checked
+// out (a checked-out device must Authenticate again), locks the row and marks
+// it seen: one round trip when all is well; refusals take a second to say why.
 func deviceFor(ctx context.Context, tx pgx.Tx, ch Channel, needTokenUpdate bool) (int64, error) {
 	var id int64
 	err := tx.QueryRow(ctx, `UPDATE enrolled_devices SET last_seen_at = now()
-		WHERE udid = $1 AND identity_cert_sha256 = $2 AND blocked_at IS NULL AND authenticated_at IS NOT NULL
-			AND (token_updated OR NOT $3) RETURNING id`, ch.DeviceID(), ch.CertHash, needTokenUpdate).Scan(&id)
+		WHERE `+identityUsable+` AND (token_updated OR NOT $3) RETURNING id`, ch.DeviceID(), ch.CertHash, needTokenUpdate).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, refusedBecause(ctx, tx, ch, needTokenUpdate)
 	}
@@ -118,12 +113,14 @@ func deviceFor(ctx context.Context, tx pgx.Tx, ch Channel, needTokenUpdate bool)
 // refusedBecause says why deviceFor matched no device.
 func refusedBecause(ctx context.Context, tx pgx.Tx, ch Channel, needTokenUpdate bool) error {
 	var (
-		bound         []byte
-		blocked, tu   bool
-		authenticated *time.Time
+		bound                         []byte
+		blocked, tu, checkedOut, revd bool
+		authenticated                 *time.Time
 	)
-	err := tx.QueryRow(ctx, `SELECT identity_cert_sha256, blocked_at IS NOT NULL, token_updated, authenticated_at
-		FROM enrolled_devices WHERE udid = $1`, ch.DeviceID()).Scan(&bound, &blocked, &tu, &authenticated)
+	err := tx.QueryRow(ctx, `SELECT identity_cert_sha256, blocked_at IS NOT NULL, token_updated, authenticated_at,
+			checkout_at IS NOT NULL,
+			EXISTS (SELECT 1 FROM mdm_scep_certificates c WHERE c.sha256 = $2 AND c.revoked_at IS NOT NULL)
+		FROM enrolled_devices WHERE udid = $1`, ch.DeviceID(), ch.CertHash).Scan(&bound, &blocked, &tu, &authenticated, &checkedOut, &revd)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return fmt.Errorf("device %s: %w", ch.DeviceID(), ErrNotEnrolled)
@@ -133,7 +130,9 @@ func refusedBecause(ctx context.Context, tx pgx.Tx, ch Channel, needTokenUpdate 
 		return fmt.Errorf("device %s: %w", ch.DeviceID(), ErrDeviceBlocked)
 	case !bytes.Equal(bound, ch.CertHash):
 		return fmt.Errorf("device %s: %w", ch.DeviceID(), ErrIdentityMismatch)
-	case authenticated == nil:
+	case revd:
+		return fmt.Errorf("device %s: %w", ch.DeviceID(), ErrIdentityRevoked)
+	case authenticated == nil, checkedOut:
 		return fmt.Errorf("device %s: %w", ch.DeviceID(), ErrNotEnrolled)
 	case needTokenUpdate && !tu:
 		return fmt.Errorf("device %s: %w", ch.DeviceID(), ErrNoTokenUpdate)

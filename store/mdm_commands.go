@@ -144,7 +144,7 @@ const nextAfterReport = `WITH next AS (
 // the next command. No row means refused; whyRefused says why.
 const idleSQL = `WITH d AS (
 		UPDATE enrolled_devices SET last_seen_at = now()
-		WHERE udid = $1 AND identity_cert_sha256 = $2 AND blocked_at IS NULL AND token_updated
+		WHERE ` + identityUsable + ` AND token_updated
 		RETURNING id),
 	next AS (
 		SELECT c.id FROM mdm_device_commands c JOIN d ON c.device_id = d.id

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -12,18 +11,37 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/orchardmdm/orchard/store/seal"
 )
+
+// ErrEnrollmentClosed: the enrollment expired or issued all the identities
+// it may; its profile URL answers 410 and its challenges are refused.
+var ErrEnrollmentClosed = errors.New("enrollment expired or used up")
 
 // Enrollment is an over-the-air enrollment: the profile at /enroll/<Secret>.
 type Enrollment struct {
-	ID          int64
-	Name        string
+	ID   int64
+	Name string
+	// Secret is known only to the CreateEnrollment that made it, and to
+	// DEPEnrollment: orchard keeps a hash of it (and, for DEP enrollments,
+	// whose URL is given to Apple again and again, a sealed copy).
 	Secret      string
 	BlueprintID *int64
 	// DEP enrollments are where Automated Device Enrollment profiles point.
-	DEP       bool
+	DEP bool
+	// ExpiresAt, when set, ends the enrollment: no profile, no challenge after it.
+	ExpiresAt *time.Time
+	// MaxUses, when set, bounds the identity certificates it issues; Uses counts them.
+	MaxUses   *int
+	Uses      int
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// Closed says whether the enrollment can no longer enroll devices.
+func (e Enrollment) Closed(now time.Time) bool {
+	return (e.ExpiresAt != nil && !now.Before(*e.ExpiresAt)) || (e.MaxUses != nil && e.Uses >= *e.MaxUses)
 }
 
 // NewEnrollment is what CreateEnrollment needs; Actor names who asked, for
@@ -32,14 +50,16 @@ type NewEnrollment struct {
 	Name        string
 	BlueprintID *int64
 	DEP         bool
+	ExpiresAt   *time.Time
+	MaxUses     *int
 	Actor       string
 }
 
-const enrollmentColumns = "id, name, secret, blueprint_id, dep, created_at, updated_at"
+const enrollmentColumns = "id, name, blueprint_id, dep, expires_at, max_uses, uses, created_at, updated_at"
 
 func scanEnrollment(row pgx.Row) (Enrollment, error) {
 	var e Enrollment
-	err := row.Scan(&e.ID, &e.Name, &e.Secret, &e.BlueprintID, &e.DEP, &e.CreatedAt, &e.UpdatedAt)
+	err := row.Scan(&e.ID, &e.Name, &e.BlueprintID, &e.DEP, &e.ExpiresAt, &e.MaxUses, &e.Uses, &e.CreatedAt, &e.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, ErrNotFound
 	}
@@ -53,20 +73,28 @@ func randomToken(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// CreateEnrollment inserts an enrollment with a fresh secret.
+// secretHash is how enrollment secrets and SCEP challenges are kept: only
+// compared, never shown again.
+func secretHash(secret string) []byte {
+	sum := sha256.Sum256([]byte(secret))
+	return sum[:]
+}
+
+// CreateEnrollment inserts an enrollment with a fresh secret, returned in
+// Secret this once.
 func (s *Store) CreateEnrollment(ctx context.Context, in NewEnrollment) (Enrollment, error) {
 	var e Enrollment
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		e, err = createEnrollment(ctx, tx, in)
+		e, err = s.createEnrollment(ctx, tx, in)
 		return err
 	})
 	return e, err
 }
 
-// DEPEnrollment returns the DEP enrollment named after a DEP profile,
-// creating it on first use, so every DEP profile sends its devices to an
-// enrollment of their own (and its blueprint).
+// DEPEnrollment returns the DEP enrollment named after a DEP profile, with
+// its secret, creating it on first use, so every DEP profile sends its
+// devices to an enrollment of their own (and its blueprint).
 func (s *Store) DEPEnrollment(ctx context.Context, profileName string) (Enrollment, error) {
 	var e Enrollment
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
@@ -78,14 +106,55 @@ func (s *Store) DEPEnrollment(ctx context.Context, profileName string) (Enrollme
 		e, err = scanEnrollment(tx.QueryRow(ctx, "SELECT "+enrollmentColumns+
 			" FROM mdm_enrollments WHERE dep AND name = $1 ORDER BY id LIMIT 1", profileName))
 		if errors.Is(err, ErrNotFound) {
-			e, err = createEnrollment(ctx, tx, NewEnrollment{Name: profileName, DEP: true})
+			e, err = s.createEnrollment(ctx, tx, NewEnrollment{Name: profileName, DEP: true})
+			return err
 		}
+		if err != nil {
+			return err
+		}
+		e.Secret, err = s.depSecret(ctx, tx, e.ID)
 		return err
 	})
 	return e, err
 }
 
-func createEnrollment(ctx context.Context, tx pgx.Tx, in NewEnrollment) (Enrollment, error) {
+func enrollmentSecretPlace(id int64) seal.Place {
+	return seal.Place{Table: "mdm_enrollments", Column: "secret_sealed", RowID: strconv.FormatInt(id, 10)}
+}
+
+// depSecret opens a DEP enrollment's sealed secret; one made before secrets
+// were sealed is sealed now and its clear copy erased.
+func (s *Store) depSecret(ctx context.Context, tx pgx.Tx, id int64) (string, error) {
+	var sealed, clear *string
+	if err := tx.QueryRow(ctx, "SELECT secret_sealed, secret FROM mdm_enrollments WHERE id = $1", id).Scan(&sealed, &clear); err != nil {
+		return "", fmt.Errorf("DEP enrollment secret: %w", err)
+	}
+	if sealed != nil {
+		plain, err := s.sealer.Open(*sealed, enrollmentSecretPlace(id))
+		if err != nil {
+			return "", fmt.Errorf("open DEP enrollment secret %d: %w", id, err)
+		}
+		return string(plain), nil
+	}
+	if clear == nil {
+		return "", fmt.Errorf("DEP enrollment %d has no secret", id)
+	}
+	return *clear, s.sealEnrollmentSecret(ctx, tx, id, *clear)
+}
+
+func (s *Store) sealEnrollmentSecret(ctx context.Context, tx pgx.Tx, id int64, secret string) error {
+	sealed, err := s.sealer.Seal([]byte(secret), enrollmentSecretPlace(id))
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, "UPDATE mdm_enrollments SET secret_sealed = $2, secret = NULL WHERE id = $1", id, sealed)
+	if err != nil {
+		return fmt.Errorf("seal DEP enrollment secret: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) createEnrollment(ctx context.Context, tx pgx.Tx, in NewEnrollment) (Enrollment, error) {
 	if in.Name == "" {
 		return Enrollment{}, fmt.Errorf("enrollment name must not be empty")
 	}
@@ -93,26 +162,41 @@ func createEnrollment(ctx context.Context, tx pgx.Tx, in NewEnrollment) (Enrollm
 	if actor == "" {
 		actor = "system"
 	}
-	e, err := scanEnrollment(tx.QueryRow(ctx, `INSERT INTO mdm_enrollments (name, secret, blueprint_id, dep)
-		VALUES ($1, $2, $3, $4) RETURNING `+enrollmentColumns, in.Name, randomToken(32), in.BlueprintID, in.DEP))
+	secret := randomToken(32)
+	e, err := scanEnrollment(tx.QueryRow(ctx, `INSERT INTO mdm_enrollments (name, secret_sha256, blueprint_id, dep, expires_at, max_uses)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+enrollmentColumns, in.Name, secretHash(secret), in.BlueprintID, in.DEP,
+		in.ExpiresAt, in.MaxUses))
 	if isForeignKeyViolation(err) {
 		return e, fmt.Errorf("blueprint %d: %w", *in.BlueprintID, ErrNotFound)
 	}
 	if err != nil {
 		return e, fmt.Errorf("create enrollment: %w", err)
 	}
+	e.Secret = secret
+	if e.DEP {
+		if err := s.sealEnrollmentSecret(ctx, tx, e.ID, secret); err != nil {
+			return e, err
+		}
+	}
 	return e, WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: "enrollment.create", ObjectType: "mdm_enrollment",
-		ObjectID: strconv.FormatInt(e.ID, 10), Data: map[string]any{"name": e.Name, "blueprint_id": e.BlueprintID, "dep": e.DEP}})
+		ObjectID: strconv.FormatInt(e.ID, 10), Data: map[string]any{"name": e.Name, "blueprint_id": e.BlueprintID, "dep": e.DEP,
+			"expires_at": e.ExpiresAt, "max_uses": e.MaxUses}})
 }
 
-// Enrollment returns one enrollment.
+// Enrollment returns one enrollment (without its secret).
 func (s *Store) Enrollment(ctx context.Context, id int64) (Enrollment, error) {
 	return scanEnrollment(s.pool.QueryRow(ctx, "SELECT "+enrollmentColumns+" FROM mdm_enrollments WHERE id = $1", id))
 }
 
-// EnrollmentBySecret returns the enrollment a profile URL names.
+// EnrollmentBySecret returns the enrollment a profile URL names: ErrNotFound
+// for an unknown secret, ErrEnrollmentClosed for an expired or used-up one.
 func (s *Store) EnrollmentBySecret(ctx context.Context, secret string) (Enrollment, error) {
-	return scanEnrollment(s.pool.QueryRow(ctx, "SELECT "+enrollmentColumns+" FROM mdm_enrollments WHERE secret = $1", secret))
+	e, err := scanEnrollment(s.pool.QueryRow(ctx, "SELECT "+enrollmentColumns+
+		" FROM mdm_enrollments WHERE secret_sha256 = $1", secretHash(secret)))
+	if err == nil && e.Closed(time.Now()) {
+		return e, fmt.Errorf("enrollment %d: %w", e.ID, ErrEnrollmentClosed)
+	}
+	return e, err
 }
 
 // ListEnrollments returns one page of enrollments in id order.
@@ -136,11 +220,16 @@ func (s *Store) CountEnrollments(ctx context.Context) (int, error) {
 }
 
 // DeleteEnrollment deletes an enrollment: its profile URL and unused
-// challenges stop working; enrolled devices stay enrolled.
+// challenges stop working, and the identity certificates it issued are
+// revoked, so devices enrolled through it are refused until they enroll again.
 func (s *Store) DeleteEnrollment(ctx context.Context, id int64, actor string) error {
 	return s.InTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, "UPDATE mdm_scep_certificates SET revoked_at = now() WHERE enrollment_id = $1 AND revoked_at IS NULL", id)
+		if err != nil {
+			return fmt.Errorf("revoke certificates of enrollment %d: %w", id, err)
+		}
 		var name string
-		err := tx.QueryRow(ctx, "DELETE FROM mdm_enrollments WHERE id = $1 RETURNING name", id).Scan(&name)
+		err = tx.QueryRow(ctx, "DELETE FROM mdm_enrollments WHERE id = $1 RETURNING name", id).Scan(&name)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("enrollment %d: %w", id, ErrNotFound)
 		}
@@ -148,66 +237,6 @@ func (s *Store) DeleteEnrollment(ctx context.Context, id int64, actor string) er
 			return fmt.Errorf("delete enrollment: %w", err)
 		}
 		return WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: "enrollment.delete", ObjectType: "mdm_enrollment",
-			ObjectID: strconv.FormatInt(id, 10), Data: map[string]any{"name": name}})
+			ObjectID: strconv.FormatInt(id, 10), Data: map[string]any{"name": name, "revoked_certificates": tag.RowsAffected()}})
 	})
-}
-
-// DeleteStaleSCEPChallenges removes challenges that expired before cutoff
-// (used ones are deleted when used); the daily clean-up job calls it.
-func (s *Store) DeleteStaleSCEPChallenges(ctx context.Context, cutoff time.Time) (int64, error) {
-	tag, err := s.pool.Exec(ctx, "DELETE FROM mdm_scep_challenges WHERE expires_at < $1", cutoff)
-	if err != nil {
-		return 0, fmt.Errorf("delete stale scep challenges: %w", err)
-	}
-	return tag.RowsAffected(), nil
-}
-
-// NewSCEPChallenge makes a single-use challenge for one profile download.
-func (s *Store) NewSCEPChallenge(ctx context.Context, enrollmentID int64, ttl time.Duration) (string, error) {
-	challenge := randomToken(24)
-	_, err := s.pool.Exec(ctx, `INSERT INTO mdm_scep_challenges (challenge, enrollment_id, expires_at)
-		VALUES ($1, $2, now() + $3::interval)`, challenge, enrollmentID, ttl.String())
-	if isForeignKeyViolation(err) {
-		return "", fmt.Errorf("enrollment %d: %w", enrollmentID, ErrNotFound)
-	}
-	if err != nil {
-		return "", fmt.Errorf("new scep challenge: %w", err)
-	}
-	return challenge, nil
-}
-
-// ConsumeSCEPChallenge uses up a challenge and records the certificate issue
-// returns, in one transaction. A wrong, used or expired challenge is
-// ErrNotFound and issues nothing.
-func (s *Store) ConsumeSCEPChallenge(ctx context.Context, challenge string, issue func() (*x509.Certificate, error)) error {
-	return s.InTx(ctx, func(tx pgx.Tx) error {
-		var enrollmentID int64
-		err := tx.QueryRow(ctx, `UPDATE mdm_scep_challenges SET used_at = now()
-			WHERE challenge = $1 AND used_at IS NULL AND expires_at > now() RETURNING enrollment_id`, challenge).Scan(&enrollmentID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("scep challenge: %w", ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("scep challenge: %w", err)
-		}
-		cert, err := issue()
-		if err != nil {
-			return err
-		}
-		sum := sha256.Sum256(cert.Raw)
-		_, err = tx.Exec(ctx, `INSERT INTO mdm_scep_certificates (serial, sha256, subject, enrollment_id, not_before, not_after)
-			VALUES ($1, $2, $3, $4, $5, $6)`, cert.SerialNumber.String(), sum[:], cert.Subject.String(), enrollmentID,
-			cert.NotBefore, cert.NotAfter)
-		if err != nil {
-			return fmt.Errorf("record scep certificate: %w", err)
-		}
-		return nil
-	})
-}
-
-// CountSCEPCertificates counts the identity certificates issued.
-func (s *Store) CountSCEPCertificates(ctx context.Context) (int, error) {
-	var n int
-	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM mdm_scep_certificates").Scan(&n)
-	return n, err
 }

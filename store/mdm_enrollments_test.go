@@ -131,3 +131,67 @@ func TestDEPEnrollmentIsMadeOncePerProfileName(t *testing.T) {
 		t.Fatalf("another profile name: %+v %v", other, err)
 	}
 }
+
+// TestSecretsAreKeptHashedAndUsedChallengesDeleted: enrollment secrets and
+// challenges are only compared, so no row holds them in clear; a DEP
+// enrollment's secret is sealed (it is given to Apple again), including one
+// stored in clear before secrets were hashed.
+func TestSecretsAreKeptHashedAndUsedChallengesDeleted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := pgtest.New(t)
+	inClear := func(secret string) bool {
+		t.Helper()
+		var n int
+		err := s.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM mdm_enrollments t WHERE strpos(t::text, $1) > 0) +
+			(SELECT count(*) FROM mdm_scep_challenges t WHERE strpos(t::text, $1) > 0)`, secret).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
+	}
+	ota, err := s.CreateEnrollment(ctx, store.NewEnrollment{Name: "OTA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep, err := s.DEPEnrollment(ctx, "Kiosk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	challenge, err := s.NewSCEPChallenge(ctx, ota.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{ota.Secret, dep.Secret, challenge} {
+		if inClear(secret) {
+			t.Fatalf("secret %q... stored in clear", secret[:4])
+		}
+	}
+	if again, err := s.DEPEnrollment(ctx, "Kiosk"); err != nil || again.Secret != dep.Secret {
+		t.Fatalf("DEP enrollment secret not kept: %v", err)
+	}
+	if got, err := s.EnrollmentBySecret(ctx, ota.Secret); err != nil || got.ID != ota.ID || got.Secret != "" {
+		t.Fatalf("by secret: %+v %v", got, err)
+	}
+	// A DEP enrollment from before hashing: clear secret, no sealed copy.
+	if _, err := s.Pool().Exec(ctx, "UPDATE mdm_enrollments SET secret = 'legacy-secret-legacy-secret-legacy-secret', secret_sealed = NULL WHERE id = $1", dep.ID); err != nil {
+		t.Fatal(err)
+	}
+	if legacy, err := s.DEPEnrollment(ctx, "Kiosk"); err != nil || legacy.Secret != "legacy-secret-legacy-secret-legacy-secret" {
+		t.Fatalf("legacy DEP secret: %+v %v", legacy, err)
+	}
+	if inClear("legacy-secret-legacy") {
+		t.Fatal("a legacy DEP secret stays in clear after use")
+	}
+	issue := func() (*x509.Certificate, error) {
+		return &x509.Certificate{Raw: []byte("c"), SerialNumber: big.NewInt(7), NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}, nil
+	}
+	if err := s.ConsumeSCEPChallenge(ctx, challenge, issue); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	_ = s.Pool().QueryRow(ctx, "SELECT count(*) FROM mdm_scep_challenges").Scan(&left)
+	if left != 0 {
+		t.Fatalf("%d challenges kept after use", left)
+	}
+}

@@ -111,7 +111,8 @@ func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logge
 func (a *app) routes(tokens *auth.Tokens) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		a.store.PoolCollector(), a.store.JobQueueCollector(a.logger), a.store.PushCollector(a.logger))
+		a.store.PoolCollector(), a.store.JobQueueCollector(a.logger), a.store.PushCollector(a.logger),
+		a.store.IdentityCollector(a.logger))
 	metrics := newHTTPMetrics(reg)
 	mux := http.NewServeMux()
 	route := func(pattern string, h http.Handler) { mux.Handle(pattern, metrics.wrap(pattern, h)) }

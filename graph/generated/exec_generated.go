@@ -253,6 +253,7 @@ type ComplexityRoot struct {
 		Platform                 func(childComplexity int) int
 		PushTokenInvalidAt       func(childComplexity int) int
 		RecoveryPassword         func(childComplexity int) int
+		ReenrollmentAllowedUntil func(childComplexity int) int
 		SerialNumber             func(childComplexity int) int
 		Supervised               func(childComplexity int) int
 		UDID                     func(childComplexity int) int
@@ -308,10 +309,13 @@ type ComplexityRoot struct {
 		Blueprint            func(childComplexity int) int
 		CreatedAt            func(childComplexity int) int
 		DEP                  func(childComplexity int) int
+		ExpiresAt            func(childComplexity int) int
 		ID                   func(childComplexity int) int
+		MaxUses              func(childComplexity int) int
 		Name                 func(childComplexity int) int
 		PushTopicPlaceholder func(childComplexity int) int
 		URL                  func(childComplexity int) int
+		Uses                 func(childComplexity int) int
 	}
 
 	EnrollmentConnection struct {
@@ -356,28 +360,29 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AssignDEPProfile      func(childComplexity int, id string, serialNumbers []string) int
-		BlockDevice           func(childComplexity int, id string) int
-		CancelDeviceCommand   func(childComplexity int, uuid string) int
-		CreateBlueprint       func(childComplexity int, input model.CreateBlueprintInput) int
-		CreateDEPProfile      func(childComplexity int, input model.DEPProfileInput) int
-		CreateDEPToken        func(childComplexity int, name string) int
-		CreateEnrollment      func(childComplexity int, input model.CreateEnrollmentInput) int
-		DeleteDEPProfile      func(childComplexity int, id string) int
-		DeleteEnrollment      func(childComplexity int, id string) int
-		EnqueueDeviceCommand  func(childComplexity int, deviceID string, requestType string, payload any) int
-		EraseDevice           func(childComplexity int, id string, input *model.EraseDeviceInput) int
-		LockDevice            func(childComplexity int, id string, input *model.LockDeviceInput) int
-		PushDevice            func(childComplexity int, id string) int
-		PushDevices           func(childComplexity int, filter *model.DeviceFilter) int
-		RemoveDEPProfile      func(childComplexity int, virtualServerID string, serialNumbers []string) int
-		SetDEPDefaultProfile  func(childComplexity int, virtualServerID string, profileID *string) int
-		SyncDEPVirtualServer  func(childComplexity int, id string, fullSync *bool) int
-		UnblockDevice         func(childComplexity int, id string) int
-		UpdateDEPProfile      func(childComplexity int, id string, input model.DEPProfileInput) int
-		UpdatePushCertificate func(childComplexity int, id string, input model.UpdatePushCertificateInput) int
-		UploadDEPToken        func(childComplexity int, id string, file *graphql.Upload, content *string) int
-		UploadPushCertificate func(childComplexity int, input model.UploadPushCertificateInput) int
+		AllowDeviceReenrollment func(childComplexity int, deviceID string) int
+		AssignDEPProfile        func(childComplexity int, id string, serialNumbers []string) int
+		BlockDevice             func(childComplexity int, id string) int
+		CancelDeviceCommand     func(childComplexity int, uuid string) int
+		CreateBlueprint         func(childComplexity int, input model.CreateBlueprintInput) int
+		CreateDEPProfile        func(childComplexity int, input model.DEPProfileInput) int
+		CreateDEPToken          func(childComplexity int, name string) int
+		CreateEnrollment        func(childComplexity int, input model.CreateEnrollmentInput) int
+		DeleteDEPProfile        func(childComplexity int, id string) int
+		DeleteEnrollment        func(childComplexity int, id string) int
+		EnqueueDeviceCommand    func(childComplexity int, deviceID string, requestType string, payload any) int
+		EraseDevice             func(childComplexity int, id string, input *model.EraseDeviceInput) int
+		LockDevice              func(childComplexity int, id string, input *model.LockDeviceInput) int
+		PushDevice              func(childComplexity int, id string) int
+		PushDevices             func(childComplexity int, filter *model.DeviceFilter) int
+		RemoveDEPProfile        func(childComplexity int, virtualServerID string, serialNumbers []string) int
+		SetDEPDefaultProfile    func(childComplexity int, virtualServerID string, profileID *string) int
+		SyncDEPVirtualServer    func(childComplexity int, id string, fullSync *bool) int
+		UnblockDevice           func(childComplexity int, id string) int
+		UpdateDEPProfile        func(childComplexity int, id string, input model.DEPProfileInput) int
+		UpdatePushCertificate   func(childComplexity int, id string, input model.UpdatePushCertificateInput) int
+		UploadDEPToken          func(childComplexity int, id string, file *graphql.Upload, content *string) int
+		UploadPushCertificate   func(childComplexity int, input model.UploadPushCertificateInput) int
 	}
 
 	PageInfo struct {
@@ -485,7 +490,8 @@ type DeviceConnectionResolver interface {
 type EnrollmentResolver interface {
 	Blueprint(ctx context.Context, obj *store.Enrollment) (*store.Blueprint, error)
 
-	URL(ctx context.Context, obj *store.Enrollment) (string, error)
+	URL(ctx context.Context, obj *store.Enrollment) (*string, error)
+
 	PushTopicPlaceholder(ctx context.Context, obj *store.Enrollment) (bool, error)
 }
 type EnrollmentConnectionResolver interface {
@@ -500,6 +506,7 @@ type JobResolver interface {
 type MutationResolver interface {
 	BlockDevice(ctx context.Context, id string) (*store.Device, error)
 	UnblockDevice(ctx context.Context, id string) (*store.Device, error)
+	AllowDeviceReenrollment(ctx context.Context, deviceID string) (*store.Device, error)
 	CreateBlueprint(ctx context.Context, input model.CreateBlueprintInput) (*store.Blueprint, error)
 	CreateEnrollment(ctx context.Context, input model.CreateEnrollmentInput) (*store.Enrollment, error)
 	DeleteEnrollment(ctx context.Context, id string) (string, error)
@@ -1498,6 +1505,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Device.RecoveryPassword(childComplexity), true
+	case "Device.reenrollmentAllowedUntil":
+		if e.ComplexityRoot.Device.ReenrollmentAllowedUntil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Device.ReenrollmentAllowedUntil(childComplexity), true
 	case "Device.serialNumber":
 		if e.ComplexityRoot.Device.SerialNumber == nil {
 			break
@@ -1709,12 +1722,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Enrollment.DEP(childComplexity), true
+	case "Enrollment.expiresAt":
+		if e.ComplexityRoot.Enrollment.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Enrollment.ExpiresAt(childComplexity), true
 	case "Enrollment.id":
 		if e.ComplexityRoot.Enrollment.ID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Enrollment.ID(childComplexity), true
+	case "Enrollment.maxUses":
+		if e.ComplexityRoot.Enrollment.MaxUses == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Enrollment.MaxUses(childComplexity), true
 	case "Enrollment.name":
 		if e.ComplexityRoot.Enrollment.Name == nil {
 			break
@@ -1733,6 +1758,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Enrollment.URL(childComplexity), true
+	case "Enrollment.uses":
+		if e.ComplexityRoot.Enrollment.Uses == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Enrollment.Uses(childComplexity), true
 
 	case "EnrollmentConnection.edges":
 		if e.ComplexityRoot.EnrollmentConnection.Edges == nil {
@@ -1878,6 +1909,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.JobEvent.Type(childComplexity), true
 
+	case "Mutation.allowDeviceReenrollment":
+		if e.ComplexityRoot.Mutation.AllowDeviceReenrollment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_allowDeviceReenrollment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AllowDeviceReenrollment(childComplexity, args["deviceId"].(string)), true
 	case "Mutation.assignDEPProfile":
 		if e.ComplexityRoot.Mutation.AssignDEPProfile == nil {
 			break
@@ -2572,8 +2614,21 @@ type Mutation {
   """
   blockDevice(id: ID!): Device! @hasPermission(permission: "mdm.change_enrolleddevice")
 
-  "Unblocks a device so it can enroll again. Recorded in the audit trail."
+  """
+  Unblocks a device so it can enroll again: it may bind one new identity within 24 hours
+  (as with allowDeviceReenrollment). Recorded in the audit trail.
+  """
   unblockDevice(id: ID!): Device! @hasPermission(permission: "mdm.change_enrolleddevice")
+
+  """
+  Lets a device enroll once with a new identity certificate although its current one is
+  still valid (a device erased or restored without its identity): the first Authenticate
+  within 24 hours uses the allowance up. Without it, an Authenticate with a new certificate
+  for a device bound to a valid identity is refused (HTTP 403, nothing changes), unless the
+  device checked out, its identity expired, or it is assigned to orchard in Apple's DEP and
+  enrolls through a DEP enrollment. Recorded in the audit trail, as is its use.
+  """
+  allowDeviceReenrollment(deviceId: ID!): Device! @hasPermission(permission: "mdm.change_enrolleddevice")
 
   "Creates a blueprint."
   createBlueprint(input: CreateBlueprintInput!): Blueprint! @hasPermission(permission: "mdm.add_blueprint")
@@ -2617,8 +2672,14 @@ type Device {
   osVersion: String!
   buildVersion: String!
   appleSilicon: Boolean!
-  "When the device's identity certificate expires."
+  """
+  When the device's identity certificate expires: after it the device cannot check in until
+  it enrolls again (reinstall its enrollment profile). The metric
+  orchard_devices_identity_expiring counts devices whose identity expires within 30 days.
+  """
   certNotValidAfter: Time
+  "Until when the device may enroll once with a new identity (allowDeviceReenrollment), if allowed."
+  reenrollmentAllowedUntil: Time
   "The blueprint the device follows."
   blueprint: Blueprint
   "True while the device waits in Setup Assistant for DeviceConfigured."
@@ -2804,14 +2865,16 @@ extend type Query {
 
 extend type Mutation {
   """
-  Creates an over-the-air enrollment: a profile URL with a secret. Each download of the
-  profile carries a fresh single-use SCEP challenge. Recorded in the audit trail.
+  Creates an over-the-air enrollment: a profile URL with a secret, returned in this answer's
+  url only (orchard keeps a hash of the secret). Each download of the profile carries a fresh
+  single-use SCEP challenge; each identity issued counts as a use. Recorded in the audit trail.
   """
   createEnrollment(input: CreateEnrollmentInput!): Enrollment! @hasPermission(permission: "mdm.add_otaenrollment")
 
   """
-  Deletes an enrollment: its profile URL and unused challenges stop working; devices
-  enrolled through it stay enrolled. Returns the deleted id.
+  Deletes an enrollment: its profile URL and unused challenges stop working, and the identity
+  certificates it issued are revoked: devices enrolled through it are refused (HTTP 403) until
+  they enroll again through another enrollment. Returns the deleted id.
   """
   deleteEnrollment(id: ID!): ID! @hasPermission(permission: "mdm.delete_otaenrollment")
 
@@ -2853,8 +2916,19 @@ type Enrollment {
   blueprint: Blueprint
   "Served to devices enrolling through Automated Device Enrollment (DEP profile URL)."
   dep: Boolean!
-  "The profile URL (GET serves it; DEP devices POST their machine info to it). Contains the secret."
-  url: String!
+  """
+  The profile URL (GET serves it; DEP devices POST their machine info to it). It contains the
+  enrollment's secret, which orchard keeps only as a hash: the URL is given in
+  createEnrollment's answer only, and is null everywhere else. Keep it then, or make a new
+  enrollment. An expired or used-up enrollment's URL answers 410.
+  """
+  url: String
+  "After this time the enrollment enrolls nothing: its profile URL answers 410, its challenges are refused."
+  expiresAt: Time
+  "How many identity certificates the enrollment may issue; null is no limit."
+  maxUses: Int
+  "How many identity certificates the enrollment has issued."
+  uses: Int!
   """
   True while orchard has no push certificate: profiles carry a placeholder topic, and
   devices enrolled with them cannot be woken until they re-enroll.
@@ -2890,6 +2964,10 @@ input CreateEnrollmentInput {
   blueprintId: ID
   "Whether Automated Device Enrollment profiles point here."
   dep: Boolean = false
+  "When the enrollment stops enrolling devices (must be in the future); null: never."
+  expiresAt: Time
+  "How many devices (identity certificates) it may enroll, at least 1; null: no limit."
+  maxUses: Int
 }
 
 "Where a command is in its life."
@@ -3917,6 +3995,8 @@ func (ec *executionContext) childFields_Device(ctx context.Context, field graphq
 		return ec.fieldContext_Device_appleSilicon(ctx, field)
 	case "certNotValidAfter":
 		return ec.fieldContext_Device_certNotValidAfter(ctx, field)
+	case "reenrollmentAllowedUntil":
+		return ec.fieldContext_Device_reenrollmentAllowedUntil(ctx, field)
 	case "blueprint":
 		return ec.fieldContext_Device_blueprint(ctx, field)
 	case "awaitingConfiguration":
@@ -4063,6 +4143,12 @@ func (ec *executionContext) childFields_Enrollment(ctx context.Context, field gr
 		return ec.fieldContext_Enrollment_dep(ctx, field)
 	case "url":
 		return ec.fieldContext_Enrollment_url(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_Enrollment_expiresAt(ctx, field)
+	case "maxUses":
+		return ec.fieldContext_Enrollment_maxUses(ctx, field)
+	case "uses":
+		return ec.fieldContext_Enrollment_uses(ctx, field)
 	case "pushTopicPlaceholder":
 		return ec.fieldContext_Enrollment_pushTopicPlaceholder(ctx, field)
 	case "createdAt":
@@ -4358,6 +4444,20 @@ func (ec *executionContext) field_Device_commands_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["status"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_allowDeviceReenrollment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "deviceId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["deviceId"] = arg0
 	return args, nil
 }
 
@@ -8432,6 +8532,29 @@ func (ec *executionContext) fieldContext_Device_certNotValidAfter(_ context.Cont
 	return graphql.NewScalarFieldContext("Device", field, false, false, "Time")
 }
 
+func (ec *executionContext) _Device_reenrollmentAllowedUntil(ctx context.Context, field graphql.CollectedField, obj *store.Device) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Device_reenrollmentAllowedUntil(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReenrollmentAllowedUntil, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Device_reenrollmentAllowedUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Device", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Device_blueprint(ctx context.Context, field graphql.CollectedField, obj *store.Device) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9827,15 +9950,84 @@ func (ec *executionContext) _Enrollment_url(ctx context.Context, field graphql.C
 			return ec.Resolvers.Enrollment().URL(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Enrollment_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Enrollment", field, true, true, "String")
+}
+
+func (ec *executionContext) _Enrollment_expiresAt(ctx context.Context, field graphql.CollectedField, obj *store.Enrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Enrollment_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Enrollment_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Enrollment", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Enrollment_maxUses(ctx context.Context, field graphql.CollectedField, obj *store.Enrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Enrollment_maxUses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxUses, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Enrollment_maxUses(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Enrollment", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Enrollment_uses(ctx context.Context, field graphql.CollectedField, obj *store.Enrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Enrollment_uses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Uses, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Enrollment_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Enrollment", field, true, true, "String")
+func (ec *executionContext) fieldContext_Enrollment_uses(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Enrollment", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Enrollment_pushTopicPlaceholder(ctx context.Context, field graphql.CollectedField, obj *store.Enrollment) (ret graphql.Marshaler) {
@@ -10594,6 +10786,68 @@ func (ec *executionContext) fieldContext_Mutation_unblockDevice(ctx context.Cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_unblockDevice_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_allowDeviceReenrollment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_allowDeviceReenrollment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AllowDeviceReenrollment(ctx, fc.Args["deviceId"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_enrolleddevice")
+				if err != nil {
+					var zeroVal *store.Device
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *store.Device
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.Device) graphql.Marshaler {
+			return ec.marshalNDevice2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDevice(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_allowDeviceReenrollment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Device(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_allowDeviceReenrollment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -14527,7 +14781,7 @@ func (ec *executionContext) unmarshalInputCreateEnrollmentInput(ctx context.Cont
 		asMap["dep"] = false
 	}
 
-	fieldsInOrder := [...]string{"name", "blueprintId", "dep"}
+	fieldsInOrder := [...]string{"name", "blueprintId", "dep", "expiresAt", "maxUses"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14555,6 +14809,20 @@ func (ec *executionContext) unmarshalInputCreateEnrollmentInput(ctx context.Cont
 				return it, err
 			}
 			it.Dep = data
+		case "expiresAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAt = data
+		case "maxUses":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxUses"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxUses = data
 		}
 	}
 	return it, nil
@@ -16340,6 +16608,11 @@ func (ec *executionContext) _Device(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "reenrollmentAllowedUntil":
+			out.Values[i] = ec._Device_reenrollmentAllowedUntil(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "blueprint":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -16805,10 +17078,25 @@ func (ec *executionContext) _Enrollment(ctx context.Context, sel ast.SelectionSe
 			}
 		case "url":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Enrollment_url(ctx, field, obj)
 				})
+		case "expiresAt":
+			out.Values[i] = ec._Enrollment_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "maxUses":
+			out.Values[i] = ec._Enrollment_maxUses(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "uses":
+			out.Values[i] = ec._Enrollment_uses(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "pushTopicPlaceholder":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -17154,6 +17442,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "unblockDevice":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_unblockDevice(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "allowDeviceReenrollment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_allowDeviceReenrollment(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++

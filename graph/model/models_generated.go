@@ -39,6 +39,10 @@ type CreateEnrollmentInput struct {
 	BlueprintID *string `json:"blueprintId,omitempty"`
 	// Whether Automated Device Enrollment profiles point here.
 	Dep *bool `json:"dep,omitempty"`
+	// When the enrollment stops enrolling devices (must be in the future); null: never.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// How many devices (identity certificates) it may enroll, at least 1; null: no limit.
+	MaxUses *int `json:"maxUses,omitempty"`
 }
 
 // Apple's account information of a virtual server.

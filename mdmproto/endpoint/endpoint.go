@@ -147,7 +147,7 @@ type scepEnroller struct{ s *store.Store }
 
 func (e scepEnroller) Enroll(ctx context.Context, challenge string, issue func() (*x509.Certificate, error)) error {
 	err := e.s.ConsumeSCEPChallenge(ctx, challenge, issue)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrEnrollmentClosed) {
 		return scep.ErrBadChallenge
 	}
 	return err

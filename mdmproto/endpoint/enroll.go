@@ -41,6 +41,11 @@ func (e *Endpoint) serveEnroll(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	if errors.Is(err, store.ErrEnrollmentClosed) {
+		e.log.WarnContext(ctx, "enrollment profile asked after its enrollment closed", "enrollment_id", enr.ID, "remote", r.RemoteAddr)
+		http.Error(w, "this enrollment has expired or is used up", http.StatusGone)
+		return
+	}
 	if err != nil {
 		e.fail(w, r, attrEnroll, err)
 		return

@@ -99,7 +99,7 @@ func (ts *testServer) snapshot() string {
 		coalesce((SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM mdm_device_commands t), '') ||
 		coalesce((SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM mdm_device_users t), '') ||
 		coalesce((SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM mdm_scep_certificates t), '') ||
-		coalesce((SELECT md5(string_agg(t::text, ',' ORDER BY challenge)) FROM mdm_scep_challenges t), '')`).Scan(&out)
+		coalesce((SELECT md5(string_agg(t::text, ',' ORDER BY challenge_sha256)) FROM mdm_scep_challenges t), '')`).Scan(&out)
 	if err != nil {
 		ts.t.Fatal(err)
 	}

@@ -167,7 +167,7 @@ func TestSCEPRefusesWrongUsedAndExpiredChallenges(t *testing.T) {
 	if err := d.FetchProfile(ctx, ts.enrollURL); err != nil {
 		t.Fatal(err)
 	}
-	ts.exec("UPDATE mdm_scep_challenges SET expires_at = now() - interval '1 second' WHERE challenge = $1", d.Profile.SCEPChallenge)
+	ts.exec("UPDATE mdm_scep_challenges SET expires_at = now() - interval '1 second' WHERE challenge_sha256 = sha256(convert_to($1, 'UTF8'))", d.Profile.SCEPChallenge)
 	if err := try(d.Profile.SCEPChallenge); err == nil {
 		t.Error("an expired challenge was accepted")
 	}

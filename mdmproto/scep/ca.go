@@ -4,6 +4,8 @@
 package scep
 
 import (
+	"bytes"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -80,13 +82,50 @@ func ParseCA(bundle []byte) (*CA, error) {
 	return ca, nil
 }
 
+// Refusals of a certificate request, whatever its challenge.
+var (
+	// ErrWeakKey: an RSA key under 2048 bits, an EC key under 256, or another kind.
+	ErrWeakKey = errors.New("scep: key too weak or of an unsupported kind")
+	// ErrSubjectIsCA: a certificate with the CA's subject would pass for the
+	// CA (or a certificate it issued to itself) wherever names are compared.
+	ErrSubjectIsCA = errors.New("scep: requested subject is the CA's")
+)
+
+// MinRSABits is the smallest RSA key orchard certifies.
+const MinRSABits = 2048
+
+// CheckRequest refuses a CSR whose key is weak or whose subject is the CA's.
+func (ca *CA) CheckRequest(csr *x509.CertificateRequest) error {
+	switch k := csr.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if k.N.BitLen() < MinRSABits {
+			return fmt.Errorf("%w: RSA %d bits", ErrWeakKey, k.N.BitLen())
+		}
+	case *ecdsa.PublicKey:
+		if k.Curve.Params().BitSize < 256 {
+			return fmt.Errorf("%w: EC %d bits", ErrWeakKey, k.Curve.Params().BitSize)
+		}
+	default:
+		return fmt.Errorf("%w: %T", ErrWeakKey, csr.PublicKey)
+	}
+	if bytes.Equal(csr.RawSubject, ca.Cert.RawSubject) || csr.Subject.String() == ca.Cert.Subject.String() ||
+		(ca.Cert.Subject.CommonName != "" && csr.Subject.CommonName == ca.Cert.Subject.CommonName) {
+		return ErrSubjectIsCA
+	}
+	return nil
+}
+
 // Issue signs a device identity certificate for a CSR whose signature was checked.
 func (ca *CA) Issue(csr *x509.CertificateRequest) (*x509.Certificate, error) {
 	return ca.IssueValid(csr, time.Now().Add(-time.Hour), time.Now().Add(ca.Validity))
 }
 
-// IssueValid signs a certificate valid between notBefore and notAfter.
+// IssueValid signs a certificate valid between notBefore and notAfter, for
+// a request CheckRequest accepts.
 func (ca *CA) IssueValid(csr *x509.CertificateRequest, notBefore, notAfter time.Time) (*x509.Certificate, error) {
+	if err := ca.CheckRequest(csr); err != nil {
+		return nil, err
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: mdmproto.RandomSerial(),
 		Subject:      csr.Subject,

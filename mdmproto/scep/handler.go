@@ -33,8 +33,9 @@ func init() {
 	pkcs7.ContentEncryptionAlgorithm = pkcs7.EncryptionAlgorithmAES128CBC
 }
 
-// caps are the SCEP capabilities orchard announces (RFC 8894 section 3.5.2).
-const caps = "Renewal\nSHA-1\nSHA-256\nAES\nDES3\nSCEPStandard\nPOSTPKIOperation"
+// caps are the SCEP capabilities orchard announces (RFC 8894 section 3.5.2):
+// SHA-256 and AES only, so no client is invited to use SHA-1 or 3DES.
+const caps = "Renewal\nSHA-256\nAES\nSCEPStandard\nPOSTPKIOperation"
 
 // Handler speaks SCEP: GetCACert, GetCACaps and PKIOperation (GET or POST).
 func Handler(ca *CA, enroller Enroller, logger *slog.Logger) http.Handler {
@@ -105,6 +106,11 @@ func pkiOperation(ctx context.Context, ca *CA, enroller Enroller, raw []byte, lo
 	if err := csr.CheckSignature(); err != nil {
 		return nil, fmt.Errorf("CSR signature: %w", err)
 	}
+	if err := ca.CheckRequest(csr); err != nil {
+		// Refused before the challenge is touched: it stays usable for a proper request.
+		logger.WarnContext(ctx, "scep: request refused", "reason", err, "subject", csr.Subject.String(), "transaction", msg.TransactionID)
+		return failure(msg, ca, scep.BadRequest)
+	}
 	var issued *x509.Certificate
 	err = enroller.Enroll(ctx, msg.ChallengePassword, func() (*x509.Certificate, error) {
 		c, err := ca.Issue(csr)
@@ -114,11 +120,7 @@ func pkiOperation(ctx context.Context, ca *CA, enroller Enroller, raw []byte, lo
 	if errors.Is(err, ErrBadChallenge) {
 		// The challenge value is a secret: log that it failed, never what it was.
 		logger.WarnContext(ctx, "scep: challenge refused", "subject", csr.Subject.String(), "transaction", msg.TransactionID)
-		rep, ferr := msg.Fail(ca.Cert, ca.Key, scep.BadRequest)
-		if ferr != nil {
-			return nil, &internalError{ferr}
-		}
-		return rep.Raw, nil
+		return failure(msg, ca, scep.BadRequest)
 	}
 	if err != nil {
 		return nil, &internalError{err}
@@ -128,6 +130,15 @@ func pkiOperation(ctx context.Context, ca *CA, enroller Enroller, raw []byte, lo
 		return nil, &internalError{fmt.Errorf("build CertRep: %w", err)}
 	}
 	logger.InfoContext(ctx, "scep: issued device certificate", "subject", issued.Subject.String(), "serial", issued.SerialNumber.String())
+	return rep.Raw, nil
+}
+
+// failure is the signed CertRep that refuses a request.
+func failure(msg *scep.PKIMessage, ca *CA, info scep.FailInfo) ([]byte, error) {
+	rep, err := msg.Fail(ca.Cert, ca.Key, info)
+	if err != nil {
+		return nil, &internalError{err}
+	}
 	return rep.Raw, nil
 }
 

@@ -164,3 +164,43 @@ func TestRepliesAreEncryptedWithAES(t *testing.T) {
 		t.Fatal("the CertRep is not encrypted with AES-128-CBC")
 	}
 }
+
+func TestWeakKeysAndTheCASubjectAreRefused(t *testing.T) {
+	ca := newCA(t)
+	enr := &memEnroller{valid: map[string]bool{"good": true}}
+	srv := httptest.NewServer(scep.Handler(ca, enr, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	defer srv.Close()
+	ctx := context.Background()
+	weak, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := scep.Request(ctx, srv.Client(), srv.URL, "good", "device-1", weak); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("1024-bit key: %v, want a refusal", err)
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := scep.Request(ctx, srv.Client(), srv.URL, "good", ca.Cert.Subject.CommonName, key); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("the CA's subject: %v, want a refusal", err)
+	}
+	// Refusals leave the challenge for a proper request.
+	if _, err := scep.Request(ctx, srv.Client(), srv.URL, "good", "device-1", key); err != nil {
+		t.Fatalf("proper request after the refusals: %v", err)
+	}
+	if len(enr.issued) != 1 {
+		t.Fatalf("issued %d certificates, want 1", len(enr.issued))
+	}
+	res, err := srv.Client().Get(srv.URL + "?operation=GetCACaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caps, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, weakAlg := range []string{"SHA-1", "DES3"} {
+		if strings.Contains(string(caps), weakAlg) {
+			t.Errorf("caps announce %s: %q", weakAlg, caps)
+		}
+	}
+}
