@@ -63,10 +63,6 @@ func startTestAPI(t *testing.T, deps func(*store.Store, *service.Config, *jobs.D
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s := pgtest.New(t)
-	tokens, err := auth.NewTokens(ctx, s)
-	if err != nil {
-		t.Fatal(err)
-	}
 	inserter, err := jobargs.NewInserter(s.Pool(), logger)
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +74,10 @@ func startTestAPI(t *testing.T, deps func(*store.Store, *service.Config, *jobs.D
 	}
 	svc := service.New(svcConfig)
 	workerDeps.Service = svc
+	tokens, err := auth.NewTokens(ctx, s, svc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	workers := river.NewWorkers()
 	if err := jobs.Register(workers, workerDeps); err != nil {
 		t.Fatal(err)

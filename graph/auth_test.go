@@ -23,7 +23,7 @@ func TestRevokedAndExpiredTokensAreRefused(t *testing.T) {
 
 	revoked, rec, err := api.tokens.Issue(ctx, "leaver", []string{"mdm.*"}, time.Hour, "test")
 	must(t, err)
-	if _, err := api.store.RevokeAPITokens(ctx, rec.JTI, "", "test"); err != nil {
+	if _, err := api.store.RevokeAPITokens(ctx, rec.JTI, ""); err != nil {
 		t.Fatal(err)
 	}
 	expired, _, err := api.tokens.Issue(ctx, "short", []string{"mdm.*"}, time.Second, "test")
@@ -54,7 +54,7 @@ func TestRevokedTokenStopsWorkingOnAnOpenWebsocket(t *testing.T) {
 	if res := conn.next(ctx); len(res.Errors) != 0 {
 		t.Fatalf("valid token refused on the websocket: %+v", res.Errors)
 	}
-	if _, err := api.store.RevokeAPITokens(ctx, rec.JTI, "", "test"); err != nil {
+	if _, err := api.store.RevokeAPITokens(ctx, rec.JTI, ""); err != nil {
 		t.Fatal(err)
 	}
 	conn.send(ctx, "2", `mutation { createBlueprint(input: {name: "after revocation"}) { id } }`)

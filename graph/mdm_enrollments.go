@@ -3,13 +3,11 @@ package graph
 import (
 	"context"
 	"errors"
-	"math"
-	"strings"
-	"time"
 
 	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/graph/model"
 	"github.com/orchardmdm/orchard/mdmproto"
+	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
 )
 
@@ -48,20 +46,7 @@ func (r *Resolver) enrollment(ctx context.Context, id string) (*store.Enrollment
 }
 
 func (r *Resolver) createEnrollment(ctx context.Context, in model.CreateEnrollmentInput) (*store.Enrollment, error) {
-	name := strings.TrimSpace(in.Name)
-	if name == "" {
-		return nil, BadInput("name must not be empty")
-	}
-	ne := store.NewEnrollment{Name: name, Actor: auth.FromContext(ctx).Actor(), ExpiresAt: in.ExpiresAt, MaxUses: in.MaxUses}
-	if in.Dep != nil {
-		ne.DEP = *in.Dep
-	}
-	if in.ExpiresAt != nil && !in.ExpiresAt.After(time.Now()) {
-		return nil, BadInput("expiresAt must be in the future")
-	}
-	if in.MaxUses != nil && (*in.MaxUses < 1 || *in.MaxUses > math.MaxInt32) {
-		return nil, BadInput("maxUses must be between 1 and %d", math.MaxInt32)
-	}
+	ne := service.EnrollmentInput{Name: in.Name, DEP: in.Dep != nil && *in.Dep, ExpiresAt: in.ExpiresAt, MaxUses: in.MaxUses}
 	if in.BlueprintID != nil {
 		id, err := parseID("blueprint", *in.BlueprintID)
 		if err != nil {
@@ -69,14 +54,8 @@ func (r *Resolver) createEnrollment(ctx context.Context, in model.CreateEnrollme
 		}
 		ne.BlueprintID = &id
 	}
-	e, err := r.Store.CreateEnrollment(ctx, ne)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, BadInput("no blueprint with id %s", *in.BlueprintID)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &e, nil
+	e, err := r.Service.CreateEnrollment(ctx, auth.FromContext(ctx).Actor(), ne)
+	return &e, err
 }
 
 func (r *Resolver) deleteEnrollment(ctx context.Context, id string) (string, error) {
@@ -84,11 +63,7 @@ func (r *Resolver) deleteEnrollment(ctx context.Context, id string) (string, err
 	if err != nil {
 		return "", err
 	}
-	err = r.Store.DeleteEnrollment(ctx, n, auth.FromContext(ctx).Actor())
-	if errors.Is(err, store.ErrNotFound) {
-		return "", NotFound("no enrollment with id %s", id)
-	}
-	return id, err
+	return id, r.Service.DeleteEnrollment(ctx, auth.FromContext(ctx).Actor(), n)
 }
 
 func (r *Resolver) enrollmentBlueprint(ctx context.Context, e *store.Enrollment) (*store.Blueprint, error) {
@@ -113,18 +88,8 @@ func (r *Resolver) allowDeviceReenrollment(ctx context.Context, deviceID string)
 	if err != nil {
 		return nil, err
 	}
-	_, err = r.Store.AllowReenrollment(ctx, n, auth.FromContext(ctx).Actor())
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, NotFound("no device with id %s", deviceID)
-	}
-	if err != nil {
-		return nil, err
-	}
-	d, err := r.Store.Device(ctx, n)
-	if err != nil {
-		return nil, err
-	}
-	return &d, nil
+	d, err := r.Service.AllowDeviceReenrollment(ctx, auth.FromContext(ctx).Actor(), n)
+	return &d, err
 }
 
 func (r *Resolver) pushTopicPlaceholder(ctx context.Context) (bool, error) {

@@ -115,7 +115,7 @@ func TestEnqueueValidatesPushesInTheSameTransactionAndCancels(t *testing.T) {
 	}
 	blocked := addDevices(t, api.store, 1, "macOS", nil)[0]
 	must(t, api.store.InTx(context.Background(), func(tx pgx.Tx) error {
-		_, err := api.store.SetDeviceBlocked(context.Background(), tx, blocked, true)
+		_, err := api.store.SetDeviceBlocked(context.Background(), blocked, true)
 		return err
 	}))
 	if res := api.query(tok, enqueue, map[string]any{"id": blocked, "t": "RestartDevice"}); res.code() != graph.CodeBadUserInput {

@@ -13,6 +13,7 @@ import (
 	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/mdmproto/devicesim"
 	"github.com/orchardmdm/orchard/mdmproto/endpoint"
+	"github.com/orchardmdm/orchard/service"
 )
 
 // deviceEndpoint serves the device-facing endpoint on the API's database.
@@ -22,7 +23,7 @@ func (a *testAPI) deviceEndpoint() *httptest.Server {
 	must(a.t, err)
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Start()
-	ep, err := endpoint.New(endpoint.Config{Store: a.store, CA: ca, PublicURL: srv.URL,
+	ep, err := endpoint.New(endpoint.Config{Devices: service.New(service.Config{Store: a.store}), CA: ca, PublicURL: srv.URL,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	must(a.t, err)
 	srv.Config.Handler = ep.Handler()

@@ -76,7 +76,7 @@ func (s *Service) queueCommand(ctx context.Context, actor string, deviceID int64
 		if err != nil {
 			return invalid("%s", err)
 		}
-		c, err = s.store.QueueCommand(ctx, tx, store.QueuedCommand{DeviceID: deviceID, UUID: uuid,
+		c, err = q.QueueCommand(ctx, store.QueuedCommand{DeviceID: deviceID, UUID: uuid,
 			RequestType: a.requestType, Body: body, PIN: pin, Actor: actor})
 		if err != nil {
 			return err
@@ -114,7 +114,7 @@ func (s *Service) CancelCommand(ctx context.Context, actor, uuid string) (store.
 	var c store.DeviceCommand
 	err := s.store.Tx(ctx, func(q *store.Queries) error {
 		var err error
-		c, err = s.store.CancelCommand(ctx, q.PgxTx(), uuid)
+		c, err = q.CancelCommand(ctx, uuid)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			return notFound("no command with uuid %s", uuid)
@@ -135,7 +135,7 @@ func (s *Service) RevealCommandSecret(ctx context.Context, actor string, c *stor
 	var secret []byte
 	err := s.store.Tx(ctx, func(q *store.Queries) error {
 		var err error
-		secret, err = s.store.OpenCommandSecret(ctx, q.PgxTx(), c.UUID, column)
+		secret, err = q.OpenCommandSecret(ctx, c.UUID, column)
 		if err != nil || secret == nil {
 			return err
 		}

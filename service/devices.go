@@ -18,7 +18,7 @@ func (s *Service) SetDeviceBlocked(ctx context.Context, actor string, id int64, 
 	}
 	err := s.store.Tx(ctx, func(q *store.Queries) error {
 		var err error
-		d, err = s.store.SetDeviceBlocked(ctx, q.PgxTx(), id, blocked)
+		d, err = q.SetDeviceBlocked(ctx, id, blocked)
 		if errors.Is(err, store.ErrNotFound) {
 			return notFound("no device with id %d", id)
 		} else if err != nil {
@@ -40,7 +40,7 @@ func (s *Service) RevealDeviceSecret(ctx context.Context, actor string, d *store
 	var secret []byte
 	err := s.store.Tx(ctx, func(q *store.Queries) error {
 		var err error
-		secret, err = s.store.OpenDeviceSecret(ctx, q.PgxTx(), d.ID, column)
+		secret, err = q.OpenDeviceSecret(ctx, d.ID, column)
 		if err != nil || secret == nil {
 			return err
 		}

@@ -93,6 +93,35 @@ func TestRefusalsChangeNothing(t *testing.T) {
 		{"DEP profile delete: unknown", service.NotFound, func() error { return svc.DeleteDEPProfile(ctx, "t", 999) }},
 		{"DEP assign: no serials", service.Invalid, func() error { _, err := svc.AssignDEPProfile(ctx, "t", 1, nil); return err }},
 		{"push: unknown device", service.NotFound, func() error { _, err := svc.PushDevice(ctx, "t", 999); return err }},
+		{"enrollment: no name", service.Invalid, func() error { _, err := svc.CreateEnrollment(ctx, "t", service.EnrollmentInput{}); return err }},
+		{"enrollment: expired", service.Invalid, func() error {
+			past := time.Now().Add(-time.Hour)
+			_, err := svc.CreateEnrollment(ctx, "t", service.EnrollmentInput{Name: "x", ExpiresAt: &past})
+			return err
+		}},
+		{"enrollment: zero uses", service.Invalid, func() error {
+			zero := 0
+			_, err := svc.CreateEnrollment(ctx, "t", service.EnrollmentInput{Name: "x", MaxUses: &zero})
+			return err
+		}},
+		{"enrollment: unknown blueprint", service.Invalid, func() error {
+			bp := int64(999)
+			_, err := svc.CreateEnrollment(ctx, "t", service.EnrollmentInput{Name: "x", BlueprintID: &bp})
+			return err
+		}},
+		{"enrollment delete: unknown", service.NotFound, func() error { return svc.DeleteEnrollment(ctx, "t", 999) }},
+		{"re-enrollment: unknown device", service.NotFound, func() error { _, err := svc.AllowDeviceReenrollment(ctx, "t", 999); return err }},
+		{"token revoke: nothing named", service.Invalid, func() error { _, err := svc.RevokeAPITokens(ctx, "t", "", ""); return err }},
+		{"command: unknown device", service.NotFound, func() error { _, err := svc.EnqueueCommand(ctx, "t", 999, "DeviceInformation", nil); return err }},
+		{"command: dedicated type", service.Invalid, func() error { _, err := svc.EnqueueCommand(ctx, "t", 1, "DeviceLock", nil); return err }},
+		{"command: unknown type", service.Invalid, func() error { _, err := svc.EnqueueCommand(ctx, "t", 1, "Frobnicate", nil); return err }},
+		{"lock: bad PIN", service.Invalid, func() error {
+			pin := "12ab56"
+			_, err := svc.LockDevice(ctx, "t", 1, service.LockOptions{PIN: &pin})
+			return err
+		}},
+		{"cancel: unknown command", service.NotFound, func() error { _, err := svc.CancelCommand(ctx, "t", "nope"); return err }},
+		{"block: unknown device", service.NotFound, func() error { _, err := svc.SetDeviceBlocked(ctx, "t", 999, true); return err }},
 	} {
 		err := tc.call()
 		if !service.IsKind(err, tc.want) {
@@ -123,7 +152,18 @@ func TestEachOperationAuditsOnce(t *testing.T) {
 	must(t, err)
 	_, err = svc.CreateDEPToken(ctx, "bob", "ABM")
 	must(t, err)
-	want := []string{"push_certificate.create", "push_certificate.renew", "blueprint.create", "dep_token.create"}
+	e, err := svc.CreateEnrollment(ctx, "bob", service.EnrollmentInput{Name: " Laptops "})
+	must(t, err)
+	if e.Name != "Laptops" || e.Secret == "" {
+		t.Fatalf("enrollment %+v", e)
+	}
+	must(t, svc.DeleteEnrollment(ctx, "bob", e.ID))
+	must(t, svc.RecordAPIToken(ctx, "cli", store.APIToken{JTI: "j1", Name: "ci", Permissions: []string{"mdm.*"}, ExpiresAt: time.Now().Add(time.Hour)}))
+	if n, err := svc.RevokeAPITokens(ctx, "cli", "", "ci"); n != 1 || err != nil {
+		t.Fatalf("revoke: %d %v", n, err)
+	}
+	want := []string{"push_certificate.create", "push_certificate.renew", "blueprint.create", "dep_token.create",
+		"enrollment.create", "enrollment.delete", "api_token.create", "api_token.revoke"}
 	got := auditActions(t, s)
 	if len(got) != len(want) {
 		t.Fatalf("audit %v, want %v", got, want)

@@ -20,12 +20,6 @@ type AuditEvent struct {
 	Data       map[string]any
 }
 
-// WriteAudit records an event inside tx. Deprecated: the service layer writes
-// audit through Queries.InsertAuditEvent; callers below it are moving there.
-func WriteAudit(ctx context.Context, tx pgx.Tx, ev AuditEvent) error {
-	return (&Queries{db: tx}).InsertAuditEvent(ctx, ev)
-}
-
 // InsertAuditEvent records an audit event; the service layer decides when.
 func (q *Queries) InsertAuditEvent(ctx context.Context, ev AuditEvent) error {
 	data, err := json.Marshal(ev.Data)

@@ -120,12 +120,12 @@ func trimPage[T any](list []T, p Page) ([]T, bool, error) {
 
 // ListDevices returns one page of devices in id order, and whether more follow.
 // Keyset pagination keeps pages stable while devices are inserted.
-func (s *Store) ListDevices(ctx context.Context, f DeviceFilter, p Page) ([]Device, bool, error) {
+func (q *Queries) ListDevices(ctx context.Context, f DeviceFilter, p Page) ([]Device, bool, error) {
 	where, args := f.where()
 	args = append(args, p.After, p.First+1)
 	sql := fmt.Sprintf("SELECT %s FROM enrolled_devices WHERE %s AND id > $%d ORDER BY id LIMIT $%d",
 		deviceColumns, where, len(args)-1, len(args))
-	rows, err := s.pool.Query(ctx, sql, args...)
+	rows, err := q.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("list devices: %w", err)
 	}
@@ -137,18 +137,18 @@ func (s *Store) ListDevices(ctx context.Context, f DeviceFilter, p Page) ([]Devi
 }
 
 // CountDevices counts the devices a filter matches.
-func (s *Store) CountDevices(ctx context.Context, f DeviceFilter) (int, error) {
+func (q *Queries) CountDevices(ctx context.Context, f DeviceFilter) (int, error) {
 	where, args := f.where()
 	var n int
-	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM enrolled_devices WHERE "+where, args...).Scan(&n); err != nil {
+	if err := q.db.QueryRow(ctx, "SELECT count(*) FROM enrolled_devices WHERE "+where, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count devices: %w", err)
 	}
 	return n, nil
 }
 
 // Device returns one device.
-func (s *Store) Device(ctx context.Context, id int64) (Device, error) {
-	d, err := scanDevice(s.pool.QueryRow(ctx, "SELECT "+deviceColumns+" FROM enrolled_devices WHERE id = $1", id))
+func (q *Queries) Device(ctx context.Context, id int64) (Device, error) {
+	d, err := scanDevice(q.db.QueryRow(ctx, "SELECT "+deviceColumns+" FROM enrolled_devices WHERE id = $1", id))
 	if err != nil {
 		return d, fmt.Errorf("device %d: %w", id, err)
 	}
@@ -169,7 +169,7 @@ func DeviceForUpdate(ctx context.Context, tx pgx.Tx, id int64) (Device, error) {
 // keeps the first blocked_at. A blocked device was told to leave management
 // (401) and may have dropped its identity, so unblocking allows it one
 // re-enrollment with a new identity (see AllowReenrollment).
-func (s *Store) SetDeviceBlocked(ctx context.Context, tx pgx.Tx, id int64, blocked bool) (Device, error) {
+func (q *Queries) SetDeviceBlocked(ctx context.Context, id int64, blocked bool) (Device, error) {
 	sql := `UPDATE enrolled_devices SET blocked_at = COALESCE(blocked_at, now()), updated_at = now()
 		WHERE id = $1 RETURNING ` + deviceColumns
 	action := "device.block"
@@ -179,7 +179,7 @@ func (s *Store) SetDeviceBlocked(ctx context.Context, tx pgx.Tx, id int64, block
 			WHERE id = $1 RETURNING ` + deviceColumns
 		action = "device.unblock"
 	}
-	d, err := scanDevice(tx.QueryRow(ctx, sql, id))
+	d, err := scanDevice(q.db.QueryRow(ctx, sql, id))
 	if err != nil {
 		return d, fmt.Errorf("%s %d: %w", action, id, err)
 	}
@@ -221,19 +221,19 @@ var secretColumns = map[string]bool{
 
 // OpenDeviceSecret returns a device secret in the clear (nil when none is
 // stored), read inside tx so callers can audit the reveal with it.
-func (s *Store) OpenDeviceSecret(ctx context.Context, tx pgx.Tx, id int64, column string) ([]byte, error) {
+func (q *Queries) OpenDeviceSecret(ctx context.Context, id int64, column string) ([]byte, error) {
 	if !secretColumns[column] {
 		return nil, fmt.Errorf("device secret: unknown column %q", column)
 	}
 	var sealed *string
-	err := tx.QueryRow(ctx, "SELECT "+column+" FROM enrolled_devices WHERE id = $1", id).Scan(&sealed)
+	err := q.db.QueryRow(ctx, "SELECT "+column+" FROM enrolled_devices WHERE id = $1", id).Scan(&sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
 	if err != nil || sealed == nil {
 		return nil, err
 	}
-	plain, err := s.sealer.Open(*sealed, deviceSecretPlace(id, column))
+	plain, err := q.sealer.Open(*sealed, deviceSecretPlace(id, column))
 	if err != nil {
 		return nil, fmt.Errorf("open %s of device %d: %w", column, id, err)
 	}
@@ -246,11 +246,11 @@ func deviceSecretPlace(id int64, column string) seal.Place {
 }
 
 // SetDeviceSecret seals and stores a device secret.
-func (s *Store) SetDeviceSecret(ctx context.Context, db DB, id int64, column string, secret []byte) error {
+func (q *Queries) SetDeviceSecret(ctx context.Context, db DB, id int64, column string, secret []byte) error {
 	if !secretColumns[column] {
 		return fmt.Errorf("device secret: unknown column %q", column)
 	}
-	sealed, err := s.sealer.Seal(secret, deviceSecretPlace(id, column))
+	sealed, err := q.sealer.Seal(secret, deviceSecretPlace(id, column))
 	if err != nil {
 		return err
 	}

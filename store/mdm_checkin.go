@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,17 +13,21 @@ import (
 	"github.com/orchardmdm/orchard/mdmproto"
 )
 
-// Refusals of device requests; the MDM endpoint maps them to status codes.
+// Refusals of device requests are the protocol's (the MDM endpoint maps
+// them to status codes); the store returns them wrapped.
 var (
-	// ErrDeviceBlocked: the device was blocked; it gets 401 and cannot re-enroll.
-	ErrDeviceBlocked = errors.New("device is blocked")
-	// ErrIdentityMismatch: the certificate is bound to another device, or the
-	// device to another certificate.
-	ErrIdentityMismatch = errors.New("identity certificate is bound to another enrollment")
-	// ErrNotEnrolled: no Authenticate for this device, or it checked out.
-	ErrNotEnrolled = errors.New("device is not enrolled")
-	// ErrNoTokenUpdate: Authenticate was not followed by TokenUpdate yet.
-	ErrNoTokenUpdate = errors.New("device has not sent TokenUpdate since Authenticate")
+	ErrDeviceBlocked    = mdmproto.ErrDeviceBlocked
+	ErrIdentityMismatch = mdmproto.ErrIdentityMismatch
+	ErrNotEnrolled      = mdmproto.ErrNotEnrolled
+	ErrNoTokenUpdate    = mdmproto.ErrNoTokenUpdate
+)
+
+// The check-in and command types are the protocol's.
+type (
+	Channel     = mdmproto.Channel
+	TokenUpdate = mdmproto.TokenUpdateInfo
+	Result      = mdmproto.CommandResult
+	NextCommand = mdmproto.NextCommand
 )
 
 func isForeignKeyViolation(err error) bool {
@@ -32,21 +35,14 @@ func isForeignKeyViolation(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "23503"
 }
 
-// Channel is who a device request comes from: the device (and user) it names
-// and the identity certificate it proved.
-type Channel struct {
-	mdmproto.Enrollment
-	CertHash     []byte
-	CertNotAfter time.Time
-}
-
 // Authenticate starts a new enrollment of a device channel: it binds the
 // identity certificate, records the facts, clears the command queue and user
 // channels, and leaves the device unusable until TokenUpdate. A device bound
-// to another, still valid identity is refused (see mayBind) and nothing changes.
-func (s *Store) Authenticate(ctx context.Context, ch Channel, facts mdmproto.DeviceFacts) (int64, error) {
-	var id int64
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+// to another, still valid identity is refused (see mayBind) and nothing
+// changes. usedAllowance tells that an administrator's one-shot allowance
+// let a new identity replace a valid one.
+func (q *Queries) Authenticate(ctx context.Context, ch Channel, facts mdmproto.DeviceFacts) (id int64, usedAllowance bool, err error) {
+	err = q.inTx(ctx, func(tx pgx.Tx) error {
 		udid := ch.DeviceID()
 		// The enrollment that issued the certificate gives the blueprint and
 		// DEP flag; certificates of an external CA have none.
@@ -74,13 +70,7 @@ func (s *Store) Authenticate(ctx context.Context, ch Channel, facts mdmproto.Dev
 		if err != nil {
 			return fmt.Errorf("authenticate %s: %w", udid, err)
 		}
-		if nb.usesAllowance {
-			err := WriteAudit(ctx, tx, AuditEvent{Actor: "device", Action: "device.reenroll", ObjectType: "enrolled_device",
-				ObjectID: strconv.FormatInt(id, 10), Data: map[string]any{"udid": udid, "allowed_by": "administrator"}})
-			if err != nil {
-				return err
-			}
-		}
+		usedAllowance = nb.usesAllowance
 		if err := applyFacts(ctx, tx, id, facts); err != nil {
 			return err
 		}
@@ -90,7 +80,7 @@ func (s *Store) Authenticate(ctx context.Context, ch Channel, facts mdmproto.Dev
 		_, err = tx.Exec(ctx, "DELETE FROM mdm_device_users WHERE device_id = $1", id)
 		return err
 	})
-	return id, err
+	return id, usedAllowance, err
 }
 
 // deviceFor checks the channel's certificate is the one bound to its device,
@@ -140,19 +130,9 @@ func refusedBecause(ctx context.Context, tx pgx.Tx, ch Channel, needTokenUpdate 
 	return fmt.Errorf("device %s: refused for no known reason", ch.DeviceID())
 }
 
-// TokenUpdate stores the push channel of a device or user channel and makes
-// a device channel usable.
-type TokenUpdate struct {
-	Token                 []byte
-	PushMagic             string
-	Topic                 string
-	UnlockToken           []byte
-	AwaitingConfiguration bool
-}
-
 // TokenUpdate records a TokenUpdate message.
-func (s *Store) TokenUpdate(ctx context.Context, ch Channel, t TokenUpdate) error {
-	return s.InTx(ctx, func(tx pgx.Tx) error {
+func (q *Queries) TokenUpdate(ctx context.Context, ch Channel, t TokenUpdate) error {
+	return q.inTx(ctx, func(tx pgx.Tx) error {
 		id, err := deviceFor(ctx, tx, ch, false)
 		if err != nil {
 			return err
@@ -175,7 +155,7 @@ func (s *Store) TokenUpdate(ctx context.Context, ch Channel, t TokenUpdate) erro
 			return fmt.Errorf("token update: %w", err)
 		}
 		if len(t.UnlockToken) > 0 {
-			return s.SetDeviceSecret(ctx, tx, id, "unlock_token_sealed", t.UnlockToken)
+			return q.SetDeviceSecret(ctx, tx, id, "unlock_token_sealed", t.UnlockToken)
 		}
 		return nil
 	})
@@ -183,8 +163,8 @@ func (s *Store) TokenUpdate(ctx context.Context, ch Channel, t TokenUpdate) erro
 
 // CheckOut records that the MDM profile was removed from a device, or that
 // a user channel ended.
-func (s *Store) CheckOut(ctx context.Context, ch Channel) error {
-	return s.InTx(ctx, func(tx pgx.Tx) error {
+func (q *Queries) CheckOut(ctx context.Context, ch Channel) error {
+	return q.inTx(ctx, func(tx pgx.Tx) error {
 		id, err := deviceFor(ctx, tx, ch, false)
 		if err != nil {
 			return err
@@ -204,8 +184,8 @@ func (s *Store) CheckOut(ctx context.Context, ch Channel) error {
 }
 
 // SetBootstrapToken escrows (sealed) or, when empty, clears the bootstrap token.
-func (s *Store) SetBootstrapToken(ctx context.Context, ch Channel, token []byte) error {
-	return s.InTx(ctx, func(tx pgx.Tx) error {
+func (q *Queries) SetBootstrapToken(ctx context.Context, ch Channel, token []byte) error {
+	return q.inTx(ctx, func(tx pgx.Tx) error {
 		id, err := deviceFor(ctx, tx, ch, false)
 		if err != nil {
 			return err
@@ -215,7 +195,7 @@ func (s *Store) SetBootstrapToken(ctx context.Context, ch Channel, token []byte)
 				updated_at = now() WHERE id = $1`, id)
 			return err
 		}
-		if err := s.SetDeviceSecret(ctx, tx, id, "bootstrap_token_sealed", token); err != nil {
+		if err := q.SetDeviceSecret(ctx, tx, id, "bootstrap_token_sealed", token); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, "UPDATE enrolled_devices SET bootstrap_token_escrowed = true WHERE id = $1", id)
@@ -224,14 +204,14 @@ func (s *Store) SetBootstrapToken(ctx context.Context, ch Channel, token []byte)
 }
 
 // BootstrapToken returns the escrowed bootstrap token (nil when none).
-func (s *Store) BootstrapToken(ctx context.Context, ch Channel) ([]byte, error) {
+func (q *Queries) BootstrapToken(ctx context.Context, ch Channel) ([]byte, error) {
 	var token []byte
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+	err := q.inTx(ctx, func(tx pgx.Tx) error {
 		id, err := deviceFor(ctx, tx, ch, false)
 		if err != nil {
 			return err
 		}
-		token, err = s.OpenDeviceSecret(ctx, tx, id, "bootstrap_token_sealed")
+		token, err = q.with(tx).OpenDeviceSecret(ctx, id, "bootstrap_token_sealed")
 		return err
 	})
 	return token, err
@@ -239,8 +219,8 @@ func (s *Store) BootstrapToken(ctx context.Context, ch Channel) ([]byte, error) 
 
 // TouchDevice checks the channel's identity and marks the device seen, for
 // messages that change nothing else.
-func (s *Store) TouchDevice(ctx context.Context, ch Channel) error {
-	return s.InTx(ctx, func(tx pgx.Tx) error {
+func (q *Queries) TouchDevice(ctx context.Context, ch Channel) error {
+	return q.inTx(ctx, func(tx pgx.Tx) error {
 		_, err := deviceFor(ctx, tx, ch, false)
 		return err
 	})

@@ -47,33 +47,33 @@ func commandPlace(uuid, column string) seal.Place {
 	return seal.Place{Table: "mdm_device_commands", Column: column, RowID: uuid}
 }
 
-// QueueCommand queues a command inside tx with its audit event, sealing its
+// QueueCommand queues a command, sealing its
 // plist when it may carry a secret, and its PIN.
-func (s *Store) QueueCommand(ctx context.Context, tx pgx.Tx, q QueuedCommand) (DeviceCommand, error) {
+func (q *Queries) QueueCommand(ctx context.Context, c QueuedCommand) (DeviceCommand, error) {
 	var sealed sealedCommand
-	if mdmproto.CommandCarriesSecret(q.RequestType) {
-		body, err := s.sealer.Seal(q.Body, commandPlace(q.UUID, commandBodyColumn))
+	if mdmproto.CommandCarriesSecret(c.RequestType) {
+		body, err := q.sealer.Seal(c.Body, commandPlace(c.UUID, commandBodyColumn))
 		if err != nil {
 			return DeviceCommand{}, err
 		}
 		sealed.body = &body
 	}
-	if q.PIN != "" {
-		pin, err := s.sealer.Seal([]byte(q.PIN), commandPlace(q.UUID, PINColumn))
+	if c.PIN != "" {
+		pin, err := q.sealer.Seal([]byte(c.PIN), commandPlace(c.UUID, PINColumn))
 		if err != nil {
 			return DeviceCommand{}, err
 		}
 		sealed.pin = &pin
 	}
-	return insertCommand(ctx, tx, q, sealed)
+	return insertCommand(ctx, q.db, c, sealed)
 }
 
 // commandToSend is the plist a device is served: opened when sealed.
-func (s *Store) commandToSend(uuid string, body []byte, sealed *string) (NextCommand, error) {
+func (q *Queries) commandToSend(uuid string, body []byte, sealed *string) (NextCommand, error) {
 	if sealed == nil {
 		return NextCommand{UUID: uuid, Body: body}, nil
 	}
-	plain, err := s.sealer.Open(*sealed, commandPlace(uuid, commandBodyColumn))
+	plain, err := q.sealer.Open(*sealed, commandPlace(uuid, commandBodyColumn))
 	if err != nil {
 		return NextCommand{}, fmt.Errorf("open command %s: %w", uuid, err)
 	}
@@ -82,7 +82,7 @@ func (s *Store) commandToSend(uuid string, body []byte, sealed *string) (NextCom
 
 // resultToStore returns what to store of an answer: the raw plist and JSON
 // in the clear, or only the JSON sealed when the answer may carry a secret.
-func (s *Store) resultToStore(ctx context.Context, tx pgx.Tx, deviceID int64, r Result) (raw, answer []byte, sealed *string, err error) {
+func (q *Queries) resultToStore(ctx context.Context, tx pgx.Tx, deviceID int64, r Result) (raw, answer []byte, sealed *string, err error) {
 	var requestType string
 	err = tx.QueryRow(ctx, "SELECT request_type FROM mdm_device_commands WHERE uuid = $1 AND device_id = $2",
 		r.CommandUUID, deviceID).Scan(&requestType)
@@ -98,7 +98,7 @@ func (s *Store) resultToStore(ctx context.Context, tx pgx.Tx, deviceID int64, r 
 	if r.JSON == nil {
 		return nil, nil, nil, nil
 	}
-	v, err := s.sealer.Seal(r.JSON, commandPlace(r.CommandUUID, ResultColumn))
+	v, err := q.sealer.Seal(r.JSON, commandPlace(r.CommandUUID, ResultColumn))
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -107,32 +107,32 @@ func (s *Store) resultToStore(ctx context.Context, tx pgx.Tx, deviceID int64, r 
 
 // rememberUsedPIN makes the PIN of an acknowledged lock or erase the
 // device's lockPin: the one the Mac now asks for.
-func (s *Store) rememberUsedPIN(ctx context.Context, tx pgx.Tx, deviceID int64, uuid string, sealed *string) error {
+func (q *Queries) rememberUsedPIN(ctx context.Context, tx pgx.Tx, deviceID int64, uuid string, sealed *string) error {
 	if sealed == nil {
 		return nil
 	}
-	pin, err := s.sealer.Open(*sealed, commandPlace(uuid, PINColumn))
+	pin, err := q.sealer.Open(*sealed, commandPlace(uuid, PINColumn))
 	if err != nil {
 		return fmt.Errorf("open PIN of command %s: %w", uuid, err)
 	}
-	return s.SetDeviceSecret(ctx, tx, deviceID, "lock_pin_sealed", pin)
+	return q.SetDeviceSecret(ctx, tx, deviceID, "lock_pin_sealed", pin)
 }
 
 // OpenCommandSecret returns a command's sealed PIN or answer in the clear
 // (nil when none), read inside tx so callers can audit the reveal with it.
-func (s *Store) OpenCommandSecret(ctx context.Context, tx pgx.Tx, uuid, column string) ([]byte, error) {
+func (q *Queries) OpenCommandSecret(ctx context.Context, uuid, column string) ([]byte, error) {
 	if column != PINColumn && column != ResultColumn {
 		return nil, fmt.Errorf("command secret: unknown column %q", column)
 	}
 	var sealed *string
-	err := tx.QueryRow(ctx, "SELECT "+column+" FROM mdm_device_commands WHERE uuid = $1", uuid).Scan(&sealed)
+	err := q.db.QueryRow(ctx, "SELECT "+column+" FROM mdm_device_commands WHERE uuid = $1", uuid).Scan(&sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
 	if err != nil || sealed == nil {
 		return nil, err
 	}
-	plain, err := s.sealer.Open(*sealed, commandPlace(uuid, column))
+	plain, err := q.sealer.Open(*sealed, commandPlace(uuid, column))
 	if err != nil {
 		return nil, fmt.Errorf("open %s of command %s: %w", column, uuid, err)
 	}

@@ -26,7 +26,7 @@ func enrolledDevice(t *testing.T, s *store.Store, udid string, unlockToken []byt
 	ctx := context.Background()
 	ch := store.Channel{Enrollment: mdmproto.Enrollment{UDID: udid}, CertHash: []byte("hash-" + udid),
 		CertNotAfter: time.Now().Add(time.Hour)}
-	id, err := s.Authenticate(ctx, ch, mdmproto.DeviceFacts{})
+	id, _, err := s.Authenticate(ctx, ch, mdmproto.DeviceFacts{})
 	mustQueue(t, err)
 	mustQueue(t, s.TokenUpdate(ctx, ch, store.TokenUpdate{Token: []byte("t"), PushMagic: "m", UnlockToken: unlockToken}))
 	return secretDevice{s: s, id: id, ch: ch}
@@ -39,8 +39,8 @@ func (d secretDevice) queue(t *testing.T, requestType string, payload map[string
 	uuid, body, err := mdmproto.NewCommand(requestType, payload)
 	mustQueue(t, err)
 	pin, _ := payload["PIN"].(string)
-	mustQueue(t, d.s.InTx(ctx, func(tx pgx.Tx) error {
-		_, err := d.s.QueueCommand(ctx, tx, store.QueuedCommand{DeviceID: d.id, UUID: uuid, RequestType: requestType,
+	mustQueue(t, d.s.Tx(ctx, func(q *store.Queries) error {
+		_, err := q.QueueCommand(ctx, store.QueuedCommand{DeviceID: d.id, UUID: uuid, RequestType: requestType,
 			Body: body, PIN: pin, Actor: "test"})
 		return err
 	}))
@@ -68,7 +68,7 @@ func (d secretDevice) secret(t *testing.T, uuid, column string) string {
 	var plain []byte
 	mustQueue(t, d.s.InTx(context.Background(), func(tx pgx.Tx) error {
 		var err error
-		plain, err = d.s.OpenCommandSecret(context.Background(), tx, uuid, column)
+		plain, err = d.s.OpenCommandSecret(context.Background(), uuid, column)
 		return err
 	}))
 	return string(plain)
@@ -79,7 +79,7 @@ func (d secretDevice) lockPIN(t *testing.T) string {
 	var plain []byte
 	mustQueue(t, d.s.InTx(context.Background(), func(tx pgx.Tx) error {
 		var err error
-		plain, err = d.s.OpenDeviceSecret(context.Background(), tx, d.id, "lock_pin_sealed")
+		plain, err = d.s.OpenDeviceSecret(context.Background(), d.id, "lock_pin_sealed")
 		return err
 	}))
 	return string(plain)

@@ -70,13 +70,13 @@ func EnqueueCommand(ctx context.Context, tx pgx.Tx, deviceID int64, uuid, reques
 	return insertCommand(ctx, tx, QueuedCommand{DeviceID: deviceID, UUID: uuid, RequestType: requestType, Body: body, Actor: actor}, sealedCommand{})
 }
 
-func insertCommand(ctx context.Context, tx pgx.Tx, q QueuedCommand, sealed sealedCommand) (DeviceCommand, error) {
+func insertCommand(ctx context.Context, db DB, q QueuedCommand, sealed sealedCommand) (DeviceCommand, error) {
 	deviceID, uuid, requestType, actor := q.DeviceID, q.UUID, q.RequestType, q.Actor
 	body := q.Body
 	if sealed.body != nil {
 		body = []byte{}
 	}
-	c, err := scanCommand(tx.QueryRow(ctx, `INSERT INTO mdm_device_commands
+	c, err := scanCommand(db.QueryRow(ctx, `INSERT INTO mdm_device_commands
 		(uuid, device_id, request_type, command, command_sealed, pin_sealed, queued_by)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+commandColumns,
 		uuid, deviceID, requestType, body, sealed.body, sealed.pin, actor))
@@ -90,15 +90,15 @@ func insertCommand(ctx context.Context, tx pgx.Tx, q QueuedCommand, sealed seale
 }
 
 // CancelCommand cancels, inside tx, a command the device has not been sent yet.
-func (s *Store) CancelCommand(ctx context.Context, tx pgx.Tx, uuid string) (DeviceCommand, error) {
-	c, err := scanCommand(tx.QueryRow(ctx, "SELECT "+commandColumns+" FROM mdm_device_commands WHERE uuid = $1 FOR UPDATE", uuid))
+func (q *Queries) CancelCommand(ctx context.Context, uuid string) (DeviceCommand, error) {
+	c, err := scanCommand(q.db.QueryRow(ctx, "SELECT "+commandColumns+" FROM mdm_device_commands WHERE uuid = $1 FOR UPDATE", uuid))
 	if err != nil {
 		return c, fmt.Errorf("command %s: %w", uuid, err)
 	}
 	if c.Status != "Queued" && c.Status != "NotNow" {
 		return c, fmt.Errorf("command %s is %s: %w", uuid, c.Status, ErrCommandFinished)
 	}
-	c, err = scanCommand(tx.QueryRow(ctx, `UPDATE mdm_device_commands SET status = 'Cancelled', result_at = now(),
+	c, err = scanCommand(q.db.QueryRow(ctx, `UPDATE mdm_device_commands SET status = 'Cancelled', result_at = now(),
 		`+forgetSecretOnCancel+` WHERE id = $1 RETURNING `+commandColumns, c.ID))
 	if err != nil {
 		return c, fmt.Errorf("cancel command: %w", err)
@@ -107,12 +107,12 @@ func (s *Store) CancelCommand(ctx context.Context, tx pgx.Tx, uuid string) (Devi
 }
 
 // ListDeviceCommands returns one page of a device's commands, newest first.
-func (s *Store) ListDeviceCommands(ctx context.Context, deviceID int64, status string, p Page) ([]DeviceCommand, bool, error) {
+func (q *Queries) ListDeviceCommands(ctx context.Context, deviceID int64, status string, p Page) ([]DeviceCommand, bool, error) {
 	after := p.After
 	if after == 0 {
 		after = 1<<63 - 1
 	}
-	rows, err := s.pool.Query(ctx, "SELECT "+commandColumns+` FROM mdm_device_commands
+	rows, err := q.db.Query(ctx, "SELECT "+commandColumns+` FROM mdm_device_commands
 		WHERE device_id = $1 AND id < $2 AND ($3 = '' OR status = $3) ORDER BY id DESC LIMIT $4`, deviceID, after, status, p.First+1)
 	if err != nil {
 		return nil, false, fmt.Errorf("list commands: %w", err)
@@ -122,12 +122,6 @@ func (s *Store) ListDeviceCommands(ctx context.Context, deviceID int64, status s
 		return nil, false, fmt.Errorf("list commands: %w", err)
 	}
 	return trimPage(list, p)
-}
-
-// NextCommand is the command plist to answer a device with; empty when none.
-type NextCommand struct {
-	UUID string
-	Body []byte
 }
 
 // nextAfterReport is the command that follows a report, oldest first. A Sent
@@ -155,16 +149,16 @@ const idleSQL = `WITH d AS (
 	SELECT d.id, sent.uuid, sent.command, sent.command_sealed FROM d LEFT JOIN sent ON true`
 
 // Idle handles an Idle report of a device channel and returns the next command.
-func (s *Store) Idle(ctx context.Context, ch Channel) (NextCommand, error) {
+func (q *Queries) Idle(ctx context.Context, ch Channel) (NextCommand, error) {
 	var (
 		id     int64
 		uuid   *string
 		body   []byte
 		sealed *string
 	)
-	err := s.pool.QueryRow(ctx, idleSQL, ch.DeviceID(), ch.CertHash).Scan(&id, &uuid, &body, &sealed)
+	err := q.db.QueryRow(ctx, idleSQL, ch.DeviceID(), ch.CertHash).Scan(&id, &uuid, &body, &sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return NextCommand{}, s.whyRefused(ctx, ch)
+		return NextCommand{}, q.whyRefused(ctx, ch)
 	}
 	if err != nil {
 		return NextCommand{}, fmt.Errorf("idle: %w", err)
@@ -172,21 +166,12 @@ func (s *Store) Idle(ctx context.Context, ch Channel) (NextCommand, error) {
 	if uuid == nil {
 		return NextCommand{}, nil
 	}
-	return s.commandToSend(*uuid, body, sealed)
+	return q.commandToSend(*uuid, body, sealed)
 }
 
 // whyRefused explains, off the hot path, why a device's request matched nothing.
-func (s *Store) whyRefused(ctx context.Context, ch Channel) error {
-	return s.InTx(ctx, func(tx pgx.Tx) error { return refusedBecause(ctx, tx, ch, true) })
-}
-
-// Result is a device's answer to a command.
-type Result struct {
-	Status      string
-	CommandUUID string
-	ErrorChain  []mdmproto.ErrorChainItem
-	Raw         []byte
-	JSON        []byte
+func (q *Queries) whyRefused(ctx context.Context, ch Channel) error {
+	return q.inTx(ctx, func(tx pgx.Tx) error { return refusedBecause(ctx, tx, ch, true) })
 }
 
 // reportResultSQL stores a result only for a command of this device that is
@@ -200,8 +185,8 @@ var reportResultSQL = `UPDATE mdm_device_commands SET status = $3, result_at = n
 // result for a command the device was not sent (never, not since its NotNow,
 // already answered, or another device's) changes nothing: the caller logs it
 // and the device gets its next command as usual (found=false).
-func (s *Store) ReportResult(ctx context.Context, ch Channel, r Result) (next NextCommand, found bool, err error) {
-	err = s.InTx(ctx, func(tx pgx.Tx) error {
+func (q *Queries) ReportResult(ctx context.Context, ch Channel, r Result) (next NextCommand, found bool, err error) {
+	err = q.inTx(ctx, func(tx pgx.Tx) error {
 		id, err := deviceFor(ctx, tx, ch, true)
 		if err != nil {
 			return err
@@ -212,7 +197,7 @@ func (s *Store) ReportResult(ctx context.Context, ch Channel, r Result) (next Ne
 				return err
 			}
 		}
-		raw, answer, sealed, err := s.resultToStore(ctx, tx, id, r)
+		raw, answer, sealed, err := q.resultToStore(ctx, tx, id, r)
 		if err != nil {
 			return err
 		}
@@ -224,7 +209,7 @@ func (s *Store) ReportResult(ctx context.Context, ch Channel, r Result) (next Ne
 		}
 		found = err == nil
 		if found && r.Status == mdmproto.StatusAcknowledged {
-			if err := s.rememberUsedPIN(ctx, tx, id, r.CommandUUID, pin); err != nil {
+			if err := q.rememberUsedPIN(ctx, tx, id, r.CommandUUID, pin); err != nil {
 				return err
 			}
 			if facts, ok := mdmproto.FactsFromResult(requestType, r.Raw); ok {
@@ -233,13 +218,13 @@ func (s *Store) ReportResult(ctx context.Context, ch Channel, r Result) (next Ne
 				}
 			}
 		}
-		next, err = s.nextCommand(ctx, tx, id)
+		next, err = q.nextCommand(ctx, tx, id)
 		return err
 	})
 	return next, found, err
 }
 
-func (s *Store) nextCommand(ctx context.Context, tx pgx.Tx, deviceID int64) (NextCommand, error) {
+func (q *Queries) nextCommand(ctx context.Context, tx pgx.Tx, deviceID int64) (NextCommand, error) {
 	var (
 		uuid   string
 		body   []byte
@@ -252,7 +237,7 @@ func (s *Store) nextCommand(ctx context.Context, tx pgx.Tx, deviceID int64) (Nex
 	if err != nil {
 		return NextCommand{}, fmt.Errorf("next command: %w", err)
 	}
-	return s.commandToSend(uuid, body, sealed)
+	return q.commandToSend(uuid, body, sealed)
 }
 
 // DeviceUser is a user channel of a device.
@@ -267,8 +252,8 @@ type DeviceUser struct {
 }
 
 // DeviceUsers returns the user channels of a device, in id order.
-func (s *Store) DeviceUsers(ctx context.Context, deviceID int64) ([]DeviceUser, error) {
-	all, err := s.DeviceUsersByDeviceIDs(ctx, []int64{deviceID})
+func (q *Queries) DeviceUsers(ctx context.Context, deviceID int64) ([]DeviceUser, error) {
+	all, err := q.DeviceUsersByDeviceIDs(ctx, []int64{deviceID})
 	if err != nil {
 		return nil, err
 	}
@@ -277,8 +262,8 @@ func (s *Store) DeviceUsers(ctx context.Context, deviceID int64) ([]DeviceUser, 
 
 // DeviceUsersByDeviceIDs loads the user channels of many devices in one
 // query, for a dataloader: each device's users in id order.
-func (s *Store) DeviceUsersByDeviceIDs(ctx context.Context, deviceIDs []int64) ([][]DeviceUser, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, device_id, user_id, short_name, long_name, last_seen_at, created_at
+func (q *Queries) DeviceUsersByDeviceIDs(ctx context.Context, deviceIDs []int64) ([][]DeviceUser, error) {
+	rows, err := q.db.Query(ctx, `SELECT id, device_id, user_id, short_name, long_name, last_seen_at, created_at
 		FROM mdm_device_users WHERE device_id = ANY($1) ORDER BY id`, deviceIDs)
 	if err != nil {
 		return nil, fmt.Errorf("device users: %w", err)
@@ -303,8 +288,8 @@ func (s *Store) DeviceUsersByDeviceIDs(ctx context.Context, deviceIDs []int64) (
 }
 
 // TouchUser marks a user channel seen after checking the device's identity.
-func (s *Store) TouchUser(ctx context.Context, ch Channel) error {
-	return s.InTx(ctx, func(tx pgx.Tx) error {
+func (q *Queries) TouchUser(ctx context.Context, ch Channel) error {
+	return q.inTx(ctx, func(tx pgx.Tx) error {
 		id, err := deviceFor(ctx, tx, ch, true)
 		if err != nil {
 			return err

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/store"
 	"github.com/orchardmdm/orchard/store/pgtest"
@@ -20,15 +18,15 @@ func TestFindMyPINLeavesTheQueueWithItsCommand(t *testing.T) {
 	ctx := context.Background()
 	s := pgtest.New(t)
 	ch := store.Channel{Enrollment: mdmproto.Enrollment{UDID: "PIN-1"}, CertHash: []byte("hash"), CertNotAfter: time.Now().Add(time.Hour)}
-	id, err := s.Authenticate(ctx, ch, mdmproto.DeviceFacts{})
+	id, _, err := s.Authenticate(ctx, ch, mdmproto.DeviceFacts{})
 	mustQueue(t, err)
 	mustQueue(t, s.TokenUpdate(ctx, ch, store.TokenUpdate{Token: []byte("t"), PushMagic: "m"}))
 	enqueue := func(requestType string, payload map[string]any) string {
 		t.Helper()
 		uuid, body, err := mdmproto.NewCommand(requestType, payload)
 		mustQueue(t, err)
-		mustQueue(t, s.InTx(ctx, func(tx pgx.Tx) error {
-			_, err := s.QueueCommand(ctx, tx, store.QueuedCommand{DeviceID: id, UUID: uuid, RequestType: requestType,
+		mustQueue(t, s.Tx(ctx, func(q *store.Queries) error {
+			_, err := q.QueueCommand(ctx, store.QueuedCommand{DeviceID: id, UUID: uuid, RequestType: requestType,
 				Body: body, Actor: "test"})
 			return err
 		}))
@@ -78,7 +76,7 @@ func TestFindMyPINLeavesTheQueueWithItsCommand(t *testing.T) {
 	send(failed)
 	report(failed, "Error")
 	pending := enqueue("EraseDevice", map[string]any{"PIN": "222222"})
-	_, err = s.Authenticate(ctx, ch, mdmproto.DeviceFacts{}) // a new enrollment clears the queue
+	_, _, err = s.Authenticate(ctx, ch, mdmproto.DeviceFacts{}) // a new enrollment clears the queue
 	mustQueue(t, err)
 	for name, uuid := range map[string]string{"cancelled": erase, "failed": failed, "cleared by Authenticate": pending} {
 		if n := bodyLen(uuid); n != 0 {
@@ -94,12 +92,7 @@ func mustQueue(t *testing.T, err error) {
 	}
 }
 
-// cancelCommand cancels a command in a transaction of its own.
+// cancelCommand cancels a command the way the service does (in its own statement here).
 func cancelCommand(ctx context.Context, s *store.Store, uuid string) (store.DeviceCommand, error) {
-	var c store.DeviceCommand
-	err := s.InTx(ctx, func(tx pgx.Tx) (err error) {
-		c, err = s.CancelCommand(ctx, tx, uuid)
-		return err
-	})
-	return c, err
+	return s.CancelCommand(ctx, uuid)
 }

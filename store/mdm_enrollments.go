@@ -13,11 +13,13 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/orchardmdm/orchard/store/seal"
+
+	"github.com/orchardmdm/orchard/mdmproto"
 )
 
 // ErrEnrollmentClosed: the enrollment expired or issued all the identities
 // it may; its profile URL answers 410 and its challenges are refused.
-var ErrEnrollmentClosed = errors.New("enrollment expired or used up")
+var ErrEnrollmentClosed = mdmproto.ErrEnrollmentClosed
 
 // Enrollment is an over-the-air enrollment: the profile at /enroll/<Secret>.
 type Enrollment struct {
@@ -44,15 +46,13 @@ func (e Enrollment) Closed(now time.Time) bool {
 	return (e.ExpiresAt != nil && !now.Before(*e.ExpiresAt)) || (e.MaxUses != nil && e.Uses >= *e.MaxUses)
 }
 
-// NewEnrollment is what CreateEnrollment needs; Actor names who asked, for
-// the audit trail (empty: "system").
+// NewEnrollment is what CreateEnrollment needs.
 type NewEnrollment struct {
 	Name        string
 	BlueprintID *int64
 	DEP         bool
 	ExpiresAt   *time.Time
 	MaxUses     *int
-	Actor       string
 }
 
 const enrollmentColumns = "id, name, blueprint_id, dep, expires_at, max_uses, uses, created_at, updated_at"
@@ -82,11 +82,11 @@ func secretHash(secret string) []byte {
 
 // CreateEnrollment inserts an enrollment with a fresh secret, returned in
 // Secret this once.
-func (s *Store) CreateEnrollment(ctx context.Context, in NewEnrollment) (Enrollment, error) {
+func (q *Queries) CreateEnrollment(ctx context.Context, in NewEnrollment) (Enrollment, error) {
 	var e Enrollment
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+	err := q.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		e, err = s.createEnrollment(ctx, tx, in)
+		e, err = q.createEnrollment(ctx, tx, in)
 		return err
 	})
 	return e, err
@@ -95,9 +95,9 @@ func (s *Store) CreateEnrollment(ctx context.Context, in NewEnrollment) (Enrollm
 // DEPEnrollment returns the DEP enrollment named after a DEP profile, with
 // its secret, creating it on first use, so every DEP profile sends its
 // devices to an enrollment of their own (and its blueprint).
-func (s *Store) DEPEnrollment(ctx context.Context, profileName string) (Enrollment, error) {
+func (q *Queries) DEPEnrollment(ctx context.Context, profileName string) (Enrollment, error) {
 	var e Enrollment
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+	err := q.inTx(ctx, func(tx pgx.Tx) error {
 		// Two profiles saved at once with one name must not make two enrollments.
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('dep-enrollment:' || $1))", profileName); err != nil {
 			return fmt.Errorf("lock DEP enrollment: %w", err)
@@ -106,13 +106,13 @@ func (s *Store) DEPEnrollment(ctx context.Context, profileName string) (Enrollme
 		e, err = scanEnrollment(tx.QueryRow(ctx, "SELECT "+enrollmentColumns+
 			" FROM mdm_enrollments WHERE dep AND name = $1 ORDER BY id LIMIT 1", profileName))
 		if errors.Is(err, ErrNotFound) {
-			e, err = s.createEnrollment(ctx, tx, NewEnrollment{Name: profileName, DEP: true})
+			e, err = q.createEnrollment(ctx, tx, NewEnrollment{Name: profileName, DEP: true})
 			return err
 		}
 		if err != nil {
 			return err
 		}
-		e.Secret, err = s.depSecret(ctx, tx, e.ID)
+		e.Secret, err = q.depSecret(ctx, tx, e.ID)
 		return err
 	})
 	return e, err
@@ -124,13 +124,13 @@ func enrollmentSecretPlace(id int64) seal.Place {
 
 // depSecret opens a DEP enrollment's sealed secret; one made before secrets
 // were sealed is sealed now and its clear copy erased.
-func (s *Store) depSecret(ctx context.Context, tx pgx.Tx, id int64) (string, error) {
+func (q *Queries) depSecret(ctx context.Context, tx pgx.Tx, id int64) (string, error) {
 	var sealed, clear *string
 	if err := tx.QueryRow(ctx, "SELECT secret_sealed, secret FROM mdm_enrollments WHERE id = $1", id).Scan(&sealed, &clear); err != nil {
 		return "", fmt.Errorf("DEP enrollment secret: %w", err)
 	}
 	if sealed != nil {
-		plain, err := s.sealer.Open(*sealed, enrollmentSecretPlace(id))
+		plain, err := q.sealer.Open(*sealed, enrollmentSecretPlace(id))
 		if err != nil {
 			return "", fmt.Errorf("open DEP enrollment secret %d: %w", id, err)
 		}
@@ -139,11 +139,11 @@ func (s *Store) depSecret(ctx context.Context, tx pgx.Tx, id int64) (string, err
 	if clear == nil {
 		return "", fmt.Errorf("DEP enrollment %d has no secret", id)
 	}
-	return *clear, s.sealEnrollmentSecret(ctx, tx, id, *clear)
+	return *clear, q.sealEnrollmentSecret(ctx, tx, id, *clear)
 }
 
-func (s *Store) sealEnrollmentSecret(ctx context.Context, tx pgx.Tx, id int64, secret string) error {
-	sealed, err := s.sealer.Seal([]byte(secret), enrollmentSecretPlace(id))
+func (q *Queries) sealEnrollmentSecret(ctx context.Context, tx pgx.Tx, id int64, secret string) error {
+	sealed, err := q.sealer.Seal([]byte(secret), enrollmentSecretPlace(id))
 	if err != nil {
 		return err
 	}
@@ -154,13 +154,9 @@ func (s *Store) sealEnrollmentSecret(ctx context.Context, tx pgx.Tx, id int64, s
 	return nil
 }
 
-func (s *Store) createEnrollment(ctx context.Context, tx pgx.Tx, in NewEnrollment) (Enrollment, error) {
+func (q *Queries) createEnrollment(ctx context.Context, tx pgx.Tx, in NewEnrollment) (Enrollment, error) {
 	if in.Name == "" {
 		return Enrollment{}, fmt.Errorf("enrollment name must not be empty")
-	}
-	actor := in.Actor
-	if actor == "" {
-		actor = "system"
 	}
 	secret := randomToken(32)
 	e, err := scanEnrollment(tx.QueryRow(ctx, `INSERT INTO mdm_enrollments (name, secret_sha256, blueprint_id, dep, expires_at, max_uses)
@@ -174,24 +170,22 @@ func (s *Store) createEnrollment(ctx context.Context, tx pgx.Tx, in NewEnrollmen
 	}
 	e.Secret = secret
 	if e.DEP {
-		if err := s.sealEnrollmentSecret(ctx, tx, e.ID, secret); err != nil {
+		if err := q.sealEnrollmentSecret(ctx, tx, e.ID, secret); err != nil {
 			return e, err
 		}
 	}
-	return e, WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: "enrollment.create", ObjectType: "mdm_enrollment",
-		ObjectID: strconv.FormatInt(e.ID, 10), Data: map[string]any{"name": e.Name, "blueprint_id": e.BlueprintID, "dep": e.DEP,
-			"expires_at": e.ExpiresAt, "max_uses": e.MaxUses}})
+	return e, nil
 }
 
 // Enrollment returns one enrollment (without its secret).
-func (s *Store) Enrollment(ctx context.Context, id int64) (Enrollment, error) {
-	return scanEnrollment(s.pool.QueryRow(ctx, "SELECT "+enrollmentColumns+" FROM mdm_enrollments WHERE id = $1", id))
+func (q *Queries) Enrollment(ctx context.Context, id int64) (Enrollment, error) {
+	return scanEnrollment(q.db.QueryRow(ctx, "SELECT "+enrollmentColumns+" FROM mdm_enrollments WHERE id = $1", id))
 }
 
 // EnrollmentBySecret returns the enrollment a profile URL names: ErrNotFound
 // for an unknown secret, ErrEnrollmentClosed for an expired or used-up one.
-func (s *Store) EnrollmentBySecret(ctx context.Context, secret string) (Enrollment, error) {
-	e, err := scanEnrollment(s.pool.QueryRow(ctx, "SELECT "+enrollmentColumns+
+func (q *Queries) EnrollmentBySecret(ctx context.Context, secret string) (Enrollment, error) {
+	e, err := scanEnrollment(q.db.QueryRow(ctx, "SELECT "+enrollmentColumns+
 		" FROM mdm_enrollments WHERE secret_sha256 = $1", secretHash(secret)))
 	if err == nil && e.Closed(time.Now()) {
 		return e, fmt.Errorf("enrollment %d: %w", e.ID, ErrEnrollmentClosed)
@@ -200,8 +194,8 @@ func (s *Store) EnrollmentBySecret(ctx context.Context, secret string) (Enrollme
 }
 
 // ListEnrollments returns one page of enrollments in id order.
-func (s *Store) ListEnrollments(ctx context.Context, p Page) ([]Enrollment, bool, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+enrollmentColumns+" FROM mdm_enrollments WHERE id > $1 ORDER BY id LIMIT $2", p.After, p.First+1)
+func (q *Queries) ListEnrollments(ctx context.Context, p Page) ([]Enrollment, bool, error) {
+	rows, err := q.db.Query(ctx, "SELECT "+enrollmentColumns+" FROM mdm_enrollments WHERE id > $1 ORDER BY id LIMIT $2", p.After, p.First+1)
 	if err != nil {
 		return nil, false, fmt.Errorf("list enrollments: %w", err)
 	}
@@ -213,22 +207,23 @@ func (s *Store) ListEnrollments(ctx context.Context, p Page) ([]Enrollment, bool
 }
 
 // CountEnrollments counts all enrollments.
-func (s *Store) CountEnrollments(ctx context.Context) (int, error) {
+func (q *Queries) CountEnrollments(ctx context.Context) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM mdm_enrollments").Scan(&n)
+	err := q.db.QueryRow(ctx, "SELECT count(*) FROM mdm_enrollments").Scan(&n)
 	return n, err
 }
 
 // DeleteEnrollment deletes an enrollment: its profile URL and unused
 // challenges stop working, and the identity certificates it issued are
-// revoked, so devices enrolled through it are refused until they enroll again.
-func (s *Store) DeleteEnrollment(ctx context.Context, id int64, actor string) error {
-	return s.InTx(ctx, func(tx pgx.Tx) error {
+// revoked, so devices enrolled through it are refused until they enroll
+// again. It returns the enrollment's name and how many certificates it revoked.
+func (q *Queries) DeleteEnrollment(ctx context.Context, id int64) (name string, revoked int64, err error) {
+	err = q.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, "UPDATE mdm_scep_certificates SET revoked_at = now() WHERE enrollment_id = $1 AND revoked_at IS NULL", id)
 		if err != nil {
 			return fmt.Errorf("revoke certificates of enrollment %d: %w", id, err)
 		}
-		var name string
+		revoked = tag.RowsAffected()
 		err = tx.QueryRow(ctx, "DELETE FROM mdm_enrollments WHERE id = $1 RETURNING name", id).Scan(&name)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("enrollment %d: %w", id, ErrNotFound)
@@ -236,7 +231,7 @@ func (s *Store) DeleteEnrollment(ctx context.Context, id int64, actor string) er
 		if err != nil {
 			return fmt.Errorf("delete enrollment: %w", err)
 		}
-		return WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: "enrollment.delete", ObjectType: "mdm_enrollment",
-			ObjectID: strconv.FormatInt(id, 10), Data: map[string]any{"name": name, "revoked_certificates": tag.RowsAffected()}})
+		return nil
 	})
+	return name, revoked, err
 }

@@ -43,7 +43,7 @@ func TestIdleIsOneRoundTrip(t *testing.T) {
 	s := store.New(pool, pgtest.Sealer(t))
 
 	ch := store.Channel{Enrollment: mdmproto.Enrollment{UDID: "HOT-1"}, CertHash: []byte("hash"), CertNotAfter: time.Now().Add(time.Hour)}
-	id, err := s.Authenticate(ctx, ch, mdmproto.DeviceFacts{})
+	id, _, err := s.Authenticate(ctx, ch, mdmproto.DeviceFacts{})
 	if err != nil {
 		t.Fatal(err)
 	}

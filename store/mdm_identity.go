@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -149,30 +148,25 @@ func checkNewIdentity(ctx context.Context, tx pgx.Tx, ch Channel) (newBinding, e
 
 // AllowReenrollment lets a device bind a new identity once, within
 // ReenrollmentWindow, though its current one is still valid (a device reset
-// or restored without its identity). Recorded in the audit trail.
-func (s *Store) AllowReenrollment(ctx context.Context, id int64, actor string) (time.Time, error) {
-	var until time.Time
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
-		var udid string
-		err := tx.QueryRow(ctx, `UPDATE enrolled_devices SET reenroll_allowed_until = now() + $2::interval, updated_at = now()
-			WHERE id = $1 RETURNING udid, reenroll_allowed_until`, id, ReenrollmentWindow.String()).Scan(&udid, &until)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("device %d: %w", id, ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("allow re-enrollment: %w", err)
-		}
-		return WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: "device.allow_reenrollment", ObjectType: "enrolled_device",
-			ObjectID: strconv.FormatInt(id, 10), Data: map[string]any{"udid": udid, "until": until}})
-	})
-	return until, err
+// or restored without its identity). It returns the device's UDID and the
+// allowance's end.
+func (q *Queries) AllowReenrollment(ctx context.Context, id int64) (udid string, until time.Time, err error) {
+	err = q.db.QueryRow(ctx, `UPDATE enrolled_devices SET reenroll_allowed_until = now() + $2::interval, updated_at = now()
+		WHERE id = $1 RETURNING udid, reenroll_allowed_until`, id, ReenrollmentWindow.String()).Scan(&udid, &until)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return udid, until, fmt.Errorf("device %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return udid, until, fmt.Errorf("allow re-enrollment: %w", err)
+	}
+	return udid, until, nil
 }
 
 // IdentityExpiry counts the enrolled devices (authenticated, neither blocked
 // nor checked out) whose identity certificate has expired, and those whose
 // identity expires within the next `within`.
-func (s *Store) IdentityExpiry(ctx context.Context, within time.Duration) (expired, expiring int, err error) {
-	err = s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE cert_not_valid_after <= now()),
+func (q *Queries) IdentityExpiry(ctx context.Context, within time.Duration) (expired, expiring int, err error) {
+	err = q.db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE cert_not_valid_after <= now()),
 			count(*) FILTER (WHERE cert_not_valid_after > now() AND cert_not_valid_after <= now() + $1::interval)
 		FROM enrolled_devices WHERE cert_not_valid_after <= now() + $1::interval
 			AND checkout_at IS NULL AND blocked_at IS NULL AND authenticated_at IS NOT NULL`, within.String()).Scan(&expired, &expiring)

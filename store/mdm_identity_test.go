@@ -35,7 +35,7 @@ func TestConcurrentAuthenticatesBindOneIdentity(t *testing.T) {
 			defer wg.Done()
 			<-start
 			ch := store.Channel{Enrollment: mdmproto.Enrollment{UDID: udid}, CertHash: []byte{byte(i), 1, 2, 3}, CertNotAfter: notAfter}
-			_, err := s.Authenticate(ctx, ch, mdmproto.DeviceFacts{})
+			_, _, err := s.Authenticate(ctx, ch, mdmproto.DeviceFacts{})
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

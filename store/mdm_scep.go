@@ -13,8 +13,8 @@ import (
 
 // DeleteStaleSCEPChallenges removes challenges that expired before cutoff
 // (used ones are deleted when used); the daily clean-up job calls it.
-func (s *Store) DeleteStaleSCEPChallenges(ctx context.Context, cutoff time.Time) (int64, error) {
-	tag, err := s.pool.Exec(ctx, "DELETE FROM mdm_scep_challenges WHERE expires_at < $1", cutoff)
+func (q *Queries) DeleteStaleSCEPChallenges(ctx context.Context, cutoff time.Time) (int64, error) {
+	tag, err := q.db.Exec(ctx, "DELETE FROM mdm_scep_challenges WHERE expires_at < $1", cutoff)
 	if err != nil {
 		return 0, fmt.Errorf("delete stale scep challenges: %w", err)
 	}
@@ -23,9 +23,9 @@ func (s *Store) DeleteStaleSCEPChallenges(ctx context.Context, cutoff time.Time)
 
 // NewSCEPChallenge makes a single-use challenge for one profile download;
 // only its hash is kept.
-func (s *Store) NewSCEPChallenge(ctx context.Context, enrollmentID int64, ttl time.Duration) (string, error) {
+func (q *Queries) NewSCEPChallenge(ctx context.Context, enrollmentID int64, ttl time.Duration) (string, error) {
 	challenge := randomToken(24)
-	_, err := s.pool.Exec(ctx, `INSERT INTO mdm_scep_challenges (challenge_sha256, enrollment_id, expires_at)
+	_, err := q.db.Exec(ctx, `INSERT INTO mdm_scep_challenges (challenge_sha256, enrollment_id, expires_at)
 		VALUES ($1, $2, now() + $3::interval)`, secretHash(challenge), enrollmentID, ttl.String())
 	if isForeignKeyViolation(err) {
 		return "", fmt.Errorf("enrollment %d: %w", enrollmentID, ErrNotFound)
@@ -40,8 +40,8 @@ func (s *Store) NewSCEPChallenge(ctx context.Context, enrollmentID int64, ttl ti
 // enrollment and records the certificate issue returns, in one transaction.
 // A wrong, used or expired challenge is ErrNotFound, one of an expired or
 // used-up enrollment ErrEnrollmentClosed; both issue nothing.
-func (s *Store) ConsumeSCEPChallenge(ctx context.Context, challenge string, issue func() (*x509.Certificate, error)) error {
-	return s.InTx(ctx, func(tx pgx.Tx) error {
+func (q *Queries) ConsumeSCEPChallenge(ctx context.Context, challenge string, issue func() (*x509.Certificate, error)) error {
+	return q.inTx(ctx, func(tx pgx.Tx) error {
 		var enrollmentID int64
 		err := tx.QueryRow(ctx, `DELETE FROM mdm_scep_challenges WHERE challenge_sha256 = $1 AND expires_at > now()
 			RETURNING enrollment_id`, secretHash(challenge)).Scan(&enrollmentID)
@@ -84,8 +84,8 @@ func countEnrollmentUse(ctx context.Context, tx pgx.Tx, enrollmentID int64) erro
 }
 
 // CountSCEPCertificates counts the identity certificates issued.
-func (s *Store) CountSCEPCertificates(ctx context.Context) (int, error) {
+func (q *Queries) CountSCEPCertificates(ctx context.Context) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM mdm_scep_certificates").Scan(&n)
+	err := q.db.QueryRow(ctx, "SELECT count(*) FROM mdm_scep_certificates").Scan(&n)
 	return n, err
 }

@@ -49,21 +49,21 @@ type KeyUse struct {
 }
 
 // SealedKeyUse counts, per sealed column, the values each key id sealed.
-func (s *Store) SealedKeyUse(ctx context.Context) ([]KeyUse, error) {
+func (q *Queries) SealedKeyUse(ctx context.Context) ([]KeyUse, error) {
 	var out []KeyUse
 	for _, t := range sealedTables {
 		for _, c := range t.columns {
-			rows, err := s.pool.Query(ctx, "SELECT split_part("+c+", ':', 2), count(*) FROM "+t.table+
+			rows, err := q.db.Query(ctx, "SELECT split_part("+c+", ':', 2), count(*) FROM "+t.table+
 				" WHERE "+c+" IS NOT NULL GROUP BY 1 ORDER BY 1")
 			if err != nil {
-				return nil, fmt.Errorf("key use of %s.%s: %w", t.table, c, err)
+				return nil, fmt.Errorf("key use of %q.%s: %w", t.table, c, err)
 			}
 			uses, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (KeyUse, error) {
 				u := KeyUse{Table: t.table, Column: c}
 				return u, r.Scan(&u.KeyID, &u.Count)
 			})
 			if err != nil {
-				return nil, fmt.Errorf("key use of %s.%s: %w", t.table, c, err)
+				return nil, fmt.Errorf("key use of %q.%s: %w", t.table, c, err)
 			}
 			out = append(out, uses...)
 		}
@@ -85,14 +85,14 @@ type RewrapCount struct {
 // and a value changed meanwhile is left alone, so it runs while orchard
 // serves; interrupted, it resumes where it stopped when run again (values
 // already under the current key are not read).
-func (s *Store) Rewrap(ctx context.Context, batch int, done func(RewrapCount)) ([]RewrapCount, error) {
+func (q *Queries) Rewrap(ctx context.Context, batch int, done func(RewrapCount)) ([]RewrapCount, error) {
 	if batch < 1 {
 		return nil, errors.New("rewrap: batch must be at least 1")
 	}
 	var out []RewrapCount
 	for _, t := range sealedTables {
 		for _, c := range t.columns {
-			n, err := s.rewrapColumn(ctx, t, c, batch)
+			n, err := q.rewrapColumn(ctx, t, c, batch)
 			if err != nil {
 				return out, err
 			}
@@ -105,21 +105,21 @@ func (s *Store) Rewrap(ctx context.Context, batch int, done func(RewrapCount)) (
 	return out, nil
 }
 
-func (s *Store) rewrapColumn(ctx context.Context, t sealedTable, column string, batch int) (RewrapCount, error) {
+func (q *Queries) rewrapColumn(ctx context.Context, t sealedTable, column string, batch int) (RewrapCount, error) {
 	n := RewrapCount{Table: t.table, Column: column}
 	var cursor any
 	for {
-		rows, err := s.pool.Query(ctx, "SELECT "+t.key+", "+t.rowID+"::text, "+column+" FROM "+t.table+
+		rows, err := q.db.Query(ctx, "SELECT "+t.key+", "+t.rowID+"::text, "+column+" FROM "+t.table+
 			" WHERE "+column+" IS NOT NULL AND split_part("+column+", ':', 2) <> $1 AND ($2::text IS NULL OR "+t.key+" > $3)"+
-			" ORDER BY 1 LIMIT $4", s.sealer.KeyID(), keyText(cursor), cursor, batch)
+			" ORDER BY 1 LIMIT $4", q.sealer.KeyID(), keyText(cursor), cursor, batch)
 		if err != nil {
-			return n, fmt.Errorf("rewrap %s.%s: %w", t.table, column, err)
+			return n, fmt.Errorf("rewrap %q.%s: %w", t.table, column, err)
 		}
 		values, err := pgx.CollectRows(rows, pgx.RowToStructByPos[sealedValue])
 		if err != nil {
-			return n, fmt.Errorf("rewrap %s.%s: %w", t.table, column, err)
+			return n, fmt.Errorf("rewrap %q.%s: %w", t.table, column, err)
 		}
-		if err := s.rewrapBatch(ctx, t, column, values, &n); err != nil {
+		if err := q.rewrapBatch(ctx, t, column, values, &n); err != nil {
 			return n, err
 		}
 		if len(values) < batch {
@@ -144,10 +144,10 @@ func keyText(cursor any) *string {
 	return &s
 }
 
-func (s *Store) rewrapBatch(ctx context.Context, t sealedTable, column string, values []sealedValue, n *RewrapCount) error {
-	return s.InTx(ctx, func(tx pgx.Tx) error {
+func (q *Queries) rewrapBatch(ctx context.Context, t sealedTable, column string, values []sealedValue, n *RewrapCount) error {
+	return q.inTx(ctx, func(tx pgx.Tx) error {
 		for _, v := range values {
-			fresh, err := s.sealer.Reseal(v.Sealed, seal.Place{Table: t.table, Column: column, RowID: v.RowID})
+			fresh, err := q.sealer.Reseal(v.Sealed, seal.Place{Table: t.table, Column: column, RowID: v.RowID})
 			if err != nil {
 				n.Failed++
 				continue
@@ -155,7 +155,7 @@ func (s *Store) rewrapBatch(ctx context.Context, t sealedTable, column string, v
 			tag, err := tx.Exec(ctx, "UPDATE "+t.table+" SET "+column+" = $1 WHERE "+t.key+" = $2 AND "+column+" = $3",
 				fresh, v.Key, v.Sealed)
 			if err != nil {
-				return fmt.Errorf("rewrap %s.%s: %w", t.table, column, err)
+				return fmt.Errorf("rewrap %q.%s: %w", t.table, column, err)
 			}
 			n.Rewrapped += tag.RowsAffected()
 		}

@@ -81,7 +81,7 @@ func checkSecretsOpenWith(t *testing.T, after *store.Store, secrets map[string][
 	mustQueue(t, after.InTx(ctx, func(tx pgx.Tx) error {
 		for column, want := range map[string]string{"unlock_token_sealed": "unlock token", "lock_pin_sealed": "lock PIN",
 			"filevault_prk_sealed": "FileVault key", "bootstrap_token_sealed": "bootstrap token"} {
-			got, err := after.OpenDeviceSecret(ctx, tx, d.id, column)
+			got, err := after.OpenDeviceSecret(ctx, d.id, column)
 			if err != nil || string(got) != string(secrets[want]) {
 				t.Errorf("%s with the new key only: %q %v", column, got, err)
 			}

@@ -115,3 +115,6 @@ type DB interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
+
+// with is q in tx, for a query made inside one of q's own transactions.
+func (q *Queries) with(tx pgx.Tx) *Queries { return &Queries{db: tx, sealer: q.sealer} }

@@ -22,42 +22,28 @@ type APIToken struct {
 }
 
 // InsertAPIToken records a newly issued token.
-func (q *Queries) InsertAPIToken(ctx context.Context, t APIToken, actor string) error {
-	return q.inTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO api_tokens (jti, name, permissions, expires_at) VALUES ($1, $2, $3, $4)`,
-			t.JTI, t.Name, t.Permissions, t.ExpiresAt)
-		if err != nil {
-			return fmt.Errorf("record api token: %w", err)
-		}
-		return WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: "api_token.create", ObjectType: "api_token",
-			ObjectID: t.JTI, Data: map[string]any{"name": t.Name, "permissions": t.Permissions, "expires_at": t.ExpiresAt}})
-	})
+func (q *Queries) InsertAPIToken(ctx context.Context, t APIToken) error {
+	_, err := q.db.Exec(ctx, `INSERT INTO api_tokens (jti, name, permissions, expires_at) VALUES ($1, $2, $3, $4)`,
+		t.JTI, t.Name, t.Permissions, t.ExpiresAt)
+	if err != nil {
+		return fmt.Errorf("record api token: %w", err)
+	}
+	return nil
 }
 
 // RevokeAPITokens revokes tokens by jti, or every token with that name, and
-// returns how many were revoked.
-func (q *Queries) RevokeAPITokens(ctx context.Context, jti, name, actor string) (int, error) {
-	var n int
-	err := q.inTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `UPDATE api_tokens SET revoked_at = now()
-			WHERE revoked_at IS NULL AND (jti = $1 OR name = $2) RETURNING jti`, jti, name)
-		if err != nil {
-			return fmt.Errorf("revoke api tokens: %w", err)
-		}
-		jtis, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return fmt.Errorf("revoke api tokens: %w", err)
-		}
-		n = len(jtis)
-		for _, id := range jtis {
-			if err := WriteAudit(ctx, tx, AuditEvent{Actor: actor, Action: "api_token.revoke",
-				ObjectType: "api_token", ObjectID: id}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return n, err
+// returns the ids of those it revoked.
+func (q *Queries) RevokeAPITokens(ctx context.Context, jti, name string) ([]string, error) {
+	rows, err := q.db.Query(ctx, `UPDATE api_tokens SET revoked_at = now()
+		WHERE revoked_at IS NULL AND (jti = $1 OR name = $2) RETURNING jti`, jti, name)
+	if err != nil {
+		return nil, fmt.Errorf("revoke api tokens: %w", err)
+	}
+	jtis, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("revoke api tokens: %w", err)
+	}
+	return jtis, nil
 }
 
 // APITokenUsable reports whether a token was issued here and is not revoked.

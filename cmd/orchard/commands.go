@@ -83,15 +83,19 @@ func tokenCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer db.close(context.WithoutCancel(ctx))
+	svc, err := newService(&cfg, db.store, logger)
+	if err != nil {
+		return err
+	}
 	if args[0] == "revoke" {
-		n, err := db.store.RevokeAPITokens(ctx, jti, name, "cli")
+		n, err := svc.RevokeAPITokens(ctx, "cli", jti, name)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stderr, "revoked %d token(s)\n", n)
 		return nil
 	}
-	tokens, err := auth.NewTokens(ctx, db.store)
+	tokens, err := auth.NewTokens(ctx, db.store, svc)
 	if err != nil {
 		return err
 	}

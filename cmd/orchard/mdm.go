@@ -53,10 +53,10 @@ func (c *MDMConfig) validate() error {
 // newMDMEndpoint builds the device-facing endpoint: the embedded CA (made on
 // first start) or an external CA's chain. pushTopic may be nil until a push
 // certificate feature provides it.
-func newMDMEndpoint(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logger,
+func newMDMEndpoint(ctx context.Context, cfg *Config, s *store.Store, devices endpoint.Devices, logger *slog.Logger,
 	pushTopic func(context.Context) (string, error)) (*endpoint.Endpoint, error) {
 	ec := endpoint.Config{
-		Store: s, PublicURL: cfg.PublicURL, PushTopic: pushTopic, MTLSProxy: cfg.MDM.MTLSProxy,
+		Devices: devices, PublicURL: cfg.PublicURL, PushTopic: pushTopic, MTLSProxy: cfg.MDM.MTLSProxy,
 		ExternalSCEPURL: cfg.MDM.SCEPURL, ExternalSCEPChallenge: cfg.MDM.SCEPChallenge, Logger: logger,
 		BodyReadTimeout: cfg.MDM.BodyTimeout, LargeBodyBudget: int64(cfg.MDM.LargeBodyBudgetMiB) << 20,
 	}

@@ -75,15 +75,15 @@ type app struct {
 }
 
 func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logger) (*app, error) {
-	tokens, err := auth.NewTokens(ctx, s)
-	if err != nil {
-		return nil, err
-	}
-	pushes := apns.New(apns.Config{URL: cfg.APNsURL, Concurrency: cfg.APNsConcurrency})
 	svc, err := newService(cfg, s, logger)
 	if err != nil {
 		return nil, err
 	}
+	tokens, err := auth.NewTokens(ctx, s, svc)
+	if err != nil {
+		return nil, err
+	}
+	pushes := apns.New(apns.Config{URL: cfg.APNsURL, Concurrency: cfg.APNsConcurrency})
 	workers := river.NewWorkers()
 	if err := jobs.Register(workers, jobs.Deps{Store: s, Logger: logger, APNs: pushes,
 		Push: jobs.PushConfig{Window: cfg.PushWindow}, Service: svc, DEPAssignPause: time.Second}); err != nil {
@@ -100,7 +100,7 @@ func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logge
 	}
 	a := &app{cfg: cfg, logger: logger, store: s, river: riverClient, broker: events.NewBroker(s.Pool(), logger), apns: pushes, service: svc}
 	if cfg.Role != "worker" {
-		if a.mdm, err = newMDMEndpoint(ctx, cfg, s, logger, s.PushTopic); err != nil {
+		if a.mdm, err = newMDMEndpoint(ctx, cfg, s, svc, logger, s.PushTopic); err != nil {
 			return nil, err
 		}
 	}

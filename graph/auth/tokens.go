@@ -33,22 +33,28 @@ type Claims struct {
 	jwt.RegisteredClaims
 }
 
-// TokenStore is what Tokens needs from the database.
+// TokenStore is what Tokens reads from the database.
 type TokenStore interface {
 	ServerKey(ctx context.Context, purpose string, newKey func() ([]byte, error)) ([]byte, error)
-	InsertAPIToken(ctx context.Context, t store.APIToken, actor string) error
 	APITokenUsable(ctx context.Context, jti string) (bool, error)
+}
+
+// TokenRecorder records issued tokens, with their audit event (the service).
+type TokenRecorder interface {
+	RecordAPIToken(ctx context.Context, actor string, t store.APIToken) error
 }
 
 // Tokens issues and verifies API tokens signed with orchard's own key.
 type Tokens struct {
-	db  TokenStore
-	key []byte
-	now func() time.Time
+	db       TokenStore
+	recorder TokenRecorder
+	key      []byte
+	now      func() time.Time
 }
 
-// NewTokens loads (or creates, on first start) the signing key.
-func NewTokens(ctx context.Context, db TokenStore) (*Tokens, error) {
+// NewTokens loads (or creates, on first start) the signing key. recorder
+// may be nil where tokens are only verified.
+func NewTokens(ctx context.Context, db TokenStore, recorder TokenRecorder) (*Tokens, error) {
 	key, err := db.ServerKey(ctx, keyPurpose, func() ([]byte, error) {
 		k := make([]byte, 32)
 		_, err := rand.Read(k)
@@ -57,7 +63,7 @@ func NewTokens(ctx context.Context, db TokenStore) (*Tokens, error) {
 	if err != nil {
 		return nil, fmt.Errorf("auth: signing key: %w", err)
 	}
-	return &Tokens{db: db, key: key, now: time.Now}, nil
+	return &Tokens{db: db, recorder: recorder, key: key, now: time.Now}, nil
 }
 
 // Issue creates a token for name with the given permissions and records it.
@@ -81,7 +87,10 @@ func (t *Tokens) Issue(ctx context.Context, name string, perms []string, ttl tim
 	if err != nil {
 		return "", rec, fmt.Errorf("auth: sign token: %w", err)
 	}
-	if err := t.db.InsertAPIToken(ctx, rec, actor); err != nil {
+	if t.recorder == nil {
+		return "", rec, errors.New("auth: this process cannot issue tokens")
+	}
+	if err := t.recorder.RecordAPIToken(ctx, actor, rec); err != nil {
 		return "", rec, err
 	}
 	return signed, rec, nil

@@ -16,6 +16,7 @@ import (
 	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/mdmproto/devicesim"
 	"github.com/orchardmdm/orchard/mdmproto/endpoint"
+	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
 	"github.com/orchardmdm/orchard/store/pgtest"
 )
@@ -63,7 +64,7 @@ func TestLoadRetriesBrokenConnections(t *testing.T) {
 	f := &flaky{}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	ep, err := endpoint.New(endpoint.Config{Store: s, CA: ca, PublicURL: srv.URL, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ep, err := endpoint.New(endpoint.Config{Devices: service.New(service.Config{Store: s}), CA: ca, PublicURL: srv.URL, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/mdmproto/scep"
-	"github.com/orchardmdm/orchard/store"
 )
 
 // Paths devices are given in enrollment profiles.
@@ -35,7 +34,7 @@ const (
 
 // Config is what the device-facing endpoint is built from.
 type Config struct {
-	Store *store.Store
+	Devices Devices
 	// CA is the embedded SCEP CA; nil when an external SCEP server issues
 	// identities (then ExternalSCEPURL and TrustedCAs are required).
 	CA              *scep.CA
@@ -72,7 +71,7 @@ type Config struct {
 // Endpoint serves devices.
 type Endpoint struct {
 	cfg      Config
-	store    *store.Store
+	devices  Devices
 	verifier *mdmproto.Verifier
 	budget   *bodyBudget
 	log      *slog.Logger
@@ -95,7 +94,7 @@ func New(cfg Config) (*Endpoint, error) {
 		cfg.Logger = slog.Default()
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	return &Endpoint{cfg: cfg, store: cfg.Store, verifier: v, log: cfg.Logger,
+	return &Endpoint{cfg: cfg, devices: cfg.Devices, verifier: v, log: cfg.Logger,
 		budget: newBodyBudget(cfg.LargeBodyBudget, cfg.LargeBodyThreshold)}, nil
 }
 
@@ -127,7 +126,7 @@ func (e *Endpoint) Register(route func(pattern string, h http.Handler)) {
 	route(ServerPath, mdm)
 	route(EnrollPath+"{secret}", timed(http.HandlerFunc(e.serveEnroll)))
 	if e.cfg.CA != nil {
-		route(SCEPPath, timed(scep.Handler(e.cfg.CA, scepEnroller{e.store}, e.log)))
+		route(SCEPPath, timed(scep.Handler(e.cfg.CA, scepEnroller{e.devices}, e.log)))
 	} else {
 		// Devices use the external SCEP server; /scep must not fall through
 		// to whatever serves "/" (the GraphiQL page).
@@ -142,22 +141,18 @@ func (e *Endpoint) Handler() http.Handler {
 	return mux
 }
 
-// scepEnroller lets the SCEP CA consume challenges from the store.
-type scepEnroller struct{ s *store.Store }
+// scepEnroller lets the SCEP CA spend challenges.
+type scepEnroller struct{ d Devices }
 
 func (e scepEnroller) Enroll(ctx context.Context, challenge string, issue func() (*x509.Certificate, error)) error {
-	err := e.s.ConsumeSCEPChallenge(ctx, challenge, issue)
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrEnrollmentClosed) {
-		return scep.ErrBadChallenge
-	}
-	return err
+	return e.d.ConsumeSCEPChallenge(ctx, challenge, issue)
 }
 
 // caPurpose names the embedded CA in server_keys.
 const caPurpose = "scep_ca"
 
 // LoadCA returns the embedded SCEP CA, generating it (stored sealed) on first start.
-func LoadCA(ctx context.Context, s *store.Store) (*scep.CA, error) {
+func LoadCA(ctx context.Context, s ServerKeys) (*scep.CA, error) {
 	bundle, err := s.ServerKey(ctx, caPurpose, func() ([]byte, error) { return scep.GenerateCA("orchard SCEP CA") })
 	if err != nil {
 		return nil, err

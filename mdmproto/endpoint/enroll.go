@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"github.com/orchardmdm/orchard/mdmproto"
-	"github.com/orchardmdm/orchard/store"
 )
 
 // maxMachineInfo bounds the machine info a DEP device POSTs (a few KiB signed).
@@ -34,15 +33,15 @@ func (e *Endpoint) serveEnroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	enr, err := e.store.EnrollmentBySecret(ctx, r.PathValue("secret"))
-	if errors.Is(err, store.ErrNotFound) {
+	id, name, err := e.devices.EnrollmentBySecret(ctx, r.PathValue("secret"))
+	if errors.Is(err, mdmproto.ErrUnknownEnrollment) {
 		// The secret is the credential: never log it.
 		e.log.WarnContext(ctx, "enrollment profile asked with an unknown secret", "remote", r.RemoteAddr)
 		http.NotFound(w, r)
 		return
 	}
-	if errors.Is(err, store.ErrEnrollmentClosed) {
-		e.log.WarnContext(ctx, "enrollment profile asked after its enrollment closed", "enrollment_id", enr.ID, "remote", r.RemoteAddr)
+	if errors.Is(err, mdmproto.ErrEnrollmentClosed) {
+		e.log.WarnContext(ctx, "enrollment profile asked after its enrollment closed", "enrollment_id", id, "remote", r.RemoteAddr)
 		http.Error(w, "this enrollment has expired or is used up", http.StatusGone)
 		return
 	}
@@ -56,17 +55,17 @@ func (e *Endpoint) serveEnroll(w http.ResponseWriter, r *http.Request) {
 			e.fail(w, r, attrEnroll, err)
 			return
 		}
-		e.log.InfoContext(ctx, "device asked for its enrollment profile", "enrollment_id", enr.ID,
+		e.log.InfoContext(ctx, "device asked for its enrollment profile", "enrollment_id", id,
 			"udid", info.UDID, "serial_number", info.SERIAL, "product", mdmproto.Quote(info.PRODUCT),
 			"os_version", mdmproto.Quote(info.VERSION))
 	}
-	profile, err := e.Profile(ctx, enr)
+	profile, err := e.Profile(ctx, id, name)
 	if err != nil {
 		e.fail(w, r, attrEnroll, err)
 		return
 	}
 	w.Header().Set("Content-Type", mdmproto.ProfileContentType)
-	w.Header().Set("Content-Disposition", `attachment; filename="orchard-enrollment-`+strconv.FormatInt(enr.ID, 10)+`.mobileconfig"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="orchard-enrollment-`+strconv.FormatInt(id, 10)+`.mobileconfig"`)
 	_, _ = w.Write(profile)
 }
 
@@ -100,16 +99,16 @@ func readMachineInfo(w http.ResponseWriter, r *http.Request) (MachineInfo, error
 	return info, nil
 }
 
-// Profile builds the signed enrollment profile of an enrollment, with a
-// fresh single-use SCEP challenge.
-func (e *Endpoint) Profile(ctx context.Context, enr store.Enrollment) ([]byte, error) {
+// Profile builds the signed enrollment profile of enrollment id (named
+// name), with a fresh single-use SCEP challenge.
+func (e *Endpoint) Profile(ctx context.Context, id int64, name string) ([]byte, error) {
 	topic, placeholder, err := e.pushTopic(ctx)
 	if err != nil {
 		return nil, err
 	}
 	cfg := mdmproto.ProfileConfig{
-		Identifier:   "com.orchardmdm.enrollment." + strconv.FormatInt(enr.ID, 10),
-		DisplayName:  "orchard: " + enr.Name,
+		Identifier:   "com.orchardmdm.enrollment." + strconv.FormatInt(id, 10),
+		DisplayName:  "orchard: " + name,
 		Organization: "orchard",
 		Description:  "Enrolls this device in orchard device management.",
 		SCEPSubject:  "orchard device identity",
@@ -125,7 +124,7 @@ func (e *Endpoint) Profile(ctx context.Context, enr store.Enrollment) ([]byte, e
 	}
 	if e.cfg.CA != nil {
 		cfg.SCEPURL = e.cfg.PublicURL + SCEPPath
-		cfg.SCEPChallenge, err = e.store.NewSCEPChallenge(ctx, enr.ID, challengeTTL)
+		cfg.SCEPChallenge, err = e.devices.NewSCEPChallenge(ctx, id, challengeTTL)
 		if err != nil {
 			return nil, err
 		}

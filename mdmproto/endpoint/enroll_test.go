@@ -98,7 +98,7 @@ func TestDEPEnrollmentTakesSignedMachineInfoAndMarksTheDevice(t *testing.T) {
 	if res.StatusCode != http.StatusNotFound {
 		t.Errorf("unknown secret: HTTP %d, want 404", res.StatusCode)
 	}
-	if err := ts.store.DeleteEnrollment(ctx, dep.ID, "test"); err != nil {
+	if _, _, err := ts.store.DeleteEnrollment(ctx, dep.ID); err != nil {
 		t.Fatal(err)
 	}
 	res, _ = ts.srv.Client().Get(ts.srv.URL + "/enroll/" + dep.Secret)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/store"
 )
@@ -17,8 +15,8 @@ func (ts *testServer) queue(deviceID int64, requestType string, payload map[stri
 	if err != nil {
 		ts.t.Fatal(err)
 	}
-	err = ts.store.InTx(context.Background(), func(tx pgx.Tx) error {
-		_, err := ts.store.QueueCommand(context.Background(), tx, store.QueuedCommand{DeviceID: deviceID, UUID: uuid,
+	err = ts.store.Tx(context.Background(), func(q *store.Queries) error {
+		_, err := q.QueueCommand(context.Background(), store.QueuedCommand{DeviceID: deviceID, UUID: uuid,
 			RequestType: requestType, Body: body, Actor: "test"})
 		return err
 	})

@@ -10,17 +10,17 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/orchardmdm/orchard/mdmproto/devicesim"
 	"github.com/orchardmdm/orchard/mdmproto/endpoint"
 	"github.com/orchardmdm/orchard/mdmproto/scep"
+	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
 	"github.com/orchardmdm/orchard/store/pgtest"
 )
 
 // testServer is the device-facing endpoint on a fresh database.
 type testServer struct {
+	svc   *service.Service
 	t     testing.TB
 	store *store.Store
 	ca    *scep.CA
@@ -42,7 +42,8 @@ func newServer(t testing.TB, mutate ...func(*endpoint.Config)) *testServer {
 	var h http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
-	cfg := endpoint.Config{Store: s, CA: ca, PublicURL: srv.URL, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	svc := service.New(service.Config{Store: s})
+	cfg := endpoint.Config{Devices: svc, CA: ca, PublicURL: srv.URL, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, m := range mutate {
 		m(&cfg)
 	}
@@ -55,7 +56,7 @@ func newServer(t testing.TB, mutate ...func(*endpoint.Config)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testServer{t: t, store: s, ca: ca, ep: ep, srv: srv, enr: enr, enrollURL: srv.URL + "/enroll/" + enr.Secret}
+	return &testServer{t: t, store: s, svc: svc, ca: ca, ep: ep, srv: srv, enr: enr, enrollURL: srv.URL + "/enroll/" + enr.Secret}
 }
 
 // enrolled returns a simulated device that went through enrollment.
@@ -156,12 +157,7 @@ func (ts *testServer) commandStatus(uuid string) (status string, errorChain []by
 	return status, errorChain
 }
 
-// cancelCommand cancels a command in a transaction of its own.
+// cancelCommand cancels a command the way the service does (in its own statement here).
 func cancelCommand(ctx context.Context, s *store.Store, uuid string) (store.DeviceCommand, error) {
-	var c store.DeviceCommand
-	err := s.InTx(ctx, func(tx pgx.Tx) (err error) {
-		c, err = s.CancelCommand(ctx, tx, uuid)
-		return err
-	})
-	return c, err
+	return s.CancelCommand(ctx, uuid)
 }

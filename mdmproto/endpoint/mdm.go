@@ -12,7 +12,6 @@ import (
 	"github.com/micromdm/plist"
 
 	"github.com/orchardmdm/orchard/mdmproto"
-	"github.com/orchardmdm/orchard/store"
 )
 
 // refusal is an HTTP answer with the reason logged (not sent: devices
@@ -116,8 +115,8 @@ func signatureRefusal(err error) error {
 }
 
 // channel binds a message's enrollment to the certificate that proved it.
-func channel(en mdmproto.Enrollment, cert *x509.Certificate) store.Channel {
-	return store.Channel{Enrollment: en, CertHash: mdmproto.CertHash(cert), CertNotAfter: cert.NotAfter}
+func channel(en mdmproto.Enrollment, cert *x509.Certificate) mdmproto.Channel {
+	return mdmproto.Channel{Enrollment: en, CertHash: mdmproto.CertHash(cert), CertNotAfter: cert.NotAfter}
 }
 
 func (e *Endpoint) checkin(ctx context.Context, cert *x509.Certificate, body []byte) ([]byte, error) {
@@ -132,23 +131,23 @@ func (e *Endpoint) checkin(ctx context.Context, cert *x509.Certificate, body []b
 		if _, user := ch.UserChannel(); user {
 			return nil, refuse(http.StatusBadRequest, "Authenticate from a user channel")
 		}
-		_, err = e.store.Authenticate(ctx, ch, m.Facts())
+		err = e.devices.Authenticate(ctx, ch, m.Facts())
 		if err == nil {
 			e.log.InfoContext(ctx, "device authenticated", "udid", ch.DeviceID(), "serial_number", m.SerialNumber)
 		}
 	case mdmproto.TokenUpdate:
-		err = e.store.TokenUpdate(ctx, ch, store.TokenUpdate{Token: m.Token, PushMagic: m.PushMagic, Topic: m.Topic,
+		err = e.devices.TokenUpdate(ctx, ch, mdmproto.TokenUpdateInfo{Token: m.Token, PushMagic: m.PushMagic, Topic: m.Topic,
 			UnlockToken: m.UnlockToken, AwaitingConfiguration: m.AwaitingConfiguration})
 	case mdmproto.CheckOut:
-		err = e.store.CheckOut(ctx, ch)
+		err = e.devices.CheckOut(ctx, ch)
 	case mdmproto.SetBootstrapToken:
-		err = e.store.SetBootstrapToken(ctx, ch, m.BootstrapToken)
+		err = e.devices.SetBootstrapToken(ctx, ch, m.BootstrapToken)
 	case mdmproto.GetBootstrapToken:
 		return e.getBootstrapToken(ctx, ch)
 	case mdmproto.UserAuthenticate:
 		// Apple allows refusing the user channel's digest challenge with 410:
 		// the user channel then enrolls without it.
-		if err := e.store.TouchDevice(ctx, ch); err != nil {
+		if err := e.devices.TouchDevice(ctx, ch); err != nil {
 			return nil, storeRefusal(err)
 		}
 		return nil, refuse(http.StatusGone, "UserAuthenticate: orchard does not run the digest challenge")
@@ -162,8 +161,8 @@ func (e *Endpoint) checkin(ctx context.Context, cert *x509.Certificate, body []b
 	return nil, storeRefusal(err)
 }
 
-func (e *Endpoint) getBootstrapToken(ctx context.Context, ch store.Channel) ([]byte, error) {
-	token, err := e.store.BootstrapToken(ctx, ch)
+func (e *Endpoint) getBootstrapToken(ctx context.Context, ch mdmproto.Channel) ([]byte, error) {
+	token, err := e.devices.BootstrapToken(ctx, ch)
 	if err != nil {
 		return nil, storeRefusal(err)
 	}
@@ -182,13 +181,13 @@ func (e *Endpoint) report(ctx context.Context, cert *x509.Certificate, body []by
 	ch := channel(rep.Enrollment, cert)
 	if _, user := ch.UserChannel(); user {
 		// User channels have no command queue in orchard yet: they are seen, and idle.
-		return nil, storeRefusal(e.store.TouchUser(ctx, ch))
+		return nil, storeRefusal(e.devices.TouchUser(ctx, ch))
 	}
 	if rep.Status == mdmproto.StatusIdle {
-		next, err := e.store.Idle(ctx, ch)
+		next, err := e.devices.Idle(ctx, ch)
 		return next.Body, storeRefusal(err)
 	}
-	next, found, err := e.store.ReportResult(ctx, ch, store.Result{Status: rep.Status, CommandUUID: rep.CommandUUID,
+	next, found, err := e.devices.ReportResult(ctx, ch, mdmproto.CommandResult{Status: rep.Status, CommandUUID: rep.CommandUUID,
 		ErrorChain: rep.ErrorChain, Raw: body, JSON: result})
 	if err != nil {
 		return nil, storeRefusal(err)
@@ -206,9 +205,9 @@ func storeRefusal(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, store.ErrDeviceBlocked):
+	case errors.Is(err, mdmproto.ErrDeviceBlocked):
 		return &refusal{status: http.StatusUnauthorized, reason: err}
-	case errors.Is(err, store.ErrIdentityMismatch), errors.Is(err, store.ErrNotEnrolled), errors.Is(err, store.ErrNoTokenUpdate):
+	case errors.Is(err, mdmproto.ErrIdentityMismatch), errors.Is(err, mdmproto.ErrNotEnrolled), errors.Is(err, mdmproto.ErrNoTokenUpdate):
 		return &refusal{status: http.StatusForbidden, reason: err}
 	}
 	return err

@@ -145,7 +145,7 @@ func TestBlockedDeviceIsReleasedAndCannotReenroll(t *testing.T) {
 	id := ts.deviceRow(d.UDID).ID
 	block := func(blocked bool) {
 		err := ts.store.InTx(ctx, func(tx pgx.Tx) error {
-			_, err := ts.store.SetDeviceBlocked(ctx, tx, id, blocked)
+			_, err := ts.store.SetDeviceBlocked(ctx, id, blocked)
 			return err
 		})
 		if err != nil {

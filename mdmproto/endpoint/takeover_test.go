@@ -65,7 +65,7 @@ func TestAdministratorAllowsOneReenrollment(t *testing.T) {
 	ctx := context.Background()
 	old := ts.enrolled()
 	id := ts.deviceRow(old.UDID).ID
-	if _, err := ts.store.AllowReenrollment(ctx, id, "admin@example.com"); err != nil {
+	if _, err := ts.svc.AllowDeviceReenrollment(ctx, "admin@example.com", id); err != nil {
 		t.Fatal(err)
 	}
 	restored := ts.impostor(old, ts.enrollURL)
@@ -85,7 +85,7 @@ func TestAdministratorAllowsOneReenrollment(t *testing.T) {
 	if n != 2 {
 		t.Fatalf("%d audit events for the allowance and its use, want 2", n)
 	}
-	if _, err := ts.store.AllowReenrollment(ctx, 987654, "admin"); err == nil {
+	if _, err := ts.svc.AllowDeviceReenrollment(ctx, "admin", 987654); err == nil {
 		t.Fatal("allowance for an unknown device accepted")
 	}
 }
@@ -170,7 +170,7 @@ func TestDeletedEnrollmentRevokesItsIdentities(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := ts.enrolled()
-	if err := ts.store.DeleteEnrollment(ctx, doomed.ID, "admin"); err != nil {
+	if _, _, err := ts.store.DeleteEnrollment(ctx, doomed.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := d.Connect(ctx); status(t, err) != http.StatusForbidden {

@@ -1,0 +1,100 @@
+package service
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/orchardmdm/orchard/mdmproto"
+	"github.com/orchardmdm/orchard/mdmproto/scep"
+	"github.com/orchardmdm/orchard/store"
+)
+
+// What devices cause, for the device-facing endpoint (it declares the
+// interface these methods satisfy). Refusals are mdmproto's errors, wrapped:
+// the endpoint maps them to status codes. No remote call is made here: a
+// check-in is answered from the database alone.
+
+// Authenticate starts a new enrollment of a device channel. A device that
+// used an administrator's re-enrollment allowance is recorded in the audit
+// trail, in the same transaction.
+func (s *Service) Authenticate(ctx context.Context, ch mdmproto.Channel, facts mdmproto.DeviceFacts) error {
+	return s.store.Tx(ctx, func(q *store.Queries) error {
+		id, usedAllowance, err := q.Authenticate(ctx, ch, facts)
+		if err != nil || !usedAllowance {
+			return err
+		}
+		return s.audit(ctx, q, deviceActor(ch), event{action: "device.reenroll", objectType: "enrolled_device",
+			objectID: idString(id), data: map[string]any{"udid": ch.DeviceID(), "allowed_by": "administrator"}})
+	})
+}
+
+func deviceActor(ch mdmproto.Channel) string { return "device:" + ch.DeviceID() }
+
+// TokenUpdate records a device's push channel and makes it usable.
+func (s *Service) TokenUpdate(ctx context.Context, ch mdmproto.Channel, t mdmproto.TokenUpdateInfo) error {
+	return s.store.TokenUpdate(ctx, ch, t)
+}
+
+// CheckOut records that a device left management.
+func (s *Service) CheckOut(ctx context.Context, ch mdmproto.Channel) error {
+	return s.store.CheckOut(ctx, ch)
+}
+
+// SetBootstrapToken escrows a Mac's bootstrap token, sealed.
+func (s *Service) SetBootstrapToken(ctx context.Context, ch mdmproto.Channel, token []byte) error {
+	return s.store.SetBootstrapToken(ctx, ch, token)
+}
+
+// BootstrapToken gives a Mac back its escrowed bootstrap token (nil: none).
+func (s *Service) BootstrapToken(ctx context.Context, ch mdmproto.Channel) ([]byte, error) {
+	return s.store.BootstrapToken(ctx, ch)
+}
+
+// TouchDevice checks a device channel's identity and marks it seen.
+func (s *Service) TouchDevice(ctx context.Context, ch mdmproto.Channel) error {
+	return s.store.TouchDevice(ctx, ch)
+}
+
+// TouchUser checks a user channel's identity and marks it seen.
+func (s *Service) TouchUser(ctx context.Context, ch mdmproto.Channel) error {
+	return s.store.TouchUser(ctx, ch)
+}
+
+// Idle gives a device its next command (empty: none).
+func (s *Service) Idle(ctx context.Context, ch mdmproto.Channel) (mdmproto.NextCommand, error) {
+	return s.store.Idle(ctx, ch)
+}
+
+// ReportResult stores a device's answer to a command it was sent and gives
+// its next command; accepted is false for an answer to a command it was not
+// sent (changing nothing).
+func (s *Service) ReportResult(ctx context.Context, ch mdmproto.Channel, r mdmproto.CommandResult) (mdmproto.NextCommand, bool, error) {
+	return s.store.ReportResult(ctx, ch, r)
+}
+
+// EnrollmentBySecret names the enrollment a profile URL's secret opens.
+func (s *Service) EnrollmentBySecret(ctx context.Context, secret string) (int64, string, error) {
+	e, err := s.store.EnrollmentBySecret(ctx, secret)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, "", mdmproto.ErrUnknownEnrollment
+	}
+	return e.ID, e.Name, err
+}
+
+// NewSCEPChallenge makes a single-use challenge for one profile download.
+func (s *Service) NewSCEPChallenge(ctx context.Context, enrollmentID int64, ttl time.Duration) (string, error) {
+	return s.store.NewSCEPChallenge(ctx, enrollmentID, ttl)
+}
+
+// ConsumeSCEPChallenge spends a challenge on the identity issue makes,
+// binding the certificate to the challenge's enrollment.
+func (s *Service) ConsumeSCEPChallenge(ctx context.Context, challenge string, issue func() (*x509.Certificate, error)) error {
+	err := s.store.ConsumeSCEPChallenge(ctx, challenge, issue)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrEnrollmentClosed) {
+		return fmt.Errorf("%w: %w", scep.ErrBadChallenge, err)
+	}
+	return err
+}
