@@ -23,7 +23,8 @@ func (d depthLimit) MutateOperationContext(_ context.Context, oc *graphql.Operat
 	if oc.Operation == nil {
 		return nil
 	}
-	if depth := selectionDepth(oc.Doc, oc.Operation.SelectionSet, 0); depth > d.max {
+	m := depthMeter{doc: oc.Doc, fragments: map[string]int{}}
+	if depth := m.depth(oc.Operation.SelectionSet); depth > d.max {
 		err := gqlerror.Errorf("operation is nested %d levels deep; the limit is %d", depth, d.max)
 		err.Extensions = map[string]any{"code": "BAD_USER_INPUT"}
 		return err
@@ -31,23 +32,42 @@ func (d depthLimit) MutateOperationContext(_ context.Context, oc *graphql.Operat
 	return nil
 }
 
-// selectionDepth measures fields only: fragments add no depth of their own.
-// Validation has already refused fragment cycles, and seen guards the rest.
-func selectionDepth(doc *ast.QueryDocument, set ast.SelectionSet, depth int) int {
-	deepest := depth
+// depthMeter measures fields only: fragments add no depth of their own.
+// Each fragment is measured once: a fragment spreading another twice, n
+// levels down, would otherwise be walked 2^n times.
+type depthMeter struct {
+	doc       *ast.QueryDocument
+	fragments map[string]int
+}
+
+func (m depthMeter) depth(set ast.SelectionSet) int {
+	deepest := 0
 	for _, sel := range set {
 		var d int
 		switch s := sel.(type) {
 		case *ast.Field:
-			d = selectionDepth(doc, s.SelectionSet, depth+1)
+			d = 1 + m.depth(s.SelectionSet)
 		case *ast.InlineFragment:
-			d = selectionDepth(doc, s.SelectionSet, depth)
+			d = m.depth(s.SelectionSet)
 		case *ast.FragmentSpread:
-			if f := doc.Fragments.ForName(s.Name); f != nil {
-				d = selectionDepth(doc, f.SelectionSet, depth)
-			}
+			d = m.fragment(s.Name)
 		}
 		deepest = max(deepest, d)
 	}
 	return deepest
+}
+
+// fragment is a named fragment's depth. Validation has already refused
+// fragment cycles; the entry made before the walk guards the rest.
+func (m depthMeter) fragment(name string) int {
+	if d, ok := m.fragments[name]; ok {
+		return d
+	}
+	m.fragments[name] = 0
+	d := 0
+	if f := m.doc.Fragments.ForName(name); f != nil {
+		d = m.depth(f.SelectionSet)
+	}
+	m.fragments[name] = d
+	return d
 }
