@@ -68,8 +68,8 @@ func useExtensions(srv *handler.Server, cfg HandlerConfig) {
 	srv.Use(documentLimit{limits: cfg.Limits})
 	srv.Use(extension.Introspection{})
 	srv.Use(sessionCheck{tokens: cfg.Tokens, every: 10 * time.Second})
+	srv.Use(depthLimit{max: cfg.Limits.Depth, limits: cfg.Limits})
 	srv.Use(extension.FixedComplexityLimit(cfg.Limits.Complexity))
-	srv.Use(depthLimit{max: cfg.Limits.Depth})
 	srv.Use(newDBGate(cfg.Limits.CallerDBConcurrency, cfg.Limits.DBConcurrency))
 	srv.Use(responseLimit{errors: cfg.Limits.Errors, bytes: cfg.Limits.ResponseBytes})
 	if cfg.Metrics != nil {
