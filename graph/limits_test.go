@@ -211,3 +211,68 @@ func TestRequestBodiesNeverReachTheLog(t *testing.T) {
 		t.Fatalf("the log holds %d bytes, the secret: %v", len(logs.String()), strings.Contains(logs.String(), "hunter2"))
 	}
 }
+
+// GraphiQL loads the schema before anyone pastes a token: its introspection
+// query (GraphiQL 3.9's, as served at /) fits the anonymous bounds.
+func TestGraphiQLIntrospectionFitsTheAnonymousBounds(t *testing.T) {
+	t.Parallel()
+	api, _ := newLimitedAPI(t, graph.DefaultLimits())
+	var out struct {
+		Schema struct{ Types []struct{ Name string } } `json:"__schema"`
+	}
+	api.query("", graphiqlIntrospection, nil).decode(t, &out)
+	if len(out.Schema.Types) < 10 {
+		t.Fatalf("%d types", len(out.Schema.Types))
+	}
+}
+
+const graphiqlIntrospection = `query IntrospectionQuery {
+  __schema {
+    description
+    queryType { name }
+    mutationType { name }
+    subscriptionType { name }
+    types { ...FullType }
+    directives {
+      name
+      description
+      isRepeatable
+      locations
+      args(includeDeprecated: true) { ...InputValue }
+    }
+  }
+}
+fragment FullType on __Type {
+  kind
+  name
+  description
+  specifiedByURL
+  fields(includeDeprecated: true) {
+    name
+    description
+    args(includeDeprecated: true) { ...InputValue }
+    type { ...TypeRef }
+    isDeprecated
+    deprecationReason
+  }
+  inputFields(includeDeprecated: true) { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) {
+    name
+    description
+    isDeprecated
+    deprecationReason
+  }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue {
+  name
+  description
+  type { ...TypeRef }
+  defaultValue
+  isDeprecated
+  deprecationReason
+}
+fragment TypeRef on __Type {
+  kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }
+}`
