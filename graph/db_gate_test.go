@@ -137,7 +137,9 @@ func TestResolversStopWhenTheClientGoesAway(t *testing.T) {
 	// by asking something of our own and checking what was taken since.
 	var out struct{ Blueprints struct{ TotalCount int } }
 	api.query(tok, `{ blueprints { totalCount } }`, nil).decode(t, &out)
-	if taken := attempts() - before; taken > 4 {
+	// Two token checks, the resolver that had started and our own query's
+	// two: a handful, not one per alias.
+	if taken := attempts() - before; taken > 10 {
 		t.Fatalf("%d connections were asked for a request of %d aliases whose client left during the first", taken, limits.Document.Aliases)
 	}
 }
