@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket/wsjson"
+
 	"github.com/orchardmdm/orchard/graph"
 	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/store/pgtest"
@@ -276,3 +278,35 @@ fragment InputValue on __InputValue {
 fragment TypeRef on __Type {
   kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }
 }`
+
+// Each operation of a websocket holds a goroutine and, for a subscription,
+// a place at the event broker: one connection runs a bounded number.
+func TestOneWebsocketRunsABoundedNumberOfOperations(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	api := newTestAPI(t)
+	const op = `subscription { jobEvents(kinds: ["nothing"]) { type } }`
+	sub := api.subscribe(ctx, api.token("mdm.*"), op, nil)
+	for i := 2; i <= 101; i++ {
+		sub.send(ctx, fmt.Sprint(i), op)
+	}
+	for {
+		var msg wsMessage
+		if err := wsjson.Read(ctx, sub.conn, &msg); err != nil {
+			t.Fatalf("no operation of 101 was refused: %v", err)
+		}
+		var errs []gqlError
+		switch msg.Type {
+		case "next":
+			var res gqlResponse
+			must(t, json.Unmarshal(msg.Payload, &res))
+			errs = res.Errors
+		case "error":
+			must(t, json.Unmarshal(msg.Payload, &errs))
+		}
+		if len(errs) > 0 && errs[0].Extensions["limit"] == "operations per connection" {
+			return
+		}
+	}
+}
