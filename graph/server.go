@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -18,17 +17,6 @@ import (
 	"github.com/orchardmdm/orchard/graph/model"
 )
 
-// Limits bound what one operation may ask for.
-type Limits struct {
-	// Complexity counts fields, lists weighted by their page size.
-	Complexity int
-	// Depth counts nested selections; GraphiQL's introspection query needs 13.
-	Depth int
-}
-
-// DefaultLimits allow a full page of devices with every field, and no more.
-func DefaultLimits() Limits { return Limits{Complexity: 25000, Depth: 15} }
-
 // HandlerConfig is what the GraphQL endpoint is built from.
 type HandlerConfig struct {
 	Resolver *Resolver
@@ -38,13 +26,15 @@ type HandlerConfig struct {
 	Metrics  prometheus.Registerer
 }
 
-// NewHandler serves GraphQL over POST and over websocket (graphql-transport-ws).
+// NewHandler serves GraphQL over POST, GET and websocket (graphql-transport-ws).
 func NewHandler(cfg HandlerConfig) http.Handler {
+	cfg.Limits = cfg.Limits.withDefaults()
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{
 		Resolvers:  cfg.Resolver,
 		Directives: generated.DirectiveRoot{HasPermission: HasPermission},
 		Complexity: pageComplexity(),
 	}))
+	wsReadLimit := int64(cfg.Limits.Document.RequestBytes)
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 15 * time.Second,
 		// Tokens travel in connection_init, not cookies, so other origins cannot
@@ -55,45 +45,36 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 		InitFunc: websocketAuth(cfg.Tokens),
 		// A connection that never authenticates is not kept open.
 		InitTimeout: 30 * time.Second,
+		// A message is one request: the same bound as an HTTP body.
+		PayloadReadLimit: &wsReadLimit,
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(postJSON{})
 	srv.AddTransport(transport.MultipartForm{MaxUploadSize: maxUploadBytes, MaxMemory: maxUploadBytes})
+	useExtensions(srv, cfg)
+	srv.SetValidationRulesFn(cappedRules(cfg.Limits.Errors))
+	srv.SetErrorPresenter(ErrorPresenter(cfg.Logger))
+	srv.SetRecoverFunc(RecoverFunc(cfg.Logger))
+	// The token is checked first (headers only), so the body's bound can
+	// depend on the caller.
+	return cfg.Tokens.Middleware(limitBody(cfg.Limits, LoaderMiddleware(cfg.Resolver.Store, srv)))
+}
+
+// useExtensions installs the checks every operation goes through, cheapest
+// first: the document's size before it is parsed, then its shape, then the
+// database slots of its resolvers and the size of its answer.
+func useExtensions(srv *handler.Server, cfg HandlerConfig) {
+	srv.Use(documentLimit{limits: cfg.Limits})
 	srv.Use(extension.Introspection{})
 	srv.Use(sessionCheck{tokens: cfg.Tokens, every: 10 * time.Second})
+	srv.Use(depthLimit{max: cfg.Limits.Depth, limits: cfg.Limits})
 	srv.Use(extension.FixedComplexityLimit(cfg.Limits.Complexity))
-	srv.Use(depthLimit{max: cfg.Limits.Depth})
+	srv.Use(newDBGate(cfg.Limits.CallerDBConcurrency, cfg.Limits.DBConcurrency))
+	srv.Use(responseLimit{errors: cfg.Limits.Errors, bytes: cfg.Limits.ResponseBytes})
 	if cfg.Metrics != nil {
 		srv.Use(newOperationMetrics(cfg.Metrics))
 	}
-	srv.SetErrorPresenter(ErrorPresenter(cfg.Logger))
-	srv.SetRecoverFunc(RecoverFunc(cfg.Logger))
-	return limitBody(cfg.Tokens.Middleware(LoaderMiddleware(cfg.Resolver.Store, srv)))
-}
-
-// Request bodies are read whole by gqlgen: without a bound, one large POST
-// (no token needed to send it) could exhaust memory.
-const (
-	maxRequestBytes = 2 << 20
-	maxUploadBytes  = 10 << 20
-)
-
-func limitBody(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		limit := int64(maxRequestBytes)
-		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
-			limit = maxUploadBytes + 1<<20 // the upload plus the operation around it
-		}
-		if r.ContentLength > limit {
-			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		// Bodies of unknown length stop at the limit; gqlgen then answers
-		// with an error.
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		next.ServeHTTP(w, r)
-	})
 }
 
 // websocketAuth accepts the token in connection_init's payload, as

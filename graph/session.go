@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -21,6 +22,29 @@ type sessionKey struct{}
 type wsSession struct {
 	mu      sync.Mutex
 	checked time.Time
+	// active counts the connection's running operations: each subscription
+	// holds a goroutine and a place at the event broker.
+	active int
+}
+
+// maxOperationsPerConnection bounds the operations one websocket runs at once.
+const maxOperationsPerConnection = 100
+
+// start counts an operation in until ctx ends, unless the connection already
+// runs as many as it may.
+func (s *wsSession) start(ctx context.Context) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.active >= maxOperationsPerConnection {
+		return false
+	}
+	s.active++
+	context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.active--
+	})
+	return true
 }
 
 func withSession(ctx context.Context) context.Context {
@@ -65,6 +89,10 @@ func (c sessionCheck) InterceptOperation(ctx context.Context, next graphql.Opera
 	// The operation gets its own context so a subscription whose token goes
 	// bad can be ended: its resolver stops when the context does.
 	ctx, cancel := context.WithCancel(ctx)
+	if !sess.start(ctx) {
+		cancel()
+		return graphql.OneShot(tooManyOperations())
+	}
 	responses := next(ctx)
 	return func(ctx context.Context) *graphql.Response {
 		if sess.due(c.every) && !c.valid(ctx) {
@@ -81,6 +109,13 @@ func (c sessionCheck) InterceptOperation(ctx context.Context, next graphql.Opera
 
 func (c sessionCheck) valid(ctx context.Context) bool {
 	return c.tokens.StillValid(ctx, auth.FromContext(ctx)) == nil
+}
+
+func tooManyOperations() *graphql.Response {
+	return &graphql.Response{Errors: gqlerror.List{{
+		Message:    fmt.Sprintf("this connection already runs %d operations; complete one first", maxOperationsPerConnection),
+		Extensions: map[string]any{"code": CodeBadUserInput, "limit": "operations per connection"},
+	}}}
 }
 
 func tokenGone() *graphql.Response {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/orchardmdm/orchard/graph"
 	"github.com/orchardmdm/orchard/jobs"
 	"github.com/orchardmdm/orchard/mdmproto/apns"
 	"github.com/orchardmdm/orchard/mdmproto/dep"
@@ -29,6 +30,7 @@ type Config struct {
 	MaxDBConns      int
 	ComplexityLimit int
 	DepthLimit      int
+	GraphQL         graph.Limits
 	ShutdownTimeout time.Duration
 	MDM             MDMConfig
 	APNsURL         string
@@ -107,6 +109,7 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	s.integer(&c.ComplexityLimit, "graphql-complexity-limit", "ORCHARD_GRAPHQL_COMPLEXITY_LIMIT", 25000,
 		"largest GraphQL operation complexity (fields, lists weighted by page size)")
 	s.integer(&c.DepthLimit, "graphql-depth-limit", "ORCHARD_GRAPHQL_DEPTH_LIMIT", 15, "deepest GraphQL selection nesting")
+	bindGraphQLLimits(s, &c.GraphQL)
 	s.duration(&c.ShutdownTimeout, "shutdown-timeout", "ORCHARD_SHUTDOWN_TIMEOUT", 30*time.Second,
 		"how long SIGTERM waits for requests and jobs to finish")
 	bindMDM(fs, &c.MDM)
@@ -119,6 +122,32 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 		"Apple's DEP service (point it at orchard depsim to try DEP without Apple)")
 	s.duration(&c.DEPSyncInterval, "dep-sync-interval", "ORCHARD_DEP_SYNC_INTERVAL", 30*time.Minute,
 		"how often every DEP virtual server syncs its devices; 0 turns periodic syncs off")
+}
+
+// bindGraphQLLimits adds the bounds of one GraphQL request from a caller with
+// a token; callers without one get graph.DefaultLimits' much smaller ones.
+func bindGraphQLLimits(s settings, l *graph.Limits) {
+	d := graph.DefaultLimits()
+	l.Anonymous = d.Anonymous
+	s.integer(&l.Document.RequestBytes, "graphql-max-request-bytes", "ORCHARD_GRAPHQL_MAX_REQUEST_BYTES", d.Document.RequestBytes,
+		"largest GraphQL request body or websocket message (uploads excepted)")
+	s.integer(&l.Document.Bytes, "graphql-max-document-bytes", "ORCHARD_GRAPHQL_MAX_DOCUMENT_BYTES", d.Document.Bytes,
+		"largest GraphQL query text")
+	s.integer(&l.Document.Tokens, "graphql-max-tokens", "ORCHARD_GRAPHQL_MAX_TOKENS", d.Document.Tokens,
+		"most lexical tokens in one GraphQL document")
+	s.integer(&l.Document.Fields, "graphql-max-fields", "ORCHARD_GRAPHQL_MAX_FIELDS", d.Document.Fields,
+		"most selections (fields and fragment spreads) in one GraphQL document")
+	s.integer(&l.Document.Aliases, "graphql-max-aliases", "ORCHARD_GRAPHQL_MAX_ALIASES", d.Document.Aliases,
+		"most aliases in one GraphQL document")
+	s.integer(&l.Document.VariableValues, "graphql-max-variable-values", "ORCHARD_GRAPHQL_MAX_VARIABLE_VALUES",
+		d.Document.VariableValues, "most JSON values in one request's variables")
+	s.integer(&l.Errors, "graphql-max-errors", "ORCHARD_GRAPHQL_MAX_ERRORS", d.Errors, "most errors in one GraphQL response")
+	s.integer(&l.ResponseBytes, "graphql-max-response-bytes", "ORCHARD_GRAPHQL_MAX_RESPONSE_BYTES", d.ResponseBytes,
+		"largest data of one GraphQL response")
+	s.integer(&l.CallerDBConcurrency, "graphql-caller-db-concurrency", "ORCHARD_GRAPHQL_CALLER_DB_CONCURRENCY",
+		d.CallerDBConcurrency, "resolvers of one API token running at once")
+	s.integer(&l.DBConcurrency, "graphql-db-concurrency", "ORCHARD_GRAPHQL_DB_CONCURRENCY", 0,
+		"resolvers of all callers running at once; 0: half of --max-db-conns")
 }
 
 func (c *Config) validate() error {
@@ -143,6 +172,9 @@ func (c *Config) validate() error {
 	}
 	if c.DEPSyncInterval != 0 && c.DEPSyncInterval < time.Minute {
 		return fmt.Errorf("--dep-sync-interval must be 0 or at least 1m, not %s", c.DEPSyncInterval)
+	}
+	if c.GraphQL.DBConcurrency == 0 {
+		c.GraphQL.DBConcurrency = max(c.MaxDBConns/2, 1)
 	}
 	if c.MaxWorkers < 1 || c.MaxDBConns < 4 {
 		return fmt.Errorf("--max-workers must be at least 1 and --max-db-conns at least 4")

@@ -125,9 +125,10 @@ func (a *app) routes(tokens *auth.Tokens) http.Handler {
 	resolver := &graph.Resolver{Store: a.store, Jobs: a.river, Events: a.broker, Logger: a.logger, PublicURL: a.cfg.PublicURL,
 		PushTopic: a.store.PushTopic, Service: a.service}
 	a.mdm.Register(route)
+	limits := a.cfg.GraphQL
+	limits.Complexity, limits.Depth = a.cfg.ComplexityLimit, a.cfg.DepthLimit
 	route("/graphql", graph.NewHandler(graph.HandlerConfig{
-		Resolver: resolver, Tokens: tokens, Logger: a.logger, Metrics: reg,
-		Limits: graph.Limits{Complexity: a.cfg.ComplexityLimit, Depth: a.cfg.DepthLimit},
+		Resolver: resolver, Tokens: tokens, Logger: a.logger, Metrics: reg, Limits: limits,
 	}))
 	route("/", graphiql.Handler("/graphql"))
 	return mux
