@@ -45,7 +45,7 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 // serve runs orchard until ctx ends. ready, when set, receives the listener's
 // address once requests are being served (tests listen on port 0).
 func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready chan<- string) error {
-	db, err := openDatabase(ctx, cfg, logger, cfg.MaxDBConns)
+	db, err := openDatabase(ctx, cfg, logger, cfg.MaxDBConns, createDataDir)
 	if err != nil {
 		return err
 	}

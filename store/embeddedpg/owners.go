@@ -160,3 +160,19 @@ func RunningURL(ctx context.Context, opts Options) (string, error) {
 	}
 	return c.ConnString(), nil
 }
+
+// RequireInitialized fails with a *NotInitializedError unless dataDir holds a
+// cluster, without creating or starting anything.
+func RequireInitialized(dataDir string) error {
+	if dataDir == "" {
+		dataDir = DefaultDataDir
+	}
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return fmt.Errorf("embeddedpg: resolve data directory: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(abs, clusterDir, "data", "PG_VERSION")); err != nil {
+		return &NotInitializedError{DataDir: abs}
+	}
+	return nil
+}
