@@ -20,6 +20,8 @@ type Config struct {
 	DatabaseURL     string
 	SecretKey       string
 	Listen          string
+	TLSCert         string
+	TLSKey          string
 	PublicURL       string
 	Role            string
 	NoMigrate       bool
@@ -104,6 +106,9 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	bindDatabase(fs, c, "info")
 	s := settings{fs}
 	s.str(&c.Listen, "listen", "ORCHARD_LISTEN", ":8080", "HTTP listen address")
+	s.str(&c.TLSCert, "tls-cert", "ORCHARD_TLS_CERT", "",
+		"PEM certificate (with its chain) to serve HTTPS and HTTP/2 directly; reloaded on SIGHUP. Apple devices need HTTPS")
+	s.str(&c.TLSKey, "tls-key", "ORCHARD_TLS_KEY", "", "PEM private key of --tls-cert; reloaded on SIGHUP")
 	s.str(&c.PublicURL, "public-url", "ORCHARD_PUBLIC_URL", "http://localhost:8080",
 		"the URL devices and people reach orchard at (enrollment profiles use it)")
 	s.str(&c.Role, "role", "ORCHARD_ROLE", "all",
@@ -138,6 +143,9 @@ func (c *Config) validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key go together")
 	}
 	if err := c.MDM.validate(); err != nil {
 		return err
