@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"strings"
 )
@@ -13,10 +14,10 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-func migrateCommand(ctx context.Context, args []string, stderr io.Writer) error {
+func migrateCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg Config
 	fs := newFlagSet("migrate", stderr)
-	bindDatabase(fs, &cfg, "info")
+	bindDatabase(fs, &cfg, "warn")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -27,7 +28,7 @@ func migrateCommand(ctx context.Context, args []string, stderr io.Writer) error 
 		return err
 	}
 	defer db.close(context.WithoutCancel(ctx))
-	logger.Info("database is up to date")
+	fmt.Fprintln(stdout, "database is up to date")
 	return nil
 }
 

@@ -53,7 +53,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "serve":
 		return serveCommand(ctx, rest, stderr)
 	case "migrate":
-		return migrateCommand(ctx, rest, stderr)
+		return migrateCommand(ctx, rest, stdout, stderr)
 	case "token":
 		return tokenCommand(ctx, rest, stdout, stderr)
 	case "db":
