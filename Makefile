@@ -14,8 +14,10 @@ postgres:
 	@sh scripts/install-postgres.sh
 
 # Runs orchard with its embedded default: a private PostgreSQL cluster in $(DATA_DIR).
+# ARGS are passed to orchard serve: make run ARGS="--dep-url http://127.0.0.1:8090"
+ARGS ?=
 run: postgres build
-	DATA_DIR=$(DATA_DIR) BIN=$(BIN) sh scripts/run.sh
+	DATA_DIR=$(DATA_DIR) BIN=$(BIN) sh scripts/run.sh $(ARGS)
 
 # Starts a private test cluster, runs every check and test, stops the cluster.
 test: postgres build

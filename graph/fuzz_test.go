@@ -13,6 +13,7 @@ import (
 
 	"github.com/orchardmdm/orchard/graph"
 	"github.com/orchardmdm/orchard/graph/auth"
+	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store/pgtest"
 )
 
@@ -64,7 +65,7 @@ func FuzzGraphQLRequest(f *testing.F) {
 
 func fuzzHandler(f *testing.F, limits graph.Limits) (http.Handler, string) {
 	s := pgtest.New(f)
-	tokens, err := auth.NewTokens(context.Background(), s)
+	tokens, err := auth.NewTokens(context.Background(), s, service.New(service.Config{Store: s}))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/orchardmdm/orchard/graph"
 	"github.com/orchardmdm/orchard/graph/auth"
+	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store/pgtest"
 )
 
@@ -47,7 +48,7 @@ func newLimitedAPI(t *testing.T, limits graph.Limits) (*testAPI, *lockedBuffer) 
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	s := pgtest.New(t)
-	tokens, err := auth.NewTokens(context.Background(), s)
+	tokens, err := auth.NewTokens(context.Background(), s, service.New(service.Config{Store: s}))
 	must(t, err)
 	resolver := &graph.Resolver{Store: s, Logger: logger}
 	srv := httptest.NewServer(graph.NewHandler(graph.HandlerConfig{Resolver: resolver, Tokens: tokens, Logger: logger, Limits: limits}))

@@ -21,6 +21,8 @@ type Config struct {
 	DatabaseURL     string
 	SecretKey       string
 	Listen          string
+	TLSCert         string
+	TLSKey          string
 	PublicURL       string
 	Role            string
 	NoMigrate       bool
@@ -82,7 +84,8 @@ func (s settings) duration(p *time.Duration, name, env string, def time.Duration
 }
 
 // bindDatabase adds the settings every command that opens the database needs.
-func bindDatabase(fs *flag.FlagSet, c *Config) {
+// Short commands log at warn by default: their output is what the user asked for.
+func bindDatabase(fs *flag.FlagSet, c *Config, logLevel string) {
 	s := settings{fs}
 	s.str(&c.DataDir, "data-dir", "ORCHARD_DATA_DIR", "./orchard-data",
 		"directory for orchard's own files: the embedded PostgreSQL cluster and the secret key file")
@@ -90,15 +93,24 @@ func bindDatabase(fs *flag.FlagSet, c *Config) {
 		"PostgreSQL connection string; empty: run a private cluster in the data directory")
 	s.str(&c.SecretKey, "secret-key", "ORCHARD_SECRET_KEY", "",
 		"key(s) sealing secrets at rest, \"id:base64key[,old-id:base64key]\"; empty: a key file in the data directory (every process sharing a database needs the same key)")
-	s.str(&c.LogLevel, "log-level", "ORCHARD_LOG_LEVEL", "info", "debug, info, warn or error")
+	bindLogging(fs, c, logLevel)
+}
+
+// bindLogging adds the log settings; logs go to standard error.
+func bindLogging(fs *flag.FlagSet, c *Config, logLevel string) {
+	s := settings{fs}
+	s.str(&c.LogLevel, "log-level", "ORCHARD_LOG_LEVEL", logLevel, "debug, info, warn or error")
 	s.str(&c.LogFormat, "log-format", "ORCHARD_LOG_FORMAT", "text", "text or json")
 }
 
 // bindServe adds the settings of `orchard serve`.
 func bindServe(fs *flag.FlagSet, c *Config) {
-	bindDatabase(fs, c)
+	bindDatabase(fs, c, "info")
 	s := settings{fs}
 	s.str(&c.Listen, "listen", "ORCHARD_LISTEN", ":8080", "HTTP listen address")
+	s.str(&c.TLSCert, "tls-cert", "ORCHARD_TLS_CERT", "",
+		"PEM certificate (with its chain) to serve HTTPS and HTTP/2 directly; reloaded on SIGHUP. Apple devices need HTTPS")
+	s.str(&c.TLSKey, "tls-key", "ORCHARD_TLS_KEY", "", "PEM private key of --tls-cert; reloaded on SIGHUP")
 	s.str(&c.PublicURL, "public-url", "ORCHARD_PUBLIC_URL", "http://localhost:8080",
 		"the URL devices and people reach orchard at (enrollment profiles use it)")
 	s.str(&c.Role, "role", "ORCHARD_ROLE", "all",
@@ -160,6 +172,9 @@ func (c *Config) validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key go together")
 	}
 	if err := c.MDM.validate(); err != nil {
 		return err

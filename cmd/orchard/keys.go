@@ -19,14 +19,13 @@ const keysUsage = `usage: orchard keys status|rewrap [--batch N]
 
 // keysCommand shows and moves the keys that seal secrets at rest.
 func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "status" && args[0] != "rewrap") {
-		fmt.Fprint(stderr, keysUsage)
-		return errUsage
+	if done, err := groupHelp(args, keysUsage, []string{"status", "rewrap"}, stdout, stderr); done {
+		return err
 	}
 	var cfg Config
 	var batch int
 	fs := newFlagSet("keys "+args[0], stderr)
-	bindDatabase(fs, &cfg)
+	bindDatabase(fs, &cfg, "warn")
 	if args[0] == "rewrap" {
 		fs.IntVar(&batch, "batch", 500, "rows per transaction")
 	}
@@ -34,7 +33,7 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	logger := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
-	db, err := openMigrated(ctx, &cfg, logger)
+	db, err := openMigrated(ctx, &cfg, logger, existingDataDir)
 	if err != nil {
 		return err
 	}

@@ -15,24 +15,28 @@ import (
 const usage = `orchard: an Apple MDM server
 
 Usage:
-  orchard serve [flags]          run the server (GraphQL API, MDM endpoint, jobs)
-  orchard migrate [flags]        apply database migrations and exit
-  orchard token create|revoke    manage API tokens
-  orchard db start|stop|url      manage the private PostgreSQL cluster of a data directory
-  orchard keys status|rewrap     which key seals each secret; reseal them all with the current key
-  orchard loadtest [flags]       measure MDM connects/s and latency with simulated devices
-  orchard mdmcerts -d DIR ...    vendor and push certificate requests for Apple's portals
-  orchard depsim [flags]         run a DEP simulator (Apple's DEP service, for tests and demos)
+  orchard serve [flags]             run the server (GraphQL API, MDM endpoint, jobs)
+  orchard migrate [flags]           apply database migrations and exit
+  orchard token create|revoke|list  manage API tokens
+  orchard db start|stop|url         manage the private PostgreSQL cluster of a data directory
+  orchard keys status|rewrap        which key seals each secret; reseal them all with the current key
+  orchard loadtest [flags]          measure MDM connects/s and latency with simulated devices
+  orchard mdmcerts -d DIR ...       vendor and push certificate requests for Apple's portals
+  orchard depsim [flags]            run a DEP simulator (Apple's DEP service, for tests and demos)
 
 Run "orchard <command> --help" for a command's flags. Every flag can also be set
 with its ORCHARD_* environment variable.
+
+Only serve, migrate and db start create a data directory (./orchard-data, or
+--data-dir) when it holds none; every other command refuses and says where it looked.
 `
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
+		// Help and usage texts have been printed already.
+		if !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errUsage) {
 			fmt.Fprintln(os.Stderr, "orchard:", err)
 		}
 		os.Exit(exitCode(err))
@@ -49,7 +53,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "serve":
 		return serveCommand(ctx, rest, stderr)
 	case "migrate":
-		return migrateCommand(ctx, rest, stderr)
+		return migrateCommand(ctx, rest, stdout, stderr)
 	case "token":
 		return tokenCommand(ctx, rest, stdout, stderr)
 	case "db":
@@ -70,10 +74,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return fmt.Errorf("unknown command %q", cmd)
 }
 
+// errUsage reports a command line that is not a command; its usage has been printed.
 var errUsage = errors.New("usage")
 
+// exitCode is 0 for help asked for, 2 for a command line that is not a command.
 func exitCode(err error) int {
-	if errors.Is(err, flag.ErrHelp) || errors.Is(err, errUsage) {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
 		return 2
 	}
 	return 1

@@ -54,13 +54,28 @@ func startServer(t *testing.T, dsn, key string) (string, *exec.Cmd) {
 // launchServer is startServer for goroutines other than the test's, which
 // must not call t.Fatal.
 func launchServer(t *testing.T, dsn, key string) (string, *exec.Cmd, error) {
-	cmd := orchardCmd(t, dsn, key, "serve", "--listen", "127.0.0.1:0", "--shutdown-timeout", "5s")
-	stderr, err := cmd.StderrPipe()
+	s, err := launchServerWith(t, orchardCmd(t, dsn, key, "serve", "--listen", "127.0.0.1:0", "--shutdown-timeout", "5s"))
 	if err != nil {
 		return "", nil, err
 	}
+	return "http://" + s.addr, s.cmd, nil
+}
+
+// runningServer is an `orchard serve` process and what it has logged.
+type runningServer struct {
+	addr string
+	cmd  *exec.Cmd
+	logs func() string
+}
+
+// launchServerWith starts cmd, an `orchard serve`, and waits until it serves.
+func launchServerWith(t *testing.T, cmd *exec.Cmd) (*runningServer, error) {
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	found := make(chan string, 1)
@@ -82,11 +97,11 @@ func launchServer(t *testing.T, dsn, key string) (string, *exec.Cmd, error) {
 	select {
 	case addr, ok := <-found:
 		if !ok {
-			return "", nil, fmt.Errorf("orchard serve exited before serving:\n%s", logText())
+			return nil, fmt.Errorf("orchard serve exited before serving:\n%s", logText())
 		}
-		return "http://" + addr, cmd, nil
+		return &runningServer{addr: addr, cmd: cmd, logs: logText}, nil
 	case <-time.After(60 * time.Second):
-		return "", nil, fmt.Errorf("orchard serve did not start:\n%s", logText())
+		return nil, fmt.Errorf("orchard serve did not start:\n%s", logText())
 	}
 }
 

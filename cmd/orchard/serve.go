@@ -44,7 +44,7 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 // serve runs orchard until ctx ends. ready, when set, receives the listener's
 // address once requests are being served (tests listen on port 0).
 func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready chan<- string) error {
-	db, err := openDatabase(ctx, cfg, logger, cfg.MaxDBConns)
+	db, err := openDatabase(ctx, cfg, logger, cfg.MaxDBConns, createDataDir)
 	if err != nil {
 		return err
 	}
@@ -172,21 +172,13 @@ func (a *app) run(ctx context.Context, ready chan<- string) error {
 		go jobs.ForwardRiverEvents(bg, a.river, a.store.Pool(), a.logger)
 	}
 
-	ln, err := net.Listen("tcp", a.cfg.Listen)
+	srv, addr, serveErr, err := a.listen(bg)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           a.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return bg },
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	a.logger.Info("orchard is serving", "addr", ln.Addr().String(), "role", a.cfg.Role, "public_url", a.cfg.PublicURL)
+	a.logger.Info("orchard is serving", "addr", addr, "tls", a.cfg.TLSCert != "", "role", a.cfg.Role, "public_url", a.cfg.PublicURL)
 	if ready != nil {
-		ready <- ln.Addr().String()
+		ready <- addr
 	}
 
 	select {
@@ -213,4 +205,35 @@ func (a *app) run(ctx context.Context, ready chan<- string) error {
 		return httpErr
 	}
 	return nil
+}
+
+// listen starts serving HTTP, or HTTPS with HTTP/2 when a certificate is
+// configured (reloaded on SIGHUP until bg ends).
+func (a *app) listen(bg context.Context) (*http.Server, string, <-chan error, error) {
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return bg },
+	}
+	var certs *certReloader
+	if a.cfg.TLSCert != "" {
+		var err error
+		if certs, err = newCertReloader(a.cfg.TLSCert, a.cfg.TLSKey, a.logger); err != nil {
+			return nil, "", nil, err
+		}
+		srv.TLSConfig = certs.tlsConfig()
+	}
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	serveErr := make(chan error, 1)
+	if certs != nil {
+		go certs.reloadOnHangup(bg)
+		go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { serveErr <- srv.Serve(ln) }()
+	}
+	return srv, ln.Addr().String(), serveErr, nil
 }

@@ -7,7 +7,9 @@
 //	postgres/data/       the cluster (PGDATA), made by initdb on first start
 //	postgres/run/        the unix socket; its 0700 mode is the access control
 //	postgres/postgres.log  server log (the previous one is kept as .1)
-//	postgres.lock        serializes concurrent Starts
+//	postgres.lock        serializes Starts and Stops
+//	postgres.users       every process using the cluster holds a shared lock on it
+//	postgres.autostop    present while the last user out should stop the cluster
 //
 // PostgreSQL refuses to run as root, so a root process runs initdb, pg_ctl
 // and postgres as the "postgres" account (or "nobody"); root itself can
@@ -55,6 +57,12 @@ type Options struct {
 	Fast bool
 	// Binaries overrides discovery (FindBinaries) when its Dir is set.
 	Binaries Binaries
+	// MustExist refuses to create a cluster: Start fails with a
+	// *NotInitializedError when DataDir holds none (a mistyped --data-dir).
+	MustExist bool
+	// Detach leaves the cluster running for others until Shutdown: Start
+	// takes no use of it and no later Stop will stop it (`orchard db start`).
+	Detach bool
 }
 
 // Cluster is a running PostgreSQL cluster, started by this process or found
@@ -70,7 +78,8 @@ type Cluster struct {
 	logger    *slog.Logger
 
 	mu      sync.Mutex
-	started bool // this process started the server and so must stop it
+	started bool     // this Cluster started the server
+	users   *os.File // holds a shared lock on postgres.users while this Cluster uses the server
 }
 
 // SocketPathTooLongError reports a data directory whose socket path would
@@ -88,18 +97,22 @@ func (e *SocketPathTooLongError) Error() string {
 // Start creates the cluster on first use, starts it unless it is already
 // running, and creates the database if missing. Concurrent Starts on one
 // directory (several test binaries, or serve and a CLI command) serialize on a
-// lock file; the later ones reuse the running server.
+// lock file; the later ones reuse the running server. Unless opts.Detach,
+// the caller uses the server until Stop, which stops it only when no other
+// process uses it (see owners.go).
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	c, err := newCluster(opts)
 	if err != nil {
 		return nil, err
 	}
-	dataDir := filepath.Dir(c.root)
-	if err := c.makeDataDir(dataDir); err != nil {
+	if opts.MustExist && !c.initialized() {
+		return nil, &NotInitializedError{DataDir: c.dataDir()}
+	}
+	if err := c.makeDataDir(c.dataDir()); err != nil {
 		return nil, err
 	}
 	// The lock file lives in orchard's directory, beyond the server user's reach.
-	unlock, err := lockDir(ctx, filepath.Join(dataDir, "postgres.lock"))
+	unlock, err := lockDir(ctx, c.startLockPath())
 	if err != nil {
 		return nil, err
 	}
@@ -108,12 +121,14 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := c.prepareDirs(ctx); err != nil {
 		return nil, err
 	}
-
 	if err := c.startLocked(ctx, opts.Fast); err != nil {
 		return nil, err
 	}
+	if err := c.takeUse(opts.Detach); err != nil {
+		return nil, err
+	}
 	if err := c.ensureDatabase(ctx); err != nil {
-		_ = c.Stop(context.WithoutCancel(ctx))
+		_ = c.releaseLocked(context.WithoutCancel(ctx))
 		return nil, err
 	}
 	return c, nil
@@ -200,7 +215,7 @@ func (c *Cluster) ConnStringFor(database string) string {
 	return u.String()
 }
 
-// Started reports whether this Cluster started the server (and Stop will stop it).
+// Started reports whether this Cluster started the server.
 func (c *Cluster) Started() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -210,27 +225,7 @@ func (c *Cluster) Started() bool {
 // LogFile is the server log's path.
 func (c *Cluster) LogFile() string { return c.logFile }
 
-// Stop shuts the server down (fast mode: open sessions are ended) if this
-// Cluster started it; a reused server keeps running for its owner. Stop is
-// safe to call more than once.
-func (c *Cluster) Stop(ctx context.Context) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.started {
-		return nil
-	}
-	if _, err := c.pgctl(ctx, "stop", "-D", c.pgdata, "-m", "fast", "-w", "-t", "60", "-s"); err != nil {
-		// Stopped by someone else (Shutdown, an operator): the goal is met.
-		if running, rerr := c.running(ctx); rerr != nil || running {
-			return c.withLogTail(fmt.Errorf("embeddedpg: stop: %w", err))
-		}
-	}
-	c.started = false
-	c.logger.InfoContext(ctx, "stopped embedded PostgreSQL", "dir", c.pgdata)
-	return nil
-}
-
-// Shutdown stops the cluster in opts.DataDir whoever started it, for tools
+// Shutdown stops the cluster in opts.DataDir whoever uses it, for tools
 // that manage a shared cluster's lifetime (a test run's, or an operator's).
 // It is a no-op when no server is running there.
 func Shutdown(ctx context.Context, opts Options) error {
@@ -238,12 +233,32 @@ func Shutdown(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	unlock, err := lockDir(ctx, c.startLockPath())
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	running, err := c.running(ctx)
 	if err != nil || !running {
 		return err
 	}
-	c.started = true
-	return c.Stop(ctx)
+	if c.othersUse() {
+		c.logger.WarnContext(ctx, "stopping embedded PostgreSQL while other orchard processes use it", "dir", c.pgdata)
+	}
+	return c.stopServer(ctx)
+}
+
+// stopServer shuts the server down (fast mode: open sessions are ended).
+func (c *Cluster) stopServer(ctx context.Context) error {
+	if _, err := c.pgctl(ctx, "stop", "-D", c.pgdata, "-m", "fast", "-w", "-t", "60", "-s"); err != nil {
+		// Stopped by someone else (Shutdown, an operator): the goal is met.
+		if running, rerr := c.running(ctx); rerr != nil || running {
+			return c.withLogTail(fmt.Errorf("embeddedpg: stop: %w", err))
+		}
+	}
+	c.clearAutostop()
+	c.logger.InfoContext(ctx, "stopped embedded PostgreSQL", "dir", c.pgdata)
+	return nil
 }
 
 // running asks pg_ctl whether a server owns the data directory.
@@ -273,7 +288,7 @@ func (c *Cluster) startServer(ctx context.Context) error {
 	c.started = true
 	c.mu.Unlock()
 	if err := c.waitReady(ctx); err != nil {
-		_ = c.Stop(context.WithoutCancel(ctx))
+		_ = c.stopServer(context.WithoutCancel(ctx))
 		return c.withLogTail(err)
 	}
 	return nil

@@ -1,0 +1,27 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ListAPITokens returns every token record, newest first. Reading writes no
+// audit: the records hold no secret (the JWTs themselves are never stored).
+func (q *Queries) ListAPITokens(ctx context.Context) ([]APIToken, error) {
+	rows, err := q.db.Query(ctx, `SELECT jti, name, permissions, created_at, expires_at, revoked_at
+		FROM api_tokens ORDER BY created_at DESC, jti`)
+	if err != nil {
+		return nil, fmt.Errorf("list api tokens: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (APIToken, error) {
+		var t APIToken
+		err := row.Scan(&t.JTI, &t.Name, &t.Permissions, &t.CreatedAt, &t.ExpiresAt, &t.RevokedAt)
+		return t, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list api tokens: %w", err)
+	}
+	return list, nil
+}
