@@ -1,0 +1,181 @@
+package graph_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/orchardmdm/orchard/graph"
+	"github.com/orchardmdm/orchard/graph/generated"
+	"github.com/orchardmdm/orchard/mdmproto/apns/apnstest"
+)
+
+// auditStep is one mutation called as a person would: good must succeed and
+// write exactly one audit event; bad (a refusal) must write none.
+type auditStep struct {
+	mutation string
+	good     func() (query string, vars map[string]any)
+	bad      string
+	// keep reads what later steps need from good's answer.
+	keep func(data []byte)
+}
+
+// TestEveryMutationWritesExactlyOneAuditEvent walks every mutation of the
+// schema: each success writes one audit event (in its own transaction, by
+// the service layer), each refusal none. A mutation missing here fails.
+func TestEveryMutationWritesExactlyOneAuditEvent(t *testing.T) {
+	t.Parallel()
+	api, sim := newDEPAPI(t, 5)
+	admin := api.token("mdm.*")
+	steps := auditSteps(t, api, admin, string(sim.TokenJSON()))
+	covered := map[string]bool{}
+	for _, st := range steps {
+		covered[st.mutation] = true
+		before := auditCount(t, api)
+		if res := api.query(admin, st.bad, nil); len(res.Errors) == 0 {
+			t.Errorf("%s: the refusal case succeeded", st.mutation)
+		}
+		if n := auditCount(t, api); n != before {
+			t.Errorf("%s: a refusal wrote %d audit events", st.mutation, n-before)
+		}
+		q, vars := st.good()
+		res := api.query(admin, q, vars)
+		if len(res.Errors) > 0 {
+			t.Fatalf("%s: %+v", st.mutation, res.Errors)
+		}
+		if n := auditCount(t, api); n != before+1 {
+			t.Errorf("%s: %d audit events, want exactly 1", st.mutation, n-before)
+		}
+		if st.keep != nil {
+			st.keep(res.Data)
+		}
+	}
+	schema := generated.NewExecutableSchema(generated.Config{Resolvers: &graph.Resolver{}}).Schema()
+	for _, f := range schema.Mutation.Fields {
+		if !covered[f.Name] {
+			t.Errorf("mutation %s is not covered by the audit test", f.Name)
+		}
+	}
+}
+
+func auditCount(t *testing.T, api *testAPI) int {
+	t.Helper()
+	var n int
+	must(t, api.store.Pool().QueryRow(context.Background(), "SELECT count(*) FROM audit_events").Scan(&n))
+	return n
+}
+
+// fixed is a good case whose query does not depend on earlier answers.
+func fixed(q string) func() (string, map[string]any) {
+	return func() (string, map[string]any) { return q, nil }
+}
+
+// auditSteps are every mutation, in an order where each finds what it needs.
+func auditSteps(t *testing.T, api *testAPI, admin, depToken string) []auditStep {
+	t.Helper()
+	const topic = "com.apple.mgmt.External.audit-test"
+	pc, err := apnstest.NewPushCert(topic, time.Now().AddDate(1, 0, 0))
+	must(t, err)
+	devices := addDevices(t, api.store, 3, "macOS", nil)
+	_, err = api.store.Pool().Exec(context.Background(), `UPDATE enrolled_devices SET push_token = decode(md5(udid), 'hex'),
+		push_magic = 'magic', push_topic = $1`, topic)
+	must(t, err)
+	d := func(i int) string { return fmt.Sprint(devices[i]) }
+	var s auditState
+	steps := []auditStep{
+		{mutation: "uploadPushCertificate", good: fixed(fmt.Sprintf(`mutation { uploadPushCertificate(input: {name: "main",
+			certificate: %q, privateKey: %q}) { id } }`, pc.CertPEM, pc.KeyPEM)),
+			bad:  `mutation { uploadPushCertificate(input: {name: "x", certificate: "x", privateKey: "y"}) { id } }`,
+			keep: s.take(&s.pushCert, "uploadPushCertificate")},
+		{mutation: "updatePushCertificate", good: func() (string, map[string]any) {
+			return fmt.Sprintf(`mutation { updatePushCertificate(id: %q, input: {certificate: %q, privateKey: %q}) { id } }`,
+				s.pushCert, pc.CertPEM, pc.KeyPEM), nil
+		}, bad: `mutation { updatePushCertificate(id: "999999", input: {certificate: "x", privateKey: "y"}) { id } }`},
+		{mutation: "pushDevice", good: fixed(`mutation { pushDevice(id: "` + d(0) + `") { id } }`),
+			bad: `mutation { pushDevice(id: "999999") { id } }`},
+		{mutation: "pushDevices", good: fixed(`mutation { pushDevices { deviceCount } }`),
+			bad: `mutation { pushDevices(filter: {search: 5}) { deviceCount } }`},
+		{mutation: "createBlueprint", good: fixed(`mutation { createBlueprint(input: {name: "Laptops"}) { id } }`),
+			bad: `mutation { createBlueprint(input: {name: " "}) { id } }`},
+		{mutation: "createEnrollment", good: fixed(`mutation { createEnrollment(input: {name: "Staff"}) { id } }`),
+			bad: `mutation { createEnrollment(input: {name: "x", maxUses: 0}) { id } }`, keep: s.take(&s.enrollment, "createEnrollment")},
+		{mutation: "deleteEnrollment", good: func() (string, map[string]any) {
+			return `mutation { deleteEnrollment(id: "` + s.enrollment + `") }`, nil
+		}, bad: `mutation { deleteEnrollment(id: "999999") }`},
+		{mutation: "enqueueDeviceCommand", good: fixed(`mutation { enqueueDeviceCommand(deviceId: "` + d(0) +
+			`", requestType: "DeviceInformation", payload: {Queries: ["OSVersion"]}) { uuid } }`),
+			bad:  `mutation { enqueueDeviceCommand(deviceId: "` + d(0) + `", requestType: "Frobnicate") { uuid } }`,
+			keep: s.takeField(&s.command, "enqueueDeviceCommand", "uuid")},
+		{mutation: "cancelDeviceCommand", good: func() (string, map[string]any) {
+			return `mutation { cancelDeviceCommand(uuid: "` + s.command + `") { uuid } }`, nil
+		}, bad: `mutation { cancelDeviceCommand(uuid: "no-such-command") { uuid } }`},
+		{mutation: "lockDevice", good: fixed(`mutation { lockDevice(id: "` + d(1) + `") { uuid } }`),
+			bad: `mutation { lockDevice(id: "` + d(1) + `", input: {pin: "12"}) { uuid } }`},
+		{mutation: "eraseDevice", good: fixed(`mutation { eraseDevice(id: "` + d(1) + `") { uuid } }`),
+			bad: `mutation { eraseDevice(id: "999999") { uuid } }`},
+		{mutation: "allowDeviceReenrollment", good: fixed(`mutation { allowDeviceReenrollment(deviceId: "` + d(2) + `") { id } }`),
+			bad: `mutation { allowDeviceReenrollment(deviceId: "999999") { id } }`},
+		{mutation: "blockDevice", good: fixed(`mutation { blockDevice(id: "` + d(2) + `") { id } }`),
+			bad: `mutation { blockDevice(id: "999999") { id } }`},
+		{mutation: "unblockDevice", good: fixed(`mutation { unblockDevice(id: "` + d(2) + `") { id } }`),
+			bad: `mutation { unblockDevice(id: "999999") { id } }`},
+	}
+	return append(steps, depAuditSteps(&s, depToken)...)
+}
+
+// auditState carries ids from one step's answer to the next steps.
+type auditState struct {
+	pushCert, enrollment, command, depToken, depServer, depProfile string
+}
+
+// take keeps answer.field.id.
+func (s *auditState) take(dst *string, field string) func([]byte) {
+	return s.takeField(dst, field, "id")
+}
+
+// takeField keeps answer.field.key.
+func (s *auditState) takeField(dst *string, field, key string) func([]byte) {
+	return func(data []byte) {
+		var out map[string]map[string]any
+		if json.Unmarshal(data, &out) == nil {
+			*dst, _ = out[field][key].(string)
+		}
+	}
+}
+
+func depAuditSteps(s *auditState, depToken string) []auditStep {
+	server := func(q string) func() (string, map[string]any) {
+		return func() (string, map[string]any) { return q, map[string]any{"s": s.depServer, "p": s.depProfile} }
+	}
+	return []auditStep{
+		{mutation: "createDEPToken", good: fixed(`mutation { createDEPToken(name: "abm") { id } }`),
+			bad: `mutation { createDEPToken(name: "") { id } }`, keep: s.take(&s.depToken, "createDEPToken")},
+		{mutation: "uploadDEPToken", good: func() (string, map[string]any) {
+			return `mutation($id: ID!, $c: String) { uploadDEPToken(id: $id, content: $c) { virtualServer { id } } }`,
+				map[string]any{"id": s.depToken, "c": depToken}
+		}, bad: `mutation { uploadDEPToken(id: "999999", content: "{}") { id } }`, keep: func(data []byte) {
+			var out struct {
+				UploadDEPToken struct{ VirtualServer struct{ ID string } }
+			}
+			if json.Unmarshal(data, &out) == nil {
+				s.depServer = out.UploadDEPToken.VirtualServer.ID
+			}
+		}},
+		{mutation: "syncDEPVirtualServer", good: server(`mutation($s: ID!) { syncDEPVirtualServer(id: $s) { id } }`),
+			bad: `mutation { syncDEPVirtualServer(id: "999999") { id } }`},
+		{mutation: "createDEPProfile", good: server(`mutation($s: ID!) { createDEPProfile(input: {virtualServerId: $s, name: "Staff"}) { id } }`),
+			bad: `mutation { createDEPProfile(input: {virtualServerId: "999999", name: " "}) { id } }`, keep: s.take(&s.depProfile, "createDEPProfile")},
+		{mutation: "updateDEPProfile", good: server(`mutation($s: ID!, $p: ID!) { updateDEPProfile(id: $p, input: {virtualServerId: $s, name: "Staff 2"}) { id } }`),
+			bad: `mutation { updateDEPProfile(id: "999999", input: {virtualServerId: "1", name: "x"}) { id } }`},
+		{mutation: "assignDEPProfile", good: server(`mutation($p: ID!) { assignDEPProfile(id: $p, serialNumbers: ["SIM000000001"]) { result } }`),
+			bad: `mutation { assignDEPProfile(id: "1", serialNumbers: []) { result } }`},
+		{mutation: "setDEPDefaultProfile", good: server(`mutation($s: ID!, $p: ID) { setDEPDefaultProfile(virtualServerId: $s, profileId: $p) { id } }`),
+			bad: `mutation { setDEPDefaultProfile(virtualServerId: "999999") { id } }`},
+		{mutation: "removeDEPProfile", good: server(`mutation($s: ID!) { removeDEPProfile(virtualServerId: $s, serialNumbers: ["SIM000000001"]) { result } }`),
+			bad: `mutation { removeDEPProfile(virtualServerId: "1", serialNumbers: []) { result } }`},
+		{mutation: "deleteDEPProfile", good: server(`mutation($p: ID!) { deleteDEPProfile(id: $p) }`),
+			bad: `mutation { deleteDEPProfile(id: "999999") }`},
+	}
+}
