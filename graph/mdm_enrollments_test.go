@@ -171,8 +171,8 @@ func TestLocationAnswerNeedsTheLocationPermission(t *testing.T) {
 	ids := addDevices(t, api.store, 1, "iOS", nil)
 	uuid, body, err := mdmproto.NewCommand("DeviceLocation", nil)
 	must(t, err)
-	must(t, api.store.InTx(ctx, func(tx pgx.Tx) error {
-		_, err := store.EnqueueCommand(ctx, tx, ids[0], uuid, "DeviceLocation", body, "test")
+	must(t, api.store.Tx(ctx, func(q *store.Queries) error {
+		_, err := q.EnqueueCommand(ctx, ids[0], uuid, "DeviceLocation", body, "test")
 		return err
 	}))
 	_, err = api.store.Pool().Exec(ctx, `UPDATE mdm_device_commands SET status = 'Acknowledged', result_at = now(),

@@ -107,8 +107,8 @@ func (w *PushWorker) Work(ctx context.Context, job *river.Job[jobargs.Push]) err
 func (w *PushWorker) deferRecent(ctx context.Context, ids []int64, claimed []store.PushTarget) (int, error) {
 	claimedIDs := targetIDs(claimed)
 	var deferred []int64
-	err := w.store.InTx(ctx, func(tx pgx.Tx) error {
-		due, err := store.DeferPushes(ctx, tx, ids, claimedIDs, w.cfg.Window)
+	err := w.store.Tx(ctx, func(q *store.Queries) error {
+		due, err := q.DeferPushes(ctx, ids, claimedIDs, w.cfg.Window)
 		if err != nil || len(due) == 0 {
 			return err
 		}
@@ -120,7 +120,7 @@ func (w *PushWorker) deferRecent(ctx context.Context, ids []int64, claimed []sto
 			}
 		}
 		slices.Sort(deferred)
-		_, err = river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, jobargs.Push{DeviceIDs: deferred, Deferred: true},
+		_, err = river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, q.PgxTx(), jobargs.Push{DeviceIDs: deferred, Deferred: true},
 			&river.InsertOpts{ScheduledAt: latest})
 		return err
 	})

@@ -55,8 +55,7 @@ func (s *Service) EnqueueCommand(ctx context.Context, actor string, deviceID int
 func (s *Service) queueCommand(ctx context.Context, actor string, deviceID int64, a commandAction) (store.DeviceCommand, error) {
 	var c store.DeviceCommand
 	err := s.store.Tx(ctx, func(q *store.Queries) error {
-		tx := q.PgxTx()
-		d, err := store.DeviceForUpdate(ctx, tx, deviceID)
+		d, err := q.DeviceForUpdate(ctx, deviceID)
 		if errors.Is(err, store.ErrNotFound) {
 			return notFound("no device with id %d", deviceID)
 		} else if err != nil {

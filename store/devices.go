@@ -155,10 +155,11 @@ func (q *Queries) Device(ctx context.Context, id int64) (Device, error) {
 	return d, nil
 }
 
-// DeviceForUpdate returns one device and locks its row until tx ends, so a
-// check of its state (blocked, checked out) holds for what tx does next.
-func DeviceForUpdate(ctx context.Context, tx pgx.Tx, id int64) (Device, error) {
-	d, err := scanDevice(tx.QueryRow(ctx, "SELECT "+deviceColumns+" FROM enrolled_devices WHERE id = $1 FOR UPDATE", id))
+// DeviceForUpdate returns one device and locks its row until the
+// transaction ends, so a check of its state (blocked, checked out) holds for
+// what the transaction does next.
+func (q *Queries) DeviceForUpdate(ctx context.Context, id int64) (Device, error) {
+	d, err := scanDevice(q.db.QueryRow(ctx, "SELECT "+deviceColumns+" FROM enrolled_devices WHERE id = $1 FOR UPDATE", id))
 	if err != nil {
 		return d, fmt.Errorf("device %d: %w", id, err)
 	}

@@ -163,8 +163,8 @@ func TestSecretCommandsAreSealedAndServedOnlyToTheDevice(t *testing.T) {
 	// The clear path refuses such commands rather than store them as given.
 	uuid, body, err := mdmproto.NewCommand("SetFirmwarePassword", map[string]any{"NewPassword": "x"})
 	mustQueue(t, err)
-	err = s.InTx(ctx, func(tx pgx.Tx) error {
-		_, err := store.EnqueueCommand(ctx, tx, d.id, uuid, "SetFirmwarePassword", body, "test")
+	err = s.Tx(ctx, func(q *store.Queries) error {
+		_, err := q.EnqueueCommand(ctx, d.id, uuid, "SetFirmwarePassword", body, "test")
 		return err
 	})
 	if !errors.Is(err, store.ErrMustSeal) {

@@ -63,11 +63,11 @@ var ErrCommandFinished = errors.New("command is no longer pending")
 // secret inside tx, with its audit event, so callers can add the push in the
 // same transaction. Commands that may carry one go through Store.QueueCommand,
 // which seals them.
-func EnqueueCommand(ctx context.Context, tx pgx.Tx, deviceID int64, uuid, requestType string, body []byte, actor string) (DeviceCommand, error) {
+func (q *Queries) EnqueueCommand(ctx context.Context, deviceID int64, uuid, requestType string, body []byte, actor string) (DeviceCommand, error) {
 	if mdmproto.CommandCarriesSecret(requestType) {
 		return DeviceCommand{}, fmt.Errorf("%s may carry a secret: %w", requestType, ErrMustSeal)
 	}
-	return insertCommand(ctx, tx, QueuedCommand{DeviceID: deviceID, UUID: uuid, RequestType: requestType, Body: body, Actor: actor}, sealedCommand{})
+	return insertCommand(ctx, q.db, QueuedCommand{DeviceID: deviceID, UUID: uuid, RequestType: requestType, Body: body, Actor: actor}, sealedCommand{})
 }
 
 func insertCommand(ctx context.Context, db DB, q QueuedCommand, sealed sealedCommand) (DeviceCommand, error) {

@@ -51,8 +51,8 @@ func TestIdleIsOneRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	uuid, body, _ := mdmproto.NewCommand("ProfileList", nil)
-	err = s.InTx(ctx, func(tx pgx.Tx) error {
-		_, err := store.EnqueueCommand(ctx, tx, id, uuid, "ProfileList", body, "test")
+	err = s.Tx(ctx, func(q *store.Queries) error {
+		_, err := q.EnqueueCommand(ctx, id, uuid, "ProfileList", body, "test")
 		return err
 	})
 	if err != nil {

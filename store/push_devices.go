@@ -95,7 +95,8 @@ const staleDeferral = 10 * time.Minute
 // returns the devices newly deferred, with when they are due; devices already
 // waiting for a follow-up are not returned. Run it in the transaction that
 // queues the follow-up, so no deferral outlives a lost follow-up.
-func DeferPushes(ctx context.Context, db DB, ids, claimed []int64, window time.Duration) (map[int64]time.Time, error) {
+func (q *Queries) DeferPushes(ctx context.Context, ids, claimed []int64, window time.Duration) (map[int64]time.Time, error) {
+	db := q.db
 	if claimed == nil {
 		claimed = []int64{} // a NULL array would match nothing
 	}

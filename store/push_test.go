@@ -89,12 +89,12 @@ func TestClaimAndDeferPushes(t *testing.T) {
 	if len(again) != 0 {
 		t.Fatalf("claimed %d devices twice in one window", len(again))
 	}
-	deferred, err := store.DeferPushes(ctx, s.Pool(), ids, nil, time.Minute)
+	deferred, err := s.DeferPushes(ctx, ids, nil, time.Minute)
 	mustPush(t, err)
 	if len(deferred) != 3 {
 		t.Fatalf("deferred %v, want the 3 pushable devices", deferred)
 	}
-	if more, err := store.DeferPushes(ctx, s.Pool(), ids, nil, time.Minute); err != nil || len(more) != 0 {
+	if more, err := s.DeferPushes(ctx, ids, nil, time.Minute); err != nil || len(more) != 0 {
 		t.Fatalf("deferring again = %v, %v; want nothing new", more, err)
 	}
 	// Once the window is over, a fresh claim answers the deferred pushes too:

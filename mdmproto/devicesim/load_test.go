@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/mdmproto/devicesim"
 	"github.com/orchardmdm/orchard/mdmproto/endpoint"
@@ -98,9 +96,9 @@ func TestLoadRetriesBrokenConnections(t *testing.T) {
 }
 
 func enqueue(ctx context.Context, s *store.Store, udids []string) error {
-	return s.InTx(ctx, func(tx pgx.Tx) error {
+	return s.Tx(ctx, func(q *store.Queries) error {
 		for _, u := range udids {
-			list, _, err := s.ListDevices(ctx, store.DeviceFilter{UDID: u}, store.Page{First: 1})
+			list, _, err := q.ListDevices(ctx, store.DeviceFilter{UDID: u}, store.Page{First: 1})
 			if err != nil || len(list) != 1 {
 				return err
 			}
@@ -108,7 +106,7 @@ func enqueue(ctx context.Context, s *store.Store, udids []string) error {
 			if err != nil {
 				return err
 			}
-			if _, err := store.EnqueueCommand(ctx, tx, list[0].ID, uuid, "DeviceInformation", body, "test"); err != nil {
+			if _, err := q.EnqueueCommand(ctx, list[0].ID, uuid, "DeviceInformation", body, "test"); err != nil {
 				return err
 			}
 		}
