@@ -114,7 +114,7 @@ func TestEnqueueValidatesPushesInTheSameTransactionAndCancels(t *testing.T) {
 		}
 	}
 	blocked := addDevices(t, api.store, 1, "macOS", nil)[0]
-	must(t, api.store.InTx(context.Background(), func(tx pgx.Tx) error {
+	must(t, pgx.BeginFunc(context.Background(), api.store.Pool(), func(tx pgx.Tx) error {
 		_, err := api.store.SetDeviceBlocked(context.Background(), blocked, true)
 		return err
 	}))

@@ -80,7 +80,7 @@ func tokenOf(i int) string { return fmt.Sprintf("%064x", i+1) }
 
 func (e *pushEnv) enqueue(ids ...int64) {
 	e.t.Helper()
-	mustTB(e.t, e.store.InTx(context.Background(), func(tx pgx.Tx) error {
+	mustTB(e.t, pgx.BeginFunc(context.Background(), e.store.Pool(), func(tx pgx.Tx) error {
 		return jobargs.EnqueuePushTx(context.Background(), e.river, tx, ids)
 	}))
 }
@@ -120,7 +120,7 @@ func TestEveryQueuedDeviceIsPushedOncePerWindow(t *testing.T) {
 	env := newPushEnv(t, jobs.PushConfig{Window: window, RetryBase: 50 * time.Millisecond}, 16)
 	ids := env.addDevices(300)
 	// A burst: overlapping requests, some in one transaction, as commands queue them.
-	mustTB(t, env.store.InTx(context.Background(), func(tx pgx.Tx) error {
+	mustTB(t, pgx.BeginFunc(context.Background(), env.store.Pool(), func(tx pgx.Tx) error {
 		for _, part := range [][]int64{ids, ids[:100], ids[50:250]} {
 			if err := jobargs.EnqueuePushTx(context.Background(), env.river, tx, part); err != nil {
 				return err

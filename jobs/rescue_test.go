@@ -30,7 +30,7 @@ func TestJobsOfAKilledProcessAreRescuedAfterTheirTimeout(t *testing.T) {
 	inserter, err := jobs.NewClient(s.Pool(), workers, jobs.Config{Logger: logger})
 	mustTB(t, err)
 	var jobID int64
-	mustTB(t, s.InTx(ctx, func(tx pgx.Tx) error {
+	mustTB(t, pgx.BeginFunc(ctx, s.Pool(), func(tx pgx.Tx) error {
 		res, err := inserter.InsertTx(ctx, tx, jobargs.Push{DeviceIDs: []int64{1}}, nil)
 		if err != nil {
 			return err

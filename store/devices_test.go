@@ -101,14 +101,14 @@ func TestBlockAndUnblock(t *testing.T) {
 	id := devices[0].ID
 
 	var blocked store.Device
-	err := s.InTx(ctx, func(tx pgx.Tx) (err error) {
+	err := pgx.BeginFunc(ctx, s.Pool(), func(tx pgx.Tx) (err error) {
 		blocked, err = s.SetDeviceBlocked(ctx, id, true)
 		return err
 	})
 	if err != nil || blocked.BlockedAt == nil {
 		t.Fatalf("block: %v, blocked_at %v", err, blocked.BlockedAt)
 	}
-	err = s.InTx(ctx, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.Pool(), func(tx pgx.Tx) error {
 		d, err := s.SetDeviceBlocked(ctx, id, false)
 		if d.BlockedAt != nil {
 			return fmt.Errorf("still blocked")
@@ -124,7 +124,7 @@ func TestBlockUnknownDeviceChangesNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.New(t)
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.Pool(), func(tx pgx.Tx) error {
 		_, err := s.SetDeviceBlocked(ctx, 999, true)
 		return err
 	})

@@ -66,7 +66,7 @@ func (d secretDevice) answer(t *testing.T, uuid, status string, result []byte) s
 func (d secretDevice) secret(t *testing.T, uuid, column string) string {
 	t.Helper()
 	var plain []byte
-	mustQueue(t, d.s.InTx(context.Background(), func(tx pgx.Tx) error {
+	mustQueue(t, pgx.BeginFunc(context.Background(), d.s.Pool(), func(tx pgx.Tx) error {
 		var err error
 		plain, err = d.s.OpenCommandSecret(context.Background(), uuid, column)
 		return err
@@ -77,7 +77,7 @@ func (d secretDevice) secret(t *testing.T, uuid, column string) string {
 func (d secretDevice) lockPIN(t *testing.T) string {
 	t.Helper()
 	var plain []byte
-	mustQueue(t, d.s.InTx(context.Background(), func(tx pgx.Tx) error {
+	mustQueue(t, pgx.BeginFunc(context.Background(), d.s.Pool(), func(tx pgx.Tx) error {
 		var err error
 		plain, err = d.s.OpenDeviceSecret(context.Background(), d.id, "lock_pin_sealed")
 		return err

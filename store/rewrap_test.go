@@ -78,7 +78,7 @@ func checkSecretsOpenWith(t *testing.T, after *store.Store, secrets map[string][
 	ctx := context.Background()
 	var d struct{ id int64 }
 	mustQueue(t, after.Pool().QueryRow(ctx, "SELECT id FROM enrolled_devices WHERE udid = 'BUSY-1'").Scan(&d.id))
-	mustQueue(t, after.InTx(ctx, func(tx pgx.Tx) error {
+	mustQueue(t, pgx.BeginFunc(ctx, after.Pool(), func(tx pgx.Tx) error {
 		for column, want := range map[string]string{"unlock_token_sealed": "unlock token", "lock_pin_sealed": "lock PIN",
 			"filevault_prk_sealed": "FileVault key", "bootstrap_token_sealed": "bootstrap token"} {
 			got, err := after.OpenDeviceSecret(ctx, d.id, column)
@@ -109,7 +109,7 @@ func TestRewrapCountsWhatItCannotOpen(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.New(t)
-	mustQueue(t, s.InTx(ctx, func(tx pgx.Tx) error {
+	mustQueue(t, pgx.BeginFunc(ctx, s.Pool(), func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO server_keys (purpose, key_sealed) VALUES ('lost', 'v1:gone:AAAA')`)
 		return err
 	}))

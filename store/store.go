@@ -84,11 +84,6 @@ func (s *Store) Close() { s.pool.Close() }
 // Ping checks the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
-// InTx runs fn in one transaction, committed when fn returns nil.
-func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, fn)
-}
-
 // Tx runs fn with queries in one transaction, committed when fn returns nil.
 func (s *Store) Tx(ctx context.Context, fn func(q *Queries) error) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {

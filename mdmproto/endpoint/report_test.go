@@ -144,7 +144,7 @@ func TestBlockedDeviceIsReleasedAndCannotReenroll(t *testing.T) {
 	d := ts.enrolled()
 	id := ts.deviceRow(d.UDID).ID
 	block := func(blocked bool) {
-		err := ts.store.InTx(ctx, func(tx pgx.Tx) error {
+		err := pgx.BeginFunc(ctx, ts.store.Pool(), func(tx pgx.Tx) error {
 			_, err := ts.store.SetDeviceBlocked(ctx, id, blocked)
 			return err
 		})

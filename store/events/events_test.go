@@ -49,7 +49,7 @@ func TestEventsPublishedInATransactionArriveOnlyOnCommit(t *testing.T) {
 	others, cancelOthers := b.Subscribe(events.TopicJob)
 	defer cancelOthers()
 
-	rolledBack := s.InTx(ctx, func(tx pgx.Tx) error {
+	rolledBack := pgx.BeginFunc(ctx, s.Pool(), func(tx pgx.Tx) error {
 		if err := events.Publish(ctx, tx, events.Event{Topic: events.TopicCommand, Type: "queued", ID: 1}); err != nil {
 			return err
 		}
@@ -58,7 +58,7 @@ func TestEventsPublishedInATransactionArriveOnlyOnCommit(t *testing.T) {
 	if rolledBack == nil {
 		t.Fatal("expected the rollback error")
 	}
-	must(t, s.InTx(ctx, func(tx pgx.Tx) error {
+	must(t, pgx.BeginFunc(ctx, s.Pool(), func(tx pgx.Tx) error {
 		return events.Publish(ctx, tx, events.Event{Topic: events.TopicCommand, Type: "queued", ID: 2})
 	}))
 	if ev := receive(t, commands); ev.ID != 2 || ev.Type != "queued" {
