@@ -60,7 +60,24 @@ func fillWithSecrets(t *testing.T, s *store.Store) map[string][]byte {
 	d.answer(t, info, "Acknowledged", []byte(`{"SecurityInfo":{"FDE_PersonalRecoveryKeyCMS":"`+string(secrets["SecurityInfo answer"])+`"}}`))
 	d.answer(t, apps, "Acknowledged", []byte(`{"ApplicationConfigurations":[{"Configuration":{"token":"`+
 		string(secrets["app configuration answer"])+`"}}]}`))
+	addEnrollmentSecrets(t, s, secrets)
 	return secrets
+}
+
+// addEnrollmentSecrets makes an enrollment (its profile URL's secret), a DEP
+// enrollment (whose secret is kept sealed for Apple) and a live SCEP challenge.
+func addEnrollmentSecrets(t *testing.T, s *store.Store, secrets map[string][]byte) {
+	t.Helper()
+	ctx := context.Background()
+	ota, err := s.CreateEnrollment(ctx, store.NewEnrollment{Name: "busy OTA"})
+	mustQueue(t, err)
+	dep, err := s.DEPEnrollment(ctx, "busy DEP profile")
+	mustQueue(t, err)
+	challenge, err := s.NewSCEPChallenge(ctx, ota.ID, time.Hour)
+	mustQueue(t, err)
+	secrets["enrollment secret"] = []byte(ota.Secret)
+	secrets["DEP enrollment secret"] = []byte(dep.Secret)
+	secrets["SCEP challenge"] = []byte(challenge)
 }
 
 // clearForms are the ways a secret can show in a dump: as text, base64 (a
