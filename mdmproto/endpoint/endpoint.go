@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -19,9 +18,9 @@ import (
 
 // Paths devices are given in enrollment profiles.
 const (
-	CheckinPath = "/mdm/checkin"
-	ServerPath  = "/mdm/connect"
-	SCEPPath    = "/scep"
+	CheckinPath = mdmproto.CheckinPath
+	ServerPath  = mdmproto.ServerPath
+	SCEPPath    = mdmproto.SCEPPath
 	EnrollPath  = mdmproto.EnrollPath
 )
 
@@ -72,6 +71,7 @@ type Config struct {
 type Endpoint struct {
 	cfg      Config
 	devices  Devices
+	profiles *mdmproto.EnrollmentProfiles
 	verifier *mdmproto.Verifier
 	budget   *bodyBudget
 	log      *slog.Logger
@@ -94,7 +94,7 @@ func New(cfg Config) (*Endpoint, error) {
 		cfg.Logger = slog.Default()
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	return &Endpoint{cfg: cfg, devices: cfg.Devices, verifier: v, log: cfg.Logger,
+	return &Endpoint{cfg: cfg, devices: cfg.Devices, profiles: ProfilesOf(cfg), verifier: v, log: cfg.Logger,
 		budget: newBodyBudget(cfg.LargeBodyBudget, cfg.LargeBodyThreshold)}, nil
 }
 
@@ -160,23 +160,18 @@ func LoadCA(ctx context.Context, s ServerKeys) (*scep.CA, error) {
 	return scep.ParseCA(bundle)
 }
 
-// PlaceholderTopic stands in the profile until a push certificate exists:
-// devices enroll, but cannot be woken until they re-enroll with the real topic.
-const PlaceholderTopic = "com.apple.mgmt.orchard.placeholder-no-push-certificate"
+// PlaceholderTopic stands in the profile until a push certificate exists.
+const PlaceholderTopic = mdmproto.PlaceholderTopic
 
-// pushTopic is the topic profiles carry, and whether it is the placeholder.
-func (e *Endpoint) pushTopic(ctx context.Context) (string, bool, error) {
-	if e.cfg.PushTopic == nil {
-		return PlaceholderTopic, true, nil
+// ProfilesOf is the enrollment profiles an endpoint configured so serves;
+// the service sends the same to renew identities.
+func ProfilesOf(cfg Config) *mdmproto.EnrollmentProfiles {
+	p := &mdmproto.EnrollmentProfiles{PublicURL: cfg.PublicURL, MTLSProxy: cfg.MTLSProxy, PushTopic: cfg.PushTopic,
+		ExternalSCEPURL: cfg.ExternalSCEPURL, ExternalSCEPChallenge: cfg.ExternalSCEPChallenge}
+	if cfg.CA != nil {
+		p.CACert, p.CAKey = cfg.CA.Cert, cfg.CA.Key
 	}
-	t, err := e.cfg.PushTopic(ctx)
-	if err != nil {
-		return "", false, fmt.Errorf("push topic: %w", err)
-	}
-	if t == "" {
-		return PlaceholderTopic, true, nil
-	}
-	return t, false, nil
+	return p
 }
 
 // challengeTTL bounds how long after a profile download SCEP must happen.

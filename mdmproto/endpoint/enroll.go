@@ -102,41 +102,7 @@ func readMachineInfo(w http.ResponseWriter, r *http.Request) (MachineInfo, error
 // Profile builds the signed enrollment profile of enrollment id (named
 // name), with a fresh single-use SCEP challenge.
 func (e *Endpoint) Profile(ctx context.Context, id int64, name string) ([]byte, error) {
-	topic, placeholder, err := e.pushTopic(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cfg := mdmproto.ProfileConfig{
-		Identifier:   "com.orchardmdm.enrollment." + strconv.FormatInt(id, 10),
-		DisplayName:  "orchard: " + name,
-		Organization: "orchard",
-		Description:  "Enrolls this device in orchard device management.",
-		SCEPSubject:  "orchard device identity",
-		KeySize:      2048,
-		Topic:        topic,
-		ServerURL:    e.cfg.PublicURL + ServerPath,
-		CheckInURL:   e.cfg.PublicURL + CheckinPath,
-		SignMessage:  !e.cfg.MTLSProxy,
-	}
-	if placeholder {
-		cfg.Description = "WARNING: orchard has no push certificate yet; this profile carries a placeholder topic. " +
-			"The device enrolls but cannot be woken for commands until it re-enrolls once a push certificate is set."
-	}
-	if e.cfg.CA != nil {
-		cfg.SCEPURL = e.cfg.PublicURL + SCEPPath
-		cfg.SCEPChallenge, err = e.devices.NewSCEPChallenge(ctx, id, challengeTTL)
-		if err != nil {
-			return nil, err
-		}
-	} else {
-		cfg.SCEPURL, cfg.SCEPChallenge = e.cfg.ExternalSCEPURL, e.cfg.ExternalSCEPChallenge
-	}
-	data, err := mdmproto.BuildEnrollmentProfile(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if e.cfg.CA == nil {
-		return data, nil
-	}
-	return mdmproto.SignAttached(data, e.cfg.CA.Cert, e.cfg.CA.Key)
+	return e.profiles.Build(ctx, id, name, func(ctx context.Context) (string, error) {
+		return e.devices.NewSCEPChallenge(ctx, id, challengeTTL)
+	})
 }
