@@ -36,6 +36,9 @@ func Register(workers *river.Workers, deps Deps) error {
 	if err := river.AddWorkerSafely(workers, &PushCertExpiryWorker{store: deps.Store, logger: deps.Logger}); err != nil {
 		return err
 	}
+	if err := river.AddWorkerSafely(workers, &IdentityRenewalWorker{svc: deps.Service}); err != nil {
+		return err
+	}
 	return registerDEP(workers, deps)
 }
 
@@ -60,11 +63,14 @@ type Schedule struct {
 	PushCertExpiry time.Duration
 	// DEPSync is how often every DEP virtual server syncs; 0 turns it off.
 	DEPSync time.Duration
+	// IdentityRenewal is how often expiring device identities are renewed; 0 turns it off.
+	IdentityRenewal time.Duration
 }
 
 // DefaultSchedule is what orchard runs without configuration.
 func DefaultSchedule() Schedule {
-	return Schedule{TokenCleanup: 24 * time.Hour, PushCertExpiry: 24 * time.Hour, DEPSync: 30 * time.Minute}
+	return Schedule{TokenCleanup: 24 * time.Hour, PushCertExpiry: 24 * time.Hour, DEPSync: 30 * time.Minute,
+		IdentityRenewal: 24 * time.Hour}
 }
 
 // PeriodicJobs turns a schedule into River periodic jobs; a zero interval
@@ -79,6 +85,11 @@ func PeriodicJobs(s Schedule) []*river.PeriodicJob {
 		// Run on start too: a process restarted daily would otherwise never check.
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(s.PushCertExpiry),
 			func() (river.JobArgs, *river.InsertOpts) { return jobargs.PushCertExpiry{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}))
+	}
+	if s.IdentityRenewal > 0 {
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(s.IdentityRenewal),
+			func() (river.JobArgs, *river.InsertOpts) { return jobargs.IdentityRenewal{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}))
 	}
 	return append(periodic, depPeriodicJobs(s)...)

@@ -17,17 +17,26 @@ import (
 // the endpoint maps them to status codes. No remote call is made here: a
 // check-in is answered from the database alone.
 
-// Authenticate starts a new enrollment of a device channel. A device that
-// used an administrator's re-enrollment allowance is recorded in the audit
-// trail, in the same transaction.
+// Authenticate starts a new enrollment of a device channel, or binds the
+// renewed identity of an enrolled one. A new identity let through by an
+// administrator's allowance, and a renewal, are recorded in the audit trail,
+// in the same transaction.
 func (s *Service) Authenticate(ctx context.Context, ch mdmproto.Channel, facts mdmproto.DeviceFacts) error {
 	return s.store.Tx(ctx, func(q *store.Queries) error {
-		id, usedAllowance, err := q.Authenticate(ctx, ch, facts)
-		if err != nil || !usedAllowance {
+		id, why, err := q.Authenticate(ctx, ch, facts)
+		if err != nil {
 			return err
 		}
-		return s.audit(ctx, q, deviceActor(ch), event{action: "device.reenroll", objectType: "enrolled_device",
-			objectID: idString(id), data: map[string]any{"udid": ch.DeviceID(), "allowed_by": "administrator"}})
+		ev := event{objectType: "enrolled_device", objectID: idString(id), data: map[string]any{"udid": ch.DeviceID()}}
+		switch why {
+		case store.BindAllowed:
+			ev.action, ev.data["allowed_by"] = "device.reenroll", "administrator"
+		case store.BindRenewal:
+			ev.action, ev.data["not_after"] = "device.identity_renewed", ch.CertNotAfter
+		default:
+			return nil
+		}
+		return s.audit(ctx, q, deviceActor(ch), ev)
 	})
 }
 

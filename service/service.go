@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/orchardmdm/orchard/jobs/jobargs"
+	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/store"
 )
 
@@ -32,6 +33,8 @@ type Config struct {
 	// PushDevices queues pushes inside the transaction that gave devices
 	// something to fetch; nil queues them through Jobs (tests watch or fail it).
 	PushDevices func(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error
+	// Profiles builds enrollment profiles, for identity renewal; nil: no renewal.
+	Profiles *mdmproto.EnrollmentProfiles
 }
 
 // DEPConfig is how the service reaches Apple's DEP service.
@@ -54,6 +57,7 @@ type Service struct {
 	publicURL string
 	dep       DEPConfig
 	push      func(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error
+	profiles  *mdmproto.EnrollmentProfiles
 }
 
 // New builds the service.
@@ -61,7 +65,8 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Service{store: cfg.Store, jobs: cfg.Jobs, log: cfg.Logger, publicURL: cfg.PublicURL, dep: cfg.DEP, push: cfg.PushDevices}
+	s := &Service{store: cfg.Store, jobs: cfg.Jobs, log: cfg.Logger, publicURL: cfg.PublicURL, dep: cfg.DEP, push: cfg.PushDevices,
+		profiles: cfg.Profiles}
 	if s.push == nil {
 		s.push = func(ctx context.Context, tx pgx.Tx, ids []int64) error {
 			return jobargs.EnqueuePushTx(ctx, s.jobs, tx, ids)

@@ -39,18 +39,44 @@ func isForeignKeyViolation(err error) bool {
 // identity certificate, records the facts, clears the command queue and user
 // channels, and leaves the device unusable until TokenUpdate. A device bound
 // to another, still valid identity is refused (see mayBind) and nothing
-// changes. usedAllowance tells that an administrator's one-shot allowance
-// let a new identity replace a valid one.
-func (q *Queries) Authenticate(ctx context.Context, ch Channel, facts mdmproto.DeviceFacts) (id int64, usedAllowance bool, err error) {
+// changes. why tells how the identity was bound: a new enrollment, an
+// administrator's one-shot allowance, or the renewal of the device's identity
+// (which keeps its enrollment going: queue, users and push channel).
+func (q *Queries) Authenticate(ctx context.Context, ch Channel, facts mdmproto.DeviceFacts) (id int64, why Binding, err error) {
 	err = q.inTx(ctx, func(tx pgx.Tx) error {
-		udid := ch.DeviceID()
 		// The enrollment that issued the certificate gives the blueprint and
 		// DEP flag; certificates of an external CA have none.
 		nb, err := checkNewIdentity(ctx, tx, ch)
 		if err != nil {
 			return err
 		}
-		err = tx.QueryRow(ctx, `INSERT INTO enrolled_devices (udid, user_enrollment, identity_cert_sha256, cert_not_valid_after,
+		why = nb.why
+		if nb.why == BindRenewal {
+			id, err = renewIdentity(ctx, tx, ch, nb.previous)
+		} else {
+			id, err = bindIdentity(ctx, tx, ch, nb)
+		}
+		if err != nil {
+			return err
+		}
+		if err := applyFacts(ctx, tx, id, facts); err != nil || nb.why == BindRenewal {
+			return err
+		}
+		if err := cancelPendingCommands(ctx, tx, id); err != nil {
+			return fmt.Errorf("authenticate: %w", err)
+		}
+		_, err = tx.Exec(ctx, "DELETE FROM mdm_device_users WHERE device_id = $1", id)
+		return err
+	})
+	return id, why, err
+}
+
+// bindIdentity starts a new enrollment of the device with the channel's
+// identity: unusable until TokenUpdate.
+func bindIdentity(ctx context.Context, tx pgx.Tx, ch Channel, nb newBinding) (int64, error) {
+	udid := ch.DeviceID()
+	var id int64
+	err := tx.QueryRow(ctx, `INSERT INTO enrolled_devices (udid, user_enrollment, identity_cert_sha256, cert_not_valid_after,
 				mdm_enrollment_id, blueprint_id, dep_enrollment, authenticated_at, last_seen_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, now(), now())
 			ON CONFLICT (udid) DO UPDATE SET user_enrollment = EXCLUDED.user_enrollment,
@@ -63,24 +89,31 @@ func (q *Queries) Authenticate(ctx context.Context, ch Channel, facts mdmproto.D
 				bootstrap_token_escrowed = false, reenroll_allowed_until = NULL, updated_at = now()
 			WHERE enrolled_devices.identity_cert_sha256 IS NOT DISTINCT FROM $8
 			RETURNING id`, udid, ch.UserEnrollment(), ch.CertHash, ch.CertNotAfter, nb.issuer.enrollmentID, nb.issuer.blueprintID,
-			nb.issuer.dep, nb.previous).Scan(&id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("authenticate %s: bound by a concurrent Authenticate: %w", udid, ErrIdentityMismatch)
-		}
-		if err != nil {
-			return fmt.Errorf("authenticate %s: %w", udid, err)
-		}
-		usedAllowance = nb.usesAllowance
-		if err := applyFacts(ctx, tx, id, facts); err != nil {
-			return err
-		}
-		if err := cancelPendingCommands(ctx, tx, id); err != nil {
-			return fmt.Errorf("authenticate: %w", err)
-		}
-		_, err = tx.Exec(ctx, "DELETE FROM mdm_device_users WHERE device_id = $1", id)
-		return err
-	})
-	return id, usedAllowance, err
+		nb.issuer.dep, nb.previous).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("authenticate %s: bound by a concurrent Authenticate: %w", udid, ErrIdentityMismatch)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("authenticate %s: %w", udid, err)
+	}
+	return id, nil
+}
+
+// renewIdentity binds the renewed identity and nothing else: the device stays
+// enrolled as it was.
+func renewIdentity(ctx context.Context, tx pgx.Tx, ch Channel, previous []byte) (int64, error) {
+	var id int64
+	err := tx.QueryRow(ctx, `UPDATE enrolled_devices SET identity_cert_sha256 = $2, cert_not_valid_after = $3,
+			identity_renewal_queued_at = NULL, last_seen_at = now(), updated_at = now()
+		WHERE udid = $1 AND identity_cert_sha256 IS NOT DISTINCT FROM $4 RETURNING id`,
+		ch.DeviceID(), ch.CertHash, ch.CertNotAfter, previous).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("renew identity of %s: bound by a concurrent Authenticate: %w", ch.DeviceID(), ErrIdentityMismatch)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("renew identity of %s: %w", ch.DeviceID(), err)
+	}
+	return id, nil
 }
 
 // deviceFor checks the channel's certificate is the one bound to its device,

@@ -24,9 +24,21 @@ func (q *Queries) DeleteStaleSCEPChallenges(ctx context.Context, cutoff time.Tim
 // NewSCEPChallenge makes a single-use challenge for one profile download;
 // only its hash is kept.
 func (q *Queries) NewSCEPChallenge(ctx context.Context, enrollmentID int64, ttl time.Duration) (string, error) {
+	return q.newSCEPChallenge(ctx, enrollmentID, nil, ttl)
+}
+
+// NewRenewalChallenge makes the challenge of a device's identity renewal:
+// it issues no new enrollment's identity (it counts no use and works after
+// the enrollment closed) and marks the certificate it issues as the
+// device's renewal.
+func (q *Queries) NewRenewalChallenge(ctx context.Context, enrollmentID, deviceID int64, ttl time.Duration) (string, error) {
+	return q.newSCEPChallenge(ctx, enrollmentID, &deviceID, ttl)
+}
+
+func (q *Queries) newSCEPChallenge(ctx context.Context, enrollmentID int64, renews *int64, ttl time.Duration) (string, error) {
 	challenge := randomToken(24)
-	_, err := q.db.Exec(ctx, `INSERT INTO mdm_scep_challenges (challenge_sha256, enrollment_id, expires_at)
-		VALUES ($1, $2, now() + $3::interval)`, secretHash(challenge), enrollmentID, ttl.String())
+	_, err := q.db.Exec(ctx, `INSERT INTO mdm_scep_challenges (challenge_sha256, enrollment_id, renews_device_id, expires_at)
+		VALUES ($1, $2, $3, now() + $4::interval)`, secretHash(challenge), enrollmentID, renews, ttl.String())
 	if isForeignKeyViolation(err) {
 		return "", fmt.Errorf("enrollment %d: %w", enrollmentID, ErrNotFound)
 	}
@@ -43,25 +55,28 @@ func (q *Queries) NewSCEPChallenge(ctx context.Context, enrollmentID int64, ttl 
 func (q *Queries) ConsumeSCEPChallenge(ctx context.Context, challenge string, issue func() (*x509.Certificate, error)) error {
 	return q.inTx(ctx, func(tx pgx.Tx) error {
 		var enrollmentID int64
+		var renews *int64
 		err := tx.QueryRow(ctx, `DELETE FROM mdm_scep_challenges WHERE challenge_sha256 = $1 AND expires_at > now()
-			RETURNING enrollment_id`, secretHash(challenge)).Scan(&enrollmentID)
+			RETURNING enrollment_id, renews_device_id`, secretHash(challenge)).Scan(&enrollmentID, &renews)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("scep challenge: %w", ErrNotFound)
 		}
 		if err != nil {
 			return fmt.Errorf("scep challenge: %w", err)
 		}
-		if err := countEnrollmentUse(ctx, tx, enrollmentID); err != nil {
-			return err
+		if renews == nil {
+			if err := countEnrollmentUse(ctx, tx, enrollmentID); err != nil {
+				return err
+			}
 		}
 		cert, err := issue()
 		if err != nil {
 			return err
 		}
 		sum := sha256.Sum256(cert.Raw)
-		_, err = tx.Exec(ctx, `INSERT INTO mdm_scep_certificates (serial, sha256, subject, enrollment_id, not_before, not_after)
-			VALUES ($1, $2, $3, $4, $5, $6)`, cert.SerialNumber.String(), sum[:], cert.Subject.String(), enrollmentID,
-			cert.NotBefore, cert.NotAfter)
+		_, err = tx.Exec(ctx, `INSERT INTO mdm_scep_certificates (serial, sha256, subject, enrollment_id, not_before, not_after,
+			renews_device_id) VALUES ($1, $2, $3, $4, $5, $6, $7)`, cert.SerialNumber.String(), sum[:], cert.Subject.String(),
+			enrollmentID, cert.NotBefore, cert.NotAfter, renews)
 		if err != nil {
 			return fmt.Errorf("record scep certificate: %w", err)
 		}

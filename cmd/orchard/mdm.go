@@ -50,30 +50,31 @@ func (c *MDMConfig) validate() error {
 	return nil
 }
 
-// newMDMEndpoint builds the device-facing endpoint: the embedded CA (made on
-// first start) or an external CA's chain. pushTopic may be nil until a push
-// certificate feature provides it.
-func newMDMEndpoint(ctx context.Context, cfg *Config, s *store.Store, devices endpoint.Devices, logger *slog.Logger,
-	pushTopic func(context.Context) (string, error)) (*endpoint.Endpoint, error) {
+// mdmEndpointConfig is the device-facing endpoint's configuration, all but
+// the service it calls: the embedded CA (made on first start) or an external
+// CA's chain. Every role builds it: workers send enrollment profiles too
+// (identity renewal).
+func mdmEndpointConfig(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logger,
+	pushTopic func(context.Context) (string, error)) (endpoint.Config, error) {
 	ec := endpoint.Config{
-		Devices: devices, PublicURL: cfg.PublicURL, PushTopic: pushTopic, MTLSProxy: cfg.MDM.MTLSProxy,
+		PublicURL: cfg.PublicURL, PushTopic: pushTopic, MTLSProxy: cfg.MDM.MTLSProxy,
 		ExternalSCEPURL: cfg.MDM.SCEPURL, ExternalSCEPChallenge: cfg.MDM.SCEPChallenge, Logger: logger,
 		BodyReadTimeout: cfg.MDM.BodyTimeout, LargeBodyBudget: int64(cfg.MDM.LargeBodyBudgetMiB) << 20,
 	}
 	if cfg.MDM.SCEPURL == "" {
 		ca, err := endpoint.LoadCA(ctx, s)
 		if err != nil {
-			return nil, fmt.Errorf("scep ca: %w", err)
+			return ec, fmt.Errorf("scep ca: %w", err)
 		}
 		ec.CA = ca
 	} else {
 		pemData, err := os.ReadFile(cfg.MDM.SCEPCAChain)
 		if err != nil {
-			return nil, fmt.Errorf("scep ca chain: %w", err)
+			return ec, fmt.Errorf("scep ca chain: %w", err)
 		}
 		if ec.TrustedCAs, err = mdmproto.ParsePEMCertificates(pemData); err != nil {
-			return nil, fmt.Errorf("scep ca chain %s: %w", cfg.MDM.SCEPCAChain, err)
+			return ec, fmt.Errorf("scep ca chain %s: %w", cfg.MDM.SCEPCAChain, err)
 		}
 	}
-	return endpoint.New(ec)
+	return ec, nil
 }

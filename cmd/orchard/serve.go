@@ -20,6 +20,7 @@ import (
 	"github.com/orchardmdm/orchard/graph/graphiql"
 	"github.com/orchardmdm/orchard/jobs"
 	"github.com/orchardmdm/orchard/jobs/jobargs"
+	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/mdmproto/apns"
 	"github.com/orchardmdm/orchard/mdmproto/endpoint"
 	"github.com/orchardmdm/orchard/service"
@@ -75,7 +76,11 @@ type app struct {
 }
 
 func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logger) (*app, error) {
-	svc, err := newService(cfg, s, logger)
+	ec, err := mdmEndpointConfig(ctx, cfg, s, logger, s.PushTopic)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := newService(cfg, s, logger, endpoint.ProfilesOf(ec))
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +105,8 @@ func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logge
 	}
 	a := &app{cfg: cfg, logger: logger, store: s, river: riverClient, broker: events.NewBroker(s.Pool(), logger), apns: pushes, service: svc}
 	if cfg.Role != "worker" {
-		if a.mdm, err = newMDMEndpoint(ctx, cfg, s, svc, logger, s.PushTopic); err != nil {
+		ec.Devices = svc
+		if a.mdm, err = endpoint.New(ec); err != nil {
 			return nil, err
 		}
 	}
@@ -136,13 +142,14 @@ func (a *app) routes(tokens *auth.Tokens) http.Handler {
 
 // newService builds the rules every edge and job calls, with an insert-only
 // River client of its own: it queues jobs whatever this process's role.
-func newService(cfg *Config, s *store.Store, logger *slog.Logger) (*service.Service, error) {
+// profiles may be nil where no identity is renewed (short CLI commands).
+func newService(cfg *Config, s *store.Store, logger *slog.Logger, profiles *mdmproto.EnrollmentProfiles) (*service.Service, error) {
 	inserter, err := jobargs.NewInserter(s.Pool(), logger)
 	if err != nil {
 		return nil, err
 	}
 	return service.New(service.Config{Store: s, Jobs: inserter, Logger: logger, PublicURL: cfg.PublicURL,
-		DEP: service.DEPConfig{BaseURL: cfg.DEPURL}}), nil
+		DEP: service.DEPConfig{BaseURL: cfg.DEPURL}, Profiles: profiles}), nil
 }
 
 // healthz answers 200 only while the database answers.

@@ -132,3 +132,15 @@ func (DEPAssignDefault) Kind() string { return "dep_assign_default_profile" }
 func (DEPAssignDefault) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: queuedOrRunning}}
 }
+
+// IdentityRenewal sends devices whose identity expires soon their enrollment
+// profile again (the periodic job).
+type IdentityRenewal struct{}
+
+// Kind names the job.
+func (IdentityRenewal) Kind() string { return "identity_renewal" }
+
+// InsertOpts keeps one renewal run queued at a time.
+func (IdentityRenewal) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: time.Hour}}
+}

@@ -51,6 +51,9 @@ func (d *Device) Connect(ctx context.Context) (int, error) {
 	cmd, err := d.Report(ctx, mdmproto.StatusIdle, "", nil)
 	n := 0
 	for err == nil && cmd != nil {
+		if renewed, rerr := d.installEnrollmentProfile(ctx, cmd); renewed && rerr != nil {
+			return n, rerr
+		}
 		status, fields := d.answer(cmd)
 		n++
 		cmd, err = d.Report(ctx, status, cmd.UUID, fields)
