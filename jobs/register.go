@@ -7,6 +7,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/orchardmdm/orchard/jobs/jobargs"
+	"github.com/orchardmdm/orchard/mdmproto/swupdate"
 	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
 )
@@ -23,6 +24,8 @@ type Deps struct {
 	Service *service.Service
 	// DEPAssignPause is the wait between batches of default-profile assignments.
 	DEPAssignPause time.Duration
+	// SoftwareUpdates fetches Apple's software update catalog; nil cancels syncs.
+	SoftwareUpdates *swupdate.Client
 }
 
 // Register adds every orchard worker.
@@ -34,6 +37,9 @@ func Register(workers *river.Workers, deps Deps) error {
 		return err
 	}
 	if err := river.AddWorkerSafely(workers, &PushCertExpiryWorker{store: deps.Store, logger: deps.Logger}); err != nil {
+		return err
+	}
+	if err := registerSoftwareUpdates(workers, deps); err != nil {
 		return err
 	}
 	return registerDEP(workers, deps)
@@ -60,11 +66,14 @@ type Schedule struct {
 	PushCertExpiry time.Duration
 	// DEPSync is how often every DEP virtual server syncs; 0 turns it off.
 	DEPSync time.Duration
+	// SoftwareUpdateSync is how often Apple's software update catalog syncs; 0 turns it off.
+	SoftwareUpdateSync time.Duration
 }
 
 // DefaultSchedule is what orchard runs without configuration.
 func DefaultSchedule() Schedule {
-	return Schedule{TokenCleanup: 24 * time.Hour, PushCertExpiry: 24 * time.Hour, DEPSync: 30 * time.Minute}
+	return Schedule{TokenCleanup: 24 * time.Hour, PushCertExpiry: 24 * time.Hour, DEPSync: 30 * time.Minute,
+		SoftwareUpdateSync: 24 * time.Hour}
 }
 
 // PeriodicJobs turns a schedule into River periodic jobs; a zero interval
@@ -81,5 +90,6 @@ func PeriodicJobs(s Schedule) []*river.PeriodicJob {
 			func() (river.JobArgs, *river.InsertOpts) { return jobargs.PushCertExpiry{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}))
 	}
+	periodic = append(periodic, softwareUpdatePeriodicJobs(s)...)
 	return append(periodic, depPeriodicJobs(s)...)
 }
