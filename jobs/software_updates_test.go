@@ -150,7 +150,9 @@ func TestSoftwareUpdateSync(t *testing.T) {
 	if len(rows) != 8 || slices.ContainsFunc(rows, func(r string) bool { return strings.Contains(r, "17.7.2") }) {
 		t.Errorf("rows after removal:\n%s", strings.Join(rows, "\n"))
 	}
-	if !slices.ContainsFunc(rows, func(r string) bool { return strings.HasPrefix(r, "macOS|15.2|24C101|public") && strings.Contains(r, "Mac15,3") }) {
+	if !slices.ContainsFunc(rows, func(r string) bool {
+		return strings.HasPrefix(r, "macOS|15.2|24C101|public") && strings.Contains(r, "Mac15,3")
+	}) {
 		t.Errorf("device not added:\n%s", strings.Join(rows, "\n"))
 	}
 }
