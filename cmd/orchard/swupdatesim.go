@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/orchardmdm/orchard/mdmproto"
+	"github.com/orchardmdm/orchard/mdmproto/mdmcerts"
 	"github.com/orchardmdm/orchard/mdmproto/swupdate"
 	"github.com/orchardmdm/orchard/mdmproto/swupdate/swupdatesim"
 )
@@ -65,4 +68,25 @@ func simCatalog(file string) (swupdate.Catalog, error) {
 	}
 	// Served re-encoded: keys orchard does not know are dropped.
 	return *c, nil
+}
+
+// newSoftwareUpdateClient is the catalog client of --software-update-url:
+// Apple's host is verified against Apple's root shipped in mdmcerts, any
+// other host against the system roots (SSL_CERT_FILE).
+func newSoftwareUpdateClient(baseURL string) (*swupdate.Client, error) {
+	chain, err := mdmcerts.AppleChain()
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	for _, c := range chain {
+		if mdmproto.SelfSigned(c) {
+			roots.AddCert(c)
+		}
+	}
+	hc, err := swupdate.HTTPClientFor(baseURL, roots)
+	if err != nil {
+		return nil, err
+	}
+	return swupdate.New(swupdate.Config{BaseURL: baseURL, HTTPClient: hc})
 }
