@@ -48,7 +48,10 @@ func (w *SoftwareUpdateSyncWorker) Work(ctx context.Context, job *river.Job[joba
 }
 
 func registerSoftwareUpdates(workers *river.Workers, deps Deps) error {
-	return river.AddWorkerSafely(workers, &SoftwareUpdateSyncWorker{svc: deps.Service, client: deps.SoftwareUpdates})
+	if err := river.AddWorkerSafely(workers, &SoftwareUpdateSyncWorker{svc: deps.Service, client: deps.SoftwareUpdates}); err != nil {
+		return err
+	}
+	return river.AddWorkerSafely(workers, &SoftwareUpdateEnforceWorker{svc: deps.Service})
 }
 
 // softwareUpdatePeriodicJobs syncs the catalog on the schedule, from process
@@ -60,4 +63,31 @@ func softwareUpdatePeriodicJobs(s Schedule) []*river.PeriodicJob {
 	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(s.SoftwareUpdateSync),
 		func() (river.JobArgs, *river.InsertOpts) { return jobargs.SoftwareUpdateSync{}, nil },
 		&river.PeriodicJobOpts{RunOnStart: true})}
+}
+
+// SoftwareUpdateEnforceWorker works jobargs.SoftwareUpdateEnforce.
+type SoftwareUpdateEnforceWorker struct {
+	river.WorkerDefaults[jobargs.SoftwareUpdateEnforce]
+	svc *service.Service
+}
+
+// maxEnforceWait caps a wait for a coming deadline, so a changed catalog or
+// clock is looked at again at least daily.
+const maxEnforceWait = 24 * time.Hour
+
+// Work delivers the enforcement to devices whose deadline has passed, and
+// runs again at the next deadline still to come.
+func (w *SoftwareUpdateEnforceWorker) Work(ctx context.Context, job *river.Job[jobargs.SoftwareUpdateEnforce]) error {
+	actor := "job:software_update_enforce:" + strconv.FormatInt(job.ID, 10)
+	now := time.Now()
+	run, err := w.svc.EnforceSoftwareUpdate(ctx, actor, job.Args.BlueprintID, job.Args.Platform, now)
+	if err != nil {
+		return err
+	}
+	if run.NextRun != nil {
+		// The deadline is a wall-clock time read as UTC (see EnforceSoftwareUpdate).
+		wall := now.UTC().Truncate(time.Second)
+		return river.JobSnooze(min(run.NextRun.Sub(wall)+time.Second, maxEnforceWait))
+	}
+	return river.RecordOutput(ctx, run)
 }

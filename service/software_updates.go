@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 
+	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/orchardmdm/orchard/jobs/jobargs"
@@ -39,8 +40,29 @@ func (s *Service) ReplaceSoftwareUpdateCatalog(ctx context.Context, actor string
 		if counts, err = q.ReplaceSoftwareUpdateCatalog(ctx, entries); err != nil {
 			return err
 		}
+		if err := s.requeueLatestEnforcements(ctx, q, counts); err != nil {
+			return err
+		}
 		return s.audit(ctx, q, actor, event{action: "software_updates.replace_catalog", objectType: "software_update_catalog",
 			data: map[string]any{"added": counts.Added, "updated": counts.Updated, "removed": counts.Removed, "total": counts.Total}})
 	})
 	return counts, err
+}
+
+// requeueLatestEnforcements queues a delivery of every latest-minus-N-days
+// enforcement when the catalog changed, as the latest release may have.
+func (s *Service) requeueLatestEnforcements(ctx context.Context, q *store.Queries, c store.SoftwareUpdateCounts) error {
+	if c.Added+c.Updated+c.Removed == 0 {
+		return nil
+	}
+	list, err := q.LatestMinusDaysEnforcements(ctx)
+	if err != nil || len(list) == 0 {
+		return err
+	}
+	params := make([]river.InsertManyParams, len(list))
+	for i, e := range list {
+		params[i] = river.InsertManyParams{Args: jobargs.SoftwareUpdateEnforce{BlueprintID: e.BlueprintID, Platform: e.Platform}}
+	}
+	_, err = s.jobs.InsertManyTx(ctx, q.PgxTx(), params)
+	return err
 }
