@@ -73,7 +73,9 @@ func TestSyncSoftwareUpdatesSubscriberSeesCounts(t *testing.T) {
 	var list struct {
 		SoftwareUpdates struct {
 			TotalCount int
-			Edges      []struct{ Node struct{ ProductVersion, Build, Extra, PostingDate string } }
+			Edges      []struct {
+				Node struct{ ProductVersion, Build, Extra, PostingDate string }
+			}
 		}
 	}
 	api.query(tok, `{ softwareUpdates(filter: {platform: "iOS", public: true}) { totalCount
@@ -155,7 +157,9 @@ func TestSoftwareUpdateEnforcementMutations(t *testing.T) {
 	}
 	var shown struct {
 		Blueprints struct {
-			Edges []struct{ Node struct{ SoftwareUpdateEnforcements []struct{ Platform string } } }
+			Edges []struct {
+				Node struct{ SoftwareUpdateEnforcements []struct{ Platform string } }
+			}
 		}
 	}
 	api.query(tok, `{ blueprints { edges { node { softwareUpdateEnforcements { platform } } } } }`, nil).decode(t, &shown)
