@@ -190,3 +190,33 @@ func TestSoftwareUpdateSyncFailureKeepsCatalog(t *testing.T) {
 		check(t, err)
 	}
 }
+
+// Setting "latest minus 7 days" on a blueprint queues the enforcement job,
+// which sends a device without declarative management ScheduleOSUpdate.
+func TestSoftwareUpdateEnforceJob(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newSWUpdateEnv(t, swupdatesim.Sample(time.Now()), true)
+	e.counts(e.sync())
+	bp, err := e.svc.CreateBlueprint(ctx, "t", "Phones")
+	check(t, err)
+	var device int64
+	check(t, e.store.Pool().QueryRow(ctx, `INSERT INTO enrolled_devices (udid, model, platform, os_version, blueprint_id)
+		VALUES ('enforce-1', 'iPhone14,2', 'iOS', '17.6', $1) RETURNING id`, bp.ID).Scan(&device))
+	seven := 7
+	_, err = e.svc.SetSoftwareUpdateEnforcement(ctx, "t", bp.ID, service.EnforcementInput{Platform: "iOS", LatestMinusDays: &seven})
+	check(t, err)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		check(t, e.store.Pool().QueryRow(ctx, `SELECT count(*) FROM mdm_device_commands
+			WHERE device_id = $1 AND request_type = 'ScheduleOSUpdate'`, device).Scan(&n))
+		if n == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d ScheduleOSUpdate commands queued", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -56,11 +56,23 @@ func (s *Service) EnforceSoftwareUpdate(ctx context.Context, actor string, bluep
 		return run, err
 	}
 	wall := now.UTC().Truncate(time.Second)
+	type target struct {
+		t  swupdate.Target
+		ok bool
+	}
+	byModel := map[string]target{} // fleets are mostly a few models: one catalog read each
 	for _, d := range devices {
-		t, ok, err := s.EnforcementTarget(ctx, e, d.Model, now)
+		tm, seen := byModel[d.Model]
+		if !seen {
+			t, ok, err := s.EnforcementTarget(ctx, e, d.Model, now)
+			if err != nil {
+				return run, err
+			}
+			tm = target{t, ok}
+			byModel[d.Model] = tm
+		}
+		t, ok := tm.t, tm.ok
 		switch {
-		case err != nil:
-			return run, err
 		case !ok:
 			run.NoTarget++
 		case !VersionBefore(d.OSVersion, t.OSVersion):
