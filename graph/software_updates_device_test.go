@@ -60,7 +60,9 @@ func TestSimulatedDeviceSoftwareUpdates(t *testing.T) {
 		return err == nil && n == 9
 	})
 	var avail struct {
-		Device struct{ AvailableSoftwareUpdates []struct{ ProductVersion string } }
+		Device struct {
+			AvailableSoftwareUpdates []struct{ ProductVersion string }
+		}
 	}
 	api.query(tok, `query($id: ID!) { device(id: $id) { availableSoftwareUpdates { productVersion } } }`,
 		map[string]any{"id": id}).decode(t, &avail)
