@@ -98,7 +98,15 @@ func auditSteps(t *testing.T, api *testAPI, admin, depToken string) []auditStep 
 		{mutation: "pushDevices", good: fixed(`mutation { pushDevices { deviceCount } }`),
 			bad: `mutation { pushDevices(filter: {search: 5}) { deviceCount } }`},
 		{mutation: "createBlueprint", good: fixed(`mutation { createBlueprint(input: {name: "Laptops"}) { id } }`),
-			bad: `mutation { createBlueprint(input: {name: " "}) { id } }`},
+			bad: `mutation { createBlueprint(input: {name: " "}) { id } }`, keep: s.take(&s.blueprint, "createBlueprint")},
+		{mutation: "setSoftwareUpdateEnforcement", good: s.withBlueprint(`mutation($b: ID!) {
+			setSoftwareUpdateEnforcement(blueprintId: $b, input: {platform: "macOS", latestMinusDays: 7}) { platform } }`),
+			bad: `mutation { setSoftwareUpdateEnforcement(blueprintId: "1", input: {platform: "Amiga", latestMinusDays: 7}) { platform } }`},
+		{mutation: "removeSoftwareUpdateEnforcement", good: s.withBlueprint(`mutation($b: ID!) {
+			removeSoftwareUpdateEnforcement(blueprintId: $b, platform: "macOS") }`),
+			bad: `mutation { removeSoftwareUpdateEnforcement(blueprintId: "1", platform: "Amiga") }`},
+		{mutation: "syncSoftwareUpdates", good: fixed(`mutation { syncSoftwareUpdates { id } }`),
+			bad: `mutation { syncSoftwareUpdates { noSuchField } }`},
 		{mutation: "createEnrollment", good: fixed(`mutation { createEnrollment(input: {name: "Staff"}) { id } }`),
 			bad: `mutation { createEnrollment(input: {name: "x", maxUses: 0}) { id } }`, keep: s.take(&s.enrollment, "createEnrollment")},
 		{mutation: "deleteEnrollment", good: func() (string, map[string]any) {
@@ -127,7 +135,12 @@ func auditSteps(t *testing.T, api *testAPI, admin, depToken string) []auditStep 
 
 // auditState carries ids from one step's answer to the next steps.
 type auditState struct {
-	pushCert, enrollment, command, depToken, depServer, depProfile string
+	pushCert, enrollment, command, depToken, depServer, depProfile, blueprint string
+}
+
+// withBlueprint is a good case on the blueprint made earlier ($b).
+func (s *auditState) withBlueprint(q string) func() (string, map[string]any) {
+	return func() (string, map[string]any) { return q, map[string]any{"b": s.blueprint} }
 }
 
 // take keeps answer.field.id.

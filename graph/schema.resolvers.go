@@ -20,6 +20,11 @@ func (r *auditEventConnectionResolver) TotalCount(ctx context.Context, obj *mode
 	return r.Store.CountAuditEvents(ctx)
 }
 
+// SoftwareUpdateEnforcements is the resolver for the softwareUpdateEnforcements field.
+func (r *blueprintResolver) SoftwareUpdateEnforcements(ctx context.Context, obj *store.Blueprint) ([]*model.SoftwareUpdateEnforcement, error) {
+	return r.softwareUpdateEnforcements(ctx, obj)
+}
+
 // TotalCount is the resolver for the totalCount field.
 func (r *blueprintConnectionResolver) TotalCount(ctx context.Context, obj *model.BlueprintConnection) (int, error) {
 	return r.Store.CountBlueprints(ctx)
@@ -106,6 +111,11 @@ func (r *deviceResolver) Users(ctx context.Context, obj *store.Device) ([]*store
 // LockPin is the resolver for the lockPin field.
 func (r *deviceResolver) LockPin(ctx context.Context, obj *store.Device) (*string, error) {
 	return r.revealSecret(ctx, obj, lockPINColumn)
+}
+
+// AvailableSoftwareUpdates is the resolver for the availableSoftwareUpdates field.
+func (r *deviceResolver) AvailableSoftwareUpdates(ctx context.Context, obj *store.Device) ([]*store.SoftwareUpdate, error) {
+	return r.availableSoftwareUpdates(ctx, obj)
 }
 
 // Status is the resolver for the status field.
@@ -288,6 +298,21 @@ func (r *mutationResolver) RemoveDEPProfile(ctx context.Context, virtualServerID
 	return r.removeDEPProfile(ctx, virtualServerID, serialNumbers)
 }
 
+// SyncSoftwareUpdates is the resolver for the syncSoftwareUpdates field.
+func (r *mutationResolver) SyncSoftwareUpdates(ctx context.Context) (*rivertype.JobRow, error) {
+	return r.syncSoftwareUpdates(ctx)
+}
+
+// SetSoftwareUpdateEnforcement is the resolver for the setSoftwareUpdateEnforcement field.
+func (r *mutationResolver) SetSoftwareUpdateEnforcement(ctx context.Context, blueprintID string, input model.SoftwareUpdateEnforcementInput) (*model.SoftwareUpdateEnforcement, error) {
+	return r.setSoftwareUpdateEnforcement(ctx, blueprintID, input)
+}
+
+// RemoveSoftwareUpdateEnforcement is the resolver for the removeSoftwareUpdateEnforcement field.
+func (r *mutationResolver) RemoveSoftwareUpdateEnforcement(ctx context.Context, blueprintID string, platform string) (bool, error) {
+	return r.removeSoftwareUpdateEnforcement(ctx, blueprintID, platform)
+}
+
 // DaysUntilExpiry is the resolver for the daysUntilExpiry field.
 func (r *pushCertificateResolver) DaysUntilExpiry(ctx context.Context, obj *store.PushCertificate) (int, error) {
 	return daysUntilExpiry(obj), nil
@@ -383,6 +408,26 @@ func (r *queryResolver) DepProfile(ctx context.Context, id string) (*model.DEPPr
 	return r.depProfile(ctx, id)
 }
 
+// SoftwareUpdates is the resolver for the softwareUpdates field.
+func (r *queryResolver) SoftwareUpdates(ctx context.Context, filter *model.SoftwareUpdateFilter, first *int, after *string) (*model.SoftwareUpdateConnection, error) {
+	return r.softwareUpdates(ctx, filter, first, after)
+}
+
+// PostingDate is the resolver for the postingDate field.
+func (r *softwareUpdateResolver) PostingDate(ctx context.Context, obj *store.SoftwareUpdate) (string, error) {
+	return dateString(obj.PostingDate), nil
+}
+
+// ExpirationDate is the resolver for the expirationDate field.
+func (r *softwareUpdateResolver) ExpirationDate(ctx context.Context, obj *store.SoftwareUpdate) (*string, error) {
+	return optionalDate(obj.ExpirationDate), nil
+}
+
+// TotalCount is the resolver for the totalCount field.
+func (r *softwareUpdateConnectionResolver) TotalCount(ctx context.Context, obj *model.SoftwareUpdateConnection) (int, error) {
+	return r.Store.CountSoftwareUpdates(ctx, obj.Filter)
+}
+
 // JobEvents is the resolver for the jobEvents field.
 func (r *subscriptionResolver) JobEvents(ctx context.Context, kinds []string, ids []string) (<-chan *model.JobEvent, error) {
 	return r.jobEvents(ctx, kinds, ids)
@@ -392,6 +437,9 @@ func (r *subscriptionResolver) JobEvents(ctx context.Context, kinds []string, id
 func (r *Resolver) AuditEventConnection() generated.AuditEventConnectionResolver {
 	return &auditEventConnectionResolver{r}
 }
+
+// Blueprint returns generated.BlueprintResolver implementation.
+func (r *Resolver) Blueprint() generated.BlueprintResolver { return &blueprintResolver{r} }
 
 // BlueprintConnection returns generated.BlueprintConnectionResolver implementation.
 func (r *Resolver) BlueprintConnection() generated.BlueprintConnectionResolver {
@@ -450,25 +498,38 @@ func (r *Resolver) PushCertificate() generated.PushCertificateResolver {
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
+// SoftwareUpdate returns generated.SoftwareUpdateResolver implementation.
+func (r *Resolver) SoftwareUpdate() generated.SoftwareUpdateResolver {
+	return &softwareUpdateResolver{r}
+}
+
+// SoftwareUpdateConnection returns generated.SoftwareUpdateConnectionResolver implementation.
+func (r *Resolver) SoftwareUpdateConnection() generated.SoftwareUpdateConnectionResolver {
+	return &softwareUpdateConnectionResolver{r}
+}
+
 // Subscription returns generated.SubscriptionResolver implementation.
 func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
 
 type (
-	auditEventConnectionResolver struct{ *Resolver }
-	blueprintConnectionResolver  struct{ *Resolver }
-	dEPDeviceResolver            struct{ *Resolver }
-	dEPDeviceConnectionResolver  struct{ *Resolver }
-	dEPProfileResolver           struct{ *Resolver }
-	dEPTokenResolver             struct{ *Resolver }
-	dEPVirtualServerResolver     struct{ *Resolver }
-	deviceResolver               struct{ *Resolver }
-	deviceCommandResolver        struct{ *Resolver }
-	deviceConnectionResolver     struct{ *Resolver }
-	enrollmentResolver           struct{ *Resolver }
-	enrollmentConnectionResolver struct{ *Resolver }
-	jobResolver                  struct{ *Resolver }
-	mutationResolver             struct{ *Resolver }
-	pushCertificateResolver      struct{ *Resolver }
-	queryResolver                struct{ *Resolver }
-	subscriptionResolver         struct{ *Resolver }
+	auditEventConnectionResolver     struct{ *Resolver }
+	blueprintResolver                struct{ *Resolver }
+	blueprintConnectionResolver      struct{ *Resolver }
+	dEPDeviceResolver                struct{ *Resolver }
+	dEPDeviceConnectionResolver      struct{ *Resolver }
+	dEPProfileResolver               struct{ *Resolver }
+	dEPTokenResolver                 struct{ *Resolver }
+	dEPVirtualServerResolver         struct{ *Resolver }
+	deviceResolver                   struct{ *Resolver }
+	deviceCommandResolver            struct{ *Resolver }
+	deviceConnectionResolver         struct{ *Resolver }
+	enrollmentResolver               struct{ *Resolver }
+	enrollmentConnectionResolver     struct{ *Resolver }
+	jobResolver                      struct{ *Resolver }
+	mutationResolver                 struct{ *Resolver }
+	pushCertificateResolver          struct{ *Resolver }
+	queryResolver                    struct{ *Resolver }
+	softwareUpdateResolver           struct{ *Resolver }
+	softwareUpdateConnectionResolver struct{ *Resolver }
+	subscriptionResolver             struct{ *Resolver }
 )

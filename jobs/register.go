@@ -7,6 +7,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/orchardmdm/orchard/jobs/jobargs"
+	"github.com/orchardmdm/orchard/mdmproto/swupdate"
 	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
 )
@@ -23,6 +24,8 @@ type Deps struct {
 	Service *service.Service
 	// DEPAssignPause is the wait between batches of default-profile assignments.
 	DEPAssignPause time.Duration
+	// SoftwareUpdates fetches Apple's software update catalog; nil cancels syncs.
+	SoftwareUpdates *swupdate.Client
 }
 
 // Register adds every orchard worker.
@@ -37,6 +40,9 @@ func Register(workers *river.Workers, deps Deps) error {
 		return err
 	}
 	if err := river.AddWorkerSafely(workers, &IdentityRenewalWorker{svc: deps.Service}); err != nil {
+		return err
+	}
+	if err := registerSoftwareUpdates(workers, deps); err != nil {
 		return err
 	}
 	return registerDEP(workers, deps)
@@ -65,12 +71,14 @@ type Schedule struct {
 	DEPSync time.Duration
 	// IdentityRenewal is how often expiring device identities are renewed; 0 turns it off.
 	IdentityRenewal time.Duration
+	// SoftwareUpdateSync is how often Apple's software update catalog syncs; 0 turns it off.
+	SoftwareUpdateSync time.Duration
 }
 
 // DefaultSchedule is what orchard runs without configuration.
 func DefaultSchedule() Schedule {
 	return Schedule{TokenCleanup: 24 * time.Hour, PushCertExpiry: 24 * time.Hour, DEPSync: 30 * time.Minute,
-		IdentityRenewal: 24 * time.Hour}
+		IdentityRenewal: 24 * time.Hour, SoftwareUpdateSync: 24 * time.Hour}
 }
 
 // PeriodicJobs turns a schedule into River periodic jobs; a zero interval
@@ -92,5 +100,6 @@ func PeriodicJobs(s Schedule) []*river.PeriodicJob {
 			func() (river.JobArgs, *river.InsertOpts) { return jobargs.IdentityRenewal{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}))
 	}
+	periodic = append(periodic, softwareUpdatePeriodicJobs(s)...)
 	return append(periodic, depPeriodicJobs(s)...)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/orchardmdm/orchard/jobs"
 	"github.com/orchardmdm/orchard/mdmproto/apns"
 	"github.com/orchardmdm/orchard/mdmproto/dep"
+	"github.com/orchardmdm/orchard/mdmproto/swupdate"
 )
 
 // Config is every setting of orchard, filled from flags and ORCHARD_* variables
@@ -40,6 +41,9 @@ type Config struct {
 	PushWindow      time.Duration
 	DEPURL          string
 	DEPSyncInterval time.Duration
+	// SoftwareUpdateURL serves Apple's software update catalog (/v2/pmv).
+	SoftwareUpdateURL          string
+	SoftwareUpdateSyncInterval time.Duration
 }
 
 // settings binds flags to their environment variables and documents both.
@@ -134,6 +138,10 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 		"Apple's DEP service (point it at orchard depsim to try DEP without Apple)")
 	s.duration(&c.DEPSyncInterval, "dep-sync-interval", "ORCHARD_DEP_SYNC_INTERVAL", 30*time.Minute,
 		"how often every DEP virtual server syncs its devices; 0 turns periodic syncs off")
+	s.str(&c.SoftwareUpdateURL, "software-update-url", "ORCHARD_SOFTWARE_UPDATE_URL", swupdate.DefaultBaseURL,
+		"Apple's software update catalog service (point it at orchard swupdatesim to try without Apple)")
+	s.duration(&c.SoftwareUpdateSyncInterval, "software-update-sync-interval", "ORCHARD_SOFTWARE_UPDATE_SYNC_INTERVAL",
+		24*time.Hour, "how often Apple's software update catalog syncs; 0 turns periodic syncs off")
 }
 
 // bindGraphQLLimits adds the bounds of one GraphQL request from a caller with
@@ -190,6 +198,12 @@ func (c *Config) validate() error {
 	}
 	if c.GraphQL.DBConcurrency == 0 {
 		c.GraphQL.DBConcurrency = max(c.MaxDBConns/2, 1)
+	}
+	if c.SoftwareUpdateSyncInterval != 0 && c.SoftwareUpdateSyncInterval < time.Hour {
+		return fmt.Errorf("--software-update-sync-interval must be 0 or at least 1h, not %s", c.SoftwareUpdateSyncInterval)
+	}
+	if err := swupdate.CheckBaseURL(c.SoftwareUpdateURL); err != nil {
+		return fmt.Errorf("--software-update-url: %w", err)
 	}
 	if c.MaxWorkers < 1 || c.MaxDBConns < 4 {
 		return fmt.Errorf("--max-workers must be at least 1 and --max-db-conns at least 4")

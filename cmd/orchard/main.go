@@ -23,6 +23,7 @@ Usage:
   orchard loadtest [flags]          measure MDM connects/s and latency with simulated devices
   orchard mdmcerts -d DIR ...       vendor and push certificate requests for Apple's portals
   orchard depsim [flags]            run a DEP simulator (Apple's DEP service, for tests and demos)
+  orchard swupdatesim [flags]       serve a software update catalog in Apple's shape (for tests and demos)
 
 Run "orchard <command> --help" for a command's flags. Every flag can also be set
 with its ORCHARD_* environment variable.
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return mdmcertsCommand(rest, stdin, stdout, stderr)
 	case "depsim":
 		return depsimCommand(ctx, rest, stdout, stderr)
+	case "swupdatesim":
+		return swupdatesimCommand(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

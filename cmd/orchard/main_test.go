@@ -35,7 +35,9 @@ func orchardCmd(t *testing.T, dsn, key string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "ORCHARD_BE_MAIN=1", "ORCHARD_DATABASE_URL="+dsn, "ORCHARD_SECRET_KEY="+key,
-		"ORCHARD_DATA_DIR="+t.TempDir())
+		"ORCHARD_DATA_DIR="+t.TempDir(),
+		// Tests never reach Apple: no periodic software update catalog syncs.
+		"ORCHARD_SOFTWARE_UPDATE_SYNC_INTERVAL=0")
 	return cmd
 }
 

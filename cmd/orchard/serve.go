@@ -89,13 +89,19 @@ func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logge
 		return nil, err
 	}
 	pushes := apns.New(apns.Config{URL: cfg.APNsURL, Concurrency: cfg.APNsConcurrency})
+	swupdates, err := newSoftwareUpdateClient(cfg.SoftwareUpdateURL)
+	if err != nil {
+		return nil, err
+	}
 	workers := river.NewWorkers()
 	if err := jobs.Register(workers, jobs.Deps{Store: s, Logger: logger, APNs: pushes,
-		Push: jobs.PushConfig{Window: cfg.PushWindow}, Service: svc, DEPAssignPause: time.Second}); err != nil {
+		Push: jobs.PushConfig{Window: cfg.PushWindow}, Service: svc, DEPAssignPause: time.Second,
+		SoftwareUpdates: swupdates}); err != nil {
 		return nil, err
 	}
 	schedule := jobs.DefaultSchedule()
 	schedule.DEPSync = cfg.DEPSyncInterval
+	schedule.SoftwareUpdateSync = cfg.SoftwareUpdateSyncInterval
 	riverClient, err := jobs.NewClient(s.Pool(), workers, jobs.Config{
 		Work: cfg.Role != "api", MaxWorkers: cfg.MaxWorkers, Logger: logger,
 		Periodic: jobs.PeriodicJobs(schedule),

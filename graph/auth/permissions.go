@@ -37,6 +37,7 @@ var known = []string{
 	"mdm.change_depenrollment", "mdm.delete_depenrollment",
 	"mdm.view_location", "mdm.view_locationasset",
 	"mdm.view_softwareupdate", "mdm.change_softwareupdate",
+	"mdm.change_softwareupdateenforcement", "mdm.delete_softwareupdateenforcement",
 }
 
 // Known reports whether a permission name exists (the wildcard included).

@@ -32,6 +32,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	AuditEventConnection() AuditEventConnectionResolver
+	Blueprint() BlueprintResolver
 	BlueprintConnection() BlueprintConnectionResolver
 	DEPDevice() DEPDeviceResolver
 	DEPDeviceConnection() DEPDeviceConnectionResolver
@@ -47,6 +48,8 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	PushCertificate() PushCertificateResolver
 	Query() QueryResolver
+	SoftwareUpdate() SoftwareUpdateResolver
+	SoftwareUpdateConnection() SoftwareUpdateConnectionResolver
 	Subscription() SubscriptionResolver
 }
 
@@ -77,10 +80,11 @@ type ComplexityRoot struct {
 	}
 
 	Blueprint struct {
-		CreatedAt func(childComplexity int) int
-		ID        func(childComplexity int) int
-		Name      func(childComplexity int) int
-		UpdatedAt func(childComplexity int) int
+		CreatedAt                  func(childComplexity int) int
+		ID                         func(childComplexity int) int
+		Name                       func(childComplexity int) int
+		SoftwareUpdateEnforcements func(childComplexity int) int
+		UpdatedAt                  func(childComplexity int) int
 	}
 
 	BlueprintConnection struct {
@@ -229,6 +233,7 @@ type ComplexityRoot struct {
 	Device struct {
 		ActivationLockManageable func(childComplexity int) int
 		AppleSilicon             func(childComplexity int) int
+		AvailableSoftwareUpdates func(childComplexity int) int
 		AwaitingConfiguration    func(childComplexity int) int
 		BlockedAt                func(childComplexity int) int
 		Blueprint                func(childComplexity int) int
@@ -360,29 +365,32 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AllowDeviceReenrollment func(childComplexity int, deviceID string) int
-		AssignDEPProfile        func(childComplexity int, id string, serialNumbers []string) int
-		BlockDevice             func(childComplexity int, id string) int
-		CancelDeviceCommand     func(childComplexity int, uuid string) int
-		CreateBlueprint         func(childComplexity int, input model.CreateBlueprintInput) int
-		CreateDEPProfile        func(childComplexity int, input model.DEPProfileInput) int
-		CreateDEPToken          func(childComplexity int, name string) int
-		CreateEnrollment        func(childComplexity int, input model.CreateEnrollmentInput) int
-		DeleteDEPProfile        func(childComplexity int, id string) int
-		DeleteEnrollment        func(childComplexity int, id string) int
-		EnqueueDeviceCommand    func(childComplexity int, deviceID string, requestType string, payload any) int
-		EraseDevice             func(childComplexity int, id string, input *model.EraseDeviceInput) int
-		LockDevice              func(childComplexity int, id string, input *model.LockDeviceInput) int
-		PushDevice              func(childComplexity int, id string) int
-		PushDevices             func(childComplexity int, filter *model.DeviceFilter) int
-		RemoveDEPProfile        func(childComplexity int, virtualServerID string, serialNumbers []string) int
-		SetDEPDefaultProfile    func(childComplexity int, virtualServerID string, profileID *string) int
-		SyncDEPVirtualServer    func(childComplexity int, id string, fullSync *bool) int
-		UnblockDevice           func(childComplexity int, id string) int
-		UpdateDEPProfile        func(childComplexity int, id string, input model.DEPProfileInput) int
-		UpdatePushCertificate   func(childComplexity int, id string, input model.UpdatePushCertificateInput) int
-		UploadDEPToken          func(childComplexity int, id string, file *graphql.Upload, content *string) int
-		UploadPushCertificate   func(childComplexity int, input model.UploadPushCertificateInput) int
+		AllowDeviceReenrollment         func(childComplexity int, deviceID string) int
+		AssignDEPProfile                func(childComplexity int, id string, serialNumbers []string) int
+		BlockDevice                     func(childComplexity int, id string) int
+		CancelDeviceCommand             func(childComplexity int, uuid string) int
+		CreateBlueprint                 func(childComplexity int, input model.CreateBlueprintInput) int
+		CreateDEPProfile                func(childComplexity int, input model.DEPProfileInput) int
+		CreateDEPToken                  func(childComplexity int, name string) int
+		CreateEnrollment                func(childComplexity int, input model.CreateEnrollmentInput) int
+		DeleteDEPProfile                func(childComplexity int, id string) int
+		DeleteEnrollment                func(childComplexity int, id string) int
+		EnqueueDeviceCommand            func(childComplexity int, deviceID string, requestType string, payload any) int
+		EraseDevice                     func(childComplexity int, id string, input *model.EraseDeviceInput) int
+		LockDevice                      func(childComplexity int, id string, input *model.LockDeviceInput) int
+		PushDevice                      func(childComplexity int, id string) int
+		PushDevices                     func(childComplexity int, filter *model.DeviceFilter) int
+		RemoveDEPProfile                func(childComplexity int, virtualServerID string, serialNumbers []string) int
+		RemoveSoftwareUpdateEnforcement func(childComplexity int, blueprintID string, platform string) int
+		SetDEPDefaultProfile            func(childComplexity int, virtualServerID string, profileID *string) int
+		SetSoftwareUpdateEnforcement    func(childComplexity int, blueprintID string, input model.SoftwareUpdateEnforcementInput) int
+		SyncDEPVirtualServer            func(childComplexity int, id string, fullSync *bool) int
+		SyncSoftwareUpdates             func(childComplexity int) int
+		UnblockDevice                   func(childComplexity int, id string) int
+		UpdateDEPProfile                func(childComplexity int, id string, input model.DEPProfileInput) int
+		UpdatePushCertificate           func(childComplexity int, id string, input model.UpdatePushCertificateInput) int
+		UploadDEPToken                  func(childComplexity int, id string, file *graphql.Upload, content *string) int
+		UploadPushCertificate           func(childComplexity int, input model.UploadPushCertificateInput) int
 	}
 
 	PageInfo struct {
@@ -428,6 +436,45 @@ type ComplexityRoot struct {
 		Jobs                      func(childComplexity int, filter *model.JobFilter, first *int, after *string) int
 		PushCertificate           func(childComplexity int, id string) int
 		PushCertificates          func(childComplexity int) int
+		SoftwareUpdates           func(childComplexity int, filter *model.SoftwareUpdateFilter, first *int, after *string) int
+	}
+
+	SoftwareUpdate struct {
+		Build             func(childComplexity int) int
+		CreatedAt         func(childComplexity int) int
+		ExpirationDate    func(childComplexity int) int
+		Extra             func(childComplexity int) int
+		ID                func(childComplexity int) int
+		Platform          func(childComplexity int) int
+		PostingDate       func(childComplexity int) int
+		PrerequisiteBuild func(childComplexity int) int
+		ProductVersion    func(childComplexity int) int
+		Public            func(childComplexity int) int
+		SupportedDevices  func(childComplexity int) int
+		UpdatedAt         func(childComplexity int) int
+	}
+
+	SoftwareUpdateConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	SoftwareUpdateEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	SoftwareUpdateEnforcement struct {
+		BlueprintID         func(childComplexity int) int
+		BuildVersion        func(childComplexity int) int
+		DetailsURL          func(childComplexity int) int
+		LatestMinusDays     func(childComplexity int) int
+		LocalTime           func(childComplexity int) int
+		OSVersion           func(childComplexity int) int
+		Platform            func(childComplexity int) int
+		TargetLocalDateTime func(childComplexity int) int
+		UpdatedAt           func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -441,6 +488,9 @@ type ComplexityRoot struct {
 
 type AuditEventConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.AuditEventConnection) (int, error)
+}
+type BlueprintResolver interface {
+	SoftwareUpdateEnforcements(ctx context.Context, obj *store.Blueprint) ([]*model.SoftwareUpdateEnforcement, error)
 }
 type BlueprintConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.BlueprintConnection) (int, error)
@@ -476,6 +526,7 @@ type DeviceResolver interface {
 	Commands(ctx context.Context, obj *store.Device, first *int, after *string, status *model.DeviceCommandStatus) (*model.DeviceCommandConnection, error)
 	Users(ctx context.Context, obj *store.Device) ([]*store.DeviceUser, error)
 	LockPin(ctx context.Context, obj *store.Device) (*string, error)
+	AvailableSoftwareUpdates(ctx context.Context, obj *store.Device) ([]*store.SoftwareUpdate, error)
 }
 type DeviceCommandResolver interface {
 	Status(ctx context.Context, obj *store.DeviceCommand) (model.DeviceCommandStatus, error)
@@ -527,6 +578,9 @@ type MutationResolver interface {
 	DeleteDEPProfile(ctx context.Context, id string) (string, error)
 	AssignDEPProfile(ctx context.Context, id string, serialNumbers []string) ([]*model.DEPProfileResult, error)
 	RemoveDEPProfile(ctx context.Context, virtualServerID string, serialNumbers []string) ([]*model.DEPProfileResult, error)
+	SyncSoftwareUpdates(ctx context.Context) (*rivertype.JobRow, error)
+	SetSoftwareUpdateEnforcement(ctx context.Context, blueprintID string, input model.SoftwareUpdateEnforcementInput) (*model.SoftwareUpdateEnforcement, error)
+	RemoveSoftwareUpdateEnforcement(ctx context.Context, blueprintID string, platform string) (bool, error)
 }
 type PushCertificateResolver interface {
 	DaysUntilExpiry(ctx context.Context, obj *store.PushCertificate) (int, error)
@@ -550,6 +604,14 @@ type QueryResolver interface {
 	DepAccount(ctx context.Context, virtualServerID string) (*model.DEPAccount, error)
 	DepProfiles(ctx context.Context, virtualServerID *string) ([]*model.DEPProfile, error)
 	DepProfile(ctx context.Context, id string) (*model.DEPProfile, error)
+	SoftwareUpdates(ctx context.Context, filter *model.SoftwareUpdateFilter, first *int, after *string) (*model.SoftwareUpdateConnection, error)
+}
+type SoftwareUpdateResolver interface {
+	PostingDate(ctx context.Context, obj *store.SoftwareUpdate) (string, error)
+	ExpirationDate(ctx context.Context, obj *store.SoftwareUpdate) (*string, error)
+}
+type SoftwareUpdateConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.SoftwareUpdateConnection) (int, error)
 }
 type SubscriptionResolver interface {
 	JobEvents(ctx context.Context, kinds []string, ids []string) (<-chan *model.JobEvent, error)
@@ -666,6 +728,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Blueprint.Name(childComplexity), true
+	case "Blueprint.softwareUpdateEnforcements":
+		if e.ComplexityRoot.Blueprint.SoftwareUpdateEnforcements == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blueprint.SoftwareUpdateEnforcements(childComplexity), true
 	case "Blueprint.updatedAt":
 		if e.ComplexityRoot.Blueprint.UpdatedAt == nil {
 			break
@@ -1356,6 +1424,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Device.AppleSilicon(childComplexity), true
+	case "Device.availableSoftwareUpdates":
+		if e.ComplexityRoot.Device.AvailableSoftwareUpdates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Device.AvailableSoftwareUpdates(childComplexity), true
 	case "Device.awaitingConfiguration":
 		if e.ComplexityRoot.Device.AwaitingConfiguration == nil {
 			break
@@ -2085,6 +2159,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveDEPProfile(childComplexity, args["virtualServerId"].(string), args["serialNumbers"].([]string)), true
+	case "Mutation.removeSoftwareUpdateEnforcement":
+		if e.ComplexityRoot.Mutation.RemoveSoftwareUpdateEnforcement == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeSoftwareUpdateEnforcement_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveSoftwareUpdateEnforcement(childComplexity, args["blueprintId"].(string), args["platform"].(string)), true
 	case "Mutation.setDEPDefaultProfile":
 		if e.ComplexityRoot.Mutation.SetDEPDefaultProfile == nil {
 			break
@@ -2096,6 +2181,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetDEPDefaultProfile(childComplexity, args["virtualServerId"].(string), args["profileId"].(*string)), true
+	case "Mutation.setSoftwareUpdateEnforcement":
+		if e.ComplexityRoot.Mutation.SetSoftwareUpdateEnforcement == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setSoftwareUpdateEnforcement_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetSoftwareUpdateEnforcement(childComplexity, args["blueprintId"].(string), args["input"].(model.SoftwareUpdateEnforcementInput)), true
 	case "Mutation.syncDEPVirtualServer":
 		if e.ComplexityRoot.Mutation.SyncDEPVirtualServer == nil {
 			break
@@ -2107,6 +2203,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SyncDEPVirtualServer(childComplexity, args["id"].(string), args["fullSync"].(*bool)), true
+	case "Mutation.syncSoftwareUpdates":
+		if e.ComplexityRoot.Mutation.SyncSoftwareUpdates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.SyncSoftwareUpdates(childComplexity), true
 	case "Mutation.unblockDevice":
 		if e.ComplexityRoot.Mutation.UnblockDevice == nil {
 			break
@@ -2435,6 +2537,177 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.PushCertificates(childComplexity), true
+	case "Query.softwareUpdates":
+		if e.ComplexityRoot.Query.SoftwareUpdates == nil {
+			break
+		}
+
+		args, err := ec.field_Query_softwareUpdates_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SoftwareUpdates(childComplexity, args["filter"].(*model.SoftwareUpdateFilter), args["first"].(*int), args["after"].(*string)), true
+
+	case "SoftwareUpdate.build":
+		if e.ComplexityRoot.SoftwareUpdate.Build == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdate.Build(childComplexity), true
+	case "SoftwareUpdate.createdAt":
+		if e.ComplexityRoot.SoftwareUpdate.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdate.CreatedAt(childComplexity), true
+	case "SoftwareUpdate.expirationDate":
+		if e.ComplexityRoot.SoftwareUpdate.ExpirationDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdate.ExpirationDate(childComplexity), true
+	case "SoftwareUpdate.extra":
+		if e.ComplexityRoot.SoftwareUpdate.Extra == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdate.Extra(childComplexity), true
+	case "SoftwareUpdate.id":
+		if e.ComplexityRoot.SoftwareUpdate.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdate.ID(childComplexity), true
+	case "SoftwareUpdate.platform":
+		if e.ComplexityRoot.SoftwareUpdate.Platform == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdate.Platform(childComplexity), true
+	case "SoftwareUpdate.postingDate":
+		if e.ComplexityRoot.SoftwareUpdate.PostingDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdate.PostingDate(childComplexity), true
+	case "SoftwareUpdate.prerequisiteBuild":
+		if e.ComplexityRoot.SoftwareUpdate.PrerequisiteBuild == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdate.PrerequisiteBuild(childComplexity), true
+	case "SoftwareUpdate.productVersion":
+		if e.ComplexityRoot.SoftwareUpdate.ProductVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdate.ProductVersion(childComplexity), true
+	case "SoftwareUpdate.public":
+		if e.ComplexityRoot.SoftwareUpdate.Public == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdate.Public(childComplexity), true
+	case "SoftwareUpdate.supportedDevices":
+		if e.ComplexityRoot.SoftwareUpdate.SupportedDevices == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdate.SupportedDevices(childComplexity), true
+	case "SoftwareUpdate.updatedAt":
+		if e.ComplexityRoot.SoftwareUpdate.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdate.UpdatedAt(childComplexity), true
+
+	case "SoftwareUpdateConnection.edges":
+		if e.ComplexityRoot.SoftwareUpdateConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdateConnection.Edges(childComplexity), true
+	case "SoftwareUpdateConnection.pageInfo":
+		if e.ComplexityRoot.SoftwareUpdateConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdateConnection.PageInfo(childComplexity), true
+	case "SoftwareUpdateConnection.totalCount":
+		if e.ComplexityRoot.SoftwareUpdateConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdateConnection.TotalCount(childComplexity), true
+
+	case "SoftwareUpdateEdge.cursor":
+		if e.ComplexityRoot.SoftwareUpdateEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdateEdge.Cursor(childComplexity), true
+	case "SoftwareUpdateEdge.node":
+		if e.ComplexityRoot.SoftwareUpdateEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdateEdge.Node(childComplexity), true
+
+	case "SoftwareUpdateEnforcement.blueprintId":
+		if e.ComplexityRoot.SoftwareUpdateEnforcement.BlueprintID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdateEnforcement.BlueprintID(childComplexity), true
+	case "SoftwareUpdateEnforcement.buildVersion":
+		if e.ComplexityRoot.SoftwareUpdateEnforcement.BuildVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdateEnforcement.BuildVersion(childComplexity), true
+	case "SoftwareUpdateEnforcement.detailsUrl":
+		if e.ComplexityRoot.SoftwareUpdateEnforcement.DetailsURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdateEnforcement.DetailsURL(childComplexity), true
+	case "SoftwareUpdateEnforcement.latestMinusDays":
+		if e.ComplexityRoot.SoftwareUpdateEnforcement.LatestMinusDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdateEnforcement.LatestMinusDays(childComplexity), true
+	case "SoftwareUpdateEnforcement.localTime":
+		if e.ComplexityRoot.SoftwareUpdateEnforcement.LocalTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdateEnforcement.LocalTime(childComplexity), true
+	case "SoftwareUpdateEnforcement.osVersion":
+		if e.ComplexityRoot.SoftwareUpdateEnforcement.OSVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdateEnforcement.OSVersion(childComplexity), true
+	case "SoftwareUpdateEnforcement.platform":
+		if e.ComplexityRoot.SoftwareUpdateEnforcement.Platform == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdateEnforcement.Platform(childComplexity), true
+	case "SoftwareUpdateEnforcement.targetLocalDateTime":
+		if e.ComplexityRoot.SoftwareUpdateEnforcement.TargetLocalDateTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdateEnforcement.TargetLocalDateTime(childComplexity), true
+	case "SoftwareUpdateEnforcement.updatedAt":
+		if e.ComplexityRoot.SoftwareUpdateEnforcement.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdateEnforcement.UpdatedAt(childComplexity), true
 
 	case "Subscription.jobEvents":
 		if e.ComplexityRoot.Subscription.JobEvents == nil {
@@ -2465,6 +2738,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("EraseDeviceInput", ec.unmarshalInputEraseDeviceInput),
 			graphql.NewInputUnmarshaler("JobFilter", ec.unmarshalInputJobFilter),
 			graphql.NewInputUnmarshaler("LockDeviceInput", ec.unmarshalInputLockDeviceInput),
+			graphql.NewInputUnmarshaler("SoftwareUpdateEnforcementInput", ec.unmarshalInputSoftwareUpdateEnforcementInput),
+			graphql.NewInputUnmarshaler("SoftwareUpdateFilter", ec.unmarshalInputSoftwareUpdateFilter),
 			graphql.NewInputUnmarshaler("UpdatePushCertificateInput", ec.unmarshalInputUpdatePushCertificateInput),
 			graphql.NewInputUnmarshaler("UploadPushCertificateInput", ec.unmarshalInputUploadPushCertificateInput),
 		)
@@ -3623,6 +3898,141 @@ type DEPProfileResult {
   result: String!
 }
 # ---- end DEP ----
+
+# ---- software updates ----
+
+extend type Query {
+  "Apple's software update catalog as last synced (syncSoftwareUpdates), in id order."
+  softwareUpdates(
+    "Narrow the list; omitted fields do not filter."
+    filter: SoftwareUpdateFilter
+    "Page size, 1 to 500."
+    first: Int = 50
+    "Cursor from a previous page's pageInfo.endCursor."
+    after: String
+  ): SoftwareUpdateConnection! @hasPermission(permission: "mdm.view_softwareupdate")
+}
+
+extend type Mutation {
+  """
+  Queues a sync of Apple's software update catalog and returns its job (a sync already
+  waiting is returned instead). The job's output counts releases added, updated and removed.
+  """
+  syncSoftwareUpdates: Job! @hasPermission(permission: "mdm.change_softwareupdate")
+
+  """
+  Sets what a blueprint enforces on devices of one platform (replacing what was set):
+  either a specific release (osVersion, optional buildVersion, targetLocalDateTime), or
+  the latest release of the catalog once it is latestMinusDays days old.
+  """
+  setSoftwareUpdateEnforcement(blueprintId: ID!, input: SoftwareUpdateEnforcementInput!): SoftwareUpdateEnforcement!
+    @hasPermission(permission: "mdm.change_softwareupdateenforcement")
+
+  "Stops enforcing updates on a blueprint's devices of one platform; returns whether one was set."
+  removeSoftwareUpdateEnforcement(blueprintId: ID!, platform: String!): Boolean!
+    @hasPermission(permission: "mdm.delete_softwareupdateenforcement")
+}
+
+extend type Device {
+  """
+  Releases of the catalog the device can install: its model is among their supported
+  devices, they are still signed and newer than its OS version. Newest first.
+  """
+  availableSoftwareUpdates: [SoftwareUpdate!]! @hasPermission(permission: "mdm.view_softwareupdate")
+}
+
+extend type Blueprint {
+  "What the blueprint enforces per platform."
+  softwareUpdateEnforcements: [SoftwareUpdateEnforcement!]! @hasPermission(permission: "mdm.view_blueprint")
+}
+
+"Narrows softwareUpdates."
+input SoftwareUpdateFilter {
+  "Apple's catalog platform: iOS (also iPadOS, tvOS, watchOS), macOS, visionOS."
+  platform: String
+  "true: public releases (and security improvements); false: those only MDM may push (AssetSets)."
+  public: Boolean
+  "Only releases available to this enrolled device (see Device.availableSoftwareUpdates)."
+  availableForDeviceId: ID
+}
+
+"One release of Apple's software update catalog."
+type SoftwareUpdate {
+  id: ID!
+  "Apple's catalog platform: iOS, macOS, visionOS, ..."
+  platform: String!
+  "The OS version, e.g. 18.2.1."
+  productVersion: String!
+  "The build, e.g. 22C161."
+  build: String!
+  "From a public list; false for releases only device management may push."
+  public: Boolean!
+  "The Background Security Improvement version, e.g. (a); empty for full releases."
+  extra: String!
+  "The build a Background Security Improvement applies to; empty for full releases."
+  prerequisiteBuild: String!
+  "When Apple published it (YYYY-MM-DD)."
+  postingDate: String!
+  "When Apple stops signing it (YYYY-MM-DD); null while it is signed with no end date."
+  expirationDate: String
+  "Apple's ids of the hardware it supports (ProductName, or board id for Macs)."
+  supportedDevices: [String!]!
+  createdAt: Time!
+  updatedAt: Time!
+}
+
+"A page of the software update catalog."
+type SoftwareUpdateConnection {
+  edges: [SoftwareUpdateEdge!]!
+  pageInfo: PageInfo!
+  "How many releases match the filter, over all pages."
+  totalCount: Int!
+}
+
+"A release and its cursor."
+type SoftwareUpdateEdge {
+  cursor: String!
+  node: SoftwareUpdate!
+}
+
+"What a blueprint enforces on its devices of one platform."
+type SoftwareUpdateEnforcement {
+  blueprintId: ID!
+  "The device platform: iOS, iPadOS, macOS, tvOS, visionOS or watchOS."
+  platform: String!
+  "A specific target: the OS version; null for latest-minus-N-days."
+  osVersion: String
+  "A specific target: the build (optional)."
+  buildVersion: String
+  "A specific target: device-local deadline, yyyy-mm-ddThh:mm:ss."
+  targetLocalDateTime: String
+  "Latest release once it is this many days old; null for a specific target."
+  latestMinusDays: Int
+  "Time of day (hh:mm, device-local) of a latest-minus-N-days deadline."
+  localTime: String!
+  "A page about the update shown to the user."
+  detailsUrl: String
+  updatedAt: Time!
+}
+
+"What to enforce: give osVersion and targetLocalDateTime, or latestMinusDays."
+input SoftwareUpdateEnforcementInput {
+  "iOS, iPadOS, macOS, tvOS, visionOS or watchOS."
+  platform: String!
+  "Target OS version, e.g. 18.2.1."
+  osVersion: String
+  "Target build, e.g. 22C161 (optional)."
+  buildVersion: String
+  "Device-local deadline, yyyy-mm-ddThh:mm:ss, in the future."
+  targetLocalDateTime: String
+  "Enforce the latest release of the catalog this many days (0 to 365) after Apple posted it."
+  latestMinusDays: Int
+  "Time of day of a latest-minus-N-days deadline, hh:mm."
+  localTime: String = "09:00"
+  "https page about the update shown to the user."
+  detailsUrl: String
+}
+# ---- end software updates ----
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -3683,6 +4093,8 @@ func (ec *executionContext) childFields_Blueprint(ctx context.Context, field gra
 		return ec.fieldContext_Blueprint_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_Blueprint_updatedAt(ctx, field)
+	case "softwareUpdateEnforcements":
+		return ec.fieldContext_Blueprint_softwareUpdateEnforcements(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Blueprint", field.Name)
 }
@@ -4043,6 +4455,8 @@ func (ec *executionContext) childFields_Device(ctx context.Context, field graphq
 		return ec.fieldContext_Device_users(ctx, field)
 	case "lockPin":
 		return ec.fieldContext_Device_lockPin(ctx, field)
+	case "availableSoftwareUpdates":
+		return ec.fieldContext_Device_availableSoftwareUpdates(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Device", field.Name)
 }
@@ -4285,6 +4699,82 @@ func (ec *executionContext) childFields_PushDevicesResult(ctx context.Context, f
 		return ec.fieldContext_PushDevicesResult_jobs(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PushDevicesResult", field.Name)
+}
+
+func (ec *executionContext) childFields_SoftwareUpdate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_SoftwareUpdate_id(ctx, field)
+	case "platform":
+		return ec.fieldContext_SoftwareUpdate_platform(ctx, field)
+	case "productVersion":
+		return ec.fieldContext_SoftwareUpdate_productVersion(ctx, field)
+	case "build":
+		return ec.fieldContext_SoftwareUpdate_build(ctx, field)
+	case "public":
+		return ec.fieldContext_SoftwareUpdate_public(ctx, field)
+	case "extra":
+		return ec.fieldContext_SoftwareUpdate_extra(ctx, field)
+	case "prerequisiteBuild":
+		return ec.fieldContext_SoftwareUpdate_prerequisiteBuild(ctx, field)
+	case "postingDate":
+		return ec.fieldContext_SoftwareUpdate_postingDate(ctx, field)
+	case "expirationDate":
+		return ec.fieldContext_SoftwareUpdate_expirationDate(ctx, field)
+	case "supportedDevices":
+		return ec.fieldContext_SoftwareUpdate_supportedDevices(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_SoftwareUpdate_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_SoftwareUpdate_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SoftwareUpdate", field.Name)
+}
+
+func (ec *executionContext) childFields_SoftwareUpdateConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_SoftwareUpdateConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_SoftwareUpdateConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_SoftwareUpdateConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SoftwareUpdateConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_SoftwareUpdateEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_SoftwareUpdateEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_SoftwareUpdateEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SoftwareUpdateEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_SoftwareUpdateEnforcement(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "blueprintId":
+		return ec.fieldContext_SoftwareUpdateEnforcement_blueprintId(ctx, field)
+	case "platform":
+		return ec.fieldContext_SoftwareUpdateEnforcement_platform(ctx, field)
+	case "osVersion":
+		return ec.fieldContext_SoftwareUpdateEnforcement_osVersion(ctx, field)
+	case "buildVersion":
+		return ec.fieldContext_SoftwareUpdateEnforcement_buildVersion(ctx, field)
+	case "targetLocalDateTime":
+		return ec.fieldContext_SoftwareUpdateEnforcement_targetLocalDateTime(ctx, field)
+	case "latestMinusDays":
+		return ec.fieldContext_SoftwareUpdateEnforcement_latestMinusDays(ctx, field)
+	case "localTime":
+		return ec.fieldContext_SoftwareUpdateEnforcement_localTime(ctx, field)
+	case "detailsUrl":
+		return ec.fieldContext_SoftwareUpdateEnforcement_detailsUrl(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_SoftwareUpdateEnforcement_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SoftwareUpdateEnforcement", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4719,6 +5209,28 @@ func (ec *executionContext) field_Mutation_removeDEPProfile_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_removeSoftwareUpdateEnforcement_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "blueprintId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["blueprintId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "platform",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["platform"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_setDEPDefaultProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4738,6 +5250,28 @@ func (ec *executionContext) field_Mutation_setDEPDefaultProfile_args(ctx context
 		return nil, err
 	}
 	args["profileId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setSoftwareUpdateEnforcement_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "blueprintId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["blueprintId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SoftwareUpdateEnforcementInput, error) {
+			return ec.unmarshalNSoftwareUpdateEnforcementInput2githubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateEnforcementInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -5152,6 +5686,36 @@ func (ec *executionContext) field_Query_pushCertificate_args(ctx context.Context
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_softwareUpdates_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.SoftwareUpdateFilter, error) {
+			return ec.unmarshalOSoftwareUpdateFilter2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
 	return args, nil
 }
 
@@ -5644,6 +6208,56 @@ func (ec *executionContext) _Blueprint_updatedAt(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_Blueprint_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Blueprint", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Blueprint_softwareUpdateEnforcements(ctx context.Context, field graphql.CollectedField, obj *store.Blueprint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blueprint_softwareUpdateEnforcements(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Blueprint().SoftwareUpdateEnforcements(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_blueprint")
+				if err != nil {
+					var zeroVal []*model.SoftwareUpdateEnforcement
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal []*model.SoftwareUpdateEnforcement
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, obj, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.SoftwareUpdateEnforcement) graphql.Marshaler {
+			return ec.marshalNSoftwareUpdateEnforcement2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateEnforcementᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Blueprint_softwareUpdateEnforcements(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Blueprint",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SoftwareUpdateEnforcement(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _BlueprintConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.BlueprintConnection) (ret graphql.Marshaler) {
@@ -9213,6 +9827,56 @@ func (ec *executionContext) fieldContext_Device_lockPin(_ context.Context, field
 	return graphql.NewScalarFieldContext("Device", field, true, true, "String")
 }
 
+func (ec *executionContext) _Device_availableSoftwareUpdates(ctx context.Context, field graphql.CollectedField, obj *store.Device) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Device_availableSoftwareUpdates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Device().AvailableSoftwareUpdates(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_softwareupdate")
+				if err != nil {
+					var zeroVal []*store.SoftwareUpdate
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal []*store.SoftwareUpdate
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, obj, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.SoftwareUpdate) graphql.Marshaler {
+			return ec.marshalNSoftwareUpdate2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐSoftwareUpdateᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Device_availableSoftwareUpdates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Device",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SoftwareUpdate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _DeviceCommand_uuid(ctx context.Context, field graphql.CollectedField, obj *store.DeviceCommand) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12100,6 +12764,180 @@ func (ec *executionContext) fieldContext_Mutation_removeDEPProfile(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_syncSoftwareUpdates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_syncSoftwareUpdates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().SyncSoftwareUpdates(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_softwareupdate")
+				if err != nil {
+					var zeroVal *rivertype.JobRow
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *rivertype.JobRow
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *rivertype.JobRow) graphql.Marshaler {
+			return ec.marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_syncSoftwareUpdates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Job(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setSoftwareUpdateEnforcement(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setSoftwareUpdateEnforcement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetSoftwareUpdateEnforcement(ctx, fc.Args["blueprintId"].(string), fc.Args["input"].(model.SoftwareUpdateEnforcementInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_softwareupdateenforcement")
+				if err != nil {
+					var zeroVal *model.SoftwareUpdateEnforcement
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.SoftwareUpdateEnforcement
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SoftwareUpdateEnforcement) graphql.Marshaler {
+			return ec.marshalNSoftwareUpdateEnforcement2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateEnforcement(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setSoftwareUpdateEnforcement(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SoftwareUpdateEnforcement(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setSoftwareUpdateEnforcement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeSoftwareUpdateEnforcement(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeSoftwareUpdateEnforcement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveSoftwareUpdateEnforcement(ctx, fc.Args["blueprintId"].(string), fc.Args["platform"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.delete_softwareupdateenforcement")
+				if err != nil {
+					var zeroVal bool
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal bool
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeSoftwareUpdateEnforcement(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeSoftwareUpdateEnforcement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13513,6 +14351,68 @@ func (ec *executionContext) fieldContext_Query_depProfile(ctx context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_softwareUpdates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_softwareUpdates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SoftwareUpdates(ctx, fc.Args["filter"].(*model.SoftwareUpdateFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_softwareupdate")
+				if err != nil {
+					var zeroVal *model.SoftwareUpdateConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.SoftwareUpdateConnection
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SoftwareUpdateConnection) graphql.Marshaler {
+			return ec.marshalNSoftwareUpdateConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_softwareUpdates(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SoftwareUpdateConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_softwareUpdates_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13587,6 +14487,631 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _SoftwareUpdate_id(ctx context.Context, field graphql.CollectedField, obj *store.SoftwareUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdate_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdate_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdate", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SoftwareUpdate_platform(ctx context.Context, field graphql.CollectedField, obj *store.SoftwareUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdate_platform(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Platform, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdate_platform(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdate", field, false, false, "String")
+}
+
+func (ec *executionContext) _SoftwareUpdate_productVersion(ctx context.Context, field graphql.CollectedField, obj *store.SoftwareUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdate_productVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProductVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdate_productVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdate", field, false, false, "String")
+}
+
+func (ec *executionContext) _SoftwareUpdate_build(ctx context.Context, field graphql.CollectedField, obj *store.SoftwareUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdate_build(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Build, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdate_build(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdate", field, false, false, "String")
+}
+
+func (ec *executionContext) _SoftwareUpdate_public(ctx context.Context, field graphql.CollectedField, obj *store.SoftwareUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdate_public(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Public, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdate_public(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdate", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _SoftwareUpdate_extra(ctx context.Context, field graphql.CollectedField, obj *store.SoftwareUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdate_extra(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Extra, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdate_extra(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdate", field, false, false, "String")
+}
+
+func (ec *executionContext) _SoftwareUpdate_prerequisiteBuild(ctx context.Context, field graphql.CollectedField, obj *store.SoftwareUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdate_prerequisiteBuild(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PrerequisiteBuild, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdate_prerequisiteBuild(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdate", field, false, false, "String")
+}
+
+func (ec *executionContext) _SoftwareUpdate_postingDate(ctx context.Context, field graphql.CollectedField, obj *store.SoftwareUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdate_postingDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SoftwareUpdate().PostingDate(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdate_postingDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdate", field, true, true, "String")
+}
+
+func (ec *executionContext) _SoftwareUpdate_expirationDate(ctx context.Context, field graphql.CollectedField, obj *store.SoftwareUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdate_expirationDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SoftwareUpdate().ExpirationDate(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdate_expirationDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdate", field, true, true, "String")
+}
+
+func (ec *executionContext) _SoftwareUpdate_supportedDevices(ctx context.Context, field graphql.CollectedField, obj *store.SoftwareUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdate_supportedDevices(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SupportedDevices, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdate_supportedDevices(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdate", field, false, false, "String")
+}
+
+func (ec *executionContext) _SoftwareUpdate_createdAt(ctx context.Context, field graphql.CollectedField, obj *store.SoftwareUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdate_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdate_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdate", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SoftwareUpdate_updatedAt(ctx context.Context, field graphql.CollectedField, obj *store.SoftwareUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdate_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdate_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdate", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SoftwareUpdateConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.SoftwareUpdateConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdateConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.SoftwareUpdateEdge) graphql.Marshaler {
+			return ec.marshalNSoftwareUpdateEdge2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdateConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SoftwareUpdateConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SoftwareUpdateEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SoftwareUpdateConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.SoftwareUpdateConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdateConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdateConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SoftwareUpdateConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SoftwareUpdateConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.SoftwareUpdateConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdateConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SoftwareUpdateConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdateConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdateConnection", field, true, true, "Int")
+}
+
+func (ec *executionContext) _SoftwareUpdateEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.SoftwareUpdateEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdateEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdateEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdateEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _SoftwareUpdateEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.SoftwareUpdateEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdateEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *store.SoftwareUpdate) graphql.Marshaler {
+			return ec.marshalNSoftwareUpdate2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐSoftwareUpdate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdateEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SoftwareUpdateEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SoftwareUpdate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SoftwareUpdateEnforcement_blueprintId(ctx context.Context, field graphql.CollectedField, obj *model.SoftwareUpdateEnforcement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdateEnforcement_blueprintId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BlueprintID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdateEnforcement_blueprintId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdateEnforcement", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SoftwareUpdateEnforcement_platform(ctx context.Context, field graphql.CollectedField, obj *model.SoftwareUpdateEnforcement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdateEnforcement_platform(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Platform, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdateEnforcement_platform(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdateEnforcement", field, false, false, "String")
+}
+
+func (ec *executionContext) _SoftwareUpdateEnforcement_osVersion(ctx context.Context, field graphql.CollectedField, obj *model.SoftwareUpdateEnforcement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdateEnforcement_osVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OSVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdateEnforcement_osVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdateEnforcement", field, false, false, "String")
+}
+
+func (ec *executionContext) _SoftwareUpdateEnforcement_buildVersion(ctx context.Context, field graphql.CollectedField, obj *model.SoftwareUpdateEnforcement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdateEnforcement_buildVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BuildVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdateEnforcement_buildVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdateEnforcement", field, false, false, "String")
+}
+
+func (ec *executionContext) _SoftwareUpdateEnforcement_targetLocalDateTime(ctx context.Context, field graphql.CollectedField, obj *model.SoftwareUpdateEnforcement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdateEnforcement_targetLocalDateTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetLocalDateTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdateEnforcement_targetLocalDateTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdateEnforcement", field, false, false, "String")
+}
+
+func (ec *executionContext) _SoftwareUpdateEnforcement_latestMinusDays(ctx context.Context, field graphql.CollectedField, obj *model.SoftwareUpdateEnforcement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdateEnforcement_latestMinusDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LatestMinusDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdateEnforcement_latestMinusDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdateEnforcement", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SoftwareUpdateEnforcement_localTime(ctx context.Context, field graphql.CollectedField, obj *model.SoftwareUpdateEnforcement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdateEnforcement_localTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LocalTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdateEnforcement_localTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdateEnforcement", field, false, false, "String")
+}
+
+func (ec *executionContext) _SoftwareUpdateEnforcement_detailsUrl(ctx context.Context, field graphql.CollectedField, obj *model.SoftwareUpdateEnforcement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdateEnforcement_detailsUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DetailsURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdateEnforcement_detailsUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdateEnforcement", field, false, false, "String")
+}
+
+func (ec *executionContext) _SoftwareUpdateEnforcement_updatedAt(ctx context.Context, field graphql.CollectedField, obj *model.SoftwareUpdateEnforcement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdateEnforcement_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdateEnforcement_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdateEnforcement", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Subscription_jobEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -15351,6 +16876,150 @@ func UnmarshalLockDeviceInput(ctx context.Context, raw any) (model.LockDeviceInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSoftwareUpdateEnforcementInput(ctx context.Context, obj any) (model.SoftwareUpdateEnforcementInput, error) {
+	var it model.SoftwareUpdateEnforcementInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["localTime"]; !present {
+		asMap["localTime"] = "09:00"
+	}
+
+	fieldsInOrder := [...]string{"platform", "osVersion", "buildVersion", "targetLocalDateTime", "latestMinusDays", "localTime", "detailsUrl"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "platform":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("platform"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Platform = data
+		case "osVersion":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("osVersion"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OsVersion = data
+		case "buildVersion":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("buildVersion"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BuildVersion = data
+		case "targetLocalDateTime":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetLocalDateTime"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetLocalDateTime = data
+		case "latestMinusDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("latestMinusDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LatestMinusDays = data
+		case "localTime":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("localTime"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LocalTime = data
+		case "detailsUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("detailsUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DetailsURL = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSoftwareUpdateEnforcementInput unmarshals raw into the SoftwareUpdateEnforcementInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSoftwareUpdateEnforcementInput(ctx context.Context, raw any) (model.SoftwareUpdateEnforcementInput, error) {
+	var out model.SoftwareUpdateEnforcementInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SoftwareUpdateEnforcementInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSoftwareUpdateFilter(ctx context.Context, obj any) (model.SoftwareUpdateFilter, error) {
+	var it model.SoftwareUpdateFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"platform", "public", "availableForDeviceId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "platform":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("platform"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Platform = data
+		case "public":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("public"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Public = data
+		case "availableForDeviceId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("availableForDeviceId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AvailableForDeviceID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSoftwareUpdateFilter unmarshals raw into the SoftwareUpdateFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSoftwareUpdateFilter(ctx context.Context, raw any) (model.SoftwareUpdateFilter, error) {
+	var out model.SoftwareUpdateFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SoftwareUpdateFilter", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdatePushCertificateInput(ctx context.Context, obj any) (model.UpdatePushCertificateInput, error) {
 	var it model.UpdatePushCertificateInput
 	if obj == nil {
@@ -15644,23 +17313,29 @@ func (ec *executionContext) _Blueprint(ctx context.Context, sel ast.SelectionSet
 		case "id":
 			out.Values[i] = ec._Blueprint_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._Blueprint_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._Blueprint_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
 			out.Values[i] = ec._Blueprint_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "softwareUpdateEnforcements":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Blueprint_softwareUpdateEnforcements(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -16734,6 +18409,12 @@ func (ec *executionContext) _Device(ctx context.Context, sel ast.SelectionSet, o
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Device_lockPin(ctx, field, obj)
 				})
+		case "availableSoftwareUpdates":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Device_availableSoftwareUpdates(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -17593,6 +19274,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "syncSoftwareUpdates":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_syncSoftwareUpdates(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setSoftwareUpdateEnforcement":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setSoftwareUpdateEnforcement(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeSoftwareUpdateEnforcement":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeSoftwareUpdateEnforcement(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -17897,6 +19599,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_depProfile(ctx, field)
 				})
+		case "softwareUpdates":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_softwareUpdates(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -17910,6 +19618,251 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var softwareUpdateImplementors = []string{"SoftwareUpdate"}
+
+func (ec *executionContext) _SoftwareUpdate(ctx context.Context, sel ast.SelectionSet, obj *store.SoftwareUpdate) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, softwareUpdateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SoftwareUpdate")
+		case "id":
+			out.Values[i] = ec._SoftwareUpdate_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "platform":
+			out.Values[i] = ec._SoftwareUpdate_platform(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "productVersion":
+			out.Values[i] = ec._SoftwareUpdate_productVersion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "build":
+			out.Values[i] = ec._SoftwareUpdate_build(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "public":
+			out.Values[i] = ec._SoftwareUpdate_public(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "extra":
+			out.Values[i] = ec._SoftwareUpdate_extra(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "prerequisiteBuild":
+			out.Values[i] = ec._SoftwareUpdate_prerequisiteBuild(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "postingDate":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SoftwareUpdate_postingDate(ctx, field, obj)
+				})
+		case "expirationDate":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SoftwareUpdate_expirationDate(ctx, field, obj)
+				})
+		case "supportedDevices":
+			out.Values[i] = ec._SoftwareUpdate_supportedDevices(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._SoftwareUpdate_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._SoftwareUpdate_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var softwareUpdateConnectionImplementors = []string{"SoftwareUpdateConnection"}
+
+func (ec *executionContext) _SoftwareUpdateConnection(ctx context.Context, sel ast.SelectionSet, obj *model.SoftwareUpdateConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, softwareUpdateConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SoftwareUpdateConnection")
+		case "edges":
+			out.Values[i] = ec._SoftwareUpdateConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._SoftwareUpdateConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SoftwareUpdateConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var softwareUpdateEdgeImplementors = []string{"SoftwareUpdateEdge"}
+
+func (ec *executionContext) _SoftwareUpdateEdge(ctx context.Context, sel ast.SelectionSet, obj *model.SoftwareUpdateEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, softwareUpdateEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SoftwareUpdateEdge")
+		case "cursor":
+			out.Values[i] = ec._SoftwareUpdateEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._SoftwareUpdateEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var softwareUpdateEnforcementImplementors = []string{"SoftwareUpdateEnforcement"}
+
+func (ec *executionContext) _SoftwareUpdateEnforcement(ctx context.Context, sel ast.SelectionSet, obj *model.SoftwareUpdateEnforcement) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, softwareUpdateEnforcementImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SoftwareUpdateEnforcement")
+		case "blueprintId":
+			out.Values[i] = ec._SoftwareUpdateEnforcement_blueprintId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "platform":
+			out.Values[i] = ec._SoftwareUpdateEnforcement_platform(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "osVersion":
+			out.Values[i] = ec._SoftwareUpdateEnforcement_osVersion(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "buildVersion":
+			out.Values[i] = ec._SoftwareUpdateEnforcement_buildVersion(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "targetLocalDateTime":
+			out.Values[i] = ec._SoftwareUpdateEnforcement_targetLocalDateTime(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "latestMinusDays":
+			out.Values[i] = ec._SoftwareUpdateEnforcement_latestMinusDays(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "localTime":
+			out.Values[i] = ec._SoftwareUpdateEnforcement_localTime(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "detailsUrl":
+			out.Values[i] = ec._SoftwareUpdateEnforcement_detailsUrl(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._SoftwareUpdateEnforcement_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -18933,6 +20886,91 @@ func (ec *executionContext) marshalNPushDevicesResult2ᚖgithubᚗcomᚋorchardm
 	return ec._PushDevicesResult(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNSoftwareUpdate2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐSoftwareUpdateᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.SoftwareUpdate) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSoftwareUpdate2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐSoftwareUpdate(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSoftwareUpdate2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐSoftwareUpdate(ctx context.Context, sel ast.SelectionSet, v *store.SoftwareUpdate) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SoftwareUpdate!")
+		return graphql.Null
+	}
+	return ec._SoftwareUpdate(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSoftwareUpdateConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateConnection(ctx context.Context, sel ast.SelectionSet, v *model.SoftwareUpdateConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SoftwareUpdateConnection!")
+		return graphql.Null
+	}
+	return ec._SoftwareUpdateConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSoftwareUpdateEdge2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SoftwareUpdateEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSoftwareUpdateEdge2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSoftwareUpdateEdge2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateEdge(ctx context.Context, sel ast.SelectionSet, v *model.SoftwareUpdateEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SoftwareUpdateEdge!")
+		return graphql.Null
+	}
+	return ec._SoftwareUpdateEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSoftwareUpdateEnforcement2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateEnforcementᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SoftwareUpdateEnforcement) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSoftwareUpdateEnforcement2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateEnforcement(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSoftwareUpdateEnforcement2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateEnforcement(ctx context.Context, sel ast.SelectionSet, v *model.SoftwareUpdateEnforcement) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SoftwareUpdateEnforcement!")
+		return graphql.Null
+	}
+	return ec._SoftwareUpdateEnforcement(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSoftwareUpdateEnforcementInput2githubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateEnforcementInput(ctx context.Context, v any) (model.SoftwareUpdateEnforcementInput, error) {
+	res, err := ec.unmarshalInputSoftwareUpdateEnforcementInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -19396,6 +21434,14 @@ func (ec *executionContext) marshalOPushCertificate2ᚖgithubᚗcomᚋorchardmdm
 		return graphql.Null
 	}
 	return ec._PushCertificate(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOSoftwareUpdateFilter2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateFilter(ctx context.Context, v any) (*model.SoftwareUpdateFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputSoftwareUpdateFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {

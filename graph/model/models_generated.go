@@ -286,6 +286,40 @@ type PushDevicesResult struct {
 type Query struct {
 }
 
+// A release and its cursor.
+type SoftwareUpdateEdge struct {
+	Cursor string                `json:"cursor"`
+	Node   *store.SoftwareUpdate `json:"node"`
+}
+
+// What to enforce: give osVersion and targetLocalDateTime, or latestMinusDays.
+type SoftwareUpdateEnforcementInput struct {
+	// iOS, iPadOS, macOS, tvOS, visionOS or watchOS.
+	Platform string `json:"platform"`
+	// Target OS version, e.g. 18.2.1.
+	OsVersion *string `json:"osVersion,omitempty"`
+	// Target build, e.g. 22C161 (optional).
+	BuildVersion *string `json:"buildVersion,omitempty"`
+	// Device-local deadline, yyyy-mm-ddThh:mm:ss, in the future.
+	TargetLocalDateTime *string `json:"targetLocalDateTime,omitempty"`
+	// Enforce the latest release of the catalog this many days (0 to 365) after Apple posted it.
+	LatestMinusDays *int `json:"latestMinusDays,omitempty"`
+	// Time of day of a latest-minus-N-days deadline, hh:mm.
+	LocalTime *string `json:"localTime,omitempty"`
+	// https page about the update shown to the user.
+	DetailsURL *string `json:"detailsUrl,omitempty"`
+}
+
+// Narrows softwareUpdates.
+type SoftwareUpdateFilter struct {
+	// Apple's catalog platform: iOS (also iPadOS, tvOS, watchOS), macOS, visionOS.
+	Platform *string `json:"platform,omitempty"`
+	// true: public releases (and security improvements); false: those only MDM may push (AssetSets).
+	Public *bool `json:"public,omitempty"`
+	// Only releases available to this enrolled device (see Device.availableSoftwareUpdates).
+	AvailableForDeviceID *string `json:"availableForDeviceId,omitempty"`
+}
+
 type Subscription struct {
 }
 
