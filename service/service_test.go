@@ -54,75 +54,24 @@ func pushCert(t *testing.T, topic string, notAfter time.Time) service.PushCertif
 
 // Every refusal is a service.Error of the kind the edges map, and it leaves
 // no change and no audit event behind.
+// refusal is an operation that must be refused with a kind of error.
+type refusal struct {
+	name string
+	want service.Kind
+	call func() error
+}
+
 func TestRefusalsChangeNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	svc, s := newService(t)
-	year := time.Now().AddDate(1, 0, 0)
-	good := pushCert(t, "com.apple.mgmt.service-test", year)
+	good := pushCert(t, "com.apple.mgmt.service-test", time.Now().AddDate(1, 0, 0))
 	_, err := svc.UploadPushCertificate(ctx, "setup", good)
 	must(t, err)
 	_, err = svc.CreateBlueprint(ctx, "setup", "Laptops")
 	must(t, err)
 	before := len(auditActions(t, s))
-
-	expired := pushCert(t, "com.apple.mgmt.expired", time.Now().Add(-time.Minute))
-	otherTopic := pushCert(t, "com.apple.mgmt.other", year)
-	noName := good
-	noName.Name = " "
-	for _, tc := range []struct {
-		name string
-		want service.Kind
-		call func() error
-	}{
-		{"push certificate: expired", service.Invalid, func() error { _, err := svc.UploadPushCertificate(ctx, "t", expired); return err }},
-		{"push certificate: no name", service.Invalid, func() error { _, err := svc.UploadPushCertificate(ctx, "t", noName); return err }},
-		{"push certificate: topic stored", service.Invalid, func() error { _, err := svc.UploadPushCertificate(ctx, "t", good); return err }},
-		{"push certificate: garbage", service.Invalid, func() error {
-			_, err := svc.UploadPushCertificate(ctx, "t", service.PushCertificateUpload{Name: "x", Certificate: "x", PrivateKey: "y"})
-			return err
-		}},
-		{"renewal: unknown id", service.NotFound, func() error { _, err := svc.RenewPushCertificate(ctx, "t", 999, good); return err }},
-		{"renewal: other topic", service.Invalid, func() error { _, err := svc.RenewPushCertificate(ctx, "t", 1, otherTopic); return err }},
-		{"blueprint: empty name", service.Invalid, func() error { _, err := svc.CreateBlueprint(ctx, "t", "  "); return err }},
-		{"blueprint: name taken", service.Invalid, func() error { _, err := svc.CreateBlueprint(ctx, "t", "Laptops"); return err }},
-		{"DEP token: no name", service.Invalid, func() error { _, err := svc.CreateDEPToken(ctx, "t", ""); return err }},
-		{"DEP token upload: unknown id", service.NotFound, func() error { _, err := svc.UploadDEPToken(ctx, "t", 999, []byte("{}")); return err }},
-		{"DEP sync: unknown server", service.NotFound, func() error { _, err := svc.SyncDEPVirtualServer(ctx, "t", 999, false); return err }},
-		{"DEP default profile: unknown server", service.NotFound, func() error { _, err := svc.SetDEPDefaultProfile(ctx, "t", 999, nil); return err }},
-		{"DEP profile delete: unknown", service.NotFound, func() error { return svc.DeleteDEPProfile(ctx, "t", 999) }},
-		{"DEP assign: no serials", service.Invalid, func() error { _, err := svc.AssignDEPProfile(ctx, "t", 1, nil); return err }},
-		{"push: unknown device", service.NotFound, func() error { _, err := svc.PushDevice(ctx, "t", 999); return err }},
-		{"enrollment: no name", service.Invalid, func() error { _, err := svc.CreateEnrollment(ctx, "t", service.EnrollmentInput{}); return err }},
-		{"enrollment: expired", service.Invalid, func() error {
-			past := time.Now().Add(-time.Hour)
-			_, err := svc.CreateEnrollment(ctx, "t", service.EnrollmentInput{Name: "x", ExpiresAt: &past})
-			return err
-		}},
-		{"enrollment: zero uses", service.Invalid, func() error {
-			zero := 0
-			_, err := svc.CreateEnrollment(ctx, "t", service.EnrollmentInput{Name: "x", MaxUses: &zero})
-			return err
-		}},
-		{"enrollment: unknown blueprint", service.Invalid, func() error {
-			bp := int64(999)
-			_, err := svc.CreateEnrollment(ctx, "t", service.EnrollmentInput{Name: "x", BlueprintID: &bp})
-			return err
-		}},
-		{"enrollment delete: unknown", service.NotFound, func() error { return svc.DeleteEnrollment(ctx, "t", 999) }},
-		{"re-enrollment: unknown device", service.NotFound, func() error { _, err := svc.AllowDeviceReenrollment(ctx, "t", 999); return err }},
-		{"token revoke: nothing named", service.Invalid, func() error { _, err := svc.RevokeAPITokens(ctx, "t", "", ""); return err }},
-		{"command: unknown device", service.NotFound, func() error { _, err := svc.EnqueueCommand(ctx, "t", 999, "DeviceInformation", nil); return err }},
-		{"command: dedicated type", service.Invalid, func() error { _, err := svc.EnqueueCommand(ctx, "t", 1, "DeviceLock", nil); return err }},
-		{"command: unknown type", service.Invalid, func() error { _, err := svc.EnqueueCommand(ctx, "t", 1, "Frobnicate", nil); return err }},
-		{"lock: bad PIN", service.Invalid, func() error {
-			pin := "12ab56"
-			_, err := svc.LockDevice(ctx, "t", 1, service.LockOptions{PIN: &pin})
-			return err
-		}},
-		{"cancel: unknown command", service.NotFound, func() error { _, err := svc.CancelCommand(ctx, "t", "nope"); return err }},
-		{"block: unknown device", service.NotFound, func() error { _, err := svc.SetDeviceBlocked(ctx, "t", 999, true); return err }},
-	} {
+	for _, tc := range append(pushAndDEPRefusals(t, svc, good), deviceAndEnrollmentRefusals(svc)...) {
 		err := tc.call()
 		if !service.IsKind(err, tc.want) {
 			t.Errorf("%s: %v, want a refusal of kind %d", tc.name, err, tc.want)
@@ -206,5 +155,69 @@ func TestPushesAreQueuedWithTheirAudit(t *testing.T) {
 	var e *service.Error
 	if _, err := svc.PushDevice(ctx, "alice", 12345); !errors.As(err, &e) || e.Kind != service.NotFound {
 		t.Fatalf("push of an unknown device: %v", err)
+	}
+}
+
+func pushAndDEPRefusals(t *testing.T, svc *service.Service, good service.PushCertificateUpload) []refusal {
+	ctx := context.Background()
+	year := time.Now().AddDate(1, 0, 0)
+	expired := pushCert(t, "com.apple.mgmt.expired", time.Now().Add(-time.Minute))
+	otherTopic := pushCert(t, "com.apple.mgmt.other", year)
+	noName := good
+	noName.Name = " "
+	return []refusal{
+		{"push certificate: expired", service.Invalid, func() error { _, err := svc.UploadPushCertificate(ctx, "t", expired); return err }},
+		{"push certificate: no name", service.Invalid, func() error { _, err := svc.UploadPushCertificate(ctx, "t", noName); return err }},
+		{"push certificate: topic stored", service.Invalid, func() error { _, err := svc.UploadPushCertificate(ctx, "t", good); return err }},
+		{"push certificate: garbage", service.Invalid, func() error {
+			_, err := svc.UploadPushCertificate(ctx, "t", service.PushCertificateUpload{Name: "x", Certificate: "x", PrivateKey: "y"})
+			return err
+		}},
+		{"renewal: unknown id", service.NotFound, func() error { _, err := svc.RenewPushCertificate(ctx, "t", 999, good); return err }},
+		{"renewal: other topic", service.Invalid, func() error { _, err := svc.RenewPushCertificate(ctx, "t", 1, otherTopic); return err }},
+		{"blueprint: empty name", service.Invalid, func() error { _, err := svc.CreateBlueprint(ctx, "t", "  "); return err }},
+		{"blueprint: name taken", service.Invalid, func() error { _, err := svc.CreateBlueprint(ctx, "t", "Laptops"); return err }},
+		{"DEP token: no name", service.Invalid, func() error { _, err := svc.CreateDEPToken(ctx, "t", ""); return err }},
+		{"DEP token upload: unknown id", service.NotFound, func() error { _, err := svc.UploadDEPToken(ctx, "t", 999, []byte("{}")); return err }},
+		{"DEP sync: unknown server", service.NotFound, func() error { _, err := svc.SyncDEPVirtualServer(ctx, "t", 999, false); return err }},
+		{"DEP default profile: unknown server", service.NotFound, func() error { _, err := svc.SetDEPDefaultProfile(ctx, "t", 999, nil); return err }},
+		{"DEP profile delete: unknown", service.NotFound, func() error { return svc.DeleteDEPProfile(ctx, "t", 999) }},
+		{"DEP assign: no serials", service.Invalid, func() error { _, err := svc.AssignDEPProfile(ctx, "t", 1, nil); return err }},
+	}
+}
+
+func deviceAndEnrollmentRefusals(svc *service.Service) []refusal {
+	ctx := context.Background()
+	return []refusal{
+		{"push: unknown device", service.NotFound, func() error { _, err := svc.PushDevice(ctx, "t", 999); return err }},
+		{"enrollment: no name", service.Invalid, func() error { _, err := svc.CreateEnrollment(ctx, "t", service.EnrollmentInput{}); return err }},
+		{"enrollment: expired", service.Invalid, func() error {
+			past := time.Now().Add(-time.Hour)
+			_, err := svc.CreateEnrollment(ctx, "t", service.EnrollmentInput{Name: "x", ExpiresAt: &past})
+			return err
+		}},
+		{"enrollment: zero uses", service.Invalid, func() error {
+			zero := 0
+			_, err := svc.CreateEnrollment(ctx, "t", service.EnrollmentInput{Name: "x", MaxUses: &zero})
+			return err
+		}},
+		{"enrollment: unknown blueprint", service.Invalid, func() error {
+			bp := int64(999)
+			_, err := svc.CreateEnrollment(ctx, "t", service.EnrollmentInput{Name: "x", BlueprintID: &bp})
+			return err
+		}},
+		{"enrollment delete: unknown", service.NotFound, func() error { return svc.DeleteEnrollment(ctx, "t", 999) }},
+		{"re-enrollment: unknown device", service.NotFound, func() error { _, err := svc.AllowDeviceReenrollment(ctx, "t", 999); return err }},
+		{"token revoke: nothing named", service.Invalid, func() error { _, err := svc.RevokeAPITokens(ctx, "t", "", ""); return err }},
+		{"command: unknown device", service.NotFound, func() error { _, err := svc.EnqueueCommand(ctx, "t", 999, "DeviceInformation", nil); return err }},
+		{"command: dedicated type", service.Invalid, func() error { _, err := svc.EnqueueCommand(ctx, "t", 1, "DeviceLock", nil); return err }},
+		{"command: unknown type", service.Invalid, func() error { _, err := svc.EnqueueCommand(ctx, "t", 1, "Frobnicate", nil); return err }},
+		{"lock: bad PIN", service.Invalid, func() error {
+			pin := "12ab56"
+			_, err := svc.LockDevice(ctx, "t", 1, service.LockOptions{PIN: &pin})
+			return err
+		}},
+		{"cancel: unknown command", service.NotFound, func() error { _, err := svc.CancelCommand(ctx, "t", "nope"); return err }},
+		{"block: unknown device", service.NotFound, func() error { _, err := svc.SetDeviceBlocked(ctx, "t", 999, true); return err }},
 	}
 }
