@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -17,8 +18,16 @@ import (
 )
 
 // ErrInvalidToken is returned for any token that must not be honoured. The
-// reason is in the wrapped message for logs; callers show a generic message.
-var ErrInvalidToken = errors.New("invalid token")
+// errors below wrap it with what a caller may be told: that the header is not
+// a bearer token, that the token expired, or that it was revoked. Why any
+// other token is refused (signature, issuer, format) is not said.
+var (
+	ErrInvalidToken     = errors.New("invalid token")
+	ErrNotBearer        = fmt.Errorf("%w: the Authorization header must be \"Bearer <token>\"", ErrInvalidToken)
+	ErrTokenExpired     = fmt.Errorf("%w: the API token has expired", ErrInvalidToken)
+	ErrTokenRevoked     = fmt.Errorf("%w: the API token was revoked", ErrInvalidToken)
+	errTokenNotAccepted = fmt.Errorf("%w: the API token is not valid", ErrInvalidToken)
+)
 
 const (
 	issuer     = "orchard"
@@ -102,15 +111,18 @@ func (t *Tokens) Verify(ctx context.Context, raw string) (*Principal, error) {
 	_, err := jwt.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return t.key, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(issuer), jwt.WithExpirationRequired(), jwt.WithTimeFunc(t.now))
+	if errors.Is(err, jwt.ErrTokenExpired) {
+		return nil, ErrTokenExpired
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+		return nil, fmt.Errorf("%w (%v)", errTokenNotAccepted, err)
 	}
 	usable, err := t.db.APITokenUsable(ctx, claims.ID)
 	if err != nil {
 		return nil, err
 	}
 	if !usable {
-		return nil, fmt.Errorf("%w: revoked or unknown token id", ErrInvalidToken)
+		return nil, ErrTokenRevoked
 	}
 	return &Principal{Subject: claims.Subject, TokenID: claims.ID, Permissions: claims.Permissions,
 		ExpiresAt: claims.ExpiresAt.Time}, nil
@@ -120,14 +132,14 @@ func (t *Tokens) Verify(ctx context.Context, raw string) (*Principal, error) {
 // been revoked, for connections that outlive one request (websockets).
 func (t *Tokens) StillValid(ctx context.Context, p *Principal) error {
 	if !t.now().Before(p.ExpiresAt) {
-		return fmt.Errorf("%w: expired", ErrInvalidToken)
+		return ErrTokenExpired
 	}
 	usable, err := t.db.APITokenUsable(ctx, p.TokenID)
 	if err != nil {
 		return err
 	}
 	if !usable {
-		return fmt.Errorf("%w: revoked", ErrInvalidToken)
+		return ErrTokenRevoked
 	}
 	return nil
 }
@@ -153,9 +165,7 @@ func (t *Tokens) Middleware(next http.Handler) http.Handler {
 		}
 		principal, err := t.FromHeader(r.Context(), header)
 		if err != nil {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusUnauthorized)
-			fmt.Fprint(w, `{"errors":[{"message":"invalid or expired API token","extensions":{"code":"UNAUTHENTICATED"}}]}`)
+			refuseToken(w, err)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), principal)))
@@ -166,7 +176,7 @@ func (t *Tokens) Middleware(next http.Handler) http.Handler {
 func (t *Tokens) FromHeader(ctx context.Context, header string) (*Principal, error) {
 	raw, ok := BearerToken(header)
 	if !ok {
-		return nil, fmt.Errorf("%w: expected \"Bearer <token>\"", ErrInvalidToken)
+		return nil, ErrNotBearer
 	}
 	return t.Verify(ctx, raw)
 }
@@ -177,4 +187,29 @@ func newJTI() string {
 		panic(err) // crypto/rand never fails on supported platforms
 	}
 	return hex.EncodeToString(b)
+}
+
+// refuseToken answers a request whose token was not honoured: 401 with what
+// the caller may know of why, or 503 when the database could not be asked
+// (a valid token is not the caller's fault).
+func refuseToken(w http.ResponseWriter, err error) {
+	status, code, msg := http.StatusServiceUnavailable, "UNAVAILABLE", "the database is unavailable; try again shortly"
+	if errors.Is(err, ErrInvalidToken) {
+		status, code, msg = http.StatusUnauthorized, "UNAUTHENTICATED", tokenRefusal(err)
+	}
+	body, _ := json.Marshal(map[string]any{"errors": []any{map[string]any{"message": msg, "extensions": map[string]string{"code": code}}}})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// tokenRefusal is the message of a refused token, without the details of
+// why a forged or garbled one failed.
+func tokenRefusal(err error) string {
+	for _, known := range []error{ErrNotBearer, ErrTokenExpired, ErrTokenRevoked} {
+		if errors.Is(err, known) {
+			return strings.TrimPrefix(known.Error(), ErrInvalidToken.Error()+": ")
+		}
+	}
+	return "the API token is not valid"
 }
