@@ -40,3 +40,24 @@ func TestIdentityCollectorCountsExpiringAndExpiredDevices(t *testing.T) {
 		t.Fatalf("gauges %v, want 2 expiring within 30 days and 1 expired", got)
 	}
 }
+
+// With no job at all, the queue depth still reports every state (as 0), so
+// alerts and dashboards have the series from the start.
+func TestJobQueueDepthReportsEveryStateFromTheStart(t *testing.T) {
+	t.Parallel()
+	s := pgtest.New(t)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(s.JobQueueCollector(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(families) != 1 || len(families[0].GetMetric()) != 5 {
+		t.Fatalf("queue depth series on an empty queue: %v", families)
+	}
+	for _, m := range families[0].GetMetric() {
+		if m.GetGauge().GetValue() != 0 {
+			t.Fatalf("an empty queue reports %v", m)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,8 +32,18 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	return m
 }
 
+// routeLabel is a mux pattern without its method ("GET /healthz" is
+// "/healthz"): the method has a label of its own.
+func routeLabel(pattern string) string {
+	if _, path, ok := strings.Cut(pattern, " "); ok {
+		return path
+	}
+	return pattern
+}
+
 // wrap instruments one route.
-func (m *httpMetrics) wrap(route string, next http.Handler) http.Handler {
+func (m *httpMetrics) wrap(pattern string, next http.Handler) http.Handler {
+	route := routeLabel(pattern)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
