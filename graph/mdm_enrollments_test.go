@@ -102,6 +102,22 @@ func TestEnqueueValidatesPushesInTheSameTransactionAndCancels(t *testing.T) {
 		t.Fatalf("push hook: devices %v, saw %d commands", pushed, seen)
 	}
 	mu.Unlock()
+	checkEnqueueRefusals(t, api, tok, enqueue, ids[0])
+	// A failing push rolls the command back.
+	mu.Lock()
+	failPush = true
+	mu.Unlock()
+	if res := api.query(tok, enqueue, map[string]any{"id": ids[0], "t": "ProfileList"}); res.code() != graph.CodeInternal {
+		t.Errorf("failing push: %+v", res.Errors)
+	}
+	checkCancelAndList(t, api, tok, ids[0], q.EnqueueDeviceCommand.UUID)
+}
+
+// checkEnqueueRefusals: bad types and payloads, dedicated types, blocked and
+// unknown devices are refused.
+func checkEnqueueRefusals(t *testing.T, api *testAPI, tok, enqueue string, id int64) {
+	t.Helper()
+	ids := []int64{id}
 	for name, vars := range map[string]map[string]any{
 		"unknown type":    {"id": ids[0], "t": "MakeCoffee"},
 		"payload array":   {"id": ids[0], "t": "RestartDevice", "p": []any{1}},
@@ -124,21 +140,20 @@ func TestEnqueueValidatesPushesInTheSameTransactionAndCancels(t *testing.T) {
 	if res := api.query(tok, enqueue, map[string]any{"id": "987654", "t": "RestartDevice"}); res.code() != graph.CodeNotFound {
 		t.Errorf("unknown device: %+v", res.Errors)
 	}
-	// A failing push rolls the command back.
-	mu.Lock()
-	failPush = true
-	mu.Unlock()
-	if res := api.query(tok, enqueue, map[string]any{"id": ids[0], "t": "ProfileList"}); res.code() != graph.CodeInternal {
-		t.Errorf("failing push: %+v", res.Errors)
-	}
+}
 
+// checkCancelAndList cancels the queued command once (a second cancel is
+// refused) and lists what is left, filtered and with permissions.
+func checkCancelAndList(t *testing.T, api *testAPI, tok string, id int64, uuid string) {
+	t.Helper()
+	ids := []int64{id}
 	cancel := `mutation($u: String!) { cancelDeviceCommand(uuid: $u) { uuid status resultAt } }`
 	var cq struct{ CancelDeviceCommand struct{ Status string } }
-	api.query(tok, cancel, map[string]any{"u": q.EnqueueDeviceCommand.UUID}).decode(t, &cq)
+	api.query(tok, cancel, map[string]any{"u": uuid}).decode(t, &cq)
 	if cq.CancelDeviceCommand.Status != "CANCELLED" {
 		t.Fatalf("cancel: %+v", cq)
 	}
-	if res := api.query(tok, cancel, map[string]any{"u": q.EnqueueDeviceCommand.UUID}); res.code() != graph.CodeBadUserInput {
+	if res := api.query(tok, cancel, map[string]any{"u": uuid}); res.code() != graph.CodeBadUserInput {
 		t.Errorf("second cancel: %+v", res.Errors)
 	}
 	var got deviceWithCommands
