@@ -250,6 +250,19 @@ func TestEraseDeviceKeysFollowThePlatform(t *testing.T) {
 		t.Fatalf("queued EraseDevice for an iPad = %v", cmd)
 	}
 
+	checkEraseRefusals(t, api, tok, intel, silicon, phone)
+
+	// Erasing takes more than the right to queue commands.
+	res := api.query(api.token("mdm.add_devicecommand"), eraseMutation, map[string]any{"id": strconv.FormatInt(intel, 10)})
+	if res.code() != graph.CodeForbidden {
+		t.Fatalf("eraseDevice with mdm.add_devicecommand only: %+v", res.Errors)
+	}
+}
+
+// checkEraseRefusals: keys for the wrong platform and unknown values queue
+// nothing (the 4 commands queued before stay the only ones).
+func checkEraseRefusals(t *testing.T, api *testAPI, tok string, intel, silicon, phone int64) {
+	t.Helper()
 	for name, tc := range map[string]struct {
 		id int64
 		in map[string]any
@@ -268,15 +281,9 @@ func TestEraseDeviceKeysFollowThePlatform(t *testing.T) {
 		}
 	}
 	var n int
-	must(t, api.store.Pool().QueryRow(ctx, "SELECT count(*) FROM mdm_device_commands").Scan(&n))
+	must(t, api.store.Pool().QueryRow(context.Background(), "SELECT count(*) FROM mdm_device_commands").Scan(&n))
 	if n != 4 {
 		t.Fatalf("%d commands queued, want the 4 accepted ones", n)
-	}
-
-	// Erasing takes more than the right to queue commands.
-	res := api.query(api.token("mdm.add_devicecommand"), eraseMutation, map[string]any{"id": strconv.FormatInt(intel, 10)})
-	if res.code() != graph.CodeForbidden {
-		t.Fatalf("eraseDevice with mdm.add_devicecommand only: %+v", res.Errors)
 	}
 }
 
