@@ -118,9 +118,16 @@ func TestPushCertificateUploadRefusalsStoreNothing(t *testing.T) {
 		t.Fatalf("second upload of a topic: %+v, want BAD_USER_INPUT pointing to renewal", res.Errors)
 	}
 
-	// Renewal: another topic is refused and leaves the stored certificate as it was.
+	checkPushCertificateRenewal(t, api, tok, good, c)
+}
+
+// checkPushCertificateRenewal: another topic is refused and leaves the stored
+// certificate as it was; the same topic renews it.
+func checkPushCertificateRenewal(t *testing.T, api *testAPI, tok string, good *apnstest.PushCert, c pushCertNode) {
+	t.Helper()
+	year := time.Now().Add(365 * 24 * time.Hour)
 	otherTopic := newTestPushCert(t, gqlTopic+".other", year)
-	res = api.query(tok, updateMutation, map[string]any{"id": c.ID, "input": map[string]any{
+	res := api.query(tok, updateMutation, map[string]any{"id": c.ID, "input": map[string]any{
 		"certificate": string(otherTopic.CertPEM), "privateKey": string(otherTopic.KeyPEM)}})
 	if res.code() != graph.CodeBadUserInput || !strings.Contains(res.Errors[0].Message, "topic") {
 		t.Fatalf("renewal with another topic: %+v, want BAD_USER_INPUT about the topic", res.Errors)
