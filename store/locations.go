@@ -33,7 +33,7 @@ type Location struct {
 // LocationInput is what an accepted token upload stores.
 type LocationInput struct {
 	LibraryUID, Name, OrganizationName, CountryCode, Platform, WebsiteURL, MdmInfoID string
-	ServerTokenExpirationDate                                                      time.Time
+	ServerTokenExpirationDate                                                        time.Time
 	// SToken is the content token, sealed before it is written.
 	SToken string
 	// NotificationSecretSHA256 is the hash of the bearer Apple's notifications carry.

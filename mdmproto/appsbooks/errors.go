@@ -10,13 +10,13 @@ import (
 
 // Apple's errorNumbers that callers act on.
 const (
-	ErrNumMissingArgument  = 9600
-	ErrNumInvalidArgument  = 9602
-	ErrNumLicenseAssigned  = 9616
-	ErrNumNotAssociated    = 9619
-	ErrNumTokenExpired     = 9621
-	ErrNumInvalidToken     = 9622
-	ErrNumTokenRevoked     = 9625
+	ErrNumMissingArgument = 9600
+	ErrNumInvalidArgument = 9602
+	ErrNumLicenseAssigned = 9616
+	ErrNumNotAssociated   = 9619
+	ErrNumTokenExpired    = 9621
+	ErrNumInvalidToken    = 9622
+	ErrNumTokenRevoked    = 9625
 )
 
 // Error is an error answer of the service: {errorNumber, errorMessage}.

@@ -15,14 +15,14 @@ type Location struct {
 	UID, Name, OrgName, Country, Platform, Website string
 	Expires                                        time.Time
 
-	token     string
-	revoked   bool
-	config    appsbooks.ClientConfigRequest
-	assets    []*appsbooks.Asset
-	byKey     map[string]*appsbooks.Asset
-	assigned  map[string]map[string]bool // asset key -> serial numbers
-	version   int
-	events    map[string]*event
+	token    string
+	revoked  bool
+	config   appsbooks.ClientConfigRequest
+	assets   []*appsbooks.Asset
+	byKey    map[string]*appsbooks.Asset
+	assigned map[string]map[string]bool // asset key -> serial numbers
+	version  int
+	events   map[string]*event
 }
 
 type event struct {
