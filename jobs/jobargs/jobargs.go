@@ -132,3 +132,22 @@ func (DEPAssignDefault) Kind() string { return "dep_assign_default_profile" }
 func (DEPAssignDefault) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: queuedOrRunning}}
 }
+
+// LocationSync syncs one Apps and Books location's assets and assignments.
+type LocationSync struct {
+	LocationID int64 `json:"location_id" river:"unique"`
+}
+
+// Kind names the job.
+func (LocationSync) Kind() string { return "location_sync" }
+
+// InsertOpts keep one sync per location queued or running.
+func (LocationSync) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: queuedOrRunning}}
+}
+
+// LocationSyncAll queues a sync of every location (the periodic job).
+type LocationSyncAll struct{}
+
+// Kind names the job.
+func (LocationSyncAll) Kind() string { return "location_sync_all" }
