@@ -173,6 +173,11 @@ func (r *jobResolver) Errors(ctx context.Context, obj *rivertype.JobRow) ([]stri
 	return jobErrors(obj), nil
 }
 
+// Location is the resolver for the location field.
+func (r *locationAssetResolver) Location(ctx context.Context, obj *store.LocationAsset) (*store.Location, error) {
+	return r.locationOfAsset(ctx, obj)
+}
+
 // BlockDevice is the resolver for the blockDevice field.
 func (r *mutationResolver) BlockDevice(ctx context.Context, id string) (*store.Device, error) {
 	return r.setBlocked(ctx, id, true)
@@ -288,6 +293,26 @@ func (r *mutationResolver) RemoveDEPProfile(ctx context.Context, virtualServerID
 	return r.removeDEPProfile(ctx, virtualServerID, serialNumbers)
 }
 
+// UploadLocationToken is the resolver for the uploadLocationToken field.
+func (r *mutationResolver) UploadLocationToken(ctx context.Context, file *graphql.Upload, content *string) (*store.Location, error) {
+	return r.uploadLocationToken(ctx, nil, file, content)
+}
+
+// RenewLocationToken is the resolver for the renewLocationToken field.
+func (r *mutationResolver) RenewLocationToken(ctx context.Context, id string, file *graphql.Upload, content *string) (*store.Location, error) {
+	return r.uploadLocationToken(ctx, &id, file, content)
+}
+
+// DeleteLocation is the resolver for the deleteLocation field.
+func (r *mutationResolver) DeleteLocation(ctx context.Context, id string) (string, error) {
+	return r.deleteLocation(ctx, id)
+}
+
+// SyncLocation is the resolver for the syncLocation field.
+func (r *mutationResolver) SyncLocation(ctx context.Context, id string) (*rivertype.JobRow, error) {
+	return r.syncLocation(ctx, id)
+}
+
 // DaysUntilExpiry is the resolver for the daysUntilExpiry field.
 func (r *pushCertificateResolver) DaysUntilExpiry(ctx context.Context, obj *store.PushCertificate) (int, error) {
 	return daysUntilExpiry(obj), nil
@@ -383,6 +408,21 @@ func (r *queryResolver) DepProfile(ctx context.Context, id string) (*model.DEPPr
 	return r.depProfile(ctx, id)
 }
 
+// Locations is the resolver for the locations field.
+func (r *queryResolver) Locations(ctx context.Context, filter *model.LocationFilter) ([]*store.Location, error) {
+	return r.locations(ctx, filter)
+}
+
+// Location is the resolver for the location field.
+func (r *queryResolver) Location(ctx context.Context, id string) (*store.Location, error) {
+	return r.location(ctx, id)
+}
+
+// LocationAssets is the resolver for the locationAssets field.
+func (r *queryResolver) LocationAssets(ctx context.Context, filter *model.LocationAssetFilter, first *int, after *string) ([]*store.LocationAsset, error) {
+	return r.locationAssets(ctx, filter, first, after)
+}
+
 // JobEvents is the resolver for the jobEvents field.
 func (r *subscriptionResolver) JobEvents(ctx context.Context, kinds []string, ids []string) (<-chan *model.JobEvent, error) {
 	return r.jobEvents(ctx, kinds, ids)
@@ -439,6 +479,9 @@ func (r *Resolver) EnrollmentConnection() generated.EnrollmentConnectionResolver
 // Job returns generated.JobResolver implementation.
 func (r *Resolver) Job() generated.JobResolver { return &jobResolver{r} }
 
+// LocationAsset returns generated.LocationAssetResolver implementation.
+func (r *Resolver) LocationAsset() generated.LocationAssetResolver { return &locationAssetResolver{r} }
+
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
@@ -467,6 +510,7 @@ type (
 	enrollmentResolver           struct{ *Resolver }
 	enrollmentConnectionResolver struct{ *Resolver }
 	jobResolver                  struct{ *Resolver }
+	locationAssetResolver        struct{ *Resolver }
 	mutationResolver             struct{ *Resolver }
 	pushCertificateResolver      struct{ *Resolver }
 	queryResolver                struct{ *Resolver }
