@@ -36,6 +36,7 @@ type Config struct {
 	PushWindow      time.Duration
 	DEPURL          string
 	DEPSyncInterval time.Duration
+	AppsBooks       AppsBooksConfig
 }
 
 // settings binds flags to their environment variables and documents both.
@@ -119,6 +120,7 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 		"Apple's DEP service (point it at orchard depsim to try DEP without Apple)")
 	s.duration(&c.DEPSyncInterval, "dep-sync-interval", "ORCHARD_DEP_SYNC_INTERVAL", 30*time.Minute,
 		"how often every DEP virtual server syncs its devices; 0 turns periodic syncs off")
+	bindAppsBooks(s, &c.AppsBooks)
 }
 
 func (c *Config) validate() error {
@@ -143,6 +145,9 @@ func (c *Config) validate() error {
 	}
 	if c.DEPSyncInterval != 0 && c.DEPSyncInterval < time.Minute {
 		return fmt.Errorf("--dep-sync-interval must be 0 or at least 1m, not %s", c.DEPSyncInterval)
+	}
+	if err := c.AppsBooks.validate(); err != nil {
+		return err
 	}
 	if c.MaxWorkers < 1 || c.MaxDBConns < 4 {
 		return fmt.Errorf("--max-workers must be at least 1 and --max-db-conns at least 4")

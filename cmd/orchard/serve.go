@@ -21,6 +21,7 @@ import (
 	"github.com/orchardmdm/orchard/jobs"
 	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/mdmproto/apns"
+	"github.com/orchardmdm/orchard/mdmproto/appsbooks"
 	"github.com/orchardmdm/orchard/mdmproto/endpoint"
 	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
@@ -91,6 +92,7 @@ func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logge
 	}
 	schedule := jobs.DefaultSchedule()
 	schedule.DEPSync = cfg.DEPSyncInterval
+	schedule.LocationSync = cfg.AppsBooks.SyncInterval
 	riverClient, err := jobs.NewClient(s.Pool(), workers, jobs.Config{
 		Work: cfg.Role != "api", MaxWorkers: cfg.MaxWorkers, Logger: logger,
 		Periodic: jobs.PeriodicJobs(schedule),
@@ -125,6 +127,7 @@ func (a *app) routes(tokens *auth.Tokens) http.Handler {
 	resolver := &graph.Resolver{Store: a.store, Jobs: a.river, Events: a.broker, Logger: a.logger, PublicURL: a.cfg.PublicURL,
 		PushTopic: a.store.PushTopic, Service: a.service}
 	a.mdm.Register(route)
+	route("POST "+service.NotificationPath+"{id}", appsbooks.NotificationHandler(a.service))
 	route("/graphql", graph.NewHandler(graph.HandlerConfig{
 		Resolver: resolver, Tokens: tokens, Logger: a.logger, Metrics: reg,
 		Limits: graph.Limits{Complexity: a.cfg.ComplexityLimit, Depth: a.cfg.DepthLimit},
@@ -141,7 +144,7 @@ func newService(cfg *Config, s *store.Store, logger *slog.Logger) (*service.Serv
 		return nil, err
 	}
 	return service.New(service.Config{Store: s, Jobs: inserter, Logger: logger, PublicURL: cfg.PublicURL,
-		DEP: service.DEPConfig{BaseURL: cfg.DEPURL}}), nil
+		DEP: service.DEPConfig{BaseURL: cfg.DEPURL}, AppsBooks: service.AppsBooksConfig{BaseURL: cfg.AppsBooks.URL}}), nil
 }
 
 // healthz answers 200 only while the database answers.
