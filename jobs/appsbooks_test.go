@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ type vppEnv struct {
 	id   int64
 }
 
-func newVPPEnv(t *testing.T, assets int) *vppEnv {
+func newVPPEnv(t testing.TB, assets int) *vppEnv {
 	t.Helper()
 	ctx := context.Background()
 	e := &vppEnv{depEnv: depEnv{t: t, store: pgtest.New(t)}, vsim: vppsim.New()}
@@ -83,7 +84,7 @@ func (e *vppEnv) totals() (assets, total, assigned int) {
 	}
 }
 
-func locationOutput(t *testing.T, job *rivertype.JobRow) jobs.LocationSyncOutput {
+func locationOutput(t testing.TB, job *rivertype.JobRow) jobs.LocationSyncOutput {
 	t.Helper()
 	if job.State != rivertype.JobStateCompleted {
 		t.Fatalf("job %d is %s: %v", job.ID, job.State, job.Errors)
@@ -150,5 +151,24 @@ func TestLocationSyncWithRevokedTokenIsCancelled(t *testing.T) {
 	e.vsim.Revoke(e.loc)
 	if job := e.syncLocation(); job.State != rivertype.JobStateCancelled || len(job.Errors) == 0 {
 		t.Errorf("revoked token: %s %v", job.State, job.Errors)
+	}
+}
+
+// BenchmarkLocationSync5000 syncs a location of 5,000 assets (ten pages)
+// and 5,000 assignments from the simulator, end to end through River.
+func BenchmarkLocationSync5000(b *testing.B) {
+	e := newVPPEnv(b, 5000)
+	sn := make([]string, 10) // every licence of the first 500 assets
+	for i := range sn {
+		sn[i] = "C02BENCH" + strconv.Itoa(i)
+	}
+	for i := 0; i < 500; i++ {
+		e.vsim.AssignNow(e.loc, strconv.Itoa(400000000+i), sn)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if out := locationOutput(b, e.syncLocation()); out.Assets != 5000 || out.Assignments != 5000 {
+			b.Fatalf("sync: %+v", out)
+		}
 	}
 }

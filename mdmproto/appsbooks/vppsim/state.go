@@ -165,3 +165,11 @@ func (l *Location) applyOne(kind string, a *appsbooks.Asset, k, sn string) bool 
 	}
 	return false
 }
+
+// AssignNow gives devices licences of an asset at once, as an event would.
+func (s *Server) AssignNow(l *Location, adamID string, serials []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l.complete(&event{kind: "ASSOCIATE", req: appsbooks.ManageRequest{
+		Assets: []appsbooks.AssetRef{{AdamID: adamID, PricingParam: "STDQ"}}, SerialNumbers: serials}})
+}
