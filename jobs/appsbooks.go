@@ -183,7 +183,14 @@ func registerAppsBooks(workers *river.Workers, deps Deps) error {
 	if err := river.AddWorkerSafely(workers, &LocationSyncWorker{svc: deps.Service}); err != nil {
 		return err
 	}
-	return river.AddWorkerSafely(workers, &LocationSyncAllWorker{store: deps.Store})
+	if err := river.AddWorkerSafely(workers, &LocationSyncAllWorker{store: deps.Store}); err != nil {
+		return err
+	}
+	poll := deps.AppsBooksPoll
+	if poll <= 0 {
+		poll = 5 * time.Second
+	}
+	return river.AddWorkerSafely(workers, &LocationAssignWorker{svc: deps.Service, poll: poll})
 }
 
 // appsBooksPeriodicJobs syncs every location on the schedule.

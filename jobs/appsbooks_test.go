@@ -49,7 +49,7 @@ func newVPPEnv(t testing.TB, assets int) *vppEnv {
 	check(t, err)
 	e.id = l.ID
 	workers := river.NewWorkers()
-	check(t, jobs.Register(workers, jobs.Deps{Store: e.store, Logger: logger, Service: e.svc}))
+	check(t, jobs.Register(workers, jobs.Deps{Store: e.store, Logger: logger, Service: e.svc, AppsBooksPoll: 10 * time.Millisecond}))
 	e.river, err = jobs.NewClient(e.store.Pool(), workers, jobs.Config{Work: true, Logger: logger})
 	check(t, err)
 	check(t, e.river.Start(ctx))

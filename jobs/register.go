@@ -23,6 +23,8 @@ type Deps struct {
 	Service *service.Service
 	// DEPAssignPause is the wait between batches of default-profile assignments.
 	DEPAssignPause time.Duration
+	// AppsBooksPoll is the wait between polls of an Apps and Books event (default 5 s).
+	AppsBooksPoll time.Duration
 }
 
 // Register adds every orchard worker.

@@ -151,3 +151,17 @@ type LocationSyncAll struct{}
 
 // Kind names the job.
 func (LocationSyncAll) Kind() string { return "location_sync_all" }
+
+// LocationAssign carries out a licence operation: Apple's associate or
+// disassociate calls in batches, then the events' polling.
+type LocationAssign struct {
+	OperationID int64 `json:"operation_id" river:"unique"`
+}
+
+// Kind names the job.
+func (LocationAssign) Kind() string { return "location_assign" }
+
+// InsertOpts keep one job per operation queued or running.
+func (LocationAssign) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: queuedOrRunning}}
+}

@@ -85,7 +85,25 @@ CREATE TABLE location_notifications (
     PRIMARY KEY (location_id, notification_id)
 );
 
+-- Licences orchard gives (associate) or takes back (disassociate) for
+-- devices: the job sends them in batches within Apple's limits, keeps each
+-- batch's eventId (a retried job sends only the rest), and polls the events.
+CREATE TABLE location_asset_operations (
+    id                bigserial PRIMARY KEY,
+    location_asset_id bigint NOT NULL REFERENCES location_assets ON DELETE CASCADE,
+    kind              text NOT NULL CHECK (kind IN ('associate', 'disassociate')),
+    device_ids        bigint[] NOT NULL,
+    serial_numbers    text[] NOT NULL,
+    event_ids         text[] NOT NULL DEFAULT '{}',
+    status            text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'complete')),
+    done_count        integer NOT NULL DEFAULT 0,
+    failed_count      integer NOT NULL DEFAULT 0,
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    finished_at       timestamptz
+);
+
 -- +goose Down
+DROP TABLE location_asset_operations;
 DROP TABLE location_notifications;
 DROP TABLE location_sync_assignments;
 DROP TABLE location_sync_assets;
