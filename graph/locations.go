@@ -9,6 +9,7 @@ import (
 
 	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/graph/model"
+	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
 )
 
@@ -98,4 +99,21 @@ func (r *Resolver) syncLocation(ctx context.Context, id string) (*rivertype.JobR
 		return nil, err
 	}
 	return r.Service.SyncLocation(ctx, auth.FromContext(ctx).Actor(), n)
+}
+
+func (r *Resolver) assignAsset(ctx context.Context, assetID string, deviceIDs []string, associate bool) (*rivertype.JobRow, error) {
+	n, err := parseID("location asset", assetID)
+	if err != nil {
+		return nil, err
+	}
+	if len(deviceIDs) > service.MaxAssignDevices {
+		return nil, BadInput("at most %d devices at once", service.MaxAssignDevices)
+	}
+	ids := make([]int64, len(deviceIDs))
+	for i, d := range deviceIDs {
+		if ids[i], err = parseID("device", d); err != nil {
+			return nil, err
+		}
+	}
+	return r.Service.AssignAsset(ctx, auth.FromContext(ctx).Actor(), n, ids, associate)
 }

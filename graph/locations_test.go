@@ -70,6 +70,24 @@ func TestLocationsOverGraphQL(t *testing.T) {
 	if res := api.query(admin, `{ locationAssets(first: 5000) { id } }`, nil); res.code() != "BAD_USER_INPUT" {
 		t.Errorf("first: 5000: %+v", res.Errors)
 	}
+	assign := `mutation($a: ID!, $d: [ID!]!) { assignAsset(locationAssetId: $a, deviceIds: $d) { id kind } }`
+	if res := api.query(admin, assign, map[string]any{"a": "1", "d": []string{"1"}}); res.code() != "FORBIDDEN" {
+		t.Errorf("assign without mdm.change_locationasset: %+v", res.Errors)
+	}
+	assigner := api.token("mdm.change_locationasset")
+	for name, tc := range map[string]struct {
+		vars map[string]any
+		code string
+	}{
+		"unknown asset":     {map[string]any{"a": "999", "d": []string{"1"}}, "NOT_FOUND"},
+		"bad device id":     {map[string]any{"a": "1", "d": []string{"x"}}, "BAD_USER_INPUT"},
+		"no devices":        {map[string]any{"a": "1", "d": []string{}}, "BAD_USER_INPUT"},
+		"negative asset id": {map[string]any{"a": "-1", "d": []string{"1"}}, "BAD_USER_INPUT"},
+	} {
+		if res := api.query(assigner, assign, tc.vars); res.code() != tc.code {
+			t.Errorf("%s: %+v, want %s", name, res.Errors, tc.code)
+		}
+	}
 }
 
 // Acceptance 5: a graphql-ws subscriber sees the sync job finish, with the

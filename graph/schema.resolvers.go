@@ -313,6 +313,16 @@ func (r *mutationResolver) SyncLocation(ctx context.Context, id string) (*rivert
 	return r.syncLocation(ctx, id)
 }
 
+// AssignAsset is the resolver for the assignAsset field.
+func (r *mutationResolver) AssignAsset(ctx context.Context, locationAssetID string, deviceIds []string) (*rivertype.JobRow, error) {
+	return r.assignAsset(ctx, locationAssetID, deviceIds, true)
+}
+
+// UnassignAsset is the resolver for the unassignAsset field.
+func (r *mutationResolver) UnassignAsset(ctx context.Context, locationAssetID string, deviceIds []string) (*rivertype.JobRow, error) {
+	return r.assignAsset(ctx, locationAssetID, deviceIds, false)
+}
+
 // DaysUntilExpiry is the resolver for the daysUntilExpiry field.
 func (r *pushCertificateResolver) DaysUntilExpiry(ctx context.Context, obj *store.PushCertificate) (int, error) {
 	return daysUntilExpiry(obj), nil

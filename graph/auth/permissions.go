@@ -36,7 +36,7 @@ var known = []string{
 	"mdm.change_depdevice", "mdm.view_depenrollment", "mdm.add_depenrollment",
 	"mdm.change_depenrollment", "mdm.delete_depenrollment",
 	"mdm.view_location", "mdm.add_location", "mdm.change_location", "mdm.delete_location",
-	"mdm.view_locationasset",
+	"mdm.view_locationasset", "mdm.change_locationasset",
 	"mdm.view_softwareupdate", "mdm.change_softwareupdate",
 }
 

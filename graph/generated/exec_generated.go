@@ -394,6 +394,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AllowDeviceReenrollment func(childComplexity int, deviceID string) int
+		AssignAsset             func(childComplexity int, locationAssetID string, deviceIds []string) int
 		AssignDEPProfile        func(childComplexity int, id string, serialNumbers []string) int
 		BlockDevice             func(childComplexity int, id string) int
 		CancelDeviceCommand     func(childComplexity int, uuid string) int
@@ -414,6 +415,7 @@ type ComplexityRoot struct {
 		SetDEPDefaultProfile    func(childComplexity int, virtualServerID string, profileID *string) int
 		SyncDEPVirtualServer    func(childComplexity int, id string, fullSync *bool) int
 		SyncLocation            func(childComplexity int, id string) int
+		UnassignAsset           func(childComplexity int, locationAssetID string, deviceIds []string) int
 		UnblockDevice           func(childComplexity int, id string) int
 		UpdateDEPProfile        func(childComplexity int, id string, input model.DEPProfileInput) int
 		UpdatePushCertificate   func(childComplexity int, id string, input model.UpdatePushCertificateInput) int
@@ -574,6 +576,8 @@ type MutationResolver interface {
 	RenewLocationToken(ctx context.Context, id string, file *graphql.Upload, content *string) (*store.Location, error)
 	DeleteLocation(ctx context.Context, id string) (string, error)
 	SyncLocation(ctx context.Context, id string) (*rivertype.JobRow, error)
+	AssignAsset(ctx context.Context, locationAssetID string, deviceIds []string) (*rivertype.JobRow, error)
+	UnassignAsset(ctx context.Context, locationAssetID string, deviceIds []string) (*rivertype.JobRow, error)
 }
 type PushCertificateResolver interface {
 	DaysUntilExpiry(ctx context.Context, obj *store.PushCertificate) (int, error)
@@ -2128,6 +2132,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AllowDeviceReenrollment(childComplexity, args["deviceId"].(string)), true
+	case "Mutation.assignAsset":
+		if e.ComplexityRoot.Mutation.AssignAsset == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_assignAsset_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AssignAsset(childComplexity, args["locationAssetId"].(string), args["deviceIds"].([]string)), true
 	case "Mutation.assignDEPProfile":
 		if e.ComplexityRoot.Mutation.AssignDEPProfile == nil {
 			break
@@ -2348,6 +2363,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SyncLocation(childComplexity, args["id"].(string)), true
+	case "Mutation.unassignAsset":
+		if e.ComplexityRoot.Mutation.UnassignAsset == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unassignAsset_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UnassignAsset(childComplexity, args["locationAssetId"].(string), args["deviceIds"].([]string)), true
 	case "Mutation.unblockDevice":
 		if e.ComplexityRoot.Mutation.UnblockDevice == nil {
 			break
@@ -3951,6 +3977,18 @@ extend type Mutation {
   or runs, that job is returned. A sync cut short leaves the previous counts.
   """
   syncLocation(id: ID!): Job! @hasPermission(permission: "mdm.change_location")
+
+  """
+  Gives devices (up to 10,000, by orchard id; they need a serial number) a licence of a
+  location asset and returns the job that does it: Apple's assets/associate in batches of
+  its limit (1,000 serial numbers), its events polled until done, then the counts moved and
+  InstallApplication (with the licence) queued for every device still managed. Refused
+  when the asset has fewer licences available than devices.
+  """
+  assignAsset(locationAssetId: ID!, deviceIds: [ID!]!): Job! @hasPermission(permission: "mdm.change_locationasset")
+
+  "Takes a location asset's licences back from devices, as assignAsset gives them."
+  unassignAsset(locationAssetId: ID!, deviceIds: [ID!]!): Job! @hasPermission(permission: "mdm.change_locationasset")
 }
 
 "Filters for locations; absent fields match every location."
@@ -4915,6 +4953,28 @@ func (ec *executionContext) field_Mutation_allowDeviceReenrollment_args(ctx cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_assignAsset_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "locationAssetId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["locationAssetId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "deviceIds",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["deviceIds"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_assignDEPProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5272,6 +5332,28 @@ func (ec *executionContext) field_Mutation_syncLocation_args(ctx context.Context
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_unassignAsset_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "locationAssetId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["locationAssetId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "deviceIds",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["deviceIds"] = arg1
 	return args, nil
 }
 
@@ -13547,6 +13629,130 @@ func (ec *executionContext) fieldContext_Mutation_syncLocation(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_assignAsset(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_assignAsset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AssignAsset(ctx, fc.Args["locationAssetId"].(string), fc.Args["deviceIds"].([]string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_locationasset")
+				if err != nil {
+					var zeroVal *rivertype.JobRow
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *rivertype.JobRow
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *rivertype.JobRow) graphql.Marshaler {
+			return ec.marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_assignAsset(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Job(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_assignAsset_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_unassignAsset(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_unassignAsset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UnassignAsset(ctx, fc.Args["locationAssetId"].(string), fc.Args["deviceIds"].([]string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_locationasset")
+				if err != nil {
+					var zeroVal *rivertype.JobRow
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *rivertype.JobRow
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *rivertype.JobRow) graphql.Marshaler {
+			return ec.marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_unassignAsset(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Job(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_unassignAsset_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19546,6 +19752,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "assignAsset":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_assignAsset(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unassignAsset":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_unassignAsset(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -20738,6 +20958,35 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 		graphql.AddInvalidNullFromMarshaler(ctx, "ID!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
