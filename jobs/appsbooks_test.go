@@ -172,3 +172,20 @@ func BenchmarkLocationSync5000(b *testing.B) {
 		}
 	}
 }
+
+// The periodic job queues a sync of every location.
+func TestPeriodicLocationSyncQueuesEveryLocation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newVPPEnv(t, 30)
+	res, err := e.river.Insert(ctx, jobargs.LocationSyncAll{}, nil)
+	check(t, err)
+	e.wait(res.Job.ID, rivertype.JobStateCompleted)
+	deadline := time.Now().Add(30 * time.Second)
+	for n, _, _ := e.totals(); n != 30; n, _, _ = e.totals() {
+		if time.Now().After(deadline) {
+			t.Fatal("the queued sync never stored the assets")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
