@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/riverqueue/river/rivertype"
@@ -64,8 +65,11 @@ func (r *Resolver) locationAssets(ctx context.Context, f *model.LocationAssetFil
 }
 
 func (r *Resolver) locationOfAsset(ctx context.Context, a *store.LocationAsset) (*store.Location, error) {
-	l, err := r.Store.Location(ctx, a.LocationID)
-	return &l, err
+	l, err := r.loadersFrom(ctx).location.Load(ctx, a.LocationID)
+	if err == nil && l == nil {
+		err = fmt.Errorf("location %d: %w", a.LocationID, store.ErrNotFound)
+	}
+	return l, err
 }
 
 func (r *Resolver) uploadLocationToken(ctx context.Context, id *string, file *graphql.Upload, content *string) (*store.Location, error) {

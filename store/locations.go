@@ -145,3 +145,9 @@ func (q *Queries) LocationNotificationHash(ctx context.Context, uid string) (int
 	}
 	return id, h, err
 }
+
+// LocationsByIDs loads locations for a dataloader, in the order of ids.
+func (q *Queries) LocationsByIDs(ctx context.Context, ids []int64) ([]*Location, error) {
+	return loadByKeys(ctx, q.db, "locations", "SELECT "+locationColumns+" FROM locations WHERE id = ANY($1)",
+		ids, scanLocation, func(l *Location) int64 { return l.ID })
+}
