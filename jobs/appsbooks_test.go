@@ -189,3 +189,24 @@ func TestPeriodicLocationSyncQueuesEveryLocation(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Apple's rate limit: a short Retry-After is waited out within the job; a
+// long one snoozes the job for that long, leaving the counts as they were.
+func TestLocationSyncHonoursRetryAfter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newVPPEnv(t, 40)
+	e.vsim.Throttle(2, 0)
+	locationOutput(t, e.syncLocation())
+	e.vsim.SetTotal(e.loc, "400000000", 99)
+	e.vsim.Throttle(1, 3600)
+	job, err := e.svc.SyncLocation(ctx, "test", e.id)
+	check(t, err)
+	snoozed := e.wait(job.ID, rivertype.JobStateScheduled, rivertype.JobStateCompleted, rivertype.JobStateRetryable)
+	if snoozed.State != rivertype.JobStateScheduled || time.Until(snoozed.ScheduledAt) < 50*time.Minute {
+		t.Errorf("rate-limited sync: %s until %s", snoozed.State, snoozed.ScheduledAt)
+	}
+	if n, total, _ := e.totals(); n != 40 || total != 400 {
+		t.Errorf("counts moved by a rate-limited sync: %d assets, %d licences", n, total)
+	}
+}
