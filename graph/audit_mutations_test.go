@@ -4,12 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/orchardmdm/orchard/graph"
 	"github.com/orchardmdm/orchard/graph/generated"
+	"github.com/orchardmdm/orchard/jobs"
 	"github.com/orchardmdm/orchard/mdmproto/apns/apnstest"
+	"github.com/orchardmdm/orchard/mdmproto/appsbooks/vppsim"
+	"github.com/orchardmdm/orchard/mdmproto/dep/depsim"
+	"github.com/orchardmdm/orchard/service"
+	"github.com/orchardmdm/orchard/store"
 )
 
 // auditStep is one mutation called as a person would: good must succeed and
@@ -27,9 +33,10 @@ type auditStep struct {
 // the service layer), each refusal none. A mutation missing here fails.
 func TestEveryMutationWritesExactlyOneAuditEvent(t *testing.T) {
 	t.Parallel()
-	api, sim := newDEPAPI(t, 5)
+	api, sim, vpp := newAuditAPI(t)
 	admin := api.token("mdm.*")
 	steps := auditSteps(t, api, admin, string(sim.TokenJSON()))
+	steps = append(steps, locationAuditSteps(t, api, vpp)...)
 	covered := map[string]bool{}
 	for _, st := range steps {
 		covered[st.mutation] = true
@@ -58,6 +65,21 @@ func TestEveryMutationWritesExactlyOneAuditEvent(t *testing.T) {
 			t.Errorf("mutation %s is not covered by the audit test", f.Name)
 		}
 	}
+}
+
+// newAuditAPI is the API with DEP and Apps and Books pointed at simulators.
+func newAuditAPI(t *testing.T) (*testAPI, *depsim.Server, *vppsim.Server) {
+	t.Helper()
+	dep, vpp := depsim.New(depsim.Config{Devices: 5}), vppsim.New()
+	depSrv, vppSrv := httptest.NewServer(dep), httptest.NewServer(vpp.Handler())
+	t.Cleanup(depSrv.Close)
+	t.Cleanup(vppSrv.Close)
+	fast := func(int) time.Duration { return time.Millisecond }
+	api := startTestAPI(t, func(_ *store.Store, cfg *service.Config, _ *jobs.Deps) {
+		cfg.DEP = service.DEPConfig{BaseURL: depSrv.URL, Backoff: fast}
+		cfg.AppsBooks = service.AppsBooksConfig{BaseURL: vppSrv.URL, Backoff: fast}
+	}, nil)
+	return api, dep, vpp
 }
 
 func auditCount(t *testing.T, api *testAPI) int {
@@ -190,5 +212,59 @@ func depAuditSteps(s *auditState, depToken string) []auditStep {
 			bad: `mutation { removeDEPProfile(virtualServerId: "1", serialNumbers: []) { result } }`},
 		{mutation: "deleteDEPProfile", good: server(`mutation($p: ID!) { deleteDEPProfile(id: $p) }`),
 			bad: `mutation { deleteDEPProfile(id: "999999") }`},
+	}
+}
+
+// locationAuditSteps are the Apps and Books mutations, on a simulated
+// location with a few assets (synced by the job the steps queue).
+func locationAuditSteps(t *testing.T, api *testAPI, vpp *vppsim.Server) []auditStep {
+	loc, stoken := vpp.NewLocation(vppsim.Location{Name: "Berlin", OrgName: "Acme", Country: "DE", Platform: "enterprisestore"})
+	vpp.AddAssets(loc, 2, 5)
+	device := fmt.Sprint(addDevices(t, api.store, 1, "iOS", nil)[0])
+	var location string
+	withLocation := func(q string) func() (string, map[string]any) {
+		return func() (string, map[string]any) { return q, map[string]any{"l": location, "c": stoken} }
+	}
+	withAsset := func(q string) func() (string, map[string]any) {
+		return func() (string, map[string]any) {
+			return q, map[string]any{"a": syncedAsset(t, api), "d": []string{device}}
+		}
+	}
+	keepLocation := func(data []byte) {
+		var out struct{ UploadLocationToken struct{ ID string } }
+		if json.Unmarshal(data, &out) == nil {
+			location = out.UploadLocationToken.ID
+		}
+	}
+	return []auditStep{
+		{mutation: "uploadLocationToken", good: fixed(`mutation { uploadLocationToken(content: "` + stoken + `") { id } }`),
+			bad: `mutation { uploadLocationToken(content: "garbage") { id } }`, keep: keepLocation},
+		{mutation: "renewLocationToken", good: withLocation(`mutation($l: ID!, $c: String) { renewLocationToken(id: $l, content: $c) { id } }`),
+			bad: `mutation { renewLocationToken(id: "999999", content: "garbage") { id } }`},
+		{mutation: "syncLocation", good: withLocation(`mutation($l: ID!) { syncLocation(id: $l) { id } }`),
+			bad: `mutation { syncLocation(id: "999999") { id } }`},
+		{mutation: "assignAsset", good: withAsset(`mutation($a: ID!, $d: [ID!]!) { assignAsset(locationAssetId: $a, deviceIds: $d) { id } }`),
+			bad: `mutation { assignAsset(locationAssetId: "999999", deviceIds: ["1"]) { id } }`},
+		{mutation: "unassignAsset", good: withAsset(`mutation($a: ID!, $d: [ID!]!) { unassignAsset(locationAssetId: $a, deviceIds: $d) { id } }`),
+			bad: `mutation { unassignAsset(locationAssetId: "999999", deviceIds: ["1"]) { id } }`},
+		{mutation: "deleteLocation", good: withLocation(`mutation($l: ID!) { deleteLocation(id: $l) }`),
+			bad: `mutation { deleteLocation(id: "999999") }`},
+	}
+}
+
+// syncedAsset waits for the location sync the steps queued and returns an asset id.
+func syncedAsset(t *testing.T, api *testAPI) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var id int64
+		err := api.store.Pool().QueryRow(context.Background(), "SELECT id FROM location_assets ORDER BY id LIMIT 1").Scan(&id)
+		if err == nil {
+			return fmt.Sprint(id)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no location asset after the sync: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -17,6 +17,7 @@ type loaders struct {
 	blueprint   *dataloadgen.Loader[int64, *store.Blueprint]
 	deviceUsers *dataloadgen.Loader[int64, []store.DeviceUser]
 	dep         *depLoaders
+	location    *dataloadgen.Loader[int64, *store.Location]
 
 	// The push topic is read once per request, however many enrollments
 	// ask whether theirs is a placeholder.
@@ -33,6 +34,7 @@ func newLoaders(s *store.Store) *loaders {
 		blueprint:   dataloadgen.NewLoader(batch(s.BlueprintsByIDs), wait),
 		deviceUsers: dataloadgen.NewLoader(batch(s.DeviceUsersByDeviceIDs), wait),
 		dep:         newDEPLoaders(s, wait),
+		location:    dataloadgen.NewLoader(batch(s.LocationsByIDs), wait),
 	}
 }
 

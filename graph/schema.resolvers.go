@@ -183,6 +183,11 @@ func (r *jobResolver) Errors(ctx context.Context, obj *rivertype.JobRow) ([]stri
 	return jobErrors(obj), nil
 }
 
+// Location is the resolver for the location field.
+func (r *locationAssetResolver) Location(ctx context.Context, obj *store.LocationAsset) (*store.Location, error) {
+	return r.locationOfAsset(ctx, obj)
+}
+
 // BlockDevice is the resolver for the blockDevice field.
 func (r *mutationResolver) BlockDevice(ctx context.Context, id string) (*store.Device, error) {
 	return r.setBlocked(ctx, id, true)
@@ -313,6 +318,36 @@ func (r *mutationResolver) RemoveSoftwareUpdateEnforcement(ctx context.Context, 
 	return r.removeSoftwareUpdateEnforcement(ctx, blueprintID, platform)
 }
 
+// UploadLocationToken is the resolver for the uploadLocationToken field.
+func (r *mutationResolver) UploadLocationToken(ctx context.Context, file *graphql.Upload, content *string) (*store.Location, error) {
+	return r.uploadLocationToken(ctx, nil, file, content)
+}
+
+// RenewLocationToken is the resolver for the renewLocationToken field.
+func (r *mutationResolver) RenewLocationToken(ctx context.Context, id string, file *graphql.Upload, content *string) (*store.Location, error) {
+	return r.uploadLocationToken(ctx, &id, file, content)
+}
+
+// DeleteLocation is the resolver for the deleteLocation field.
+func (r *mutationResolver) DeleteLocation(ctx context.Context, id string) (string, error) {
+	return r.deleteLocation(ctx, id)
+}
+
+// SyncLocation is the resolver for the syncLocation field.
+func (r *mutationResolver) SyncLocation(ctx context.Context, id string) (*rivertype.JobRow, error) {
+	return r.syncLocation(ctx, id)
+}
+
+// AssignAsset is the resolver for the assignAsset field.
+func (r *mutationResolver) AssignAsset(ctx context.Context, locationAssetID string, deviceIds []string) (*rivertype.JobRow, error) {
+	return r.assignAsset(ctx, locationAssetID, deviceIds, true)
+}
+
+// UnassignAsset is the resolver for the unassignAsset field.
+func (r *mutationResolver) UnassignAsset(ctx context.Context, locationAssetID string, deviceIds []string) (*rivertype.JobRow, error) {
+	return r.assignAsset(ctx, locationAssetID, deviceIds, false)
+}
+
 // DaysUntilExpiry is the resolver for the daysUntilExpiry field.
 func (r *pushCertificateResolver) DaysUntilExpiry(ctx context.Context, obj *store.PushCertificate) (int, error) {
 	return daysUntilExpiry(obj), nil
@@ -413,6 +448,21 @@ func (r *queryResolver) SoftwareUpdates(ctx context.Context, filter *model.Softw
 	return r.softwareUpdates(ctx, filter, first, after)
 }
 
+// Locations is the resolver for the locations field.
+func (r *queryResolver) Locations(ctx context.Context, filter *model.LocationFilter) ([]*store.Location, error) {
+	return r.locations(ctx, filter)
+}
+
+// Location is the resolver for the location field.
+func (r *queryResolver) Location(ctx context.Context, id string) (*store.Location, error) {
+	return r.location(ctx, id)
+}
+
+// LocationAssets is the resolver for the locationAssets field.
+func (r *queryResolver) LocationAssets(ctx context.Context, filter *model.LocationAssetFilter, first *int, after *string) ([]*store.LocationAsset, error) {
+	return r.locationAssets(ctx, filter, first, after)
+}
+
 // PostingDate is the resolver for the postingDate field.
 func (r *softwareUpdateResolver) PostingDate(ctx context.Context, obj *store.SoftwareUpdate) (string, error) {
 	return dateString(obj.PostingDate), nil
@@ -487,6 +537,9 @@ func (r *Resolver) EnrollmentConnection() generated.EnrollmentConnectionResolver
 // Job returns generated.JobResolver implementation.
 func (r *Resolver) Job() generated.JobResolver { return &jobResolver{r} }
 
+// LocationAsset returns generated.LocationAssetResolver implementation.
+func (r *Resolver) LocationAsset() generated.LocationAssetResolver { return &locationAssetResolver{r} }
+
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
@@ -526,6 +579,7 @@ type (
 	enrollmentResolver               struct{ *Resolver }
 	enrollmentConnectionResolver     struct{ *Resolver }
 	jobResolver                      struct{ *Resolver }
+	locationAssetResolver            struct{ *Resolver }
 	mutationResolver                 struct{ *Resolver }
 	pushCertificateResolver          struct{ *Resolver }
 	queryResolver                    struct{ *Resolver }

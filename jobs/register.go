@@ -26,6 +26,8 @@ type Deps struct {
 	DEPAssignPause time.Duration
 	// SoftwareUpdates fetches Apple's software update catalog; nil cancels syncs.
 	SoftwareUpdates *swupdate.Client
+	// AppsBooksPoll is the wait between polls of an Apps and Books event (default 5 s).
+	AppsBooksPoll time.Duration
 }
 
 // Register adds every orchard worker.
@@ -43,6 +45,9 @@ func Register(workers *river.Workers, deps Deps) error {
 		return err
 	}
 	if err := registerSoftwareUpdates(workers, deps); err != nil {
+		return err
+	}
+	if err := registerAppsBooks(workers, deps); err != nil {
 		return err
 	}
 	return registerDEP(workers, deps)
@@ -73,12 +78,14 @@ type Schedule struct {
 	IdentityRenewal time.Duration
 	// SoftwareUpdateSync is how often Apple's software update catalog syncs; 0 turns it off.
 	SoftwareUpdateSync time.Duration
+	// LocationSync is how often every Apps and Books location syncs; 0 turns it off.
+	LocationSync time.Duration
 }
 
 // DefaultSchedule is what orchard runs without configuration.
 func DefaultSchedule() Schedule {
 	return Schedule{TokenCleanup: 24 * time.Hour, PushCertExpiry: 24 * time.Hour, DEPSync: 30 * time.Minute,
-		IdentityRenewal: 24 * time.Hour, SoftwareUpdateSync: 24 * time.Hour}
+		IdentityRenewal: 24 * time.Hour, SoftwareUpdateSync: 24 * time.Hour, LocationSync: 6 * time.Hour}
 }
 
 // PeriodicJobs turns a schedule into River periodic jobs; a zero interval
@@ -101,5 +108,6 @@ func PeriodicJobs(s Schedule) []*river.PeriodicJob {
 			&river.PeriodicJobOpts{RunOnStart: true}))
 	}
 	periodic = append(periodic, softwareUpdatePeriodicJobs(s)...)
+	periodic = append(periodic, appsBooksPeriodicJobs(s)...)
 	return append(periodic, depPeriodicJobs(s)...)
 }

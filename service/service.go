@@ -30,6 +30,7 @@ type Config struct {
 	// PublicURL is where devices and people reach orchard.
 	PublicURL string
 	DEP       DEPConfig
+	AppsBooks AppsBooksConfig
 	// PushDevices queues pushes inside the transaction that gave devices
 	// something to fetch; nil queues them through Jobs (tests watch or fail it).
 	PushDevices func(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error
@@ -56,6 +57,7 @@ type Service struct {
 	log       *slog.Logger
 	publicURL string
 	dep       DEPConfig
+	appsBooks AppsBooksConfig
 	push      func(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error
 	profiles  *mdmproto.EnrollmentProfiles
 }
@@ -66,7 +68,7 @@ func New(cfg Config) *Service {
 		cfg.Logger = slog.Default()
 	}
 	s := &Service{store: cfg.Store, jobs: cfg.Jobs, log: cfg.Logger, publicURL: cfg.PublicURL, dep: cfg.DEP, push: cfg.PushDevices,
-		profiles: cfg.Profiles}
+		profiles: cfg.Profiles, appsBooks: cfg.AppsBooks}
 	if s.push == nil {
 		s.push = func(ctx context.Context, tx pgx.Tx, ids []int64) error {
 			return jobargs.EnqueuePushTx(ctx, s.jobs, tx, ids)

@@ -44,6 +44,11 @@ func fillWithSecrets(t *testing.T, s *store.Store) map[string][]byte {
 	_, depKey, err := s.DEPTokenKey(ctx, tok.ID)
 	mustQueue(t, err)
 	secrets["DEP token key"] = x509.MarshalPKCS1PrivateKey(depKey)
+	secrets["Apps and Books content token"] = []byte("eyJ0b2tlbiI6InZwcC1jb250ZW50LTQzMjEifQ==")
+	_, err = s.SaveLocation(ctx, store.LocationInput{LibraryUID: "2049025000431439", Name: "busy", OrganizationName: "Org",
+		MdmInfoID: "m", ServerTokenExpirationDate: time.Now().AddDate(1, 0, 0),
+		SToken: string(secrets["Apps and Books content token"]), NotificationSecretSHA256: []byte{1}})
+	mustQueue(t, err)
 
 	lock := d.queue(t, "DeviceLock", map[string]any{"PIN": string(secrets["lock PIN"])})
 	info := d.queue(t, "SecurityInfo", nil)

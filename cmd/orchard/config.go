@@ -44,6 +44,7 @@ type Config struct {
 	// SoftwareUpdateURL serves Apple's software update catalog (/v2/pmv).
 	SoftwareUpdateURL          string
 	SoftwareUpdateSyncInterval time.Duration
+	AppsBooks                  AppsBooksConfig
 }
 
 // settings binds flags to their environment variables and documents both.
@@ -138,6 +139,7 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 		"Apple's DEP service (point it at orchard depsim to try DEP without Apple)")
 	s.duration(&c.DEPSyncInterval, "dep-sync-interval", "ORCHARD_DEP_SYNC_INTERVAL", 30*time.Minute,
 		"how often every DEP virtual server syncs its devices; 0 turns periodic syncs off")
+	bindAppsBooks(s, &c.AppsBooks)
 	s.str(&c.SoftwareUpdateURL, "software-update-url", "ORCHARD_SOFTWARE_UPDATE_URL", swupdate.DefaultBaseURL,
 		"Apple's software update catalog service (point it at orchard swupdatesim to try without Apple)")
 	s.duration(&c.SoftwareUpdateSyncInterval, "software-update-sync-interval", "ORCHARD_SOFTWARE_UPDATE_SYNC_INTERVAL",
@@ -204,6 +206,9 @@ func (c *Config) validate() error {
 	}
 	if err := swupdate.CheckBaseURL(c.SoftwareUpdateURL); err != nil {
 		return fmt.Errorf("--software-update-url: %w", err)
+	}
+	if err := c.AppsBooks.validate(); err != nil {
+		return err
 	}
 	if c.MaxWorkers < 1 || c.MaxDBConns < 4 {
 		return fmt.Errorf("--max-workers must be at least 1 and --max-db-conns at least 4")

@@ -24,6 +24,7 @@ Usage:
   orchard mdmcerts -d DIR ...       vendor and push certificate requests for Apple's portals
   orchard depsim [flags]            run a DEP simulator (Apple's DEP service, for tests and demos)
   orchard swupdatesim [flags]       serve a software update catalog in Apple's shape (for tests and demos)
+  orchard vppsim [flags]            run an Apps and Books simulator (one location, for demos)
 
 Run "orchard <command> --help" for a command's flags. Every flag can also be set
 with its ORCHARD_* environment variable.
@@ -69,6 +70,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return depsimCommand(ctx, rest, stdout, stderr)
 	case "swupdatesim":
 		return swupdatesimCommand(ctx, rest, stdout, stderr)
+	case "vppsim":
+		return vppsimCommand(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

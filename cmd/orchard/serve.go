@@ -22,6 +22,7 @@ import (
 	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/mdmproto/apns"
+	"github.com/orchardmdm/orchard/mdmproto/appsbooks"
 	"github.com/orchardmdm/orchard/mdmproto/endpoint"
 	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
@@ -102,6 +103,7 @@ func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logge
 	schedule := jobs.DefaultSchedule()
 	schedule.DEPSync = cfg.DEPSyncInterval
 	schedule.SoftwareUpdateSync = cfg.SoftwareUpdateSyncInterval
+	schedule.LocationSync = cfg.AppsBooks.SyncInterval
 	riverClient, err := jobs.NewClient(s.Pool(), workers, jobs.Config{
 		Work: cfg.Role != "api", MaxWorkers: cfg.MaxWorkers, Logger: logger,
 		Periodic: jobs.PeriodicJobs(schedule),
@@ -139,6 +141,7 @@ func (a *app) routes(tokens *auth.Tokens) http.Handler {
 	a.mdm.Register(route)
 	limits := a.cfg.GraphQL
 	limits.Complexity, limits.Depth = a.cfg.ComplexityLimit, a.cfg.DepthLimit
+	route("POST "+service.NotificationPath+"{id}", appsbooks.NotificationHandler(a.service))
 	route("/graphql", graph.NewHandler(graph.HandlerConfig{
 		Resolver: resolver, Tokens: tokens, Logger: a.logger, Metrics: reg, Limits: limits,
 	}))
@@ -155,7 +158,7 @@ func newService(cfg *Config, s *store.Store, logger *slog.Logger, profiles *mdmp
 		return nil, err
 	}
 	return service.New(service.Config{Store: s, Jobs: inserter, Logger: logger, PublicURL: cfg.PublicURL,
-		DEP: service.DEPConfig{BaseURL: cfg.DEPURL}, Profiles: profiles}), nil
+		DEP: service.DEPConfig{BaseURL: cfg.DEPURL}, Profiles: profiles, AppsBooks: service.AppsBooksConfig{BaseURL: cfg.AppsBooks.URL}}), nil
 }
 
 // healthz answers 200 only while the database answers.

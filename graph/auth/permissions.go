@@ -35,7 +35,8 @@ var known = []string{
 	"mdm.view_depvirtualserver", "mdm.change_depvirtualserver", "mdm.view_depdevice",
 	"mdm.change_depdevice", "mdm.view_depenrollment", "mdm.add_depenrollment",
 	"mdm.change_depenrollment", "mdm.delete_depenrollment",
-	"mdm.view_location", "mdm.view_locationasset",
+	"mdm.view_location", "mdm.add_location", "mdm.change_location", "mdm.delete_location",
+	"mdm.view_locationasset", "mdm.change_locationasset",
 	"mdm.view_softwareupdate", "mdm.change_softwareupdate",
 	"mdm.change_softwareupdateenforcement", "mdm.delete_softwareupdateenforcement",
 }

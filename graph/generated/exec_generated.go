@@ -45,6 +45,7 @@ type ResolverRoot interface {
 	Enrollment() EnrollmentResolver
 	EnrollmentConnection() EnrollmentConnectionResolver
 	Job() JobResolver
+	LocationAsset() LocationAssetResolver
 	Mutation() MutationResolver
 	PushCertificate() PushCertificateResolver
 	Query() QueryResolver
@@ -364,8 +365,41 @@ type ComplexityRoot struct {
 		Type func(childComplexity int) int
 	}
 
+	Location struct {
+		CountryCode               func(childComplexity int) int
+		CreatedAt                 func(childComplexity int) int
+		ID                        func(childComplexity int) int
+		LastSyncedAt              func(childComplexity int) int
+		LibraryUID                func(childComplexity int) int
+		MdmInfoID                 func(childComplexity int) int
+		Name                      func(childComplexity int) int
+		OrganizationName          func(childComplexity int) int
+		Platform                  func(childComplexity int) int
+		ServerTokenExpirationDate func(childComplexity int) int
+		UpdatedAt                 func(childComplexity int) int
+		WebsiteURL                func(childComplexity int) int
+	}
+
+	LocationAsset struct {
+		AdamID           func(childComplexity int) int
+		AssignedCount    func(childComplexity int) int
+		AvailableCount   func(childComplexity int) int
+		DeviceAssignable func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Location         func(childComplexity int) int
+		Name             func(childComplexity int) int
+		Platforms        func(childComplexity int) int
+		PricingParam     func(childComplexity int) int
+		ProductType      func(childComplexity int) int
+		RetiredCount     func(childComplexity int) int
+		Revocable        func(childComplexity int) int
+		TotalCount       func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
+	}
+
 	Mutation struct {
 		AllowDeviceReenrollment         func(childComplexity int, deviceID string) int
+		AssignAsset                     func(childComplexity int, locationAssetID string, deviceIds []string) int
 		AssignDEPProfile                func(childComplexity int, id string, serialNumbers []string) int
 		BlockDevice                     func(childComplexity int, id string) int
 		CancelDeviceCommand             func(childComplexity int, uuid string) int
@@ -375,6 +409,7 @@ type ComplexityRoot struct {
 		CreateEnrollment                func(childComplexity int, input model.CreateEnrollmentInput) int
 		DeleteDEPProfile                func(childComplexity int, id string) int
 		DeleteEnrollment                func(childComplexity int, id string) int
+		DeleteLocation                  func(childComplexity int, id string) int
 		EnqueueDeviceCommand            func(childComplexity int, deviceID string, requestType string, payload any) int
 		EraseDevice                     func(childComplexity int, id string, input *model.EraseDeviceInput) int
 		LockDevice                      func(childComplexity int, id string, input *model.LockDeviceInput) int
@@ -382,14 +417,18 @@ type ComplexityRoot struct {
 		PushDevices                     func(childComplexity int, filter *model.DeviceFilter) int
 		RemoveDEPProfile                func(childComplexity int, virtualServerID string, serialNumbers []string) int
 		RemoveSoftwareUpdateEnforcement func(childComplexity int, blueprintID string, platform string) int
+		RenewLocationToken              func(childComplexity int, id string, file *graphql.Upload, content *string) int
 		SetDEPDefaultProfile            func(childComplexity int, virtualServerID string, profileID *string) int
 		SetSoftwareUpdateEnforcement    func(childComplexity int, blueprintID string, input model.SoftwareUpdateEnforcementInput) int
 		SyncDEPVirtualServer            func(childComplexity int, id string, fullSync *bool) int
+		SyncLocation                    func(childComplexity int, id string) int
 		SyncSoftwareUpdates             func(childComplexity int) int
+		UnassignAsset                   func(childComplexity int, locationAssetID string, deviceIds []string) int
 		UnblockDevice                   func(childComplexity int, id string) int
 		UpdateDEPProfile                func(childComplexity int, id string, input model.DEPProfileInput) int
 		UpdatePushCertificate           func(childComplexity int, id string, input model.UpdatePushCertificateInput) int
 		UploadDEPToken                  func(childComplexity int, id string, file *graphql.Upload, content *string) int
+		UploadLocationToken             func(childComplexity int, file *graphql.Upload, content *string) int
 		UploadPushCertificate           func(childComplexity int, input model.UploadPushCertificateInput) int
 	}
 
@@ -434,6 +473,9 @@ type ComplexityRoot struct {
 		Enrollments               func(childComplexity int, first *int, after *string) int
 		Job                       func(childComplexity int, id string) int
 		Jobs                      func(childComplexity int, filter *model.JobFilter, first *int, after *string) int
+		Location                  func(childComplexity int, id string) int
+		LocationAssets            func(childComplexity int, filter *model.LocationAssetFilter, first *int, after *string) int
+		Locations                 func(childComplexity int, filter *model.LocationFilter) int
 		PushCertificate           func(childComplexity int, id string) int
 		PushCertificates          func(childComplexity int) int
 		SoftwareUpdates           func(childComplexity int, filter *model.SoftwareUpdateFilter, first *int, after *string) int
@@ -554,6 +596,9 @@ type JobResolver interface {
 	Output(ctx context.Context, obj *rivertype.JobRow) (any, error)
 	Errors(ctx context.Context, obj *rivertype.JobRow) ([]string, error)
 }
+type LocationAssetResolver interface {
+	Location(ctx context.Context, obj *store.LocationAsset) (*store.Location, error)
+}
 type MutationResolver interface {
 	BlockDevice(ctx context.Context, id string) (*store.Device, error)
 	UnblockDevice(ctx context.Context, id string) (*store.Device, error)
@@ -581,6 +626,12 @@ type MutationResolver interface {
 	SyncSoftwareUpdates(ctx context.Context) (*rivertype.JobRow, error)
 	SetSoftwareUpdateEnforcement(ctx context.Context, blueprintID string, input model.SoftwareUpdateEnforcementInput) (*model.SoftwareUpdateEnforcement, error)
 	RemoveSoftwareUpdateEnforcement(ctx context.Context, blueprintID string, platform string) (bool, error)
+	UploadLocationToken(ctx context.Context, file *graphql.Upload, content *string) (*store.Location, error)
+	RenewLocationToken(ctx context.Context, id string, file *graphql.Upload, content *string) (*store.Location, error)
+	DeleteLocation(ctx context.Context, id string) (string, error)
+	SyncLocation(ctx context.Context, id string) (*rivertype.JobRow, error)
+	AssignAsset(ctx context.Context, locationAssetID string, deviceIds []string) (*rivertype.JobRow, error)
+	UnassignAsset(ctx context.Context, locationAssetID string, deviceIds []string) (*rivertype.JobRow, error)
 }
 type PushCertificateResolver interface {
 	DaysUntilExpiry(ctx context.Context, obj *store.PushCertificate) (int, error)
@@ -605,6 +656,9 @@ type QueryResolver interface {
 	DepProfiles(ctx context.Context, virtualServerID *string) ([]*model.DEPProfile, error)
 	DepProfile(ctx context.Context, id string) (*model.DEPProfile, error)
 	SoftwareUpdates(ctx context.Context, filter *model.SoftwareUpdateFilter, first *int, after *string) (*model.SoftwareUpdateConnection, error)
+	Locations(ctx context.Context, filter *model.LocationFilter) ([]*store.Location, error)
+	Location(ctx context.Context, id string) (*store.Location, error)
+	LocationAssets(ctx context.Context, filter *model.LocationAssetFilter, first *int, after *string) ([]*store.LocationAsset, error)
 }
 type SoftwareUpdateResolver interface {
 	PostingDate(ctx context.Context, obj *store.SoftwareUpdate) (string, error)
@@ -1983,6 +2037,164 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.JobEvent.Type(childComplexity), true
 
+	case "Location.countryCode":
+		if e.ComplexityRoot.Location.CountryCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Location.CountryCode(childComplexity), true
+	case "Location.createdAt":
+		if e.ComplexityRoot.Location.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Location.CreatedAt(childComplexity), true
+	case "Location.id":
+		if e.ComplexityRoot.Location.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Location.ID(childComplexity), true
+	case "Location.lastSyncedAt":
+		if e.ComplexityRoot.Location.LastSyncedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Location.LastSyncedAt(childComplexity), true
+	case "Location.libraryUid":
+		if e.ComplexityRoot.Location.LibraryUID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Location.LibraryUID(childComplexity), true
+	case "Location.mdmInfoId":
+		if e.ComplexityRoot.Location.MdmInfoID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Location.MdmInfoID(childComplexity), true
+	case "Location.name":
+		if e.ComplexityRoot.Location.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Location.Name(childComplexity), true
+	case "Location.organizationName":
+		if e.ComplexityRoot.Location.OrganizationName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Location.OrganizationName(childComplexity), true
+	case "Location.platform":
+		if e.ComplexityRoot.Location.Platform == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Location.Platform(childComplexity), true
+	case "Location.serverTokenExpirationDate":
+		if e.ComplexityRoot.Location.ServerTokenExpirationDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Location.ServerTokenExpirationDate(childComplexity), true
+	case "Location.updatedAt":
+		if e.ComplexityRoot.Location.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Location.UpdatedAt(childComplexity), true
+	case "Location.websiteUrl":
+		if e.ComplexityRoot.Location.WebsiteURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Location.WebsiteURL(childComplexity), true
+
+	case "LocationAsset.adamId":
+		if e.ComplexityRoot.LocationAsset.AdamID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LocationAsset.AdamID(childComplexity), true
+	case "LocationAsset.assignedCount":
+		if e.ComplexityRoot.LocationAsset.AssignedCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LocationAsset.AssignedCount(childComplexity), true
+	case "LocationAsset.availableCount":
+		if e.ComplexityRoot.LocationAsset.AvailableCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LocationAsset.AvailableCount(childComplexity), true
+	case "LocationAsset.deviceAssignable":
+		if e.ComplexityRoot.LocationAsset.DeviceAssignable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LocationAsset.DeviceAssignable(childComplexity), true
+	case "LocationAsset.id":
+		if e.ComplexityRoot.LocationAsset.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LocationAsset.ID(childComplexity), true
+	case "LocationAsset.location":
+		if e.ComplexityRoot.LocationAsset.Location == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LocationAsset.Location(childComplexity), true
+	case "LocationAsset.name":
+		if e.ComplexityRoot.LocationAsset.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LocationAsset.Name(childComplexity), true
+	case "LocationAsset.platforms":
+		if e.ComplexityRoot.LocationAsset.Platforms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LocationAsset.Platforms(childComplexity), true
+	case "LocationAsset.pricingParam":
+		if e.ComplexityRoot.LocationAsset.PricingParam == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LocationAsset.PricingParam(childComplexity), true
+	case "LocationAsset.productType":
+		if e.ComplexityRoot.LocationAsset.ProductType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LocationAsset.ProductType(childComplexity), true
+	case "LocationAsset.retiredCount":
+		if e.ComplexityRoot.LocationAsset.RetiredCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LocationAsset.RetiredCount(childComplexity), true
+	case "LocationAsset.revocable":
+		if e.ComplexityRoot.LocationAsset.Revocable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LocationAsset.Revocable(childComplexity), true
+	case "LocationAsset.totalCount":
+		if e.ComplexityRoot.LocationAsset.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LocationAsset.TotalCount(childComplexity), true
+	case "LocationAsset.updatedAt":
+		if e.ComplexityRoot.LocationAsset.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LocationAsset.UpdatedAt(childComplexity), true
+
 	case "Mutation.allowDeviceReenrollment":
 		if e.ComplexityRoot.Mutation.AllowDeviceReenrollment == nil {
 			break
@@ -1994,6 +2206,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AllowDeviceReenrollment(childComplexity, args["deviceId"].(string)), true
+	case "Mutation.assignAsset":
+		if e.ComplexityRoot.Mutation.AssignAsset == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_assignAsset_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AssignAsset(childComplexity, args["locationAssetId"].(string), args["deviceIds"].([]string)), true
 	case "Mutation.assignDEPProfile":
 		if e.ComplexityRoot.Mutation.AssignDEPProfile == nil {
 			break
@@ -2093,6 +2316,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteEnrollment(childComplexity, args["id"].(string)), true
+	case "Mutation.deleteLocation":
+		if e.ComplexityRoot.Mutation.DeleteLocation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteLocation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteLocation(childComplexity, args["id"].(string)), true
 	case "Mutation.enqueueDeviceCommand":
 		if e.ComplexityRoot.Mutation.EnqueueDeviceCommand == nil {
 			break
@@ -2170,6 +2404,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveSoftwareUpdateEnforcement(childComplexity, args["blueprintId"].(string), args["platform"].(string)), true
+	case "Mutation.renewLocationToken":
+		if e.ComplexityRoot.Mutation.RenewLocationToken == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_renewLocationToken_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RenewLocationToken(childComplexity, args["id"].(string), args["file"].(*graphql.Upload), args["content"].(*string)), true
 	case "Mutation.setDEPDefaultProfile":
 		if e.ComplexityRoot.Mutation.SetDEPDefaultProfile == nil {
 			break
@@ -2203,12 +2448,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SyncDEPVirtualServer(childComplexity, args["id"].(string), args["fullSync"].(*bool)), true
+	case "Mutation.syncLocation":
+		if e.ComplexityRoot.Mutation.SyncLocation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_syncLocation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SyncLocation(childComplexity, args["id"].(string)), true
 	case "Mutation.syncSoftwareUpdates":
 		if e.ComplexityRoot.Mutation.SyncSoftwareUpdates == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Mutation.SyncSoftwareUpdates(childComplexity), true
+	case "Mutation.unassignAsset":
+		if e.ComplexityRoot.Mutation.UnassignAsset == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unassignAsset_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UnassignAsset(childComplexity, args["locationAssetId"].(string), args["deviceIds"].([]string)), true
 	case "Mutation.unblockDevice":
 		if e.ComplexityRoot.Mutation.UnblockDevice == nil {
 			break
@@ -2253,6 +2520,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UploadDEPToken(childComplexity, args["id"].(string), args["file"].(*graphql.Upload), args["content"].(*string)), true
+	case "Mutation.uploadLocationToken":
+		if e.ComplexityRoot.Mutation.UploadLocationToken == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_uploadLocationToken_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UploadLocationToken(childComplexity, args["file"].(*graphql.Upload), args["content"].(*string)), true
 	case "Mutation.uploadPushCertificate":
 		if e.ComplexityRoot.Mutation.UploadPushCertificate == nil {
 			break
@@ -2520,6 +2798,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Jobs(childComplexity, args["filter"].(*model.JobFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.location":
+		if e.ComplexityRoot.Query.Location == nil {
+			break
+		}
+
+		args, err := ec.field_Query_location_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Location(childComplexity, args["id"].(string)), true
+	case "Query.locationAssets":
+		if e.ComplexityRoot.Query.LocationAssets == nil {
+			break
+		}
+
+		args, err := ec.field_Query_locationAssets_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.LocationAssets(childComplexity, args["filter"].(*model.LocationAssetFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.locations":
+		if e.ComplexityRoot.Query.Locations == nil {
+			break
+		}
+
+		args, err := ec.field_Query_locations_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Locations(childComplexity, args["filter"].(*model.LocationFilter)), true
 	case "Query.pushCertificate":
 		if e.ComplexityRoot.Query.PushCertificate == nil {
 			break
@@ -2737,6 +3048,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("DeviceFilter", ec.unmarshalInputDeviceFilter),
 			graphql.NewInputUnmarshaler("EraseDeviceInput", ec.unmarshalInputEraseDeviceInput),
 			graphql.NewInputUnmarshaler("JobFilter", ec.unmarshalInputJobFilter),
+			graphql.NewInputUnmarshaler("LocationAssetFilter", ec.unmarshalInputLocationAssetFilter),
+			graphql.NewInputUnmarshaler("LocationFilter", ec.unmarshalInputLocationFilter),
 			graphql.NewInputUnmarshaler("LockDeviceInput", ec.unmarshalInputLockDeviceInput),
 			graphql.NewInputUnmarshaler("SoftwareUpdateEnforcementInput", ec.unmarshalInputSoftwareUpdateEnforcementInput),
 			graphql.NewInputUnmarshaler("SoftwareUpdateFilter", ec.unmarshalInputSoftwareUpdateFilter),
@@ -4033,6 +4346,121 @@ input SoftwareUpdateEnforcementInput {
   detailsUrl: String
 }
 # ---- end software updates ----
+
+# ---- Apps & Books ----
+
+extend type Query {
+  "Apps and Books locations, in creation order."
+  locations(filter: LocationFilter): [Location!]! @hasPermission(permission: "mdm.view_location")
+
+  "One location, or null."
+  location(id: ID!): Location @hasPermission(permission: "mdm.view_location")
+
+  """
+  Apps and books of the locations with Apple's licence counts, in id order: at most
+  ` + "`" + `first` + "`" + ` (1-1000, default 100) after the asset id ` + "`" + `after` + "`" + `.
+  """
+  locationAssets(filter: LocationAssetFilter, first: Int = 100, after: ID): [LocationAsset!]! @hasPermission(permission: "mdm.view_locationasset")
+}
+
+extend type Mutation {
+  """
+  Adds a location from the content token (.vpptoken) Apple Business Manager gives it: as a
+  multipart ` + "`" + `file` + "`" + `, or its text in ` + "`" + `content` + "`" + `. Apple's client/config is asked first; a token
+  that is not one, has expired or that Apple refuses is refused with the reason and changes
+  nothing. orchard then registers its notification URL with Apple, with a bearer secret of
+  its own (only its SHA-256 is kept). The token is kept sealed and never shown.
+  """
+  uploadLocationToken(file: Upload, content: String): Location! @hasPermission(permission: "mdm.add_location")
+
+  """
+  Renews a location's token with a new one of the same location (same library), in the
+  same way as uploadLocationToken; a token of another location is refused.
+  """
+  renewLocationToken(id: ID!, file: Upload, content: String): Location! @hasPermission(permission: "mdm.change_location")
+
+  "Deletes a location and orchard's record of its assets (Apple keeps its licences)."
+  deleteLocation(id: ID!): ID! @hasPermission(permission: "mdm.delete_location")
+
+  """
+  Queues a sync of a location's assets and assignments and returns its job; while one waits
+  or runs, that job is returned. A sync cut short leaves the previous counts.
+  """
+  syncLocation(id: ID!): Job! @hasPermission(permission: "mdm.change_location")
+
+  """
+  Gives devices (up to 10,000, by orchard id; they need a serial number) a licence of a
+  location asset and returns the job that does it: Apple's assets/associate in batches of
+  its limit (1,000 serial numbers), its events polled until done, then the counts moved and
+  InstallApplication (with the licence) queued for every device still managed. Refused
+  when the asset has fewer licences available than devices.
+  """
+  assignAsset(locationAssetId: ID!, deviceIds: [ID!]!): Job! @hasPermission(permission: "mdm.change_locationasset")
+
+  "Takes a location asset's licences back from devices, as assignAsset gives them."
+  unassignAsset(locationAssetId: ID!, deviceIds: [ID!]!): Job! @hasPermission(permission: "mdm.change_locationasset")
+}
+
+"Filters for locations; absent fields match every location."
+input LocationFilter {
+  name: String
+  organizationName: String
+}
+
+"Filters for location assets; absent fields match every asset."
+input LocationAssetFilter {
+  "Apple's product id."
+  adamId: String
+  "STDQ (standard quality) or PLUS (high quality, books)."
+  pricingParam: String
+  locationId: ID
+}
+
+"An Apps and Books location of Apple Business Manager. Its content token is never shown."
+type Location {
+  id: ID!
+  "The location's name in Apple Business Manager."
+  name: String!
+  organizationName: String!
+  "ISO 3166 country code of the location's store."
+  countryCode: String!
+  "Apple's uId of the location's library."
+  libraryUid: String!
+  "The store the location buys from, e.g. enterprisestore or volumestore."
+  platform: String!
+  websiteUrl: String!
+  "The id orchard registered with Apple as the location's MDM server."
+  mdmInfoId: String!
+  "When the content token expires: upload a renewed one before."
+  serverTokenExpirationDate: Time!
+  "When a sync last finished."
+  lastSyncedAt: Time
+  createdAt: Time!
+  updatedAt: Time!
+}
+
+"An app or book a location holds licences of, with Apple's counts."
+type LocationAsset {
+  id: ID!
+  location: Location!
+  "Apple's product id."
+  adamId: String!
+  pricingParam: String!
+  "App or Book."
+  productType: String!
+  "The product's name, when known (Apple's assets list gives none)."
+  name: String
+  "Platforms the product runs on (iOS, macOS, ...)."
+  platforms: [String!]!
+  "Licences can be given to devices (not only to users)."
+  deviceAssignable: Boolean!
+  revocable: Boolean!
+  assignedCount: Int!
+  availableCount: Int!
+  retiredCount: Int!
+  totalCount: Int!
+  updatedAt: Time!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -4653,6 +5081,70 @@ func (ec *executionContext) childFields_JobEvent(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type JobEvent", field.Name)
 }
 
+func (ec *executionContext) childFields_Location(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Location_id(ctx, field)
+	case "name":
+		return ec.fieldContext_Location_name(ctx, field)
+	case "organizationName":
+		return ec.fieldContext_Location_organizationName(ctx, field)
+	case "countryCode":
+		return ec.fieldContext_Location_countryCode(ctx, field)
+	case "libraryUid":
+		return ec.fieldContext_Location_libraryUid(ctx, field)
+	case "platform":
+		return ec.fieldContext_Location_platform(ctx, field)
+	case "websiteUrl":
+		return ec.fieldContext_Location_websiteUrl(ctx, field)
+	case "mdmInfoId":
+		return ec.fieldContext_Location_mdmInfoId(ctx, field)
+	case "serverTokenExpirationDate":
+		return ec.fieldContext_Location_serverTokenExpirationDate(ctx, field)
+	case "lastSyncedAt":
+		return ec.fieldContext_Location_lastSyncedAt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Location_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Location_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Location", field.Name)
+}
+
+func (ec *executionContext) childFields_LocationAsset(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_LocationAsset_id(ctx, field)
+	case "location":
+		return ec.fieldContext_LocationAsset_location(ctx, field)
+	case "adamId":
+		return ec.fieldContext_LocationAsset_adamId(ctx, field)
+	case "pricingParam":
+		return ec.fieldContext_LocationAsset_pricingParam(ctx, field)
+	case "productType":
+		return ec.fieldContext_LocationAsset_productType(ctx, field)
+	case "name":
+		return ec.fieldContext_LocationAsset_name(ctx, field)
+	case "platforms":
+		return ec.fieldContext_LocationAsset_platforms(ctx, field)
+	case "deviceAssignable":
+		return ec.fieldContext_LocationAsset_deviceAssignable(ctx, field)
+	case "revocable":
+		return ec.fieldContext_LocationAsset_revocable(ctx, field)
+	case "assignedCount":
+		return ec.fieldContext_LocationAsset_assignedCount(ctx, field)
+	case "availableCount":
+		return ec.fieldContext_LocationAsset_availableCount(ctx, field)
+	case "retiredCount":
+		return ec.fieldContext_LocationAsset_retiredCount(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_LocationAsset_totalCount(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_LocationAsset_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LocationAsset", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -4951,6 +5443,28 @@ func (ec *executionContext) field_Mutation_allowDeviceReenrollment_args(ctx cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_assignAsset_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "locationAssetId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["locationAssetId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "deviceIds",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["deviceIds"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_assignDEPProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5072,6 +5586,20 @@ func (ec *executionContext) field_Mutation_deleteDEPProfile_args(ctx context.Con
 }
 
 func (ec *executionContext) field_Mutation_deleteEnrollment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteLocation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -5231,6 +5759,36 @@ func (ec *executionContext) field_Mutation_removeSoftwareUpdateEnforcement_args(
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_renewLocationToken_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "file",
+		func(ctx context.Context, v any) (*graphql.Upload, error) {
+			return ec.unmarshalOUpload2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["file"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "content",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["content"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_setDEPDefaultProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5294,6 +5852,42 @@ func (ec *executionContext) field_Mutation_syncDEPVirtualServer_args(ctx context
 		return nil, err
 	}
 	args["fullSync"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_syncLocation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_unassignAsset_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "locationAssetId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["locationAssetId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "deviceIds",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["deviceIds"] = arg1
 	return args, nil
 }
 
@@ -5382,6 +5976,28 @@ func (ec *executionContext) field_Mutation_uploadDEPToken_args(ctx context.Conte
 		return nil, err
 	}
 	args["content"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_uploadLocationToken_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "file",
+		func(ctx context.Context, v any) (*graphql.Upload, error) {
+			return ec.unmarshalOUpload2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["file"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "content",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["content"] = arg1
 	return args, nil
 }
 
@@ -5672,6 +6288,64 @@ func (ec *executionContext) field_Query_jobs_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_locationAssets_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.LocationAssetFilter, error) {
+			return ec.unmarshalOLocationAssetFilter2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐLocationAssetFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_location_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_locations_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.LocationFilter, error) {
+			return ec.unmarshalOLocationFilter2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐLocationFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
 	return args, nil
 }
 
@@ -11332,6 +12006,613 @@ func (ec *executionContext) fieldContext_JobEvent_job(_ context.Context, field g
 	return fc, nil
 }
 
+func (ec *executionContext) _Location_id(ctx context.Context, field graphql.CollectedField, obj *store.Location) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Location_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Location_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Location", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Location_name(ctx context.Context, field graphql.CollectedField, obj *store.Location) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Location_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Location_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Location", field, false, false, "String")
+}
+
+func (ec *executionContext) _Location_organizationName(ctx context.Context, field graphql.CollectedField, obj *store.Location) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Location_organizationName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrganizationName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Location_organizationName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Location", field, false, false, "String")
+}
+
+func (ec *executionContext) _Location_countryCode(ctx context.Context, field graphql.CollectedField, obj *store.Location) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Location_countryCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CountryCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Location_countryCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Location", field, false, false, "String")
+}
+
+func (ec *executionContext) _Location_libraryUid(ctx context.Context, field graphql.CollectedField, obj *store.Location) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Location_libraryUid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LibraryUID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Location_libraryUid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Location", field, false, false, "String")
+}
+
+func (ec *executionContext) _Location_platform(ctx context.Context, field graphql.CollectedField, obj *store.Location) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Location_platform(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Platform, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Location_platform(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Location", field, false, false, "String")
+}
+
+func (ec *executionContext) _Location_websiteUrl(ctx context.Context, field graphql.CollectedField, obj *store.Location) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Location_websiteUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WebsiteURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Location_websiteUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Location", field, false, false, "String")
+}
+
+func (ec *executionContext) _Location_mdmInfoId(ctx context.Context, field graphql.CollectedField, obj *store.Location) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Location_mdmInfoId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MdmInfoID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Location_mdmInfoId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Location", field, false, false, "String")
+}
+
+func (ec *executionContext) _Location_serverTokenExpirationDate(ctx context.Context, field graphql.CollectedField, obj *store.Location) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Location_serverTokenExpirationDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ServerTokenExpirationDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Location_serverTokenExpirationDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Location", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Location_lastSyncedAt(ctx context.Context, field graphql.CollectedField, obj *store.Location) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Location_lastSyncedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastSyncedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Location_lastSyncedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Location", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Location_createdAt(ctx context.Context, field graphql.CollectedField, obj *store.Location) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Location_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Location_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Location", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Location_updatedAt(ctx context.Context, field graphql.CollectedField, obj *store.Location) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Location_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Location_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Location", field, false, false, "Time")
+}
+
+func (ec *executionContext) _LocationAsset_id(ctx context.Context, field graphql.CollectedField, obj *store.LocationAsset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LocationAsset_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LocationAsset_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LocationAsset", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LocationAsset_location(ctx context.Context, field graphql.CollectedField, obj *store.LocationAsset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LocationAsset_location(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LocationAsset().Location(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *store.Location) graphql.Marshaler {
+			return ec.marshalNLocation2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐLocation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LocationAsset_location(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LocationAsset",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Location(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LocationAsset_adamId(ctx context.Context, field graphql.CollectedField, obj *store.LocationAsset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LocationAsset_adamId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AdamID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LocationAsset_adamId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LocationAsset", field, false, false, "String")
+}
+
+func (ec *executionContext) _LocationAsset_pricingParam(ctx context.Context, field graphql.CollectedField, obj *store.LocationAsset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LocationAsset_pricingParam(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PricingParam, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LocationAsset_pricingParam(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LocationAsset", field, false, false, "String")
+}
+
+func (ec *executionContext) _LocationAsset_productType(ctx context.Context, field graphql.CollectedField, obj *store.LocationAsset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LocationAsset_productType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProductType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LocationAsset_productType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LocationAsset", field, false, false, "String")
+}
+
+func (ec *executionContext) _LocationAsset_name(ctx context.Context, field graphql.CollectedField, obj *store.LocationAsset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LocationAsset_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LocationAsset_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LocationAsset", field, false, false, "String")
+}
+
+func (ec *executionContext) _LocationAsset_platforms(ctx context.Context, field graphql.CollectedField, obj *store.LocationAsset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LocationAsset_platforms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Platforms, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LocationAsset_platforms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LocationAsset", field, false, false, "String")
+}
+
+func (ec *executionContext) _LocationAsset_deviceAssignable(ctx context.Context, field graphql.CollectedField, obj *store.LocationAsset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LocationAsset_deviceAssignable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeviceAssignable, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LocationAsset_deviceAssignable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LocationAsset", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _LocationAsset_revocable(ctx context.Context, field graphql.CollectedField, obj *store.LocationAsset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LocationAsset_revocable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Revocable, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LocationAsset_revocable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LocationAsset", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _LocationAsset_assignedCount(ctx context.Context, field graphql.CollectedField, obj *store.LocationAsset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LocationAsset_assignedCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AssignedCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LocationAsset_assignedCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LocationAsset", field, false, false, "Int")
+}
+
+func (ec *executionContext) _LocationAsset_availableCount(ctx context.Context, field graphql.CollectedField, obj *store.LocationAsset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LocationAsset_availableCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AvailableCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LocationAsset_availableCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LocationAsset", field, false, false, "Int")
+}
+
+func (ec *executionContext) _LocationAsset_retiredCount(ctx context.Context, field graphql.CollectedField, obj *store.LocationAsset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LocationAsset_retiredCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RetiredCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LocationAsset_retiredCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LocationAsset", field, false, false, "Int")
+}
+
+func (ec *executionContext) _LocationAsset_totalCount(ctx context.Context, field graphql.CollectedField, obj *store.LocationAsset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LocationAsset_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LocationAsset_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LocationAsset", field, false, false, "Int")
+}
+
+func (ec *executionContext) _LocationAsset_updatedAt(ctx context.Context, field graphql.CollectedField, obj *store.LocationAsset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LocationAsset_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LocationAsset_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LocationAsset", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Mutation_blockDevice(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12938,6 +14219,378 @@ func (ec *executionContext) fieldContext_Mutation_removeSoftwareUpdateEnforcemen
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_uploadLocationToken(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_uploadLocationToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UploadLocationToken(ctx, fc.Args["file"].(*graphql.Upload), fc.Args["content"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.add_location")
+				if err != nil {
+					var zeroVal *store.Location
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *store.Location
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.Location) graphql.Marshaler {
+			return ec.marshalNLocation2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐLocation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_uploadLocationToken(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Location(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_uploadLocationToken_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_renewLocationToken(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_renewLocationToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RenewLocationToken(ctx, fc.Args["id"].(string), fc.Args["file"].(*graphql.Upload), fc.Args["content"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_location")
+				if err != nil {
+					var zeroVal *store.Location
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *store.Location
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.Location) graphql.Marshaler {
+			return ec.marshalNLocation2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐLocation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_renewLocationToken(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Location(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_renewLocationToken_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteLocation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteLocation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteLocation(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.delete_location")
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteLocation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteLocation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_syncLocation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_syncLocation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SyncLocation(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_location")
+				if err != nil {
+					var zeroVal *rivertype.JobRow
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *rivertype.JobRow
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *rivertype.JobRow) graphql.Marshaler {
+			return ec.marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_syncLocation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Job(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_syncLocation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_assignAsset(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_assignAsset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AssignAsset(ctx, fc.Args["locationAssetId"].(string), fc.Args["deviceIds"].([]string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_locationasset")
+				if err != nil {
+					var zeroVal *rivertype.JobRow
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *rivertype.JobRow
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *rivertype.JobRow) graphql.Marshaler {
+			return ec.marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_assignAsset(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Job(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_assignAsset_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_unassignAsset(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_unassignAsset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UnassignAsset(ctx, fc.Args["locationAssetId"].(string), fc.Args["deviceIds"].([]string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_locationasset")
+				if err != nil {
+					var zeroVal *rivertype.JobRow
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *rivertype.JobRow
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *rivertype.JobRow) graphql.Marshaler {
+			return ec.marshalNJob2ᚖgithubᚗcomᚋriverqueueᚋriverᚋrivertypeᚐJobRow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_unassignAsset(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Job(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_unassignAsset_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14407,6 +16060,192 @@ func (ec *executionContext) fieldContext_Query_softwareUpdates(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_softwareUpdates_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_locations(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_locations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Locations(ctx, fc.Args["filter"].(*model.LocationFilter))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_location")
+				if err != nil {
+					var zeroVal []*store.Location
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal []*store.Location
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.Location) graphql.Marshaler {
+			return ec.marshalNLocation2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐLocationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_locations(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Location(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_locations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_location(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_location(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Location(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_location")
+				if err != nil {
+					var zeroVal *store.Location
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *store.Location
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.Location) graphql.Marshaler {
+			return ec.marshalOLocation2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐLocation(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_location(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Location(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_location_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_locationAssets(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_locationAssets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().LocationAssets(ctx, fc.Args["filter"].(*model.LocationAssetFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_locationasset")
+				if err != nil {
+					var zeroVal []*store.LocationAsset
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal []*store.LocationAsset
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.LocationAsset) graphql.Marshaler {
+			return ec.marshalNLocationAsset2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐLocationAssetᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_locationAssets(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LocationAsset(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_locationAssets_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -16820,6 +18659,111 @@ func UnmarshalJobFilter(ctx context.Context, raw any) (model.JobFilter, error) {
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputLocationAssetFilter(ctx context.Context, obj any) (model.LocationAssetFilter, error) {
+	var it model.LocationAssetFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"adamId", "pricingParam", "locationId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "adamId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adamId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdamID = data
+		case "pricingParam":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pricingParam"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PricingParam = data
+		case "locationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("locationId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LocationID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalLocationAssetFilter unmarshals raw into the LocationAssetFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalLocationAssetFilter(ctx context.Context, raw any) (model.LocationAssetFilter, error) {
+	var out model.LocationAssetFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "LocationAssetFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputLocationFilter(ctx context.Context, obj any) (model.LocationFilter, error) {
+	var it model.LocationFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "organizationName"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "organizationName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("organizationName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrganizationName = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalLocationFilter unmarshals raw into the LocationFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalLocationFilter(ctx context.Context, raw any) (model.LocationFilter, error) {
+	var out model.LocationFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "LocationFilter", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputLockDeviceInput(ctx context.Context, obj any) (model.LockDeviceInput, error) {
 	var it model.LockDeviceInput
 	if obj == nil {
@@ -19094,6 +21038,193 @@ func (ec *executionContext) _JobEvent(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var locationImplementors = []string{"Location"}
+
+func (ec *executionContext) _Location(ctx context.Context, sel ast.SelectionSet, obj *store.Location) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, locationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Location")
+		case "id":
+			out.Values[i] = ec._Location_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._Location_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "organizationName":
+			out.Values[i] = ec._Location_organizationName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "countryCode":
+			out.Values[i] = ec._Location_countryCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "libraryUid":
+			out.Values[i] = ec._Location_libraryUid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "platform":
+			out.Values[i] = ec._Location_platform(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "websiteUrl":
+			out.Values[i] = ec._Location_websiteUrl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mdmInfoId":
+			out.Values[i] = ec._Location_mdmInfoId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "serverTokenExpirationDate":
+			out.Values[i] = ec._Location_serverTokenExpirationDate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastSyncedAt":
+			out.Values[i] = ec._Location_lastSyncedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Location_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Location_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var locationAssetImplementors = []string{"LocationAsset"}
+
+func (ec *executionContext) _LocationAsset(ctx context.Context, sel ast.SelectionSet, obj *store.LocationAsset) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, locationAssetImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LocationAsset")
+		case "id":
+			out.Values[i] = ec._LocationAsset_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "location":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LocationAsset_location(ctx, field, obj)
+				})
+		case "adamId":
+			out.Values[i] = ec._LocationAsset_adamId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pricingParam":
+			out.Values[i] = ec._LocationAsset_pricingParam(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "productType":
+			out.Values[i] = ec._LocationAsset_productType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._LocationAsset_name(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "platforms":
+			out.Values[i] = ec._LocationAsset_platforms(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deviceAssignable":
+			out.Values[i] = ec._LocationAsset_deviceAssignable(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "revocable":
+			out.Values[i] = ec._LocationAsset_revocable(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "assignedCount":
+			out.Values[i] = ec._LocationAsset_assignedCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "availableCount":
+			out.Values[i] = ec._LocationAsset_availableCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "retiredCount":
+			out.Values[i] = ec._LocationAsset_retiredCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.Values[i] = ec._LocationAsset_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._LocationAsset_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -19291,6 +21422,48 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "removeSoftwareUpdateEnforcement":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_removeSoftwareUpdateEnforcement(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uploadLocationToken":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_uploadLocationToken(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "renewLocationToken":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_renewLocationToken(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteLocation":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteLocation(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "syncLocation":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_syncLocation(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "assignAsset":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_assignAsset(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unassignAsset":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_unassignAsset(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -19604,6 +21777,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_softwareUpdates(ctx, field)
+				})
+		case "locations":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_locations(ctx, field)
+				})
+		case "location":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_location(ctx, field)
+				})
+		case "locationAssets":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_locationAssets(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -20722,6 +22913,35 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 	return res
 }
 
+func (ec *executionContext) unmarshalNID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
 	res, err := graphql.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -20844,6 +23064,54 @@ func (ec *executionContext) unmarshalNJobState2githubᚗcomᚋorchardmdmᚋorcha
 
 func (ec *executionContext) marshalNJobState2githubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐJobState(ctx context.Context, sel ast.SelectionSet, v model.JobState) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNLocation2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐLocationᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.Location) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLocation2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐLocation(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNLocation2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐLocation(ctx context.Context, sel ast.SelectionSet, v *store.Location) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Location!")
+		return graphql.Null
+	}
+	return ec._Location(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNLocationAsset2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐLocationAssetᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.LocationAsset) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLocationAsset2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐLocationAsset(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNLocationAsset2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐLocationAsset(ctx context.Context, sel ast.SelectionSet, v *store.LocationAsset) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LocationAsset!")
+		return graphql.Null
+	}
+	return ec._LocationAsset(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
@@ -21403,6 +23671,29 @@ func (ec *executionContext) marshalOJobState2ᚖgithubᚗcomᚋorchardmdmᚋorch
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOLocation2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐLocation(ctx context.Context, sel ast.SelectionSet, v *store.Location) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Location(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOLocationAssetFilter2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐLocationAssetFilter(ctx context.Context, v any) (*model.LocationAssetFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputLocationAssetFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOLocationFilter2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐLocationFilter(ctx context.Context, v any) (*model.LocationFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputLocationFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOLockDeviceInput2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐLockDeviceInput(ctx context.Context, v any) (*model.LockDeviceInput, error) {

@@ -254,6 +254,21 @@ type JobFilter struct {
 	State *JobState `json:"state,omitempty"`
 }
 
+// Filters for location assets; absent fields match every asset.
+type LocationAssetFilter struct {
+	// Apple's product id.
+	AdamID *string `json:"adamId,omitempty"`
+	// STDQ (standard quality) or PLUS (high quality, books).
+	PricingParam *string `json:"pricingParam,omitempty"`
+	LocationID   *string `json:"locationId,omitempty"`
+}
+
+// Filters for locations; absent fields match every location.
+type LocationFilter struct {
+	Name             *string `json:"name,omitempty"`
+	OrganizationName *string `json:"organizationName,omitempty"`
+}
+
 // Options of a DeviceLock command.
 type LockDeviceInput struct {
 	// Message shown on the lock screen (iOS, iPadOS; macOS 10.14 and later).

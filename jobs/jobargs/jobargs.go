@@ -144,3 +144,36 @@ func (IdentityRenewal) Kind() string { return "identity_renewal" }
 func (IdentityRenewal) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: time.Hour}}
 }
+
+// LocationSync syncs one Apps and Books location's assets and assignments.
+type LocationSync struct {
+	LocationID int64 `json:"location_id" river:"unique"`
+}
+
+// Kind names the job.
+func (LocationSync) Kind() string { return "location_sync" }
+
+// InsertOpts keep one sync per location queued or running.
+func (LocationSync) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: queuedOrRunning}}
+}
+
+// LocationSyncAll queues a sync of every location (the periodic job).
+type LocationSyncAll struct{}
+
+// Kind names the job.
+func (LocationSyncAll) Kind() string { return "location_sync_all" }
+
+// LocationAssign carries out a licence operation: Apple's associate or
+// disassociate calls in batches, then the events' polling.
+type LocationAssign struct {
+	OperationID int64 `json:"operation_id" river:"unique"`
+}
+
+// Kind names the job.
+func (LocationAssign) Kind() string { return "location_assign" }
+
+// InsertOpts keep one job per operation queued or running.
+func (LocationAssign) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: queuedOrRunning}}
+}
