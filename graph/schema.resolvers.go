@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/orchardmdm/orchard/graph/generated"
@@ -18,6 +19,19 @@ import (
 // TotalCount is the resolver for the totalCount field.
 func (r *auditEventConnectionResolver) TotalCount(ctx context.Context, obj *model.AuditEventConnection) (int, error) {
 	return r.Store.CountAuditEvents(ctx)
+}
+
+// InventoryInterval is the resolver for the inventoryInterval field.
+func (r *blueprintResolver) InventoryInterval(ctx context.Context, obj *store.Blueprint) (int, error) {
+	return int(obj.InventoryInterval / time.Second), nil
+}
+
+// RecoveryPasswordRotationDays is the resolver for the recoveryPasswordRotationDays field.
+func (r *blueprintResolver) RecoveryPasswordRotationDays(ctx context.Context, obj *store.Blueprint) (*int, error) {
+	if obj.RecoveryPasswordRotationDays == 0 {
+		return nil, nil
+	}
+	return &obj.RecoveryPasswordRotationDays, nil
 }
 
 // TotalCount is the resolver for the totalCount field.
@@ -106,6 +120,31 @@ func (r *deviceResolver) Users(ctx context.Context, obj *store.Device) ([]*store
 // LockPin is the resolver for the lockPin field.
 func (r *deviceResolver) LockPin(ctx context.Context, obj *store.Device) (*string, error) {
 	return r.revealSecret(ctx, obj, lockPINColumn)
+}
+
+// InventoryUpdatedAt is the resolver for the inventoryUpdatedAt field.
+func (r *deviceResolver) InventoryUpdatedAt(ctx context.Context, obj *store.Device) (*time.Time, error) {
+	return r.inventoryUpdatedAt(ctx, obj)
+}
+
+// InstalledApplications is the resolver for the installedApplications field.
+func (r *deviceResolver) InstalledApplications(ctx context.Context, obj *store.Device, first *int, after *string) (*model.InstalledApplicationConnection, error) {
+	return r.installedApplications(ctx, obj, first, after)
+}
+
+// Certificates is the resolver for the certificates field.
+func (r *deviceResolver) Certificates(ctx context.Context, obj *store.Device, first *int, after *string) (*model.DeviceCertificateConnection, error) {
+	return r.deviceCertificates(ctx, obj, first, after)
+}
+
+// Profiles is the resolver for the profiles field.
+func (r *deviceResolver) Profiles(ctx context.Context, obj *store.Device, first *int, after *string) (*model.DeviceProfileConnection, error) {
+	return r.deviceProfiles(ctx, obj, first, after)
+}
+
+// Certificate is the resolver for the certificate field.
+func (r *deviceCertificateResolver) Certificate(ctx context.Context, obj *store.DeviceCertificate) (string, error) {
+	return certificatePEM(obj), nil
 }
 
 // Status is the resolver for the status field.
@@ -288,6 +327,26 @@ func (r *mutationResolver) RemoveDEPProfile(ctx context.Context, virtualServerID
 	return r.removeDEPProfile(ctx, virtualServerID, serialNumbers)
 }
 
+// UpdateBlueprint is the resolver for the updateBlueprint field.
+func (r *mutationResolver) UpdateBlueprint(ctx context.Context, id string, input model.UpdateBlueprintInput) (*store.Blueprint, error) {
+	return r.updateBlueprint(ctx, id, input)
+}
+
+// DeleteBlueprint is the resolver for the deleteBlueprint field.
+func (r *mutationResolver) DeleteBlueprint(ctx context.Context, id string) (string, error) {
+	return r.deleteBlueprint(ctx, id)
+}
+
+// AssignBlueprint is the resolver for the assignBlueprint field.
+func (r *mutationResolver) AssignBlueprint(ctx context.Context, deviceIds []string, blueprintID string) (int, error) {
+	return r.assignBlueprint(ctx, deviceIds, blueprintID)
+}
+
+// SetRecoveryPassword is the resolver for the setRecoveryPassword field.
+func (r *mutationResolver) SetRecoveryPassword(ctx context.Context, deviceID string) (*store.DeviceCommand, error) {
+	return r.setRecoveryPassword(ctx, deviceID)
+}
+
 // DaysUntilExpiry is the resolver for the daysUntilExpiry field.
 func (r *pushCertificateResolver) DaysUntilExpiry(ctx context.Context, obj *store.PushCertificate) (int, error) {
 	return daysUntilExpiry(obj), nil
@@ -383,15 +442,28 @@ func (r *queryResolver) DepProfile(ctx context.Context, id string) (*model.DEPPr
 	return r.depProfile(ctx, id)
 }
 
+// Blueprint is the resolver for the blueprint field.
+func (r *queryResolver) Blueprint(ctx context.Context, id string) (*store.Blueprint, error) {
+	return r.blueprint(ctx, id)
+}
+
 // JobEvents is the resolver for the jobEvents field.
 func (r *subscriptionResolver) JobEvents(ctx context.Context, kinds []string, ids []string) (<-chan *model.JobEvent, error) {
 	return r.jobEvents(ctx, kinds, ids)
+}
+
+// DeviceCommandEvents is the resolver for the deviceCommandEvents field.
+func (r *subscriptionResolver) DeviceCommandEvents(ctx context.Context, deviceID *string, status *model.DeviceCommandStatus) (<-chan *model.DeviceCommandEvent, error) {
+	return r.deviceCommandEvents(ctx, deviceID, status)
 }
 
 // AuditEventConnection returns generated.AuditEventConnectionResolver implementation.
 func (r *Resolver) AuditEventConnection() generated.AuditEventConnectionResolver {
 	return &auditEventConnectionResolver{r}
 }
+
+// Blueprint returns generated.BlueprintResolver implementation.
+func (r *Resolver) Blueprint() generated.BlueprintResolver { return &blueprintResolver{r} }
 
 // BlueprintConnection returns generated.BlueprintConnectionResolver implementation.
 func (r *Resolver) BlueprintConnection() generated.BlueprintConnectionResolver {
@@ -419,6 +491,11 @@ func (r *Resolver) DEPVirtualServer() generated.DEPVirtualServerResolver {
 
 // Device returns generated.DeviceResolver implementation.
 func (r *Resolver) Device() generated.DeviceResolver { return &deviceResolver{r} }
+
+// DeviceCertificate returns generated.DeviceCertificateResolver implementation.
+func (r *Resolver) DeviceCertificate() generated.DeviceCertificateResolver {
+	return &deviceCertificateResolver{r}
+}
 
 // DeviceCommand returns generated.DeviceCommandResolver implementation.
 func (r *Resolver) DeviceCommand() generated.DeviceCommandResolver { return &deviceCommandResolver{r} }
@@ -455,6 +532,7 @@ func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subsc
 
 type (
 	auditEventConnectionResolver struct{ *Resolver }
+	blueprintResolver            struct{ *Resolver }
 	blueprintConnectionResolver  struct{ *Resolver }
 	dEPDeviceResolver            struct{ *Resolver }
 	dEPDeviceConnectionResolver  struct{ *Resolver }
@@ -462,6 +540,7 @@ type (
 	dEPTokenResolver             struct{ *Resolver }
 	dEPVirtualServerResolver     struct{ *Resolver }
 	deviceResolver               struct{ *Resolver }
+	deviceCertificateResolver    struct{ *Resolver }
 	deviceCommandResolver        struct{ *Resolver }
 	deviceConnectionResolver     struct{ *Resolver }
 	enrollmentResolver           struct{ *Resolver }

@@ -36,6 +36,9 @@ func Register(workers *river.Workers, deps Deps) error {
 	if err := river.AddWorkerSafely(workers, &PushCertExpiryWorker{store: deps.Store, logger: deps.Logger}); err != nil {
 		return err
 	}
+	if err := river.AddWorkerSafely(workers, &InventoryWorker{service: deps.Service}); err != nil {
+		return err
+	}
 	return registerDEP(workers, deps)
 }
 
@@ -60,11 +63,14 @@ type Schedule struct {
 	PushCertExpiry time.Duration
 	// DEPSync is how often every DEP virtual server syncs; 0 turns it off.
 	DEPSync time.Duration
+	// Inventory is how often due inventories are requested; 0 turns it off.
+	Inventory time.Duration
 }
 
 // DefaultSchedule is what orchard runs without configuration.
 func DefaultSchedule() Schedule {
-	return Schedule{TokenCleanup: 24 * time.Hour, PushCertExpiry: 24 * time.Hour, DEPSync: 30 * time.Minute}
+	return Schedule{TokenCleanup: 24 * time.Hour, PushCertExpiry: 24 * time.Hour, DEPSync: 30 * time.Minute,
+		Inventory: jobargs.DefaultInventoryEvery}
 }
 
 // PeriodicJobs turns a schedule into River periodic jobs; a zero interval
@@ -81,5 +87,6 @@ func PeriodicJobs(s Schedule) []*river.PeriodicJob {
 			func() (river.JobArgs, *river.InsertOpts) { return jobargs.PushCertExpiry{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}))
 	}
+	periodic = append(periodic, inventoryPeriodicJob(s.Inventory)...)
 	return append(periodic, depPeriodicJobs(s)...)
 }
