@@ -2,8 +2,8 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"encoding/pem"
+	"errors"
 	"time"
 
 	"github.com/orchardmdm/orchard/graph/auth"

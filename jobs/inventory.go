@@ -18,7 +18,9 @@ type InventoryWorker struct {
 
 // Timeout: a run over a large fleet may take a while; the batches it
 // committed stay done when it is cut short.
-func (w *InventoryWorker) Timeout(*river.Job[jobargs.Inventory]) time.Duration { return 10 * time.Minute }
+func (w *InventoryWorker) Timeout(*river.Job[jobargs.Inventory]) time.Duration {
+	return 10 * time.Minute
+}
 
 // Work queues the due inventories and recovery passwords, and reports counts.
 func (w *InventoryWorker) Work(ctx context.Context, job *river.Job[jobargs.Inventory]) error {

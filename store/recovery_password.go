@@ -56,9 +56,9 @@ const recoveryCommandPending = `EXISTS (SELECT 1 FROM mdm_device_commands c WHER
 type RecoveryPasswordState struct {
 	HasCurrent bool
 	// HasPending: a new password is out with the device, unanswered.
-	HasPending bool
-	SetAt                  *time.Time
-	SecretError            string
+	HasPending  bool
+	SetAt       *time.Time
+	SecretError string
 }
 
 // RecoveryPasswordState reads a device's recovery password state.
