@@ -112,8 +112,14 @@ func TestBlueprintSettingsAndRefusals(t *testing.T) {
 			_, err := svc.UpdateBlueprint(ctx, "t", b.ID, service.BlueprintPatch{InventoryInterval: &zero})
 			return err
 		}},
-		{"update: name taken", service.Invalid, func() error { _, err := svc.UpdateBlueprint(ctx, "t", b.ID, service.BlueprintPatch{Name: &name}); return err }},
-		{"update: unknown level", service.Invalid, func() error { _, err := svc.UpdateBlueprint(ctx, "t", b.ID, service.BlueprintPatch{CollectProfiles: &bad}); return err }},
+		{"update: name taken", service.Invalid, func() error {
+			_, err := svc.UpdateBlueprint(ctx, "t", b.ID, service.BlueprintPatch{Name: &name})
+			return err
+		}},
+		{"update: unknown level", service.Invalid, func() error {
+			_, err := svc.UpdateBlueprint(ctx, "t", b.ID, service.BlueprintPatch{CollectProfiles: &bad})
+			return err
+		}},
 		{"update: unknown blueprint", service.NotFound, func() error { _, err := svc.UpdateBlueprint(ctx, "t", 999, service.BlueprintPatch{}); return err }},
 		{"delete: in use", service.Invalid, func() error { return svc.DeleteBlueprint(ctx, "t", used.ID) }},
 		{"delete: unknown", service.NotFound, func() error { return svc.DeleteBlueprint(ctx, "t", 999) }},
