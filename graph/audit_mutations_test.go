@@ -105,6 +105,8 @@ func auditSteps(t *testing.T, api *testAPI, admin, depToken string) []auditStep 
 		push_magic = 'magic', push_topic = $1`, topic)
 	must(t, err)
 	d := func(i int) string { return fmt.Sprint(devices[i]) }
+	spare, err := api.store.CreateBlueprint(context.Background(), "Spare")
+	must(t, err)
 	var s auditState
 	steps := []auditStep{
 		{mutation: "uploadPushCertificate", good: fixed(fmt.Sprintf(`mutation { uploadPushCertificate(input: {name: "main",
@@ -127,6 +129,14 @@ func auditSteps(t *testing.T, api *testAPI, admin, depToken string) []auditStep 
 		{mutation: "removeSoftwareUpdateEnforcement", good: s.withBlueprint(`mutation($b: ID!) {
 			removeSoftwareUpdateEnforcement(blueprintId: $b, platform: "macOS") }`),
 			bad: `mutation { removeSoftwareUpdateEnforcement(blueprintId: "1", platform: "Amiga") }`},
+		{mutation: "updateBlueprint", good: s.withBlueprint(`mutation($b: ID!) { updateBlueprint(id: $b, input: {name: "Laptops 2"}) { id } }`),
+			bad: `mutation { updateBlueprint(id: "999999", input: {name: "x"}) { id } }`},
+		{mutation: "assignBlueprint", good: s.withBlueprint(`mutation($b: ID!) { assignBlueprint(deviceIds: ["` + d(0) + `"], blueprintId: $b) }`),
+			bad: `mutation { assignBlueprint(deviceIds: [], blueprintId: "1") }`},
+		{mutation: "deleteBlueprint", good: fixed(`mutation { deleteBlueprint(id: "` + fmt.Sprint(spare.ID) + `") }`),
+			bad: `mutation { deleteBlueprint(id: "999999") }`},
+		{mutation: "setRecoveryPassword", good: fixed(`mutation { setRecoveryPassword(deviceId: "` + d(0) + `") { uuid } }`),
+			bad: `mutation { setRecoveryPassword(deviceId: "999999") { uuid } }`},
 		{mutation: "syncSoftwareUpdates", good: fixed(`mutation { syncSoftwareUpdates { id } }`),
 			bad: `mutation { syncSoftwareUpdates { noSuchField } }`},
 		{mutation: "createEnrollment", good: fixed(`mutation { createEnrollment(input: {name: "Staff"}) { id } }`),

@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 
-	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/graph/model"
 	"github.com/orchardmdm/orchard/store"
 )
@@ -25,9 +24,4 @@ func (r *Resolver) listBlueprints(ctx context.Context, first *int, after *string
 			return &model.BlueprintEdge{Cursor: cursor, Node: n}
 		})
 	return conn, nil
-}
-
-func (r *Resolver) createBlueprint(ctx context.Context, in model.CreateBlueprintInput) (*store.Blueprint, error) {
-	b, err := r.Service.CreateBlueprint(ctx, auth.FromContext(ctx).Actor(), in.Name)
-	return &b, err
 }

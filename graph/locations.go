@@ -110,8 +110,8 @@ func (r *Resolver) assignAsset(ctx context.Context, assetID string, deviceIDs []
 	if err != nil {
 		return nil, err
 	}
-	if len(deviceIDs) > service.MaxAssignDevices {
-		return nil, BadInput("at most %d devices at once", service.MaxAssignDevices)
+	if len(deviceIDs) > service.MaxLicenceDevices {
+		return nil, BadInput("at most %d devices at once", service.MaxLicenceDevices)
 	}
 	ids := make([]int64, len(deviceIDs))
 	for i, d := range deviceIDs {

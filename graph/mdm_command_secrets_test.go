@@ -83,7 +83,7 @@ func TestSecondLockKeepsTheFirstPINRecoverable(t *testing.T) {
 	}
 }
 
-// TestEnqueuedSecretsAreSealedAndSealedAnswersStillRead: a SetRecoveryLock
+// TestEnqueuedSecretsAreSealedAndSealedAnswersStillRead: a VerifyRecoveryLock
 // queued through enqueueDeviceCommand is never stored in the clear and is
 // gone once answered; a sealed SecurityInfo answer still reads through
 // DeviceCommand.result, audited.
@@ -96,23 +96,23 @@ func TestEnqueuedSecretsAreSealedAndSealedAnswersStillRead(t *testing.T) {
 	const enqueue = `mutation($id: ID!, $type: String!, $payload: JSON) {
   enqueueDeviceCommand(deviceId: $id, requestType: $type, payload: $payload) { uuid } }`
 	var out struct{ EnqueueDeviceCommand struct{ UUID string } }
-	api.query(tok, enqueue, map[string]any{"id": strconv.FormatInt(mac, 10), "type": "SetRecoveryLock",
-		"payload": map[string]any{"NewPassword": "recovery-pw-0042"}}).decode(t, &out)
+	api.query(tok, enqueue, map[string]any{"id": strconv.FormatInt(mac, 10), "type": "VerifyRecoveryLock",
+		"payload": map[string]any{"Password": "recovery-pw-0042"}}).decode(t, &out)
 	leaked := func() int {
 		var n int
 		must(t, api.store.Pool().QueryRow(ctx, `SELECT count(*) FROM mdm_device_commands
 			WHERE position('recovery-pw-0042'::bytea IN command) > 0 OR command_sealed LIKE '%recovery-pw-0042%'`).Scan(&n))
 		return n
 	}
-	if n := leaked(); n != 0 || queuedCommand(t, api, out.EnqueueDeviceCommand.UUID)["NewPassword"] != "recovery-pw-0042" {
-		t.Fatalf("queued SetRecoveryLock: %d rows hold the password in the clear", n)
+	if n := leaked(); n != 0 || queuedCommand(t, api, out.EnqueueDeviceCommand.UUID)["Password"] != "recovery-pw-0042" {
+		t.Fatalf("queued VerifyRecoveryLock: %d rows hold the password in the clear", n)
 	}
 	deviceAnswers(t, api, mac)
 	var left int
 	must(t, api.store.Pool().QueryRow(ctx, `SELECT length(command) + coalesce(length(command_sealed), 0)
 		FROM mdm_device_commands WHERE uuid = $1`, out.EnqueueDeviceCommand.UUID).Scan(&left))
 	if left != 0 || leaked() != 0 {
-		t.Fatalf("an answered SetRecoveryLock keeps %d bytes of its command", left)
+		t.Fatalf("an answered VerifyRecoveryLock keeps %d bytes of its command", left)
 	}
 
 	api.query(tok, enqueue, map[string]any{"id": strconv.FormatInt(mac, 10), "type": "SecurityInfo"}).decode(t, &out)

@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/orchardmdm/orchard/graph/generated"
@@ -23,6 +24,19 @@ func (r *auditEventConnectionResolver) TotalCount(ctx context.Context, obj *mode
 // SoftwareUpdateEnforcements is the resolver for the softwareUpdateEnforcements field.
 func (r *blueprintResolver) SoftwareUpdateEnforcements(ctx context.Context, obj *store.Blueprint) ([]*model.SoftwareUpdateEnforcement, error) {
 	return r.softwareUpdateEnforcements(ctx, obj)
+}
+
+// InventoryInterval is the resolver for the inventoryInterval field.
+func (r *blueprintResolver) InventoryInterval(ctx context.Context, obj *store.Blueprint) (int, error) {
+	return int(obj.InventoryInterval / time.Second), nil
+}
+
+// RecoveryPasswordRotationDays is the resolver for the recoveryPasswordRotationDays field.
+func (r *blueprintResolver) RecoveryPasswordRotationDays(ctx context.Context, obj *store.Blueprint) (*int, error) {
+	if obj.RecoveryPasswordRotationDays == 0 {
+		return nil, nil
+	}
+	return &obj.RecoveryPasswordRotationDays, nil
 }
 
 // TotalCount is the resolver for the totalCount field.
@@ -116,6 +130,31 @@ func (r *deviceResolver) LockPin(ctx context.Context, obj *store.Device) (*strin
 // AvailableSoftwareUpdates is the resolver for the availableSoftwareUpdates field.
 func (r *deviceResolver) AvailableSoftwareUpdates(ctx context.Context, obj *store.Device) ([]*store.SoftwareUpdate, error) {
 	return r.availableSoftwareUpdates(ctx, obj)
+}
+
+// InventoryUpdatedAt is the resolver for the inventoryUpdatedAt field.
+func (r *deviceResolver) InventoryUpdatedAt(ctx context.Context, obj *store.Device) (*time.Time, error) {
+	return r.inventoryUpdatedAt(ctx, obj)
+}
+
+// InstalledApplications is the resolver for the installedApplications field.
+func (r *deviceResolver) InstalledApplications(ctx context.Context, obj *store.Device, first *int, after *string) (*model.InstalledApplicationConnection, error) {
+	return r.installedApplications(ctx, obj, first, after)
+}
+
+// Certificates is the resolver for the certificates field.
+func (r *deviceResolver) Certificates(ctx context.Context, obj *store.Device, first *int, after *string) (*model.DeviceCertificateConnection, error) {
+	return r.deviceCertificates(ctx, obj, first, after)
+}
+
+// Profiles is the resolver for the profiles field.
+func (r *deviceResolver) Profiles(ctx context.Context, obj *store.Device, first *int, after *string) (*model.DeviceProfileConnection, error) {
+	return r.deviceProfiles(ctx, obj, first, after)
+}
+
+// Certificate is the resolver for the certificate field.
+func (r *deviceCertificateResolver) Certificate(ctx context.Context, obj *store.DeviceCertificate) (string, error) {
+	return certificatePEM(obj), nil
 }
 
 // Status is the resolver for the status field.
@@ -348,6 +387,26 @@ func (r *mutationResolver) UnassignAsset(ctx context.Context, locationAssetID st
 	return r.assignAsset(ctx, locationAssetID, deviceIds, false)
 }
 
+// UpdateBlueprint is the resolver for the updateBlueprint field.
+func (r *mutationResolver) UpdateBlueprint(ctx context.Context, id string, input model.UpdateBlueprintInput) (*store.Blueprint, error) {
+	return r.updateBlueprint(ctx, id, input)
+}
+
+// DeleteBlueprint is the resolver for the deleteBlueprint field.
+func (r *mutationResolver) DeleteBlueprint(ctx context.Context, id string) (string, error) {
+	return r.deleteBlueprint(ctx, id)
+}
+
+// AssignBlueprint is the resolver for the assignBlueprint field.
+func (r *mutationResolver) AssignBlueprint(ctx context.Context, deviceIds []string, blueprintID string) (int, error) {
+	return r.assignBlueprint(ctx, deviceIds, blueprintID)
+}
+
+// SetRecoveryPassword is the resolver for the setRecoveryPassword field.
+func (r *mutationResolver) SetRecoveryPassword(ctx context.Context, deviceID string) (*store.DeviceCommand, error) {
+	return r.setRecoveryPassword(ctx, deviceID)
+}
+
 // DaysUntilExpiry is the resolver for the daysUntilExpiry field.
 func (r *pushCertificateResolver) DaysUntilExpiry(ctx context.Context, obj *store.PushCertificate) (int, error) {
 	return daysUntilExpiry(obj), nil
@@ -463,6 +522,11 @@ func (r *queryResolver) LocationAssets(ctx context.Context, filter *model.Locati
 	return r.locationAssets(ctx, filter, first, after)
 }
 
+// Blueprint is the resolver for the blueprint field.
+func (r *queryResolver) Blueprint(ctx context.Context, id string) (*store.Blueprint, error) {
+	return r.blueprint(ctx, id)
+}
+
 // PostingDate is the resolver for the postingDate field.
 func (r *softwareUpdateResolver) PostingDate(ctx context.Context, obj *store.SoftwareUpdate) (string, error) {
 	return dateString(obj.PostingDate), nil
@@ -481,6 +545,11 @@ func (r *softwareUpdateConnectionResolver) TotalCount(ctx context.Context, obj *
 // JobEvents is the resolver for the jobEvents field.
 func (r *subscriptionResolver) JobEvents(ctx context.Context, kinds []string, ids []string) (<-chan *model.JobEvent, error) {
 	return r.jobEvents(ctx, kinds, ids)
+}
+
+// DeviceCommandEvents is the resolver for the deviceCommandEvents field.
+func (r *subscriptionResolver) DeviceCommandEvents(ctx context.Context, deviceID *string, status *model.DeviceCommandStatus) (<-chan *model.DeviceCommandEvent, error) {
+	return r.deviceCommandEvents(ctx, deviceID, status)
 }
 
 // AuditEventConnection returns generated.AuditEventConnectionResolver implementation.
@@ -517,6 +586,11 @@ func (r *Resolver) DEPVirtualServer() generated.DEPVirtualServerResolver {
 
 // Device returns generated.DeviceResolver implementation.
 func (r *Resolver) Device() generated.DeviceResolver { return &deviceResolver{r} }
+
+// DeviceCertificate returns generated.DeviceCertificateResolver implementation.
+func (r *Resolver) DeviceCertificate() generated.DeviceCertificateResolver {
+	return &deviceCertificateResolver{r}
+}
 
 // DeviceCommand returns generated.DeviceCommandResolver implementation.
 func (r *Resolver) DeviceCommand() generated.DeviceCommandResolver { return &deviceCommandResolver{r} }
@@ -574,6 +648,7 @@ type (
 	dEPTokenResolver                 struct{ *Resolver }
 	dEPVirtualServerResolver         struct{ *Resolver }
 	deviceResolver                   struct{ *Resolver }
+	deviceCertificateResolver        struct{ *Resolver }
 	deviceCommandResolver            struct{ *Resolver }
 	deviceConnectionResolver         struct{ *Resolver }
 	enrollmentResolver               struct{ *Resolver }

@@ -340,8 +340,8 @@ func TestPeriodicDEPSyncQueuesEveryServer(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newDEPEnv(t, 20)
-	if n := len(jobs.PeriodicJobs(jobs.DefaultSchedule())); n != 6 {
-		t.Fatalf("%d periodic jobs by default, want token cleanup, push certificate expiry, identity renewal, software update, DEP and location syncs", n)
+	if n := len(jobs.PeriodicJobs(jobs.DefaultSchedule())); n != 7 {
+		t.Fatalf("%d periodic jobs by default, want token cleanup, push certificate expiry, identity renewal, software update, DEP and location syncs, and inventory", n)
 	}
 	if n := len(jobs.PeriodicJobs(jobs.Schedule{TokenCleanup: time.Hour})); n != 1 {
 		t.Fatalf("%d periodic jobs with DEP sync and push expiry checks off", n)

@@ -50,6 +50,9 @@ func Register(workers *river.Workers, deps Deps) error {
 	if err := registerAppsBooks(workers, deps); err != nil {
 		return err
 	}
+	if err := river.AddWorkerSafely(workers, &InventoryWorker{service: deps.Service}); err != nil {
+		return err
+	}
 	return registerDEP(workers, deps)
 }
 
@@ -80,12 +83,15 @@ type Schedule struct {
 	SoftwareUpdateSync time.Duration
 	// LocationSync is how often every Apps and Books location syncs; 0 turns it off.
 	LocationSync time.Duration
+	// Inventory is how often due inventories are requested; 0 turns it off.
+	Inventory time.Duration
 }
 
 // DefaultSchedule is what orchard runs without configuration.
 func DefaultSchedule() Schedule {
 	return Schedule{TokenCleanup: 24 * time.Hour, PushCertExpiry: 24 * time.Hour, DEPSync: 30 * time.Minute,
-		IdentityRenewal: 24 * time.Hour, SoftwareUpdateSync: 24 * time.Hour, LocationSync: 6 * time.Hour}
+		IdentityRenewal: 24 * time.Hour, SoftwareUpdateSync: 24 * time.Hour, LocationSync: 6 * time.Hour,
+		Inventory: jobargs.DefaultInventoryEvery}
 }
 
 // PeriodicJobs turns a schedule into River periodic jobs; a zero interval
@@ -109,5 +115,6 @@ func PeriodicJobs(s Schedule) []*river.PeriodicJob {
 	}
 	periodic = append(periodic, softwareUpdatePeriodicJobs(s)...)
 	periodic = append(periodic, appsBooksPeriodicJobs(s)...)
+	periodic = append(periodic, inventoryPeriodicJob(s.Inventory)...)
 	return append(periodic, depPeriodicJobs(s)...)
 }

@@ -27,6 +27,13 @@ func (s *Service) Authenticate(ctx context.Context, ch mdmproto.Channel, facts m
 		if err != nil {
 			return err
 		}
+		// A new enrollment gets a first inventory at its TokenUpdate; a
+		// renewed identity goes on with its enrollment.
+		if why != store.BindRenewal {
+			if err := q.ForgetInventoryRequest(ctx, ch.DeviceID()); err != nil {
+				return err
+			}
+		}
 		ev := event{objectType: "enrolled_device", objectID: idString(id), data: map[string]any{"udid": ch.DeviceID()}}
 		switch why {
 		case store.BindAllowed:
@@ -42,9 +49,18 @@ func (s *Service) Authenticate(ctx context.Context, ch mdmproto.Channel, facts m
 
 func deviceActor(ch mdmproto.Channel) string { return "device:" + ch.DeviceID() }
 
-// TokenUpdate records a device's push channel and makes it usable.
+// TokenUpdate records a device's push channel and makes it usable; the
+// first after an enrollment sets the device up (setUpDeviceInTx).
 func (s *Service) TokenUpdate(ctx context.Context, ch mdmproto.Channel, t mdmproto.TokenUpdateInfo) error {
-	return s.store.TokenUpdate(ctx, ch, t)
+	return s.store.Tx(ctx, func(q *store.Queries) error {
+		if err := q.TokenUpdate(ctx, ch, t); err != nil {
+			return err
+		}
+		if _, user := ch.UserChannel(); user {
+			return nil
+		}
+		return s.setUpDeviceInTx(ctx, q, ch, t.AwaitingConfiguration)
+	})
 }
 
 // CheckOut records that a device left management.
@@ -74,14 +90,22 @@ func (s *Service) TouchUser(ctx context.Context, ch mdmproto.Channel) error {
 
 // Idle gives a device its next command (empty: none).
 func (s *Service) Idle(ctx context.Context, ch mdmproto.Channel) (mdmproto.NextCommand, error) {
-	return s.store.Idle(ctx, ch)
+	next, err := s.store.Idle(ctx, ch)
+	if err == nil {
+		s.publishSent(ctx, next.UUID)
+	}
+	return next, err
 }
 
 // ReportResult stores a device's answer to a command it was sent and gives
 // its next command; accepted is false for an answer to a command it was not
 // sent (changing nothing).
-func (s *Service) ReportResult(ctx context.Context, ch mdmproto.Channel, r mdmproto.CommandResult) (mdmproto.NextCommand, bool, error) {
-	return s.store.ReportResult(ctx, ch, r)
+func (s *Service) ReportResult(ctx context.Context, ch mdmproto.Channel, r mdmproto.CommandResult) (next mdmproto.NextCommand, found bool, err error) {
+	err = s.store.Tx(ctx, func(q *store.Queries) error {
+		next, found, err = s.reportResultInTx(ctx, q, ch, r)
+		return err
+	})
+	return next, found, err
 }
 
 // EnrollmentBySecret names the enrollment a profile URL's secret opens.

@@ -8,12 +8,14 @@ import (
 
 	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/store"
+	"github.com/orchardmdm/orchard/store/events"
 )
 
 // DedicatedMutations are the request types only their own operations queue
 // (LockDevice, EraseDevice): a generic enqueue would skip their permission
 // and the PIN check and generation.
-var DedicatedMutations = map[string]string{"DeviceLock": "lockDevice", "EraseDevice": "eraseDevice"}
+var DedicatedMutations = map[string]string{"DeviceLock": "lockDevice", "EraseDevice": "eraseDevice",
+	"SetRecoveryLock": "setRecoveryPassword", "SetFirmwarePassword": "setRecoveryPassword"}
 
 // EnqueueableRequestTypes are the request types EnqueueCommand accepts.
 func EnqueueableRequestTypes() []string {
@@ -33,12 +35,15 @@ type commandAction struct {
 	// audit is the action recorded; its data names the command, never a PIN.
 	audit string
 	build func(d *store.Device) (payload map[string]any, pin string, err error)
+	// buildInTx, when set, replaces build: for payloads that read or store
+	// something in the queueing transaction (a sealed recovery password).
+	buildInTx func(ctx context.Context, q *store.Queries, d *store.Device) (map[string]any, error)
 }
 
 // EnqueueCommand validates and queues any known command but the dedicated ones.
 func (s *Service) EnqueueCommand(ctx context.Context, actor string, deviceID int64, requestType string, payload map[string]any) (store.DeviceCommand, error) {
 	if mutation, ok := DedicatedMutations[requestType]; ok {
-		return store.DeviceCommand{}, invalid("%s has its own mutation, %s, with its own permission and sealed PIN", requestType, mutation)
+		return store.DeviceCommand{}, invalid("%s has its own mutation, %s, with its own permission and sealed secret", requestType, mutation)
 	}
 	if !mdmproto.KnownRequestType(requestType) {
 		return store.DeviceCommand{}, invalid("unknown request type %q (see deviceCommandRequestTypes)", requestType)
@@ -55,37 +60,60 @@ func (s *Service) EnqueueCommand(ctx context.Context, actor string, deviceID int
 func (s *Service) queueCommand(ctx context.Context, actor string, deviceID int64, a commandAction) (store.DeviceCommand, error) {
 	var c store.DeviceCommand
 	err := s.store.Tx(ctx, func(q *store.Queries) error {
-		d, err := q.DeviceForUpdate(ctx, deviceID)
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound("no device with id %d", deviceID)
-		} else if err != nil {
-			return err
-		}
-		switch {
-		case d.BlockedAt != nil:
-			return invalid("device %d is blocked: unblock it before sending %s", deviceID, a.requestType)
-		case d.CheckoutAt != nil:
-			return invalid("device %d has checked out of management: it cannot receive %s", deviceID, a.requestType)
-		}
-		payload, pin, err := a.build(&d)
-		if err != nil {
-			return err
-		}
-		uuid, body, err := mdmproto.NewCommand(a.requestType, payload)
-		if err != nil {
-			return invalid("%s", err)
-		}
-		c, err = q.QueueCommand(ctx, store.QueuedCommand{DeviceID: deviceID, UUID: uuid,
-			RequestType: a.requestType, Body: body, PIN: pin, Actor: actor})
-		if err != nil {
-			return err
-		}
-		if err := s.audit(ctx, q, actor, commandEvent(a, &d, uuid, payload, pin != "")); err != nil {
-			return err
-		}
-		return s.pushInTx(ctx, q, []int64{deviceID})
+		var err error
+		c, err = s.queueCommandInTx(ctx, q, actor, deviceID, a)
+		return err
 	})
 	return c, err
+}
+
+// queueCommandInTx is queueCommand in the caller's transaction, for
+// operations that queue several commands at once (a device's setup).
+func (s *Service) queueCommandInTx(ctx context.Context, q *store.Queries, actor string, deviceID int64, a commandAction) (store.DeviceCommand, error) {
+	var c store.DeviceCommand
+	tx := q.PgxTx()
+	d, err := q.DeviceForUpdate(ctx, deviceID)
+	if errors.Is(err, store.ErrNotFound) {
+		return c, notFound("no device with id %d", deviceID)
+	} else if err != nil {
+		return c, err
+	}
+	switch {
+	case d.BlockedAt != nil:
+		return c, invalid("device %d is blocked: unblock it before sending %s", deviceID, a.requestType)
+	case d.CheckoutAt != nil:
+		return c, invalid("device %d has checked out of management: it cannot receive %s", deviceID, a.requestType)
+	}
+	payload, pin, err := a.payload(ctx, q, &d)
+	if err != nil {
+		return c, err
+	}
+	uuid, body, err := mdmproto.NewCommand(a.requestType, payload)
+	if err != nil {
+		return c, invalid("%s", err)
+	}
+	c, err = q.QueueCommand(ctx, store.QueuedCommand{DeviceID: deviceID, UUID: uuid,
+		RequestType: a.requestType, Body: body, PIN: pin, Actor: actor})
+	if err != nil {
+		return c, err
+	}
+	if err := events.Publish(ctx, tx, commandStatusEvent(c.ID, deviceID, c.RequestType, c.Status)); err != nil {
+		return c, err
+	}
+	if err := s.audit(ctx, q, actor, commandEvent(a, &d, uuid, payload, pin != "")); err != nil {
+		return c, err
+	}
+	return c, s.pushInTx(ctx, q, []int64{deviceID})
+}
+
+// payload builds the command's payload: with the transaction when the
+// action needs it (buildInTx), else from the device alone (build).
+func (a commandAction) payload(ctx context.Context, q *store.Queries, d *store.Device) (map[string]any, string, error) {
+	if a.buildInTx != nil {
+		p, err := a.buildInTx(ctx, q, d)
+		return p, "", err
+	}
+	return a.build(d)
 }
 
 // commandEvent records a queued command: the device, the command and the

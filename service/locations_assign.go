@@ -14,9 +14,9 @@ import (
 	"github.com/orchardmdm/orchard/store"
 )
 
-// MaxAssignDevices bounds one assignment: Apple takes 1,000 serial numbers
+// MaxLicenceDevices bounds one assignment: Apple takes 1,000 serial numbers
 // a call, so this is at most ten calls.
-const MaxAssignDevices = 10000
+const MaxLicenceDevices = 10000
 
 // AssignAsset gives (associate true) or takes back licences of a location
 // asset for devices, by their serial numbers, through a job that calls
@@ -25,8 +25,8 @@ func (s *Service) AssignAsset(ctx context.Context, actor string, assetID int64, 
 	ids := slices.Clone(deviceIDs)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	if len(ids) == 0 || len(ids) > MaxAssignDevices {
-		return nil, invalid("give 1 to %d devices", MaxAssignDevices)
+	if len(ids) == 0 || len(ids) > MaxLicenceDevices {
+		return nil, invalid("give 1 to %d devices", MaxLicenceDevices)
 	}
 	var job *rivertype.JobRow
 	err := s.store.Tx(ctx, func(q *store.Queries) error {

@@ -15,17 +15,42 @@ var ErrConflict = errors.New("already exists")
 
 // Blueprint groups the settings a set of devices gets.
 type Blueprint struct {
-	ID        int64
-	Name      string
+	ID   int64
+	Name string
+	BlueprintSettings
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
 
-const blueprintColumns = "id, name, created_at, updated_at"
+// Collection levels of an inventory list.
+const (
+	CollectNo          = "NO"
+	CollectManagedOnly = "MANAGED_ONLY"
+	CollectAll         = "ALL"
+)
+
+// BlueprintSettings are a blueprint's policy; the service checks them.
+type BlueprintSettings struct {
+	InventoryInterval   time.Duration
+	CollectApps         string
+	CollectCertificates string
+	CollectProfiles     string
+	// RecoveryPassword: orchard sets (and rotates) the recovery lock or
+	// firmware password of the blueprint's Macs.
+	RecoveryPassword bool
+	// RecoveryPasswordRotationDays: 0 never rotates.
+	RecoveryPasswordRotationDays int
+}
+
+const blueprintColumns = `id, name, inventory_interval_seconds, collect_apps, collect_certificates, collect_profiles,
+	recovery_password, COALESCE(recovery_password_rotation_days, 0), created_at, updated_at`
 
 func scanBlueprint(row pgx.Row) (Blueprint, error) {
 	var b Blueprint
-	err := row.Scan(&b.ID, &b.Name, &b.CreatedAt, &b.UpdatedAt)
+	var seconds int
+	err := row.Scan(&b.ID, &b.Name, &seconds, &b.CollectApps, &b.CollectCertificates, &b.CollectProfiles,
+		&b.RecoveryPassword, &b.RecoveryPasswordRotationDays, &b.CreatedAt, &b.UpdatedAt)
+	b.InventoryInterval = time.Duration(seconds) * time.Second
 	if errors.Is(err, pgx.ErrNoRows) {
 		return b, ErrNotFound
 	}
@@ -51,10 +76,24 @@ func (q *Queries) ListBlueprints(ctx context.Context, p Page) ([]Blueprint, bool
 	return trimPage(list, p)
 }
 
-// CreateBlueprint inserts a blueprint; ErrConflict when the name is taken.
+// DefaultBlueprintSettings are a new blueprint's settings when none are given.
+func DefaultBlueprintSettings() BlueprintSettings {
+	return BlueprintSettings{InventoryInterval: 24 * time.Hour, CollectApps: CollectNo, CollectCertificates: CollectNo,
+		CollectProfiles: CollectNo}
+}
+
+// CreateBlueprint inserts a blueprint with the default settings.
 func (q *Queries) CreateBlueprint(ctx context.Context, name string) (Blueprint, error) {
-	b, err := scanBlueprint(q.db.QueryRow(ctx, `INSERT INTO blueprints (name) VALUES ($1)
-		ON CONFLICT (name) DO NOTHING RETURNING `+blueprintColumns, name))
+	return q.InsertBlueprint(ctx, name, DefaultBlueprintSettings())
+}
+
+// InsertBlueprint inserts a blueprint; ErrConflict when the name is taken.
+func (q *Queries) InsertBlueprint(ctx context.Context, name string, s BlueprintSettings) (Blueprint, error) {
+	b, err := scanBlueprint(q.db.QueryRow(ctx, `INSERT INTO blueprints (name, inventory_interval_seconds, collect_apps,
+			collect_certificates, collect_profiles, recovery_password, recovery_password_rotation_days)
+		VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, 0))
+		ON CONFLICT (name) DO NOTHING RETURNING `+blueprintColumns, name, int(s.InventoryInterval/time.Second),
+		s.CollectApps, s.CollectCertificates, s.CollectProfiles, s.RecoveryPassword, s.RecoveryPasswordRotationDays))
 	if errors.Is(err, ErrNotFound) {
 		return b, fmt.Errorf("blueprint %q: %w", name, ErrConflict)
 	}

@@ -216,7 +216,7 @@ func escapeLike(s string) string {
 
 // secretColumns are the sealed columns of enrolled_devices a caller may read.
 var secretColumns = map[string]bool{
-	"filevault_prk_sealed": true, "recovery_password_sealed": true,
+	"filevault_prk_sealed": true, "recovery_password_sealed": true, "recovery_password_pending_sealed": true,
 	"bootstrap_token_sealed": true, "unlock_token_sealed": true, "lock_pin_sealed": true,
 }
 

@@ -23,7 +23,8 @@ type sealedTable struct {
 // fails when a *_sealed column is missing here.
 var sealedTables = []sealedTable{
 	{"enrolled_devices", "id", "id", []string{"unlock_token_sealed", "bootstrap_token_sealed",
-		"filevault_prk_sealed", "recovery_password_sealed", "lock_pin_sealed"}},
+		"filevault_prk_sealed", "recovery_password_sealed", "lock_pin_sealed",
+		"recovery_password_pending_sealed"}},
 	{"server_keys", "purpose", "purpose", []string{"key_sealed"}},
 	{"push_certificates", "id", "topic", []string{"private_key_sealed"}},
 	{"dep_tokens", "id", "id", []string{"private_key_sealed", "consumer_secret_sealed", "access_secret_sealed", "session_sealed"}},

@@ -21,6 +21,8 @@ const (
 	ViewLockPIN          = "mdm.view_lock_pin"
 	ViewBlueprint        = "mdm.view_blueprint"
 	AddBlueprint         = "mdm.add_blueprint"
+	ChangeBlueprint      = "mdm.change_blueprint"
+	DeleteBlueprint      = "mdm.delete_blueprint"
 	ViewAuditEvent       = "mdm.view_auditevent"
 	ViewJob              = "mdm.view_job"
 )
@@ -29,6 +31,7 @@ const (
 var known = []string{
 	ViewEnrolledDevice, ChangeEnrolledDevice, AddDeviceCommand, ViewDeviceCommand,
 	ViewFileVaultPRK, ViewRecoveryPassword, ViewLockPIN, ViewBlueprint, AddBlueprint, ViewAuditEvent, ViewJob,
+	ChangeBlueprint, DeleteBlueprint,
 	// Enrollments, push certificates, DEP, Apps & Books and software updates.
 	"mdm.view_otaenrollment", "mdm.add_otaenrollment", "mdm.delete_otaenrollment",
 	"mdm.view_pushcertificate", "mdm.add_pushcertificate", "mdm.change_pushcertificate",

@@ -40,6 +40,7 @@ type ResolverRoot interface {
 	DEPToken() DEPTokenResolver
 	DEPVirtualServer() DEPVirtualServerResolver
 	Device() DeviceResolver
+	DeviceCertificate() DeviceCertificateResolver
 	DeviceCommand() DeviceCommandResolver
 	DeviceConnection() DeviceConnectionResolver
 	Enrollment() EnrollmentResolver
@@ -81,11 +82,17 @@ type ComplexityRoot struct {
 	}
 
 	Blueprint struct {
-		CreatedAt                  func(childComplexity int) int
-		ID                         func(childComplexity int) int
-		Name                       func(childComplexity int) int
-		SoftwareUpdateEnforcements func(childComplexity int) int
-		UpdatedAt                  func(childComplexity int) int
+		CollectApps                  func(childComplexity int) int
+		CollectCertificates          func(childComplexity int) int
+		CollectProfiles              func(childComplexity int) int
+		CreatedAt                    func(childComplexity int) int
+		ID                           func(childComplexity int) int
+		InventoryInterval            func(childComplexity int) int
+		Name                         func(childComplexity int) int
+		RecoveryPassword             func(childComplexity int) int
+		RecoveryPasswordRotationDays func(childComplexity int) int
+		SoftwareUpdateEnforcements   func(childComplexity int) int
+		UpdatedAt                    func(childComplexity int) int
 	}
 
 	BlueprintConnection struct {
@@ -241,6 +248,7 @@ type ComplexityRoot struct {
 		BootstrapTokenEscrowed   func(childComplexity int) int
 		BuildVersion             func(childComplexity int) int
 		CertNotValidAfter        func(childComplexity int) int
+		Certificates             func(childComplexity int, first *int, after *string) int
 		CheckoutAt               func(childComplexity int) int
 		Commands                 func(childComplexity int, first *int, after *string, status *model.DeviceCommandStatus) int
 		CreatedAt                func(childComplexity int) int
@@ -250,6 +258,8 @@ type ComplexityRoot struct {
 		FileVaultPRKEscrowed     func(childComplexity int) int
 		FilevaultPrk             func(childComplexity int) int
 		ID                       func(childComplexity int) int
+		InstalledApplications    func(childComplexity int, first *int, after *string) int
+		InventoryUpdatedAt       func(childComplexity int) int
 		LastNotifiedAt           func(childComplexity int) int
 		LastSeenAt               func(childComplexity int) int
 		LockPin                  func(childComplexity int) int
@@ -257,6 +267,7 @@ type ComplexityRoot struct {
 		Name                     func(childComplexity int) int
 		OSVersion                func(childComplexity int) int
 		Platform                 func(childComplexity int) int
+		Profiles                 func(childComplexity int, first *int, after *string) int
 		PushTokenInvalidAt       func(childComplexity int) int
 		RecoveryPassword         func(childComplexity int) int
 		ReenrollmentAllowedUntil func(childComplexity int) int
@@ -267,6 +278,22 @@ type ComplexityRoot struct {
 		UserApprovedEnrollment   func(childComplexity int) int
 		UserEnrollment           func(childComplexity int) int
 		Users                    func(childComplexity int) int
+	}
+
+	DeviceCertificate struct {
+		Certificate func(childComplexity int) int
+		CommonName  func(childComplexity int) int
+		IsIdentity  func(childComplexity int) int
+	}
+
+	DeviceCertificateConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	DeviceCertificateEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	DeviceCommand struct {
@@ -292,6 +319,11 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	DeviceCommandEvent struct {
+		Command func(childComplexity int) int
+		Status  func(childComplexity int) int
+	}
+
 	DeviceConnection struct {
 		Edges      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
@@ -299,6 +331,25 @@ type ComplexityRoot struct {
 	}
 
 	DeviceEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	DeviceProfile struct {
+		DisplayName  func(childComplexity int) int
+		Identifier   func(childComplexity int) int
+		IsEncrypted  func(childComplexity int) int
+		IsManaged    func(childComplexity int) int
+		Organization func(childComplexity int) int
+		UUID         func(childComplexity int) int
+	}
+
+	DeviceProfileConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	DeviceProfileEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
 	}
@@ -331,6 +382,25 @@ type ComplexityRoot struct {
 	}
 
 	EnrollmentEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	InstalledApplication struct {
+		BundleSize   func(childComplexity int) int
+		Identifier   func(childComplexity int) int
+		IsManaged    func(childComplexity int) int
+		Name         func(childComplexity int) int
+		ShortVersion func(childComplexity int) int
+		Version      func(childComplexity int) int
+	}
+
+	InstalledApplicationConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	InstalledApplicationEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
 	}
@@ -400,6 +470,7 @@ type ComplexityRoot struct {
 	Mutation struct {
 		AllowDeviceReenrollment         func(childComplexity int, deviceID string) int
 		AssignAsset                     func(childComplexity int, locationAssetID string, deviceIds []string) int
+		AssignBlueprint                 func(childComplexity int, deviceIds []string, blueprintID string) int
 		AssignDEPProfile                func(childComplexity int, id string, serialNumbers []string) int
 		BlockDevice                     func(childComplexity int, id string) int
 		CancelDeviceCommand             func(childComplexity int, uuid string) int
@@ -407,6 +478,7 @@ type ComplexityRoot struct {
 		CreateDEPProfile                func(childComplexity int, input model.DEPProfileInput) int
 		CreateDEPToken                  func(childComplexity int, name string) int
 		CreateEnrollment                func(childComplexity int, input model.CreateEnrollmentInput) int
+		DeleteBlueprint                 func(childComplexity int, id string) int
 		DeleteDEPProfile                func(childComplexity int, id string) int
 		DeleteEnrollment                func(childComplexity int, id string) int
 		DeleteLocation                  func(childComplexity int, id string) int
@@ -419,12 +491,14 @@ type ComplexityRoot struct {
 		RemoveSoftwareUpdateEnforcement func(childComplexity int, blueprintID string, platform string) int
 		RenewLocationToken              func(childComplexity int, id string, file *graphql.Upload, content *string) int
 		SetDEPDefaultProfile            func(childComplexity int, virtualServerID string, profileID *string) int
+		SetRecoveryPassword             func(childComplexity int, deviceID string) int
 		SetSoftwareUpdateEnforcement    func(childComplexity int, blueprintID string, input model.SoftwareUpdateEnforcementInput) int
 		SyncDEPVirtualServer            func(childComplexity int, id string, fullSync *bool) int
 		SyncLocation                    func(childComplexity int, id string) int
 		SyncSoftwareUpdates             func(childComplexity int) int
 		UnassignAsset                   func(childComplexity int, locationAssetID string, deviceIds []string) int
 		UnblockDevice                   func(childComplexity int, id string) int
+		UpdateBlueprint                 func(childComplexity int, id string, input model.UpdateBlueprintInput) int
 		UpdateDEPProfile                func(childComplexity int, id string, input model.DEPProfileInput) int
 		UpdatePushCertificate           func(childComplexity int, id string, input model.UpdatePushCertificateInput) int
 		UploadDEPToken                  func(childComplexity int, id string, file *graphql.Upload, content *string) int
@@ -458,6 +532,7 @@ type ComplexityRoot struct {
 
 	Query struct {
 		AuditEvents               func(childComplexity int, first *int, after *string) int
+		Blueprint                 func(childComplexity int, id string) int
 		Blueprints                func(childComplexity int, first *int, after *string) int
 		DepAccount                func(childComplexity int, virtualServerID string) int
 		DepDeviceDetails          func(childComplexity int, virtualServerID string, serialNumbers []string) int
@@ -520,7 +595,8 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		JobEvents func(childComplexity int, kinds []string, ids []string) int
+		DeviceCommandEvents func(childComplexity int, deviceID *string, status *model.DeviceCommandStatus) int
+		JobEvents           func(childComplexity int, kinds []string, ids []string) int
 	}
 }
 
@@ -533,6 +609,9 @@ type AuditEventConnectionResolver interface {
 }
 type BlueprintResolver interface {
 	SoftwareUpdateEnforcements(ctx context.Context, obj *store.Blueprint) ([]*model.SoftwareUpdateEnforcement, error)
+	InventoryInterval(ctx context.Context, obj *store.Blueprint) (int, error)
+
+	RecoveryPasswordRotationDays(ctx context.Context, obj *store.Blueprint) (*int, error)
 }
 type BlueprintConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.BlueprintConnection) (int, error)
@@ -569,6 +648,13 @@ type DeviceResolver interface {
 	Users(ctx context.Context, obj *store.Device) ([]*store.DeviceUser, error)
 	LockPin(ctx context.Context, obj *store.Device) (*string, error)
 	AvailableSoftwareUpdates(ctx context.Context, obj *store.Device) ([]*store.SoftwareUpdate, error)
+	InventoryUpdatedAt(ctx context.Context, obj *store.Device) (*time.Time, error)
+	InstalledApplications(ctx context.Context, obj *store.Device, first *int, after *string) (*model.InstalledApplicationConnection, error)
+	Certificates(ctx context.Context, obj *store.Device, first *int, after *string) (*model.DeviceCertificateConnection, error)
+	Profiles(ctx context.Context, obj *store.Device, first *int, after *string) (*model.DeviceProfileConnection, error)
+}
+type DeviceCertificateResolver interface {
+	Certificate(ctx context.Context, obj *store.DeviceCertificate) (string, error)
 }
 type DeviceCommandResolver interface {
 	Status(ctx context.Context, obj *store.DeviceCommand) (model.DeviceCommandStatus, error)
@@ -632,6 +718,10 @@ type MutationResolver interface {
 	SyncLocation(ctx context.Context, id string) (*rivertype.JobRow, error)
 	AssignAsset(ctx context.Context, locationAssetID string, deviceIds []string) (*rivertype.JobRow, error)
 	UnassignAsset(ctx context.Context, locationAssetID string, deviceIds []string) (*rivertype.JobRow, error)
+	UpdateBlueprint(ctx context.Context, id string, input model.UpdateBlueprintInput) (*store.Blueprint, error)
+	DeleteBlueprint(ctx context.Context, id string) (string, error)
+	AssignBlueprint(ctx context.Context, deviceIds []string, blueprintID string) (int, error)
+	SetRecoveryPassword(ctx context.Context, deviceID string) (*store.DeviceCommand, error)
 }
 type PushCertificateResolver interface {
 	DaysUntilExpiry(ctx context.Context, obj *store.PushCertificate) (int, error)
@@ -659,6 +749,7 @@ type QueryResolver interface {
 	Locations(ctx context.Context, filter *model.LocationFilter) ([]*store.Location, error)
 	Location(ctx context.Context, id string) (*store.Location, error)
 	LocationAssets(ctx context.Context, filter *model.LocationAssetFilter, first *int, after *string) ([]*store.LocationAsset, error)
+	Blueprint(ctx context.Context, id string) (*store.Blueprint, error)
 }
 type SoftwareUpdateResolver interface {
 	PostingDate(ctx context.Context, obj *store.SoftwareUpdate) (string, error)
@@ -669,6 +760,7 @@ type SoftwareUpdateConnectionResolver interface {
 }
 type SubscriptionResolver interface {
 	JobEvents(ctx context.Context, kinds []string, ids []string) (<-chan *model.JobEvent, error)
+	DeviceCommandEvents(ctx context.Context, deviceID *string, status *model.DeviceCommandStatus) (<-chan *model.DeviceCommandEvent, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -764,6 +856,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuditEventEdge.Node(childComplexity), true
 
+	case "Blueprint.collectApps":
+		if e.ComplexityRoot.Blueprint.CollectApps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blueprint.CollectApps(childComplexity), true
+	case "Blueprint.collectCertificates":
+		if e.ComplexityRoot.Blueprint.CollectCertificates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blueprint.CollectCertificates(childComplexity), true
+	case "Blueprint.collectProfiles":
+		if e.ComplexityRoot.Blueprint.CollectProfiles == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blueprint.CollectProfiles(childComplexity), true
 	case "Blueprint.createdAt":
 		if e.ComplexityRoot.Blueprint.CreatedAt == nil {
 			break
@@ -776,12 +886,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Blueprint.ID(childComplexity), true
+	case "Blueprint.inventoryInterval":
+		if e.ComplexityRoot.Blueprint.InventoryInterval == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blueprint.InventoryInterval(childComplexity), true
 	case "Blueprint.name":
 		if e.ComplexityRoot.Blueprint.Name == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Blueprint.Name(childComplexity), true
+	case "Blueprint.recoveryPassword":
+		if e.ComplexityRoot.Blueprint.RecoveryPassword == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blueprint.RecoveryPassword(childComplexity), true
+	case "Blueprint.recoveryPasswordRotationDays":
+		if e.ComplexityRoot.Blueprint.RecoveryPasswordRotationDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blueprint.RecoveryPasswordRotationDays(childComplexity), true
 	case "Blueprint.softwareUpdateEnforcements":
 		if e.ComplexityRoot.Blueprint.SoftwareUpdateEnforcements == nil {
 			break
@@ -1520,6 +1648,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Device.CertNotValidAfter(childComplexity), true
+	case "Device.certificates":
+		if e.ComplexityRoot.Device.Certificates == nil {
+			break
+		}
+
+		args, err := ec.field_Device_certificates_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Device.Certificates(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Device.checkoutAt":
 		if e.ComplexityRoot.Device.CheckoutAt == nil {
 			break
@@ -1579,6 +1718,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Device.ID(childComplexity), true
+	case "Device.installedApplications":
+		if e.ComplexityRoot.Device.InstalledApplications == nil {
+			break
+		}
+
+		args, err := ec.field_Device_installedApplications_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Device.InstalledApplications(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Device.inventoryUpdatedAt":
+		if e.ComplexityRoot.Device.InventoryUpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Device.InventoryUpdatedAt(childComplexity), true
 	case "Device.lastNotifiedAt":
 		if e.ComplexityRoot.Device.LastNotifiedAt == nil {
 			break
@@ -1621,6 +1777,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Device.Platform(childComplexity), true
+	case "Device.profiles":
+		if e.ComplexityRoot.Device.Profiles == nil {
+			break
+		}
+
+		args, err := ec.field_Device_profiles_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Device.Profiles(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Device.pushTokenInvalidAt":
 		if e.ComplexityRoot.Device.PushTokenInvalidAt == nil {
 			break
@@ -1681,6 +1848,51 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Device.Users(childComplexity), true
+
+	case "DeviceCertificate.certificate":
+		if e.ComplexityRoot.DeviceCertificate.Certificate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCertificate.Certificate(childComplexity), true
+	case "DeviceCertificate.commonName":
+		if e.ComplexityRoot.DeviceCertificate.CommonName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCertificate.CommonName(childComplexity), true
+	case "DeviceCertificate.isIdentity":
+		if e.ComplexityRoot.DeviceCertificate.IsIdentity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCertificate.IsIdentity(childComplexity), true
+
+	case "DeviceCertificateConnection.edges":
+		if e.ComplexityRoot.DeviceCertificateConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCertificateConnection.Edges(childComplexity), true
+	case "DeviceCertificateConnection.pageInfo":
+		if e.ComplexityRoot.DeviceCertificateConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCertificateConnection.PageInfo(childComplexity), true
+
+	case "DeviceCertificateEdge.cursor":
+		if e.ComplexityRoot.DeviceCertificateEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCertificateEdge.Cursor(childComplexity), true
+	case "DeviceCertificateEdge.node":
+		if e.ComplexityRoot.DeviceCertificateEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCertificateEdge.Node(childComplexity), true
 
 	case "DeviceCommand.errorChain":
 		if e.ComplexityRoot.DeviceCommand.ErrorChain == nil {
@@ -1769,6 +1981,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DeviceCommandEdge.Node(childComplexity), true
 
+	case "DeviceCommandEvent.command":
+		if e.ComplexityRoot.DeviceCommandEvent.Command == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCommandEvent.Command(childComplexity), true
+	case "DeviceCommandEvent.status":
+		if e.ComplexityRoot.DeviceCommandEvent.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCommandEvent.Status(childComplexity), true
+
 	case "DeviceConnection.edges":
 		if e.ComplexityRoot.DeviceConnection.Edges == nil {
 			break
@@ -1800,6 +2025,69 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DeviceEdge.Node(childComplexity), true
+
+	case "DeviceProfile.displayName":
+		if e.ComplexityRoot.DeviceProfile.DisplayName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceProfile.DisplayName(childComplexity), true
+	case "DeviceProfile.identifier":
+		if e.ComplexityRoot.DeviceProfile.Identifier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceProfile.Identifier(childComplexity), true
+	case "DeviceProfile.isEncrypted":
+		if e.ComplexityRoot.DeviceProfile.IsEncrypted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceProfile.IsEncrypted(childComplexity), true
+	case "DeviceProfile.isManaged":
+		if e.ComplexityRoot.DeviceProfile.IsManaged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceProfile.IsManaged(childComplexity), true
+	case "DeviceProfile.organization":
+		if e.ComplexityRoot.DeviceProfile.Organization == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceProfile.Organization(childComplexity), true
+	case "DeviceProfile.uuid":
+		if e.ComplexityRoot.DeviceProfile.UUID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceProfile.UUID(childComplexity), true
+
+	case "DeviceProfileConnection.edges":
+		if e.ComplexityRoot.DeviceProfileConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceProfileConnection.Edges(childComplexity), true
+	case "DeviceProfileConnection.pageInfo":
+		if e.ComplexityRoot.DeviceProfileConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceProfileConnection.PageInfo(childComplexity), true
+
+	case "DeviceProfileEdge.cursor":
+		if e.ComplexityRoot.DeviceProfileEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceProfileEdge.Cursor(childComplexity), true
+	case "DeviceProfileEdge.node":
+		if e.ComplexityRoot.DeviceProfileEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceProfileEdge.Node(childComplexity), true
 
 	case "DeviceUser.createdAt":
 		if e.ComplexityRoot.DeviceUser.CreatedAt == nil {
@@ -1924,6 +2212,69 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EnrollmentEdge.Node(childComplexity), true
+
+	case "InstalledApplication.bundleSize":
+		if e.ComplexityRoot.InstalledApplication.BundleSize == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InstalledApplication.BundleSize(childComplexity), true
+	case "InstalledApplication.identifier":
+		if e.ComplexityRoot.InstalledApplication.Identifier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InstalledApplication.Identifier(childComplexity), true
+	case "InstalledApplication.isManaged":
+		if e.ComplexityRoot.InstalledApplication.IsManaged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InstalledApplication.IsManaged(childComplexity), true
+	case "InstalledApplication.name":
+		if e.ComplexityRoot.InstalledApplication.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InstalledApplication.Name(childComplexity), true
+	case "InstalledApplication.shortVersion":
+		if e.ComplexityRoot.InstalledApplication.ShortVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InstalledApplication.ShortVersion(childComplexity), true
+	case "InstalledApplication.version":
+		if e.ComplexityRoot.InstalledApplication.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InstalledApplication.Version(childComplexity), true
+
+	case "InstalledApplicationConnection.edges":
+		if e.ComplexityRoot.InstalledApplicationConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InstalledApplicationConnection.Edges(childComplexity), true
+	case "InstalledApplicationConnection.pageInfo":
+		if e.ComplexityRoot.InstalledApplicationConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InstalledApplicationConnection.PageInfo(childComplexity), true
+
+	case "InstalledApplicationEdge.cursor":
+		if e.ComplexityRoot.InstalledApplicationEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InstalledApplicationEdge.Cursor(childComplexity), true
+	case "InstalledApplicationEdge.node":
+		if e.ComplexityRoot.InstalledApplicationEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InstalledApplicationEdge.Node(childComplexity), true
 
 	case "Job.args":
 		if e.ComplexityRoot.Job.Args == nil {
@@ -2217,6 +2568,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AssignAsset(childComplexity, args["locationAssetId"].(string), args["deviceIds"].([]string)), true
+	case "Mutation.assignBlueprint":
+		if e.ComplexityRoot.Mutation.AssignBlueprint == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_assignBlueprint_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AssignBlueprint(childComplexity, args["deviceIds"].([]string), args["blueprintId"].(string)), true
 	case "Mutation.assignDEPProfile":
 		if e.ComplexityRoot.Mutation.AssignDEPProfile == nil {
 			break
@@ -2294,6 +2656,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateEnrollment(childComplexity, args["input"].(model.CreateEnrollmentInput)), true
+	case "Mutation.deleteBlueprint":
+		if e.ComplexityRoot.Mutation.DeleteBlueprint == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteBlueprint_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteBlueprint(childComplexity, args["id"].(string)), true
 	case "Mutation.deleteDEPProfile":
 		if e.ComplexityRoot.Mutation.DeleteDEPProfile == nil {
 			break
@@ -2426,6 +2799,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetDEPDefaultProfile(childComplexity, args["virtualServerId"].(string), args["profileId"].(*string)), true
+	case "Mutation.setRecoveryPassword":
+		if e.ComplexityRoot.Mutation.SetRecoveryPassword == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setRecoveryPassword_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetRecoveryPassword(childComplexity, args["deviceId"].(string)), true
 	case "Mutation.setSoftwareUpdateEnforcement":
 		if e.ComplexityRoot.Mutation.SetSoftwareUpdateEnforcement == nil {
 			break
@@ -2487,6 +2871,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UnblockDevice(childComplexity, args["id"].(string)), true
+	case "Mutation.updateBlueprint":
+		if e.ComplexityRoot.Mutation.UpdateBlueprint == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateBlueprint_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateBlueprint(childComplexity, args["id"].(string), args["input"].(model.UpdateBlueprintInput)), true
 	case "Mutation.updateDEPProfile":
 		if e.ComplexityRoot.Mutation.UpdateDEPProfile == nil {
 			break
@@ -2647,6 +3042,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditEvents(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.blueprint":
+		if e.ComplexityRoot.Query.Blueprint == nil {
+			break
+		}
+
+		args, err := ec.field_Query_blueprint_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Blueprint(childComplexity, args["id"].(string)), true
 	case "Query.blueprints":
 		if e.ComplexityRoot.Query.Blueprints == nil {
 			break
@@ -3020,6 +3426,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SoftwareUpdateEnforcement.UpdatedAt(childComplexity), true
 
+	case "Subscription.deviceCommandEvents":
+		if e.ComplexityRoot.Subscription.DeviceCommandEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_deviceCommandEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.DeviceCommandEvents(childComplexity, args["deviceId"].(*string), args["status"].(*model.DeviceCommandStatus)), true
 	case "Subscription.jobEvents":
 		if e.ComplexityRoot.Subscription.JobEvents == nil {
 			break
@@ -3053,6 +3470,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("LockDeviceInput", ec.unmarshalInputLockDeviceInput),
 			graphql.NewInputUnmarshaler("SoftwareUpdateEnforcementInput", ec.unmarshalInputSoftwareUpdateEnforcementInput),
 			graphql.NewInputUnmarshaler("SoftwareUpdateFilter", ec.unmarshalInputSoftwareUpdateFilter),
+			graphql.NewInputUnmarshaler("UpdateBlueprintInput", ec.unmarshalInputUpdateBlueprintInput),
 			graphql.NewInputUnmarshaler("UpdatePushCertificateInput", ec.unmarshalInputUpdatePushCertificateInput),
 			graphql.NewInputUnmarshaler("UploadPushCertificateInput", ec.unmarshalInputUploadPushCertificateInput),
 		)
@@ -3345,10 +3763,22 @@ type BlueprintEdge {
   node: Blueprint!
 }
 
-"A new blueprint."
+"A new blueprint. Omitted settings take their defaults."
 input CreateBlueprintInput {
   "Unique, non-empty name."
   name: String!
+  "Seconds between inventory refreshes, 14400 (4 hours) to 604800 (7 days); default 86400 (1 day)."
+  inventoryInterval: Int
+  "Which installed applications the inventory collects; default NO."
+  collectApps: CollectionLevel
+  "Which certificates the inventory collects; default NO."
+  collectCertificates: CollectionLevel
+  "Which configuration profiles the inventory collects; default NO."
+  collectProfiles: CollectionLevel
+  "Whether orchard sets the Macs' recovery lock or firmware password; default false."
+  recoveryPassword: Boolean
+  "Days between automatic rotations of the recovery password, 1 to 3650; null or 0: never rotated."
+  recoveryPasswordRotationDays: Int
 }
 
 "One recorded action."
@@ -4461,6 +4891,187 @@ type LocationAsset {
   totalCount: Int!
   updatedAt: Time!
 }
+
+# ---- Blueprints: settings, inventory, recovery password, command events ----
+
+"How much of an inventory list a blueprint collects."
+enum CollectionLevel {
+  "Not collected."
+  NO
+  "Only what orchard's MDM installed (Apple's ManagedAppsOnly / ManagedOnly)."
+  MANAGED_ONLY
+  "Everything on the device."
+  ALL
+}
+
+extend type Blueprint {
+  "Seconds between inventory refreshes of the blueprint's devices (14400 to 604800)."
+  inventoryInterval: Int!
+  "Which installed applications the inventory collects (InstalledApplicationList)."
+  collectApps: CollectionLevel!
+  "Which certificates the inventory collects (CertificateList)."
+  collectCertificates: CollectionLevel!
+  "Which configuration profiles the inventory collects (ProfileList)."
+  collectProfiles: CollectionLevel!
+  """
+  Whether orchard sets a recovery password on the blueprint's Macs: SetRecoveryLock on Apple
+  silicon, SetFirmwarePassword on Intel. Generated by orchard, stored sealed, read through
+  Device.recoveryPassword.
+  """
+  recoveryPassword: Boolean!
+  "Days between automatic rotations of the recovery password; null: never rotated."
+  recoveryPasswordRotationDays: Int
+}
+
+"A blueprint's changed settings: omitted fields keep their current value."
+input UpdateBlueprintInput {
+  "Unique, non-empty name."
+  name: String
+  "Seconds between inventory refreshes, 14400 (4 hours) to 604800 (7 days)."
+  inventoryInterval: Int
+  "Which installed applications the inventory collects."
+  collectApps: CollectionLevel
+  "Which certificates the inventory collects."
+  collectCertificates: CollectionLevel
+  "Which configuration profiles the inventory collects."
+  collectProfiles: CollectionLevel
+  "Whether orchard sets the Macs' recovery lock or firmware password."
+  recoveryPassword: Boolean
+  "Days between automatic rotations of the recovery password, 1 to 3650; 0: never rotated."
+  recoveryPasswordRotationDays: Int
+}
+
+extend type Query {
+  "One blueprint, or null when there is none with this id."
+  blueprint(id: ID!): Blueprint @hasPermission(permission: "mdm.view_blueprint")
+}
+
+extend type Mutation {
+  "Changes a blueprint's name or settings. Recorded in the audit trail."
+  updateBlueprint(id: ID!, input: UpdateBlueprintInput!): Blueprint! @hasPermission(permission: "mdm.change_blueprint")
+
+  """
+  Deletes a blueprint. Refused, with the reason, while devices, enrollments or DEP profiles
+  use it. Returns the deleted id. Recorded in the audit trail.
+  """
+  deleteBlueprint(id: ID!): ID! @hasPermission(permission: "mdm.delete_blueprint")
+
+  """
+  Makes 1 to 1,000 devices follow a blueprint: all of them, or none when one id is unknown.
+  Returns how many distinct devices were named. Recorded once in the audit trail.
+  """
+  assignBlueprint(deviceIds: [ID!]!, blueprintId: ID!): Int! @hasPermission(permission: "mdm.change_enrolleddevice")
+
+  """
+  Generates a new recovery password for a Mac and queues the command that sets it
+  (SetRecoveryLock on Apple silicon, SetFirmwarePassword on Intel). The password is stored
+  sealed; Device.recoveryPassword keeps showing the current one until the Mac acknowledges
+  the new one. Recorded in the audit trail (never the password).
+  """
+  setRecoveryPassword(deviceId: ID!): DeviceCommand! @hasPermission(permission: "mdm.change_enrolleddevice")
+}
+
+extend type Device {
+  "When the device last answered an inventory DeviceInformation; null: never."
+  inventoryUpdatedAt: Time @hasPermission(permission: "mdm.view_enrolleddevice")
+  "Applications installed on the device, from its last InstalledApplicationList answer."
+  installedApplications(first: Int = 50, after: String): InstalledApplicationConnection! @hasPermission(permission: "mdm.view_enrolleddevice")
+  "Certificates on the device, from its last CertificateList answer."
+  certificates(first: Int = 50, after: String): DeviceCertificateConnection! @hasPermission(permission: "mdm.view_enrolleddevice")
+  "Configuration profiles on the device, from its last ProfileList answer."
+  profiles(first: Int = 50, after: String): DeviceProfileConnection! @hasPermission(permission: "mdm.view_enrolleddevice")
+}
+
+"An application a device reported."
+type InstalledApplication {
+  "Bundle identifier."
+  identifier: String!
+  name: String!
+  "CFBundleVersion."
+  version: String!
+  "CFBundleShortVersionString."
+  shortVersion: String!
+  "Bytes, when reported."
+  bundleSize: Float
+  "Whether orchard's MDM manages it, when reported."
+  isManaged: Boolean
+}
+
+"A page of installed applications."
+type InstalledApplicationConnection {
+  edges: [InstalledApplicationEdge!]!
+  pageInfo: PageInfo!
+}
+
+"An installed application and its cursor."
+type InstalledApplicationEdge {
+  cursor: String!
+  node: InstalledApplication!
+}
+
+"A certificate a device reported."
+type DeviceCertificate {
+  commonName: String!
+  "Whether the device holds the certificate's private key."
+  isIdentity: Boolean!
+  "The certificate, PEM."
+  certificate: String!
+}
+
+"A page of device certificates."
+type DeviceCertificateConnection {
+  edges: [DeviceCertificateEdge!]!
+  pageInfo: PageInfo!
+}
+
+"A device certificate and its cursor."
+type DeviceCertificateEdge {
+  cursor: String!
+  node: DeviceCertificate!
+}
+
+"A configuration profile a device reported."
+type DeviceProfile {
+  "PayloadIdentifier."
+  identifier: String!
+  "PayloadUUID."
+  uuid: String!
+  "PayloadDisplayName."
+  displayName: String!
+  "PayloadOrganization."
+  organization: String!
+  "Whether orchard's MDM installed it, when reported."
+  isManaged: Boolean
+  isEncrypted: Boolean!
+}
+
+"A page of device profiles."
+type DeviceProfileConnection {
+  edges: [DeviceProfileEdge!]!
+  pageInfo: PageInfo!
+}
+
+"A device profile and its cursor."
+type DeviceProfileEdge {
+  cursor: String!
+  node: DeviceProfile!
+}
+
+"A change of a command's status."
+type DeviceCommandEvent {
+  "The status the command entered: QUEUED, SENT, ACKNOWLEDGED, ERROR, NOT_NOW, ..."
+  status: DeviceCommandStatus!
+  "The command as it is now (it may have moved on since)."
+  command: DeviceCommand!
+}
+
+extend type Subscription {
+  """
+  Command status changes (queued, sent, acknowledged, error, not now, ...) as they happen
+  on any orchard process. Narrow with deviceId and status.
+  """
+  deviceCommandEvents(deviceId: ID, status: DeviceCommandStatus): DeviceCommandEvent! @hasPermission(permission: "mdm.view_devicecommand")
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -4523,6 +5134,18 @@ func (ec *executionContext) childFields_Blueprint(ctx context.Context, field gra
 		return ec.fieldContext_Blueprint_updatedAt(ctx, field)
 	case "softwareUpdateEnforcements":
 		return ec.fieldContext_Blueprint_softwareUpdateEnforcements(ctx, field)
+	case "inventoryInterval":
+		return ec.fieldContext_Blueprint_inventoryInterval(ctx, field)
+	case "collectApps":
+		return ec.fieldContext_Blueprint_collectApps(ctx, field)
+	case "collectCertificates":
+		return ec.fieldContext_Blueprint_collectCertificates(ctx, field)
+	case "collectProfiles":
+		return ec.fieldContext_Blueprint_collectProfiles(ctx, field)
+	case "recoveryPassword":
+		return ec.fieldContext_Blueprint_recoveryPassword(ctx, field)
+	case "recoveryPasswordRotationDays":
+		return ec.fieldContext_Blueprint_recoveryPasswordRotationDays(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Blueprint", field.Name)
 }
@@ -4885,8 +5508,48 @@ func (ec *executionContext) childFields_Device(ctx context.Context, field graphq
 		return ec.fieldContext_Device_lockPin(ctx, field)
 	case "availableSoftwareUpdates":
 		return ec.fieldContext_Device_availableSoftwareUpdates(ctx, field)
+	case "inventoryUpdatedAt":
+		return ec.fieldContext_Device_inventoryUpdatedAt(ctx, field)
+	case "installedApplications":
+		return ec.fieldContext_Device_installedApplications(ctx, field)
+	case "certificates":
+		return ec.fieldContext_Device_certificates(ctx, field)
+	case "profiles":
+		return ec.fieldContext_Device_profiles(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Device", field.Name)
+}
+
+func (ec *executionContext) childFields_DeviceCertificate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "commonName":
+		return ec.fieldContext_DeviceCertificate_commonName(ctx, field)
+	case "isIdentity":
+		return ec.fieldContext_DeviceCertificate_isIdentity(ctx, field)
+	case "certificate":
+		return ec.fieldContext_DeviceCertificate_certificate(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeviceCertificate", field.Name)
+}
+
+func (ec *executionContext) childFields_DeviceCertificateConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_DeviceCertificateConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_DeviceCertificateConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeviceCertificateConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_DeviceCertificateEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_DeviceCertificateEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_DeviceCertificateEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeviceCertificateEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_DeviceCommand(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4935,6 +5598,16 @@ func (ec *executionContext) childFields_DeviceCommandEdge(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type DeviceCommandEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_DeviceCommandEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "status":
+		return ec.fieldContext_DeviceCommandEvent_status(ctx, field)
+	case "command":
+		return ec.fieldContext_DeviceCommandEvent_command(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeviceCommandEvent", field.Name)
+}
+
 func (ec *executionContext) childFields_DeviceConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "edges":
@@ -4955,6 +5628,44 @@ func (ec *executionContext) childFields_DeviceEdge(ctx context.Context, field gr
 		return ec.fieldContext_DeviceEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DeviceEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_DeviceProfile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "identifier":
+		return ec.fieldContext_DeviceProfile_identifier(ctx, field)
+	case "uuid":
+		return ec.fieldContext_DeviceProfile_uuid(ctx, field)
+	case "displayName":
+		return ec.fieldContext_DeviceProfile_displayName(ctx, field)
+	case "organization":
+		return ec.fieldContext_DeviceProfile_organization(ctx, field)
+	case "isManaged":
+		return ec.fieldContext_DeviceProfile_isManaged(ctx, field)
+	case "isEncrypted":
+		return ec.fieldContext_DeviceProfile_isEncrypted(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeviceProfile", field.Name)
+}
+
+func (ec *executionContext) childFields_DeviceProfileConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_DeviceProfileConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_DeviceProfileConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeviceProfileConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_DeviceProfileEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_DeviceProfileEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_DeviceProfileEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeviceProfileEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_DeviceUser(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5019,6 +5730,44 @@ func (ec *executionContext) childFields_EnrollmentEdge(ctx context.Context, fiel
 		return ec.fieldContext_EnrollmentEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EnrollmentEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_InstalledApplication(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "identifier":
+		return ec.fieldContext_InstalledApplication_identifier(ctx, field)
+	case "name":
+		return ec.fieldContext_InstalledApplication_name(ctx, field)
+	case "version":
+		return ec.fieldContext_InstalledApplication_version(ctx, field)
+	case "shortVersion":
+		return ec.fieldContext_InstalledApplication_shortVersion(ctx, field)
+	case "bundleSize":
+		return ec.fieldContext_InstalledApplication_bundleSize(ctx, field)
+	case "isManaged":
+		return ec.fieldContext_InstalledApplication_isManaged(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InstalledApplication", field.Name)
+}
+
+func (ec *executionContext) childFields_InstalledApplicationConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_InstalledApplicationConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_InstalledApplicationConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InstalledApplicationConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_InstalledApplicationEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_InstalledApplicationEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_InstalledApplicationEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InstalledApplicationEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Job(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5399,6 +6148,28 @@ func (ec *executionContext) dir_hasPermission_args(ctx context.Context, rawArgs 
 	return args, nil
 }
 
+func (ec *executionContext) field_Device_certificates_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Device_commands_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5426,6 +6197,50 @@ func (ec *executionContext) field_Device_commands_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["status"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Device_installedApplications_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Device_profiles_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -5462,6 +6277,28 @@ func (ec *executionContext) field_Mutation_assignAsset_args(ctx context.Context,
 		return nil, err
 	}
 	args["deviceIds"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_assignBlueprint_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "deviceIds",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["deviceIds"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "blueprintId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["blueprintId"] = arg1
 	return args, nil
 }
 
@@ -5568,6 +6405,20 @@ func (ec *executionContext) field_Mutation_createEnrollment_args(ctx context.Con
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteBlueprint_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -5811,6 +6662,20 @@ func (ec *executionContext) field_Mutation_setDEPDefaultProfile_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_setRecoveryPassword_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "deviceId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["deviceId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_setSoftwareUpdateEnforcement_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5902,6 +6767,28 @@ func (ec *executionContext) field_Mutation_unblockDevice_args(ctx context.Contex
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateBlueprint_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateBlueprintInput, error) {
+			return ec.unmarshalNUpdateBlueprintInput2githubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐUpdateBlueprintInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -6048,6 +6935,20 @@ func (ec *executionContext) field_Query_auditEvents_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_blueprint_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -6390,6 +7291,28 @@ func (ec *executionContext) field_Query_softwareUpdates_args(ctx context.Context
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_deviceCommandEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "deviceId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["deviceId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*model.DeviceCommandStatus, error) {
+			return ec.unmarshalODeviceCommandStatus2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg1
 	return args, nil
 }
 
@@ -6932,6 +7855,144 @@ func (ec *executionContext) fieldContext_Blueprint_softwareUpdateEnforcements(_ 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Blueprint_inventoryInterval(ctx context.Context, field graphql.CollectedField, obj *store.Blueprint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blueprint_inventoryInterval(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Blueprint().InventoryInterval(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Blueprint_inventoryInterval(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Blueprint", field, true, true, "Int")
+}
+
+func (ec *executionContext) _Blueprint_collectApps(ctx context.Context, field graphql.CollectedField, obj *store.Blueprint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blueprint_collectApps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CollectApps, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNCollectionLevel2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Blueprint_collectApps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Blueprint", field, false, false, "CollectionLevel")
+}
+
+func (ec *executionContext) _Blueprint_collectCertificates(ctx context.Context, field graphql.CollectedField, obj *store.Blueprint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blueprint_collectCertificates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CollectCertificates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNCollectionLevel2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Blueprint_collectCertificates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Blueprint", field, false, false, "CollectionLevel")
+}
+
+func (ec *executionContext) _Blueprint_collectProfiles(ctx context.Context, field graphql.CollectedField, obj *store.Blueprint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blueprint_collectProfiles(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CollectProfiles, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNCollectionLevel2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Blueprint_collectProfiles(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Blueprint", field, false, false, "CollectionLevel")
+}
+
+func (ec *executionContext) _Blueprint_recoveryPassword(ctx context.Context, field graphql.CollectedField, obj *store.Blueprint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blueprint_recoveryPassword(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecoveryPassword, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Blueprint_recoveryPassword(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Blueprint", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Blueprint_recoveryPasswordRotationDays(ctx context.Context, field graphql.CollectedField, obj *store.Blueprint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blueprint_recoveryPasswordRotationDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Blueprint().RecoveryPasswordRotationDays(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Blueprint_recoveryPasswordRotationDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Blueprint", field, true, true, "Int")
 }
 
 func (ec *executionContext) _BlueprintConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.BlueprintConnection) (ret graphql.Marshaler) {
@@ -10551,6 +11612,421 @@ func (ec *executionContext) fieldContext_Device_availableSoftwareUpdates(_ conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Device_inventoryUpdatedAt(ctx context.Context, field graphql.CollectedField, obj *store.Device) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Device_inventoryUpdatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Device().InventoryUpdatedAt(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_enrolleddevice")
+				if err != nil {
+					var zeroVal *time.Time
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *time.Time
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, obj, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Device_inventoryUpdatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Device", field, true, true, "Time")
+}
+
+func (ec *executionContext) _Device_installedApplications(ctx context.Context, field graphql.CollectedField, obj *store.Device) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Device_installedApplications(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Device().InstalledApplications(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_enrolleddevice")
+				if err != nil {
+					var zeroVal *model.InstalledApplicationConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.InstalledApplicationConnection
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, obj, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.InstalledApplicationConnection) graphql.Marshaler {
+			return ec.marshalNInstalledApplicationConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐInstalledApplicationConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Device_installedApplications(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Device",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InstalledApplicationConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Device_installedApplications_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Device_certificates(ctx context.Context, field graphql.CollectedField, obj *store.Device) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Device_certificates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Device().Certificates(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_enrolleddevice")
+				if err != nil {
+					var zeroVal *model.DeviceCertificateConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.DeviceCertificateConnection
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, obj, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeviceCertificateConnection) graphql.Marshaler {
+			return ec.marshalNDeviceCertificateConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCertificateConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Device_certificates(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Device",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeviceCertificateConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Device_certificates_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Device_profiles(ctx context.Context, field graphql.CollectedField, obj *store.Device) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Device_profiles(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Device().Profiles(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_enrolleddevice")
+				if err != nil {
+					var zeroVal *model.DeviceProfileConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.DeviceProfileConnection
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, obj, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeviceProfileConnection) graphql.Marshaler {
+			return ec.marshalNDeviceProfileConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceProfileConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Device_profiles(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Device",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeviceProfileConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Device_profiles_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeviceCertificate_commonName(ctx context.Context, field graphql.CollectedField, obj *store.DeviceCertificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCertificate_commonName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CommonName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCertificate_commonName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceCertificate", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeviceCertificate_isIdentity(ctx context.Context, field graphql.CollectedField, obj *store.DeviceCertificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCertificate_isIdentity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsIdentity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCertificate_isIdentity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceCertificate", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DeviceCertificate_certificate(ctx context.Context, field graphql.CollectedField, obj *store.DeviceCertificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCertificate_certificate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DeviceCertificate().Certificate(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCertificate_certificate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceCertificate", field, true, true, "String")
+}
+
+func (ec *executionContext) _DeviceCertificateConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.DeviceCertificateConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCertificateConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DeviceCertificateEdge) graphql.Marshaler {
+			return ec.marshalNDeviceCertificateEdge2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCertificateEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCertificateConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeviceCertificateConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeviceCertificateEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeviceCertificateConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.DeviceCertificateConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCertificateConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCertificateConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeviceCertificateConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeviceCertificateEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.DeviceCertificateEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCertificateEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCertificateEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceCertificateEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeviceCertificateEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.DeviceCertificateEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCertificateEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *store.DeviceCertificate) graphql.Marshaler {
+			return ec.marshalNDeviceCertificate2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceCertificate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCertificateEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeviceCertificateEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeviceCertificate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _DeviceCommand_uuid(ctx context.Context, field graphql.CollectedField, obj *store.DeviceCommand) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10918,6 +12394,61 @@ func (ec *executionContext) fieldContext_DeviceCommandEdge_node(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _DeviceCommandEvent_status(ctx context.Context, field graphql.CollectedField, obj *model.DeviceCommandEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCommandEvent_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.DeviceCommandStatus) graphql.Marshaler {
+			return ec.marshalNDeviceCommandStatus2githubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCommandEvent_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceCommandEvent", field, false, false, "DeviceCommandStatus")
+}
+
+func (ec *executionContext) _DeviceCommandEvent_command(ctx context.Context, field graphql.CollectedField, obj *model.DeviceCommandEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCommandEvent_command(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Command, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *store.DeviceCommand) graphql.Marshaler {
+			return ec.marshalNDeviceCommand2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceCommand(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCommandEvent_command(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeviceCommandEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeviceCommand(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _DeviceConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.DeviceConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11055,6 +12586,263 @@ func (ec *executionContext) fieldContext_DeviceEdge_node(_ context.Context, fiel
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Device(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeviceProfile_identifier(ctx context.Context, field graphql.CollectedField, obj *store.DeviceProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceProfile_identifier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Identifier, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceProfile_identifier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeviceProfile_uuid(ctx context.Context, field graphql.CollectedField, obj *store.DeviceProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceProfile_uuid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UUID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceProfile_uuid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeviceProfile_displayName(ctx context.Context, field graphql.CollectedField, obj *store.DeviceProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceProfile_displayName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DisplayName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceProfile_displayName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeviceProfile_organization(ctx context.Context, field graphql.CollectedField, obj *store.DeviceProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceProfile_organization(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Organization, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceProfile_organization(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeviceProfile_isManaged(ctx context.Context, field graphql.CollectedField, obj *store.DeviceProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceProfile_isManaged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsManaged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceProfile_isManaged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceProfile", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DeviceProfile_isEncrypted(ctx context.Context, field graphql.CollectedField, obj *store.DeviceProfile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceProfile_isEncrypted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsEncrypted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceProfile_isEncrypted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceProfile", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DeviceProfileConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.DeviceProfileConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceProfileConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DeviceProfileEdge) graphql.Marshaler {
+			return ec.marshalNDeviceProfileEdge2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceProfileEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceProfileConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeviceProfileConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeviceProfileEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeviceProfileConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.DeviceProfileConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceProfileConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceProfileConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeviceProfileConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeviceProfileEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.DeviceProfileEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceProfileEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceProfileEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceProfileEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeviceProfileEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.DeviceProfileEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceProfileEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *store.DeviceProfile) graphql.Marshaler {
+			return ec.marshalNDeviceProfile2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceProfile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceProfileEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeviceProfileEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeviceProfile(ctx, field)
 		},
 	}
 	return fc, nil
@@ -11551,6 +13339,263 @@ func (ec *executionContext) fieldContext_EnrollmentEdge_node(_ context.Context, 
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Enrollment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _InstalledApplication_identifier(ctx context.Context, field graphql.CollectedField, obj *store.InstalledApplication) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InstalledApplication_identifier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Identifier, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InstalledApplication_identifier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InstalledApplication", field, false, false, "String")
+}
+
+func (ec *executionContext) _InstalledApplication_name(ctx context.Context, field graphql.CollectedField, obj *store.InstalledApplication) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InstalledApplication_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InstalledApplication_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InstalledApplication", field, false, false, "String")
+}
+
+func (ec *executionContext) _InstalledApplication_version(ctx context.Context, field graphql.CollectedField, obj *store.InstalledApplication) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InstalledApplication_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InstalledApplication_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InstalledApplication", field, false, false, "String")
+}
+
+func (ec *executionContext) _InstalledApplication_shortVersion(ctx context.Context, field graphql.CollectedField, obj *store.InstalledApplication) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InstalledApplication_shortVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ShortVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InstalledApplication_shortVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InstalledApplication", field, false, false, "String")
+}
+
+func (ec *executionContext) _InstalledApplication_bundleSize(ctx context.Context, field graphql.CollectedField, obj *store.InstalledApplication) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InstalledApplication_bundleSize(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BundleSize, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_InstalledApplication_bundleSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InstalledApplication", field, false, false, "Float")
+}
+
+func (ec *executionContext) _InstalledApplication_isManaged(ctx context.Context, field graphql.CollectedField, obj *store.InstalledApplication) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InstalledApplication_isManaged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsManaged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_InstalledApplication_isManaged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InstalledApplication", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _InstalledApplicationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.InstalledApplicationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InstalledApplicationConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.InstalledApplicationEdge) graphql.Marshaler {
+			return ec.marshalNInstalledApplicationEdge2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐInstalledApplicationEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InstalledApplicationConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InstalledApplicationConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InstalledApplicationEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _InstalledApplicationConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.InstalledApplicationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InstalledApplicationConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InstalledApplicationConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InstalledApplicationConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _InstalledApplicationEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.InstalledApplicationEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InstalledApplicationEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InstalledApplicationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InstalledApplicationEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _InstalledApplicationEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.InstalledApplicationEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InstalledApplicationEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *store.InstalledApplication) graphql.Marshaler {
+			return ec.marshalNInstalledApplication2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐInstalledApplication(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InstalledApplicationEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InstalledApplicationEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InstalledApplication(ctx, field)
 		},
 	}
 	return fc, nil
@@ -14591,6 +16636,254 @@ func (ec *executionContext) fieldContext_Mutation_unassignAsset(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_updateBlueprint(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateBlueprint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateBlueprint(ctx, fc.Args["id"].(string), fc.Args["input"].(model.UpdateBlueprintInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_blueprint")
+				if err != nil {
+					var zeroVal *store.Blueprint
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *store.Blueprint
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.Blueprint) graphql.Marshaler {
+			return ec.marshalNBlueprint2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐBlueprint(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateBlueprint(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Blueprint(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateBlueprint_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteBlueprint(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteBlueprint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteBlueprint(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.delete_blueprint")
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteBlueprint(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteBlueprint_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_assignBlueprint(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_assignBlueprint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AssignBlueprint(ctx, fc.Args["deviceIds"].([]string), fc.Args["blueprintId"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_enrolleddevice")
+				if err != nil {
+					var zeroVal int
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal int
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_assignBlueprint(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Int does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_assignBlueprint_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setRecoveryPassword(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setRecoveryPassword(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetRecoveryPassword(ctx, fc.Args["deviceId"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_enrolleddevice")
+				if err != nil {
+					var zeroVal *store.DeviceCommand
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *store.DeviceCommand
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.DeviceCommand) graphql.Marshaler {
+			return ec.marshalNDeviceCommand2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceCommand(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setRecoveryPassword(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeviceCommand(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setRecoveryPassword_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16252,6 +18545,68 @@ func (ec *executionContext) fieldContext_Query_locationAssets(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_blueprint(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_blueprint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Blueprint(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_blueprint")
+				if err != nil {
+					var zeroVal *store.Blueprint
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *store.Blueprint
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.Blueprint) graphql.Marshaler {
+			return ec.marshalOBlueprint2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐBlueprint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_blueprint(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Blueprint(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_blueprint_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17009,6 +19364,68 @@ func (ec *executionContext) fieldContext_Subscription_jobEvents(ctx context.Cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_jobEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_deviceCommandEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_deviceCommandEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().DeviceCommandEvents(ctx, fc.Args["deviceId"].(*string), fc.Args["status"].(*model.DeviceCommandStatus))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_devicecommand")
+				if err != nil {
+					var zeroVal *model.DeviceCommandEvent
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.DeviceCommandEvent
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeviceCommandEvent) graphql.Marshaler {
+			return ec.marshalNDeviceCommandEvent2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_deviceCommandEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeviceCommandEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_deviceCommandEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -18099,7 +20516,7 @@ func (ec *executionContext) unmarshalInputCreateBlueprintInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name"}
+	fieldsInOrder := [...]string{"name", "inventoryInterval", "collectApps", "collectCertificates", "collectProfiles", "recoveryPassword", "recoveryPasswordRotationDays"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -18113,6 +20530,48 @@ func (ec *executionContext) unmarshalInputCreateBlueprintInput(ctx context.Conte
 				return it, err
 			}
 			it.Name = data
+		case "inventoryInterval":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("inventoryInterval"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InventoryInterval = data
+		case "collectApps":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("collectApps"))
+			data, err := ec.unmarshalOCollectionLevel2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CollectApps = data
+		case "collectCertificates":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("collectCertificates"))
+			data, err := ec.unmarshalOCollectionLevel2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CollectCertificates = data
+		case "collectProfiles":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("collectProfiles"))
+			data, err := ec.unmarshalOCollectionLevel2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CollectProfiles = data
+		case "recoveryPassword":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recoveryPassword"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RecoveryPassword = data
+		case "recoveryPasswordRotationDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recoveryPasswordRotationDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RecoveryPasswordRotationDays = data
 		}
 	}
 	return it, nil
@@ -18964,6 +21423,90 @@ func UnmarshalSoftwareUpdateFilter(ctx context.Context, raw any) (model.Software
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateBlueprintInput(ctx context.Context, obj any) (model.UpdateBlueprintInput, error) {
+	var it model.UpdateBlueprintInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "inventoryInterval", "collectApps", "collectCertificates", "collectProfiles", "recoveryPassword", "recoveryPasswordRotationDays"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "inventoryInterval":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("inventoryInterval"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InventoryInterval = data
+		case "collectApps":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("collectApps"))
+			data, err := ec.unmarshalOCollectionLevel2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CollectApps = data
+		case "collectCertificates":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("collectCertificates"))
+			data, err := ec.unmarshalOCollectionLevel2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CollectCertificates = data
+		case "collectProfiles":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("collectProfiles"))
+			data, err := ec.unmarshalOCollectionLevel2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CollectProfiles = data
+		case "recoveryPassword":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recoveryPassword"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RecoveryPassword = data
+		case "recoveryPasswordRotationDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recoveryPasswordRotationDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RecoveryPasswordRotationDays = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateBlueprintInput unmarshals raw into the UpdateBlueprintInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateBlueprintInput(ctx context.Context, raw any) (model.UpdateBlueprintInput, error) {
+	var out model.UpdateBlueprintInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateBlueprintInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdatePushCertificateInput(ctx context.Context, obj any) (model.UpdatePushCertificateInput, error) {
 	var it model.UpdatePushCertificateInput
 	if obj == nil {
@@ -19279,6 +21822,38 @@ func (ec *executionContext) _Blueprint(ctx context.Context, sel ast.SelectionSet
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Blueprint_softwareUpdateEnforcements(ctx, field, obj)
+				})
+		case "inventoryInterval":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Blueprint_inventoryInterval(ctx, field, obj)
+				})
+		case "collectApps":
+			out.Values[i] = ec._Blueprint_collectApps(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "collectCertificates":
+			out.Values[i] = ec._Blueprint_collectCertificates(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "collectProfiles":
+			out.Values[i] = ec._Blueprint_collectProfiles(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "recoveryPassword":
+			out.Values[i] = ec._Blueprint_recoveryPassword(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "recoveryPasswordRotationDays":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Blueprint_recoveryPasswordRotationDays(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -20359,6 +22934,150 @@ func (ec *executionContext) _Device(ctx context.Context, sel ast.SelectionSet, o
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Device_availableSoftwareUpdates(ctx, field, obj)
 				})
+		case "inventoryUpdatedAt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Device_inventoryUpdatedAt(ctx, field, obj)
+				})
+		case "installedApplications":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Device_installedApplications(ctx, field, obj)
+				})
+		case "certificates":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Device_certificates(ctx, field, obj)
+				})
+		case "profiles":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Device_profiles(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deviceCertificateImplementors = []string{"DeviceCertificate"}
+
+func (ec *executionContext) _DeviceCertificate(ctx context.Context, sel ast.SelectionSet, obj *store.DeviceCertificate) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deviceCertificateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeviceCertificate")
+		case "commonName":
+			out.Values[i] = ec._DeviceCertificate_commonName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "isIdentity":
+			out.Values[i] = ec._DeviceCertificate_isIdentity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "certificate":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DeviceCertificate_certificate(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deviceCertificateConnectionImplementors = []string{"DeviceCertificateConnection"}
+
+func (ec *executionContext) _DeviceCertificateConnection(ctx context.Context, sel ast.SelectionSet, obj *model.DeviceCertificateConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deviceCertificateConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeviceCertificateConnection")
+		case "edges":
+			out.Values[i] = ec._DeviceCertificateConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._DeviceCertificateConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deviceCertificateEdgeImplementors = []string{"DeviceCertificateEdge"}
+
+func (ec *executionContext) _DeviceCertificateEdge(ctx context.Context, sel ast.SelectionSet, obj *model.DeviceCertificateEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deviceCertificateEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeviceCertificateEdge")
+		case "cursor":
+			out.Values[i] = ec._DeviceCertificateEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._DeviceCertificateEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -20534,6 +23253,44 @@ func (ec *executionContext) _DeviceCommandEdge(ctx context.Context, sel ast.Sele
 	return out
 }
 
+var deviceCommandEventImplementors = []string{"DeviceCommandEvent"}
+
+func (ec *executionContext) _DeviceCommandEvent(ctx context.Context, sel ast.SelectionSet, obj *model.DeviceCommandEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deviceCommandEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeviceCommandEvent")
+		case "status":
+			out.Values[i] = ec._DeviceCommandEvent_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "command":
+			out.Values[i] = ec._DeviceCommandEvent_command(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var deviceConnectionImplementors = []string{"DeviceConnection"}
 
 func (ec *executionContext) _DeviceConnection(ctx context.Context, sel ast.SelectionSet, obj *model.DeviceConnection) graphql.Marshaler {
@@ -20596,6 +23353,140 @@ func (ec *executionContext) _DeviceEdge(ctx context.Context, sel ast.SelectionSe
 			}
 		case "node":
 			out.Values[i] = ec._DeviceEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deviceProfileImplementors = []string{"DeviceProfile"}
+
+func (ec *executionContext) _DeviceProfile(ctx context.Context, sel ast.SelectionSet, obj *store.DeviceProfile) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deviceProfileImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeviceProfile")
+		case "identifier":
+			out.Values[i] = ec._DeviceProfile_identifier(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uuid":
+			out.Values[i] = ec._DeviceProfile_uuid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "displayName":
+			out.Values[i] = ec._DeviceProfile_displayName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "organization":
+			out.Values[i] = ec._DeviceProfile_organization(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "isManaged":
+			out.Values[i] = ec._DeviceProfile_isManaged(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "isEncrypted":
+			out.Values[i] = ec._DeviceProfile_isEncrypted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deviceProfileConnectionImplementors = []string{"DeviceProfileConnection"}
+
+func (ec *executionContext) _DeviceProfileConnection(ctx context.Context, sel ast.SelectionSet, obj *model.DeviceProfileConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deviceProfileConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeviceProfileConnection")
+		case "edges":
+			out.Values[i] = ec._DeviceProfileConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._DeviceProfileConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deviceProfileEdgeImplementors = []string{"DeviceProfileEdge"}
+
+func (ec *executionContext) _DeviceProfileEdge(ctx context.Context, sel ast.SelectionSet, obj *model.DeviceProfileEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deviceProfileEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeviceProfileEdge")
+		case "cursor":
+			out.Values[i] = ec._DeviceProfileEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._DeviceProfileEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -20812,6 +23703,140 @@ func (ec *executionContext) _EnrollmentEdge(ctx context.Context, sel ast.Selecti
 			}
 		case "node":
 			out.Values[i] = ec._EnrollmentEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var installedApplicationImplementors = []string{"InstalledApplication"}
+
+func (ec *executionContext) _InstalledApplication(ctx context.Context, sel ast.SelectionSet, obj *store.InstalledApplication) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, installedApplicationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InstalledApplication")
+		case "identifier":
+			out.Values[i] = ec._InstalledApplication_identifier(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._InstalledApplication_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "version":
+			out.Values[i] = ec._InstalledApplication_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "shortVersion":
+			out.Values[i] = ec._InstalledApplication_shortVersion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bundleSize":
+			out.Values[i] = ec._InstalledApplication_bundleSize(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "isManaged":
+			out.Values[i] = ec._InstalledApplication_isManaged(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var installedApplicationConnectionImplementors = []string{"InstalledApplicationConnection"}
+
+func (ec *executionContext) _InstalledApplicationConnection(ctx context.Context, sel ast.SelectionSet, obj *model.InstalledApplicationConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, installedApplicationConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InstalledApplicationConnection")
+		case "edges":
+			out.Values[i] = ec._InstalledApplicationConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._InstalledApplicationConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var installedApplicationEdgeImplementors = []string{"InstalledApplicationEdge"}
+
+func (ec *executionContext) _InstalledApplicationEdge(ctx context.Context, sel ast.SelectionSet, obj *model.InstalledApplicationEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, installedApplicationEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InstalledApplicationEdge")
+		case "cursor":
+			out.Values[i] = ec._InstalledApplicationEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._InstalledApplicationEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -21468,6 +24493,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "updateBlueprint":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateBlueprint(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteBlueprint":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteBlueprint(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "assignBlueprint":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_assignBlueprint(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setRecoveryPassword":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setRecoveryPassword(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -21796,6 +24849,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_locationAssets(ctx, field)
 				})
+		case "blueprint":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_blueprint(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -22087,6 +25146,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	switch fields[0].Name {
 	case "jobEvents":
 		return ec._Subscription_jobEvents(ctx, fields[0])
+	case "deviceCommandEvents":
+		return ec._Subscription_deviceCommandEvents(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -22548,6 +25609,20 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) unmarshalNCollectionLevel2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCollectionLevel2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "CollectionLevel!")
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNCreateBlueprintInput2githubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐCreateBlueprintInput(ctx context.Context, v any) (model.CreateBlueprintInput, error) {
 	res, err := ec.unmarshalInputCreateBlueprintInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -22739,6 +25814,46 @@ func (ec *executionContext) marshalNDevice2ᚖgithubᚗcomᚋorchardmdmᚋorchar
 	return ec._Device(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNDeviceCertificate2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceCertificate(ctx context.Context, sel ast.SelectionSet, v *store.DeviceCertificate) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeviceCertificate!")
+		return graphql.Null
+	}
+	return ec._DeviceCertificate(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDeviceCertificateConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCertificateConnection(ctx context.Context, sel ast.SelectionSet, v *model.DeviceCertificateConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeviceCertificateConnection!")
+		return graphql.Null
+	}
+	return ec._DeviceCertificateConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDeviceCertificateEdge2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCertificateEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DeviceCertificateEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDeviceCertificateEdge2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCertificateEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDeviceCertificateEdge2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCertificateEdge(ctx context.Context, sel ast.SelectionSet, v *model.DeviceCertificateEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeviceCertificateEdge!")
+		return graphql.Null
+	}
+	return ec._DeviceCertificateEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNDeviceCommand2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceCommand(ctx context.Context, sel ast.SelectionSet, v *store.DeviceCommand) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "DeviceCommand!")
@@ -22777,6 +25892,14 @@ func (ec *executionContext) marshalNDeviceCommandEdge2ᚖgithubᚗcomᚋorchardm
 		return graphql.Null
 	}
 	return ec._DeviceCommandEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDeviceCommandEvent2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandEvent(ctx context.Context, sel ast.SelectionSet, v *model.DeviceCommandEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeviceCommandEvent!")
+		return graphql.Null
+	}
+	return ec._DeviceCommandEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNDeviceCommandStatus2githubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandStatus(ctx context.Context, v any) (model.DeviceCommandStatus, error) {
@@ -22819,6 +25942,46 @@ func (ec *executionContext) marshalNDeviceEdge2ᚖgithubᚗcomᚋorchardmdmᚋor
 		return graphql.Null
 	}
 	return ec._DeviceEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDeviceProfile2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceProfile(ctx context.Context, sel ast.SelectionSet, v *store.DeviceProfile) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeviceProfile!")
+		return graphql.Null
+	}
+	return ec._DeviceProfile(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDeviceProfileConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceProfileConnection(ctx context.Context, sel ast.SelectionSet, v *model.DeviceProfileConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeviceProfileConnection!")
+		return graphql.Null
+	}
+	return ec._DeviceProfileConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDeviceProfileEdge2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceProfileEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DeviceProfileEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDeviceProfileEdge2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceProfileEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDeviceProfileEdge2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceProfileEdge(ctx context.Context, sel ast.SelectionSet, v *model.DeviceProfileEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeviceProfileEdge!")
+		return graphql.Null
+	}
+	return ec._DeviceProfileEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNDeviceUser2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceUserᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.DeviceUser) graphql.Marshaler {
@@ -22940,6 +26103,46 @@ func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNInstalledApplication2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐInstalledApplication(ctx context.Context, sel ast.SelectionSet, v *store.InstalledApplication) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "InstalledApplication!")
+		return graphql.Null
+	}
+	return ec._InstalledApplication(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNInstalledApplicationConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐInstalledApplicationConnection(ctx context.Context, sel ast.SelectionSet, v *model.InstalledApplicationConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "InstalledApplicationConnection!")
+		return graphql.Null
+	}
+	return ec._InstalledApplicationConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNInstalledApplicationEdge2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐInstalledApplicationEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.InstalledApplicationEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNInstalledApplicationEdge2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐInstalledApplicationEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNInstalledApplicationEdge2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐInstalledApplicationEdge(ctx context.Context, sel ast.SelectionSet, v *model.InstalledApplicationEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "InstalledApplicationEdge!")
+		return graphql.Null
+	}
+	return ec._InstalledApplicationEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
@@ -23296,6 +26499,11 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	return res
 }
 
+func (ec *executionContext) unmarshalNUpdateBlueprintInput2githubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐUpdateBlueprintInput(ctx context.Context, v any) (model.UpdateBlueprintInput, error) {
+	res, err := ec.unmarshalInputUpdateBlueprintInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNUpdatePushCertificateInput2githubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐUpdatePushCertificateInput(ctx context.Context, v any) (model.UpdatePushCertificateInput, error) {
 	res, err := ec.unmarshalInputUpdatePushCertificateInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -23485,6 +26693,24 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) unmarshalOCollectionLevel2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalString(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCollectionLevel2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(*v)
+	return res
+}
+
 func (ec *executionContext) unmarshalODEPDeviceFilter2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPDeviceFilter(ctx context.Context, v any) (*model.DEPDeviceFilter, error) {
 	if v == nil {
 		return nil, nil
@@ -23551,6 +26777,23 @@ func (ec *executionContext) unmarshalOEraseDeviceInput2ᚖgithubᚗcomᚋorchard
 	}
 	res, err := ec.unmarshalInputEraseDeviceInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel ast.SelectionSet, v *float64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalFloatContext(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) unmarshalOID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

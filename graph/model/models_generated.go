@@ -25,10 +25,22 @@ type BlueprintEdge struct {
 	Node   *store.Blueprint `json:"node"`
 }
 
-// A new blueprint.
+// A new blueprint. Omitted settings take their defaults.
 type CreateBlueprintInput struct {
 	// Unique, non-empty name.
 	Name string `json:"name"`
+	// Seconds between inventory refreshes, 14400 (4 hours) to 604800 (7 days); default 86400 (1 day).
+	InventoryInterval *int `json:"inventoryInterval,omitempty"`
+	// Which installed applications the inventory collects; default NO.
+	CollectApps *string `json:"collectApps,omitempty"`
+	// Which certificates the inventory collects; default NO.
+	CollectCertificates *string `json:"collectCertificates,omitempty"`
+	// Which configuration profiles the inventory collects; default NO.
+	CollectProfiles *string `json:"collectProfiles,omitempty"`
+	// Whether orchard sets the Macs' recovery lock or firmware password; default false.
+	RecoveryPassword *bool `json:"recoveryPassword,omitempty"`
+	// Days between automatic rotations of the recovery password, 1 to 3650; null or 0: never rotated.
+	RecoveryPasswordRotationDays *int `json:"recoveryPasswordRotationDays,omitempty"`
 }
 
 // A new enrollment.
@@ -171,6 +183,18 @@ type DEPProfileResult struct {
 	Result string `json:"result"`
 }
 
+// A page of device certificates.
+type DeviceCertificateConnection struct {
+	Edges    []*DeviceCertificateEdge `json:"edges"`
+	PageInfo *PageInfo                `json:"pageInfo"`
+}
+
+// A device certificate and its cursor.
+type DeviceCertificateEdge struct {
+	Cursor string                   `json:"cursor"`
+	Node   *store.DeviceCertificate `json:"node"`
+}
+
 // A page of device commands.
 type DeviceCommandConnection struct {
 	// The commands of this page.
@@ -185,6 +209,14 @@ type DeviceCommandEdge struct {
 	Cursor string `json:"cursor"`
 	// The command.
 	Node *store.DeviceCommand `json:"node"`
+}
+
+// A change of a command's status.
+type DeviceCommandEvent struct {
+	// The status the command entered: QUEUED, SENT, ACKNOWLEDGED, ERROR, NOT_NOW, ...
+	Status DeviceCommandStatus `json:"status"`
+	// The command as it is now (it may have moved on since).
+	Command *store.DeviceCommand `json:"command"`
 }
 
 // A device and its cursor.
@@ -207,6 +239,18 @@ type DeviceFilter struct {
 	Search *string `json:"search,omitempty"`
 }
 
+// A page of device profiles.
+type DeviceProfileConnection struct {
+	Edges    []*DeviceProfileEdge `json:"edges"`
+	PageInfo *PageInfo            `json:"pageInfo"`
+}
+
+// A device profile and its cursor.
+type DeviceProfileEdge struct {
+	Cursor string               `json:"cursor"`
+	Node   *store.DeviceProfile `json:"node"`
+}
+
 // An enrollment and its cursor.
 type EnrollmentEdge struct {
 	// Cursor of this enrollment.
@@ -225,6 +269,18 @@ type EraseDeviceInput struct {
 	DisallowProximitySetup *bool `json:"disallowProximitySetup,omitempty"`
 	// What a Mac does when Erase All Content and Settings cannot run (macOS 12 and later).
 	ObliterationBehavior *ObliterationBehavior `json:"obliterationBehavior,omitempty"`
+}
+
+// A page of installed applications.
+type InstalledApplicationConnection struct {
+	Edges    []*InstalledApplicationEdge `json:"edges"`
+	PageInfo *PageInfo                   `json:"pageInfo"`
+}
+
+// An installed application and its cursor.
+type InstalledApplicationEdge struct {
+	Cursor string                      `json:"cursor"`
+	Node   *store.InstalledApplication `json:"node"`
 }
 
 // A page of jobs.
@@ -336,6 +392,24 @@ type SoftwareUpdateFilter struct {
 }
 
 type Subscription struct {
+}
+
+// A blueprint's changed settings: omitted fields keep their current value.
+type UpdateBlueprintInput struct {
+	// Unique, non-empty name.
+	Name *string `json:"name,omitempty"`
+	// Seconds between inventory refreshes, 14400 (4 hours) to 604800 (7 days).
+	InventoryInterval *int `json:"inventoryInterval,omitempty"`
+	// Which installed applications the inventory collects.
+	CollectApps *string `json:"collectApps,omitempty"`
+	// Which certificates the inventory collects.
+	CollectCertificates *string `json:"collectCertificates,omitempty"`
+	// Which configuration profiles the inventory collects.
+	CollectProfiles *string `json:"collectProfiles,omitempty"`
+	// Whether orchard sets the Macs' recovery lock or firmware password.
+	RecoveryPassword *bool `json:"recoveryPassword,omitempty"`
+	// Days between automatic rotations of the recovery password, 1 to 3650; 0: never rotated.
+	RecoveryPasswordRotationDays *int `json:"recoveryPasswordRotationDays,omitempty"`
 }
 
 // A renewed push certificate: same topic, new certificate (and usually the same key).

@@ -80,6 +80,14 @@ func RunLoad(ctx context.Context, cfg LoadConfig, log io.Writer) ([]Phase, error
 	}
 	fmt.Fprintf(log, "enrolled %d devices in %.2fs\n", cfg.Devices, enroll.Elapsed.Seconds())
 	phases := []Phase{enroll}
+	// A server may queue a first inventory at enrollment: answer it before
+	// the idle rounds, which expect empty queues.
+	first, err := connectAll(ctx, "first inventory", devices, cfg.Concurrency, -1)
+	first.Retries = retry.retries.Swap(0)
+	if err != nil {
+		return phases, err
+	}
+	phases = append(phases, first)
 
 	idle := Phase{Name: "idle"}
 	for range cfg.Rounds {
@@ -113,11 +121,12 @@ func RunLoad(ctx context.Context, cfg LoadConfig, log io.Writer) ([]Phase, error
 	return append(phases, cmd), nil
 }
 
-// connectAll connects every device once; each must answer want commands.
+// connectAll connects every device once; each must answer want commands
+// (any number when want is negative).
 func connectAll(ctx context.Context, name string, devices []*Device, concurrency, want int) (Phase, error) {
 	return parallel(ctx, name, len(devices), concurrency, func(i int) error {
 		n, err := devices[i].Connect(ctx)
-		if err == nil && n != want {
+		if err == nil && want >= 0 && n != want {
 			err = fmt.Errorf("device %s answered %d commands, want %d", devices[i].UDID, n, want)
 		}
 		return err

@@ -122,8 +122,11 @@ func TestAuthenticateClearsQueueUntilTokenUpdate(t *testing.T) {
 	if _, err := d.Checkin(ctx, d.TokenUpdateMessage()); err != nil {
 		t.Fatal(err)
 	}
-	if cmd, err := d.Report(ctx, mdmproto.StatusIdle, "", nil); err != nil || cmd != nil {
-		t.Fatalf("Idle after TokenUpdate: %v %v, want an empty answer", cmd, err)
+	// The cancelled command stays cancelled: what comes is the new
+	// enrollment's first inventory.
+	if cmd, err := d.Report(ctx, mdmproto.StatusIdle, "", nil); err != nil || cmd == nil || cmd.UUID == uuid ||
+		cmd.RequestType != "DeviceInformation" {
+		t.Fatalf("Idle after TokenUpdate: %+v %v, want the first inventory", cmd, err)
 	}
 }
 

@@ -59,11 +59,18 @@ func newServer(t testing.TB, mutate ...func(*endpoint.Config)) *testServer {
 	return &testServer{t: t, store: s, svc: svc, ca: ca, ep: ep, srv: srv, enr: enr, enrollURL: srv.URL + "/enroll/" + enr.Secret}
 }
 
-// enrolled returns a simulated device that went through enrollment.
+// enrolled returns a simulated device that went through enrollment, with
+// an empty queue: its first inventory (service's tests cover it) is
+// cancelled, so each test here controls what the device is sent.
 func (ts *testServer) enrolled() *devicesim.Device {
 	ts.t.Helper()
 	d := ts.device()
 	if err := d.Enroll(context.Background(), ts.enrollURL); err != nil {
+		ts.t.Fatal(err)
+	}
+	_, err := ts.store.Pool().Exec(context.Background(), `UPDATE mdm_device_commands SET status = 'Cancelled'
+		WHERE queued_by = 'orchard:inventory' AND device_id = (SELECT id FROM enrolled_devices WHERE udid = $1)`, d.UDID)
+	if err != nil {
 		ts.t.Fatal(err)
 	}
 	return d

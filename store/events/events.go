@@ -34,6 +34,8 @@ type Event struct {
 	ID   int64  `json:"id"`
 	// Kind is the job kind or command request type, for filtering.
 	Kind string `json:"kind,omitempty"`
+	// DeviceID is the command's device, for filtering.
+	DeviceID int64 `json:"device_id,omitempty"`
 }
 
 // execer is a pool, connection or transaction.
@@ -50,6 +52,26 @@ func Publish(ctx context.Context, db execer, ev Event) error {
 	}
 	if _, err := db.Exec(ctx, "SELECT pg_notify($1, $2)", EventsChannel, string(payload)); err != nil {
 		return fmt.Errorf("publish event: %w", err)
+	}
+	return nil
+}
+
+// PublishAll sends many events in one round trip (inventory runs queue
+// thousands of commands at once).
+func PublishAll(ctx context.Context, db execer, evs []Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	payloads := make([]string, len(evs))
+	for i, ev := range evs {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return fmt.Errorf("publish events: %w", err)
+		}
+		payloads[i] = string(b)
+	}
+	if _, err := db.Exec(ctx, "SELECT pg_notify($1, p) FROM unnest($2::text[]) p", EventsChannel, payloads); err != nil {
+		return fmt.Errorf("publish events: %w", err)
 	}
 	return nil
 }
