@@ -50,15 +50,5 @@ func depsimCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		"Upload the stoken.json below to orchard (uploadDEPToken content) and run orchard with --dep-url http://%s\n",
 		cfg.Devices, ln.Addr(), creds.ConsumerKey, creds.AccessToken, ln.Addr())
 	fmt.Fprintln(stdout, string(sim.TokenJSON()))
-	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serveUntilDone(ctx, ln, sim)
 }

@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"time"
 
@@ -38,17 +36,7 @@ func swupdatesimCommand(ctx context.Context, args []string, _, stderr io.Writer)
 	}
 	fmt.Fprintf(stderr, "swupdatesim serving a software update catalog at http://%s/v2/pmv\n"+
 		"Run orchard with --software-update-url http://%s\n", ln.Addr(), ln.Addr())
-	srv := &http.Server{Handler: swupdatesim.New(catalog), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serveUntilDone(ctx, ln, swupdatesim.New(catalog))
 }
 
 func simCatalog(file string) (swupdate.Catalog, error) {

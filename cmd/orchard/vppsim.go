@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"time"
 
 	"github.com/orchardmdm/orchard/mdmproto/appsbooks/vppsim"
 )
@@ -44,15 +42,5 @@ func vppsimCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		"Run orchard with --appsbooks-url http://%s and upload the content token below (uploadLocationToken content)\n",
 		name, assets, ln.Addr(), ln.Addr())
 	fmt.Fprintln(stdout, stoken)
-	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serveUntilDone(ctx, ln, sim.Handler())
 }
