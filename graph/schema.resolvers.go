@@ -288,6 +288,26 @@ func (r *mutationResolver) RemoveDEPProfile(ctx context.Context, virtualServerID
 	return r.removeDEPProfile(ctx, virtualServerID, serialNumbers)
 }
 
+// UploadProfile is the resolver for the uploadProfile field.
+func (r *mutationResolver) UploadProfile(ctx context.Context, file *graphql.Upload, content *string) (*store.Profile, error) {
+	return r.uploadProfile(ctx, file, content)
+}
+
+// UpdateProfile is the resolver for the updateProfile field.
+func (r *mutationResolver) UpdateProfile(ctx context.Context, id string, file *graphql.Upload, content *string) (*store.Profile, error) {
+	return r.updateProfile(ctx, id, file, content)
+}
+
+// DeleteProfile is the resolver for the deleteProfile field.
+func (r *mutationResolver) DeleteProfile(ctx context.Context, id string) (string, error) {
+	return r.deleteProfile(ctx, id)
+}
+
+// SetBlueprintProfiles is the resolver for the setBlueprintProfiles field.
+func (r *mutationResolver) SetBlueprintProfiles(ctx context.Context, blueprintID string, profileIds []string) ([]*store.Profile, error) {
+	return r.setBlueprintProfiles(ctx, blueprintID, profileIds)
+}
+
 // DaysUntilExpiry is the resolver for the daysUntilExpiry field.
 func (r *pushCertificateResolver) DaysUntilExpiry(ctx context.Context, obj *store.PushCertificate) (int, error) {
 	return daysUntilExpiry(obj), nil
@@ -381,6 +401,21 @@ func (r *queryResolver) DepProfiles(ctx context.Context, virtualServerID *string
 // DepProfile is the resolver for the depProfile field.
 func (r *queryResolver) DepProfile(ctx context.Context, id string) (*model.DEPProfile, error) {
 	return r.depProfile(ctx, id)
+}
+
+// Profiles is the resolver for the profiles field.
+func (r *queryResolver) Profiles(ctx context.Context, first *int, after *string) (*model.ProfileConnection, error) {
+	return r.profiles(ctx, first, after)
+}
+
+// Profile is the resolver for the profile field.
+func (r *queryResolver) Profile(ctx context.Context, id string) (*store.Profile, error) {
+	return r.profile(ctx, id)
+}
+
+// BlueprintProfiles is the resolver for the blueprintProfiles field.
+func (r *queryResolver) BlueprintProfiles(ctx context.Context, blueprintID string) ([]*store.Profile, error) {
+	return r.blueprintProfiles(ctx, blueprintID)
 }
 
 // JobEvents is the resolver for the jobEvents field.

@@ -36,6 +36,9 @@ func Register(workers *river.Workers, deps Deps) error {
 	if err := river.AddWorkerSafely(workers, &PushCertExpiryWorker{store: deps.Store, logger: deps.Logger}); err != nil {
 		return err
 	}
+	if err := river.AddWorkerSafely(workers, &ProfileReconcileWorker{service: deps.Service}); err != nil {
+		return err
+	}
 	return registerDEP(workers, deps)
 }
 

@@ -72,7 +72,11 @@ func (s *Service) Idle(ctx context.Context, ch mdmproto.Channel) (mdmproto.NextC
 // its next command; accepted is false for an answer to a command it was not
 // sent (changing nothing).
 func (s *Service) ReportResult(ctx context.Context, ch mdmproto.Channel, r mdmproto.CommandResult) (mdmproto.NextCommand, bool, error) {
-	return s.store.ReportResult(ctx, ch, r)
+	next, found, err := s.store.ReportResult(ctx, ch, r)
+	if err == nil && found {
+		err = s.profileReportHook(ctx, ch, r)
+	}
+	return next, found, err
 }
 
 // EnrollmentBySecret names the enrollment a profile URL's secret opens.

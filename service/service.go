@@ -32,6 +32,9 @@ type Config struct {
 	// PushDevices queues pushes inside the transaction that gave devices
 	// something to fetch; nil queues them through Jobs (tests watch or fail it).
 	PushDevices func(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error
+	// ProfileSigner signs the configuration profiles orchard sends; nil
+	// refuses to send them.
+	ProfileSigner ProfileSigner
 }
 
 // DEPConfig is how the service reaches Apple's DEP service.
@@ -54,6 +57,8 @@ type Service struct {
 	publicURL string
 	dep       DEPConfig
 	push      func(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error
+
+	profileSigner ProfileSigner
 }
 
 // New builds the service.
@@ -61,7 +66,8 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Service{store: cfg.Store, jobs: cfg.Jobs, log: cfg.Logger, publicURL: cfg.PublicURL, dep: cfg.DEP, push: cfg.PushDevices}
+	s := &Service{store: cfg.Store, jobs: cfg.Jobs, log: cfg.Logger, publicURL: cfg.PublicURL, dep: cfg.DEP, push: cfg.PushDevices,
+		profileSigner: cfg.ProfileSigner}
 	if s.push == nil {
 		s.push = func(ctx context.Context, tx pgx.Tx, ids []int64) error {
 			return jobargs.EnqueuePushTx(ctx, s.jobs, tx, ids)

@@ -29,6 +29,7 @@ var sealedTables = []sealedTable{
 	{"dep_tokens", "id", "id", []string{"private_key_sealed", "consumer_secret_sealed", "access_secret_sealed", "session_sealed"}},
 	{"mdm_device_commands", "id", "uuid", []string{commandBodyColumn, PINColumn, ResultColumn}},
 	{"mdm_enrollments", "id", "id", []string{"secret_sealed"}},
+	{"profiles", "id", "id", []string{profileContentColumn}},
 }
 
 // SealedColumns lists every sealed column as "table.column".

@@ -142,7 +142,7 @@ func newService(cfg *Config, s *store.Store, logger *slog.Logger) (*service.Serv
 		return nil, err
 	}
 	return service.New(service.Config{Store: s, Jobs: inserter, Logger: logger, PublicURL: cfg.PublicURL,
-		DEP: service.DEPConfig{BaseURL: cfg.DEPURL}}), nil
+		DEP: service.DEPConfig{BaseURL: cfg.DEPURL}, ProfileSigner: embeddedCASigner(s)}), nil
 }
 
 // healthz answers 200 only while the database answers.

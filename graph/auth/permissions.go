@@ -37,6 +37,8 @@ var known = []string{
 	"mdm.change_depenrollment", "mdm.delete_depenrollment",
 	"mdm.view_location", "mdm.view_locationasset",
 	"mdm.view_softwareupdate", "mdm.change_softwareupdate",
+	// Profile library and what blueprints deliver.
+	"mdm.view_profile", "mdm.add_profile", "mdm.change_profile", "mdm.delete_profile", "mdm.change_blueprint",
 }
 
 // Known reports whether a permission name exists (the wildcard included).

@@ -46,6 +46,9 @@ type Device struct {
 	// Answer decides how to answer a command; nil answers every command
 	// Acknowledged, with plausible DeviceInformation and SecurityInfo results.
 	Answer func(cmd *Command) (status string, fields map[string]any)
+
+	// profiles are the configuration profiles installed (profiles.go).
+	profiles map[string]*InstalledProfile
 }
 
 // Command is a command the server sent.
