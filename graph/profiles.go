@@ -28,7 +28,9 @@ func (r *Resolver) profiles(ctx context.Context, first *int, after *string) (*mo
 	}
 	conn := &model.ProfileConnection{}
 	conn.Edges, conn.PageInfo = edges(profileCursor, list, more, func(n *store.Profile) int64 { return n.ID },
-		func(cursor string, n *store.Profile) *model.ProfileEdge { return &model.ProfileEdge{Cursor: cursor, Node: n} })
+		func(cursor string, n *store.Profile) *model.ProfileEdge {
+			return &model.ProfileEdge{Cursor: cursor, Node: n}
+		})
 	return conn, nil
 }
 
