@@ -83,25 +83,25 @@ func lockReconcile(ctx context.Context, q *store.Queries, scope store.ProfileSco
 }
 
 // profileCommands builds the commands a reconcile queues; each profile is
-// opened and signed once, whatever the number of devices.
+// opened, signed and encoded once, whatever the number of devices.
 func (s *Service) profileCommands(ctx context.Context, q *store.Queries, actor string, installs []store.ProfileInstall,
 	removals []store.ProfileRemoval) ([]store.QueuedCommand, []store.DeviceProfileSent, error) {
-	signed := map[int64][]byte{}
+	templates := map[int64]*mdmproto.CommandTemplate{}
 	cmds := make([]store.QueuedCommand, 0, len(installs)+len(removals))
 	sent := make([]store.DeviceProfileSent, 0, cap(cmds))
 	for _, in := range installs {
-		payload, ok := signed[in.ProfileID]
+		tmpl, ok := templates[in.ProfileID]
 		if !ok {
-			var err error
-			if payload, err = s.signedProfile(ctx, q, in.ProfileID); err != nil {
+			payload, err := s.signedProfile(ctx, q, in.ProfileID)
+			if err != nil {
 				return nil, nil, err
 			}
-			signed[in.ProfileID] = payload
+			if tmpl, err = mdmproto.NewCommandTemplate("InstallProfile", map[string]any{"Payload": payload}); err != nil {
+				return nil, nil, err
+			}
+			templates[in.ProfileID] = tmpl
 		}
-		uuid, body, err := mdmproto.NewCommand("InstallProfile", map[string]any{"Payload": payload})
-		if err != nil {
-			return nil, nil, err
-		}
+		uuid, body := tmpl.Build()
 		profileID := in.ProfileID
 		cmds = append(cmds, store.QueuedCommand{DeviceID: in.DeviceID, UUID: uuid, RequestType: "InstallProfile", Body: body, Actor: actor})
 		sent = append(sent, store.DeviceProfileSent{DeviceID: in.DeviceID, Identifier: in.Identifier, ProfileID: &profileID,

@@ -136,28 +136,30 @@ func (q *Queries) RecordDeviceProfiles(ctx context.Context, sent []DeviceProfile
 	return nil
 }
 
-// QueueCommands queues many built commands in one statement, sealing those
-// that may carry a secret (as QueueCommand does; no PINs here).
+// QueueCommands queues many built commands with COPY (inside a transaction),
+// sealing those that may carry a secret as QueueCommand does (no PINs here).
 func (q *Queries) QueueCommands(ctx context.Context, cmds []QueuedCommand) error {
-	n := len(cmds)
-	uuids, devices, types, actors := make([]string, n), make([]int64, n), make([]string, n), make([]string, n)
-	bodies, sealed := make([][]byte, n), make([]*string, n)
+	tx := q.PgxTx()
+	if tx == nil {
+		return errors.New("queue commands: not in a transaction")
+	}
+	rows := make([][]any, len(cmds))
 	for i, c := range cmds {
 		if c.PIN != "" {
 			return fmt.Errorf("command %s carries a PIN: %w", c.UUID, ErrMustSeal)
 		}
-		uuids[i], devices[i], types[i], actors[i], bodies[i] = c.UUID, c.DeviceID, c.RequestType, c.Actor, c.Body
+		body, sealed := c.Body, (*string)(nil)
 		if mdmproto.CommandCarriesSecret(c.RequestType) {
 			v, err := q.sealer.Seal(c.Body, commandPlace(c.UUID, commandBodyColumn))
 			if err != nil {
 				return err
 			}
-			sealed[i], bodies[i] = &v, []byte{}
+			body, sealed = []byte{}, &v
 		}
+		rows[i] = []any{c.UUID, c.DeviceID, c.RequestType, body, sealed, c.Actor}
 	}
-	_, err := q.db.Exec(ctx, `INSERT INTO mdm_device_commands (uuid, device_id, request_type, command, command_sealed, queued_by)
-		SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bytea[], $5::text[], $6::text[])`,
-		uuids, devices, types, bodies, sealed, actors)
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"mdm_device_commands"},
+		[]string{"uuid", "device_id", "request_type", "command", "command_sealed", "queued_by"}, pgx.CopyFromRows(rows))
 	if err != nil {
 		return fmt.Errorf("queue commands: %w", err)
 	}
