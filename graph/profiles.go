@@ -130,3 +130,8 @@ func profileFile(file *graphql.Upload, content *string) ([]byte, error) {
 	}
 	return nil, BadInput("send the .mobileconfig as file or its text as content")
 }
+
+func (r *Resolver) declarationStatus(ctx context.Context, d *store.Device) ([]*store.DeclarationStatus, error) {
+	list, err := r.Store.DeclarationStatuses(ctx, d.ID)
+	return pointers(list), err
+}

@@ -131,12 +131,14 @@ func TestBlueprintProfileInstalledOnceSignedAndRemoved(t *testing.T) {
 
 	var raw []byte
 	d.Answer = func(cmd *devicesim.Command) (string, map[string]any) {
-		raw = cmd.Raw
-		d.Answer = nil
-		return answerDefault(d, cmd)
+		if cmd.RequestType == "InstallProfile" {
+			raw = cmd.Raw
+		}
+		return d.AnswerCommand(cmd)
 	}
 	n, err := d.Connect(ctx)
-	if err != nil || n != 1 {
+	d.Answer = nil
+	if err != nil || n != 2 { // InstallProfile, and DeclarativeManagement for the changed declarations
 		t.Fatalf("device answered %d commands: %v", n, err)
 	}
 	if !bytes.Contains(raw, []byte("<key>Payload</key>\n\t\t<data>")) {
@@ -185,10 +187,6 @@ func TestBlueprintProfileInstalledOnceSignedAndRemoved(t *testing.T) {
 	if leaked != 0 {
 		t.Fatalf("%d commands hold the Wi-Fi password in the clear", leaked)
 	}
-}
-
-func answerDefault(d *devicesim.Device, cmd *devicesim.Command) (string, map[string]any) {
-	return d.AnswerCommand(cmd)
 }
 
 func deviceIDOf(t *testing.T, api *testAPI, udid string) *int64 {

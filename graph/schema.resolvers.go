@@ -75,6 +75,11 @@ func (r *dEPVirtualServerResolver) SyncPhase(ctx context.Context, obj *store.DEP
 	return depSyncPhase(obj), nil
 }
 
+// Reasons is the resolver for the reasons field.
+func (r *declarationStatusResolver) Reasons(ctx context.Context, obj *store.DeclarationStatus) (any, error) {
+	return rawJSON(obj.Reasons), nil
+}
+
 // Blueprint is the resolver for the blueprint field.
 func (r *deviceResolver) Blueprint(ctx context.Context, obj *store.Device) (*store.Blueprint, error) {
 	if obj.BlueprintID == nil {
@@ -106,6 +111,11 @@ func (r *deviceResolver) Users(ctx context.Context, obj *store.Device) ([]*store
 // LockPin is the resolver for the lockPin field.
 func (r *deviceResolver) LockPin(ctx context.Context, obj *store.Device) (*string, error) {
 	return r.revealSecret(ctx, obj, lockPINColumn)
+}
+
+// DeclarationStatus is the resolver for the declarationStatus field.
+func (r *deviceResolver) DeclarationStatus(ctx context.Context, obj *store.Device) ([]*store.DeclarationStatus, error) {
+	return r.declarationStatus(ctx, obj)
 }
 
 // Status is the resolver for the status field.
@@ -452,6 +462,11 @@ func (r *Resolver) DEPVirtualServer() generated.DEPVirtualServerResolver {
 	return &dEPVirtualServerResolver{r}
 }
 
+// DeclarationStatus returns generated.DeclarationStatusResolver implementation.
+func (r *Resolver) DeclarationStatus() generated.DeclarationStatusResolver {
+	return &declarationStatusResolver{r}
+}
+
 // Device returns generated.DeviceResolver implementation.
 func (r *Resolver) Device() generated.DeviceResolver { return &deviceResolver{r} }
 
@@ -496,6 +511,7 @@ type (
 	dEPProfileResolver           struct{ *Resolver }
 	dEPTokenResolver             struct{ *Resolver }
 	dEPVirtualServerResolver     struct{ *Resolver }
+	declarationStatusResolver    struct{ *Resolver }
 	deviceResolver               struct{ *Resolver }
 	deviceCommandResolver        struct{ *Resolver }
 	deviceConnectionResolver     struct{ *Resolver }

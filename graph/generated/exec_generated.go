@@ -38,6 +38,7 @@ type ResolverRoot interface {
 	DEPProfile() DEPProfileResolver
 	DEPToken() DEPTokenResolver
 	DEPVirtualServer() DEPVirtualServerResolver
+	DeclarationStatus() DeclarationStatusResolver
 	Device() DeviceResolver
 	DeviceCommand() DeviceCommandResolver
 	DeviceConnection() DeviceConnectionResolver
@@ -226,6 +227,16 @@ type ComplexityRoot struct {
 		UpdatedAt      func(childComplexity int) int
 	}
 
+	DeclarationStatus struct {
+		Active      func(childComplexity int) int
+		Identifier  func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Reasons     func(childComplexity int) int
+		ReportedAt  func(childComplexity int) int
+		ServerToken func(childComplexity int) int
+		Valid       func(childComplexity int) int
+	}
+
 	Device struct {
 		ActivationLockManageable func(childComplexity int) int
 		AppleSilicon             func(childComplexity int) int
@@ -239,6 +250,7 @@ type ComplexityRoot struct {
 		Commands                 func(childComplexity int, first *int, after *string, status *model.DeviceCommandStatus) int
 		CreatedAt                func(childComplexity int) int
 		DEPEnrollment            func(childComplexity int) int
+		DeclarationStatus        func(childComplexity int) int
 		DeclarativeManagement    func(childComplexity int) int
 		FileVaultEnabled         func(childComplexity int) int
 		FileVaultPRKEscrowed     func(childComplexity int) int
@@ -499,6 +511,9 @@ type DEPVirtualServerResolver interface {
 	DefaultProfile(ctx context.Context, obj *store.DEPVirtualServer) (*model.DEPProfile, error)
 	SyncPhase(ctx context.Context, obj *store.DEPVirtualServer) (string, error)
 }
+type DeclarationStatusResolver interface {
+	Reasons(ctx context.Context, obj *store.DeclarationStatus) (any, error)
+}
 type DeviceResolver interface {
 	Blueprint(ctx context.Context, obj *store.Device) (*store.Blueprint, error)
 
@@ -507,6 +522,7 @@ type DeviceResolver interface {
 	Commands(ctx context.Context, obj *store.Device, first *int, after *string, status *model.DeviceCommandStatus) (*model.DeviceCommandConnection, error)
 	Users(ctx context.Context, obj *store.Device) ([]*store.DeviceUser, error)
 	LockPin(ctx context.Context, obj *store.Device) (*string, error)
+	DeclarationStatus(ctx context.Context, obj *store.Device) ([]*store.DeclarationStatus, error)
 }
 type DeviceCommandResolver interface {
 	Status(ctx context.Context, obj *store.DeviceCommand) (model.DeviceCommandStatus, error)
@@ -1382,6 +1398,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DEPVirtualServer.UpdatedAt(childComplexity), true
 
+	case "DeclarationStatus.active":
+		if e.ComplexityRoot.DeclarationStatus.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeclarationStatus.Active(childComplexity), true
+	case "DeclarationStatus.identifier":
+		if e.ComplexityRoot.DeclarationStatus.Identifier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeclarationStatus.Identifier(childComplexity), true
+	case "DeclarationStatus.kind":
+		if e.ComplexityRoot.DeclarationStatus.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeclarationStatus.Kind(childComplexity), true
+	case "DeclarationStatus.reasons":
+		if e.ComplexityRoot.DeclarationStatus.Reasons == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeclarationStatus.Reasons(childComplexity), true
+	case "DeclarationStatus.reportedAt":
+		if e.ComplexityRoot.DeclarationStatus.ReportedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeclarationStatus.ReportedAt(childComplexity), true
+	case "DeclarationStatus.serverToken":
+		if e.ComplexityRoot.DeclarationStatus.ServerToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeclarationStatus.ServerToken(childComplexity), true
+	case "DeclarationStatus.valid":
+		if e.ComplexityRoot.DeclarationStatus.Valid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeclarationStatus.Valid(childComplexity), true
+
 	case "Device.activationLockManageable":
 		if e.ComplexityRoot.Device.ActivationLockManageable == nil {
 			break
@@ -1459,6 +1518,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Device.DEPEnrollment(childComplexity), true
+	case "Device.declarationStatus":
+		if e.ComplexityRoot.Device.DeclarationStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Device.DeclarationStatus(childComplexity), true
 	case "Device.declarativeManagement":
 		if e.ComplexityRoot.Device.DeclarativeManagement == nil {
 			break
@@ -3910,6 +3975,29 @@ extend type Mutation {
   """
   setBlueprintProfiles(blueprintId: ID!, profileIds: [ID!]!): [Profile!]! @hasPermission(permission: "mdm.change_blueprint")
 }
+
+"A device's last reported status of one declaration (declarative device management)."
+type DeclarationStatus {
+  "activation, configuration, asset or management."
+  kind: String!
+  "The declaration's Identifier."
+  identifier: String!
+  "The ServerToken of the declaration the device holds."
+  serverToken: String!
+  "Whether the declaration is active on the device."
+  active: Boolean!
+  "valid, invalid or unknown."
+  valid: String!
+  "Why it is not valid or not active: Apple's StatusReason objects (code, description, details)."
+  reasons: JSON!
+  "When the device reported it."
+  reportedAt: Time!
+}
+
+extend type Device {
+  "The declarations the device last reported on (status reports), by kind and identifier."
+  declarationStatus: [DeclarationStatus!]! @hasPermission(permission: "mdm.view_enrolleddevice")
+}
 # ---- end Profiles ----
 `, BuiltIn: false},
 }
@@ -4261,6 +4349,26 @@ func (ec *executionContext) childFields_DEPVirtualServer(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type DEPVirtualServer", field.Name)
 }
 
+func (ec *executionContext) childFields_DeclarationStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_DeclarationStatus_kind(ctx, field)
+	case "identifier":
+		return ec.fieldContext_DeclarationStatus_identifier(ctx, field)
+	case "serverToken":
+		return ec.fieldContext_DeclarationStatus_serverToken(ctx, field)
+	case "active":
+		return ec.fieldContext_DeclarationStatus_active(ctx, field)
+	case "valid":
+		return ec.fieldContext_DeclarationStatus_valid(ctx, field)
+	case "reasons":
+		return ec.fieldContext_DeclarationStatus_reasons(ctx, field)
+	case "reportedAt":
+		return ec.fieldContext_DeclarationStatus_reportedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeclarationStatus", field.Name)
+}
+
 func (ec *executionContext) childFields_Device(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4331,6 +4439,8 @@ func (ec *executionContext) childFields_Device(ctx context.Context, field graphq
 		return ec.fieldContext_Device_users(ctx, field)
 	case "lockPin":
 		return ec.fieldContext_Device_lockPin(ctx, field)
+	case "declarationStatus":
+		return ec.fieldContext_Device_declarationStatus(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Device", field.Name)
 }
@@ -8776,6 +8886,167 @@ func (ec *executionContext) fieldContext_DEPVirtualServer_updatedAt(_ context.Co
 	return graphql.NewScalarFieldContext("DEPVirtualServer", field, false, false, "Time")
 }
 
+func (ec *executionContext) _DeclarationStatus_kind(ctx context.Context, field graphql.CollectedField, obj *store.DeclarationStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeclarationStatus_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeclarationStatus_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeclarationStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeclarationStatus_identifier(ctx context.Context, field graphql.CollectedField, obj *store.DeclarationStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeclarationStatus_identifier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Identifier, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeclarationStatus_identifier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeclarationStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeclarationStatus_serverToken(ctx context.Context, field graphql.CollectedField, obj *store.DeclarationStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeclarationStatus_serverToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ServerToken, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeclarationStatus_serverToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeclarationStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeclarationStatus_active(ctx context.Context, field graphql.CollectedField, obj *store.DeclarationStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeclarationStatus_active(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Active, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeclarationStatus_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeclarationStatus", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DeclarationStatus_valid(ctx context.Context, field graphql.CollectedField, obj *store.DeclarationStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeclarationStatus_valid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Valid, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeclarationStatus_valid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeclarationStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeclarationStatus_reasons(ctx context.Context, field graphql.CollectedField, obj *store.DeclarationStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeclarationStatus_reasons(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DeclarationStatus().Reasons(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
+			return ec.marshalNJSON2interface(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeclarationStatus_reasons(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeclarationStatus", field, true, true, "JSON")
+}
+
+func (ec *executionContext) _DeclarationStatus_reportedAt(ctx context.Context, field graphql.CollectedField, obj *store.DeclarationStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeclarationStatus_reportedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReportedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeclarationStatus_reportedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeclarationStatus", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Device_id(ctx context.Context, field graphql.CollectedField, obj *store.Device) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9685,6 +9956,56 @@ func (ec *executionContext) _Device_lockPin(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_Device_lockPin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Device", field, true, true, "String")
+}
+
+func (ec *executionContext) _Device_declarationStatus(ctx context.Context, field graphql.CollectedField, obj *store.Device) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Device_declarationStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Device().DeclarationStatus(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_enrolleddevice")
+				if err != nil {
+					var zeroVal []*store.DeclarationStatus
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal []*store.DeclarationStatus
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, obj, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.DeclarationStatus) graphql.Marshaler {
+			return ec.marshalNDeclarationStatus2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeclarationStatusᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Device_declarationStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Device",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeclarationStatus(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _DeviceCommand_uuid(ctx context.Context, field graphql.CollectedField, obj *store.DeviceCommand) (ret graphql.Marshaler) {
@@ -17827,6 +18148,70 @@ func (ec *executionContext) _DEPVirtualServer(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var declarationStatusImplementors = []string{"DeclarationStatus"}
+
+func (ec *executionContext) _DeclarationStatus(ctx context.Context, sel ast.SelectionSet, obj *store.DeclarationStatus) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, declarationStatusImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeclarationStatus")
+		case "kind":
+			out.Values[i] = ec._DeclarationStatus_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "identifier":
+			out.Values[i] = ec._DeclarationStatus_identifier(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "serverToken":
+			out.Values[i] = ec._DeclarationStatus_serverToken(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "active":
+			out.Values[i] = ec._DeclarationStatus_active(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "valid":
+			out.Values[i] = ec._DeclarationStatus_valid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reasons":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DeclarationStatus_reasons(ctx, field, obj)
+				})
+		case "reportedAt":
+			out.Values[i] = ec._DeclarationStatus_reportedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var deviceImplementors = []string{"Device"}
 
 func (ec *executionContext) _Device(ctx context.Context, sel ast.SelectionSet, obj *store.Device) graphql.Marshaler {
@@ -18013,6 +18398,12 @@ func (ec *executionContext) _Device(ctx context.Context, sel ast.SelectionSet, o
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Device_lockPin(ctx, field, obj)
+				})
+		case "declarationStatus":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Device_declarationStatus(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -20070,6 +20461,30 @@ func (ec *executionContext) marshalNDEPVirtualServer2ᚖgithubᚗcomᚋorchardmd
 		return graphql.Null
 	}
 	return ec._DEPVirtualServer(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDeclarationStatus2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeclarationStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.DeclarationStatus) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDeclarationStatus2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeclarationStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDeclarationStatus2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeclarationStatus(ctx context.Context, sel ast.SelectionSet, v *store.DeclarationStatus) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeclarationStatus!")
+		return graphql.Null
+	}
+	return ec._DeclarationStatus(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNDevice2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDevice(ctx context.Context, sel ast.SelectionSet, v *store.Device) graphql.Marshaler {

@@ -19,6 +19,7 @@ import (
 	"github.com/micromdm/plist"
 
 	"github.com/orchardmdm/orchard/mdmproto"
+	"github.com/orchardmdm/orchard/mdmproto/ddm"
 	"github.com/orchardmdm/orchard/mdmproto/scep"
 )
 
@@ -49,6 +50,8 @@ type Device struct {
 
 	// profiles are the configuration profiles installed (profiles.go).
 	profiles map[string]*InstalledProfile
+	// SyncRequests are the tokens of the DeclarativeManagement commands received.
+	SyncRequests []ddm.SyncTokens
 }
 
 // Command is a command the server sent.

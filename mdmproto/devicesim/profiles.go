@@ -2,9 +2,11 @@ package devicesim
 
 import (
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 
 	"github.com/orchardmdm/orchard/mdmproto"
+	"github.com/orchardmdm/orchard/mdmproto/ddm"
 )
 
 // InstalledProfile is a configuration profile the simulated device holds.
@@ -19,7 +21,8 @@ type InstalledProfile struct {
 }
 
 // answerProfile answers InstallProfile (verifying a signed payload, as a
-// device does), RemoveProfile and ProfileList from the device's profiles.
+// device does), RemoveProfile and ProfileList from the device's profiles,
+// and records the tokens of DeclarativeManagement commands.
 func (d *Device) answerProfile(cmd *Command) (status string, fields map[string]any, ok bool) {
 	if d.profiles == nil {
 		d.profiles = map[string]*InstalledProfile{}
@@ -44,6 +47,15 @@ func (d *Device) answerProfile(cmd *Command) (status string, fields map[string]a
 			return profileError(fmt.Sprintf("no profile %q", id))
 		}
 		delete(d.profiles, id)
+		return mdmproto.StatusAcknowledged, nil, true
+	case "DeclarativeManagement":
+		// A device syncs its declarations after this; tests run the sync
+		// (SyncDeclarations) when they choose to.
+		var t ddm.TokensResponse
+		if data, isData := cmd.Fields["Data"].([]byte); !isData || json.Unmarshal(data, &t) != nil {
+			return profileError("Data is not JSON SyncTokens as <data>")
+		}
+		d.SyncRequests = append(d.SyncRequests, t.SyncTokens)
 		return mdmproto.StatusAcknowledged, nil, true
 	case "ProfileList":
 		list := []any{}

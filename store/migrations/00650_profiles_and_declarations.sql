@@ -44,7 +44,29 @@ CREATE TABLE device_profiles (
 );
 CREATE INDEX device_profiles_profile ON device_profiles (profile_id);
 
+-- Declarative management: when what a blueprint declares last changed (the
+-- declarations' Timestamp; the token itself is computed from the content).
+CREATE TABLE blueprint_declarations (
+    blueprint_id bigint PRIMARY KEY REFERENCES blueprints (id) ON DELETE CASCADE,
+    changed_at   timestamptz NOT NULL DEFAULT now()
+);
+
+-- The last status each device reported for each declaration.
+CREATE TABLE device_declaration_status (
+    device_id    bigint NOT NULL REFERENCES enrolled_devices (id) ON DELETE CASCADE,
+    kind         text NOT NULL CHECK (kind IN ('activation', 'configuration', 'asset', 'management')),
+    identifier   text NOT NULL,
+    server_token text NOT NULL,
+    active       boolean NOT NULL,
+    valid        text NOT NULL CHECK (valid IN ('valid', 'invalid', 'unknown')),
+    reasons      jsonb NOT NULL DEFAULT '[]',
+    reported_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (device_id, kind, identifier)
+);
+
 -- +goose Down
+DROP TABLE device_declaration_status;
+DROP TABLE blueprint_declarations;
 DROP TABLE device_profiles;
 DROP TABLE blueprint_profiles;
 DROP TABLE profiles;
