@@ -130,7 +130,6 @@ func (q *Queries) ProfileForDevice(ctx context.Context, deviceID, profileID int6
 	return q.ProfileContent(ctx, profileID)
 }
 
-
 // DeviceByIdentity is the managed device an identity certificate is bound
 // to (requests without a plist naming the device, as asset downloads).
 func (q *Queries) DeviceByIdentity(ctx context.Context, certHash []byte) (int64, error) {
