@@ -42,19 +42,9 @@ func TestDeclarativeManagementOverCheckin(t *testing.T) {
 		t.Fatalf("legacy profile asset: %+v, %v", parsed, err)
 	}
 
-	var got struct {
-		Device struct {
-			DeclarationStatus []struct {
-				Kind, Identifier, Valid string
-				Active                  bool
-			}
-		}
-	}
 	devID := *deviceIDOf(t, api.testAPI, d.UDID)
-	statusQuery := `query($id: ID!) { device(id: $id) { declarationStatus { kind identifier valid active } } }`
-	api.query(tok, statusQuery, map[string]any{"id": devID}).decode(t, &got)
-	if len(got.Device.DeclarationStatus) != 3 || !got.Device.DeclarationStatus[0].Active || got.Device.DeclarationStatus[0].Valid != "valid" {
-		t.Fatalf("declaration status = %+v", got.Device.DeclarationStatus)
+	if got := declarationStatus(t, api, tok, devID); len(got) != 3 || !got[0].Active || got[0].Valid != "valid" {
+		t.Fatalf("declaration status = %+v", got)
 	}
 
 	// A blueprint change: a new token, one more DeclarativeManagement command.
@@ -75,37 +65,58 @@ func TestDeclarativeManagementOverCheckin(t *testing.T) {
 		d.SyncRequests[len(d.SyncRequests)-1].DeclarationsToken != second.Tokens.DeclarationsToken {
 		t.Fatalf("tokens after the change: %v then %v; commands carried %+v", first.Tokens, second.Tokens, d.SyncRequests)
 	}
-	api.query(tok, statusQuery, map[string]any{"id": devID}).decode(t, &got)
-	if len(got.Device.DeclarationStatus) != 4 || got.Device.DeclarationStatus[0].Valid != "invalid" {
-		t.Fatalf("declaration status after the change = %+v", got.Device.DeclarationStatus)
+	if got := declarationStatus(t, api, tok, devID); len(got) != 4 || got[0].Valid != "invalid" {
+		t.Fatalf("declaration status after the change = %+v", got)
 	}
 
-	// Unknown declarations: 404; status reports that do not parse: 400 and
-	// nothing stored; the device is not locked out.
-	for endpoint, want := range map[string]int{"declaration/configuration/nope": http.StatusNotFound,
-		"declaration/bogus/x": http.StatusBadRequest, "nonsense": http.StatusBadRequest} {
-		if _, err := d.DeclarativeManagement(ctx, endpoint, nil); !isHTTP(err, want) {
-			t.Errorf("%s: %v, want %d", endpoint, err, want)
-		}
-	}
-	for _, bad := range []string{"{", `{"Errors": []}`, `{"StatusItems": {"management": {"declarations": {"activations": [{"identifier": "x", "valid": "perhaps"}]}}}}`} {
-		if _, err := d.DeclarativeManagement(ctx, ddm.EndpointStatus, []byte(bad)); !isHTTP(err, http.StatusBadRequest) {
-			t.Errorf("status %s: %v, want 400", bad, err)
-		}
-	}
-	api.query(tok, statusQuery, map[string]any{"id": devID}).decode(t, &got)
-	if len(got.Device.DeclarationStatus) != 4 {
-		t.Fatalf("bad reports changed the stored status: %+v", got.Device.DeclarationStatus)
-	}
-	if _, err := d.DeclarativeManagement(ctx, ddm.EndpointTokens, nil); err != nil {
-		t.Fatalf("device locked out after bad requests: %v", err)
-	}
+	checkDDMRefusals(t, api, tok, d, devID)
 
 	// Another device, on another blueprint, cannot fetch this blueprint's profile.
 	other, _ := api.enrollOnBlueprint(t, tok, "Other")
 	if _, err := other.FetchProfileAsset(ctx, profileURL); !isHTTP(err, http.StatusNotFound) {
 		t.Fatalf("another blueprint's profile: %v, want 404", err)
 	}
+}
+
+// checkDDMRefusals: unknown declarations get 404, requests and status
+// reports that do not parse 400; nothing is stored and the device is not
+// locked out.
+func checkDDMRefusals(t *testing.T, api *profileAPI, tok string, d *devicesim.Device, devID int64) {
+	t.Helper()
+	ctx := context.Background()
+	for endpoint, want := range map[string]int{"declaration/configuration/nope": http.StatusNotFound,
+		"declaration/bogus/x": http.StatusBadRequest, "nonsense": http.StatusBadRequest} {
+		if _, err := d.DeclarativeManagement(ctx, endpoint, nil); !isHTTP(err, want) {
+			t.Errorf("%s: %v, want %d", endpoint, err, want)
+		}
+	}
+	before := declarationStatus(t, api, tok, devID)
+	for _, bad := range []string{"{", `{"Errors": []}`, `{"StatusItems": {"management": {"declarations": {"activations": [{"identifier": "x", "valid": "perhaps"}]}}}}`} {
+		if _, err := d.DeclarativeManagement(ctx, ddm.EndpointStatus, []byte(bad)); !isHTTP(err, http.StatusBadRequest) {
+			t.Errorf("status %s: %v, want 400", bad, err)
+		}
+	}
+	if after := declarationStatus(t, api, tok, devID); len(after) != len(before) || after[0] != before[0] {
+		t.Fatalf("bad reports changed the stored status: %+v", after)
+	}
+	if _, err := d.DeclarativeManagement(ctx, ddm.EndpointTokens, nil); err != nil {
+		t.Fatalf("device locked out after bad requests: %v", err)
+	}
+}
+
+type declarationStatusNode struct {
+	Kind, Identifier, Valid string
+	Active                  bool
+}
+
+func declarationStatus(t *testing.T, api *profileAPI, tok string, devID int64) []declarationStatusNode {
+	t.Helper()
+	var got struct {
+		Device struct{ DeclarationStatus []declarationStatusNode }
+	}
+	api.query(tok, `query($id: ID!) { device(id: $id) { declarationStatus { kind identifier valid active } } }`,
+		map[string]any{"id": devID}).decode(t, &got)
+	return got.Device.DeclarationStatus
 }
 
 func isHTTP(err error, status int) bool {

@@ -129,27 +129,7 @@ func TestBlueprintProfileInstalledOnceSignedAndRemoved(t *testing.T) {
 	api.query(tok, setProfiles, map[string]any{"b": bpID, "p": []string{up.UploadProfile.ID}}).decode(t, &struct{}{})
 	waitCommands(t, api.testAPI, d.UDID, "InstallProfile", 1)
 
-	var raw []byte
-	d.Answer = func(cmd *devicesim.Command) (string, map[string]any) {
-		if cmd.RequestType == "InstallProfile" {
-			raw = cmd.Raw
-		}
-		return d.AnswerCommand(cmd)
-	}
-	n, err := d.Connect(ctx)
-	d.Answer = nil
-	if err != nil || n != 2 { // InstallProfile, and DeclarativeManagement for the changed declarations
-		t.Fatalf("device answered %d commands: %v", n, err)
-	}
-	if !bytes.Contains(raw, []byte("<key>Payload</key>\n\t\t<data>")) {
-		t.Fatalf("InstallProfile as received:\n%s", raw)
-	}
-	ca, err := endpoint.LoadCA(ctx, api.store)
-	must(t, err)
-	got := d.Profiles()["com.example.wifi"]
-	if got == nil || got.Installs != 1 || got.Signer == nil || !got.Signer.Equal(ca.Cert) {
-		t.Fatalf("installed profile = %+v, want one install signed by orchard's CA", got)
-	}
+	connectAndCheckSignedInstall(t, api, d, "com.example.wifi")
 
 	// Another reconcile, with nothing changed, sends nothing.
 	res, err := api.svc.ReconcileProfiles(ctx, "test", store.ProfileScope{DeviceID: deviceIDOf(t, api.testAPI, d.UDID)})
@@ -187,6 +167,35 @@ func TestBlueprintProfileInstalledOnceSignedAndRemoved(t *testing.T) {
 	if leaked != 0 {
 		t.Fatalf("%d commands hold the Wi-Fi password in the clear", leaked)
 	}
+}
+
+// connectAndCheckSignedInstall has the device connect and checks it got
+// the profile once, as <data>, signed by orchard's CA.
+func connectAndCheckSignedInstall(t *testing.T, api *profileAPI, d *devicesim.Device, identifier string) {
+	t.Helper()
+	ctx := context.Background()
+	var raw []byte
+	d.Answer = func(cmd *devicesim.Command) (string, map[string]any) {
+		if cmd.RequestType == "InstallProfile" {
+			raw = cmd.Raw
+		}
+		return d.AnswerCommand(cmd)
+	}
+	n, err := d.Connect(ctx)
+	d.Answer = nil
+	if err != nil || n != 2 { // InstallProfile, and DeclarativeManagement for the changed declarations
+		t.Fatalf("device answered %d commands: %v", n, err)
+	}
+	if !bytes.Contains(raw, []byte("<key>Payload</key>\n\t\t<data>")) {
+		t.Fatalf("InstallProfile as received:\n%s", raw)
+	}
+	ca, err := endpoint.LoadCA(ctx, api.store)
+	must(t, err)
+	got := d.Profiles()[identifier]
+	if got == nil || got.Installs != 1 || got.Signer == nil || !got.Signer.Equal(ca.Cert) {
+		t.Fatalf("installed profile = %+v, want one install signed by orchard's CA", got)
+	}
+
 }
 
 func deviceIDOf(t *testing.T, api *testAPI, udid string) *int64 {

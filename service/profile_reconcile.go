@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -157,18 +158,19 @@ func deviceIDsOf(cmds []store.QueuedCommand) []int64 {
 
 // profileReportHook queues a reconcile of a device that answered a
 // ProfileList: its answer may show a profile removed behind orchard's back.
+// It runs on every report, so it costs nothing for the others: only a report
+// holding a ProfileList key is looked up.
 func (s *Service) profileReportHook(ctx context.Context, ch mdmproto.Channel, r mdmproto.CommandResult) error {
 	// A service built without a job client (some edges' tests) has no one
 	// to run the reconcile.
-	if r.Status != "Acknowledged" || ch.UserID != "" || s.jobs == nil {
+	if r.Status != mdmproto.StatusAcknowledged || ch.UserID != "" || s.jobs == nil ||
+		!bytes.Contains(r.Raw, []byte("<key>ProfileList</key>")) {
 		return nil
 	}
-	return s.store.Tx(ctx, func(q *store.Queries) error {
-		id, err := q.AnsweredProfileList(ctx, ch.DeviceID(), r.CommandUUID)
-		if err != nil || id == 0 {
-			return err
-		}
-		_, err = s.jobs.InsertTx(ctx, q.PgxTx(), jobargs.ProfileReconcile{DeviceID: &id}, nil)
+	id, err := s.store.AnsweredProfileList(ctx, ch.DeviceID(), r.CommandUUID)
+	if err != nil || id == 0 {
 		return err
-	})
+	}
+	_, err = s.jobs.Insert(ctx, jobargs.ProfileReconcile{DeviceID: &id}, nil)
+	return err
 }
