@@ -195,7 +195,6 @@ func connectAndCheckSignedInstall(t *testing.T, api *profileAPI, d *devicesim.De
 	if got == nil || got.Installs != 1 || got.Signer == nil || !got.Signer.Equal(ca.Cert) {
 		t.Fatalf("installed profile = %+v, want one install signed by orchard's CA", got)
 	}
-
 }
 
 func deviceIDOf(t *testing.T, api *testAPI, udid string) *int64 {
