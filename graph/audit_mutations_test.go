@@ -137,6 +137,20 @@ func auditSteps(t *testing.T, api *testAPI, admin, depToken string) []auditStep 
 			bad: `mutation { deleteBlueprint(id: "999999") }`},
 		{mutation: "setRecoveryPassword", good: fixed(`mutation { setRecoveryPassword(deviceId: "` + d(0) + `") { uuid } }`),
 			bad: `mutation { setRecoveryPassword(deviceId: "999999") { uuid } }`},
+		{mutation: "uploadProfile", good: func() (string, map[string]any) {
+			return `mutation($c: String!) { uploadProfile(content: $c) { id } }`, map[string]any{"c": wifiProfile("com.example.audit", "1")}
+		}, bad: `mutation { uploadProfile(content: "not a plist") { id } }`, keep: s.take(&s.profile, "uploadProfile")},
+		{mutation: "updateProfile", good: func() (string, map[string]any) {
+			return `mutation($p: ID!, $c: String!) { updateProfile(id: $p, content: $c) { id } }`,
+				map[string]any{"p": s.profile, "c": wifiProfile("com.example.audit", "2")}
+		}, bad: `mutation { updateProfile(id: "999999", content: "x") { id } }`},
+		{mutation: "setBlueprintProfiles", good: func() (string, map[string]any) {
+			return `mutation($b: ID!, $p: [ID!]!) { setBlueprintProfiles(blueprintId: $b, profileIds: $p) { id } }`,
+				map[string]any{"b": s.blueprint, "p": []string{s.profile}}
+		}, bad: `mutation { setBlueprintProfiles(blueprintId: "999999", profileIds: []) { id } }`},
+		{mutation: "deleteProfile", good: func() (string, map[string]any) {
+			return `mutation($p: ID!) { deleteProfile(id: $p) }`, map[string]any{"p": s.profile}
+		}, bad: `mutation { deleteProfile(id: "999999") }`},
 		{mutation: "syncSoftwareUpdates", good: fixed(`mutation { syncSoftwareUpdates { id } }`),
 			bad: `mutation { syncSoftwareUpdates { noSuchField } }`},
 		{mutation: "createEnrollment", good: fixed(`mutation { createEnrollment(input: {name: "Staff"}) { id } }`),
@@ -167,7 +181,7 @@ func auditSteps(t *testing.T, api *testAPI, admin, depToken string) []auditStep 
 
 // auditState carries ids from one step's answer to the next steps.
 type auditState struct {
-	pushCert, enrollment, command, depToken, depServer, depProfile, blueprint string
+	pushCert, enrollment, command, depToken, depServer, depProfile, blueprint, profile string
 }
 
 // withBlueprint is a good case on the blueprint made earlier ($b).

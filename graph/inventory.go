@@ -10,9 +10,9 @@ import (
 )
 
 const (
-	appCursor         = "app"
-	certificateCursor = "certificate"
-	profileCursor     = "profile"
+	appCursor           = "app"
+	certificateCursor   = "certificate"
+	deviceProfileCursor = "device_profile"
 )
 
 func (r *Resolver) inventoryUpdatedAt(ctx context.Context, d *store.Device) (*time.Time, error) {
@@ -54,7 +54,7 @@ func (r *Resolver) deviceCertificates(ctx context.Context, d *store.Device, firs
 }
 
 func (r *Resolver) deviceProfiles(ctx context.Context, d *store.Device, first *int, after *string) (*model.DeviceProfileConnection, error) {
-	p, err := page(profileCursor, first, after)
+	p, err := page(deviceProfileCursor, first, after)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +63,7 @@ func (r *Resolver) deviceProfiles(ctx context.Context, d *store.Device, first *i
 		return nil, err
 	}
 	conn := &model.DeviceProfileConnection{}
-	conn.Edges, conn.PageInfo = edges(profileCursor, list, more, func(n *store.DeviceProfile) int64 { return n.ID },
+	conn.Edges, conn.PageInfo = edges(deviceProfileCursor, list, more, func(n *store.DeviceProfile) int64 { return n.ID },
 		func(cursor string, n *store.DeviceProfile) *model.DeviceProfileEdge {
 			return &model.DeviceProfileEdge{Cursor: cursor, Node: n}
 		})

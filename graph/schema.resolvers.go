@@ -94,6 +94,11 @@ func (r *dEPVirtualServerResolver) SyncPhase(ctx context.Context, obj *store.DEP
 	return depSyncPhase(obj), nil
 }
 
+// Reasons is the resolver for the reasons field.
+func (r *declarationStatusResolver) Reasons(ctx context.Context, obj *store.DeclarationStatus) (any, error) {
+	return rawJSON(obj.Reasons), nil
+}
+
 // Blueprint is the resolver for the blueprint field.
 func (r *deviceResolver) Blueprint(ctx context.Context, obj *store.Device) (*store.Blueprint, error) {
 	if obj.BlueprintID == nil {
@@ -150,6 +155,11 @@ func (r *deviceResolver) Certificates(ctx context.Context, obj *store.Device, fi
 // Profiles is the resolver for the profiles field.
 func (r *deviceResolver) Profiles(ctx context.Context, obj *store.Device, first *int, after *string) (*model.DeviceProfileConnection, error) {
 	return r.deviceProfiles(ctx, obj, first, after)
+}
+
+// DeclarationStatus is the resolver for the declarationStatus field.
+func (r *deviceResolver) DeclarationStatus(ctx context.Context, obj *store.Device) ([]*store.DeclarationStatus, error) {
+	return r.declarationStatus(ctx, obj)
 }
 
 // Certificate is the resolver for the certificate field.
@@ -407,6 +417,26 @@ func (r *mutationResolver) SetRecoveryPassword(ctx context.Context, deviceID str
 	return r.setRecoveryPassword(ctx, deviceID)
 }
 
+// UploadProfile is the resolver for the uploadProfile field.
+func (r *mutationResolver) UploadProfile(ctx context.Context, file *graphql.Upload, content *string) (*store.Profile, error) {
+	return r.uploadProfile(ctx, file, content)
+}
+
+// UpdateProfile is the resolver for the updateProfile field.
+func (r *mutationResolver) UpdateProfile(ctx context.Context, id string, file *graphql.Upload, content *string) (*store.Profile, error) {
+	return r.updateProfile(ctx, id, file, content)
+}
+
+// DeleteProfile is the resolver for the deleteProfile field.
+func (r *mutationResolver) DeleteProfile(ctx context.Context, id string) (string, error) {
+	return r.deleteProfile(ctx, id)
+}
+
+// SetBlueprintProfiles is the resolver for the setBlueprintProfiles field.
+func (r *mutationResolver) SetBlueprintProfiles(ctx context.Context, blueprintID string, profileIds []string) ([]*store.Profile, error) {
+	return r.setBlueprintProfiles(ctx, blueprintID, profileIds)
+}
+
 // DaysUntilExpiry is the resolver for the daysUntilExpiry field.
 func (r *pushCertificateResolver) DaysUntilExpiry(ctx context.Context, obj *store.PushCertificate) (int, error) {
 	return daysUntilExpiry(obj), nil
@@ -527,6 +557,21 @@ func (r *queryResolver) Blueprint(ctx context.Context, id string) (*store.Bluepr
 	return r.blueprint(ctx, id)
 }
 
+// Profiles is the resolver for the profiles field.
+func (r *queryResolver) Profiles(ctx context.Context, first *int, after *string) (*model.ProfileConnection, error) {
+	return r.profiles(ctx, first, after)
+}
+
+// Profile is the resolver for the profile field.
+func (r *queryResolver) Profile(ctx context.Context, id string) (*store.Profile, error) {
+	return r.profile(ctx, id)
+}
+
+// BlueprintProfiles is the resolver for the blueprintProfiles field.
+func (r *queryResolver) BlueprintProfiles(ctx context.Context, blueprintID string) ([]*store.Profile, error) {
+	return r.blueprintProfiles(ctx, blueprintID)
+}
+
 // PostingDate is the resolver for the postingDate field.
 func (r *softwareUpdateResolver) PostingDate(ctx context.Context, obj *store.SoftwareUpdate) (string, error) {
 	return dateString(obj.PostingDate), nil
@@ -582,6 +627,11 @@ func (r *Resolver) DEPToken() generated.DEPTokenResolver { return &dEPTokenResol
 // DEPVirtualServer returns generated.DEPVirtualServerResolver implementation.
 func (r *Resolver) DEPVirtualServer() generated.DEPVirtualServerResolver {
 	return &dEPVirtualServerResolver{r}
+}
+
+// DeclarationStatus returns generated.DeclarationStatusResolver implementation.
+func (r *Resolver) DeclarationStatus() generated.DeclarationStatusResolver {
+	return &declarationStatusResolver{r}
 }
 
 // Device returns generated.DeviceResolver implementation.
@@ -647,6 +697,7 @@ type (
 	dEPProfileResolver               struct{ *Resolver }
 	dEPTokenResolver                 struct{ *Resolver }
 	dEPVirtualServerResolver         struct{ *Resolver }
+	declarationStatusResolver        struct{ *Resolver }
 	deviceResolver                   struct{ *Resolver }
 	deviceCertificateResolver        struct{ *Resolver }
 	deviceCommandResolver            struct{ *Resolver }

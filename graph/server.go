@@ -104,6 +104,7 @@ func pageComplexity() generated.ComplexityRoot {
 	var c generated.ComplexityRoot
 	c.Query.Devices = func(child int, _ *model.DeviceFilter, first *int, _ *string) int { return weigh(child, first) }
 	c.Query.Blueprints = func(child int, first *int, _ *string) int { return weigh(child, first) }
+	c.Query.Profiles = func(child int, first *int, _ *string) int { return weigh(child, first) }
 	c.Query.AuditEvents = func(child int, first *int, _ *string) int { return weigh(child, first) }
 	c.Query.Jobs = func(child int, _ *model.JobFilter, first *int, _ *string) int { return weigh(child, first) }
 	c.Query.Enrollments = func(child int, first *int, _ *string) int { return weigh(child, first) }

@@ -53,6 +53,9 @@ func Register(workers *river.Workers, deps Deps) error {
 	if err := river.AddWorkerSafely(workers, &InventoryWorker{service: deps.Service}); err != nil {
 		return err
 	}
+	if err := river.AddWorkerSafely(workers, &ProfileReconcileWorker{service: deps.Service}); err != nil {
+		return err
+	}
 	return registerDEP(workers, deps)
 }
 

@@ -103,7 +103,10 @@ func (s *Service) Idle(ctx context.Context, ch mdmproto.Channel) (mdmproto.NextC
 func (s *Service) ReportResult(ctx context.Context, ch mdmproto.Channel, r mdmproto.CommandResult) (next mdmproto.NextCommand, found bool, err error) {
 	err = s.store.Tx(ctx, func(q *store.Queries) error {
 		next, found, err = s.reportResultInTx(ctx, q, ch, r)
-		return err
+		if err != nil || !found {
+			return err
+		}
+		return s.profileReportHook(ctx, q, ch, r)
 	})
 	return next, found, err
 }

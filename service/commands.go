@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/orchardmdm/orchard/mdmproto"
+	"github.com/orchardmdm/orchard/mdmproto/cmdschema"
 	"github.com/orchardmdm/orchard/store"
 	"github.com/orchardmdm/orchard/store/events"
 )
@@ -17,11 +18,12 @@ import (
 var DedicatedMutations = map[string]string{"DeviceLock": "lockDevice", "EraseDevice": "eraseDevice",
 	"SetRecoveryLock": "setRecoveryPassword", "SetFirmwarePassword": "setRecoveryPassword"}
 
-// EnqueueableRequestTypes are the request types EnqueueCommand accepts.
+// EnqueueableRequestTypes are the request types EnqueueCommand accepts: those
+// with Apple's schema to check their payload against.
 func EnqueueableRequestTypes() []string {
 	var out []string
 	for _, t := range mdmproto.KnownRequestTypes {
-		if _, dedicated := DedicatedMutations[t]; !dedicated {
+		if _, dedicated := DedicatedMutations[t]; !dedicated && cmdschema.Known(t) {
 			out = append(out, t)
 		}
 	}
@@ -47,6 +49,15 @@ func (s *Service) EnqueueCommand(ctx context.Context, actor string, deviceID int
 	}
 	if !mdmproto.KnownRequestType(requestType) {
 		return store.DeviceCommand{}, invalid("unknown request type %q (see deviceCommandRequestTypes)", requestType)
+	}
+	if !cmdschema.Known(requestType) {
+		return store.DeviceCommand{}, invalid("request type %q has no published schema to check its payload against", requestType)
+	}
+	// Checked before the device is: a payload that can never be right is
+	// the caller's to fix whatever the device.
+	payload, err := cmdschema.Convert(requestType, payload)
+	if err != nil {
+		return store.DeviceCommand{}, invalid("payload: %s", err)
 	}
 	return s.queueCommand(ctx, actor, deviceID, commandAction{requestType: requestType, audit: "device_command.create",
 		build: func(*store.Device) (map[string]any, string, error) { return payload, "", nil }})

@@ -36,6 +36,9 @@ type Config struct {
 	PushDevices func(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error
 	// Profiles builds enrollment profiles, for identity renewal; nil: no renewal.
 	Profiles *mdmproto.EnrollmentProfiles
+	// ProfileSigner signs the configuration profiles orchard sends; nil
+	// refuses to send them.
+	ProfileSigner ProfileSigner
 }
 
 // DEPConfig is how the service reaches Apple's DEP service.
@@ -60,6 +63,8 @@ type Service struct {
 	appsBooks AppsBooksConfig
 	push      func(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error
 	profiles  *mdmproto.EnrollmentProfiles
+
+	profileSigner ProfileSigner
 }
 
 // New builds the service.
@@ -68,7 +73,7 @@ func New(cfg Config) *Service {
 		cfg.Logger = slog.Default()
 	}
 	s := &Service{store: cfg.Store, jobs: cfg.Jobs, log: cfg.Logger, publicURL: cfg.PublicURL, dep: cfg.DEP, push: cfg.PushDevices,
-		profiles: cfg.Profiles, appsBooks: cfg.AppsBooks}
+		profiles: cfg.Profiles, appsBooks: cfg.AppsBooks, profileSigner: cfg.ProfileSigner}
 	if s.push == nil && s.jobs == nil {
 		// No job client (a device endpoint in tests): nothing can push.
 		s.push = func(context.Context, pgx.Tx, []int64) error { return nil }

@@ -209,7 +209,11 @@ func deviceAndEnrollmentRefusals(svc *service.Service) []refusal {
 		{"enrollment delete: unknown", service.NotFound, func() error { return svc.DeleteEnrollment(ctx, "t", 999) }},
 		{"re-enrollment: unknown device", service.NotFound, func() error { _, err := svc.AllowDeviceReenrollment(ctx, "t", 999); return err }},
 		{"token revoke: nothing named", service.Invalid, func() error { _, err := svc.RevokeAPITokens(ctx, "t", "", ""); return err }},
-		{"command: unknown device", service.NotFound, func() error { _, err := svc.EnqueueCommand(ctx, "t", 999, "DeviceInformation", nil); return err }},
+		{"command: unknown device", service.NotFound, func() error { _, err := svc.EnqueueCommand(ctx, "t", 999, "ProfileList", nil); return err }},
+		{"command: payload against the schema", service.Invalid, func() error {
+			_, err := svc.EnqueueCommand(ctx, "t", 999, "DeviceInformation", map[string]any{"Bogus": true})
+			return err
+		}},
 		{"command: dedicated type", service.Invalid, func() error { _, err := svc.EnqueueCommand(ctx, "t", 1, "DeviceLock", nil); return err }},
 		{"command: unknown type", service.Invalid, func() error { _, err := svc.EnqueueCommand(ctx, "t", 1, "Frobnicate", nil); return err }},
 		{"lock: bad PIN", service.Invalid, func() error {

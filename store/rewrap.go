@@ -31,6 +31,7 @@ var sealedTables = []sealedTable{
 	{"mdm_device_commands", "id", "uuid", []string{commandBodyColumn, PINColumn, ResultColumn}},
 	{"mdm_enrollments", "id", "id", []string{"secret_sealed"}},
 	{"locations", "id", "id", []string{"token_sealed"}},
+	{"profiles", "id", "id", []string{profileContentColumn}},
 }
 
 // SealedColumns lists every sealed column as "table.column".

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/mdmproto/dep"
 	"github.com/orchardmdm/orchard/store"
 	"github.com/orchardmdm/orchard/store/embeddedpg"
@@ -27,7 +28,8 @@ func fillWithSecrets(t *testing.T, s *store.Store) map[string][]byte {
 		"lock PIN": []byte("404142"), "pending erase PIN": []byte("505152"), "recovery password": []byte("recovery-pw-1234"),
 		"firmware password": []byte("firmware-pw-5678"), "profile password": []byte("wifi-pw-2468"),
 		"clear-passcode unlock token": []byte("passcode-unlock-1357"), "SecurityInfo answer": []byte("prk-cms-2222"),
-		"app configuration answer": []byte("app-config-token-3333")}
+		"app configuration answer": []byte("app-config-token-3333"), "library profile password": []byte("vpn-pw-9753"),
+		"bulk-queued profile password": []byte("eap-pw-8642")}
 	d := enrolledDevice(t, s, "BUSY-1", secrets["unlock token"])
 	mustQueue(t, s.SetBootstrapToken(ctx, d.ch, secrets["bootstrap token"]))
 	mustQueue(t, s.SetDeviceSecret(ctx, s.Pool(), d.id, "filevault_prk_sealed", secrets["FileVault key"]))
@@ -66,6 +68,16 @@ func fillWithSecrets(t *testing.T, s *store.Store) map[string][]byte {
 	d.answer(t, apps, "Acknowledged", []byte(`{"ApplicationConfigurations":[{"Configuration":{"token":"`+
 		string(secrets["app configuration answer"])+`"}}]}`))
 	addEnrollmentSecrets(t, s, secrets)
+
+	_, err = s.CreateProfile(ctx, store.NewProfile{Identifier: "com.example.vpn", PayloadUUID: "U", Scope: "System",
+		Hash: "h", PayloadTypes: []string{"com.apple.vpn.managed"},
+		Content: []byte("<key>Password</key><string>" + string(secrets["library profile password"]) + "</string>")})
+	mustQueue(t, err)
+	bulkUUID, bulkBody, err := mdmproto.NewCommand("InstallProfile", map[string]any{"Payload": secrets["bulk-queued profile password"]})
+	mustQueue(t, err)
+	mustQueue(t, s.Tx(ctx, func(q *store.Queries) error {
+		return q.QueueCommands(ctx, []store.QueuedCommand{{DeviceID: d.id, UUID: bulkUUID, RequestType: "InstallProfile", Body: bulkBody}})
+	}))
 	return secrets
 }
 

@@ -158,7 +158,8 @@ func newService(cfg *Config, s *store.Store, logger *slog.Logger, profiles *mdmp
 		return nil, err
 	}
 	return service.New(service.Config{Store: s, Jobs: inserter, Logger: logger, PublicURL: cfg.PublicURL,
-		DEP: service.DEPConfig{BaseURL: cfg.DEPURL}, Profiles: profiles, AppsBooks: service.AppsBooksConfig{BaseURL: cfg.AppsBooks.URL}}), nil
+		DEP: service.DEPConfig{BaseURL: cfg.DEPURL}, Profiles: profiles, AppsBooks: service.AppsBooksConfig{BaseURL: cfg.AppsBooks.URL},
+		ProfileSigner: embeddedCASigner(s)}), nil
 }
 
 // healthz answers 200 only while the database answers.

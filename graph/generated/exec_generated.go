@@ -39,6 +39,7 @@ type ResolverRoot interface {
 	DEPProfile() DEPProfileResolver
 	DEPToken() DEPTokenResolver
 	DEPVirtualServer() DEPVirtualServerResolver
+	DeclarationStatus() DeclarationStatusResolver
 	Device() DeviceResolver
 	DeviceCertificate() DeviceCertificateResolver
 	DeviceCommand() DeviceCommandResolver
@@ -238,6 +239,16 @@ type ComplexityRoot struct {
 		UpdatedAt      func(childComplexity int) int
 	}
 
+	DeclarationStatus struct {
+		Active      func(childComplexity int) int
+		Identifier  func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Reasons     func(childComplexity int) int
+		ReportedAt  func(childComplexity int) int
+		ServerToken func(childComplexity int) int
+		Valid       func(childComplexity int) int
+	}
+
 	Device struct {
 		ActivationLockManageable func(childComplexity int) int
 		AppleSilicon             func(childComplexity int) int
@@ -253,6 +264,7 @@ type ComplexityRoot struct {
 		Commands                 func(childComplexity int, first *int, after *string, status *model.DeviceCommandStatus) int
 		CreatedAt                func(childComplexity int) int
 		DEPEnrollment            func(childComplexity int) int
+		DeclarationStatus        func(childComplexity int) int
 		DeclarativeManagement    func(childComplexity int) int
 		FileVaultEnabled         func(childComplexity int) int
 		FileVaultPRKEscrowed     func(childComplexity int) int
@@ -482,6 +494,7 @@ type ComplexityRoot struct {
 		DeleteDEPProfile                func(childComplexity int, id string) int
 		DeleteEnrollment                func(childComplexity int, id string) int
 		DeleteLocation                  func(childComplexity int, id string) int
+		DeleteProfile                   func(childComplexity int, id string) int
 		EnqueueDeviceCommand            func(childComplexity int, deviceID string, requestType string, payload any) int
 		EraseDevice                     func(childComplexity int, id string, input *model.EraseDeviceInput) int
 		LockDevice                      func(childComplexity int, id string, input *model.LockDeviceInput) int
@@ -490,6 +503,7 @@ type ComplexityRoot struct {
 		RemoveDEPProfile                func(childComplexity int, virtualServerID string, serialNumbers []string) int
 		RemoveSoftwareUpdateEnforcement func(childComplexity int, blueprintID string, platform string) int
 		RenewLocationToken              func(childComplexity int, id string, file *graphql.Upload, content *string) int
+		SetBlueprintProfiles            func(childComplexity int, blueprintID string, profileIds []string) int
 		SetDEPDefaultProfile            func(childComplexity int, virtualServerID string, profileID *string) int
 		SetRecoveryPassword             func(childComplexity int, deviceID string) int
 		SetSoftwareUpdateEnforcement    func(childComplexity int, blueprintID string, input model.SoftwareUpdateEnforcementInput) int
@@ -500,15 +514,41 @@ type ComplexityRoot struct {
 		UnblockDevice                   func(childComplexity int, id string) int
 		UpdateBlueprint                 func(childComplexity int, id string, input model.UpdateBlueprintInput) int
 		UpdateDEPProfile                func(childComplexity int, id string, input model.DEPProfileInput) int
+		UpdateProfile                   func(childComplexity int, id string, file *graphql.Upload, content *string) int
 		UpdatePushCertificate           func(childComplexity int, id string, input model.UpdatePushCertificateInput) int
 		UploadDEPToken                  func(childComplexity int, id string, file *graphql.Upload, content *string) int
 		UploadLocationToken             func(childComplexity int, file *graphql.Upload, content *string) int
+		UploadProfile                   func(childComplexity int, file *graphql.Upload, content *string) int
 		UploadPushCertificate           func(childComplexity int, input model.UploadPushCertificateInput) int
 	}
 
 	PageInfo struct {
 		EndCursor   func(childComplexity int) int
 		HasNextPage func(childComplexity int) int
+	}
+
+	Profile struct {
+		CreatedAt    func(childComplexity int) int
+		DisplayName  func(childComplexity int) int
+		Hash         func(childComplexity int) int
+		ID           func(childComplexity int) int
+		Identifier   func(childComplexity int) int
+		PayloadTypes func(childComplexity int) int
+		PayloadUUID  func(childComplexity int) int
+		Scope        func(childComplexity int) int
+		Signer       func(childComplexity int) int
+		Size         func(childComplexity int) int
+		UpdatedAt    func(childComplexity int) int
+	}
+
+	ProfileConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	ProfileEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	PushCertificate struct {
@@ -533,6 +573,7 @@ type ComplexityRoot struct {
 	Query struct {
 		AuditEvents               func(childComplexity int, first *int, after *string) int
 		Blueprint                 func(childComplexity int, id string) int
+		BlueprintProfiles         func(childComplexity int, blueprintID string) int
 		Blueprints                func(childComplexity int, first *int, after *string) int
 		DepAccount                func(childComplexity int, virtualServerID string) int
 		DepDeviceDetails          func(childComplexity int, virtualServerID string, serialNumbers []string) int
@@ -551,6 +592,8 @@ type ComplexityRoot struct {
 		Location                  func(childComplexity int, id string) int
 		LocationAssets            func(childComplexity int, filter *model.LocationAssetFilter, first *int, after *string) int
 		Locations                 func(childComplexity int, filter *model.LocationFilter) int
+		Profile                   func(childComplexity int, id string) int
+		Profiles                  func(childComplexity int, first *int, after *string) int
 		PushCertificate           func(childComplexity int, id string) int
 		PushCertificates          func(childComplexity int) int
 		SoftwareUpdates           func(childComplexity int, filter *model.SoftwareUpdateFilter, first *int, after *string) int
@@ -639,6 +682,9 @@ type DEPVirtualServerResolver interface {
 	DefaultProfile(ctx context.Context, obj *store.DEPVirtualServer) (*model.DEPProfile, error)
 	SyncPhase(ctx context.Context, obj *store.DEPVirtualServer) (string, error)
 }
+type DeclarationStatusResolver interface {
+	Reasons(ctx context.Context, obj *store.DeclarationStatus) (any, error)
+}
 type DeviceResolver interface {
 	Blueprint(ctx context.Context, obj *store.Device) (*store.Blueprint, error)
 
@@ -652,6 +698,7 @@ type DeviceResolver interface {
 	InstalledApplications(ctx context.Context, obj *store.Device, first *int, after *string) (*model.InstalledApplicationConnection, error)
 	Certificates(ctx context.Context, obj *store.Device, first *int, after *string) (*model.DeviceCertificateConnection, error)
 	Profiles(ctx context.Context, obj *store.Device, first *int, after *string) (*model.DeviceProfileConnection, error)
+	DeclarationStatus(ctx context.Context, obj *store.Device) ([]*store.DeclarationStatus, error)
 }
 type DeviceCertificateResolver interface {
 	Certificate(ctx context.Context, obj *store.DeviceCertificate) (string, error)
@@ -722,6 +769,10 @@ type MutationResolver interface {
 	DeleteBlueprint(ctx context.Context, id string) (string, error)
 	AssignBlueprint(ctx context.Context, deviceIds []string, blueprintID string) (int, error)
 	SetRecoveryPassword(ctx context.Context, deviceID string) (*store.DeviceCommand, error)
+	UploadProfile(ctx context.Context, file *graphql.Upload, content *string) (*store.Profile, error)
+	UpdateProfile(ctx context.Context, id string, file *graphql.Upload, content *string) (*store.Profile, error)
+	DeleteProfile(ctx context.Context, id string) (string, error)
+	SetBlueprintProfiles(ctx context.Context, blueprintID string, profileIds []string) ([]*store.Profile, error)
 }
 type PushCertificateResolver interface {
 	DaysUntilExpiry(ctx context.Context, obj *store.PushCertificate) (int, error)
@@ -750,6 +801,9 @@ type QueryResolver interface {
 	Location(ctx context.Context, id string) (*store.Location, error)
 	LocationAssets(ctx context.Context, filter *model.LocationAssetFilter, first *int, after *string) ([]*store.LocationAsset, error)
 	Blueprint(ctx context.Context, id string) (*store.Blueprint, error)
+	Profiles(ctx context.Context, first *int, after *string) (*model.ProfileConnection, error)
+	Profile(ctx context.Context, id string) (*store.Profile, error)
+	BlueprintProfiles(ctx context.Context, blueprintID string) ([]*store.Profile, error)
 }
 type SoftwareUpdateResolver interface {
 	PostingDate(ctx context.Context, obj *store.SoftwareUpdate) (string, error)
@@ -1594,6 +1648,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DEPVirtualServer.UpdatedAt(childComplexity), true
 
+	case "DeclarationStatus.active":
+		if e.ComplexityRoot.DeclarationStatus.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeclarationStatus.Active(childComplexity), true
+	case "DeclarationStatus.identifier":
+		if e.ComplexityRoot.DeclarationStatus.Identifier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeclarationStatus.Identifier(childComplexity), true
+	case "DeclarationStatus.kind":
+		if e.ComplexityRoot.DeclarationStatus.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeclarationStatus.Kind(childComplexity), true
+	case "DeclarationStatus.reasons":
+		if e.ComplexityRoot.DeclarationStatus.Reasons == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeclarationStatus.Reasons(childComplexity), true
+	case "DeclarationStatus.reportedAt":
+		if e.ComplexityRoot.DeclarationStatus.ReportedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeclarationStatus.ReportedAt(childComplexity), true
+	case "DeclarationStatus.serverToken":
+		if e.ComplexityRoot.DeclarationStatus.ServerToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeclarationStatus.ServerToken(childComplexity), true
+	case "DeclarationStatus.valid":
+		if e.ComplexityRoot.DeclarationStatus.Valid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeclarationStatus.Valid(childComplexity), true
+
 	case "Device.activationLockManageable":
 		if e.ComplexityRoot.Device.ActivationLockManageable == nil {
 			break
@@ -1688,6 +1785,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Device.DEPEnrollment(childComplexity), true
+	case "Device.declarationStatus":
+		if e.ComplexityRoot.Device.DeclarationStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Device.DeclarationStatus(childComplexity), true
 	case "Device.declarativeManagement":
 		if e.ComplexityRoot.Device.DeclarativeManagement == nil {
 			break
@@ -2700,6 +2803,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteLocation(childComplexity, args["id"].(string)), true
+	case "Mutation.deleteProfile":
+		if e.ComplexityRoot.Mutation.DeleteProfile == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteProfile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteProfile(childComplexity, args["id"].(string)), true
 	case "Mutation.enqueueDeviceCommand":
 		if e.ComplexityRoot.Mutation.EnqueueDeviceCommand == nil {
 			break
@@ -2788,6 +2902,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RenewLocationToken(childComplexity, args["id"].(string), args["file"].(*graphql.Upload), args["content"].(*string)), true
+	case "Mutation.setBlueprintProfiles":
+		if e.ComplexityRoot.Mutation.SetBlueprintProfiles == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setBlueprintProfiles_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetBlueprintProfiles(childComplexity, args["blueprintId"].(string), args["profileIds"].([]string)), true
 	case "Mutation.setDEPDefaultProfile":
 		if e.ComplexityRoot.Mutation.SetDEPDefaultProfile == nil {
 			break
@@ -2893,6 +3018,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateDEPProfile(childComplexity, args["id"].(string), args["input"].(model.DEPProfileInput)), true
+	case "Mutation.updateProfile":
+		if e.ComplexityRoot.Mutation.UpdateProfile == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateProfile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateProfile(childComplexity, args["id"].(string), args["file"].(*graphql.Upload), args["content"].(*string)), true
 	case "Mutation.updatePushCertificate":
 		if e.ComplexityRoot.Mutation.UpdatePushCertificate == nil {
 			break
@@ -2926,6 +3062,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UploadLocationToken(childComplexity, args["file"].(*graphql.Upload), args["content"].(*string)), true
+	case "Mutation.uploadProfile":
+		if e.ComplexityRoot.Mutation.UploadProfile == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_uploadProfile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UploadProfile(childComplexity, args["file"].(*graphql.Upload), args["content"].(*string)), true
 	case "Mutation.uploadPushCertificate":
 		if e.ComplexityRoot.Mutation.UploadPushCertificate == nil {
 			break
@@ -2950,6 +3097,99 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
+
+	case "Profile.createdAt":
+		if e.ComplexityRoot.Profile.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Profile.CreatedAt(childComplexity), true
+	case "Profile.displayName":
+		if e.ComplexityRoot.Profile.DisplayName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Profile.DisplayName(childComplexity), true
+	case "Profile.contentHash":
+		if e.ComplexityRoot.Profile.Hash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Profile.Hash(childComplexity), true
+	case "Profile.id":
+		if e.ComplexityRoot.Profile.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Profile.ID(childComplexity), true
+	case "Profile.identifier":
+		if e.ComplexityRoot.Profile.Identifier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Profile.Identifier(childComplexity), true
+	case "Profile.payloadTypes":
+		if e.ComplexityRoot.Profile.PayloadTypes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Profile.PayloadTypes(childComplexity), true
+	case "Profile.payloadUuid":
+		if e.ComplexityRoot.Profile.PayloadUUID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Profile.PayloadUUID(childComplexity), true
+	case "Profile.scope":
+		if e.ComplexityRoot.Profile.Scope == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Profile.Scope(childComplexity), true
+	case "Profile.signer":
+		if e.ComplexityRoot.Profile.Signer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Profile.Signer(childComplexity), true
+	case "Profile.size":
+		if e.ComplexityRoot.Profile.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Profile.Size(childComplexity), true
+	case "Profile.updatedAt":
+		if e.ComplexityRoot.Profile.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Profile.UpdatedAt(childComplexity), true
+
+	case "ProfileConnection.edges":
+		if e.ComplexityRoot.ProfileConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProfileConnection.Edges(childComplexity), true
+	case "ProfileConnection.pageInfo":
+		if e.ComplexityRoot.ProfileConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProfileConnection.PageInfo(childComplexity), true
+
+	case "ProfileEdge.cursor":
+		if e.ComplexityRoot.ProfileEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProfileEdge.Cursor(childComplexity), true
+	case "ProfileEdge.node":
+		if e.ComplexityRoot.ProfileEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProfileEdge.Node(childComplexity), true
 
 	case "PushCertificate.certificate":
 		if e.ComplexityRoot.PushCertificate.Certificate == nil {
@@ -3053,6 +3293,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Blueprint(childComplexity, args["id"].(string)), true
+	case "Query.blueprintProfiles":
+		if e.ComplexityRoot.Query.BlueprintProfiles == nil {
+			break
+		}
+
+		args, err := ec.field_Query_blueprintProfiles_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.BlueprintProfiles(childComplexity, args["blueprintId"].(string)), true
 	case "Query.blueprints":
 		if e.ComplexityRoot.Query.Blueprints == nil {
 			break
@@ -3237,6 +3488,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Locations(childComplexity, args["filter"].(*model.LocationFilter)), true
+	case "Query.profile":
+		if e.ComplexityRoot.Query.Profile == nil {
+			break
+		}
+
+		args, err := ec.field_Query_profile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Profile(childComplexity, args["id"].(string)), true
+	case "Query.profiles":
+		if e.ComplexityRoot.Query.Profiles == nil {
+			break
+		}
+
+		args, err := ec.field_Query_profiles_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Profiles(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.pushCertificate":
 		if e.ComplexityRoot.Query.PushCertificate == nil {
 			break
@@ -5072,6 +5345,109 @@ extend type Subscription {
   """
   deviceCommandEvents(deviceId: ID, status: DeviceCommandStatus): DeviceCommandEvent! @hasPermission(permission: "mdm.view_devicecommand")
 }
+
+# ---- Profiles ----
+"A configuration profile (.mobileconfig) of the library."
+type Profile {
+  id: ID!
+  "PayloadIdentifier: one profile per identifier in the library and on a device."
+  identifier: String!
+  "PayloadUUID of the profile."
+  payloadUuid: String!
+  "PayloadDisplayName (empty when the profile has none)."
+  displayName: String!
+  "PayloadType of each payload, in the profile's order."
+  payloadTypes: [String!]!
+  "PayloadScope: System or User (Apple's default, User, when the profile says none)."
+  scope: String!
+  "Subject of the certificate that signed the upload; null when it came unsigned."
+  signer: String
+  "Hex SHA-256 of the profile's plist: devices reinstall a profile whose hash changed."
+  contentHash: String!
+  "Size of the plist in bytes."
+  size: Int!
+  createdAt: Time!
+  updatedAt: Time!
+}
+
+"A page of profiles."
+type ProfileConnection {
+  edges: [ProfileEdge!]!
+  pageInfo: PageInfo!
+}
+
+"A profile and its cursor."
+type ProfileEdge {
+  cursor: String!
+  node: Profile!
+}
+
+extend type Query {
+  "The profile library, in upload order."
+  profiles(
+    "Page size, 1 to 500."
+    first: Int = 50
+    "Cursor from a previous page's pageInfo.endCursor."
+    after: String
+  ): ProfileConnection! @hasPermission(permission: "mdm.view_profile")
+
+  "One profile, or null."
+  profile(id: ID!): Profile @hasPermission(permission: "mdm.view_profile")
+
+  "The profiles a blueprint lists, in id order."
+  blueprintProfiles(blueprintId: ID!): [Profile!]! @hasPermission(permission: "mdm.view_profile")
+}
+
+extend type Mutation {
+  """
+  Adds a configuration profile to the library: a .mobileconfig sent as a multipart ` + "`" + `file` + "`" + `
+  or in ` + "`" + `content` + "`" + ` (its text, or base64 of a signed one; at most 1 MB). A signed profile is verified and unwrapped (its
+  signer is kept); orchard signs what it sends with its own certificate. A profile that is
+  not a plist, has no PayloadIdentifier, repeats a PayloadUUID, whose signature does not
+  verify, or whose identifier is already in the library is refused and nothing is stored.
+  """
+  uploadProfile(file: Upload, content: String): Profile! @hasPermission(permission: "mdm.add_profile")
+
+  """
+  Replaces a profile's content with a new version of the same identifier; the devices
+  whose blueprint lists it reinstall it.
+  """
+  updateProfile(id: ID!, file: Upload, content: String): Profile! @hasPermission(permission: "mdm.change_profile")
+
+  "Deletes a profile from the library and removes it from the devices orchard installed it on."
+  deleteProfile(id: ID!): ID! @hasPermission(permission: "mdm.delete_profile")
+
+  """
+  Makes a blueprint list exactly these profiles (at most 200). A background job then
+  installs on the blueprint's devices what they lack or have in an older version and
+  removes what orchard installed that the blueprint no longer lists.
+  """
+  setBlueprintProfiles(blueprintId: ID!, profileIds: [ID!]!): [Profile!]! @hasPermission(permission: "mdm.change_blueprint")
+}
+
+"A device's last reported status of one declaration (declarative device management)."
+type DeclarationStatus {
+  "activation, configuration, asset or management."
+  kind: String!
+  "The declaration's Identifier."
+  identifier: String!
+  "The ServerToken of the declaration the device holds."
+  serverToken: String!
+  "Whether the declaration is active on the device."
+  active: Boolean!
+  "valid, invalid or unknown."
+  valid: String!
+  "Why it is not valid or not active: Apple's StatusReason objects (code, description, details)."
+  reasons: JSON!
+  "When the device reported it."
+  reportedAt: Time!
+}
+
+extend type Device {
+  "The declarations the device last reported on (status reports), by kind and identifier."
+  declarationStatus: [DeclarationStatus!]! @hasPermission(permission: "mdm.view_enrolleddevice")
+}
+# ---- end Profiles ----
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -5436,6 +5812,26 @@ func (ec *executionContext) childFields_DEPVirtualServer(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type DEPVirtualServer", field.Name)
 }
 
+func (ec *executionContext) childFields_DeclarationStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_DeclarationStatus_kind(ctx, field)
+	case "identifier":
+		return ec.fieldContext_DeclarationStatus_identifier(ctx, field)
+	case "serverToken":
+		return ec.fieldContext_DeclarationStatus_serverToken(ctx, field)
+	case "active":
+		return ec.fieldContext_DeclarationStatus_active(ctx, field)
+	case "valid":
+		return ec.fieldContext_DeclarationStatus_valid(ctx, field)
+	case "reasons":
+		return ec.fieldContext_DeclarationStatus_reasons(ctx, field)
+	case "reportedAt":
+		return ec.fieldContext_DeclarationStatus_reportedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeclarationStatus", field.Name)
+}
+
 func (ec *executionContext) childFields_Device(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -5516,6 +5912,8 @@ func (ec *executionContext) childFields_Device(ctx context.Context, field graphq
 		return ec.fieldContext_Device_certificates(ctx, field)
 	case "profiles":
 		return ec.fieldContext_Device_profiles(ctx, field)
+	case "declarationStatus":
+		return ec.fieldContext_Device_declarationStatus(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Device", field.Name)
 }
@@ -5902,6 +6300,54 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_Profile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Profile_id(ctx, field)
+	case "identifier":
+		return ec.fieldContext_Profile_identifier(ctx, field)
+	case "payloadUuid":
+		return ec.fieldContext_Profile_payloadUuid(ctx, field)
+	case "displayName":
+		return ec.fieldContext_Profile_displayName(ctx, field)
+	case "payloadTypes":
+		return ec.fieldContext_Profile_payloadTypes(ctx, field)
+	case "scope":
+		return ec.fieldContext_Profile_scope(ctx, field)
+	case "signer":
+		return ec.fieldContext_Profile_signer(ctx, field)
+	case "contentHash":
+		return ec.fieldContext_Profile_contentHash(ctx, field)
+	case "size":
+		return ec.fieldContext_Profile_size(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Profile_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Profile_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Profile", field.Name)
+}
+
+func (ec *executionContext) childFields_ProfileConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ProfileConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ProfileConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProfileConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ProfileEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ProfileEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ProfileEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProfileEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_PushCertificate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6464,6 +6910,20 @@ func (ec *executionContext) field_Mutation_deleteLocation_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deleteProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_enqueueDeviceCommand_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6637,6 +7097,28 @@ func (ec *executionContext) field_Mutation_renewLocationToken_args(ctx context.C
 		return nil, err
 	}
 	args["content"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setBlueprintProfiles_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "blueprintId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["blueprintId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "profileIds",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["profileIds"] = arg1
 	return args, nil
 }
 
@@ -6814,6 +7296,36 @@ func (ec *executionContext) field_Mutation_updateDEPProfile_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updateProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "file",
+		func(ctx context.Context, v any) (*graphql.Upload, error) {
+			return ec.unmarshalOUpload2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["file"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "content",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["content"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updatePushCertificate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6888,6 +7400,28 @@ func (ec *executionContext) field_Mutation_uploadLocationToken_args(ctx context.
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_uploadProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "file",
+		func(ctx context.Context, v any) (*graphql.Upload, error) {
+			return ec.unmarshalOUpload2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["file"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "content",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["content"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_uploadPushCertificate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6935,6 +7469,20 @@ func (ec *executionContext) field_Query_auditEvents_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_blueprintProfiles_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "blueprintId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["blueprintId"] = arg0
 	return args, nil
 }
 
@@ -7247,6 +7795,42 @@ func (ec *executionContext) field_Query_locations_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["filter"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_profile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_profiles_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -10651,6 +11235,167 @@ func (ec *executionContext) fieldContext_DEPVirtualServer_updatedAt(_ context.Co
 	return graphql.NewScalarFieldContext("DEPVirtualServer", field, false, false, "Time")
 }
 
+func (ec *executionContext) _DeclarationStatus_kind(ctx context.Context, field graphql.CollectedField, obj *store.DeclarationStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeclarationStatus_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeclarationStatus_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeclarationStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeclarationStatus_identifier(ctx context.Context, field graphql.CollectedField, obj *store.DeclarationStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeclarationStatus_identifier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Identifier, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeclarationStatus_identifier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeclarationStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeclarationStatus_serverToken(ctx context.Context, field graphql.CollectedField, obj *store.DeclarationStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeclarationStatus_serverToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ServerToken, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeclarationStatus_serverToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeclarationStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeclarationStatus_active(ctx context.Context, field graphql.CollectedField, obj *store.DeclarationStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeclarationStatus_active(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Active, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeclarationStatus_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeclarationStatus", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DeclarationStatus_valid(ctx context.Context, field graphql.CollectedField, obj *store.DeclarationStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeclarationStatus_valid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Valid, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeclarationStatus_valid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeclarationStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeclarationStatus_reasons(ctx context.Context, field graphql.CollectedField, obj *store.DeclarationStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeclarationStatus_reasons(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DeclarationStatus().Reasons(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
+			return ec.marshalNJSON2interface(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeclarationStatus_reasons(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeclarationStatus", field, true, true, "JSON")
+}
+
+func (ec *executionContext) _DeclarationStatus_reportedAt(ctx context.Context, field graphql.CollectedField, obj *store.DeclarationStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeclarationStatus_reportedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReportedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeclarationStatus_reportedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeclarationStatus", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Device_id(ctx context.Context, field graphql.CollectedField, obj *store.Device) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11835,6 +12580,56 @@ func (ec *executionContext) fieldContext_Device_profiles(ctx context.Context, fi
 	if fc.Args, err = ec.field_Device_profiles_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Device_declarationStatus(ctx context.Context, field graphql.CollectedField, obj *store.Device) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Device_declarationStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Device().DeclarationStatus(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_enrolleddevice")
+				if err != nil {
+					var zeroVal []*store.DeclarationStatus
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal []*store.DeclarationStatus
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, obj, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.DeclarationStatus) graphql.Marshaler {
+			return ec.marshalNDeclarationStatus2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeclarationStatusᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Device_declarationStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Device",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeclarationStatus(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -16884,6 +17679,254 @@ func (ec *executionContext) fieldContext_Mutation_setRecoveryPassword(ctx contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_uploadProfile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_uploadProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UploadProfile(ctx, fc.Args["file"].(*graphql.Upload), fc.Args["content"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.add_profile")
+				if err != nil {
+					var zeroVal *store.Profile
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *store.Profile
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.Profile) graphql.Marshaler {
+			return ec.marshalNProfile2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐProfile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_uploadProfile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Profile(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_uploadProfile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateProfile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateProfile(ctx, fc.Args["id"].(string), fc.Args["file"].(*graphql.Upload), fc.Args["content"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_profile")
+				if err != nil {
+					var zeroVal *store.Profile
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *store.Profile
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.Profile) graphql.Marshaler {
+			return ec.marshalNProfile2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐProfile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateProfile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Profile(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateProfile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteProfile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteProfile(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.delete_profile")
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteProfile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteProfile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setBlueprintProfiles(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setBlueprintProfiles(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetBlueprintProfiles(ctx, fc.Args["blueprintId"].(string), fc.Args["profileIds"].([]string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_blueprint")
+				if err != nil {
+					var zeroVal []*store.Profile
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal []*store.Profile
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.Profile) graphql.Marshaler {
+			return ec.marshalNProfile2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐProfileᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setBlueprintProfiles(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Profile(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setBlueprintProfiles_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16928,6 +17971,378 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _Profile_id(ctx context.Context, field graphql.CollectedField, obj *store.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Profile_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Profile_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Profile", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Profile_identifier(ctx context.Context, field graphql.CollectedField, obj *store.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Profile_identifier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Identifier, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Profile_identifier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Profile", field, false, false, "String")
+}
+
+func (ec *executionContext) _Profile_payloadUuid(ctx context.Context, field graphql.CollectedField, obj *store.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Profile_payloadUuid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PayloadUUID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Profile_payloadUuid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Profile", field, false, false, "String")
+}
+
+func (ec *executionContext) _Profile_displayName(ctx context.Context, field graphql.CollectedField, obj *store.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Profile_displayName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DisplayName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Profile_displayName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Profile", field, false, false, "String")
+}
+
+func (ec *executionContext) _Profile_payloadTypes(ctx context.Context, field graphql.CollectedField, obj *store.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Profile_payloadTypes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PayloadTypes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Profile_payloadTypes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Profile", field, false, false, "String")
+}
+
+func (ec *executionContext) _Profile_scope(ctx context.Context, field graphql.CollectedField, obj *store.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Profile_scope(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Scope, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Profile_scope(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Profile", field, false, false, "String")
+}
+
+func (ec *executionContext) _Profile_signer(ctx context.Context, field graphql.CollectedField, obj *store.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Profile_signer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Signer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Profile_signer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Profile", field, false, false, "String")
+}
+
+func (ec *executionContext) _Profile_contentHash(ctx context.Context, field graphql.CollectedField, obj *store.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Profile_contentHash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hash, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Profile_contentHash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Profile", field, false, false, "String")
+}
+
+func (ec *executionContext) _Profile_size(ctx context.Context, field graphql.CollectedField, obj *store.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Profile_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Profile_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Profile", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Profile_createdAt(ctx context.Context, field graphql.CollectedField, obj *store.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Profile_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Profile_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Profile", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Profile_updatedAt(ctx context.Context, field graphql.CollectedField, obj *store.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Profile_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Profile_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Profile", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ProfileConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ProfileConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProfileConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ProfileEdge) graphql.Marshaler {
+			return ec.marshalNProfileEdge2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐProfileEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProfileConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProfileConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProfileEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProfileConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ProfileConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProfileConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProfileConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProfileConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProfileEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ProfileEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProfileEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProfileEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProfileEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ProfileEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ProfileEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProfileEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *store.Profile) graphql.Marshaler {
+			return ec.marshalNProfile2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐProfile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProfileEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProfileEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Profile(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _PushCertificate_id(ctx context.Context, field graphql.CollectedField, obj *store.PushCertificate) (ret graphql.Marshaler) {
@@ -18601,6 +20016,192 @@ func (ec *executionContext) fieldContext_Query_blueprint(ctx context.Context, fi
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_blueprint_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_profiles(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_profiles(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Profiles(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_profile")
+				if err != nil {
+					var zeroVal *model.ProfileConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.ProfileConnection
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProfileConnection) graphql.Marshaler {
+			return ec.marshalNProfileConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐProfileConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_profiles(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProfileConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_profiles_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_profile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_profile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Profile(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_profile")
+				if err != nil {
+					var zeroVal *store.Profile
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *store.Profile
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.Profile) graphql.Marshaler {
+			return ec.marshalOProfile2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐProfile(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_profile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Profile(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_profile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_blueprintProfiles(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_blueprintProfiles(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().BlueprintProfiles(ctx, fc.Args["blueprintId"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_profile")
+				if err != nil {
+					var zeroVal []*store.Profile
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal []*store.Profile
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.Profile) graphql.Marshaler {
+			return ec.marshalNProfile2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐProfileᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_blueprintProfiles(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Profile(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_blueprintProfiles_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -22741,6 +24342,70 @@ func (ec *executionContext) _DEPVirtualServer(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var declarationStatusImplementors = []string{"DeclarationStatus"}
+
+func (ec *executionContext) _DeclarationStatus(ctx context.Context, sel ast.SelectionSet, obj *store.DeclarationStatus) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, declarationStatusImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeclarationStatus")
+		case "kind":
+			out.Values[i] = ec._DeclarationStatus_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "identifier":
+			out.Values[i] = ec._DeclarationStatus_identifier(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "serverToken":
+			out.Values[i] = ec._DeclarationStatus_serverToken(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "active":
+			out.Values[i] = ec._DeclarationStatus_active(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "valid":
+			out.Values[i] = ec._DeclarationStatus_valid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reasons":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DeclarationStatus_reasons(ctx, field, obj)
+				})
+		case "reportedAt":
+			out.Values[i] = ec._DeclarationStatus_reportedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var deviceImplementors = []string{"Device"}
 
 func (ec *executionContext) _Device(ctx context.Context, sel ast.SelectionSet, obj *store.Device) graphql.Marshaler {
@@ -22957,6 +24622,12 @@ func (ec *executionContext) _Device(ctx context.Context, sel ast.SelectionSet, o
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Device_profiles(ctx, field, obj)
+				})
+		case "declarationStatus":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Device_declarationStatus(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -24521,6 +26192,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "uploadProfile":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_uploadProfile(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateProfile":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateProfile(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteProfile":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteProfile(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setBlueprintProfiles":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setBlueprintProfiles(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -24557,6 +26256,165 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		case "endCursor":
 			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var profileImplementors = []string{"Profile"}
+
+func (ec *executionContext) _Profile(ctx context.Context, sel ast.SelectionSet, obj *store.Profile) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, profileImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Profile")
+		case "id":
+			out.Values[i] = ec._Profile_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "identifier":
+			out.Values[i] = ec._Profile_identifier(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "payloadUuid":
+			out.Values[i] = ec._Profile_payloadUuid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "displayName":
+			out.Values[i] = ec._Profile_displayName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "payloadTypes":
+			out.Values[i] = ec._Profile_payloadTypes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "scope":
+			out.Values[i] = ec._Profile_scope(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "signer":
+			out.Values[i] = ec._Profile_signer(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "contentHash":
+			out.Values[i] = ec._Profile_contentHash(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "size":
+			out.Values[i] = ec._Profile_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Profile_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Profile_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var profileConnectionImplementors = []string{"ProfileConnection"}
+
+func (ec *executionContext) _ProfileConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ProfileConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, profileConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProfileConnection")
+		case "edges":
+			out.Values[i] = ec._ProfileConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ProfileConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var profileEdgeImplementors = []string{"ProfileEdge"}
+
+func (ec *executionContext) _ProfileEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ProfileEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, profileEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProfileEdge")
+		case "cursor":
+			out.Values[i] = ec._ProfileEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ProfileEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -24854,6 +26712,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_blueprint(ctx, field)
+				})
+		case "profiles":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_profiles(ctx, field)
+				})
+		case "profile":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_profile(ctx, field)
+				})
+		case "blueprintProfiles":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_blueprintProfiles(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -25806,6 +27682,30 @@ func (ec *executionContext) marshalNDEPVirtualServer2ᚖgithubᚗcomᚋorchardmd
 	return ec._DEPVirtualServer(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNDeclarationStatus2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeclarationStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.DeclarationStatus) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDeclarationStatus2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeclarationStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDeclarationStatus2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeclarationStatus(ctx context.Context, sel ast.SelectionSet, v *store.DeclarationStatus) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeclarationStatus!")
+		return graphql.Null
+	}
+	return ec._DeclarationStatus(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNDevice2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDevice(ctx context.Context, sel ast.SelectionSet, v *store.Device) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Device!")
@@ -26323,6 +28223,62 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋorchardmdmᚋorch
 		return graphql.Null
 	}
 	return ec._PageInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNProfile2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐProfileᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.Profile) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProfile2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐProfile(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNProfile2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐProfile(ctx context.Context, sel ast.SelectionSet, v *store.Profile) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Profile!")
+		return graphql.Null
+	}
+	return ec._Profile(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNProfileConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐProfileConnection(ctx context.Context, sel ast.SelectionSet, v *model.ProfileConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProfileConnection!")
+		return graphql.Null
+	}
+	return ec._ProfileConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNProfileEdge2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐProfileEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ProfileEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProfileEdge2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐProfileEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNProfileEdge2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐProfileEdge(ctx context.Context, sel ast.SelectionSet, v *model.ProfileEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProfileEdge!")
+		return graphql.Null
+	}
+	return ec._ProfileEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNPushCertificate2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐPushCertificateᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.PushCertificate) graphql.Marshaler {
@@ -26961,6 +28917,13 @@ func (ec *executionContext) marshalOObliterationBehavior2ᚖgithubᚗcomᚋorcha
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOProfile2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐProfile(ctx context.Context, sel ast.SelectionSet, v *store.Profile) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Profile(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOPushCertificate2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐPushCertificate(ctx context.Context, sel ast.SelectionSet, v *store.PushCertificate) graphql.Marshaler {

@@ -346,6 +346,18 @@ type PageInfo struct {
 	EndCursor *string `json:"endCursor,omitempty"`
 }
 
+// A page of profiles.
+type ProfileConnection struct {
+	Edges    []*ProfileEdge `json:"edges"`
+	PageInfo *PageInfo      `json:"pageInfo"`
+}
+
+// A profile and its cursor.
+type ProfileEdge struct {
+	Cursor string         `json:"cursor"`
+	Node   *store.Profile `json:"node"`
+}
+
 // What pushDevices queued.
 type PushDevicesResult struct {
 	// How many devices matched the filter and have a push token APNs still accepts.

@@ -65,6 +65,9 @@ func (d *Device) answer(cmd *Command) (string, map[string]any) {
 	if d.Answer != nil {
 		return d.Answer(cmd)
 	}
+	if status, fields, ok := d.answerProfile(cmd); ok {
+		return status, fields
+	}
 	return mdmproto.StatusAcknowledged, d.DefaultResult(cmd)
 }
 
@@ -86,4 +89,13 @@ func (d *Device) DefaultResult(cmd *Command) map[string]any {
 		}}
 	}
 	return nil
+}
+
+// AnswerCommand is the answer the device gives a command by default (its
+// profiles, then plausible query results), for Answer hooks that wrap it.
+func (d *Device) AnswerCommand(cmd *Command) (string, map[string]any) {
+	if status, fields, ok := d.answerProfile(cmd); ok {
+		return status, fields
+	}
+	return mdmproto.StatusAcknowledged, d.DefaultResult(cmd)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/micromdm/plist"
 
 	"github.com/orchardmdm/orchard/mdmproto"
+	"github.com/orchardmdm/orchard/mdmproto/ddm"
 	"github.com/orchardmdm/orchard/mdmproto/scep"
 )
 
@@ -46,6 +47,11 @@ type Device struct {
 	// Answer decides how to answer a command; nil answers every command
 	// Acknowledged, with plausible DeviceInformation and SecurityInfo results.
 	Answer func(cmd *Command) (status string, fields map[string]any)
+
+	// profiles are the configuration profiles installed (profiles.go).
+	profiles map[string]*InstalledProfile
+	// SyncRequests are the tokens of the DeclarativeManagement commands received.
+	SyncRequests []ddm.SyncTokens
 }
 
 // Command is a command the server sent.

@@ -51,7 +51,7 @@ func TestCheckinMessages(t *testing.T) {
 		want int
 	}{
 		{mdmproto.CheckinMessage{MessageType: mdmproto.UserAuthenticate, Enrollment: mdmproto.Enrollment{UDID: d.UDID, UserID: "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF"}}, http.StatusGone},
-		{mdmproto.CheckinMessage{MessageType: mdmproto.DeclarativeManagement, Enrollment: en, Endpoint: "tokens"}, http.StatusBadRequest},
+		{mdmproto.CheckinMessage{MessageType: mdmproto.DeclarativeManagement, Enrollment: en, Endpoint: "nonsense"}, http.StatusBadRequest},
 		{mdmproto.CheckinMessage{MessageType: mdmproto.GetToken, Enrollment: en, TokenServiceType: "com.apple.maid"}, http.StatusBadRequest},
 		{mdmproto.CheckinMessage{MessageType: "Frobnicate", Enrollment: en}, http.StatusBadRequest},
 	} {

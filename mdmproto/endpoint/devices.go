@@ -31,6 +31,13 @@ type Devices interface {
 	// ConsumeSCEPChallenge fails with scep.ErrBadChallenge for a challenge
 	// that is unknown, used, expired or of a closed enrollment.
 	ConsumeSCEPChallenge(ctx context.Context, challenge string, issue func() (*x509.Certificate, error)) error
+	// DeclarativeManagement answers a DeclarativeManagement check-in (JSON,
+	// or nothing for a status report); it fails with ddm.ErrMalformed or
+	// ddm.ErrUnknownDeclaration for what the device got wrong.
+	DeclarativeManagement(ctx context.Context, ch mdmproto.Channel, endpoint string, data []byte) ([]byte, error)
+	// ProfileAsset is a profile a legacy-profile declaration names, for the
+	// device whose identity certificate has this hash.
+	ProfileAsset(ctx context.Context, certHash []byte, profileID int64) ([]byte, error)
 }
 
 // ServerKeys keeps orchard's own keys (sealed), made on first use.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/orchardmdm/orchard/mdmproto"
+	"github.com/orchardmdm/orchard/mdmproto/ddm"
 	"github.com/orchardmdm/orchard/mdmproto/scep"
 )
 
@@ -125,6 +126,7 @@ func (e *Endpoint) Register(route func(pattern string, h http.Handler)) {
 	route(CheckinPath, mdm)
 	route(ServerPath, mdm)
 	route(EnrollPath+"{secret}", timed(http.HandlerFunc(e.serveEnroll)))
+	route("GET "+ddm.ProfileAssetPath+"{id}", timed(http.HandlerFunc(e.serveProfileAsset)))
 	if e.cfg.CA != nil {
 		route(SCEPPath, timed(scep.Handler(e.cfg.CA, scepEnroller{e.devices}, e.log)))
 	} else {

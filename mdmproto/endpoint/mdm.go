@@ -73,7 +73,7 @@ func (e *Endpoint) serveMDM(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(reply) > 0 {
-		w.Header().Set("Content-Type", "application/xml")
+		w.Header().Set("Content-Type", replyType(reply))
 	}
 	_, _ = w.Write(reply)
 }
@@ -152,7 +152,7 @@ func (e *Endpoint) checkin(ctx context.Context, cert *x509.Certificate, body []b
 		}
 		return nil, refuse(http.StatusGone, "UserAuthenticate: orchard does not run the digest challenge")
 	case mdmproto.DeclarativeManagement:
-		return nil, refuse(http.StatusBadRequest, "DeclarativeManagement is not supported yet")
+		return e.declarativeManagement(ctx, ch, m.Endpoint, m.Data)
 	case mdmproto.GetToken:
 		return nil, refuse(http.StatusBadRequest, "GetToken: no token service %s is configured", mdmproto.Quote(m.TokenServiceType))
 	default:

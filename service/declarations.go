@@ -1,0 +1,169 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/orchardmdm/orchard/mdmproto"
+	"github.com/orchardmdm/orchard/mdmproto/ddm"
+	"github.com/orchardmdm/orchard/store"
+)
+
+// Identifiers of the declarations orchard makes for every blueprint.
+const (
+	managementPropertiesID = "orchard.management.properties"
+	activationID           = "orchard.activation.blueprint"
+	legacyPrefix           = "orchard.legacy."
+)
+
+// DeclarativeManagement answers a DeclarativeManagement check-in: the
+// tokens, the declaration items, one declaration, or a status report.
+func (s *Service) DeclarativeManagement(ctx context.Context, ch mdmproto.Channel, endpoint string, data []byte) ([]byte, error) {
+	req, err := ddm.ParseEndpoint(endpoint)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.store.DeclarativeDevice(ctx, ch)
+	if err != nil {
+		return nil, err
+	}
+	if req.Endpoint == ddm.EndpointStatus {
+		return nil, s.saveStatus(ctx, d.ID, data)
+	}
+	decls, err := s.declarations(ctx, s.store.Queries, d.BlueprintID, d.BlueprintName)
+	if err != nil {
+		return nil, err
+	}
+	switch req.Endpoint {
+	case ddm.EndpointTokens:
+		return json.Marshal(tokens(decls, d.ChangedAt))
+	case ddm.EndpointDeclarationItems:
+		return json.Marshal(ddm.Items(decls))
+	}
+	for _, decl := range decls {
+		if decl.Kind() == req.Kind && decl.Identifier == req.Identifier {
+			return json.Marshal(decl)
+		}
+	}
+	return nil, fmt.Errorf("%w: %s/%s", ddm.ErrUnknownDeclaration, req.Kind, req.Identifier)
+}
+
+// saveStatus stores a status report's declaration statuses; a report that
+// does not parse stores nothing.
+func (s *Service) saveStatus(ctx context.Context, deviceID int64, data []byte) error {
+	r, err := ddm.ParseStatusReport(data)
+	if err != nil || !r.Reported {
+		return err
+	}
+	return s.store.Tx(ctx, func(q *store.Queries) error {
+		return q.SaveDeclarationStatus(ctx, deviceID, r.FullReport, r.Declarations)
+	})
+}
+
+// ProfileAsset is a library profile as a device fetches it for a legacy
+// declaration: signed by orchard, only if the device's blueprint lists it.
+func (s *Service) ProfileAsset(ctx context.Context, certHash []byte, profileID int64) ([]byte, error) {
+	deviceID, err := s.store.DeviceByIdentity(ctx, certHash)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.store.ProfileForDevice(ctx, deviceID, profileID); errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: profile %d", ddm.ErrUnknownDeclaration, profileID)
+	} else if err != nil {
+		return nil, err
+	}
+	return s.signedProfile(ctx, s.store.Queries, profileID)
+}
+
+// declarations are what a blueprint declares: its management properties,
+// a legacy-profile configuration per profile, and one activation of them all.
+func (s *Service) declarations(ctx context.Context, q *store.Queries, blueprintID *int64, name string) ([]ddm.Declaration, error) {
+	props := map[string]any{"orchard.blueprint": name}
+	var profiles []store.Profile
+	if blueprintID != nil {
+		var err error
+		if profiles, err = q.BlueprintProfiles(ctx, *blueprintID); err != nil {
+			return nil, err
+		}
+		props["orchard.blueprint_id"] = *blueprintID
+	}
+	decls := []ddm.Declaration{ddm.NewDeclaration("com.apple.management.properties", managementPropertiesID, props)}
+	configs := []string{}
+	for _, p := range profiles {
+		id := legacyPrefix + p.Identifier
+		url := fmt.Sprintf("%s%s%d?v=%s", s.publicURL, ddm.ProfileAssetPath, p.ID, p.Hash)
+		decls = append(decls, ddm.NewDeclaration("com.apple.configuration.legacy", id, map[string]any{"ProfileURL": url}))
+		configs = append(configs, id)
+	}
+	return append(decls, ddm.NewDeclaration("com.apple.activation.simple", activationID,
+		map[string]any{"StandardConfigurations": configs})), nil
+}
+
+func tokens(decls []ddm.Declaration, changedAt time.Time) ddm.TokensResponse {
+	return ddm.TokensResponse{SyncTokens: ddm.SyncTokens{DeclarationsToken: ddm.Items(decls).DeclarationsToken,
+		Timestamp: changedAt.UTC().Truncate(time.Second)}}
+}
+
+// blueprintsChanged is called in the transaction of a change to what these
+// blueprints deliver: their declarations get a new token, and each of their
+// devices one DeclarativeManagement command carrying it.
+func (s *Service) blueprintsChanged(ctx context.Context, q *store.Queries, blueprintIDs []int64) error {
+	if len(blueprintIDs) == 0 {
+		return nil
+	}
+	if err := q.TouchBlueprintDeclarations(ctx, blueprintIDs); err != nil {
+		return err
+	}
+	found, err := q.BlueprintsByIDs(ctx, blueprintIDs)
+	if err != nil {
+		return err
+	}
+	var cmds []store.QueuedCommand
+	for _, b := range found {
+		if b == nil {
+			continue
+		}
+		more, err := s.syncCommands(ctx, q, b)
+		if err != nil {
+			return err
+		}
+		cmds = append(cmds, more...)
+	}
+	if len(cmds) == 0 {
+		return nil
+	}
+	if err := q.QueueCommands(ctx, cmds); err != nil {
+		return err
+	}
+	return s.pushInTx(ctx, q, deviceIDsOf(cmds))
+}
+
+// syncCommands builds one DeclarativeManagement command, with the
+// blueprint's new synchronization tokens, per device of the blueprint.
+func (s *Service) syncCommands(ctx context.Context, q *store.Queries, b *store.Blueprint) ([]store.QueuedCommand, error) {
+	devices, err := q.BlueprintDeviceIDs(ctx, b.ID)
+	if err != nil || len(devices) == 0 {
+		return nil, err
+	}
+	decls, err := s.declarations(ctx, q, &b.ID, b.Name)
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(tokens(decls, time.Now()))
+	if err != nil {
+		return nil, err
+	}
+	tmpl, err := mdmproto.NewCommandTemplate("DeclarativeManagement", map[string]any{"Data": data})
+	if err != nil {
+		return nil, err
+	}
+	cmds := make([]store.QueuedCommand, len(devices))
+	for i, id := range devices {
+		uuid, body := tmpl.Build()
+		cmds[i] = store.QueuedCommand{DeviceID: id, UUID: uuid, RequestType: "DeclarativeManagement", Body: body, Actor: "blueprint"}
+	}
+	return cmds, nil
+}
