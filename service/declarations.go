@@ -9,6 +9,7 @@ import (
 
 	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/mdmproto/ddm"
+	"github.com/orchardmdm/orchard/mdmproto/swupdate"
 	"github.com/orchardmdm/orchard/store"
 )
 
@@ -35,6 +36,9 @@ func (s *Service) DeclarativeManagement(ctx context.Context, ch mdmproto.Channel
 	}
 	decls, err := s.declarations(ctx, s.store.Queries, d.BlueprintID, d.BlueprintName)
 	if err != nil {
+		return nil, err
+	}
+	if decls, err = s.withSoftwareUpdate(ctx, decls, d, time.Now()); err != nil {
 		return nil, err
 	}
 	switch req.Endpoint {
@@ -166,4 +170,42 @@ func (s *Service) syncCommands(ctx context.Context, q *store.Queries, b *store.B
 		cmds[i] = store.QueuedCommand{DeviceID: id, UUID: uuid, RequestType: "DeclarativeManagement", Body: body, Actor: "blueprint"}
 	}
 	return cmds, nil
+}
+
+// swupdatePrefix names the software update enforcement declaration.
+const swupdatePrefix = "orchard.swupdate."
+
+// withSoftwareUpdate adds to a device's declarations its blueprint's software
+// update enforcement for the device's platform, with the target its model
+// gets (latest minus N days is per model), activated with the rest. A device
+// without such an enforcement, or whose model has no target, gets none.
+func (s *Service) withSoftwareUpdate(ctx context.Context, decls []ddm.Declaration, d store.DeclarativeDevice, now time.Time) ([]ddm.Declaration, error) {
+	if d.BlueprintID == nil || d.Platform == "" {
+		return decls, nil
+	}
+	e, err := s.store.SoftwareUpdateEnforcement(ctx, *d.BlueprintID, d.Platform)
+	if errors.Is(err, store.ErrNotFound) {
+		return decls, nil
+	} else if err != nil {
+		return nil, err
+	}
+	t, ok, err := s.EnforcementTarget(ctx, e, d.Model, now)
+	if err != nil || !ok {
+		return decls, err
+	}
+	su, err := swupdate.EnforcementDeclaration(swupdatePrefix+d.Platform, t)
+	if err != nil {
+		return nil, err
+	}
+	decl := ddm.Declaration{Type: su.Type, Identifier: su.Identifier, ServerToken: su.ServerToken, Payload: su.Payload}
+	out := make([]ddm.Declaration, 0, len(decls)+1)
+	for _, x := range decls {
+		if x.Identifier == activationID {
+			configs, _ := x.Payload["StandardConfigurations"].([]string)
+			x = ddm.NewDeclaration(x.Type, x.Identifier, map[string]any{
+				"StandardConfigurations": append(append([]string{}, configs...), decl.Identifier)})
+		}
+		out = append(out, x)
+	}
+	return append(out, decl), nil
 }

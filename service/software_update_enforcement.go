@@ -96,6 +96,10 @@ func (s *Service) SetSoftwareUpdateEnforcement(ctx context.Context, actor string
 		if err != nil {
 			return err
 		}
+		// Devices with declarative management get it as a declaration.
+		if err := s.blueprintsChanged(ctx, q, []int64{blueprintID}); err != nil {
+			return err
+		}
 		return s.audit(ctx, q, actor, event{action: "software_update_enforcement.set", objectType: "blueprint",
 			objectID: idString(blueprintID), data: map[string]any{"platform": e.Platform, "os_version": e.OSVersion,
 				"build_version": e.BuildVersion, "target_local_datetime": in.TargetLocalDateTime,
@@ -114,6 +118,9 @@ func (s *Service) RemoveSoftwareUpdateEnforcement(ctx context.Context, actor str
 	err := s.store.Tx(ctx, func(q *store.Queries) error {
 		var err error
 		if removed, err = q.DeleteSoftwareUpdateEnforcement(ctx, blueprintID, platform); err != nil || !removed {
+			return err
+		}
+		if err := s.blueprintsChanged(ctx, q, []int64{blueprintID}); err != nil {
 			return err
 		}
 		return s.audit(ctx, q, actor, event{action: "software_update_enforcement.remove", objectType: "blueprint",

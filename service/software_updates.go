@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"slices"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
@@ -60,9 +61,16 @@ func (s *Service) requeueLatestEnforcements(ctx context.Context, q *store.Querie
 		return err
 	}
 	params := make([]river.InsertManyParams, len(list))
+	var blueprints []int64
 	for i, e := range list {
 		params[i] = river.InsertManyParams{Args: jobargs.SoftwareUpdateEnforce{BlueprintID: e.BlueprintID, Platform: e.Platform}}
+		if !slices.Contains(blueprints, e.BlueprintID) {
+			blueprints = append(blueprints, e.BlueprintID)
+		}
 	}
-	_, err = s.jobs.InsertManyTx(ctx, q.PgxTx(), params)
-	return err
+	if _, err = s.jobs.InsertManyTx(ctx, q.PgxTx(), params); err != nil {
+		return err
+	}
+	// The latest release may have changed: declarative devices sync again.
+	return s.blueprintsChanged(ctx, q, blueprints)
 }

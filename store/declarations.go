@@ -18,12 +18,15 @@ type DeclarativeDevice struct {
 	ID            int64
 	BlueprintID   *int64
 	BlueprintName string
+	// Platform and Model choose the blueprint's software update target.
+	Platform, Model string
 	// ChangedAt is when the blueprint's declarations last changed.
 	ChangedAt time.Time
 }
 
-// DeclarativeDevice checks the channel's identity (as a check-in does) and
-// returns the device with its blueprint.
+// DeclarativeDevice checks the channel's identity (as a check-in does),
+// records that the device speaks declarative management (its profiles then
+// come as declarations, not InstallProfile) and returns it with its blueprint.
 func (q *Queries) DeclarativeDevice(ctx context.Context, ch Channel) (DeclarativeDevice, error) {
 	var d DeclarativeDevice
 	err := q.inTx(ctx, func(tx pgx.Tx) error {
@@ -32,11 +35,15 @@ func (q *Queries) DeclarativeDevice(ctx context.Context, ch Channel) (Declarativ
 			return err
 		}
 		d.ID = id
+		if _, err := tx.Exec(ctx, `UPDATE enrolled_devices SET declarative_management = true
+			WHERE id = $1 AND NOT declarative_management`, id); err != nil {
+			return fmt.Errorf("declarative device: %w", err)
+		}
 		return tx.QueryRow(ctx, `SELECT d.blueprint_id, coalesce(b.name, ''),
-			coalesce(bd.changed_at, b.updated_at, d.created_at)
+			coalesce(bd.changed_at, b.updated_at, d.created_at), d.platform, d.model
 			FROM enrolled_devices d LEFT JOIN blueprints b ON b.id = d.blueprint_id
 			LEFT JOIN blueprint_declarations bd ON bd.blueprint_id = d.blueprint_id
-			WHERE d.id = $1`, id).Scan(&d.BlueprintID, &d.BlueprintName, &d.ChangedAt)
+			WHERE d.id = $1`, id).Scan(&d.BlueprintID, &d.BlueprintName, &d.ChangedAt, &d.Platform, &d.Model)
 	})
 	return d, err
 }

@@ -48,13 +48,15 @@ const missingFromProfileList = `EXISTS (SELECT 1 FROM (SELECT pl.result, pl.resu
 	WHERE last.result_at > c.result_at AND NOT coalesce(last.result->'ProfileList', '[]'::jsonb)
 		@> jsonb_build_array(jsonb_build_object('PayloadIdentifier', p.identifier)))`
 
+// profileInstallsSQL: devices that speak declarative management get their
+// blueprint's profiles as legacy-profile declarations instead.
 var profileInstallsSQL = `SELECT d.id, p.id, p.identifier, p.content_hash
 FROM enrolled_devices d
 JOIN blueprint_profiles bp ON bp.blueprint_id = d.blueprint_id
 JOIN profiles p ON p.id = bp.profile_id
 LEFT JOIN installed_profiles dp ON dp.device_id = d.id AND dp.identifier = p.identifier
 LEFT JOIN mdm_device_commands c ON c.uuid = dp.command_uuid
-WHERE ` + devicesInScope + `
+WHERE ` + devicesInScope + ` AND NOT d.declarative_management
 	AND (dp.device_id IS NULL OR (coalesce(c.status, '') NOT IN ` + pendingStatuses + `
 		AND (dp.removing OR dp.content_hash <> p.content_hash OR coalesce(c.status, '') <> 'Acknowledged'
 			OR ($2::bigint IS NOT NULL AND ` + missingFromProfileList + `))))

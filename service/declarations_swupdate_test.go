@@ -1,0 +1,84 @@
+package service_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/orchardmdm/orchard/mdmproto"
+	"github.com/orchardmdm/orchard/service"
+	"github.com/orchardmdm/orchard/store"
+)
+
+// A Mac that speaks declarative management, on a blueprint enforcing a macOS
+// release, gets the software update enforcement declaration, activated with
+// the blueprint's others; the check-in marks it as declarative.
+func TestDeclarativeDeviceGetsTheSoftwareUpdateDeclaration(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, s := newService(t)
+	bp, err := svc.CreateBlueprint(ctx, "t", "Macs")
+	must(t, err)
+	due := time.Now().AddDate(0, 1, 0).UTC().Format("2006-01-02T15:04:05")
+	_, err = svc.SetSoftwareUpdateEnforcement(ctx, "t", bp.ID, service.EnforcementInput{Platform: "macOS",
+		OSVersion: "15.2", BuildVersion: "24C101", TargetLocalDateTime: due})
+	must(t, err)
+	ch := mdmproto.Channel{Enrollment: mdmproto.Enrollment{UDID: "0000FE00-AAAA-BBBB-CCCC-DDDDEEEEFFFF"}, CertHash: []byte("ddm-mac"),
+		CertNotAfter: time.Now().AddDate(1, 0, 0)}
+	must(t, svc.Authenticate(ctx, ch, mdmproto.DeviceFacts{}))
+	must(t, svc.TokenUpdate(ctx, ch, mdmproto.TokenUpdateInfo{Token: []byte("t"), PushMagic: "m"}))
+	_, err = s.Pool().Exec(ctx, `UPDATE enrolled_devices SET platform = 'macOS', model = 'Mac14,3', blueprint_id = $2
+		WHERE udid = $1`, ch.UDID, bp.ID)
+	must(t, err)
+
+	items, err := svc.DeclarativeManagement(ctx, ch, "declaration-items", nil)
+	must(t, err)
+	if !strings.Contains(string(items), "orchard.swupdate.macOS") {
+		t.Fatalf("declaration items lack the software update: %s", items)
+	}
+	raw, err := svc.DeclarativeManagement(ctx, ch, "declaration/configuration/orchard.swupdate.macOS", nil)
+	must(t, err)
+	var decl struct {
+		Type    string
+		Payload map[string]any
+	}
+	must(t, json.Unmarshal(raw, &decl))
+	if decl.Type != "com.apple.configuration.softwareupdate.enforcement.specific" || decl.Payload["TargetOSVersion"] != "15.2" ||
+		decl.Payload["TargetBuildVersion"] != "24C101" || decl.Payload["TargetLocalDateTime"] != due {
+		t.Fatalf("software update declaration = %s", raw)
+	}
+	activation, err := svc.DeclarativeManagement(ctx, ch, "declaration/activation/orchard.activation.blueprint", nil)
+	must(t, err)
+	if !strings.Contains(string(activation), "orchard.swupdate.macOS") {
+		t.Fatalf("the activation does not activate it: %s", activation)
+	}
+	devices, _, err := s.ListDevices(ctx, store.DeviceFilter{UDID: ch.UDID}, store.Page{First: 1})
+	must(t, err)
+	if len(devices) != 1 || !devices[0].DeclarativeManagement {
+		t.Fatalf("device after a DeclarativeManagement check-in: %+v", devices)
+	}
+}
+
+// A device that speaks declarative management gets its blueprint's profiles
+// as legacy-profile declarations: the reconcile sends it no InstallProfile.
+func TestDeclarativeDevicesGetNoInstallProfile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, s := newProfileService(t)
+	bp, err := svc.CreateBlueprint(ctx, "setup", "Macs")
+	must(t, err)
+	devicesOnBlueprint(t, s, bp.ID, 3)
+	_, err = s.Pool().Exec(ctx, `UPDATE enrolled_devices SET declarative_management = true
+		WHERE id = (SELECT min(id) FROM enrolled_devices)`)
+	must(t, err)
+	p, err := svc.UploadProfile(ctx, "setup", testProfile("com.example.dock", "1"))
+	must(t, err)
+	_, err = svc.SetBlueprintProfiles(ctx, "setup", bp.ID, []int64{p.ID})
+	must(t, err)
+	got, err := svc.ReconcileProfiles(ctx, "job", store.ProfileScope{BlueprintID: &bp.ID})
+	if err != nil || got.Installs != 2 {
+		t.Fatalf("reconcile = %+v, %v; want the 2 devices without declarative management", got, err)
+	}
+}
