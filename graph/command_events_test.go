@@ -17,21 +17,8 @@ func TestDeviceCommandEventsQueuedSentAcknowledged(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	api := newTestAPI(t)
-	devSrv := api.deviceEndpoint()
 	tok := api.token("mdm.*")
-	var created struct{ CreateEnrollment struct{ URL string } }
-	api.query(tok, `mutation { createEnrollment(input: {name: "Events"}) { url } }`, nil).decode(t, &created)
-	u, err := url.Parse(created.CreateEnrollment.URL)
-	must(t, err)
-	d, err := devicesim.New(devSrv.Client())
-	must(t, err)
-	must(t, d.Enroll(ctx, devSrv.URL+u.Path))
-	var list devicePage
-	api.query(tok, deviceQuery, map[string]any{"filter": map[string]any{"udid": d.UDID}}).decode(t, &list)
-	id := list.Devices.Edges[0].Node.ID
-	if _, err := d.Connect(ctx); err != nil { // the first inventory
-		t.Fatal(err)
-	}
+	d, id := enrollEventsDevice(t, ctx, api, tok)
 
 	sub := api.subscribe(ctx, tok, `subscription($id: ID) { deviceCommandEvents(deviceId: $id) { status command { uuid requestType } } }`,
 		map[string]any{"id": id})
@@ -80,4 +67,24 @@ func TestDeviceCommandEventsQueuedSentAcknowledged(t *testing.T) {
 	if seen[0] != "QUEUED" || seen[1] != "SENT" || seen[2] != "ACKNOWLEDGED" {
 		t.Fatalf("events = %v", seen)
 	}
+}
+
+// enrollEventsDevice enrolls a simulated device, reports its first inventory and returns it with its graph ID.
+func enrollEventsDevice(t *testing.T, ctx context.Context, api *testAPI, tok string) (*devicesim.Device, string) {
+	t.Helper()
+	devSrv := api.deviceEndpoint()
+	var created struct{ CreateEnrollment struct{ URL string } }
+	api.query(tok, `mutation { createEnrollment(input: {name: "Events"}) { url } }`, nil).decode(t, &created)
+	u, err := url.Parse(created.CreateEnrollment.URL)
+	must(t, err)
+	d, err := devicesim.New(devSrv.Client())
+	must(t, err)
+	must(t, d.Enroll(ctx, devSrv.URL+u.Path))
+	var list devicePage
+	api.query(tok, deviceQuery, map[string]any{"filter": map[string]any{"udid": d.UDID}}).decode(t, &list)
+	id := list.Devices.Edges[0].Node.ID
+	if _, err := d.Connect(ctx); err != nil { // the first inventory
+		t.Fatal(err)
+	}
+	return d, id
 }

@@ -27,20 +27,7 @@ func TestDeclarativeManagementOverCheckin(t *testing.T) {
 	api.query(tok, setProfiles, map[string]any{"b": bpID, "p": []string{p1.UploadProfile.ID}}).decode(t, &struct{}{})
 	waitCommands(t, api.testAPI, d.UDID, "DeclarativeManagement", 1)
 
-	first, err := d.SyncDeclarations(ctx, nil)
-	must(t, err)
-	items := first.Items.Declarations
-	if len(items.Activations) != 1 || len(items.Configurations) != 1 || len(items.Management) != 1 || first.Tokens.DeclarationsToken == "" {
-		t.Fatalf("declaration items = %+v", first.Items)
-	}
-	legacy := first.Declarations["configuration/orchard.legacy.com.example.ddm"]
-	profileURL, _ := legacy.Payload["ProfileURL"].(string)
-	asset, err := d.FetchProfileAsset(ctx, profileURL)
-	must(t, err)
-	parsed, err := mdmproto.ParseConfigProfile(asset)
-	if err != nil || parsed.Signer == nil || parsed.Identifier != "com.example.ddm" {
-		t.Fatalf("legacy profile asset: %+v, %v", parsed, err)
-	}
+	first, profileURL := checkFirstDeclarationSync(t, ctx, d)
 
 	devID := *deviceIDOf(t, api.testAPI, d.UDID)
 	if got := declarationStatus(t, api, tok, devID); len(got) != 3 || !got[0].Active || got[0].Valid != "valid" {
@@ -76,6 +63,26 @@ func TestDeclarativeManagementOverCheckin(t *testing.T) {
 	if _, err := other.FetchProfileAsset(ctx, profileURL); !isHTTP(err, http.StatusNotFound) {
 		t.Fatalf("another blueprint's profile: %v, want 404", err)
 	}
+}
+
+// checkFirstDeclarationSync syncs once, checks the items and the signed legacy profile asset, and returns the sync and the asset's URL.
+func checkFirstDeclarationSync(t *testing.T, ctx context.Context, d *devicesim.Device) (*devicesim.DDM, string) {
+	t.Helper()
+	first, err := d.SyncDeclarations(ctx, nil)
+	must(t, err)
+	items := first.Items.Declarations
+	if len(items.Activations) != 1 || len(items.Configurations) != 1 || len(items.Management) != 1 || first.Tokens.DeclarationsToken == "" {
+		t.Fatalf("declaration items = %+v", first.Items)
+	}
+	legacy := first.Declarations["configuration/orchard.legacy.com.example.ddm"]
+	profileURL, _ := legacy.Payload["ProfileURL"].(string)
+	asset, err := d.FetchProfileAsset(ctx, profileURL)
+	must(t, err)
+	parsed, err := mdmproto.ParseConfigProfile(asset)
+	if err != nil || parsed.Signer == nil || parsed.Identifier != "com.example.ddm" {
+		t.Fatalf("legacy profile asset: %+v, %v", parsed, err)
+	}
+	return first, profileURL
 }
 
 // checkDDMRefusals: unknown declarations get 404, requests and status

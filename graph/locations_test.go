@@ -132,6 +132,17 @@ func TestSyncLocationJobSeenBySubscriber(t *testing.T) {
 			}
 		}
 	}()
+	checkLocationSyncCompletedEvent(t, ctx, sub, live, sync.SyncLocation.ID)
+	var assets struct{ LocationAssets []struct{ TotalCount int } }
+	api.query(admin, `{ locationAssets(filter: {adamId: "400000000"}) { totalCount location { name } } }`, nil).decode(t, &assets)
+	if len(assets.LocationAssets) != 1 || assets.LocationAssets[0].TotalCount != 5 {
+		t.Errorf("asset after the sync: %+v", assets)
+	}
+}
+
+// checkLocationSyncCompletedEvent reads job events, closing live at the first, until jobID's completed event, and checks its output.
+func checkLocationSyncCompletedEvent(t *testing.T, ctx context.Context, sub *subscription, live chan struct{}, jobID string) {
+	t.Helper()
 	for opened := false; ; {
 		var ev struct {
 			JobEvents struct {
@@ -147,17 +158,12 @@ func TestSyncLocationJobSeenBySubscriber(t *testing.T) {
 			opened = true
 			close(live)
 		}
-		if ev.JobEvents.Job.ID == sync.SyncLocation.ID && ev.JobEvents.Type == "completed" {
+		if ev.JobEvents.Job.ID == jobID && ev.JobEvents.Type == "completed" {
 			if ev.JobEvents.Job.State != "COMPLETED" || ev.JobEvents.Job.Output["assets"] != float64(1200) ||
 				ev.JobEvents.Job.Output["asset_pages"] != float64(3) {
 				t.Fatalf("completed event: %+v", ev.JobEvents.Job)
 			}
 			break
 		}
-	}
-	var assets struct{ LocationAssets []struct{ TotalCount int } }
-	api.query(admin, `{ locationAssets(filter: {adamId: "400000000"}) { totalCount location { name } } }`, nil).decode(t, &assets)
-	if len(assets.LocationAssets) != 1 || assets.LocationAssets[0].TotalCount != 5 {
-		t.Errorf("asset after the sync: %+v", assets)
 	}
 }

@@ -107,6 +107,15 @@ func TestEnrollThenDeviceInformationThroughGraphQL(t *testing.T) {
 		t.Fatalf("device answered %d commands, err %v", n, err)
 	}
 
+	checkDeviceAfterDeviceInformation(t, api, tok, id, d, queued.EnqueueDeviceCommand.UUID)
+
+	// A user channel shows up as a user of the device.
+	checkUserChannelIsDeviceUser(t, api, tok, id, d)
+}
+
+// checkDeviceAfterDeviceInformation checks the device's fields and its acknowledged DeviceInformation command with its result.
+func checkDeviceAfterDeviceInformation(t *testing.T, api *testAPI, tok, id string, d *devicesim.Device, cmdUUID string) {
+	t.Helper()
 	var got deviceWithCommands
 	api.query(tok, deviceCommandsQuery, map[string]any{"id": id}).decode(t, &got)
 	dev := got.Device
@@ -119,16 +128,19 @@ func TestEnrollThenDeviceInformationThroughGraphQL(t *testing.T) {
 		t.Fatalf("%d commands, want 3", len(cmds))
 	}
 	c := cmds[0].Node
-	if c.UUID != queued.EnqueueDeviceCommand.UUID || c.Status != "ACKNOWLEDGED" || c.SentAt == nil || c.ResultAt == nil {
+	if c.UUID != cmdUUID || c.Status != "ACKNOWLEDGED" || c.SentAt == nil || c.ResultAt == nil {
 		t.Fatalf("command = %+v", c)
 	}
 	qr, _ := c.Result["QueryResponses"].(map[string]any)
 	if qr["DeviceName"] != "Ada's MacBook" || c.Result["Status"] != "Acknowledged" {
 		t.Fatalf("command result = %v", c.Result)
 	}
+}
 
-	// A user channel shows up as a user of the device.
-	_, err = d.Checkin(context.Background(), &mdmproto.CheckinMessage{MessageType: mdmproto.TokenUpdate,
+// checkUserChannelIsDeviceUser checks in a user channel's TokenUpdate and checks it shows up as the device's one user.
+func checkUserChannelIsDeviceUser(t *testing.T, api *testAPI, tok, id string, d *devicesim.Device) {
+	t.Helper()
+	_, err := d.Checkin(context.Background(), &mdmproto.CheckinMessage{MessageType: mdmproto.TokenUpdate,
 		Enrollment: mdmproto.Enrollment{UDID: d.UDID, UserID: "A1B2C3D4-0000-4000-8000-0000000001F5", UserShortName: "ada", UserLongName: "Ada"},
 		Token:      []byte("t"), PushMagic: "m"})
 	must(t, err)

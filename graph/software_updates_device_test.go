@@ -24,16 +24,7 @@ func TestSimulatedDeviceSoftwareUpdates(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	catalog := swupdatesim.Sample(time.Now())
-	for _, sets := range []swupdate.AssetSets{catalog.PublicAssetSets, catalog.AssetSets} {
-		for i := range sets["macOS"] {
-			sets["macOS"][i].SupportedDevices = append(slices.Clone(sets["macOS"][i].SupportedDevices), "Mac14,3")
-		}
-	}
-	catSrv := httptest.NewServer(swupdatesim.New(catalog))
-	t.Cleanup(catSrv.Close)
-	client, err := swupdate.New(swupdate.Config{BaseURL: catSrv.URL})
-	must(t, err)
+	client := newMac143CatalogClient(t)
 	api := startTestAPI(t, func(_ *store.Store, _ *service.Config, d *jobs.Deps) { d.SoftwareUpdates = client }, nil)
 	tok := api.token("mdm.*")
 	devSrv := api.deviceEndpoint()
@@ -59,20 +50,7 @@ func TestSimulatedDeviceSoftwareUpdates(t *testing.T) {
 		n, err := api.store.CountSoftwareUpdates(ctx, store.SoftwareUpdateFilter{})
 		return err == nil && n == 9
 	})
-	var avail struct {
-		Device struct {
-			AvailableSoftwareUpdates []struct{ ProductVersion string }
-		}
-	}
-	api.query(tok, `query($id: ID!) { device(id: $id) { availableSoftwareUpdates { productVersion } } }`,
-		map[string]any{"id": id}).decode(t, &avail)
-	var versions []string
-	for _, a := range avail.Device.AvailableSoftwareUpdates {
-		versions = append(versions, a.ProductVersion)
-	}
-	if !slices.Equal(versions, []string{"15.2", "15.2", "14.7.2"}) {
-		t.Fatalf("available to the Mac: %v", versions)
-	}
+	checkUpdatesAvailableToMac(t, api, tok, id)
 
 	var bp struct{ CreateBlueprint struct{ ID string } }
 	api.query(tok, `mutation { createBlueprint(input: {name: "Macs"}) { id } }`, nil).decode(t, &bp)
@@ -99,6 +77,41 @@ func TestSimulatedDeviceSoftwareUpdates(t *testing.T) {
 	first, _ := updates[0].(map[string]any)
 	if got[0].RequestType != "ScheduleOSUpdate" || first["ProductVersion"] != "15.2" || first["InstallAction"] != "InstallASAP" {
 		t.Fatalf("command %s %v", got[0].RequestType, got[0].Fields)
+	}
+}
+
+// newMac143CatalogClient serves the sample catalog, with every macOS asset also supporting Mac14,3, and returns a client for it.
+func newMac143CatalogClient(t *testing.T) *swupdate.Client {
+	t.Helper()
+	catalog := swupdatesim.Sample(time.Now())
+	for _, sets := range []swupdate.AssetSets{catalog.PublicAssetSets, catalog.AssetSets} {
+		for i := range sets["macOS"] {
+			sets["macOS"][i].SupportedDevices = append(slices.Clone(sets["macOS"][i].SupportedDevices), "Mac14,3")
+		}
+	}
+	catSrv := httptest.NewServer(swupdatesim.New(catalog))
+	t.Cleanup(catSrv.Close)
+	client, err := swupdate.New(swupdate.Config{BaseURL: catSrv.URL})
+	must(t, err)
+	return client
+}
+
+// checkUpdatesAvailableToMac checks the device's available software updates are 15.2, 15.2 and 14.7.2.
+func checkUpdatesAvailableToMac(t *testing.T, api *testAPI, tok, id string) {
+	t.Helper()
+	var avail struct {
+		Device struct {
+			AvailableSoftwareUpdates []struct{ ProductVersion string }
+		}
+	}
+	api.query(tok, `query($id: ID!) { device(id: $id) { availableSoftwareUpdates { productVersion } } }`,
+		map[string]any{"id": id}).decode(t, &avail)
+	var versions []string
+	for _, a := range avail.Device.AvailableSoftwareUpdates {
+		versions = append(versions, a.ProductVersion)
+	}
+	if !slices.Equal(versions, []string{"15.2", "15.2", "14.7.2"}) {
+		t.Fatalf("available to the Mac: %v", versions)
 	}
 }
 

@@ -89,49 +89,7 @@ func TestBlueprintSettingsAndRefusals(t *testing.T) {
 	must(t, err)
 	mac := enrollMac(t, svc, s, "UDID-USED", true, false, &used.ID)
 	before := len(auditActions(t, s))
-	week, tooShort, zero := 8*24*time.Hour, time.Hour, time.Duration(0)
-	bad, name := "SOME", "Used"
-	for _, tc := range []struct {
-		name string
-		want service.Kind
-		call func() error
-	}{
-		{"create: interval too short", service.Invalid, func() error {
-			_, err := svc.CreateBlueprintWith(ctx, "t", service.BlueprintInput{Name: "x", BlueprintSettings: store.BlueprintSettings{InventoryInterval: tooShort}})
-			return err
-		}},
-		{"create: unknown level", service.Invalid, func() error {
-			_, err := svc.CreateBlueprintWith(ctx, "t", service.BlueprintInput{Name: "x", BlueprintSettings: store.BlueprintSettings{CollectApps: bad}})
-			return err
-		}},
-		{"update: interval too long", service.Invalid, func() error {
-			_, err := svc.UpdateBlueprint(ctx, "t", b.ID, service.BlueprintPatch{InventoryInterval: &week})
-			return err
-		}},
-		{"update: interval zero", service.Invalid, func() error {
-			_, err := svc.UpdateBlueprint(ctx, "t", b.ID, service.BlueprintPatch{InventoryInterval: &zero})
-			return err
-		}},
-		{"update: name taken", service.Invalid, func() error {
-			_, err := svc.UpdateBlueprint(ctx, "t", b.ID, service.BlueprintPatch{Name: &name})
-			return err
-		}},
-		{"update: unknown level", service.Invalid, func() error {
-			_, err := svc.UpdateBlueprint(ctx, "t", b.ID, service.BlueprintPatch{CollectProfiles: &bad})
-			return err
-		}},
-		{"update: unknown blueprint", service.NotFound, func() error { _, err := svc.UpdateBlueprint(ctx, "t", 999, service.BlueprintPatch{}); return err }},
-		{"delete: in use", service.Invalid, func() error { return svc.DeleteBlueprint(ctx, "t", used.ID) }},
-		{"delete: unknown", service.NotFound, func() error { return svc.DeleteBlueprint(ctx, "t", 999) }},
-		{"assign: unknown device", service.NotFound, func() error { return svc.AssignBlueprint(ctx, "t", b.ID, []int64{mac.id, 999}) }},
-		{"assign: unknown blueprint", service.NotFound, func() error { return svc.AssignBlueprint(ctx, "t", 999, []int64{mac.id}) }},
-		{"assign: none", service.Invalid, func() error { return svc.AssignBlueprint(ctx, "t", b.ID, nil) }},
-		{"assign: too many", service.Invalid, func() error { return svc.AssignBlueprint(ctx, "t", b.ID, make([]int64, 1001)) }},
-	} {
-		if err := tc.call(); !service.IsKind(err, tc.want) {
-			t.Errorf("%s: err = %v, want kind %d", tc.name, err, tc.want)
-		}
-	}
+	checkBlueprintRefusals(t, ctx, svc, b.ID, used.ID, mac.id)
 	if err := svc.DeleteBlueprint(ctx, "t", used.ID); err == nil || !strings.Contains(err.Error(), "1 devices") {
 		t.Errorf("delete refusal must say why: %v", err)
 	}
@@ -154,6 +112,54 @@ func TestBlueprintSettingsAndRefusals(t *testing.T) {
 	got := auditActions(t, s)[before:]
 	if strings.Join(got, ",") != "blueprint.assign,blueprint.delete,blueprint.update" {
 		t.Fatalf("audit = %v", got)
+	}
+}
+
+// checkBlueprintRefusals checks each invalid create, update, delete and assign of blueprints is refused with its kind of error.
+func checkBlueprintRefusals(t *testing.T, ctx context.Context, svc *service.Service, bID, usedID, macID int64) {
+	t.Helper()
+	week, tooShort, zero := 8*24*time.Hour, time.Hour, time.Duration(0)
+	bad, name := "SOME", "Used"
+	for _, tc := range []struct {
+		name string
+		want service.Kind
+		call func() error
+	}{
+		{"create: interval too short", service.Invalid, func() error {
+			_, err := svc.CreateBlueprintWith(ctx, "t", service.BlueprintInput{Name: "x", BlueprintSettings: store.BlueprintSettings{InventoryInterval: tooShort}})
+			return err
+		}},
+		{"create: unknown level", service.Invalid, func() error {
+			_, err := svc.CreateBlueprintWith(ctx, "t", service.BlueprintInput{Name: "x", BlueprintSettings: store.BlueprintSettings{CollectApps: bad}})
+			return err
+		}},
+		{"update: interval too long", service.Invalid, func() error {
+			_, err := svc.UpdateBlueprint(ctx, "t", bID, service.BlueprintPatch{InventoryInterval: &week})
+			return err
+		}},
+		{"update: interval zero", service.Invalid, func() error {
+			_, err := svc.UpdateBlueprint(ctx, "t", bID, service.BlueprintPatch{InventoryInterval: &zero})
+			return err
+		}},
+		{"update: name taken", service.Invalid, func() error {
+			_, err := svc.UpdateBlueprint(ctx, "t", bID, service.BlueprintPatch{Name: &name})
+			return err
+		}},
+		{"update: unknown level", service.Invalid, func() error {
+			_, err := svc.UpdateBlueprint(ctx, "t", bID, service.BlueprintPatch{CollectProfiles: &bad})
+			return err
+		}},
+		{"update: unknown blueprint", service.NotFound, func() error { _, err := svc.UpdateBlueprint(ctx, "t", 999, service.BlueprintPatch{}); return err }},
+		{"delete: in use", service.Invalid, func() error { return svc.DeleteBlueprint(ctx, "t", usedID) }},
+		{"delete: unknown", service.NotFound, func() error { return svc.DeleteBlueprint(ctx, "t", 999) }},
+		{"assign: unknown device", service.NotFound, func() error { return svc.AssignBlueprint(ctx, "t", bID, []int64{macID, 999}) }},
+		{"assign: unknown blueprint", service.NotFound, func() error { return svc.AssignBlueprint(ctx, "t", 999, []int64{macID}) }},
+		{"assign: none", service.Invalid, func() error { return svc.AssignBlueprint(ctx, "t", bID, nil) }},
+		{"assign: too many", service.Invalid, func() error { return svc.AssignBlueprint(ctx, "t", bID, make([]int64, 1001)) }},
+	} {
+		if err := tc.call(); !service.IsKind(err, tc.want) {
+			t.Errorf("%s: err = %v, want kind %d", tc.name, err, tc.want)
+		}
 	}
 }
 

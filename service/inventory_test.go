@@ -79,25 +79,31 @@ func TestInventoryStaleGetsOneSetFreshNone(t *testing.T) {
 		t.Fatalf("fresh device got %v", got)
 	}
 
-	apps, _, err := s.ListInstalledApplications(ctx, stale.id, store.Page{First: 10})
-	must(t, err)
-	if len(apps) != 2 || apps[0].Identifier != "com.apple.Safari" || *apps[0].BundleSize != 123456 || apps[1].BundleSize != nil {
-		t.Fatalf("apps = %+v", apps)
-	}
-	certs, _, err := s.ListDeviceCertificates(ctx, stale.id, store.Page{First: 10})
-	must(t, err)
-	if len(certs) != 1 || !certs[0].IsIdentity || !bytes.Equal(certs[0].Data, []byte{0x30, 0x03, 0x02, 0x01, 0x01}) {
-		t.Fatalf("certificates = %+v", certs)
-	}
-	profiles, _, err := s.ListDeviceProfiles(ctx, stale.id, store.Page{First: 10})
-	must(t, err)
-	if len(profiles) != 1 || profiles[0].Identifier != "com.example.wifi" || profiles[0].IsManaged == nil || !*profiles[0].IsManaged {
-		t.Fatalf("profiles = %+v", profiles)
-	}
+	checkFullInventoryStored(t, ctx, s, stale.id)
 	at, err := s.InventoryUpdatedAt(ctx, fresh.id)
 	must(t, err)
 	if at == nil || time.Since(*at) > time.Minute {
 		t.Fatalf("inventoryUpdatedAt = %v", at)
+	}
+}
+
+// checkFullInventoryStored checks the device's stored apps, certificates and profiles from inventoryAnswer.
+func checkFullInventoryStored(t *testing.T, ctx context.Context, s *store.Store, id int64) {
+	t.Helper()
+	apps, _, err := s.ListInstalledApplications(ctx, id, store.Page{First: 10})
+	must(t, err)
+	if len(apps) != 2 || apps[0].Identifier != "com.apple.Safari" || *apps[0].BundleSize != 123456 || apps[1].BundleSize != nil {
+		t.Fatalf("apps = %+v", apps)
+	}
+	certs, _, err := s.ListDeviceCertificates(ctx, id, store.Page{First: 10})
+	must(t, err)
+	if len(certs) != 1 || !certs[0].IsIdentity || !bytes.Equal(certs[0].Data, []byte{0x30, 0x03, 0x02, 0x01, 0x01}) {
+		t.Fatalf("certificates = %+v", certs)
+	}
+	profiles, _, err := s.ListDeviceProfiles(ctx, id, store.Page{First: 10})
+	must(t, err)
+	if len(profiles) != 1 || profiles[0].Identifier != "com.example.wifi" || profiles[0].IsManaged == nil || !*profiles[0].IsManaged {
+		t.Fatalf("profiles = %+v", profiles)
 	}
 }
 

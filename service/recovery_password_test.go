@@ -67,6 +67,17 @@ func TestRecoveryPasswordSetAndRotated(t *testing.T) {
 		t.Fatalf("rotated password %q (was %q)", second, first)
 	}
 
+	checkNoPasswordInClear(t, ctx, s, first, second)
+	checkRevealsAudited(t, s)
+	if _, err := svc.EnqueueCommand(ctx, "ada", silicon.id, "SetRecoveryLock", map[string]any{"NewPassword": "x"}); !service.IsKind(err, service.Invalid) ||
+		!strings.Contains(err.Error(), "setRecoveryPassword") {
+		t.Fatalf("enqueue of SetRecoveryLock: %v", err)
+	}
+}
+
+// checkNoPasswordInClear checks no command row or result holds either password in clear.
+func checkNoPasswordInClear(t *testing.T, ctx context.Context, s *store.Store, first, second string) {
+	t.Helper()
 	var clear int
 	must(t, s.Pool().QueryRow(ctx, `SELECT count(*) FROM mdm_device_commands
 		WHERE position($1::bytea IN command) > 0 OR position($2::bytea IN command) > 0
@@ -74,6 +85,11 @@ func TestRecoveryPasswordSetAndRotated(t *testing.T) {
 	if clear != 0 {
 		t.Fatalf("%d command rows hold a password in clear", clear)
 	}
+}
+
+// checkRevealsAudited checks at least four device.reveal_secret audit events were written.
+func checkRevealsAudited(t *testing.T, s *store.Store) {
+	t.Helper()
 	reveals := 0
 	for _, a := range auditActions(t, s) {
 		if a == "device.reveal_secret" {
@@ -82,9 +98,5 @@ func TestRecoveryPasswordSetAndRotated(t *testing.T) {
 	}
 	if reveals < 4 {
 		t.Fatalf("%d reveals audited", reveals)
-	}
-	if _, err := svc.EnqueueCommand(ctx, "ada", silicon.id, "SetRecoveryLock", map[string]any{"NewPassword": "x"}); !service.IsKind(err, service.Invalid) ||
-		!strings.Contains(err.Error(), "setRecoveryPassword") {
-		t.Fatalf("enqueue of SetRecoveryLock: %v", err)
 	}
 }

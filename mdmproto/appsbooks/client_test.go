@@ -60,24 +60,7 @@ func TestClientAgainstSimulator(t *testing.T) {
 	if err != nil || sim.Registered(loc).NotificationAuthToken != "secret" {
 		t.Fatalf("register: %v", err)
 	}
-	seen := 0
-	for idx := 0; ; {
-		p, err := c.Assets(ctx, idx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		seen += len(p.Assets)
-		if p.TotalPages != 3 || p.VersionID == "" {
-			t.Fatalf("page %+v", p.Page)
-		}
-		if p.NextPageIndex == nil {
-			break
-		}
-		idx = *p.NextPageIndex
-	}
-	if seen != 100 {
-		t.Errorf("paged through %d assets, want 100", seen)
-	}
+	checkAssetsPagedThrough(t, ctx, c)
 
 	// A throttled call is retried after Retry-After; a longer wait than
 	// MaxWait comes back as a typed error carrying it.
@@ -108,6 +91,29 @@ func TestClientAgainstSimulator(t *testing.T) {
 	as, err := c.Assignments(ctx, 0)
 	if err != nil || len(as.Assignments) != 2 || as.Assignments[0].SerialNumber != "C02A" {
 		t.Errorf("assignments: %+v %v", as, err)
+	}
+}
+
+// checkAssetsPagedThrough pages through the assets: three pages, each with a version, 100 assets in all.
+func checkAssetsPagedThrough(t *testing.T, ctx context.Context, c *appsbooks.Client) {
+	t.Helper()
+	seen := 0
+	for idx := 0; ; {
+		p, err := c.Assets(ctx, idx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen += len(p.Assets)
+		if p.TotalPages != 3 || p.VersionID == "" {
+			t.Fatalf("page %+v", p.Page)
+		}
+		if p.NextPageIndex == nil {
+			break
+		}
+		idx = *p.NextPageIndex
+	}
+	if seen != 100 {
+		t.Errorf("paged through %d assets, want 100", seen)
 	}
 }
 

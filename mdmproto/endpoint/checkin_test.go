@@ -12,6 +12,7 @@ import (
 	"github.com/micromdm/plist"
 
 	"github.com/orchardmdm/orchard/mdmproto"
+	"github.com/orchardmdm/orchard/mdmproto/devicesim"
 	"github.com/orchardmdm/orchard/mdmproto/endpoint"
 )
 
@@ -23,15 +24,7 @@ func TestCheckinMessages(t *testing.T) {
 	id := ts.deviceRow(d.UDID).ID
 	en := mdmproto.Enrollment{UDID: d.UDID}
 
-	var magic string
-	var token []byte
-	var unlockSealed *string
-	err := ts.store.Pool().QueryRow(ctx, `SELECT push_magic, push_token, unlock_token_sealed FROM enrolled_devices WHERE id = $1`, id).
-		Scan(&magic, &token, &unlockSealed)
-	if err != nil || magic != d.PushMagic || !bytes.Equal(token, d.PushToken) || unlockSealed == nil ||
-		bytes.Contains([]byte(*unlockSealed), []byte("unlock-")) {
-		t.Fatalf("after TokenUpdate: magic %q token %q unlock %v err %v", magic, token, unlockSealed, err)
-	}
+	checkTokenUpdateStored(t, ctx, ts, d, id)
 
 	t.Run("bootstrap token is escrowed sealed and given back", func(t *testing.T) {
 		_, err := d.Checkin(ctx, &mdmproto.CheckinMessage{MessageType: mdmproto.SetBootstrapToken, Enrollment: en,
@@ -46,24 +39,7 @@ func TestCheckinMessages(t *testing.T) {
 		}
 	})
 
-	for _, tc := range []struct {
-		msg  mdmproto.CheckinMessage
-		want int
-	}{
-		{mdmproto.CheckinMessage{MessageType: mdmproto.UserAuthenticate, Enrollment: mdmproto.Enrollment{UDID: d.UDID, UserID: "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF"}}, http.StatusGone},
-		{mdmproto.CheckinMessage{MessageType: mdmproto.DeclarativeManagement, Enrollment: en, Endpoint: "nonsense"}, http.StatusBadRequest},
-		{mdmproto.CheckinMessage{MessageType: mdmproto.GetToken, Enrollment: en, TokenServiceType: "com.apple.maid"}, http.StatusBadRequest},
-		{mdmproto.CheckinMessage{MessageType: "Frobnicate", Enrollment: en}, http.StatusBadRequest},
-	} {
-		before := ts.snapshot()
-		_, err := d.Checkin(ctx, &tc.msg)
-		if got := status(t, err); got != tc.want {
-			t.Errorf("%s: HTTP %d, want %d", tc.msg.MessageType, got, tc.want)
-		}
-		if tc.msg.MessageType != mdmproto.UserAuthenticate && ts.snapshot() != before {
-			t.Errorf("%s changed the database", tc.msg.MessageType)
-		}
-	}
+	checkRefusedCheckinMessages(t, ctx, ts, d, en)
 
 	t.Run("POST works as PUT does", func(t *testing.T) {
 		body, _ := plist.Marshal(map[string]any{"UDID": d.UDID, "Status": "Idle"})
@@ -99,6 +75,43 @@ func TestCheckinMessages(t *testing.T) {
 			t.Fatalf("Idle after CheckOut: HTTP %d, want 403", got)
 		}
 	})
+}
+
+// checkTokenUpdateStored checks the enrollment's TokenUpdate stored the push magic and token and sealed the unlock token.
+func checkTokenUpdateStored(t *testing.T, ctx context.Context, ts *testServer, d *devicesim.Device, id int64) {
+	t.Helper()
+	var magic string
+	var token []byte
+	var unlockSealed *string
+	err := ts.store.Pool().QueryRow(ctx, `SELECT push_magic, push_token, unlock_token_sealed FROM enrolled_devices WHERE id = $1`, id).
+		Scan(&magic, &token, &unlockSealed)
+	if err != nil || magic != d.PushMagic || !bytes.Equal(token, d.PushToken) || unlockSealed == nil ||
+		bytes.Contains([]byte(*unlockSealed), []byte("unlock-")) {
+		t.Fatalf("after TokenUpdate: magic %q token %q unlock %v err %v", magic, token, unlockSealed, err)
+	}
+}
+
+// checkRefusedCheckinMessages checks that unknown users, bad endpoints and unknown message types are refused without changing the database.
+func checkRefusedCheckinMessages(t *testing.T, ctx context.Context, ts *testServer, d *devicesim.Device, en mdmproto.Enrollment) {
+	t.Helper()
+	for _, tc := range []struct {
+		msg  mdmproto.CheckinMessage
+		want int
+	}{
+		{mdmproto.CheckinMessage{MessageType: mdmproto.UserAuthenticate, Enrollment: mdmproto.Enrollment{UDID: d.UDID, UserID: "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF"}}, http.StatusGone},
+		{mdmproto.CheckinMessage{MessageType: mdmproto.DeclarativeManagement, Enrollment: en, Endpoint: "nonsense"}, http.StatusBadRequest},
+		{mdmproto.CheckinMessage{MessageType: mdmproto.GetToken, Enrollment: en, TokenServiceType: "com.apple.maid"}, http.StatusBadRequest},
+		{mdmproto.CheckinMessage{MessageType: "Frobnicate", Enrollment: en}, http.StatusBadRequest},
+	} {
+		before := ts.snapshot()
+		_, err := d.Checkin(ctx, &tc.msg)
+		if got := status(t, err); got != tc.want {
+			t.Errorf("%s: HTTP %d, want %d", tc.msg.MessageType, got, tc.want)
+		}
+		if tc.msg.MessageType != mdmproto.UserAuthenticate && ts.snapshot() != before {
+			t.Errorf("%s changed the database", tc.msg.MessageType)
+		}
+	}
 }
 
 func TestAuthenticateClearsQueueUntilTokenUpdate(t *testing.T) {

@@ -87,8 +87,14 @@ func TestDEPEnrollmentTakesSignedMachineInfoAndMarksTheDevice(t *testing.T) {
 	}
 
 	// Tampered machine info is refused; an unknown secret is not found.
+	checkDEPEnrollmentRefusals(t, ctx, ts, dep, signed, d.UDID)
+}
+
+// checkDEPEnrollmentRefusals checks tampered machine info is refused, unknown and deleted secrets are not found, and deleting keeps the device DEP.
+func checkDEPEnrollmentRefusals(t *testing.T, ctx context.Context, ts *testServer, dep store.Enrollment, signed []byte, udid string) {
+	t.Helper()
 	signed[len(signed)-5] ^= 0xff
-	res, _ = ts.srv.Client().Post(ts.srv.URL+"/enroll/"+dep.Secret, "application/pkcs7-signature", strings.NewReader(string(signed)))
+	res, _ := ts.srv.Client().Post(ts.srv.URL+"/enroll/"+dep.Secret, "application/pkcs7-signature", strings.NewReader(string(signed)))
 	res.Body.Close()
 	if res.StatusCode != http.StatusBadRequest {
 		t.Errorf("tampered machine info: HTTP %d, want 400", res.StatusCode)
@@ -106,7 +112,7 @@ func TestDEPEnrollmentTakesSignedMachineInfoAndMarksTheDevice(t *testing.T) {
 	if res.StatusCode != http.StatusNotFound {
 		t.Errorf("deleted enrollment: HTTP %d, want 404", res.StatusCode)
 	}
-	if !ts.deviceRow(d.UDID).DEPEnrollment {
+	if !ts.deviceRow(udid).DEPEnrollment {
 		t.Error("deleting the enrollment changed its devices")
 	}
 }

@@ -65,6 +65,35 @@ func TestRefusalsChangeNothing(t *testing.T) {
 	ctx := context.Background()
 	a := ts.enrolled()
 	b := ts.enrolled()
+	for _, tc := range refusalCases(t, ts, a, b) {
+		before := ts.snapshot()
+		if got := ts.raw(http.MethodPut, "/mdm/connect", tc.ct, tc.body, tc.headers); got != tc.want {
+			t.Errorf("%s: HTTP %d, want %d", tc.name, got, tc.want)
+		}
+		if ts.snapshot() != before {
+			t.Errorf("%s: the refused request changed the database", tc.name)
+		}
+	}
+	// Both devices still work.
+	for _, d := range []*devicesim.Device{a, b} {
+		if _, err := d.Connect(ctx); err != nil {
+			t.Fatalf("device %s after the refusals: %v", d.UDID, err)
+		}
+	}
+}
+
+// refusalCase is one request the endpoint must refuse with want, changing nothing.
+type refusalCase struct {
+	name    string
+	ct      string
+	body    []byte
+	headers map[string]string
+	want    int
+}
+
+// refusalCases builds the refused requests against the enrolled devices a and b: bad signatures, foreign, expired or unbound certificates, bad bodies.
+func refusalCases(t *testing.T, ts *testServer, a, b *devicesim.Device) []refusalCase {
+	t.Helper()
 	idle := idleBody(t, a.UDID)
 	checkin := func(m mdmproto.CheckinMessage) []byte {
 		body, err := plist.Marshal(m)
@@ -89,13 +118,7 @@ func TestRefusalsChangeNothing(t *testing.T) {
 	authB := b.AuthenticateMessage()
 
 	newUDID := mdmproto.CheckinMessage{MessageType: "Authenticate", Enrollment: mdmproto.Enrollment{UDID: mdmproto.NewUUID()}}
-	for _, tc := range []struct {
-		name    string
-		ct      string
-		body    []byte
-		headers map[string]string
-		want    int
-	}{
+	return []refusalCase{
 		{"unsigned", reportType, idle, nil, http.StatusBadRequest},
 		{"signature not base64", reportType, idle, map[string]string{mdmproto.SignatureHeader: "%%%"}, http.StatusBadRequest},
 		{"signature over another body", reportType, idle, sign(t, idleBody(t, b.UDID), a.Cert, a.Key), http.StatusBadRequest},
@@ -115,20 +138,6 @@ func TestRefusalsChangeNothing(t *testing.T) {
 		{"oversized check-in", mdmproto.CheckinContentType, big, sign(t, big, a.Cert, a.Key), http.StatusRequestEntityTooLarge},
 		{"Authenticate with an unbound certificate of another device's key", mdmproto.CheckinContentType, checkin(*authA),
 			sign(t, checkin(*authA), b.Cert, b.Key), http.StatusForbidden},
-	} {
-		before := ts.snapshot()
-		if got := ts.raw(http.MethodPut, "/mdm/connect", tc.ct, tc.body, tc.headers); got != tc.want {
-			t.Errorf("%s: HTTP %d, want %d", tc.name, got, tc.want)
-		}
-		if ts.snapshot() != before {
-			t.Errorf("%s: the refused request changed the database", tc.name)
-		}
-	}
-	// Both devices still work.
-	for _, d := range []*devicesim.Device{a, b} {
-		if _, err := d.Connect(ctx); err != nil {
-			t.Fatalf("device %s after the refusals: %v", d.UDID, err)
-		}
 	}
 }
 
