@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/orchardmdm/orchard/mdmproto"
@@ -61,6 +62,20 @@ type commandSpec struct {
 	payload     map[string]any
 }
 
+// template is the spec's command encoded once, from templates or added to it.
+func (c commandSpec) template(templates map[string]*mdmproto.CommandTemplate) (*mdmproto.CommandTemplate, error) {
+	key := fmt.Sprint(c.requestType, c.payload)
+	if t, ok := templates[key]; ok {
+		return t, nil
+	}
+	t, err := mdmproto.NewCommandTemplate(c.requestType, c.payload)
+	if err != nil {
+		return nil, err
+	}
+	templates[key] = t
+	return t, nil
+}
+
 // inventoryCommands are the request types a due device gets: those its
 // blueprint collects that it has not pending already.
 func inventoryCommands(d store.InventoryDue) []commandSpec {
@@ -89,13 +104,15 @@ func inventoryCommands(d store.InventoryDue) []commandSpec {
 func (s *Service) queueInventoryInTx(ctx context.Context, q *store.Queries, due []store.InventoryDue) (int, error) {
 	var cmds []store.QueuedCommand
 	var pushed []int64
+	templates := map[string]*mdmproto.CommandTemplate{} // a batch has few distinct commands: encode each once
 	for _, d := range due {
 		specs := inventoryCommands(d)
 		for _, spec := range specs {
-			uuid, body, err := mdmproto.NewCommand(spec.requestType, spec.payload)
+			tmpl, err := spec.template(templates)
 			if err != nil {
 				return 0, err
 			}
+			uuid, body := tmpl.Build()
 			cmds = append(cmds, store.QueuedCommand{DeviceID: d.DeviceID, UUID: uuid, RequestType: spec.requestType,
 				Body: body, Actor: InventoryActor})
 		}
