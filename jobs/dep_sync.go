@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,15 +18,7 @@ import (
 const depLockBase = 0x6465700000000000
 
 // DEPSyncOutput is the job's output, and its progress while it runs.
-type DEPSyncOutput struct {
-	Added       int     `json:"added"`
-	Modified    int     `json:"modified"`
-	Deleted     int     `json:"deleted"`
-	Pages       int     `json:"pages"`
-	FullFetch   bool    `json:"full_fetch"`
-	Duration    float64 `json:"duration_seconds"`
-	DevicesSeen int     `json:"devices_seen"`
-}
+type DEPSyncOutput = service.DEPSyncOutput
 
 // DEPSyncWorker works jobargs.DEPSync.
 type DEPSyncWorker struct {
@@ -56,14 +47,14 @@ func (w *DEPSyncWorker) Work(ctx context.Context, job *river.Job[jobargs.DEPSync
 	if err != nil {
 		return cancelUnlessTransient(err)
 	}
-	s := w.svc.Store()
 	if job.Args.FullSync {
-		if err := s.ResetDEPCursor(ctx, job.Args.VirtualServerID); err != nil {
+		if err := w.svc.RestartDEPFetch(ctx, job.Args.VirtualServerID); err != nil {
 			return err
 		}
 	}
-	out := DEPSyncOutput{}
-	err = w.run(ctx, job, client, &out)
+	out, err := w.svc.SyncDEPDevices(ctx, job.Args.VirtualServerID, client, func(progress DEPSyncOutput) error {
+		return ReportProgress(ctx, w.svc.Store().Pool(), job.JobRow, progress)
+	})
 	out.Duration = time.Since(start).Seconds()
 	if err != nil {
 		if dep.HasCode(err, dep.CodeTermsNotSigned, dep.CodeAccessDenied) {
@@ -76,59 +67,6 @@ func (w *DEPSyncWorker) Work(ctx context.Context, job *river.Job[jobargs.DEPSync
 		return err
 	}
 	return river.RecordOutput(ctx, out)
-}
-
-func (w *DEPSyncWorker) run(ctx context.Context, job *river.Job[jobargs.DEPSync], client *dep.Client, out *DEPSyncOutput) error {
-	s := w.svc.Store()
-	id := job.Args.VirtualServerID
-	reset := false
-	for {
-		st, err := s.DEPSyncStateOf(ctx, id)
-		if err != nil {
-			return err
-		}
-		out.FullFetch = out.FullFetch || st.Phase == store.DEPPhaseFetch
-		page, err := w.page(ctx, client, st)
-		switch {
-		case dep.CursorReset(err) && !reset:
-			// Apple forgot the cursor: start over with a full fetch, once.
-			reset = true
-			if err := s.ResetDEPCursor(ctx, id); err != nil {
-				return err
-			}
-			continue
-		case dep.HasCode(err, dep.CodeExhaustedCursor) && st.Phase == store.DEPPhaseFetch:
-			// The fetch had ended: finish it and go on syncing.
-			page = &dep.DevicePage{Cursor: st.Cursor}
-		case err != nil:
-			return fmt.Errorf("virtual server %d: %w", id, err)
-		case page.MoreToFollow && page.Cursor == st.Cursor:
-			// Asking again would get the same page forever.
-			return fmt.Errorf("virtual server %d: Apple announced more devices but did not move the cursor", id)
-		}
-		counts, err := s.SaveDEPPage(ctx, store.DEPPage{ServerID: id, From: st.Cursor, Phase: st.Phase,
-			Devices: page.Devices, Cursor: page.Cursor, More: page.MoreToFollow})
-		if err != nil {
-			return err
-		}
-		out.Added, out.Modified, out.Deleted = out.Added+counts.Added, out.Modified+counts.Modified, out.Deleted+counts.Deleted
-		out.Pages++
-		out.DevicesSeen += len(page.Devices)
-		if err := ReportProgress(ctx, s.Pool(), job.JobRow, out); err != nil {
-			return err
-		}
-		// A finished fetch goes on to sync what changed while it ran.
-		if !page.MoreToFollow && st.Phase == store.DEPPhaseSync {
-			return nil
-		}
-	}
-}
-
-func (w *DEPSyncWorker) page(ctx context.Context, c *dep.Client, st store.DEPSyncState) (*dep.DevicePage, error) {
-	if st.Phase == store.DEPPhaseFetch {
-		return c.FetchDevices(ctx, dep.MaxPage, st.Cursor)
-	}
-	return c.SyncDevices(ctx, dep.MaxPage, st.Cursor)
 }
 
 // lock takes the server's advisory lock on a connection held for the job;
