@@ -107,6 +107,9 @@ func auditSteps(t *testing.T, api *testAPI, admin, depToken string) []auditStep 
 	d := func(i int) string { return fmt.Sprint(devices[i]) }
 	spare, err := api.store.CreateBlueprint(context.Background(), "Spare")
 	must(t, err)
+	retired := addDevices(t, api.store, 1, "iOS", nil)[0]
+	_, err = api.store.Pool().Exec(context.Background(), "UPDATE enrolled_devices SET blocked_at = now() WHERE id = $1", retired)
+	must(t, err)
 	var s auditState
 	steps := []auditStep{
 		{mutation: "uploadPushCertificate", good: fixed(fmt.Sprintf(`mutation { uploadPushCertificate(input: {name: "main",
@@ -171,6 +174,8 @@ func auditSteps(t *testing.T, api *testAPI, admin, depToken string) []auditStep 
 			bad: `mutation { eraseDevice(id: "999999") { uuid } }`},
 		{mutation: "allowDeviceReenrollment", good: fixed(`mutation { allowDeviceReenrollment(deviceId: "` + d(2) + `") { id } }`),
 			bad: `mutation { allowDeviceReenrollment(deviceId: "999999") { id } }`},
+		{mutation: "deleteDevice", good: fixed(fmt.Sprintf(`mutation { deleteDevice(id: "%d") }`, retired)),
+			bad: `mutation { deleteDevice(id: "` + d(0) + `") }`},
 		{mutation: "blockDevice", good: fixed(`mutation { blockDevice(id: "` + d(2) + `") { id } }`),
 			bad: `mutation { blockDevice(id: "999999") { id } }`},
 		{mutation: "unblockDevice", good: fixed(`mutation { unblockDevice(id: "` + d(2) + `") { id } }`),

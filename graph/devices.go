@@ -81,3 +81,11 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+func (r *Resolver) deleteDevice(ctx context.Context, id string) (string, error) {
+	n, err := parseID("device", id)
+	if err != nil {
+		return "", err
+	}
+	return id, r.Service.DeleteDevice(ctx, auth.FromContext(ctx).Actor(), n)
+}

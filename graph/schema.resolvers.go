@@ -437,6 +437,11 @@ func (r *mutationResolver) SetBlueprintProfiles(ctx context.Context, blueprintID
 	return r.setBlueprintProfiles(ctx, blueprintID, profileIds)
 }
 
+// DeleteDevice is the resolver for the deleteDevice field.
+func (r *mutationResolver) DeleteDevice(ctx context.Context, id string) (string, error) {
+	return r.deleteDevice(ctx, id)
+}
+
 // DaysUntilExpiry is the resolver for the daysUntilExpiry field.
 func (r *pushCertificateResolver) DaysUntilExpiry(ctx context.Context, obj *store.PushCertificate) (int, error) {
 	return daysUntilExpiry(obj), nil

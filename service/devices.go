@@ -49,3 +49,24 @@ func (s *Service) RevealDeviceSecret(ctx context.Context, actor string, d *store
 	})
 	return secret, err
 }
+
+// DeleteDevice forgets a device that left management: blocked or checked
+// out. A managed device is refused: it would go on checking in, unknown.
+func (s *Service) DeleteDevice(ctx context.Context, actor string, id int64) error {
+	return s.store.Tx(ctx, func(q *store.Queries) error {
+		d, err := q.DeviceForUpdate(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("no device with id %d", id)
+		} else if err != nil {
+			return err
+		}
+		if d.BlockedAt == nil && d.CheckoutAt == nil {
+			return invalid("device %d is still managed: block it (it then leaves management) before deleting it", id)
+		}
+		if err := q.DeleteDevice(ctx, id); err != nil {
+			return err
+		}
+		return s.audit(ctx, q, actor, event{action: "device.delete", objectType: "enrolled_device", objectID: idString(id),
+			data: map[string]any{"udid": d.UDID, "serial_number": d.SerialNumber}})
+	})
+}

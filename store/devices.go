@@ -264,3 +264,16 @@ func (q *Queries) SetDeviceSecret(ctx context.Context, db DB, id int64, column s
 	}
 	return nil
 }
+
+// DeleteDevice deletes a device's record and what hangs on it (commands,
+// users, inventory).
+func (q *Queries) DeleteDevice(ctx context.Context, id int64) error {
+	tag, err := q.db.Exec(ctx, "DELETE FROM enrolled_devices WHERE id = $1", id)
+	if err != nil {
+		return fmt.Errorf("delete device %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("device %d: %w", id, ErrNotFound)
+	}
+	return nil
+}

@@ -18,9 +18,12 @@ const loadtestUsage = `usage: orchard loadtest --url URL --token TOKEN [--device
 
 Enrolls simulated devices against a running orchard (profile, SCEP, Authenticate,
 TokenUpdate), then measures Idle connects and connects that fetch and acknowledge a
-DeviceInformation command queued through GraphQL. The token needs mdm.* (or
-mdm.add_otaenrollment, mdm.view_enrolleddevice and mdm.add_devicecommand). The
-server's --public-url must reach it from here: profiles point devices there.
+DeviceInformation command queued through GraphQL. At the end it blocks and deletes
+the simulated devices and deletes the enrollment it made, unless --keep. The token
+needs mdm.* (or mdm.add_otaenrollment, mdm.view_enrolleddevice, mdm.add_devicecommand,
+and to clean up mdm.change_enrolleddevice, mdm.delete_enrolleddevice and
+mdm.delete_otaenrollment). The server's --public-url must reach it from here:
+profiles point devices there.
 A device request whose connection breaks (EOF, reset, refused: a server restarting)
 is sent again, as a device would, with a growing pause; each phase counts its retries.
 `
@@ -36,6 +39,7 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.IntVar(&cfg.Rounds, "rounds", 3, "connects of each device per phase")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 16, "devices connecting at once")
 	fs.IntVar(&cfg.MaxRetries, "retries", devicesim.DefaultMaxRetries, "times a device request is sent again after its connection broke")
+	keep := fs.Bool("keep", false, "leave the simulated devices and the enrollment on the server")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -47,12 +51,13 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Concurrency * 2}}}
 	cfg.Client = api.http
 	cfg.EnrollURL = *enrollURL
+	var enrollmentID string
 	if cfg.EnrollURL == "" {
-		u, err := api.createEnrollment(ctx)
+		id, u, err := api.newEnrollment(ctx)
 		if err != nil {
 			return err
 		}
-		cfg.EnrollURL = u
+		enrollmentID, cfg.EnrollURL = id, u
 	}
 	cfg.Enqueue = api.enqueueDeviceInformation
 	fmt.Fprintf(stdout, "orchard loadtest: %d devices, %d rounds, concurrency %d, against %s\n",
@@ -60,6 +65,11 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	phases, err := devicesim.RunLoad(ctx, cfg, stdout)
 	for _, p := range phases {
 		fmt.Fprintln(stdout, p)
+	}
+	if !*keep {
+		if cerr := api.cleanUp(context.WithoutCancel(ctx), enrollmentID, stdout); err == nil {
+			err = cerr
+		}
 	}
 	return err
 }
@@ -95,6 +105,43 @@ func (c *graphqlClient) do(ctx context.Context, query string, vars map[string]an
 		return fmt.Errorf("graphql: %s", r.Errors[0].Message)
 	}
 	return json.Unmarshal(r.Data, out)
+}
+
+// newEnrollment makes the enrollment the simulated devices use.
+func (c *graphqlClient) newEnrollment(ctx context.Context) (id, url string, err error) {
+	var out struct{ CreateEnrollment struct{ ID, URL string } }
+	err = c.do(ctx, `mutation($name: String!) { createEnrollment(input: {name: $name}) { id url } }`,
+		map[string]any{"name": "loadtest " + time.Now().UTC().Format(time.RFC3339)}, &out)
+	return out.CreateEnrollment.ID, out.CreateEnrollment.URL, err
+}
+
+// cleanUp blocks and deletes the devices the run listed (a blocked device
+// leaves management; only then may its record go), and the enrollment.
+func (c *graphqlClient) cleanUp(ctx context.Context, enrollmentID string, stdout io.Writer) error {
+	ids := make([]string, 0, len(c.ids))
+	for _, id := range c.ids {
+		ids = append(ids, id)
+	}
+	for start := 0; start < len(ids); start += 25 {
+		var q strings.Builder
+		q.WriteString("mutation {")
+		for i, id := range ids[start:min(start+25, len(ids))] {
+			fmt.Fprintf(&q, ` b%d: blockDevice(id: %q) { id } d%d: deleteDevice(id: %q)`, i, id, i, id)
+		}
+		q.WriteString("}")
+		var out map[string]any
+		if err := c.do(ctx, q.String(), nil, &out); err != nil {
+			return fmt.Errorf("clean up: %w", err)
+		}
+	}
+	if enrollmentID != "" {
+		var out map[string]any
+		if err := c.do(ctx, `mutation($id: ID!) { deleteEnrollment(id: $id) }`, map[string]any{"id": enrollmentID}, &out); err != nil {
+			return fmt.Errorf("clean up: %w", err)
+		}
+	}
+	fmt.Fprintf(stdout, "removed %d simulated devices and the enrollment (--keep leaves them)\n", len(ids))
+	return nil
 }
 
 func (c *graphqlClient) createEnrollment(ctx context.Context) (string, error) {

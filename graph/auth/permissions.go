@@ -42,6 +42,7 @@ var known = []string{
 	"mdm.view_locationasset", "mdm.change_locationasset",
 	"mdm.view_softwareupdate", "mdm.change_softwareupdate",
 	"mdm.change_softwareupdateenforcement", "mdm.delete_softwareupdateenforcement",
+	"mdm.delete_enrolleddevice",
 	// Profile library and what blueprints deliver.
 	"mdm.view_profile", "mdm.add_profile", "mdm.change_profile", "mdm.delete_profile",
 }

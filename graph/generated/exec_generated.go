@@ -492,6 +492,7 @@ type ComplexityRoot struct {
 		CreateEnrollment                func(childComplexity int, input model.CreateEnrollmentInput) int
 		DeleteBlueprint                 func(childComplexity int, id string) int
 		DeleteDEPProfile                func(childComplexity int, id string) int
+		DeleteDevice                    func(childComplexity int, id string) int
 		DeleteEnrollment                func(childComplexity int, id string) int
 		DeleteLocation                  func(childComplexity int, id string) int
 		DeleteProfile                   func(childComplexity int, id string) int
@@ -773,6 +774,7 @@ type MutationResolver interface {
 	UpdateProfile(ctx context.Context, id string, file *graphql.Upload, content *string) (*store.Profile, error)
 	DeleteProfile(ctx context.Context, id string) (string, error)
 	SetBlueprintProfiles(ctx context.Context, blueprintID string, profileIds []string) ([]*store.Profile, error)
+	DeleteDevice(ctx context.Context, id string) (string, error)
 }
 type PushCertificateResolver interface {
 	DaysUntilExpiry(ctx context.Context, obj *store.PushCertificate) (int, error)
@@ -2781,6 +2783,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteDEPProfile(childComplexity, args["id"].(string)), true
+	case "Mutation.deleteDevice":
+		if e.ComplexityRoot.Mutation.DeleteDevice == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteDevice_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteDevice(childComplexity, args["id"].(string)), true
 	case "Mutation.deleteEnrollment":
 		if e.ComplexityRoot.Mutation.DeleteEnrollment == nil {
 			break
@@ -5448,6 +5461,20 @@ extend type Device {
   declarationStatus: [DeclarationStatus!]! @hasPermission(permission: "mdm.view_enrolleddevice")
 }
 # ---- end Profiles ----
+
+# ---- device records ----
+
+extend type Mutation {
+  """
+  Forgets a device that left management (blocked, or checked out): its record, commands,
+  users and inventory. A device still managed is refused (BAD_USER_INPUT): block it first.
+  Returns the id. Audited.
+  """
+  deleteDevice(
+    "The device's id."
+    id: ID!
+  ): ID! @hasPermission(permission: "mdm.delete_enrolleddevice")
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -6869,6 +6896,20 @@ func (ec *executionContext) field_Mutation_deleteBlueprint_args(ctx context.Cont
 }
 
 func (ec *executionContext) field_Mutation_deleteDEPProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteDevice_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -17927,6 +17968,68 @@ func (ec *executionContext) fieldContext_Mutation_setBlueprintProfiles(ctx conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_deleteDevice(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteDevice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteDevice(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.delete_enrolleddevice")
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteDevice(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteDevice_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -26216,6 +26319,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "setBlueprintProfiles":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_setBlueprintProfiles(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteDevice":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteDevice(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
