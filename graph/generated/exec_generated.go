@@ -3570,7 +3570,10 @@ var sources = []*ast.Source{
 Restricts a field to callers whose API token carries the permission (or mdm.*).
 Every root field has one; a test walks the schema to keep it so.
 """
-directive @hasPermission(permission: String!) on FIELD_DEFINITION
+directive @hasPermission(
+  "The permission a caller's token must carry, e.g. mdm.view_enrolleddevice."
+  permission: String!
+) on FIELD_DEFINITION
 
 "An RFC 3339 timestamp."
 scalar Time
@@ -3586,6 +3589,7 @@ type PageInfo {
   endCursor: String
 }
 
+"Read operations. Each field needs the permission named by its @hasPermission directive (a token with mdm.* has them all)."
 type Query {
   "Enrolled devices, in enrollment order."
   devices(
@@ -3598,33 +3602,63 @@ type Query {
   ): DeviceConnection! @hasPermission(permission: "mdm.view_enrolleddevice")
 
   "One enrolled device, or null when there is none with this id."
-  device(id: ID!): Device @hasPermission(permission: "mdm.view_enrolleddevice")
+  device(
+    "orchard's id of the device."
+    id: ID!
+  ): Device @hasPermission(permission: "mdm.view_enrolleddevice")
 
   "Blueprints, in creation order."
-  blueprints(first: Int = 50, after: String): BlueprintConnection! @hasPermission(permission: "mdm.view_blueprint")
+  blueprints(
+    "Page size, 1 to 500; default 50."
+    first: Int = 50
+    "Cursor from a previous page's pageInfo.endCursor; omitted: the first page."
+    after: String
+  ): BlueprintConnection! @hasPermission(permission: "mdm.view_blueprint")
 
   "The audit trail, newest first."
-  auditEvents(first: Int = 50, after: String): AuditEventConnection! @hasPermission(permission: "mdm.view_auditevent")
+  auditEvents(
+    "Page size, 1 to 500; default 50."
+    first: Int = 50
+    "Cursor from a previous page's pageInfo.endCursor; omitted: the first page."
+    after: String
+  ): AuditEventConnection! @hasPermission(permission: "mdm.view_auditevent")
 
   "Background jobs, newest first."
-  jobs(filter: JobFilter, first: Int = 50, after: String): JobConnection! @hasPermission(permission: "mdm.view_job")
+  jobs(
+    "Narrow the list; omitted fields do not filter."
+    filter: JobFilter
+    "Page size, 1 to 500; default 50."
+    first: Int = 50
+    "Cursor from a previous page's pageInfo.endCursor; omitted: the first page."
+    after: String
+  ): JobConnection! @hasPermission(permission: "mdm.view_job")
 
   "One background job, or null."
-  job(id: ID!): Job @hasPermission(permission: "mdm.view_job")
+  job(
+    "River's id of the job."
+    id: ID!
+  ): Job @hasPermission(permission: "mdm.view_job")
 }
 
+"Changes. Each needs the permission of its @hasPermission; every change is recorded in the audit trail."
 type Mutation {
   """
   Blocks a device: it is released from management at its next connection (HTTP 401)
   and cannot enroll again until unblocked. Recorded in the audit trail.
   """
-  blockDevice(id: ID!): Device! @hasPermission(permission: "mdm.change_enrolleddevice")
+  blockDevice(
+    "orchard's id of the device."
+    id: ID!
+  ): Device! @hasPermission(permission: "mdm.change_enrolleddevice")
 
   """
   Unblocks a device so it can enroll again: it may bind one new identity within 24 hours
   (as with allowDeviceReenrollment). Recorded in the audit trail.
   """
-  unblockDevice(id: ID!): Device! @hasPermission(permission: "mdm.change_enrolleddevice")
+  unblockDevice(
+    "orchard's id of the device."
+    id: ID!
+  ): Device! @hasPermission(permission: "mdm.change_enrolleddevice")
 
   """
   Lets a device enroll once with a new identity certificate although its current one is
@@ -3634,18 +3668,30 @@ type Mutation {
   device checked out, its identity expired, or it is assigned to orchard in Apple's DEP and
   enrolls through a DEP enrollment. Recorded in the audit trail, as is its use.
   """
-  allowDeviceReenrollment(deviceId: ID!): Device! @hasPermission(permission: "mdm.change_enrolleddevice")
+  allowDeviceReenrollment(
+    "orchard's id of the device."
+    deviceId: ID!
+  ): Device! @hasPermission(permission: "mdm.change_enrolleddevice")
 
   "Creates a blueprint."
-  createBlueprint(input: CreateBlueprintInput!): Blueprint! @hasPermission(permission: "mdm.add_blueprint")
+  createBlueprint(
+    "The new blueprint's name and settings."
+    input: CreateBlueprintInput!
+  ): Blueprint! @hasPermission(permission: "mdm.add_blueprint")
 }
 
+"Live events over a WebSocket (graphql-transport-ws); each needs the permission of its @hasPermission."
 type Subscription {
   """
   Job state changes (started, progress, completed, failed, cancelled, retrying) as they
   happen on any orchard process. Narrow with kinds, or with ids.
   """
-  jobEvents(kinds: [String!], ids: [ID!]): JobEvent! @hasPermission(permission: "mdm.view_job")
+  jobEvents(
+    "Only jobs of these kinds, e.g. dep_sync; omitted: all."
+    kinds: [String!]
+    "Only these jobs (River ids); omitted: all."
+    ids: [ID!]
+  ): JobEvent! @hasPermission(permission: "mdm.view_job")
 }
 
 "Filters for the device list."
@@ -3668,6 +3714,7 @@ type Device {
   id: ID!
   "The device's UDID (or EnrollmentID for user enrollments)."
   udid: String!
+  "The hardware serial number (empty for user enrollments, which hide it)."
   serialNumber: String!
   "Name the device reports (DeviceName)."
   name: String!
@@ -3675,8 +3722,11 @@ type Device {
   model: String!
   "macOS, iOS, iPadOS, tvOS or visionOS."
   platform: String!
+  "OS version the device last reported, e.g. 14.4.1."
   osVersion: String!
+  "OS build the device last reported, e.g. 23E224."
   buildVersion: String!
+  "True for a Mac with Apple silicon (false for Intel Macs and other platforms)."
   appleSilicon: Boolean!
   """
   When the device's identity certificate expires: after it the device cannot check in until
@@ -3690,15 +3740,23 @@ type Device {
   blueprint: Blueprint
   "True while the device waits in Setup Assistant for DeviceConfigured."
   awaitingConfiguration: Boolean!
+  "Whether the device supports Declarative Device Management (orchard then enforces software updates through declarations)."
   declarativeManagement: Boolean!
   "Enrolled through Automated Device Enrollment."
   depEnrollment: Boolean!
+  "Enrolled through User Enrollment (a personal device: limited management, no serial number)."
   userEnrollment: Boolean!
+  "Whether the user approved the enrollment (macOS; needed for some payloads, e.g. kernel extensions)."
   userApprovedEnrollment: Boolean!
+  "Whether the device is supervised (needed by many commands and restrictions)."
   supervised: Boolean!
+  "Whether the Mac escrowed its bootstrap token with orchard."
   bootstrapTokenEscrowed: Boolean!
+  "Whether FileVault is on, as of the last inventory."
   filevaultEnabled: Boolean!
+  "Whether orchard holds a FileVault personal recovery key (read it through filevaultPrk)."
   filevaultPrkEscrowed: Boolean!
+  "Whether the device reports Activation Lock as manageable by MDM (IsActivationLockManageable), as of the last inventory."
   activationLockManageable: Boolean!
   "Last time the device connected."
   lastSeenAt: Time
@@ -3714,7 +3772,9 @@ type Device {
   checkoutAt: Time
   "When the device was blocked; null when it is not."
   blockedAt: Time
+  "When the device first enrolled."
   createdAt: Time!
+  "When orchard last changed its record of the device."
   updatedAt: Time!
   """
   The escrowed FileVault personal recovery key. Each read is recorded in the audit trail.
@@ -3730,7 +3790,9 @@ type Device {
 
 "A page of devices."
 type DeviceConnection {
+  "The devices of this page."
   edges: [DeviceEdge!]!
+  "Pagination details."
   pageInfo: PageInfo!
   "How many devices match the filter, over all pages."
   totalCount: Int!
@@ -3738,28 +3800,39 @@ type DeviceConnection {
 
 "A device and its cursor."
 type DeviceEdge {
+  "Cursor of this device."
   cursor: String!
+  "The device."
   node: Device!
 }
 
 "Settings a set of devices gets."
 type Blueprint {
+  "orchard's id of the blueprint."
   id: ID!
+  "Unique name of the blueprint."
   name: String!
+  "When the blueprint was created."
   createdAt: Time!
+  "When the blueprint was last changed."
   updatedAt: Time!
 }
 
 "A page of blueprints."
 type BlueprintConnection {
+  "The blueprints of this page."
   edges: [BlueprintEdge!]!
+  "Pagination details."
   pageInfo: PageInfo!
+  "How many blueprints there are, over all pages."
   totalCount: Int!
 }
 
 "A blueprint and its cursor."
 type BlueprintEdge {
+  "Cursor of this blueprint."
   cursor: String!
+  "The blueprint."
   node: Blueprint!
 }
 
@@ -3783,7 +3856,9 @@ input CreateBlueprintInput {
 
 "One recorded action."
 type AuditEvent {
+  "orchard's id of the event."
   id: ID!
+  "When it happened."
   occurredAt: Time!
   "Who acted: token:<name>:<token id>, or a system component."
   actor: String!
@@ -3791,6 +3866,7 @@ type AuditEvent {
   action: String!
   "Kind of object acted on, e.g. enrolled_device."
   objectType: String!
+  "orchard's id (or other key, e.g. a serial number) of the object acted on."
   objectId: String!
   "Details of the action; never contains secrets."
   data: JSON!
@@ -3798,26 +3874,39 @@ type AuditEvent {
 
 "A page of audit events."
 type AuditEventConnection {
+  "The audit events of this page."
   edges: [AuditEventEdge!]!
+  "Pagination details."
   pageInfo: PageInfo!
+  "How many audit events there are, over all pages."
   totalCount: Int!
 }
 
 "An audit event and its cursor."
 type AuditEventEdge {
+  "Cursor of this audit event."
   cursor: String!
+  "The audit event."
   node: AuditEvent!
 }
 
 "States of a background job."
 enum JobState {
+  "Waiting for a worker."
   AVAILABLE
+  "Due at scheduledAt (delayed or periodic)."
   SCHEDULED
+  "Being worked on now."
   RUNNING
+  "Failed an attempt; tried again at scheduledAt."
   RETRYABLE
+  "Finished successfully."
   COMPLETED
+  "Cancelled; it will not run again."
   CANCELLED
+  "Failed all its attempts (or failed for good); it will not run again."
   DISCARDED
+  "Inserted but held back until something releases it."
   PENDING
 }
 
@@ -3825,14 +3914,17 @@ enum JobState {
 input JobFilter {
   "Job kind, e.g. dep_sync."
   kind: String
+  "Only jobs in this state."
   state: JobState
 }
 
 "A background job (River) doing slow or remote work."
 type Job {
+  "River's id of the job."
   id: ID!
   "What the job does, e.g. dep_sync, apns_push."
   kind: String!
+  "Where the job is in its life."
   state: JobState!
   "The job's arguments; never contains secrets."
   args: JSON!
@@ -3840,23 +3932,33 @@ type Job {
   output: JSON
   "Errors of failed attempts, most recent last."
   errors: [String!]!
+  "How many times the job has been tried (0 before the first attempt)."
   attempt: Int!
+  "How many attempts the job gets before it is discarded."
   maxAttempts: Int!
+  "When the job was inserted."
   createdAt: Time!
+  "When the job is (or was) due to run."
   scheduledAt: Time!
+  "When its last attempt started; null before the first."
   attemptedAt: Time
+  "When it completed, was cancelled or discarded; null while it may still run."
   finalizedAt: Time
 }
 
 "A page of jobs."
 type JobConnection {
+  "The jobs of this page."
   edges: [JobEdge!]!
+  "Pagination details."
   pageInfo: PageInfo!
 }
 
 "A job and its cursor."
 type JobEdge {
+  "Cursor of this job."
   cursor: String!
+  "The job."
   node: Job!
 }
 
@@ -3872,10 +3974,18 @@ type JobEvent {
 
 extend type Query {
   "Over-the-air enrollments, in creation order."
-  enrollments(first: Int = 50, after: String): EnrollmentConnection! @hasPermission(permission: "mdm.view_otaenrollment")
+  enrollments(
+    "Page size, 1 to 500; default 50."
+    first: Int = 50
+    "Cursor from a previous page's pageInfo.endCursor; omitted: the first page."
+    after: String
+  ): EnrollmentConnection! @hasPermission(permission: "mdm.view_otaenrollment")
 
   "One enrollment, or null when there is none with this id."
-  enrollment(id: ID!): Enrollment @hasPermission(permission: "mdm.view_otaenrollment")
+  enrollment(
+    "orchard's id of the enrollment."
+    id: ID!
+  ): Enrollment @hasPermission(permission: "mdm.view_otaenrollment")
 
   "The MDM request types enqueueDeviceCommand accepts."
   deviceCommandRequestTypes: [String!]! @hasPermission(permission: "mdm.view_devicecommand")
@@ -3887,14 +3997,20 @@ extend type Mutation {
   url only (orchard keeps a hash of the secret). Each download of the profile carries a fresh
   single-use SCEP challenge; each identity issued counts as a use. Recorded in the audit trail.
   """
-  createEnrollment(input: CreateEnrollmentInput!): Enrollment! @hasPermission(permission: "mdm.add_otaenrollment")
+  createEnrollment(
+    "The enrollment's name, blueprint and limits."
+    input: CreateEnrollmentInput!
+  ): Enrollment! @hasPermission(permission: "mdm.add_otaenrollment")
 
   """
   Deletes an enrollment: its profile URL and unused challenges stop working, and the identity
   certificates it issued are revoked: devices enrolled through it are refused (HTTP 403) until
   they enroll again through another enrollment. Returns the deleted id.
   """
-  deleteEnrollment(id: ID!): ID! @hasPermission(permission: "mdm.delete_otaenrollment")
+  deleteEnrollment(
+    "orchard's id of the enrollment."
+    id: ID!
+  ): ID! @hasPermission(permission: "mdm.delete_otaenrollment")
 
   """
   Queues an MDM command for a device and asks APNs to wake it. payload holds the
@@ -3903,10 +4019,20 @@ extend type Mutation {
   InstallProfile, ... see mdmproto/secrets.go) are stored sealed, served only to the
   device, and dropped once the device answers.
   """
-  enqueueDeviceCommand(deviceId: ID!, requestType: String!, payload: JSON): DeviceCommand! @hasPermission(permission: "mdm.add_devicecommand")
+  enqueueDeviceCommand(
+    "orchard's id of the device."
+    deviceId: ID!
+    "The MDM RequestType, one of deviceCommandRequestTypes."
+    requestType: String!
+    "The command's keys besides RequestType, as a JSON object; omitted: none."
+    payload: JSON
+  ): DeviceCommand! @hasPermission(permission: "mdm.add_devicecommand")
 
   "Cancels a command the device has not been sent yet (status QUEUED or NOT_NOW)."
-  cancelDeviceCommand(uuid: String!): DeviceCommand! @hasPermission(permission: "mdm.add_devicecommand")
+  cancelDeviceCommand(
+    "The command's CommandUUID."
+    uuid: String!
+  ): DeviceCommand! @hasPermission(permission: "mdm.add_devicecommand")
 }
 
 extend type Device {
@@ -4084,7 +4210,12 @@ extend type Mutation {
   once answered. Blocked or checked-out devices are refused. Recorded in the audit trail
   (never the PIN).
   """
-  lockDevice(id: ID!, input: LockDeviceInput): DeviceCommand! @hasPermission(permission: "mdm.add_devicecommand")
+  lockDevice(
+    "orchard's id of the device."
+    id: ID!
+    "Options of the DeviceLock command; omitted: defaults."
+    input: LockDeviceInput
+  ): DeviceCommand! @hasPermission(permission: "mdm.add_devicecommand")
 
   """
   Queues an EraseDevice command for a device and asks APNs to wake it: the device erases
@@ -4096,7 +4227,12 @@ extend type Mutation {
   pending lock or erase keeps its own PIN. Blocked or checked-out devices are refused.
   Recorded in the audit trail (never the PIN).
   """
-  eraseDevice(id: ID!, input: EraseDeviceInput): DeviceCommand! @hasPermission(permission: "mdm.change_enrolleddevice")
+  eraseDevice(
+    "orchard's id of the device."
+    id: ID!
+    "Options of the EraseDevice command; omitted: defaults."
+    input: EraseDeviceInput
+  ): DeviceCommand! @hasPermission(permission: "mdm.change_enrolleddevice")
 }
 
 extend type Device {
@@ -4216,7 +4352,10 @@ extend type Query {
   pushCertificates: [PushCertificate!]! @hasPermission(permission: "mdm.view_pushcertificate")
 
   "One push certificate, or null when there is none with this id."
-  pushCertificate(id: ID!): PushCertificate @hasPermission(permission: "mdm.view_pushcertificate")
+  pushCertificate(
+    "orchard's id of the push certificate."
+    id: ID!
+  ): PushCertificate @hasPermission(permission: "mdm.view_pushcertificate")
 }
 
 extend type Mutation {
@@ -4225,22 +4364,36 @@ extend type Mutation {
   certificate and key, the key is not the certificate's, the password is wrong, the topic is
   not an MDM topic, or a certificate for the topic exists (renew it instead).
   """
-  uploadPushCertificate(input: UploadPushCertificateInput!): PushCertificate! @hasPermission(permission: "mdm.add_pushcertificate")
+  uploadPushCertificate(
+    "The certificate, its key and the key's password."
+    input: UploadPushCertificateInput!
+  ): PushCertificate! @hasPermission(permission: "mdm.add_pushcertificate")
 
   """
   Renews a push certificate in place. Refused (BAD_USER_INPUT, nothing stored) on the same
   grounds as uploadPushCertificate, and when the new certificate's topic differs.
   """
-  updatePushCertificate(id: ID!, input: UpdatePushCertificateInput!): PushCertificate! @hasPermission(permission: "mdm.change_pushcertificate")
+  updatePushCertificate(
+    "orchard's id of the push certificate."
+    id: ID!
+    "The renewed certificate and its key."
+    input: UpdatePushCertificateInput!
+  ): PushCertificate! @hasPermission(permission: "mdm.change_pushcertificate")
 
   """
   Asks APNs to wake a device so it connects. Returns the push job. Pushes to one device are
   coalesced: at most one per short window, the rest follow at its end.
   """
-  pushDevice(id: ID!): Job! @hasPermission(permission: "mdm.change_enrolleddevice")
+  pushDevice(
+    "orchard's id of the device."
+    id: ID!
+  ): Job! @hasPermission(permission: "mdm.change_enrolleddevice")
 
   "Asks APNs to wake every device the filter matches (all devices when omitted)."
-  pushDevices(filter: DeviceFilter): PushDevicesResult! @hasPermission(permission: "mdm.change_enrolleddevice")
+  pushDevices(
+    "Which devices; omitted: all."
+    filter: DeviceFilter
+  ): PushDevicesResult! @hasPermission(permission: "mdm.change_enrolleddevice")
 }
 # ---- end APNs ----
 
@@ -4274,13 +4427,22 @@ extend type Query {
   ): [DEPDeviceDetails!]! @hasPermission(permission: "mdm.view_depdevice")
 
   "Apple's account information of a virtual server, asked live."
-  depAccount(virtualServerId: ID!): DEPAccount! @hasPermission(permission: "mdm.view_depvirtualserver")
+  depAccount(
+    "orchard's id of the virtual server whose account Apple is asked for."
+    virtualServerId: ID!
+  ): DEPAccount! @hasPermission(permission: "mdm.view_depvirtualserver")
 
   "DEP profiles, of one virtual server or of all."
-  depProfiles(virtualServerId: ID): [DEPProfile!]! @hasPermission(permission: "mdm.view_depenrollment")
+  depProfiles(
+    "Only profiles of this virtual server; omitted: all."
+    virtualServerId: ID
+  ): [DEPProfile!]! @hasPermission(permission: "mdm.view_depenrollment")
 
   "One DEP profile, or null."
-  depProfile(id: ID!): DEPProfile @hasPermission(permission: "mdm.view_depenrollment")
+  depProfile(
+    "orchard's id of the DEP profile."
+    id: ID!
+  ): DEPProfile @hasPermission(permission: "mdm.view_depenrollment")
 }
 
 # Disowning devices is deliberately not offered: it removes them from the organisation
@@ -4291,7 +4453,10 @@ extend type Mutation {
   certificatePem to Apple Business Manager as the MDM server's public key, then give
   the token file it offers to uploadDEPToken.
   """
-  createDEPToken(name: String!): DEPToken! @hasPermission(permission: "mdm.change_depvirtualserver")
+  createDEPToken(
+    "A name for people, non-empty."
+    name: String!
+  ): DEPToken! @hasPermission(permission: "mdm.change_depvirtualserver")
 
   """
   Stores a server token: the smime.p7m Apple Business Manager gives (MIME-wrapped or not),
@@ -4300,40 +4465,78 @@ extend type Mutation {
   a token for another key, an expired token or anything unreadable is refused with the
   reason and changes nothing. Renewing a token uploads the new file to the same id.
   """
-  uploadDEPToken(id: ID!, file: Upload, content: String): DEPToken! @hasPermission(permission: "mdm.change_depvirtualserver")
+  uploadDEPToken(
+    "orchard's id of the DEP token (from createDEPToken)."
+    id: ID!
+    "The server token file (smime.p7m or stoken.json), as a multipart part; or give content."
+    file: Upload
+    "The server token file's text; or give file."
+    content: String
+  ): DEPToken! @hasPermission(permission: "mdm.change_depvirtualserver")
 
   """
   Queues a sync of a virtual server's devices and returns its job. While a sync of the
   server waits or runs, that job is returned instead of a new one. fullSync fetches
   every device again and marks the ones Apple no longer lists as deleted.
   """
-  syncDEPVirtualServer(id: ID!, fullSync: Boolean = false): Job! @hasPermission(permission: "mdm.change_depvirtualserver")
+  syncDEPVirtualServer(
+    "orchard's id of the virtual server."
+    id: ID!
+    "Fetch every device again instead of the changes since the last sync; default false."
+    fullSync: Boolean = false
+  ): Job! @hasPermission(permission: "mdm.change_depvirtualserver")
 
   """
   Sets the profile assigned to devices without one after each sync (null: none).
   """
-  setDEPDefaultProfile(virtualServerId: ID!, profileId: ID): DEPVirtualServer! @hasPermission(permission: "mdm.change_depvirtualserver")
+  setDEPDefaultProfile(
+    "orchard's id of the virtual server."
+    virtualServerId: ID!
+    "orchard's id of a DEP profile of this virtual server; null: no default profile."
+    profileId: ID
+  ): DEPVirtualServer! @hasPermission(permission: "mdm.change_depvirtualserver")
 
   "Creates a DEP profile and defines it with Apple."
-  createDEPProfile(input: DEPProfileInput!): DEPProfile! @hasPermission(permission: "mdm.add_depenrollment")
+  createDEPProfile(
+    "The profile's virtual server and settings."
+    input: DEPProfileInput!
+  ): DEPProfile! @hasPermission(permission: "mdm.add_depenrollment")
 
   """
   Changes a DEP profile and defines it with Apple again (Apple's profiles cannot change,
   so it gets a new UUID; assign it again to devices that should get the new one).
   """
-  updateDEPProfile(id: ID!, input: DEPProfileInput!): DEPProfile! @hasPermission(permission: "mdm.change_depenrollment")
+  updateDEPProfile(
+    "orchard's id of the DEP profile."
+    id: ID!
+    "The profile's new settings (all of them)."
+    input: DEPProfileInput!
+  ): DEPProfile! @hasPermission(permission: "mdm.change_depenrollment")
 
   """
   Deletes orchard's record of a DEP profile. Apple has no way to delete a profile: devices
   keep it until another is assigned or it is removed from them.
   """
-  deleteDEPProfile(id: ID!): ID! @hasPermission(permission: "mdm.delete_depenrollment")
+  deleteDEPProfile(
+    "orchard's id of the DEP profile."
+    id: ID!
+  ): ID! @hasPermission(permission: "mdm.delete_depenrollment")
 
   "Assigns a DEP profile to devices (up to 1,000 serial numbers); Apple's answer per device."
-  assignDEPProfile(id: ID!, serialNumbers: [String!]!): [DEPProfileResult!]! @hasPermission(permission: "mdm.change_depdevice")
+  assignDEPProfile(
+    "orchard's id of the DEP profile."
+    id: ID!
+    "Serial numbers of devices of the profile's virtual server, 1 to 1,000."
+    serialNumbers: [String!]!
+  ): [DEPProfileResult!]! @hasPermission(permission: "mdm.change_depdevice")
 
   "Removes the DEP profile of devices (up to 1,000 serial numbers); Apple's answer per device."
-  removeDEPProfile(virtualServerId: ID!, serialNumbers: [String!]!): [DEPProfileResult!]! @hasPermission(permission: "mdm.change_depdevice")
+  removeDEPProfile(
+    "orchard's id of the virtual server the devices belong to."
+    virtualServerId: ID!
+    "Serial numbers of the devices, 1 to 1,000."
+    serialNumbers: [String!]!
+  ): [DEPProfileResult!]! @hasPermission(permission: "mdm.change_depdevice")
 }
 
 "A DEP server token: orchard's key pair, and Apple's OAuth keys once uploaded. Secrets are never shown."
@@ -4668,11 +4871,21 @@ extend type Mutation {
   either a specific release (osVersion, optional buildVersion, targetLocalDateTime), or
   the latest release of the catalog once it is latestMinusDays days old.
   """
-  setSoftwareUpdateEnforcement(blueprintId: ID!, input: SoftwareUpdateEnforcementInput!): SoftwareUpdateEnforcement!
+  setSoftwareUpdateEnforcement(
+    "orchard's id of the blueprint."
+    blueprintId: ID!
+    "The platform and what to enforce on it."
+    input: SoftwareUpdateEnforcementInput!
+  ): SoftwareUpdateEnforcement!
     @hasPermission(permission: "mdm.change_softwareupdateenforcement")
 
   "Stops enforcing updates on a blueprint's devices of one platform; returns whether one was set."
-  removeSoftwareUpdateEnforcement(blueprintId: ID!, platform: String!): Boolean!
+  removeSoftwareUpdateEnforcement(
+    "orchard's id of the blueprint."
+    blueprintId: ID!
+    "The platform whose enforcement is removed: macOS, iOS, iPadOS, tvOS or visionOS."
+    platform: String!
+  ): Boolean!
     @hasPermission(permission: "mdm.delete_softwareupdateenforcement")
 }
 
@@ -4701,6 +4914,7 @@ input SoftwareUpdateFilter {
 
 "One release of Apple's software update catalog."
 type SoftwareUpdate {
+  "orchard's id of the release."
   id: ID!
   "Apple's catalog platform: iOS, macOS, visionOS, ..."
   platform: String!
@@ -4720,13 +4934,17 @@ type SoftwareUpdate {
   expirationDate: String
   "Apple's ids of the hardware it supports (ProductName, or board id for Macs)."
   supportedDevices: [String!]!
+  "When a catalog sync first saw the release."
   createdAt: Time!
+  "When a catalog sync last changed the release."
   updatedAt: Time!
 }
 
 "A page of the software update catalog."
 type SoftwareUpdateConnection {
+  "The releases of this page."
   edges: [SoftwareUpdateEdge!]!
+  "Pagination details."
   pageInfo: PageInfo!
   "How many releases match the filter, over all pages."
   totalCount: Int!
@@ -4734,12 +4952,15 @@ type SoftwareUpdateConnection {
 
 "A release and its cursor."
 type SoftwareUpdateEdge {
+  "Cursor of this release."
   cursor: String!
+  "The release."
   node: SoftwareUpdate!
 }
 
 "What a blueprint enforces on its devices of one platform."
 type SoftwareUpdateEnforcement {
+  "The blueprint whose devices get the enforcement."
   blueprintId: ID!
   "The device platform: iOS, iPadOS, macOS, tvOS, visionOS or watchOS."
   platform: String!
@@ -4755,6 +4976,7 @@ type SoftwareUpdateEnforcement {
   localTime: String!
   "A page about the update shown to the user."
   detailsUrl: String
+  "When the enforcement was last set."
   updatedAt: Time!
 }
 
@@ -4781,16 +5003,29 @@ input SoftwareUpdateEnforcementInput {
 
 extend type Query {
   "Apps and Books locations, in creation order."
-  locations(filter: LocationFilter): [Location!]! @hasPermission(permission: "mdm.view_location")
+  locations(
+    "Narrow the list; omitted fields do not filter."
+    filter: LocationFilter
+  ): [Location!]! @hasPermission(permission: "mdm.view_location")
 
   "One location, or null."
-  location(id: ID!): Location @hasPermission(permission: "mdm.view_location")
+  location(
+    "orchard's id of the location."
+    id: ID!
+  ): Location @hasPermission(permission: "mdm.view_location")
 
   """
   Apps and books of the locations with Apple's licence counts, in id order: at most
   ` + "`" + `first` + "`" + ` (1-1000, default 100) after the asset id ` + "`" + `after` + "`" + `.
   """
-  locationAssets(filter: LocationAssetFilter, first: Int = 100, after: ID): [LocationAsset!]! @hasPermission(permission: "mdm.view_locationasset")
+  locationAssets(
+    "Narrow the list; omitted fields do not filter."
+    filter: LocationAssetFilter
+    "How many assets, 1 to 1000; default 100."
+    first: Int = 100
+    "Asset id of the last asset of the previous page; omitted: from the start."
+    after: ID
+  ): [LocationAsset!]! @hasPermission(permission: "mdm.view_locationasset")
 }
 
 extend type Mutation {
@@ -4801,22 +5036,40 @@ extend type Mutation {
   nothing. orchard then registers its notification URL with Apple, with a bearer secret of
   its own (only its SHA-256 is kept). The token is kept sealed and never shown.
   """
-  uploadLocationToken(file: Upload, content: String): Location! @hasPermission(permission: "mdm.add_location")
+  uploadLocationToken(
+    "The .vpptoken file, as a multipart part; or give content."
+    file: Upload
+    "The .vpptoken file's text; or give file."
+    content: String
+  ): Location! @hasPermission(permission: "mdm.add_location")
 
   """
   Renews a location's token with a new one of the same location (same library), in the
   same way as uploadLocationToken; a token of another location is refused.
   """
-  renewLocationToken(id: ID!, file: Upload, content: String): Location! @hasPermission(permission: "mdm.change_location")
+  renewLocationToken(
+    "orchard's id of the location."
+    id: ID!
+    "The new .vpptoken file, as a multipart part; or give content."
+    file: Upload
+    "The new .vpptoken file's text; or give file."
+    content: String
+  ): Location! @hasPermission(permission: "mdm.change_location")
 
   "Deletes a location and orchard's record of its assets (Apple keeps its licences)."
-  deleteLocation(id: ID!): ID! @hasPermission(permission: "mdm.delete_location")
+  deleteLocation(
+    "orchard's id of the location."
+    id: ID!
+  ): ID! @hasPermission(permission: "mdm.delete_location")
 
   """
   Queues a sync of a location's assets and assignments and returns its job; while one waits
   or runs, that job is returned. A sync cut short leaves the previous counts.
   """
-  syncLocation(id: ID!): Job! @hasPermission(permission: "mdm.change_location")
+  syncLocation(
+    "orchard's id of the location."
+    id: ID!
+  ): Job! @hasPermission(permission: "mdm.change_location")
 
   """
   Gives devices (up to 10,000, by orchard id; they need a serial number) a licence of a
@@ -4825,15 +5078,27 @@ extend type Mutation {
   InstallApplication (with the licence) queued for every device still managed. Refused
   when the asset has fewer licences available than devices.
   """
-  assignAsset(locationAssetId: ID!, deviceIds: [ID!]!): Job! @hasPermission(permission: "mdm.change_locationasset")
+  assignAsset(
+    "orchard's id of the location asset."
+    locationAssetId: ID!
+    "orchard's ids of the devices, 1 to 10,000."
+    deviceIds: [ID!]!
+  ): Job! @hasPermission(permission: "mdm.change_locationasset")
 
   "Takes a location asset's licences back from devices, as assignAsset gives them."
-  unassignAsset(locationAssetId: ID!, deviceIds: [ID!]!): Job! @hasPermission(permission: "mdm.change_locationasset")
+  unassignAsset(
+    "orchard's id of the location asset."
+    locationAssetId: ID!
+    "orchard's ids of the devices, 1 to 10,000."
+    deviceIds: [ID!]!
+  ): Job! @hasPermission(permission: "mdm.change_locationasset")
 }
 
 "Filters for locations; absent fields match every location."
 input LocationFilter {
+  "Exact location name."
   name: String
+  "Exact organisation name."
   organizationName: String
 }
 
@@ -4843,14 +5108,17 @@ input LocationAssetFilter {
   adamId: String
   "STDQ (standard quality) or PLUS (high quality, books)."
   pricingParam: String
+  "Only assets of this location."
   locationId: ID
 }
 
 "An Apps and Books location of Apple Business Manager. Its content token is never shown."
 type Location {
+  "orchard's id of the location."
   id: ID!
   "The location's name in Apple Business Manager."
   name: String!
+  "The organisation that owns the location."
   organizationName: String!
   "ISO 3166 country code of the location's store."
   countryCode: String!
@@ -4858,6 +5126,7 @@ type Location {
   libraryUid: String!
   "The store the location buys from, e.g. enterprisestore or volumestore."
   platform: String!
+  "The organisation's website as Apple reports it; may be empty."
   websiteUrl: String!
   "The id orchard registered with Apple as the location's MDM server."
   mdmInfoId: String!
@@ -4865,16 +5134,21 @@ type Location {
   serverTokenExpirationDate: Time!
   "When a sync last finished."
   lastSyncedAt: Time
+  "When the location's token was first uploaded."
   createdAt: Time!
+  "When the location was last changed (token renewal or sync)."
   updatedAt: Time!
 }
 
 "An app or book a location holds licences of, with Apple's counts."
 type LocationAsset {
+  "orchard's id of the asset."
   id: ID!
+  "The location that holds the licences."
   location: Location!
   "Apple's product id."
   adamId: String!
+  "Apple's pricing parameter: STDQ (standard) or PLUS (high quality)."
   pricingParam: String!
   "App or Book."
   productType: String!
@@ -4884,11 +5158,17 @@ type LocationAsset {
   platforms: [String!]!
   "Licences can be given to devices (not only to users)."
   deviceAssignable: Boolean!
+  "Whether licences can be taken back from devices."
   revocable: Boolean!
+  "Licences given to devices or users."
   assignedCount: Int!
+  "Licences left to give."
   availableCount: Int!
+  "Licences retired by Apple (no longer usable)."
   retiredCount: Int!
+  "All licences the location holds of the asset."
   totalCount: Int!
+  "When a sync last changed the counts."
   updatedAt: Time!
 }
 
@@ -4943,24 +5223,40 @@ input UpdateBlueprintInput {
 
 extend type Query {
   "One blueprint, or null when there is none with this id."
-  blueprint(id: ID!): Blueprint @hasPermission(permission: "mdm.view_blueprint")
+  blueprint(
+    "orchard's id of the blueprint."
+    id: ID!
+  ): Blueprint @hasPermission(permission: "mdm.view_blueprint")
 }
 
 extend type Mutation {
   "Changes a blueprint's name or settings. Recorded in the audit trail."
-  updateBlueprint(id: ID!, input: UpdateBlueprintInput!): Blueprint! @hasPermission(permission: "mdm.change_blueprint")
+  updateBlueprint(
+    "orchard's id of the blueprint."
+    id: ID!
+    "The settings to change; omitted fields keep their value."
+    input: UpdateBlueprintInput!
+  ): Blueprint! @hasPermission(permission: "mdm.change_blueprint")
 
   """
   Deletes a blueprint. Refused, with the reason, while devices, enrollments or DEP profiles
   use it. Returns the deleted id. Recorded in the audit trail.
   """
-  deleteBlueprint(id: ID!): ID! @hasPermission(permission: "mdm.delete_blueprint")
+  deleteBlueprint(
+    "orchard's id of the blueprint."
+    id: ID!
+  ): ID! @hasPermission(permission: "mdm.delete_blueprint")
 
   """
   Makes 1 to 1,000 devices follow a blueprint: all of them, or none when one id is unknown.
   Returns how many distinct devices were named. Recorded once in the audit trail.
   """
-  assignBlueprint(deviceIds: [ID!]!, blueprintId: ID!): Int! @hasPermission(permission: "mdm.change_enrolleddevice")
+  assignBlueprint(
+    "orchard's ids of the devices, 1 to 1,000."
+    deviceIds: [ID!]!
+    "orchard's id of the blueprint."
+    blueprintId: ID!
+  ): Int! @hasPermission(permission: "mdm.change_enrolleddevice")
 
   """
   Generates a new recovery password for a Mac and queues the command that sets it
@@ -4968,24 +5264,43 @@ extend type Mutation {
   sealed; Device.recoveryPassword keeps showing the current one until the Mac acknowledges
   the new one. Recorded in the audit trail (never the password).
   """
-  setRecoveryPassword(deviceId: ID!): DeviceCommand! @hasPermission(permission: "mdm.change_enrolleddevice")
+  setRecoveryPassword(
+    "orchard's id of the Mac."
+    deviceId: ID!
+  ): DeviceCommand! @hasPermission(permission: "mdm.change_enrolleddevice")
 }
 
 extend type Device {
   "When the device last answered an inventory DeviceInformation; null: never."
   inventoryUpdatedAt: Time @hasPermission(permission: "mdm.view_enrolleddevice")
   "Applications installed on the device, from its last InstalledApplicationList answer."
-  installedApplications(first: Int = 50, after: String): InstalledApplicationConnection! @hasPermission(permission: "mdm.view_enrolleddevice")
+  installedApplications(
+    "Page size, 1 to 500; default 50."
+    first: Int = 50
+    "Cursor from a previous page's pageInfo.endCursor; omitted: the first page."
+    after: String
+  ): InstalledApplicationConnection! @hasPermission(permission: "mdm.view_enrolleddevice")
   "Certificates on the device, from its last CertificateList answer."
-  certificates(first: Int = 50, after: String): DeviceCertificateConnection! @hasPermission(permission: "mdm.view_enrolleddevice")
+  certificates(
+    "Page size, 1 to 500; default 50."
+    first: Int = 50
+    "Cursor from a previous page's pageInfo.endCursor; omitted: the first page."
+    after: String
+  ): DeviceCertificateConnection! @hasPermission(permission: "mdm.view_enrolleddevice")
   "Configuration profiles on the device, from its last ProfileList answer."
-  profiles(first: Int = 50, after: String): DeviceProfileConnection! @hasPermission(permission: "mdm.view_enrolleddevice")
+  profiles(
+    "Page size, 1 to 500; default 50."
+    first: Int = 50
+    "Cursor from a previous page's pageInfo.endCursor; omitted: the first page."
+    after: String
+  ): DeviceProfileConnection! @hasPermission(permission: "mdm.view_enrolleddevice")
 }
 
 "An application a device reported."
 type InstalledApplication {
   "Bundle identifier."
   identifier: String!
+  "The application's display name."
   name: String!
   "CFBundleVersion."
   version: String!
@@ -4999,18 +5314,23 @@ type InstalledApplication {
 
 "A page of installed applications."
 type InstalledApplicationConnection {
+  "The applications of this page."
   edges: [InstalledApplicationEdge!]!
+  "Pagination details."
   pageInfo: PageInfo!
 }
 
 "An installed application and its cursor."
 type InstalledApplicationEdge {
+  "Cursor of this application."
   cursor: String!
+  "The application."
   node: InstalledApplication!
 }
 
 "A certificate a device reported."
 type DeviceCertificate {
+  "The certificate's subject common name."
   commonName: String!
   "Whether the device holds the certificate's private key."
   isIdentity: Boolean!
@@ -5020,13 +5340,17 @@ type DeviceCertificate {
 
 "A page of device certificates."
 type DeviceCertificateConnection {
+  "The certificates of this page."
   edges: [DeviceCertificateEdge!]!
+  "Pagination details."
   pageInfo: PageInfo!
 }
 
 "A device certificate and its cursor."
 type DeviceCertificateEdge {
+  "Cursor of this certificate."
   cursor: String!
+  "The certificate."
   node: DeviceCertificate!
 }
 
@@ -5042,18 +5366,23 @@ type DeviceProfile {
   organization: String!
   "Whether orchard's MDM installed it, when reported."
   isManaged: Boolean
+  "Whether the profile's payload content is encrypted."
   isEncrypted: Boolean!
 }
 
 "A page of device profiles."
 type DeviceProfileConnection {
+  "The profiles of this page."
   edges: [DeviceProfileEdge!]!
+  "Pagination details."
   pageInfo: PageInfo!
 }
 
 "A device profile and its cursor."
 type DeviceProfileEdge {
+  "Cursor of this profile."
   cursor: String!
+  "The profile."
   node: DeviceProfile!
 }
 
@@ -5070,7 +5399,12 @@ extend type Subscription {
   Command status changes (queued, sent, acknowledged, error, not now, ...) as they happen
   on any orchard process. Narrow with deviceId and status.
   """
-  deviceCommandEvents(deviceId: ID, status: DeviceCommandStatus): DeviceCommandEvent! @hasPermission(permission: "mdm.view_devicecommand")
+  deviceCommandEvents(
+    "Only commands of this device (orchard's id); omitted: all devices."
+    deviceId: ID
+    "Only changes into this status; omitted: all."
+    status: DeviceCommandStatus
+  ): DeviceCommandEvent! @hasPermission(permission: "mdm.view_devicecommand")
 }
 `, BuiltIn: false},
 }

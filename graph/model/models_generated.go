@@ -15,14 +15,18 @@ import (
 
 // An audit event and its cursor.
 type AuditEventEdge struct {
-	Cursor string            `json:"cursor"`
-	Node   *store.AuditEvent `json:"node"`
+	// Cursor of this audit event.
+	Cursor string `json:"cursor"`
+	// The audit event.
+	Node *store.AuditEvent `json:"node"`
 }
 
 // A blueprint and its cursor.
 type BlueprintEdge struct {
-	Cursor string           `json:"cursor"`
-	Node   *store.Blueprint `json:"node"`
+	// Cursor of this blueprint.
+	Cursor string `json:"cursor"`
+	// The blueprint.
+	Node *store.Blueprint `json:"node"`
 }
 
 // A new blueprint. Omitted settings take their defaults.
@@ -185,14 +189,18 @@ type DEPProfileResult struct {
 
 // A page of device certificates.
 type DeviceCertificateConnection struct {
-	Edges    []*DeviceCertificateEdge `json:"edges"`
-	PageInfo *PageInfo                `json:"pageInfo"`
+	// The certificates of this page.
+	Edges []*DeviceCertificateEdge `json:"edges"`
+	// Pagination details.
+	PageInfo *PageInfo `json:"pageInfo"`
 }
 
 // A device certificate and its cursor.
 type DeviceCertificateEdge struct {
-	Cursor string                   `json:"cursor"`
-	Node   *store.DeviceCertificate `json:"node"`
+	// Cursor of this certificate.
+	Cursor string `json:"cursor"`
+	// The certificate.
+	Node *store.DeviceCertificate `json:"node"`
 }
 
 // A page of device commands.
@@ -221,8 +229,10 @@ type DeviceCommandEvent struct {
 
 // A device and its cursor.
 type DeviceEdge struct {
-	Cursor string        `json:"cursor"`
-	Node   *store.Device `json:"node"`
+	// Cursor of this device.
+	Cursor string `json:"cursor"`
+	// The device.
+	Node *store.Device `json:"node"`
 }
 
 // Filters for the device list.
@@ -241,14 +251,18 @@ type DeviceFilter struct {
 
 // A page of device profiles.
 type DeviceProfileConnection struct {
-	Edges    []*DeviceProfileEdge `json:"edges"`
-	PageInfo *PageInfo            `json:"pageInfo"`
+	// The profiles of this page.
+	Edges []*DeviceProfileEdge `json:"edges"`
+	// Pagination details.
+	PageInfo *PageInfo `json:"pageInfo"`
 }
 
 // A device profile and its cursor.
 type DeviceProfileEdge struct {
-	Cursor string               `json:"cursor"`
-	Node   *store.DeviceProfile `json:"node"`
+	// Cursor of this profile.
+	Cursor string `json:"cursor"`
+	// The profile.
+	Node *store.DeviceProfile `json:"node"`
 }
 
 // An enrollment and its cursor.
@@ -273,26 +287,34 @@ type EraseDeviceInput struct {
 
 // A page of installed applications.
 type InstalledApplicationConnection struct {
-	Edges    []*InstalledApplicationEdge `json:"edges"`
-	PageInfo *PageInfo                   `json:"pageInfo"`
+	// The applications of this page.
+	Edges []*InstalledApplicationEdge `json:"edges"`
+	// Pagination details.
+	PageInfo *PageInfo `json:"pageInfo"`
 }
 
 // An installed application and its cursor.
 type InstalledApplicationEdge struct {
-	Cursor string                      `json:"cursor"`
-	Node   *store.InstalledApplication `json:"node"`
+	// Cursor of this application.
+	Cursor string `json:"cursor"`
+	// The application.
+	Node *store.InstalledApplication `json:"node"`
 }
 
 // A page of jobs.
 type JobConnection struct {
-	Edges    []*JobEdge `json:"edges"`
-	PageInfo *PageInfo  `json:"pageInfo"`
+	// The jobs of this page.
+	Edges []*JobEdge `json:"edges"`
+	// Pagination details.
+	PageInfo *PageInfo `json:"pageInfo"`
 }
 
 // A job and its cursor.
 type JobEdge struct {
-	Cursor string            `json:"cursor"`
-	Node   *rivertype.JobRow `json:"node"`
+	// Cursor of this job.
+	Cursor string `json:"cursor"`
+	// The job.
+	Node *rivertype.JobRow `json:"node"`
 }
 
 // A change in a job's life.
@@ -306,7 +328,8 @@ type JobEvent struct {
 // Filters for the job list.
 type JobFilter struct {
 	// Job kind, e.g. dep_sync.
-	Kind  *string   `json:"kind,omitempty"`
+	Kind *string `json:"kind,omitempty"`
+	// Only jobs in this state.
 	State *JobState `json:"state,omitempty"`
 }
 
@@ -316,12 +339,15 @@ type LocationAssetFilter struct {
 	AdamID *string `json:"adamId,omitempty"`
 	// STDQ (standard quality) or PLUS (high quality, books).
 	PricingParam *string `json:"pricingParam,omitempty"`
-	LocationID   *string `json:"locationId,omitempty"`
+	// Only assets of this location.
+	LocationID *string `json:"locationId,omitempty"`
 }
 
 // Filters for locations; absent fields match every location.
 type LocationFilter struct {
-	Name             *string `json:"name,omitempty"`
+	// Exact location name.
+	Name *string `json:"name,omitempty"`
+	// Exact organisation name.
 	OrganizationName *string `json:"organizationName,omitempty"`
 }
 
@@ -335,6 +361,7 @@ type LockDeviceInput struct {
 	Pin *string `json:"pin,omitempty"`
 }
 
+// Changes. Each needs the permission of its @hasPermission; every change is recorded in the audit trail.
 type Mutation struct {
 }
 
@@ -354,13 +381,16 @@ type PushDevicesResult struct {
 	Jobs []*rivertype.JobRow `json:"jobs"`
 }
 
+// Read operations. Each field needs the permission named by its @hasPermission directive (a token with mdm.* has them all).
 type Query struct {
 }
 
 // A release and its cursor.
 type SoftwareUpdateEdge struct {
-	Cursor string                `json:"cursor"`
-	Node   *store.SoftwareUpdate `json:"node"`
+	// Cursor of this release.
+	Cursor string `json:"cursor"`
+	// The release.
+	Node *store.SoftwareUpdate `json:"node"`
 }
 
 // What to enforce: give osVersion and targetLocalDateTime, or latestMinusDays.
@@ -391,6 +421,7 @@ type SoftwareUpdateFilter struct {
 	AvailableForDeviceID *string `json:"availableForDeviceId,omitempty"`
 }
 
+// Live events over a WebSocket (graphql-transport-ws); each needs the permission of its @hasPermission.
 type Subscription struct {
 }
 
@@ -515,14 +546,22 @@ func (e DeviceCommandStatus) MarshalJSON() ([]byte, error) {
 type JobState string
 
 const (
+	// Waiting for a worker.
 	JobStateAvailable JobState = "AVAILABLE"
+	// Due at scheduledAt (delayed or periodic).
 	JobStateScheduled JobState = "SCHEDULED"
-	JobStateRunning   JobState = "RUNNING"
+	// Being worked on now.
+	JobStateRunning JobState = "RUNNING"
+	// Failed an attempt; tried again at scheduledAt.
 	JobStateRetryable JobState = "RETRYABLE"
+	// Finished successfully.
 	JobStateCompleted JobState = "COMPLETED"
+	// Cancelled; it will not run again.
 	JobStateCancelled JobState = "CANCELLED"
+	// Failed all its attempts (or failed for good); it will not run again.
 	JobStateDiscarded JobState = "DISCARDED"
-	JobStatePending   JobState = "PENDING"
+	// Inserted but held back until something releases it.
+	JobStatePending JobState = "PENDING"
 )
 
 var AllJobState = []JobState{
