@@ -41,11 +41,16 @@ type ResolverRoot interface {
 	DEPVirtualServer() DEPVirtualServerResolver
 	Device() DeviceResolver
 	DeviceCertificate() DeviceCertificateResolver
+	DeviceCertificateConnection() DeviceCertificateConnectionResolver
 	DeviceCommand() DeviceCommandResolver
+	DeviceCommandConnection() DeviceCommandConnectionResolver
 	DeviceConnection() DeviceConnectionResolver
+	DeviceProfileConnection() DeviceProfileConnectionResolver
 	Enrollment() EnrollmentResolver
 	EnrollmentConnection() EnrollmentConnectionResolver
+	InstalledApplicationConnection() InstalledApplicationConnectionResolver
 	Job() JobResolver
+	JobConnection() JobConnectionResolver
 	LocationAsset() LocationAssetResolver
 	Mutation() MutationResolver
 	PushCertificate() PushCertificateResolver
@@ -287,8 +292,9 @@ type ComplexityRoot struct {
 	}
 
 	DeviceCertificateConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	DeviceCertificateEdge struct {
@@ -310,8 +316,9 @@ type ComplexityRoot struct {
 	}
 
 	DeviceCommandConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	DeviceCommandEdge struct {
@@ -345,8 +352,9 @@ type ComplexityRoot struct {
 	}
 
 	DeviceProfileConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	DeviceProfileEdge struct {
@@ -396,8 +404,9 @@ type ComplexityRoot struct {
 	}
 
 	InstalledApplicationConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	InstalledApplicationEdge struct {
@@ -421,8 +430,9 @@ type ComplexityRoot struct {
 	}
 
 	JobConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	JobEdge struct {
@@ -656,6 +666,9 @@ type DeviceResolver interface {
 type DeviceCertificateResolver interface {
 	Certificate(ctx context.Context, obj *store.DeviceCertificate) (string, error)
 }
+type DeviceCertificateConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.DeviceCertificateConnection) (int, error)
+}
 type DeviceCommandResolver interface {
 	Status(ctx context.Context, obj *store.DeviceCommand) (model.DeviceCommandStatus, error)
 
@@ -663,8 +676,14 @@ type DeviceCommandResolver interface {
 	Result(ctx context.Context, obj *store.DeviceCommand) (any, error)
 	Pin(ctx context.Context, obj *store.DeviceCommand) (*string, error)
 }
+type DeviceCommandConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.DeviceCommandConnection) (int, error)
+}
 type DeviceConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.DeviceConnection) (int, error)
+}
+type DeviceProfileConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.DeviceProfileConnection) (int, error)
 }
 type EnrollmentResolver interface {
 	Blueprint(ctx context.Context, obj *store.Enrollment) (*store.Blueprint, error)
@@ -676,11 +695,17 @@ type EnrollmentResolver interface {
 type EnrollmentConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.EnrollmentConnection) (int, error)
 }
+type InstalledApplicationConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.InstalledApplicationConnection) (int, error)
+}
 type JobResolver interface {
 	State(ctx context.Context, obj *rivertype.JobRow) (model.JobState, error)
 	Args(ctx context.Context, obj *rivertype.JobRow) (any, error)
 	Output(ctx context.Context, obj *rivertype.JobRow) (any, error)
 	Errors(ctx context.Context, obj *rivertype.JobRow) ([]string, error)
+}
+type JobConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.JobConnection) (int, error)
 }
 type LocationAssetResolver interface {
 	Location(ctx context.Context, obj *store.LocationAsset) (*store.Location, error)
@@ -1880,6 +1905,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DeviceCertificateConnection.PageInfo(childComplexity), true
+	case "DeviceCertificateConnection.totalCount":
+		if e.ComplexityRoot.DeviceCertificateConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCertificateConnection.TotalCount(childComplexity), true
 
 	case "DeviceCertificateEdge.cursor":
 		if e.ComplexityRoot.DeviceCertificateEdge.Cursor == nil {
@@ -1967,6 +1998,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DeviceCommandConnection.PageInfo(childComplexity), true
+	case "DeviceCommandConnection.totalCount":
+		if e.ComplexityRoot.DeviceCommandConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCommandConnection.TotalCount(childComplexity), true
 
 	case "DeviceCommandEdge.cursor":
 		if e.ComplexityRoot.DeviceCommandEdge.Cursor == nil {
@@ -2075,6 +2112,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DeviceProfileConnection.PageInfo(childComplexity), true
+	case "DeviceProfileConnection.totalCount":
+		if e.ComplexityRoot.DeviceProfileConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceProfileConnection.TotalCount(childComplexity), true
 
 	case "DeviceProfileEdge.cursor":
 		if e.ComplexityRoot.DeviceProfileEdge.Cursor == nil {
@@ -2262,6 +2305,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.InstalledApplicationConnection.PageInfo(childComplexity), true
+	case "InstalledApplicationConnection.totalCount":
+		if e.ComplexityRoot.InstalledApplicationConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InstalledApplicationConnection.TotalCount(childComplexity), true
 
 	case "InstalledApplicationEdge.cursor":
 		if e.ComplexityRoot.InstalledApplicationEdge.Cursor == nil {
@@ -2361,6 +2410,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.JobConnection.PageInfo(childComplexity), true
+	case "JobConnection.totalCount":
+		if e.ComplexityRoot.JobConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobConnection.TotalCount(childComplexity), true
 
 	case "JobEdge.cursor":
 		if e.ComplexityRoot.JobEdge.Cursor == nil {
@@ -3952,6 +4007,8 @@ type JobConnection {
   edges: [JobEdge!]!
   "Pagination details."
   pageInfo: PageInfo!
+  "How many jobs match the filter, over all pages."
+  totalCount: Int!
 }
 
 "A job and its cursor."
@@ -4036,7 +4093,7 @@ extend type Mutation {
 }
 
 extend type Device {
-  "The device's MDM commands, newest first."
+  "The device's MDM commands, newest first. Null, with a FORBIDDEN error, for a caller without mdm.view_devicecommand."
   commands(
     "Page size, 1 to 500."
     first: Int = 50
@@ -4044,10 +4101,10 @@ extend type Device {
     after: String
     "Only commands in this status."
     status: DeviceCommandStatus
-  ): DeviceCommandConnection! @hasPermission(permission: "mdm.view_devicecommand")
+  ): DeviceCommandConnection @hasPermission(permission: "mdm.view_devicecommand")
 
-  "The user channels (UDID:UserID) enrolled on the device."
-  users: [DeviceUser!]! @hasPermission(permission: "mdm.view_enrolleddevice")
+  "The user channels (UDID:UserID) enrolled on the device. Null, with a FORBIDDEN error, for a caller without mdm.view_enrolleddevice."
+  users: [DeviceUser!] @hasPermission(permission: "mdm.view_enrolleddevice")
 }
 
 "An over-the-air enrollment: the profile a device installs to enroll."
@@ -4175,6 +4232,8 @@ type DeviceCommandConnection {
   edges: [DeviceCommandEdge!]!
   "Pagination details."
   pageInfo: PageInfo!
+  "How many of the device's commands match the status, over all pages."
+  totalCount: Int!
 }
 
 "A device command and its cursor."
@@ -4892,14 +4951,15 @@ extend type Mutation {
 extend type Device {
   """
   Releases of the catalog the device can install: its model is among their supported
-  devices, they are still signed and newer than its OS version. Newest first.
+  devices, they are still signed and newer than its OS version. Newest first. Null, with a
+  FORBIDDEN error, for a caller without mdm.view_softwareupdate.
   """
-  availableSoftwareUpdates: [SoftwareUpdate!]! @hasPermission(permission: "mdm.view_softwareupdate")
+  availableSoftwareUpdates: [SoftwareUpdate!] @hasPermission(permission: "mdm.view_softwareupdate")
 }
 
 extend type Blueprint {
-  "What the blueprint enforces per platform."
-  softwareUpdateEnforcements: [SoftwareUpdateEnforcement!]! @hasPermission(permission: "mdm.view_blueprint")
+  "What the blueprint enforces per platform. Null, with a FORBIDDEN error, for a caller without mdm.view_blueprint."
+  softwareUpdateEnforcements: [SoftwareUpdateEnforcement!] @hasPermission(permission: "mdm.view_blueprint")
 }
 
 "Narrows softwareUpdates."
@@ -5273,27 +5333,27 @@ extend type Mutation {
 extend type Device {
   "When the device last answered an inventory DeviceInformation; null: never."
   inventoryUpdatedAt: Time @hasPermission(permission: "mdm.view_enrolleddevice")
-  "Applications installed on the device, from its last InstalledApplicationList answer."
+  "Applications installed on the device, from its last InstalledApplicationList answer. Null, with a FORBIDDEN error, for a caller without mdm.view_enrolleddevice."
   installedApplications(
     "Page size, 1 to 500; default 50."
     first: Int = 50
     "Cursor from a previous page's pageInfo.endCursor; omitted: the first page."
     after: String
-  ): InstalledApplicationConnection! @hasPermission(permission: "mdm.view_enrolleddevice")
-  "Certificates on the device, from its last CertificateList answer."
+  ): InstalledApplicationConnection @hasPermission(permission: "mdm.view_enrolleddevice")
+  "Certificates on the device, from its last CertificateList answer. Null, with a FORBIDDEN error, for a caller without mdm.view_enrolleddevice."
   certificates(
     "Page size, 1 to 500; default 50."
     first: Int = 50
     "Cursor from a previous page's pageInfo.endCursor; omitted: the first page."
     after: String
-  ): DeviceCertificateConnection! @hasPermission(permission: "mdm.view_enrolleddevice")
-  "Configuration profiles on the device, from its last ProfileList answer."
+  ): DeviceCertificateConnection @hasPermission(permission: "mdm.view_enrolleddevice")
+  "Configuration profiles on the device, from its last ProfileList answer. Null, with a FORBIDDEN error, for a caller without mdm.view_enrolleddevice."
   profiles(
     "Page size, 1 to 500; default 50."
     first: Int = 50
     "Cursor from a previous page's pageInfo.endCursor; omitted: the first page."
     after: String
-  ): DeviceProfileConnection! @hasPermission(permission: "mdm.view_enrolleddevice")
+  ): DeviceProfileConnection @hasPermission(permission: "mdm.view_enrolleddevice")
 }
 
 "An application a device reported."
@@ -5318,6 +5378,8 @@ type InstalledApplicationConnection {
   edges: [InstalledApplicationEdge!]!
   "Pagination details."
   pageInfo: PageInfo!
+  "How many applications the device reported, over all pages."
+  totalCount: Int!
 }
 
 "An installed application and its cursor."
@@ -5344,6 +5406,8 @@ type DeviceCertificateConnection {
   edges: [DeviceCertificateEdge!]!
   "Pagination details."
   pageInfo: PageInfo!
+  "How many certificates the device reported, over all pages."
+  totalCount: Int!
 }
 
 "A device certificate and its cursor."
@@ -5376,6 +5440,8 @@ type DeviceProfileConnection {
   edges: [DeviceProfileEdge!]!
   "Pagination details."
   pageInfo: PageInfo!
+  "How many profiles the device reported, over all pages."
+  totalCount: Int!
 }
 
 "A device profile and its cursor."
@@ -5872,6 +5938,8 @@ func (ec *executionContext) childFields_DeviceCertificateConnection(ctx context.
 		return ec.fieldContext_DeviceCertificateConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_DeviceCertificateConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_DeviceCertificateConnection_totalCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DeviceCertificateConnection", field.Name)
 }
@@ -5918,6 +5986,8 @@ func (ec *executionContext) childFields_DeviceCommandConnection(ctx context.Cont
 		return ec.fieldContext_DeviceCommandConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_DeviceCommandConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_DeviceCommandConnection_totalCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DeviceCommandConnection", field.Name)
 }
@@ -5988,6 +6058,8 @@ func (ec *executionContext) childFields_DeviceProfileConnection(ctx context.Cont
 		return ec.fieldContext_DeviceProfileConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_DeviceProfileConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_DeviceProfileConnection_totalCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DeviceProfileConnection", field.Name)
 }
@@ -6090,6 +6162,8 @@ func (ec *executionContext) childFields_InstalledApplicationConnection(ctx conte
 		return ec.fieldContext_InstalledApplicationConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_InstalledApplicationConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_InstalledApplicationConnection_totalCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type InstalledApplicationConnection", field.Name)
 }
@@ -6140,6 +6214,8 @@ func (ec *executionContext) childFields_JobConnection(ctx context.Context, field
 		return ec.fieldContext_JobConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_JobConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_JobConnection_totalCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type JobConnection", field.Name)
 }
@@ -8172,10 +8248,10 @@ func (ec *executionContext) _Blueprint_softwareUpdateEnforcements(ctx context.Co
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.SoftwareUpdateEnforcement) graphql.Marshaler {
-			return ec.marshalNSoftwareUpdateEnforcement2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateEnforcementᚄ(ctx, selections, v)
+			return ec.marshalOSoftwareUpdateEnforcement2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateEnforcementᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Blueprint_softwareUpdateEnforcements(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -11775,10 +11851,10 @@ func (ec *executionContext) _Device_commands(ctx context.Context, field graphql.
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeviceCommandConnection) graphql.Marshaler {
-			return ec.marshalNDeviceCommandConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandConnection(ctx, selections, v)
+			return ec.marshalODeviceCommandConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Device_commands(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -11836,10 +11912,10 @@ func (ec *executionContext) _Device_users(ctx context.Context, field graphql.Col
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*store.DeviceUser) graphql.Marshaler {
-			return ec.marshalNDeviceUser2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceUserᚄ(ctx, selections, v)
+			return ec.marshalODeviceUser2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceUserᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Device_users(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -11927,10 +12003,10 @@ func (ec *executionContext) _Device_availableSoftwareUpdates(ctx context.Context
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*store.SoftwareUpdate) graphql.Marshaler {
-			return ec.marshalNSoftwareUpdate2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐSoftwareUpdateᚄ(ctx, selections, v)
+			return ec.marshalOSoftwareUpdate2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐSoftwareUpdateᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Device_availableSoftwareUpdates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -12019,10 +12095,10 @@ func (ec *executionContext) _Device_installedApplications(ctx context.Context, f
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.InstalledApplicationConnection) graphql.Marshaler {
-			return ec.marshalNInstalledApplicationConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐInstalledApplicationConnection(ctx, selections, v)
+			return ec.marshalOInstalledApplicationConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐInstalledApplicationConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Device_installedApplications(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -12081,10 +12157,10 @@ func (ec *executionContext) _Device_certificates(ctx context.Context, field grap
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeviceCertificateConnection) graphql.Marshaler {
-			return ec.marshalNDeviceCertificateConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCertificateConnection(ctx, selections, v)
+			return ec.marshalODeviceCertificateConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCertificateConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Device_certificates(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -12143,10 +12219,10 @@ func (ec *executionContext) _Device_profiles(ctx context.Context, field graphql.
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeviceProfileConnection) graphql.Marshaler {
-			return ec.marshalNDeviceProfileConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceProfileConnection(ctx, selections, v)
+			return ec.marshalODeviceProfileConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceProfileConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Device_profiles(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -12304,6 +12380,29 @@ func (ec *executionContext) fieldContext_DeviceCertificateConnection_pageInfo(_ 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _DeviceCertificateConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.DeviceCertificateConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCertificateConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DeviceCertificateConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCertificateConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceCertificateConnection", field, true, true, "Int")
 }
 
 func (ec *executionContext) _DeviceCertificateEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.DeviceCertificateEdge) (ret graphql.Marshaler) {
@@ -12671,6 +12770,29 @@ func (ec *executionContext) fieldContext_DeviceCommandConnection_pageInfo(_ cont
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _DeviceCommandConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.DeviceCommandConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCommandConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DeviceCommandConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCommandConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceCommandConnection", field, true, true, "Int")
 }
 
 func (ec *executionContext) _DeviceCommandEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.DeviceCommandEdge) (ret graphql.Marshaler) {
@@ -13125,6 +13247,29 @@ func (ec *executionContext) fieldContext_DeviceProfileConnection_pageInfo(_ cont
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _DeviceProfileConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.DeviceProfileConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceProfileConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DeviceProfileConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceProfileConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceProfileConnection", field, true, true, "Int")
 }
 
 func (ec *executionContext) _DeviceProfileEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.DeviceProfileEdge) (ret graphql.Marshaler) {
@@ -13880,6 +14025,29 @@ func (ec *executionContext) fieldContext_InstalledApplicationConnection_pageInfo
 	return fc, nil
 }
 
+func (ec *executionContext) _InstalledApplicationConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.InstalledApplicationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InstalledApplicationConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.InstalledApplicationConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InstalledApplicationConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InstalledApplicationConnection", field, true, true, "Int")
+}
+
 func (ec *executionContext) _InstalledApplicationEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.InstalledApplicationEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14273,6 +14441,29 @@ func (ec *executionContext) fieldContext_JobConnection_pageInfo(_ context.Contex
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _JobConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.JobConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.JobConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JobConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobConnection", field, true, true, "Int")
 }
 
 func (ec *executionContext) _JobEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.JobEdge) (ret graphql.Marshaler) {
@@ -22153,7 +22344,7 @@ func (ec *executionContext) _Blueprint(ctx context.Context, sel ast.SelectionSet
 			}
 		case "softwareUpdateEnforcements":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Blueprint_softwareUpdateEnforcements(ctx, field, obj)
 				})
@@ -23246,13 +23437,13 @@ func (ec *executionContext) _Device(ctx context.Context, sel ast.SelectionSet, o
 				})
 		case "commands":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Device_commands(ctx, field, obj)
 				})
 		case "users":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Device_users(ctx, field, obj)
 				})
@@ -23264,7 +23455,7 @@ func (ec *executionContext) _Device(ctx context.Context, sel ast.SelectionSet, o
 				})
 		case "availableSoftwareUpdates":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Device_availableSoftwareUpdates(ctx, field, obj)
 				})
@@ -23276,19 +23467,19 @@ func (ec *executionContext) _Device(ctx context.Context, sel ast.SelectionSet, o
 				})
 		case "installedApplications":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Device_installedApplications(ctx, field, obj)
 				})
 		case "certificates":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Device_certificates(ctx, field, obj)
 				})
 		case "profiles":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Device_profiles(ctx, field, obj)
 				})
@@ -23367,13 +23558,19 @@ func (ec *executionContext) _DeviceCertificateConnection(ctx context.Context, se
 		case "edges":
 			out.Values[i] = ec._DeviceCertificateConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "pageInfo":
 			out.Values[i] = ec._DeviceCertificateConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DeviceCertificateConnection_totalCount(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -23525,13 +23722,19 @@ func (ec *executionContext) _DeviceCommandConnection(ctx context.Context, sel as
 		case "edges":
 			out.Values[i] = ec._DeviceCommandConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "pageInfo":
 			out.Values[i] = ec._DeviceCommandConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DeviceCommandConnection_totalCount(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -23779,13 +23982,19 @@ func (ec *executionContext) _DeviceProfileConnection(ctx context.Context, sel as
 		case "edges":
 			out.Values[i] = ec._DeviceProfileConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "pageInfo":
 			out.Values[i] = ec._DeviceProfileConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DeviceProfileConnection_totalCount(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -24129,13 +24338,19 @@ func (ec *executionContext) _InstalledApplicationConnection(ctx context.Context,
 		case "edges":
 			out.Values[i] = ec._InstalledApplicationConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "pageInfo":
 			out.Values[i] = ec._InstalledApplicationConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._InstalledApplicationConnection_totalCount(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -24297,13 +24512,19 @@ func (ec *executionContext) _JobConnection(ctx context.Context, sel ast.Selectio
 		case "edges":
 			out.Values[i] = ec._JobConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "pageInfo":
 			out.Values[i] = ec._JobConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._JobConnection_totalCount(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -26156,14 +26377,6 @@ func (ec *executionContext) marshalNDeviceCertificate2ᚖgithubᚗcomᚋorchardm
 	return ec._DeviceCertificate(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNDeviceCertificateConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCertificateConnection(ctx context.Context, sel ast.SelectionSet, v *model.DeviceCertificateConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "DeviceCertificateConnection!")
-		return graphql.Null
-	}
-	return ec._DeviceCertificateConnection(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNDeviceCertificateEdge2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCertificateEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DeviceCertificateEdge) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -26194,14 +26407,6 @@ func (ec *executionContext) marshalNDeviceCommand2ᚖgithubᚗcomᚋorchardmdm�
 		return graphql.Null
 	}
 	return ec._DeviceCommand(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNDeviceCommandConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandConnection(ctx context.Context, sel ast.SelectionSet, v *model.DeviceCommandConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "DeviceCommandConnection!")
-		return graphql.Null
-	}
-	return ec._DeviceCommandConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNDeviceCommandEdge2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DeviceCommandEdge) graphql.Marshaler {
@@ -26286,14 +26491,6 @@ func (ec *executionContext) marshalNDeviceProfile2ᚖgithubᚗcomᚋorchardmdm�
 	return ec._DeviceProfile(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNDeviceProfileConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceProfileConnection(ctx context.Context, sel ast.SelectionSet, v *model.DeviceProfileConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "DeviceProfileConnection!")
-		return graphql.Null
-	}
-	return ec._DeviceProfileConnection(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNDeviceProfileEdge2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceProfileEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DeviceProfileEdge) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -26316,22 +26513,6 @@ func (ec *executionContext) marshalNDeviceProfileEdge2ᚖgithubᚗcomᚋorchardm
 		return graphql.Null
 	}
 	return ec._DeviceProfileEdge(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNDeviceUser2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceUserᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.DeviceUser) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNDeviceUser2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceUser(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
 }
 
 func (ec *executionContext) marshalNDeviceUser2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceUser(ctx context.Context, sel ast.SelectionSet, v *store.DeviceUser) graphql.Marshaler {
@@ -26445,14 +26626,6 @@ func (ec *executionContext) marshalNInstalledApplication2ᚖgithubᚗcomᚋorcha
 		return graphql.Null
 	}
 	return ec._InstalledApplication(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNInstalledApplicationConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐInstalledApplicationConnection(ctx context.Context, sel ast.SelectionSet, v *model.InstalledApplicationConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "InstalledApplicationConnection!")
-		return graphql.Null
-	}
-	return ec._InstalledApplicationConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNInstalledApplicationEdge2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐInstalledApplicationEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.InstalledApplicationEdge) graphql.Marshaler {
@@ -26691,22 +26864,6 @@ func (ec *executionContext) marshalNPushDevicesResult2ᚖgithubᚗcomᚋorchardm
 	return ec._PushDevicesResult(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNSoftwareUpdate2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐSoftwareUpdateᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.SoftwareUpdate) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNSoftwareUpdate2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐSoftwareUpdate(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
-}
-
 func (ec *executionContext) marshalNSoftwareUpdate2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐSoftwareUpdate(ctx context.Context, sel ast.SelectionSet, v *store.SoftwareUpdate) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "SoftwareUpdate!")
@@ -26745,22 +26902,6 @@ func (ec *executionContext) marshalNSoftwareUpdateEdge2ᚖgithubᚗcomᚋorchard
 		return graphql.Null
 	}
 	return ec._SoftwareUpdateEdge(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNSoftwareUpdateEnforcement2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateEnforcementᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SoftwareUpdateEnforcement) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNSoftwareUpdateEnforcement2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateEnforcement(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
 }
 
 func (ec *executionContext) marshalNSoftwareUpdateEnforcement2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateEnforcement(ctx context.Context, sel ast.SelectionSet, v *model.SoftwareUpdateEnforcement) graphql.Marshaler {
@@ -27074,6 +27215,20 @@ func (ec *executionContext) marshalODevice2ᚖgithubᚗcomᚋorchardmdmᚋorchar
 	return ec._Device(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalODeviceCertificateConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCertificateConnection(ctx context.Context, sel ast.SelectionSet, v *model.DeviceCertificateConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DeviceCertificateConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalODeviceCommandConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandConnection(ctx context.Context, sel ast.SelectionSet, v *model.DeviceCommandConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DeviceCommandConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalODeviceCommandStatus2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandStatus(ctx context.Context, v any) (*model.DeviceCommandStatus, error) {
 	if v == nil {
 		return nil, nil
@@ -27096,6 +27251,32 @@ func (ec *executionContext) unmarshalODeviceFilter2ᚖgithubᚗcomᚋorchardmdm�
 	}
 	res, err := ec.unmarshalInputDeviceFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODeviceProfileConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceProfileConnection(ctx context.Context, sel ast.SelectionSet, v *model.DeviceProfileConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DeviceProfileConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalODeviceUser2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceUserᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.DeviceUser) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDeviceUser2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceUser(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOEnrollment2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐEnrollment(ctx context.Context, sel ast.SelectionSet, v *store.Enrollment) graphql.Marshaler {
@@ -27181,6 +27362,13 @@ func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.Se
 	_ = ctx
 	res := graphql.MarshalID(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOInstalledApplicationConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐInstalledApplicationConnection(ctx context.Context, sel ast.SelectionSet, v *model.InstalledApplicationConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._InstalledApplicationConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {
@@ -27302,6 +27490,44 @@ func (ec *executionContext) marshalOPushCertificate2ᚖgithubᚗcomᚋorchardmdm
 		return graphql.Null
 	}
 	return ec._PushCertificate(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOSoftwareUpdate2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐSoftwareUpdateᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.SoftwareUpdate) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSoftwareUpdate2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐSoftwareUpdate(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOSoftwareUpdateEnforcement2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateEnforcementᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SoftwareUpdateEnforcement) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSoftwareUpdateEnforcement2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateEnforcement(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOSoftwareUpdateFilter2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateFilter(ctx context.Context, v any) (*model.SoftwareUpdateFilter, error) {

@@ -187,28 +187,12 @@ type DEPProfileResult struct {
 	Result string `json:"result"`
 }
 
-// A page of device certificates.
-type DeviceCertificateConnection struct {
-	// The certificates of this page.
-	Edges []*DeviceCertificateEdge `json:"edges"`
-	// Pagination details.
-	PageInfo *PageInfo `json:"pageInfo"`
-}
-
 // A device certificate and its cursor.
 type DeviceCertificateEdge struct {
 	// Cursor of this certificate.
 	Cursor string `json:"cursor"`
 	// The certificate.
 	Node *store.DeviceCertificate `json:"node"`
-}
-
-// A page of device commands.
-type DeviceCommandConnection struct {
-	// The commands of this page.
-	Edges []*DeviceCommandEdge `json:"edges"`
-	// Pagination details.
-	PageInfo *PageInfo `json:"pageInfo"`
 }
 
 // A device command and its cursor.
@@ -249,14 +233,6 @@ type DeviceFilter struct {
 	Search *string `json:"search,omitempty"`
 }
 
-// A page of device profiles.
-type DeviceProfileConnection struct {
-	// The profiles of this page.
-	Edges []*DeviceProfileEdge `json:"edges"`
-	// Pagination details.
-	PageInfo *PageInfo `json:"pageInfo"`
-}
-
 // A device profile and its cursor.
 type DeviceProfileEdge struct {
 	// Cursor of this profile.
@@ -285,28 +261,12 @@ type EraseDeviceInput struct {
 	ObliterationBehavior *ObliterationBehavior `json:"obliterationBehavior,omitempty"`
 }
 
-// A page of installed applications.
-type InstalledApplicationConnection struct {
-	// The applications of this page.
-	Edges []*InstalledApplicationEdge `json:"edges"`
-	// Pagination details.
-	PageInfo *PageInfo `json:"pageInfo"`
-}
-
 // An installed application and its cursor.
 type InstalledApplicationEdge struct {
 	// Cursor of this application.
 	Cursor string `json:"cursor"`
 	// The application.
 	Node *store.InstalledApplication `json:"node"`
-}
-
-// A page of jobs.
-type JobConnection struct {
-	// The jobs of this page.
-	Edges []*JobEdge `json:"edges"`
-	// Pagination details.
-	PageInfo *PageInfo `json:"pageInfo"`
 }
 
 // A job and its cursor.
