@@ -144,6 +144,7 @@ func (a *app) routes(tokens *auth.Tokens) http.Handler {
 	route("POST "+service.NotificationPath+"{id}", appsbooks.NotificationHandler(a.service))
 	route("/graphql", graph.NewHandler(graph.HandlerConfig{
 		Resolver: resolver, Tokens: tokens, Logger: a.logger, Metrics: reg, Limits: limits,
+		NoIntrospection: !a.cfg.GraphQLIntrospection,
 	}))
 	route("/", graphiql.Handler("/graphql"))
 	return mux
