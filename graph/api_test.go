@@ -106,7 +106,7 @@ func startTestAPIWith(t *testing.T, deps func(*store.Store, *service.Config, *jo
 	case <-time.After(10 * time.Second):
 		t.Fatal("event broker did not start listening")
 	}
-	resolver := &graph.Resolver{Store: s, Jobs: rc, Events: broker, Logger: logger, Service: svc}
+	resolver := &graph.Resolver{Store: s, Jobs: rc, Events: broker, Logger: logger, Service: svc, Tokens: tokens}
 	if adjust != nil {
 		adjust(resolver, rc)
 	}

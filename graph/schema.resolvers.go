@@ -322,6 +322,16 @@ func (r *mutationResolver) PushDevices(ctx context.Context, filter *model.Device
 	return r.pushDevices(ctx, filter)
 }
 
+// CreateAPIToken is the resolver for the createAPIToken field.
+func (r *mutationResolver) CreateAPIToken(ctx context.Context, name string, permissions []string, ttlSeconds *int) (*model.CreatedAPIToken, error) {
+	return r.createAPIToken(ctx, name, permissions, ttlSeconds)
+}
+
+// RevokeAPIToken is the resolver for the revokeAPIToken field.
+func (r *mutationResolver) RevokeAPIToken(ctx context.Context, id string) (*store.APIToken, error) {
+	return r.revokeAPIToken(ctx, id)
+}
+
 // CreateDEPToken is the resolver for the createDEPToken field.
 func (r *mutationResolver) CreateDEPToken(ctx context.Context, name string) (*store.DEPToken, error) {
 	return r.createDEPToken(ctx, name)
@@ -490,6 +500,11 @@ func (r *queryResolver) PushCertificates(ctx context.Context) ([]*store.PushCert
 // PushCertificate is the resolver for the pushCertificate field.
 func (r *queryResolver) PushCertificate(ctx context.Context, id string) (*store.PushCertificate, error) {
 	return r.pushCertificate(ctx, id)
+}
+
+// APITokens is the resolver for the apiTokens field.
+func (r *queryResolver) APITokens(ctx context.Context) ([]*store.APIToken, error) {
+	return r.apiTokens(ctx)
 }
 
 // DepTokens is the resolver for the depTokens field.

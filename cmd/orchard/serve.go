@@ -137,7 +137,7 @@ func (a *app) routes(tokens *auth.Tokens) http.Handler {
 		return mux
 	}
 	resolver := &graph.Resolver{Store: a.store, Jobs: a.river, Events: a.broker, Logger: a.logger, PublicURL: a.cfg.PublicURL,
-		PushTopic: a.store.PushTopic, Service: a.service}
+		PushTopic: a.store.PushTopic, Service: a.service, Tokens: tokens}
 	a.mdm.Register(route)
 	limits := a.cfg.GraphQL
 	limits.Complexity, limits.Depth = a.cfg.ComplexityLimit, a.cfg.DepthLimit

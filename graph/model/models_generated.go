@@ -61,6 +61,14 @@ type CreateEnrollmentInput struct {
 	MaxUses *int `json:"maxUses,omitempty"`
 }
 
+// A token just created: the bearer token, shown this once, and its record.
+type CreatedAPIToken struct {
+	// The bearer token, for `Authorization: Bearer <token>`. orchard keeps no copy: store it now.
+	Token string `json:"token"`
+	// The token's record, as apiTokens lists it.
+	APIToken *store.APIToken `json:"apiToken"`
+}
+
 // Apple's account information of a virtual server.
 type DEPAccount struct {
 	// The virtual server's name.
