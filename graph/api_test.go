@@ -60,6 +60,14 @@ func newTestAPIWithPush(t *testing.T, push func(ctx context.Context, tx pgx.Tx, 
 // client) before it serves.
 func startTestAPI(t *testing.T, deps func(*store.Store, *service.Config, *jobs.Deps), adjust func(*graph.Resolver, *jobs.Client)) *testAPI {
 	t.Helper()
+	return startTestAPIWith(t, deps, adjust, nil)
+}
+
+// startTestAPIWith is startTestAPI with the handler's configuration adjusted
+// by handler (nil keeps the defaults).
+func startTestAPIWith(t *testing.T, deps func(*store.Store, *service.Config, *jobs.Deps), adjust func(*graph.Resolver, *jobs.Client),
+	handler func(*graph.HandlerConfig)) *testAPI {
+	t.Helper()
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s := pgtest.New(t)
@@ -98,12 +106,16 @@ func startTestAPI(t *testing.T, deps func(*store.Store, *service.Config, *jobs.D
 	case <-time.After(10 * time.Second):
 		t.Fatal("event broker did not start listening")
 	}
-	resolver := &graph.Resolver{Store: s, Jobs: rc, Events: broker, Logger: logger, Service: svc}
+	resolver := &graph.Resolver{Store: s, Jobs: rc, Events: broker, Logger: logger, Service: svc, Tokens: tokens}
 	if adjust != nil {
 		adjust(resolver, rc)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", graph.NewHandler(graph.HandlerConfig{Resolver: resolver, Tokens: tokens, Logger: logger, Limits: graph.DefaultLimits()}))
+	handlerConfig := graph.HandlerConfig{Resolver: resolver, Tokens: tokens, Logger: logger, Limits: graph.DefaultLimits()}
+	if handler != nil {
+		handler(&handlerConfig)
+	}
+	mux.Handle("/graphql", graph.NewHandler(handlerConfig))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		srv.Close()

@@ -180,6 +180,13 @@ func auditSteps(t *testing.T, api *testAPI, admin, depToken string) []auditStep 
 			bad: `mutation { blockDevice(id: "999999") { id } }`},
 		{mutation: "unblockDevice", good: fixed(`mutation { unblockDevice(id: "` + d(2) + `") { id } }`),
 			bad: `mutation { unblockDevice(id: "999999") { id } }`},
+		{mutation: "createAPIToken", good: fixed(`mutation { createAPIToken(name: "ci", permissions: ["mdm.view_job"], ttlSeconds: 600) {
+			token apiToken { id } } }`),
+			bad:  `mutation { createAPIToken(name: "ci", permissions: ["mdm.no_such_permission"]) { token } }`,
+			keep: s.takeAPIToken},
+		{mutation: "revokeAPIToken", good: func() (string, map[string]any) {
+			return `mutation($id: ID!) { revokeAPIToken(id: $id) { revokedAt } }`, map[string]any{"id": s.apiToken}
+		}, bad: `mutation { revokeAPIToken(id: "no-such-token") { revokedAt } }`},
 	}
 	return append(steps, depAuditSteps(&s, depToken)...)
 }
@@ -187,6 +194,17 @@ func auditSteps(t *testing.T, api *testAPI, admin, depToken string) []auditStep 
 // auditState carries ids from one step's answer to the next steps.
 type auditState struct {
 	pushCert, enrollment, command, depToken, depServer, depProfile, blueprint, profile string
+	apiToken                                                                  string
+}
+
+// takeAPIToken keeps the id of the token createAPIToken made.
+func (s *auditState) takeAPIToken(data []byte) {
+	var out struct {
+		CreateAPIToken struct{ APIToken struct{ ID string } }
+	}
+	if err := json.Unmarshal(data, &out); err == nil {
+		s.apiToken = out.CreateAPIToken.APIToken.ID
+	}
 }
 
 // withBlueprint is a good case on the blueprint made earlier ($b).

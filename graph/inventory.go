@@ -28,7 +28,7 @@ func (r *Resolver) installedApplications(ctx context.Context, d *store.Device, f
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.InstalledApplicationConnection{}
+	conn := &model.InstalledApplicationConnection{DeviceID: d.ID}
 	conn.Edges, conn.PageInfo = edges(appCursor, list, more, func(n *store.InstalledApplication) int64 { return n.ID },
 		func(cursor string, n *store.InstalledApplication) *model.InstalledApplicationEdge {
 			return &model.InstalledApplicationEdge{Cursor: cursor, Node: n}
@@ -45,7 +45,7 @@ func (r *Resolver) deviceCertificates(ctx context.Context, d *store.Device, firs
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.DeviceCertificateConnection{}
+	conn := &model.DeviceCertificateConnection{DeviceID: d.ID}
 	conn.Edges, conn.PageInfo = edges(certificateCursor, list, more, func(n *store.DeviceCertificate) int64 { return n.ID },
 		func(cursor string, n *store.DeviceCertificate) *model.DeviceCertificateEdge {
 			return &model.DeviceCertificateEdge{Cursor: cursor, Node: n}
@@ -62,7 +62,7 @@ func (r *Resolver) deviceProfiles(ctx context.Context, d *store.Device, first *i
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.DeviceProfileConnection{}
+	conn := &model.DeviceProfileConnection{DeviceID: d.ID}
 	conn.Edges, conn.PageInfo = edges(deviceProfileCursor, list, more, func(n *store.DeviceProfile) int64 { return n.ID },
 		func(cursor string, n *store.DeviceProfile) *model.DeviceProfileEdge {
 			return &model.DeviceProfileEdge{Cursor: cursor, Node: n}

@@ -25,11 +25,14 @@ func (r *Resolver) listJobs(ctx context.Context, filter *model.JobFilter, first 
 	if p.After != 0 {
 		params = params.Where("id < @after", river.NamedArgs{"after": p.After})
 	}
+	var kind, state string
 	if filter != nil && filter.Kind != nil {
-		params = params.Kinds(*filter.Kind)
+		kind = *filter.Kind
+		params = params.Kinds(kind)
 	}
 	if filter != nil && filter.State != nil {
-		params = params.States(rivertype.JobState(strings.ToLower(string(*filter.State))))
+		state = strings.ToLower(string(*filter.State))
+		params = params.States(rivertype.JobState(state))
 	}
 	res, err := r.Jobs.JobList(ctx, params)
 	if err != nil {
@@ -40,7 +43,7 @@ func (r *Resolver) listJobs(ctx context.Context, filter *model.JobFilter, first 
 	if more {
 		list = list[:p.First]
 	}
-	conn := &model.JobConnection{Edges: make([]*model.JobEdge, len(list))}
+	conn := &model.JobConnection{Edges: make([]*model.JobEdge, len(list)), Kind: kind, State: state}
 	var last int64
 	for i, j := range list {
 		last = j.ID

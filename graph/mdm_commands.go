@@ -90,7 +90,7 @@ func (r *Resolver) deviceCommands(ctx context.Context, d *store.Device, first *i
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.DeviceCommandConnection{}
+	conn := &model.DeviceCommandConnection{DeviceID: d.ID, Status: st}
 	conn.Edges, conn.PageInfo = edges(commandCursor, list, more, func(n *store.DeviceCommand) int64 { return n.ID },
 		func(cursor string, n *store.DeviceCommand) *model.DeviceCommandEdge {
 			return &model.DeviceCommandEdge{Cursor: cursor, Node: n}

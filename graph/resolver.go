@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/jobs"
 	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
@@ -24,4 +25,6 @@ type Resolver struct {
 	PushTopic func(ctx context.Context) (string, error)
 	// Service carries out every change; resolvers parse, call it and map.
 	Service *service.Service
+	// Tokens signs the API tokens createAPIToken issues.
+	Tokens *auth.Tokens
 }

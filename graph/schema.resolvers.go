@@ -167,6 +167,11 @@ func (r *deviceCertificateResolver) Certificate(ctx context.Context, obj *store.
 	return certificatePEM(obj), nil
 }
 
+// TotalCount is the resolver for the totalCount field.
+func (r *deviceCertificateConnectionResolver) TotalCount(ctx context.Context, obj *model.DeviceCertificateConnection) (int, error) {
+	return r.Store.CountInventory(ctx, store.InventoryCertificates, obj.DeviceID)
+}
+
 // Status is the resolver for the status field.
 func (r *deviceCommandResolver) Status(ctx context.Context, obj *store.DeviceCommand) (model.DeviceCommandStatus, error) {
 	return commandStatus(obj), nil
@@ -188,8 +193,18 @@ func (r *deviceCommandResolver) Pin(ctx context.Context, obj *store.DeviceComman
 }
 
 // TotalCount is the resolver for the totalCount field.
+func (r *deviceCommandConnectionResolver) TotalCount(ctx context.Context, obj *model.DeviceCommandConnection) (int, error) {
+	return r.Store.CountDeviceCommands(ctx, obj.DeviceID, obj.Status)
+}
+
+// TotalCount is the resolver for the totalCount field.
 func (r *deviceConnectionResolver) TotalCount(ctx context.Context, obj *model.DeviceConnection) (int, error) {
 	return r.Store.CountDevices(ctx, obj.Filter)
+}
+
+// TotalCount is the resolver for the totalCount field.
+func (r *deviceProfileConnectionResolver) TotalCount(ctx context.Context, obj *model.DeviceProfileConnection) (int, error) {
+	return r.Store.CountInventory(ctx, store.InventoryProfiles, obj.DeviceID)
 }
 
 // Blueprint is the resolver for the blueprint field.
@@ -212,6 +227,11 @@ func (r *enrollmentConnectionResolver) TotalCount(ctx context.Context, obj *mode
 	return r.Store.CountEnrollments(ctx)
 }
 
+// TotalCount is the resolver for the totalCount field.
+func (r *installedApplicationConnectionResolver) TotalCount(ctx context.Context, obj *model.InstalledApplicationConnection) (int, error) {
+	return r.Store.CountInventory(ctx, store.InventoryApplications, obj.DeviceID)
+}
+
 // State is the resolver for the state field.
 func (r *jobResolver) State(ctx context.Context, obj *rivertype.JobRow) (model.JobState, error) {
 	return jobState(obj), nil
@@ -230,6 +250,11 @@ func (r *jobResolver) Output(ctx context.Context, obj *rivertype.JobRow) (any, e
 // Errors is the resolver for the errors field.
 func (r *jobResolver) Errors(ctx context.Context, obj *rivertype.JobRow) ([]string, error) {
 	return jobErrors(obj), nil
+}
+
+// TotalCount is the resolver for the totalCount field.
+func (r *jobConnectionResolver) TotalCount(ctx context.Context, obj *model.JobConnection) (int, error) {
+	return r.Store.CountJobs(ctx, obj.Kind, obj.State)
 }
 
 // Location is the resolver for the location field.
@@ -305,6 +330,16 @@ func (r *mutationResolver) PushDevice(ctx context.Context, id string) (*rivertyp
 // PushDevices is the resolver for the pushDevices field.
 func (r *mutationResolver) PushDevices(ctx context.Context, filter *model.DeviceFilter) (*model.PushDevicesResult, error) {
 	return r.pushDevices(ctx, filter)
+}
+
+// CreateAPIToken is the resolver for the createAPIToken field.
+func (r *mutationResolver) CreateAPIToken(ctx context.Context, name string, permissions []string, ttlSeconds *int) (*model.CreatedAPIToken, error) {
+	return r.createAPIToken(ctx, name, permissions, ttlSeconds)
+}
+
+// RevokeAPIToken is the resolver for the revokeAPIToken field.
+func (r *mutationResolver) RevokeAPIToken(ctx context.Context, id string) (*store.APIToken, error) {
+	return r.revokeAPIToken(ctx, id)
 }
 
 // CreateDEPToken is the resolver for the createDEPToken field.
@@ -502,6 +537,11 @@ func (r *queryResolver) PushCertificate(ctx context.Context, id string) (*store.
 	return r.pushCertificate(ctx, id)
 }
 
+// APITokens is the resolver for the apiTokens field.
+func (r *queryResolver) APITokens(ctx context.Context) ([]*store.APIToken, error) {
+	return r.apiTokens(ctx)
+}
+
 // DepTokens is the resolver for the depTokens field.
 func (r *queryResolver) DepTokens(ctx context.Context) ([]*store.DEPToken, error) {
 	return r.depTokens(ctx)
@@ -647,12 +687,27 @@ func (r *Resolver) DeviceCertificate() generated.DeviceCertificateResolver {
 	return &deviceCertificateResolver{r}
 }
 
+// DeviceCertificateConnection returns generated.DeviceCertificateConnectionResolver implementation.
+func (r *Resolver) DeviceCertificateConnection() generated.DeviceCertificateConnectionResolver {
+	return &deviceCertificateConnectionResolver{r}
+}
+
 // DeviceCommand returns generated.DeviceCommandResolver implementation.
 func (r *Resolver) DeviceCommand() generated.DeviceCommandResolver { return &deviceCommandResolver{r} }
+
+// DeviceCommandConnection returns generated.DeviceCommandConnectionResolver implementation.
+func (r *Resolver) DeviceCommandConnection() generated.DeviceCommandConnectionResolver {
+	return &deviceCommandConnectionResolver{r}
+}
 
 // DeviceConnection returns generated.DeviceConnectionResolver implementation.
 func (r *Resolver) DeviceConnection() generated.DeviceConnectionResolver {
 	return &deviceConnectionResolver{r}
+}
+
+// DeviceProfileConnection returns generated.DeviceProfileConnectionResolver implementation.
+func (r *Resolver) DeviceProfileConnection() generated.DeviceProfileConnectionResolver {
+	return &deviceProfileConnectionResolver{r}
 }
 
 // Enrollment returns generated.EnrollmentResolver implementation.
@@ -663,8 +718,16 @@ func (r *Resolver) EnrollmentConnection() generated.EnrollmentConnectionResolver
 	return &enrollmentConnectionResolver{r}
 }
 
+// InstalledApplicationConnection returns generated.InstalledApplicationConnectionResolver implementation.
+func (r *Resolver) InstalledApplicationConnection() generated.InstalledApplicationConnectionResolver {
+	return &installedApplicationConnectionResolver{r}
+}
+
 // Job returns generated.JobResolver implementation.
 func (r *Resolver) Job() generated.JobResolver { return &jobResolver{r} }
+
+// JobConnection returns generated.JobConnectionResolver implementation.
+func (r *Resolver) JobConnection() generated.JobConnectionResolver { return &jobConnectionResolver{r} }
 
 // LocationAsset returns generated.LocationAssetResolver implementation.
 func (r *Resolver) LocationAsset() generated.LocationAssetResolver { return &locationAssetResolver{r} }
@@ -694,27 +757,32 @@ func (r *Resolver) SoftwareUpdateConnection() generated.SoftwareUpdateConnection
 func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
 
 type (
-	auditEventConnectionResolver     struct{ *Resolver }
-	blueprintResolver                struct{ *Resolver }
-	blueprintConnectionResolver      struct{ *Resolver }
-	dEPDeviceResolver                struct{ *Resolver }
-	dEPDeviceConnectionResolver      struct{ *Resolver }
-	dEPProfileResolver               struct{ *Resolver }
-	dEPTokenResolver                 struct{ *Resolver }
-	dEPVirtualServerResolver         struct{ *Resolver }
-	declarationStatusResolver        struct{ *Resolver }
-	deviceResolver                   struct{ *Resolver }
-	deviceCertificateResolver        struct{ *Resolver }
-	deviceCommandResolver            struct{ *Resolver }
-	deviceConnectionResolver         struct{ *Resolver }
-	enrollmentResolver               struct{ *Resolver }
-	enrollmentConnectionResolver     struct{ *Resolver }
-	jobResolver                      struct{ *Resolver }
-	locationAssetResolver            struct{ *Resolver }
-	mutationResolver                 struct{ *Resolver }
-	pushCertificateResolver          struct{ *Resolver }
-	queryResolver                    struct{ *Resolver }
-	softwareUpdateResolver           struct{ *Resolver }
-	softwareUpdateConnectionResolver struct{ *Resolver }
-	subscriptionResolver             struct{ *Resolver }
+	auditEventConnectionResolver           struct{ *Resolver }
+	blueprintResolver                      struct{ *Resolver }
+	blueprintConnectionResolver            struct{ *Resolver }
+	dEPDeviceResolver                      struct{ *Resolver }
+	dEPDeviceConnectionResolver            struct{ *Resolver }
+	dEPProfileResolver                     struct{ *Resolver }
+	dEPTokenResolver                       struct{ *Resolver }
+	dEPVirtualServerResolver               struct{ *Resolver }
+	declarationStatusResolver              struct{ *Resolver }
+	deviceResolver                         struct{ *Resolver }
+	deviceCertificateResolver              struct{ *Resolver }
+	deviceCertificateConnectionResolver    struct{ *Resolver }
+	deviceCommandResolver                  struct{ *Resolver }
+	deviceCommandConnectionResolver        struct{ *Resolver }
+	deviceConnectionResolver               struct{ *Resolver }
+	deviceProfileConnectionResolver        struct{ *Resolver }
+	enrollmentResolver                     struct{ *Resolver }
+	enrollmentConnectionResolver           struct{ *Resolver }
+	installedApplicationConnectionResolver struct{ *Resolver }
+	jobResolver                            struct{ *Resolver }
+	jobConnectionResolver                  struct{ *Resolver }
+	locationAssetResolver                  struct{ *Resolver }
+	mutationResolver                       struct{ *Resolver }
+	pushCertificateResolver                struct{ *Resolver }
+	queryResolver                          struct{ *Resolver }
+	softwareUpdateResolver                 struct{ *Resolver }
+	softwareUpdateConnectionResolver       struct{ *Resolver }
+	subscriptionResolver                   struct{ *Resolver }
 )

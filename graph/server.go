@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
@@ -24,6 +25,10 @@ type HandlerConfig struct {
 	Logger   *slog.Logger
 	Limits   Limits
 	Metrics  prometheus.Registerer
+	// NoIntrospection refuses __schema and __type (GraphiQL then shows no
+	// schema), for installations that keep the schema from strangers; the
+	// zero value keeps introspection on.
+	NoIntrospection bool
 }
 
 // NewHandler serves GraphQL over POST, GET and websocket (graphql-transport-ws).
@@ -66,7 +71,11 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 // database slots of its resolvers and the size of its answer.
 func useExtensions(srv *handler.Server, cfg HandlerConfig) {
 	srv.Use(documentLimit{limits: cfg.Limits})
-	srv.Use(extension.Introspection{})
+	if cfg.NoIntrospection {
+		srv.Use(introspectionOff{})
+	} else {
+		srv.Use(extension.Introspection{})
+	}
 	srv.Use(sessionCheck{tokens: cfg.Tokens, every: 10 * time.Second})
 	srv.Use(depthLimit{max: cfg.Limits.Depth, limits: cfg.Limits})
 	srv.Use(extension.FixedComplexityLimit(cfg.Limits.Complexity))
@@ -119,4 +128,20 @@ func weigh(child int, first *int) int {
 		n = *first
 	}
 	return 1 + child*n
+}
+
+// introspectionOff answers __schema and __type with a FORBIDDEN error that
+// says why. (gqlgen refuses them anyway without extension.Introspection, but
+// with an error the presenter can only show as INTERNAL.)
+type introspectionOff struct{}
+
+func (introspectionOff) ExtensionName() string                   { return "IntrospectionOff" }
+func (introspectionOff) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (introspectionOff) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc != nil && fc.Object == "Query" && (fc.Field.Name == "__schema" || fc.Field.Name == "__type") {
+		return nil, Forbidden("introspection is turned off on this server (--graphql-introspection)")
+	}
+	return next(ctx)
 }

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 
 	"github.com/orchardmdm/orchard/store"
 )
@@ -34,4 +35,30 @@ func (s *Service) RevokeAPITokens(ctx context.Context, actor, jti, name string) 
 			data: map[string]any{"name": name, "revoked": jtis}})
 	})
 	return n, err
+}
+
+// RevokeAPIToken revokes one token by id, at once in every process, and
+// returns its record. An unknown id is NOT_FOUND; a token already revoked is
+// refused, so the audit trail records only revocations that happened.
+func (s *Service) RevokeAPIToken(ctx context.Context, actor, jti string) (store.APIToken, error) {
+	var rec store.APIToken
+	err := s.store.Tx(ctx, func(q *store.Queries) error {
+		// The UPDATE decides, so two revocations racing audit only one.
+		revoked, err := q.RevokeAPITokens(ctx, jti, "")
+		if err != nil {
+			return err
+		}
+		rec, err = q.GetAPIToken(ctx, jti)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return notFound("no API token with id %q", jti)
+		case err != nil:
+			return err
+		case len(revoked) == 0:
+			return invalid("API token %q was already revoked", jti)
+		}
+		return s.audit(ctx, q, actor, event{action: "api_token.revoke", objectType: "api_token", objectID: jti,
+			data: map[string]any{"name": rec.Name, "revoked": revoked}})
+	})
+	return rec, err
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -24,4 +25,18 @@ func (q *Queries) ListAPITokens(ctx context.Context) ([]APIToken, error) {
 		return nil, fmt.Errorf("list api tokens: %w", err)
 	}
 	return list, nil
+}
+
+// GetAPIToken returns one token record by id; ErrNotFound when there is none.
+func (q *Queries) GetAPIToken(ctx context.Context, jti string) (APIToken, error) {
+	var t APIToken
+	err := q.db.QueryRow(ctx, `SELECT jti, name, permissions, created_at, expires_at, revoked_at
+		FROM api_tokens WHERE jti = $1`, jti).Scan(&t.JTI, &t.Name, &t.Permissions, &t.CreatedAt, &t.ExpiresAt, &t.RevokedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, ErrNotFound
+	}
+	if err != nil {
+		return t, fmt.Errorf("get api token: %w", err)
+	}
+	return t, nil
 }

@@ -45,6 +45,9 @@ type Config struct {
 	SoftwareUpdateURL          string
 	SoftwareUpdateSyncInterval time.Duration
 	AppsBooks                  AppsBooksConfig
+
+	// GraphQLIntrospection serves the schema to introspection queries.
+	GraphQLIntrospection bool
 }
 
 // settings binds flags to their environment variables and documents both.
@@ -126,6 +129,8 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	s.integer(&c.ComplexityLimit, "graphql-complexity-limit", "ORCHARD_GRAPHQL_COMPLEXITY_LIMIT", 25000,
 		"largest GraphQL operation complexity (fields, lists weighted by page size)")
 	s.integer(&c.DepthLimit, "graphql-depth-limit", "ORCHARD_GRAPHQL_DEPTH_LIMIT", 15, "deepest GraphQL selection nesting")
+	s.boolean(&c.GraphQLIntrospection, "graphql-introspection", "ORCHARD_GRAPHQL_INTROSPECTION", true,
+		"answer GraphQL introspection (__schema, __type), with or without a token; GraphiQL needs it")
 	bindGraphQLLimits(s, &c.GraphQL)
 	s.duration(&c.ShutdownTimeout, "shutdown-timeout", "ORCHARD_SHUTDOWN_TIMEOUT", 30*time.Second,
 		"how long SIGTERM waits for requests and jobs to finish")

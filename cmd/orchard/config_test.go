@@ -30,3 +30,32 @@ func TestGraphQLLimitsComeFromFlagsAndVariables(t *testing.T) {
 		t.Errorf("anonymous limits %+v, want %+v", got.Anonymous, want.Anonymous)
 	}
 }
+
+func TestGraphQLIntrospectionFlag(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  string
+		args []string
+		want bool
+	}{
+		{name: "default on", want: true},
+		{name: "flag off", args: []string{"--graphql-introspection=false"}, want: false},
+		{name: "variable off", env: "false", want: false},
+		{name: "flag wins over variable", env: "false", args: []string{"--graphql-introspection"}, want: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv("ORCHARD_GRAPHQL_INTROSPECTION", tc.env)
+			}
+			var cfg Config
+			fs := newFlagSet("serve", io.Discard)
+			bindServe(fs, &cfg)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			if cfg.GraphQLIntrospection != tc.want {
+				t.Errorf("GraphQLIntrospection = %t, want %t", cfg.GraphQLIntrospection, tc.want)
+			}
+		})
+	}
+}

@@ -137,13 +137,14 @@ func (a *app) routes(tokens *auth.Tokens) http.Handler {
 		return mux
 	}
 	resolver := &graph.Resolver{Store: a.store, Jobs: a.river, Events: a.broker, Logger: a.logger, PublicURL: a.cfg.PublicURL,
-		PushTopic: a.store.PushTopic, Service: a.service}
+		PushTopic: a.store.PushTopic, Service: a.service, Tokens: tokens}
 	a.mdm.Register(route)
 	limits := a.cfg.GraphQL
 	limits.Complexity, limits.Depth = a.cfg.ComplexityLimit, a.cfg.DepthLimit
 	route("POST "+service.NotificationPath+"{id}", appsbooks.NotificationHandler(a.service))
 	route("/graphql", graph.NewHandler(graph.HandlerConfig{
 		Resolver: resolver, Tokens: tokens, Logger: a.logger, Metrics: reg, Limits: limits,
+		NoIntrospection: !a.cfg.GraphQLIntrospection,
 	}))
 	route("/", graphiql.Handler("/graphql"))
 	return mux

@@ -25,13 +25,17 @@ const (
 	DeleteBlueprint      = "mdm.delete_blueprint"
 	ViewAuditEvent       = "mdm.view_auditevent"
 	ViewJob              = "mdm.view_job"
+	// ViewAPIToken lists API token records (never the tokens), ChangeAPIToken
+	// creates and revokes tokens over GraphQL.
+	ViewAPIToken   = "mdm.view_apitoken"
+	ChangeAPIToken = "mdm.change_apitoken"
 )
 
 // known lists every permission a token may carry. Features add theirs here.
 var known = []string{
 	ViewEnrolledDevice, ChangeEnrolledDevice, AddDeviceCommand, ViewDeviceCommand,
 	ViewFileVaultPRK, ViewRecoveryPassword, ViewLockPIN, ViewBlueprint, AddBlueprint, ViewAuditEvent, ViewJob,
-	ChangeBlueprint, DeleteBlueprint,
+	ChangeBlueprint, DeleteBlueprint, ViewAPIToken, ChangeAPIToken,
 	// Enrollments, push certificates, DEP, Apps & Books and software updates.
 	"mdm.view_otaenrollment", "mdm.add_otaenrollment", "mdm.delete_otaenrollment",
 	"mdm.view_pushcertificate", "mdm.add_pushcertificate", "mdm.change_pushcertificate",

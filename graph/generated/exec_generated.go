@@ -42,11 +42,16 @@ type ResolverRoot interface {
 	DeclarationStatus() DeclarationStatusResolver
 	Device() DeviceResolver
 	DeviceCertificate() DeviceCertificateResolver
+	DeviceCertificateConnection() DeviceCertificateConnectionResolver
 	DeviceCommand() DeviceCommandResolver
+	DeviceCommandConnection() DeviceCommandConnectionResolver
 	DeviceConnection() DeviceConnectionResolver
+	DeviceProfileConnection() DeviceProfileConnectionResolver
 	Enrollment() EnrollmentResolver
 	EnrollmentConnection() EnrollmentConnectionResolver
+	InstalledApplicationConnection() InstalledApplicationConnectionResolver
 	Job() JobResolver
+	JobConnection() JobConnectionResolver
 	LocationAsset() LocationAssetResolver
 	Mutation() MutationResolver
 	PushCertificate() PushCertificateResolver
@@ -61,6 +66,15 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	APIToken struct {
+		CreatedAt   func(childComplexity int) int
+		ExpiresAt   func(childComplexity int) int
+		JTI         func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Permissions func(childComplexity int) int
+		RevokedAt   func(childComplexity int) int
+	}
+
 	AuditEvent struct {
 		Action     func(childComplexity int) int
 		Actor      func(childComplexity int) int
@@ -105,6 +119,11 @@ type ComplexityRoot struct {
 	BlueprintEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	CreatedAPIToken struct {
+		APIToken func(childComplexity int) int
+		Token    func(childComplexity int) int
 	}
 
 	DEPAccount struct {
@@ -299,8 +318,9 @@ type ComplexityRoot struct {
 	}
 
 	DeviceCertificateConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	DeviceCertificateEdge struct {
@@ -322,8 +342,9 @@ type ComplexityRoot struct {
 	}
 
 	DeviceCommandConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	DeviceCommandEdge struct {
@@ -357,8 +378,9 @@ type ComplexityRoot struct {
 	}
 
 	DeviceProfileConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	DeviceProfileEdge struct {
@@ -408,8 +430,9 @@ type ComplexityRoot struct {
 	}
 
 	InstalledApplicationConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	InstalledApplicationEdge struct {
@@ -433,8 +456,9 @@ type ComplexityRoot struct {
 	}
 
 	JobConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	JobEdge struct {
@@ -486,6 +510,7 @@ type ComplexityRoot struct {
 		AssignDEPProfile                func(childComplexity int, id string, serialNumbers []string) int
 		BlockDevice                     func(childComplexity int, id string) int
 		CancelDeviceCommand             func(childComplexity int, uuid string) int
+		CreateAPIToken                  func(childComplexity int, name string, permissions []string, ttlSeconds *int) int
 		CreateBlueprint                 func(childComplexity int, input model.CreateBlueprintInput) int
 		CreateDEPProfile                func(childComplexity int, input model.DEPProfileInput) int
 		CreateDEPToken                  func(childComplexity int, name string) int
@@ -504,6 +529,7 @@ type ComplexityRoot struct {
 		RemoveDEPProfile                func(childComplexity int, virtualServerID string, serialNumbers []string) int
 		RemoveSoftwareUpdateEnforcement func(childComplexity int, blueprintID string, platform string) int
 		RenewLocationToken              func(childComplexity int, id string, file *graphql.Upload, content *string) int
+		RevokeAPIToken                  func(childComplexity int, id string) int
 		SetBlueprintProfiles            func(childComplexity int, blueprintID string, profileIds []string) int
 		SetDEPDefaultProfile            func(childComplexity int, virtualServerID string, profileID *string) int
 		SetRecoveryPassword             func(childComplexity int, deviceID string) int
@@ -572,6 +598,7 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		APITokens                 func(childComplexity int) int
 		AuditEvents               func(childComplexity int, first *int, after *string) int
 		Blueprint                 func(childComplexity int, id string) int
 		BlueprintProfiles         func(childComplexity int, blueprintID string) int
@@ -704,6 +731,9 @@ type DeviceResolver interface {
 type DeviceCertificateResolver interface {
 	Certificate(ctx context.Context, obj *store.DeviceCertificate) (string, error)
 }
+type DeviceCertificateConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.DeviceCertificateConnection) (int, error)
+}
 type DeviceCommandResolver interface {
 	Status(ctx context.Context, obj *store.DeviceCommand) (model.DeviceCommandStatus, error)
 
@@ -711,8 +741,14 @@ type DeviceCommandResolver interface {
 	Result(ctx context.Context, obj *store.DeviceCommand) (any, error)
 	Pin(ctx context.Context, obj *store.DeviceCommand) (*string, error)
 }
+type DeviceCommandConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.DeviceCommandConnection) (int, error)
+}
 type DeviceConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.DeviceConnection) (int, error)
+}
+type DeviceProfileConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.DeviceProfileConnection) (int, error)
 }
 type EnrollmentResolver interface {
 	Blueprint(ctx context.Context, obj *store.Enrollment) (*store.Blueprint, error)
@@ -724,11 +760,17 @@ type EnrollmentResolver interface {
 type EnrollmentConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.EnrollmentConnection) (int, error)
 }
+type InstalledApplicationConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.InstalledApplicationConnection) (int, error)
+}
 type JobResolver interface {
 	State(ctx context.Context, obj *rivertype.JobRow) (model.JobState, error)
 	Args(ctx context.Context, obj *rivertype.JobRow) (any, error)
 	Output(ctx context.Context, obj *rivertype.JobRow) (any, error)
 	Errors(ctx context.Context, obj *rivertype.JobRow) ([]string, error)
+}
+type JobConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.JobConnection) (int, error)
 }
 type LocationAssetResolver interface {
 	Location(ctx context.Context, obj *store.LocationAsset) (*store.Location, error)
@@ -748,6 +790,8 @@ type MutationResolver interface {
 	UpdatePushCertificate(ctx context.Context, id string, input model.UpdatePushCertificateInput) (*store.PushCertificate, error)
 	PushDevice(ctx context.Context, id string) (*rivertype.JobRow, error)
 	PushDevices(ctx context.Context, filter *model.DeviceFilter) (*model.PushDevicesResult, error)
+	CreateAPIToken(ctx context.Context, name string, permissions []string, ttlSeconds *int) (*model.CreatedAPIToken, error)
+	RevokeAPIToken(ctx context.Context, id string) (*store.APIToken, error)
 	CreateDEPToken(ctx context.Context, name string) (*store.DEPToken, error)
 	UploadDEPToken(ctx context.Context, id string, file *graphql.Upload, content *string) (*store.DEPToken, error)
 	SyncDEPVirtualServer(ctx context.Context, id string, fullSync *bool) (*rivertype.JobRow, error)
@@ -791,6 +835,7 @@ type QueryResolver interface {
 	DeviceCommandRequestTypes(ctx context.Context) ([]string, error)
 	PushCertificates(ctx context.Context) ([]*store.PushCertificate, error)
 	PushCertificate(ctx context.Context, id string) (*store.PushCertificate, error)
+	APITokens(ctx context.Context) ([]*store.APIToken, error)
 	DepTokens(ctx context.Context) ([]*store.DEPToken, error)
 	DepVirtualServers(ctx context.Context) ([]*store.DEPVirtualServer, error)
 	DepDevices(ctx context.Context, filter *model.DEPDeviceFilter, first *int, after *string) (*model.DEPDeviceConnection, error)
@@ -836,6 +881,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "APIToken.createdAt":
+		if e.ComplexityRoot.APIToken.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.APIToken.CreatedAt(childComplexity), true
+	case "APIToken.expiresAt":
+		if e.ComplexityRoot.APIToken.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.APIToken.ExpiresAt(childComplexity), true
+	case "APIToken.id":
+		if e.ComplexityRoot.APIToken.JTI == nil {
+			break
+		}
+
+		return e.ComplexityRoot.APIToken.JTI(childComplexity), true
+	case "APIToken.name":
+		if e.ComplexityRoot.APIToken.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.APIToken.Name(childComplexity), true
+	case "APIToken.permissions":
+		if e.ComplexityRoot.APIToken.Permissions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.APIToken.Permissions(childComplexity), true
+	case "APIToken.revokedAt":
+		if e.ComplexityRoot.APIToken.RevokedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.APIToken.RevokedAt(childComplexity), true
 
 	case "AuditEvent.action":
 		if e.ComplexityRoot.AuditEvent.Action == nil {
@@ -1010,6 +1092,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BlueprintEdge.Node(childComplexity), true
+
+	case "CreatedAPIToken.apiToken":
+		if e.ComplexityRoot.CreatedAPIToken.APIToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreatedAPIToken.APIToken(childComplexity), true
+	case "CreatedAPIToken.token":
+		if e.ComplexityRoot.CreatedAPIToken.Token == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreatedAPIToken.Token(childComplexity), true
 
 	case "DEPAccount.adminId":
 		if e.ComplexityRoot.DEPAccount.AdminID == nil {
@@ -1985,6 +2080,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DeviceCertificateConnection.PageInfo(childComplexity), true
+	case "DeviceCertificateConnection.totalCount":
+		if e.ComplexityRoot.DeviceCertificateConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCertificateConnection.TotalCount(childComplexity), true
 
 	case "DeviceCertificateEdge.cursor":
 		if e.ComplexityRoot.DeviceCertificateEdge.Cursor == nil {
@@ -2072,6 +2173,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DeviceCommandConnection.PageInfo(childComplexity), true
+	case "DeviceCommandConnection.totalCount":
+		if e.ComplexityRoot.DeviceCommandConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceCommandConnection.TotalCount(childComplexity), true
 
 	case "DeviceCommandEdge.cursor":
 		if e.ComplexityRoot.DeviceCommandEdge.Cursor == nil {
@@ -2180,6 +2287,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DeviceProfileConnection.PageInfo(childComplexity), true
+	case "DeviceProfileConnection.totalCount":
+		if e.ComplexityRoot.DeviceProfileConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeviceProfileConnection.TotalCount(childComplexity), true
 
 	case "DeviceProfileEdge.cursor":
 		if e.ComplexityRoot.DeviceProfileEdge.Cursor == nil {
@@ -2367,6 +2480,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.InstalledApplicationConnection.PageInfo(childComplexity), true
+	case "InstalledApplicationConnection.totalCount":
+		if e.ComplexityRoot.InstalledApplicationConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InstalledApplicationConnection.TotalCount(childComplexity), true
 
 	case "InstalledApplicationEdge.cursor":
 		if e.ComplexityRoot.InstalledApplicationEdge.Cursor == nil {
@@ -2466,6 +2585,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.JobConnection.PageInfo(childComplexity), true
+	case "JobConnection.totalCount":
+		if e.ComplexityRoot.JobConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobConnection.TotalCount(childComplexity), true
 
 	case "JobEdge.cursor":
 		if e.ComplexityRoot.JobEdge.Cursor == nil {
@@ -2717,6 +2842,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelDeviceCommand(childComplexity, args["uuid"].(string)), true
+	case "Mutation.createAPIToken":
+		if e.ComplexityRoot.Mutation.CreateAPIToken == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createAPIToken_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateAPIToken(childComplexity, args["name"].(string), args["permissions"].([]string), args["ttlSeconds"].(*int)), true
 	case "Mutation.createBlueprint":
 		if e.ComplexityRoot.Mutation.CreateBlueprint == nil {
 			break
@@ -2915,6 +3051,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RenewLocationToken(childComplexity, args["id"].(string), args["file"].(*graphql.Upload), args["content"].(*string)), true
+	case "Mutation.revokeAPIToken":
+		if e.ComplexityRoot.Mutation.RevokeAPIToken == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeAPIToken_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeAPIToken(childComplexity, args["id"].(string)), true
 	case "Mutation.setBlueprintProfiles":
 		if e.ComplexityRoot.Mutation.SetBlueprintProfiles == nil {
 			break
@@ -3284,6 +3431,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PushDevicesResult.Jobs(childComplexity), true
 
+	case "Query.apiTokens":
+		if e.ComplexityRoot.Query.APITokens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.APITokens(childComplexity), true
 	case "Query.auditEvents":
 		if e.ComplexityRoot.Query.AuditEvents == nil {
 			break
@@ -3856,7 +4009,10 @@ var sources = []*ast.Source{
 Restricts a field to callers whose API token carries the permission (or mdm.*).
 Every root field has one; a test walks the schema to keep it so.
 """
-directive @hasPermission(permission: String!) on FIELD_DEFINITION
+directive @hasPermission(
+  "The permission a caller's token must carry, e.g. mdm.view_enrolleddevice."
+  permission: String!
+) on FIELD_DEFINITION
 
 "An RFC 3339 timestamp."
 scalar Time
@@ -3872,6 +4028,7 @@ type PageInfo {
   endCursor: String
 }
 
+"Read operations. Each field needs the permission named by its @hasPermission directive (a token with mdm.* has them all)."
 type Query {
   "Enrolled devices, in enrollment order."
   devices(
@@ -3884,33 +4041,63 @@ type Query {
   ): DeviceConnection! @hasPermission(permission: "mdm.view_enrolleddevice")
 
   "One enrolled device, or null when there is none with this id."
-  device(id: ID!): Device @hasPermission(permission: "mdm.view_enrolleddevice")
+  device(
+    "orchard's id of the device."
+    id: ID!
+  ): Device @hasPermission(permission: "mdm.view_enrolleddevice")
 
   "Blueprints, in creation order."
-  blueprints(first: Int = 50, after: String): BlueprintConnection! @hasPermission(permission: "mdm.view_blueprint")
+  blueprints(
+    "Page size, 1 to 500; default 50."
+    first: Int = 50
+    "Cursor from a previous page's pageInfo.endCursor; omitted: the first page."
+    after: String
+  ): BlueprintConnection! @hasPermission(permission: "mdm.view_blueprint")
 
   "The audit trail, newest first."
-  auditEvents(first: Int = 50, after: String): AuditEventConnection! @hasPermission(permission: "mdm.view_auditevent")
+  auditEvents(
+    "Page size, 1 to 500; default 50."
+    first: Int = 50
+    "Cursor from a previous page's pageInfo.endCursor; omitted: the first page."
+    after: String
+  ): AuditEventConnection! @hasPermission(permission: "mdm.view_auditevent")
 
   "Background jobs, newest first."
-  jobs(filter: JobFilter, first: Int = 50, after: String): JobConnection! @hasPermission(permission: "mdm.view_job")
+  jobs(
+    "Narrow the list; omitted fields do not filter."
+    filter: JobFilter
+    "Page size, 1 to 500; default 50."
+    first: Int = 50
+    "Cursor from a previous page's pageInfo.endCursor; omitted: the first page."
+    after: String
+  ): JobConnection! @hasPermission(permission: "mdm.view_job")
 
   "One background job, or null."
-  job(id: ID!): Job @hasPermission(permission: "mdm.view_job")
+  job(
+    "River's id of the job."
+    id: ID!
+  ): Job @hasPermission(permission: "mdm.view_job")
 }
 
+"Changes. Each needs the permission of its @hasPermission; every change is recorded in the audit trail."
 type Mutation {
   """
   Blocks a device: it is released from management at its next connection (HTTP 401)
   and cannot enroll again until unblocked. Recorded in the audit trail.
   """
-  blockDevice(id: ID!): Device! @hasPermission(permission: "mdm.change_enrolleddevice")
+  blockDevice(
+    "orchard's id of the device."
+    id: ID!
+  ): Device! @hasPermission(permission: "mdm.change_enrolleddevice")
 
   """
   Unblocks a device so it can enroll again: it may bind one new identity within 24 hours
   (as with allowDeviceReenrollment). Recorded in the audit trail.
   """
-  unblockDevice(id: ID!): Device! @hasPermission(permission: "mdm.change_enrolleddevice")
+  unblockDevice(
+    "orchard's id of the device."
+    id: ID!
+  ): Device! @hasPermission(permission: "mdm.change_enrolleddevice")
 
   """
   Lets a device enroll once with a new identity certificate although its current one is
@@ -3920,18 +4107,30 @@ type Mutation {
   device checked out, its identity expired, or it is assigned to orchard in Apple's DEP and
   enrolls through a DEP enrollment. Recorded in the audit trail, as is its use.
   """
-  allowDeviceReenrollment(deviceId: ID!): Device! @hasPermission(permission: "mdm.change_enrolleddevice")
+  allowDeviceReenrollment(
+    "orchard's id of the device."
+    deviceId: ID!
+  ): Device! @hasPermission(permission: "mdm.change_enrolleddevice")
 
   "Creates a blueprint."
-  createBlueprint(input: CreateBlueprintInput!): Blueprint! @hasPermission(permission: "mdm.add_blueprint")
+  createBlueprint(
+    "The new blueprint's name and settings."
+    input: CreateBlueprintInput!
+  ): Blueprint! @hasPermission(permission: "mdm.add_blueprint")
 }
 
+"Live events over a WebSocket (graphql-transport-ws); each needs the permission of its @hasPermission."
 type Subscription {
   """
   Job state changes (started, progress, completed, failed, cancelled, retrying) as they
   happen on any orchard process. Narrow with kinds, or with ids.
   """
-  jobEvents(kinds: [String!], ids: [ID!]): JobEvent! @hasPermission(permission: "mdm.view_job")
+  jobEvents(
+    "Only jobs of these kinds, e.g. dep_sync; omitted: all."
+    kinds: [String!]
+    "Only these jobs (River ids); omitted: all."
+    ids: [ID!]
+  ): JobEvent! @hasPermission(permission: "mdm.view_job")
 }
 
 "Filters for the device list."
@@ -3954,6 +4153,7 @@ type Device {
   id: ID!
   "The device's UDID (or EnrollmentID for user enrollments)."
   udid: String!
+  "The hardware serial number (empty for user enrollments, which hide it)."
   serialNumber: String!
   "Name the device reports (DeviceName)."
   name: String!
@@ -3961,8 +4161,11 @@ type Device {
   model: String!
   "macOS, iOS, iPadOS, tvOS or visionOS."
   platform: String!
+  "OS version the device last reported, e.g. 14.4.1."
   osVersion: String!
+  "OS build the device last reported, e.g. 23E224."
   buildVersion: String!
+  "True for a Mac with Apple silicon (false for Intel Macs and other platforms)."
   appleSilicon: Boolean!
   """
   When the device's identity certificate expires: after it the device cannot check in until
@@ -3976,15 +4179,23 @@ type Device {
   blueprint: Blueprint
   "True while the device waits in Setup Assistant for DeviceConfigured."
   awaitingConfiguration: Boolean!
+  "Whether the device supports Declarative Device Management (orchard then enforces software updates through declarations)."
   declarativeManagement: Boolean!
   "Enrolled through Automated Device Enrollment."
   depEnrollment: Boolean!
+  "Enrolled through User Enrollment (a personal device: limited management, no serial number)."
   userEnrollment: Boolean!
+  "Whether the user approved the enrollment (macOS; needed for some payloads, e.g. kernel extensions)."
   userApprovedEnrollment: Boolean!
+  "Whether the device is supervised (needed by many commands and restrictions)."
   supervised: Boolean!
+  "Whether the Mac escrowed its bootstrap token with orchard."
   bootstrapTokenEscrowed: Boolean!
+  "Whether FileVault is on, as of the last inventory."
   filevaultEnabled: Boolean!
+  "Whether orchard holds a FileVault personal recovery key (read it through filevaultPrk)."
   filevaultPrkEscrowed: Boolean!
+  "Whether the device reports Activation Lock as manageable by MDM (IsActivationLockManageable), as of the last inventory."
   activationLockManageable: Boolean!
   "Last time the device connected."
   lastSeenAt: Time
@@ -4000,7 +4211,9 @@ type Device {
   checkoutAt: Time
   "When the device was blocked; null when it is not."
   blockedAt: Time
+  "When the device first enrolled."
   createdAt: Time!
+  "When orchard last changed its record of the device."
   updatedAt: Time!
   """
   The escrowed FileVault personal recovery key. Each read is recorded in the audit trail.
@@ -4016,7 +4229,9 @@ type Device {
 
 "A page of devices."
 type DeviceConnection {
+  "The devices of this page."
   edges: [DeviceEdge!]!
+  "Pagination details."
   pageInfo: PageInfo!
   "How many devices match the filter, over all pages."
   totalCount: Int!
@@ -4024,28 +4239,39 @@ type DeviceConnection {
 
 "A device and its cursor."
 type DeviceEdge {
+  "Cursor of this device."
   cursor: String!
+  "The device."
   node: Device!
 }
 
 "Settings a set of devices gets."
 type Blueprint {
+  "orchard's id of the blueprint."
   id: ID!
+  "Unique name of the blueprint."
   name: String!
+  "When the blueprint was created."
   createdAt: Time!
+  "When the blueprint was last changed."
   updatedAt: Time!
 }
 
 "A page of blueprints."
 type BlueprintConnection {
+  "The blueprints of this page."
   edges: [BlueprintEdge!]!
+  "Pagination details."
   pageInfo: PageInfo!
+  "How many blueprints there are, over all pages."
   totalCount: Int!
 }
 
 "A blueprint and its cursor."
 type BlueprintEdge {
+  "Cursor of this blueprint."
   cursor: String!
+  "The blueprint."
   node: Blueprint!
 }
 
@@ -4069,7 +4295,9 @@ input CreateBlueprintInput {
 
 "One recorded action."
 type AuditEvent {
+  "orchard's id of the event."
   id: ID!
+  "When it happened."
   occurredAt: Time!
   "Who acted: token:<name>:<token id>, or a system component."
   actor: String!
@@ -4077,6 +4305,7 @@ type AuditEvent {
   action: String!
   "Kind of object acted on, e.g. enrolled_device."
   objectType: String!
+  "orchard's id (or other key, e.g. a serial number) of the object acted on."
   objectId: String!
   "Details of the action; never contains secrets."
   data: JSON!
@@ -4084,26 +4313,39 @@ type AuditEvent {
 
 "A page of audit events."
 type AuditEventConnection {
+  "The audit events of this page."
   edges: [AuditEventEdge!]!
+  "Pagination details."
   pageInfo: PageInfo!
+  "How many audit events there are, over all pages."
   totalCount: Int!
 }
 
 "An audit event and its cursor."
 type AuditEventEdge {
+  "Cursor of this audit event."
   cursor: String!
+  "The audit event."
   node: AuditEvent!
 }
 
 "States of a background job."
 enum JobState {
+  "Waiting for a worker."
   AVAILABLE
+  "Due at scheduledAt (delayed or periodic)."
   SCHEDULED
+  "Being worked on now."
   RUNNING
+  "Failed an attempt; tried again at scheduledAt."
   RETRYABLE
+  "Finished successfully."
   COMPLETED
+  "Cancelled; it will not run again."
   CANCELLED
+  "Failed all its attempts (or failed for good); it will not run again."
   DISCARDED
+  "Inserted but held back until something releases it."
   PENDING
 }
 
@@ -4111,14 +4353,17 @@ enum JobState {
 input JobFilter {
   "Job kind, e.g. dep_sync."
   kind: String
+  "Only jobs in this state."
   state: JobState
 }
 
 "A background job (River) doing slow or remote work."
 type Job {
+  "River's id of the job."
   id: ID!
   "What the job does, e.g. dep_sync, apns_push."
   kind: String!
+  "Where the job is in its life."
   state: JobState!
   "The job's arguments; never contains secrets."
   args: JSON!
@@ -4126,23 +4371,35 @@ type Job {
   output: JSON
   "Errors of failed attempts, most recent last."
   errors: [String!]!
+  "How many times the job has been tried (0 before the first attempt)."
   attempt: Int!
+  "How many attempts the job gets before it is discarded."
   maxAttempts: Int!
+  "When the job was inserted."
   createdAt: Time!
+  "When the job is (or was) due to run."
   scheduledAt: Time!
+  "When its last attempt started; null before the first."
   attemptedAt: Time
+  "When it completed, was cancelled or discarded; null while it may still run."
   finalizedAt: Time
 }
 
 "A page of jobs."
 type JobConnection {
+  "The jobs of this page."
   edges: [JobEdge!]!
+  "Pagination details."
   pageInfo: PageInfo!
+  "How many jobs match the filter, over all pages."
+  totalCount: Int!
 }
 
 "A job and its cursor."
 type JobEdge {
+  "Cursor of this job."
   cursor: String!
+  "The job."
   node: Job!
 }
 
@@ -4158,10 +4415,18 @@ type JobEvent {
 
 extend type Query {
   "Over-the-air enrollments, in creation order."
-  enrollments(first: Int = 50, after: String): EnrollmentConnection! @hasPermission(permission: "mdm.view_otaenrollment")
+  enrollments(
+    "Page size, 1 to 500; default 50."
+    first: Int = 50
+    "Cursor from a previous page's pageInfo.endCursor; omitted: the first page."
+    after: String
+  ): EnrollmentConnection! @hasPermission(permission: "mdm.view_otaenrollment")
 
   "One enrollment, or null when there is none with this id."
-  enrollment(id: ID!): Enrollment @hasPermission(permission: "mdm.view_otaenrollment")
+  enrollment(
+    "orchard's id of the enrollment."
+    id: ID!
+  ): Enrollment @hasPermission(permission: "mdm.view_otaenrollment")
 
   "The MDM request types enqueueDeviceCommand accepts."
   deviceCommandRequestTypes: [String!]! @hasPermission(permission: "mdm.view_devicecommand")
@@ -4173,14 +4438,20 @@ extend type Mutation {
   url only (orchard keeps a hash of the secret). Each download of the profile carries a fresh
   single-use SCEP challenge; each identity issued counts as a use. Recorded in the audit trail.
   """
-  createEnrollment(input: CreateEnrollmentInput!): Enrollment! @hasPermission(permission: "mdm.add_otaenrollment")
+  createEnrollment(
+    "The enrollment's name, blueprint and limits."
+    input: CreateEnrollmentInput!
+  ): Enrollment! @hasPermission(permission: "mdm.add_otaenrollment")
 
   """
   Deletes an enrollment: its profile URL and unused challenges stop working, and the identity
   certificates it issued are revoked: devices enrolled through it are refused (HTTP 403) until
   they enroll again through another enrollment. Returns the deleted id.
   """
-  deleteEnrollment(id: ID!): ID! @hasPermission(permission: "mdm.delete_otaenrollment")
+  deleteEnrollment(
+    "orchard's id of the enrollment."
+    id: ID!
+  ): ID! @hasPermission(permission: "mdm.delete_otaenrollment")
 
   """
   Queues an MDM command for a device and asks APNs to wake it. payload holds the
@@ -4189,14 +4460,24 @@ extend type Mutation {
   InstallProfile, ... see mdmproto/secrets.go) are stored sealed, served only to the
   device, and dropped once the device answers.
   """
-  enqueueDeviceCommand(deviceId: ID!, requestType: String!, payload: JSON): DeviceCommand! @hasPermission(permission: "mdm.add_devicecommand")
+  enqueueDeviceCommand(
+    "orchard's id of the device."
+    deviceId: ID!
+    "The MDM RequestType, one of deviceCommandRequestTypes."
+    requestType: String!
+    "The command's keys besides RequestType, as a JSON object; omitted: none."
+    payload: JSON
+  ): DeviceCommand! @hasPermission(permission: "mdm.add_devicecommand")
 
   "Cancels a command the device has not been sent yet (status QUEUED or NOT_NOW)."
-  cancelDeviceCommand(uuid: String!): DeviceCommand! @hasPermission(permission: "mdm.add_devicecommand")
+  cancelDeviceCommand(
+    "The command's CommandUUID."
+    uuid: String!
+  ): DeviceCommand! @hasPermission(permission: "mdm.add_devicecommand")
 }
 
 extend type Device {
-  "The device's MDM commands, newest first."
+  "The device's MDM commands, newest first. Null, with a FORBIDDEN error, for a caller without mdm.view_devicecommand."
   commands(
     "Page size, 1 to 500."
     first: Int = 50
@@ -4204,10 +4485,10 @@ extend type Device {
     after: String
     "Only commands in this status."
     status: DeviceCommandStatus
-  ): DeviceCommandConnection! @hasPermission(permission: "mdm.view_devicecommand")
+  ): DeviceCommandConnection @hasPermission(permission: "mdm.view_devicecommand")
 
-  "The user channels (UDID:UserID) enrolled on the device."
-  users: [DeviceUser!]! @hasPermission(permission: "mdm.view_enrolleddevice")
+  "The user channels (UDID:UserID) enrolled on the device. Null, with a FORBIDDEN error, for a caller without mdm.view_enrolleddevice."
+  users: [DeviceUser!] @hasPermission(permission: "mdm.view_enrolleddevice")
 }
 
 "An over-the-air enrollment: the profile a device installs to enroll."
@@ -4335,6 +4616,8 @@ type DeviceCommandConnection {
   edges: [DeviceCommandEdge!]!
   "Pagination details."
   pageInfo: PageInfo!
+  "How many of the device's commands match the status, over all pages."
+  totalCount: Int!
 }
 
 "A device command and its cursor."
@@ -4370,7 +4653,12 @@ extend type Mutation {
   once answered. Blocked or checked-out devices are refused. Recorded in the audit trail
   (never the PIN).
   """
-  lockDevice(id: ID!, input: LockDeviceInput): DeviceCommand! @hasPermission(permission: "mdm.add_devicecommand")
+  lockDevice(
+    "orchard's id of the device."
+    id: ID!
+    "Options of the DeviceLock command; omitted: defaults."
+    input: LockDeviceInput
+  ): DeviceCommand! @hasPermission(permission: "mdm.add_devicecommand")
 
   """
   Queues an EraseDevice command for a device and asks APNs to wake it: the device erases
@@ -4382,7 +4670,12 @@ extend type Mutation {
   pending lock or erase keeps its own PIN. Blocked or checked-out devices are refused.
   Recorded in the audit trail (never the PIN).
   """
-  eraseDevice(id: ID!, input: EraseDeviceInput): DeviceCommand! @hasPermission(permission: "mdm.change_enrolleddevice")
+  eraseDevice(
+    "orchard's id of the device."
+    id: ID!
+    "Options of the EraseDevice command; omitted: defaults."
+    input: EraseDeviceInput
+  ): DeviceCommand! @hasPermission(permission: "mdm.change_enrolleddevice")
 }
 
 extend type Device {
@@ -4502,7 +4795,10 @@ extend type Query {
   pushCertificates: [PushCertificate!]! @hasPermission(permission: "mdm.view_pushcertificate")
 
   "One push certificate, or null when there is none with this id."
-  pushCertificate(id: ID!): PushCertificate @hasPermission(permission: "mdm.view_pushcertificate")
+  pushCertificate(
+    "orchard's id of the push certificate."
+    id: ID!
+  ): PushCertificate @hasPermission(permission: "mdm.view_pushcertificate")
 }
 
 extend type Mutation {
@@ -4511,24 +4807,99 @@ extend type Mutation {
   certificate and key, the key is not the certificate's, the password is wrong, the topic is
   not an MDM topic, or a certificate for the topic exists (renew it instead).
   """
-  uploadPushCertificate(input: UploadPushCertificateInput!): PushCertificate! @hasPermission(permission: "mdm.add_pushcertificate")
+  uploadPushCertificate(
+    "The certificate, its key and the key's password."
+    input: UploadPushCertificateInput!
+  ): PushCertificate! @hasPermission(permission: "mdm.add_pushcertificate")
 
   """
   Renews a push certificate in place. Refused (BAD_USER_INPUT, nothing stored) on the same
   grounds as uploadPushCertificate, and when the new certificate's topic differs.
   """
-  updatePushCertificate(id: ID!, input: UpdatePushCertificateInput!): PushCertificate! @hasPermission(permission: "mdm.change_pushcertificate")
+  updatePushCertificate(
+    "orchard's id of the push certificate."
+    id: ID!
+    "The renewed certificate and its key."
+    input: UpdatePushCertificateInput!
+  ): PushCertificate! @hasPermission(permission: "mdm.change_pushcertificate")
 
   """
   Asks APNs to wake a device so it connects. Returns the push job. Pushes to one device are
   coalesced: at most one per short window, the rest follow at its end.
   """
-  pushDevice(id: ID!): Job! @hasPermission(permission: "mdm.change_enrolleddevice")
+  pushDevice(
+    "orchard's id of the device."
+    id: ID!
+  ): Job! @hasPermission(permission: "mdm.change_enrolleddevice")
 
   "Asks APNs to wake every device the filter matches (all devices when omitted)."
-  pushDevices(filter: DeviceFilter): PushDevicesResult! @hasPermission(permission: "mdm.change_enrolleddevice")
+  pushDevices(
+    "Which devices; omitted: all."
+    filter: DeviceFilter
+  ): PushDevicesResult! @hasPermission(permission: "mdm.change_enrolleddevice")
 }
 # ---- end APNs ----
+
+# ---- API tokens ----
+"""
+An API token's record. The token itself (a signed JWT) is shown once, by createAPIToken
+or ` + "`" + `orchard token create` + "`" + `, and never stored.
+"""
+type APIToken {
+  "The token's id (its JWT jti): revokeAPIToken takes it; audit events name the token as token:<name>:<id>."
+  id: ID!
+  "Who or what the token is for."
+  name: String!
+  "Permissions the token carries (mdm.* is all of them)."
+  permissions: [String!]!
+  "When the token was created."
+  createdAt: Time!
+  "When the token stops being accepted."
+  expiresAt: Time!
+  "When the token was revoked; null while it is not."
+  revokedAt: Time
+}
+
+"A token just created: the bearer token, shown this once, and its record."
+type CreatedAPIToken {
+  "The bearer token, for ` + "`" + `Authorization: Bearer <token>` + "`" + `. orchard keeps no copy: store it now."
+  token: String!
+  "The token's record, as apiTokens lists it."
+  apiToken: APIToken!
+}
+
+extend type Query {
+  "Every API token's record, newest first: never the tokens themselves."
+  apiTokens: [APIToken!]! @hasPermission(permission: "mdm.view_apitoken")
+}
+
+extend type Mutation {
+  """
+  Creates an API token for automation and returns it once. The new token may carry only
+  permissions the caller's own token holds (mdm.* only from mdm.*) and may not outlive it:
+  otherwise it is refused with FORBIDDEN (a bad name, permission or ttlSeconds with
+  BAD_USER_INPUT), and nothing is stored. Recorded in the audit trail (never the token).
+  """
+  createAPIToken(
+    "Who or what the token is for: 1 to 200 bytes, no control characters."
+    name: String!
+    "Permissions the token carries, e.g. mdm.view_enrolleddevice; at least one."
+    permissions: [String!]!
+    "How long the token is valid, in seconds: 60 to 315360000 (10 years); default 7776000 (90 days)."
+    ttlSeconds: Int = 7776000
+  ): CreatedAPIToken! @hasPermission(permission: "mdm.change_apitoken")
+
+  """
+  Revokes an API token at once, in every orchard process, and returns its record. Any token
+  can be revoked, whatever its permissions. Refused when the id is unknown (NOT_FOUND) or
+  the token was already revoked (BAD_USER_INPUT). Recorded in the audit trail.
+  """
+  revokeAPIToken(
+    "The token's id (APIToken.id)."
+    id: ID!
+  ): APIToken! @hasPermission(permission: "mdm.change_apitoken")
+}
+# ---- end API tokens ----
 
 # ---- DEP ----
 "A file sent as a multipart request part (GraphQL multipart request spec)."
@@ -4560,13 +4931,22 @@ extend type Query {
   ): [DEPDeviceDetails!]! @hasPermission(permission: "mdm.view_depdevice")
 
   "Apple's account information of a virtual server, asked live."
-  depAccount(virtualServerId: ID!): DEPAccount! @hasPermission(permission: "mdm.view_depvirtualserver")
+  depAccount(
+    "orchard's id of the virtual server whose account Apple is asked for."
+    virtualServerId: ID!
+  ): DEPAccount! @hasPermission(permission: "mdm.view_depvirtualserver")
 
   "DEP profiles, of one virtual server or of all."
-  depProfiles(virtualServerId: ID): [DEPProfile!]! @hasPermission(permission: "mdm.view_depenrollment")
+  depProfiles(
+    "Only profiles of this virtual server; omitted: all."
+    virtualServerId: ID
+  ): [DEPProfile!]! @hasPermission(permission: "mdm.view_depenrollment")
 
   "One DEP profile, or null."
-  depProfile(id: ID!): DEPProfile @hasPermission(permission: "mdm.view_depenrollment")
+  depProfile(
+    "orchard's id of the DEP profile."
+    id: ID!
+  ): DEPProfile @hasPermission(permission: "mdm.view_depenrollment")
 }
 
 # Disowning devices is deliberately not offered: it removes them from the organisation
@@ -4577,7 +4957,10 @@ extend type Mutation {
   certificatePem to Apple Business Manager as the MDM server's public key, then give
   the token file it offers to uploadDEPToken.
   """
-  createDEPToken(name: String!): DEPToken! @hasPermission(permission: "mdm.change_depvirtualserver")
+  createDEPToken(
+    "A name for people, non-empty."
+    name: String!
+  ): DEPToken! @hasPermission(permission: "mdm.change_depvirtualserver")
 
   """
   Stores a server token: the smime.p7m Apple Business Manager gives (MIME-wrapped or not),
@@ -4586,40 +4969,78 @@ extend type Mutation {
   a token for another key, an expired token or anything unreadable is refused with the
   reason and changes nothing. Renewing a token uploads the new file to the same id.
   """
-  uploadDEPToken(id: ID!, file: Upload, content: String): DEPToken! @hasPermission(permission: "mdm.change_depvirtualserver")
+  uploadDEPToken(
+    "orchard's id of the DEP token (from createDEPToken)."
+    id: ID!
+    "The server token file (smime.p7m or stoken.json), as a multipart part; or give content."
+    file: Upload
+    "The server token file's text; or give file."
+    content: String
+  ): DEPToken! @hasPermission(permission: "mdm.change_depvirtualserver")
 
   """
   Queues a sync of a virtual server's devices and returns its job. While a sync of the
   server waits or runs, that job is returned instead of a new one. fullSync fetches
   every device again and marks the ones Apple no longer lists as deleted.
   """
-  syncDEPVirtualServer(id: ID!, fullSync: Boolean = false): Job! @hasPermission(permission: "mdm.change_depvirtualserver")
+  syncDEPVirtualServer(
+    "orchard's id of the virtual server."
+    id: ID!
+    "Fetch every device again instead of the changes since the last sync; default false."
+    fullSync: Boolean = false
+  ): Job! @hasPermission(permission: "mdm.change_depvirtualserver")
 
   """
   Sets the profile assigned to devices without one after each sync (null: none).
   """
-  setDEPDefaultProfile(virtualServerId: ID!, profileId: ID): DEPVirtualServer! @hasPermission(permission: "mdm.change_depvirtualserver")
+  setDEPDefaultProfile(
+    "orchard's id of the virtual server."
+    virtualServerId: ID!
+    "orchard's id of a DEP profile of this virtual server; null: no default profile."
+    profileId: ID
+  ): DEPVirtualServer! @hasPermission(permission: "mdm.change_depvirtualserver")
 
   "Creates a DEP profile and defines it with Apple."
-  createDEPProfile(input: DEPProfileInput!): DEPProfile! @hasPermission(permission: "mdm.add_depenrollment")
+  createDEPProfile(
+    "The profile's virtual server and settings."
+    input: DEPProfileInput!
+  ): DEPProfile! @hasPermission(permission: "mdm.add_depenrollment")
 
   """
   Changes a DEP profile and defines it with Apple again (Apple's profiles cannot change,
   so it gets a new UUID; assign it again to devices that should get the new one).
   """
-  updateDEPProfile(id: ID!, input: DEPProfileInput!): DEPProfile! @hasPermission(permission: "mdm.change_depenrollment")
+  updateDEPProfile(
+    "orchard's id of the DEP profile."
+    id: ID!
+    "The profile's new settings (all of them)."
+    input: DEPProfileInput!
+  ): DEPProfile! @hasPermission(permission: "mdm.change_depenrollment")
 
   """
   Deletes orchard's record of a DEP profile. Apple has no way to delete a profile: devices
   keep it until another is assigned or it is removed from them.
   """
-  deleteDEPProfile(id: ID!): ID! @hasPermission(permission: "mdm.delete_depenrollment")
+  deleteDEPProfile(
+    "orchard's id of the DEP profile."
+    id: ID!
+  ): ID! @hasPermission(permission: "mdm.delete_depenrollment")
 
   "Assigns a DEP profile to devices (up to 1,000 serial numbers); Apple's answer per device."
-  assignDEPProfile(id: ID!, serialNumbers: [String!]!): [DEPProfileResult!]! @hasPermission(permission: "mdm.change_depdevice")
+  assignDEPProfile(
+    "orchard's id of the DEP profile."
+    id: ID!
+    "Serial numbers of devices of the profile's virtual server, 1 to 1,000."
+    serialNumbers: [String!]!
+  ): [DEPProfileResult!]! @hasPermission(permission: "mdm.change_depdevice")
 
   "Removes the DEP profile of devices (up to 1,000 serial numbers); Apple's answer per device."
-  removeDEPProfile(virtualServerId: ID!, serialNumbers: [String!]!): [DEPProfileResult!]! @hasPermission(permission: "mdm.change_depdevice")
+  removeDEPProfile(
+    "orchard's id of the virtual server the devices belong to."
+    virtualServerId: ID!
+    "Serial numbers of the devices, 1 to 1,000."
+    serialNumbers: [String!]!
+  ): [DEPProfileResult!]! @hasPermission(permission: "mdm.change_depdevice")
 }
 
 "A DEP server token: orchard's key pair, and Apple's OAuth keys once uploaded. Secrets are never shown."
@@ -4954,25 +5375,36 @@ extend type Mutation {
   either a specific release (osVersion, optional buildVersion, targetLocalDateTime), or
   the latest release of the catalog once it is latestMinusDays days old.
   """
-  setSoftwareUpdateEnforcement(blueprintId: ID!, input: SoftwareUpdateEnforcementInput!): SoftwareUpdateEnforcement!
+  setSoftwareUpdateEnforcement(
+    "orchard's id of the blueprint."
+    blueprintId: ID!
+    "The platform and what to enforce on it."
+    input: SoftwareUpdateEnforcementInput!
+  ): SoftwareUpdateEnforcement!
     @hasPermission(permission: "mdm.change_softwareupdateenforcement")
 
   "Stops enforcing updates on a blueprint's devices of one platform; returns whether one was set."
-  removeSoftwareUpdateEnforcement(blueprintId: ID!, platform: String!): Boolean!
+  removeSoftwareUpdateEnforcement(
+    "orchard's id of the blueprint."
+    blueprintId: ID!
+    "The platform whose enforcement is removed: macOS, iOS, iPadOS, tvOS or visionOS."
+    platform: String!
+  ): Boolean!
     @hasPermission(permission: "mdm.delete_softwareupdateenforcement")
 }
 
 extend type Device {
   """
   Releases of the catalog the device can install: its model is among their supported
-  devices, they are still signed and newer than its OS version. Newest first.
+  devices, they are still signed and newer than its OS version. Newest first. Null, with a
+  FORBIDDEN error, for a caller without mdm.view_softwareupdate.
   """
-  availableSoftwareUpdates: [SoftwareUpdate!]! @hasPermission(permission: "mdm.view_softwareupdate")
+  availableSoftwareUpdates: [SoftwareUpdate!] @hasPermission(permission: "mdm.view_softwareupdate")
 }
 
 extend type Blueprint {
-  "What the blueprint enforces per platform."
-  softwareUpdateEnforcements: [SoftwareUpdateEnforcement!]! @hasPermission(permission: "mdm.view_blueprint")
+  "What the blueprint enforces per platform. Null, with a FORBIDDEN error, for a caller without mdm.view_blueprint."
+  softwareUpdateEnforcements: [SoftwareUpdateEnforcement!] @hasPermission(permission: "mdm.view_blueprint")
 }
 
 "Narrows softwareUpdates."
@@ -4987,6 +5419,7 @@ input SoftwareUpdateFilter {
 
 "One release of Apple's software update catalog."
 type SoftwareUpdate {
+  "orchard's id of the release."
   id: ID!
   "Apple's catalog platform: iOS, macOS, visionOS, ..."
   platform: String!
@@ -5006,13 +5439,17 @@ type SoftwareUpdate {
   expirationDate: String
   "Apple's ids of the hardware it supports (ProductName, or board id for Macs)."
   supportedDevices: [String!]!
+  "When a catalog sync first saw the release."
   createdAt: Time!
+  "When a catalog sync last changed the release."
   updatedAt: Time!
 }
 
 "A page of the software update catalog."
 type SoftwareUpdateConnection {
+  "The releases of this page."
   edges: [SoftwareUpdateEdge!]!
+  "Pagination details."
   pageInfo: PageInfo!
   "How many releases match the filter, over all pages."
   totalCount: Int!
@@ -5020,12 +5457,15 @@ type SoftwareUpdateConnection {
 
 "A release and its cursor."
 type SoftwareUpdateEdge {
+  "Cursor of this release."
   cursor: String!
+  "The release."
   node: SoftwareUpdate!
 }
 
 "What a blueprint enforces on its devices of one platform."
 type SoftwareUpdateEnforcement {
+  "The blueprint whose devices get the enforcement."
   blueprintId: ID!
   "The device platform: iOS, iPadOS, macOS, tvOS, visionOS or watchOS."
   platform: String!
@@ -5041,6 +5481,7 @@ type SoftwareUpdateEnforcement {
   localTime: String!
   "A page about the update shown to the user."
   detailsUrl: String
+  "When the enforcement was last set."
   updatedAt: Time!
 }
 
@@ -5067,16 +5508,29 @@ input SoftwareUpdateEnforcementInput {
 
 extend type Query {
   "Apps and Books locations, in creation order."
-  locations(filter: LocationFilter): [Location!]! @hasPermission(permission: "mdm.view_location")
+  locations(
+    "Narrow the list; omitted fields do not filter."
+    filter: LocationFilter
+  ): [Location!]! @hasPermission(permission: "mdm.view_location")
 
   "One location, or null."
-  location(id: ID!): Location @hasPermission(permission: "mdm.view_location")
+  location(
+    "orchard's id of the location."
+    id: ID!
+  ): Location @hasPermission(permission: "mdm.view_location")
 
   """
   Apps and books of the locations with Apple's licence counts, in id order: at most
   ` + "`" + `first` + "`" + ` (1-1000, default 100) after the asset id ` + "`" + `after` + "`" + `.
   """
-  locationAssets(filter: LocationAssetFilter, first: Int = 100, after: ID): [LocationAsset!]! @hasPermission(permission: "mdm.view_locationasset")
+  locationAssets(
+    "Narrow the list; omitted fields do not filter."
+    filter: LocationAssetFilter
+    "How many assets, 1 to 1000; default 100."
+    first: Int = 100
+    "Asset id of the last asset of the previous page; omitted: from the start."
+    after: ID
+  ): [LocationAsset!]! @hasPermission(permission: "mdm.view_locationasset")
 }
 
 extend type Mutation {
@@ -5087,22 +5541,40 @@ extend type Mutation {
   nothing. orchard then registers its notification URL with Apple, with a bearer secret of
   its own (only its SHA-256 is kept). The token is kept sealed and never shown.
   """
-  uploadLocationToken(file: Upload, content: String): Location! @hasPermission(permission: "mdm.add_location")
+  uploadLocationToken(
+    "The .vpptoken file, as a multipart part; or give content."
+    file: Upload
+    "The .vpptoken file's text; or give file."
+    content: String
+  ): Location! @hasPermission(permission: "mdm.add_location")
 
   """
   Renews a location's token with a new one of the same location (same library), in the
   same way as uploadLocationToken; a token of another location is refused.
   """
-  renewLocationToken(id: ID!, file: Upload, content: String): Location! @hasPermission(permission: "mdm.change_location")
+  renewLocationToken(
+    "orchard's id of the location."
+    id: ID!
+    "The new .vpptoken file, as a multipart part; or give content."
+    file: Upload
+    "The new .vpptoken file's text; or give file."
+    content: String
+  ): Location! @hasPermission(permission: "mdm.change_location")
 
   "Deletes a location and orchard's record of its assets (Apple keeps its licences)."
-  deleteLocation(id: ID!): ID! @hasPermission(permission: "mdm.delete_location")
+  deleteLocation(
+    "orchard's id of the location."
+    id: ID!
+  ): ID! @hasPermission(permission: "mdm.delete_location")
 
   """
   Queues a sync of a location's assets and assignments and returns its job; while one waits
   or runs, that job is returned. A sync cut short leaves the previous counts.
   """
-  syncLocation(id: ID!): Job! @hasPermission(permission: "mdm.change_location")
+  syncLocation(
+    "orchard's id of the location."
+    id: ID!
+  ): Job! @hasPermission(permission: "mdm.change_location")
 
   """
   Gives devices (up to 10,000, by orchard id; they need a serial number) a licence of a
@@ -5111,15 +5583,27 @@ extend type Mutation {
   InstallApplication (with the licence) queued for every device still managed. Refused
   when the asset has fewer licences available than devices.
   """
-  assignAsset(locationAssetId: ID!, deviceIds: [ID!]!): Job! @hasPermission(permission: "mdm.change_locationasset")
+  assignAsset(
+    "orchard's id of the location asset."
+    locationAssetId: ID!
+    "orchard's ids of the devices, 1 to 10,000."
+    deviceIds: [ID!]!
+  ): Job! @hasPermission(permission: "mdm.change_locationasset")
 
   "Takes a location asset's licences back from devices, as assignAsset gives them."
-  unassignAsset(locationAssetId: ID!, deviceIds: [ID!]!): Job! @hasPermission(permission: "mdm.change_locationasset")
+  unassignAsset(
+    "orchard's id of the location asset."
+    locationAssetId: ID!
+    "orchard's ids of the devices, 1 to 10,000."
+    deviceIds: [ID!]!
+  ): Job! @hasPermission(permission: "mdm.change_locationasset")
 }
 
 "Filters for locations; absent fields match every location."
 input LocationFilter {
+  "Exact location name."
   name: String
+  "Exact organisation name."
   organizationName: String
 }
 
@@ -5129,14 +5613,17 @@ input LocationAssetFilter {
   adamId: String
   "STDQ (standard quality) or PLUS (high quality, books)."
   pricingParam: String
+  "Only assets of this location."
   locationId: ID
 }
 
 "An Apps and Books location of Apple Business Manager. Its content token is never shown."
 type Location {
+  "orchard's id of the location."
   id: ID!
   "The location's name in Apple Business Manager."
   name: String!
+  "The organisation that owns the location."
   organizationName: String!
   "ISO 3166 country code of the location's store."
   countryCode: String!
@@ -5144,6 +5631,7 @@ type Location {
   libraryUid: String!
   "The store the location buys from, e.g. enterprisestore or volumestore."
   platform: String!
+  "The organisation's website as Apple reports it; may be empty."
   websiteUrl: String!
   "The id orchard registered with Apple as the location's MDM server."
   mdmInfoId: String!
@@ -5151,16 +5639,21 @@ type Location {
   serverTokenExpirationDate: Time!
   "When a sync last finished."
   lastSyncedAt: Time
+  "When the location's token was first uploaded."
   createdAt: Time!
+  "When the location was last changed (token renewal or sync)."
   updatedAt: Time!
 }
 
 "An app or book a location holds licences of, with Apple's counts."
 type LocationAsset {
+  "orchard's id of the asset."
   id: ID!
+  "The location that holds the licences."
   location: Location!
   "Apple's product id."
   adamId: String!
+  "Apple's pricing parameter: STDQ (standard) or PLUS (high quality)."
   pricingParam: String!
   "App or Book."
   productType: String!
@@ -5170,11 +5663,17 @@ type LocationAsset {
   platforms: [String!]!
   "Licences can be given to devices (not only to users)."
   deviceAssignable: Boolean!
+  "Whether licences can be taken back from devices."
   revocable: Boolean!
+  "Licences given to devices or users."
   assignedCount: Int!
+  "Licences left to give."
   availableCount: Int!
+  "Licences retired by Apple (no longer usable)."
   retiredCount: Int!
+  "All licences the location holds of the asset."
   totalCount: Int!
+  "When a sync last changed the counts."
   updatedAt: Time!
 }
 
@@ -5229,24 +5728,40 @@ input UpdateBlueprintInput {
 
 extend type Query {
   "One blueprint, or null when there is none with this id."
-  blueprint(id: ID!): Blueprint @hasPermission(permission: "mdm.view_blueprint")
+  blueprint(
+    "orchard's id of the blueprint."
+    id: ID!
+  ): Blueprint @hasPermission(permission: "mdm.view_blueprint")
 }
 
 extend type Mutation {
   "Changes a blueprint's name or settings. Recorded in the audit trail."
-  updateBlueprint(id: ID!, input: UpdateBlueprintInput!): Blueprint! @hasPermission(permission: "mdm.change_blueprint")
+  updateBlueprint(
+    "orchard's id of the blueprint."
+    id: ID!
+    "The settings to change; omitted fields keep their value."
+    input: UpdateBlueprintInput!
+  ): Blueprint! @hasPermission(permission: "mdm.change_blueprint")
 
   """
   Deletes a blueprint. Refused, with the reason, while devices, enrollments or DEP profiles
   use it. Returns the deleted id. Recorded in the audit trail.
   """
-  deleteBlueprint(id: ID!): ID! @hasPermission(permission: "mdm.delete_blueprint")
+  deleteBlueprint(
+    "orchard's id of the blueprint."
+    id: ID!
+  ): ID! @hasPermission(permission: "mdm.delete_blueprint")
 
   """
   Makes 1 to 1,000 devices follow a blueprint: all of them, or none when one id is unknown.
   Returns how many distinct devices were named. Recorded once in the audit trail.
   """
-  assignBlueprint(deviceIds: [ID!]!, blueprintId: ID!): Int! @hasPermission(permission: "mdm.change_enrolleddevice")
+  assignBlueprint(
+    "orchard's ids of the devices, 1 to 1,000."
+    deviceIds: [ID!]!
+    "orchard's id of the blueprint."
+    blueprintId: ID!
+  ): Int! @hasPermission(permission: "mdm.change_enrolleddevice")
 
   """
   Generates a new recovery password for a Mac and queues the command that sets it
@@ -5254,24 +5769,43 @@ extend type Mutation {
   sealed; Device.recoveryPassword keeps showing the current one until the Mac acknowledges
   the new one. Recorded in the audit trail (never the password).
   """
-  setRecoveryPassword(deviceId: ID!): DeviceCommand! @hasPermission(permission: "mdm.change_enrolleddevice")
+  setRecoveryPassword(
+    "orchard's id of the Mac."
+    deviceId: ID!
+  ): DeviceCommand! @hasPermission(permission: "mdm.change_enrolleddevice")
 }
 
 extend type Device {
   "When the device last answered an inventory DeviceInformation; null: never."
   inventoryUpdatedAt: Time @hasPermission(permission: "mdm.view_enrolleddevice")
-  "Applications installed on the device, from its last InstalledApplicationList answer."
-  installedApplications(first: Int = 50, after: String): InstalledApplicationConnection! @hasPermission(permission: "mdm.view_enrolleddevice")
-  "Certificates on the device, from its last CertificateList answer."
-  certificates(first: Int = 50, after: String): DeviceCertificateConnection! @hasPermission(permission: "mdm.view_enrolleddevice")
-  "Configuration profiles on the device, from its last ProfileList answer."
-  profiles(first: Int = 50, after: String): DeviceProfileConnection! @hasPermission(permission: "mdm.view_enrolleddevice")
+  "Applications installed on the device, from its last InstalledApplicationList answer. Null, with a FORBIDDEN error, for a caller without mdm.view_enrolleddevice."
+  installedApplications(
+    "Page size, 1 to 500; default 50."
+    first: Int = 50
+    "Cursor from a previous page's pageInfo.endCursor; omitted: the first page."
+    after: String
+  ): InstalledApplicationConnection @hasPermission(permission: "mdm.view_enrolleddevice")
+  "Certificates on the device, from its last CertificateList answer. Null, with a FORBIDDEN error, for a caller without mdm.view_enrolleddevice."
+  certificates(
+    "Page size, 1 to 500; default 50."
+    first: Int = 50
+    "Cursor from a previous page's pageInfo.endCursor; omitted: the first page."
+    after: String
+  ): DeviceCertificateConnection @hasPermission(permission: "mdm.view_enrolleddevice")
+  "Configuration profiles on the device, from its last ProfileList answer. Null, with a FORBIDDEN error, for a caller without mdm.view_enrolleddevice."
+  profiles(
+    "Page size, 1 to 500; default 50."
+    first: Int = 50
+    "Cursor from a previous page's pageInfo.endCursor; omitted: the first page."
+    after: String
+  ): DeviceProfileConnection @hasPermission(permission: "mdm.view_enrolleddevice")
 }
 
 "An application a device reported."
 type InstalledApplication {
   "Bundle identifier."
   identifier: String!
+  "The application's display name."
   name: String!
   "CFBundleVersion."
   version: String!
@@ -5285,18 +5819,25 @@ type InstalledApplication {
 
 "A page of installed applications."
 type InstalledApplicationConnection {
+  "The applications of this page."
   edges: [InstalledApplicationEdge!]!
+  "Pagination details."
   pageInfo: PageInfo!
+  "How many applications the device reported, over all pages."
+  totalCount: Int!
 }
 
 "An installed application and its cursor."
 type InstalledApplicationEdge {
+  "Cursor of this application."
   cursor: String!
+  "The application."
   node: InstalledApplication!
 }
 
 "A certificate a device reported."
 type DeviceCertificate {
+  "The certificate's subject common name."
   commonName: String!
   "Whether the device holds the certificate's private key."
   isIdentity: Boolean!
@@ -5306,13 +5847,19 @@ type DeviceCertificate {
 
 "A page of device certificates."
 type DeviceCertificateConnection {
+  "The certificates of this page."
   edges: [DeviceCertificateEdge!]!
+  "Pagination details."
   pageInfo: PageInfo!
+  "How many certificates the device reported, over all pages."
+  totalCount: Int!
 }
 
 "A device certificate and its cursor."
 type DeviceCertificateEdge {
+  "Cursor of this certificate."
   cursor: String!
+  "The certificate."
   node: DeviceCertificate!
 }
 
@@ -5328,18 +5875,25 @@ type DeviceProfile {
   organization: String!
   "Whether orchard's MDM installed it, when reported."
   isManaged: Boolean
+  "Whether the profile's payload content is encrypted."
   isEncrypted: Boolean!
 }
 
 "A page of device profiles."
 type DeviceProfileConnection {
+  "The profiles of this page."
   edges: [DeviceProfileEdge!]!
+  "Pagination details."
   pageInfo: PageInfo!
+  "How many profiles the device reported, over all pages."
+  totalCount: Int!
 }
 
 "A device profile and its cursor."
 type DeviceProfileEdge {
+  "Cursor of this profile."
   cursor: String!
+  "The profile."
   node: DeviceProfile!
 }
 
@@ -5356,12 +5910,18 @@ extend type Subscription {
   Command status changes (queued, sent, acknowledged, error, not now, ...) as they happen
   on any orchard process. Narrow with deviceId and status.
   """
-  deviceCommandEvents(deviceId: ID, status: DeviceCommandStatus): DeviceCommandEvent! @hasPermission(permission: "mdm.view_devicecommand")
+  deviceCommandEvents(
+    "Only commands of this device (orchard's id); omitted: all devices."
+    deviceId: ID
+    "Only changes into this status; omitted: all."
+    status: DeviceCommandStatus
+  ): DeviceCommandEvent! @hasPermission(permission: "mdm.view_devicecommand")
 }
 
 # ---- Profiles ----
 "A configuration profile (.mobileconfig) of the library."
 type Profile {
+  "The profile's id in the library."
   id: ID!
   "PayloadIdentifier: one profile per identifier in the library and on a device."
   identifier: String!
@@ -5379,19 +5939,25 @@ type Profile {
   contentHash: String!
   "Size of the plist in bytes."
   size: Int!
+  "When the profile was uploaded."
   createdAt: Time!
+  "When its content last changed (a new version)."
   updatedAt: Time!
 }
 
 "A page of profiles."
 type ProfileConnection {
+  "The profiles of this page."
   edges: [ProfileEdge!]!
+  "Where this page ends and whether more follow."
   pageInfo: PageInfo!
 }
 
 "A profile and its cursor."
 type ProfileEdge {
+  "Pass as ` + "`" + `after` + "`" + ` to get the profiles after this one."
   cursor: String!
+  "The profile."
   node: Profile!
 }
 
@@ -5405,10 +5971,16 @@ extend type Query {
   ): ProfileConnection! @hasPermission(permission: "mdm.view_profile")
 
   "One profile, or null."
-  profile(id: ID!): Profile @hasPermission(permission: "mdm.view_profile")
+  profile(
+    "The profile's id."
+    id: ID!
+  ): Profile @hasPermission(permission: "mdm.view_profile")
 
   "The profiles a blueprint lists, in id order."
-  blueprintProfiles(blueprintId: ID!): [Profile!]! @hasPermission(permission: "mdm.view_profile")
+  blueprintProfiles(
+    "The blueprint's id."
+    blueprintId: ID!
+  ): [Profile!]! @hasPermission(permission: "mdm.view_profile")
 }
 
 extend type Mutation {
@@ -5419,23 +5991,43 @@ extend type Mutation {
   not a plist, has no PayloadIdentifier, repeats a PayloadUUID, whose signature does not
   verify, or whose identifier is already in the library is refused and nothing is stored.
   """
-  uploadProfile(file: Upload, content: String): Profile! @hasPermission(permission: "mdm.add_profile")
+  uploadProfile(
+    "The .mobileconfig as a multipart upload (or give content)."
+    file: Upload
+    "The .mobileconfig's text, or base64 of a signed one (or give file)."
+    content: String
+  ): Profile! @hasPermission(permission: "mdm.add_profile")
 
   """
   Replaces a profile's content with a new version of the same identifier; the devices
   whose blueprint lists it reinstall it.
   """
-  updateProfile(id: ID!, file: Upload, content: String): Profile! @hasPermission(permission: "mdm.change_profile")
+  updateProfile(
+    "The profile's id."
+    id: ID!
+    "The new version as a multipart upload (or give content)."
+    file: Upload
+    "The new version's text, or base64 of a signed one (or give file)."
+    content: String
+  ): Profile! @hasPermission(permission: "mdm.change_profile")
 
   "Deletes a profile from the library and removes it from the devices orchard installed it on."
-  deleteProfile(id: ID!): ID! @hasPermission(permission: "mdm.delete_profile")
+  deleteProfile(
+    "The profile's id."
+    id: ID!
+  ): ID! @hasPermission(permission: "mdm.delete_profile")
 
   """
   Makes a blueprint list exactly these profiles (at most 200). A background job then
   installs on the blueprint's devices what they lack or have in an older version and
   removes what orchard installed that the blueprint no longer lists.
   """
-  setBlueprintProfiles(blueprintId: ID!, profileIds: [ID!]!): [Profile!]! @hasPermission(permission: "mdm.change_blueprint")
+  setBlueprintProfiles(
+    "The blueprint's id."
+    blueprintId: ID!
+    "Every profile the blueprint lists from now on (an empty list lists none)."
+    profileIds: [ID!]!
+  ): [Profile!]! @hasPermission(permission: "mdm.change_blueprint")
 }
 
 "A device's last reported status of one declaration (declarative device management)."
@@ -5457,8 +6049,8 @@ type DeclarationStatus {
 }
 
 extend type Device {
-  "The declarations the device last reported on (status reports), by kind and identifier."
-  declarationStatus: [DeclarationStatus!]! @hasPermission(permission: "mdm.view_enrolleddevice")
+  "The declarations the device last reported on (status reports), by kind and identifier; null (with FORBIDDEN) without the permission."
+  declarationStatus: [DeclarationStatus!] @hasPermission(permission: "mdm.view_enrolleddevice")
 }
 # ---- end Profiles ----
 
@@ -5482,6 +6074,24 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_APIToken(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_APIToken_id(ctx, field)
+	case "name":
+		return ec.fieldContext_APIToken_name(ctx, field)
+	case "permissions":
+		return ec.fieldContext_APIToken_permissions(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_APIToken_createdAt(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_APIToken_expiresAt(ctx, field)
+	case "revokedAt":
+		return ec.fieldContext_APIToken_revokedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type APIToken", field.Name)
+}
 
 func (ec *executionContext) childFields_AuditEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -5573,6 +6183,16 @@ func (ec *executionContext) childFields_BlueprintEdge(ctx context.Context, field
 		return ec.fieldContext_BlueprintEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type BlueprintEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CreatedAPIToken(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "token":
+		return ec.fieldContext_CreatedAPIToken_token(ctx, field)
+	case "apiToken":
+		return ec.fieldContext_CreatedAPIToken_apiToken(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreatedAPIToken", field.Name)
 }
 
 func (ec *executionContext) childFields_DEPAccount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5963,6 +6583,8 @@ func (ec *executionContext) childFields_DeviceCertificateConnection(ctx context.
 		return ec.fieldContext_DeviceCertificateConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_DeviceCertificateConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_DeviceCertificateConnection_totalCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DeviceCertificateConnection", field.Name)
 }
@@ -6009,6 +6631,8 @@ func (ec *executionContext) childFields_DeviceCommandConnection(ctx context.Cont
 		return ec.fieldContext_DeviceCommandConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_DeviceCommandConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_DeviceCommandConnection_totalCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DeviceCommandConnection", field.Name)
 }
@@ -6079,6 +6703,8 @@ func (ec *executionContext) childFields_DeviceProfileConnection(ctx context.Cont
 		return ec.fieldContext_DeviceProfileConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_DeviceProfileConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_DeviceProfileConnection_totalCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DeviceProfileConnection", field.Name)
 }
@@ -6181,6 +6807,8 @@ func (ec *executionContext) childFields_InstalledApplicationConnection(ctx conte
 		return ec.fieldContext_InstalledApplicationConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_InstalledApplicationConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_InstalledApplicationConnection_totalCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type InstalledApplicationConnection", field.Name)
 }
@@ -6231,6 +6859,8 @@ func (ec *executionContext) childFields_JobConnection(ctx context.Context, field
 		return ec.fieldContext_JobConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_JobConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_JobConnection_totalCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type JobConnection", field.Name)
 }
@@ -6825,6 +7455,36 @@ func (ec *executionContext) field_Mutation_cancelDeviceCommand_args(ctx context.
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createAPIToken_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "permissions",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["permissions"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "ttlSeconds",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ttlSeconds"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createBlueprint_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7138,6 +7798,20 @@ func (ec *executionContext) field_Mutation_renewLocationToken_args(ctx context.C
 		return nil, err
 	}
 	args["content"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revokeAPIToken_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -8037,6 +8711,144 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 
 // region    **************************** field.gotpl *****************************
 
+func (ec *executionContext) _APIToken_id(ctx context.Context, field graphql.CollectedField, obj *store.APIToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_APIToken_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.JTI, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_APIToken_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("APIToken", field, false, false, "ID")
+}
+
+func (ec *executionContext) _APIToken_name(ctx context.Context, field graphql.CollectedField, obj *store.APIToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_APIToken_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_APIToken_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("APIToken", field, false, false, "String")
+}
+
+func (ec *executionContext) _APIToken_permissions(ctx context.Context, field graphql.CollectedField, obj *store.APIToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_APIToken_permissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Permissions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_APIToken_permissions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("APIToken", field, false, false, "String")
+}
+
+func (ec *executionContext) _APIToken_createdAt(ctx context.Context, field graphql.CollectedField, obj *store.APIToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_APIToken_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_APIToken_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("APIToken", field, false, false, "Time")
+}
+
+func (ec *executionContext) _APIToken_expiresAt(ctx context.Context, field graphql.CollectedField, obj *store.APIToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_APIToken_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_APIToken_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("APIToken", field, false, false, "Time")
+}
+
+func (ec *executionContext) _APIToken_revokedAt(ctx context.Context, field graphql.CollectedField, obj *store.APIToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_APIToken_revokedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RevokedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_APIToken_revokedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("APIToken", field, false, false, "Time")
+}
+
 func (ec *executionContext) _AuditEvent_id(ctx context.Context, field graphql.CollectedField, obj *store.AuditEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8463,10 +9275,10 @@ func (ec *executionContext) _Blueprint_softwareUpdateEnforcements(ctx context.Co
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.SoftwareUpdateEnforcement) graphql.Marshaler {
-			return ec.marshalNSoftwareUpdateEnforcement2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateEnforcementᚄ(ctx, selections, v)
+			return ec.marshalOSoftwareUpdateEnforcement2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateEnforcementᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Blueprint_softwareUpdateEnforcements(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -8757,6 +9569,61 @@ func (ec *executionContext) fieldContext_BlueprintEdge_node(_ context.Context, f
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Blueprint(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreatedAPIToken_token(ctx context.Context, field graphql.CollectedField, obj *model.CreatedAPIToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreatedAPIToken_token(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Token, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreatedAPIToken_token(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreatedAPIToken", field, false, false, "String")
+}
+
+func (ec *executionContext) _CreatedAPIToken_apiToken(ctx context.Context, field graphql.CollectedField, obj *model.CreatedAPIToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreatedAPIToken_apiToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.APIToken, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *store.APIToken) graphql.Marshaler {
+			return ec.marshalNAPIToken2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐAPIToken(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreatedAPIToken_apiToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreatedAPIToken",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_APIToken(ctx, field)
 		},
 	}
 	return fc, nil
@@ -12227,10 +13094,10 @@ func (ec *executionContext) _Device_commands(ctx context.Context, field graphql.
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeviceCommandConnection) graphql.Marshaler {
-			return ec.marshalNDeviceCommandConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandConnection(ctx, selections, v)
+			return ec.marshalODeviceCommandConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Device_commands(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -12288,10 +13155,10 @@ func (ec *executionContext) _Device_users(ctx context.Context, field graphql.Col
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*store.DeviceUser) graphql.Marshaler {
-			return ec.marshalNDeviceUser2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceUserᚄ(ctx, selections, v)
+			return ec.marshalODeviceUser2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceUserᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Device_users(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -12379,10 +13246,10 @@ func (ec *executionContext) _Device_availableSoftwareUpdates(ctx context.Context
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*store.SoftwareUpdate) graphql.Marshaler {
-			return ec.marshalNSoftwareUpdate2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐSoftwareUpdateᚄ(ctx, selections, v)
+			return ec.marshalOSoftwareUpdate2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐSoftwareUpdateᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Device_availableSoftwareUpdates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -12471,10 +13338,10 @@ func (ec *executionContext) _Device_installedApplications(ctx context.Context, f
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.InstalledApplicationConnection) graphql.Marshaler {
-			return ec.marshalNInstalledApplicationConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐInstalledApplicationConnection(ctx, selections, v)
+			return ec.marshalOInstalledApplicationConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐInstalledApplicationConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Device_installedApplications(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -12533,10 +13400,10 @@ func (ec *executionContext) _Device_certificates(ctx context.Context, field grap
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeviceCertificateConnection) graphql.Marshaler {
-			return ec.marshalNDeviceCertificateConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCertificateConnection(ctx, selections, v)
+			return ec.marshalODeviceCertificateConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCertificateConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Device_certificates(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -12595,10 +13462,10 @@ func (ec *executionContext) _Device_profiles(ctx context.Context, field graphql.
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeviceProfileConnection) graphql.Marshaler {
-			return ec.marshalNDeviceProfileConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceProfileConnection(ctx, selections, v)
+			return ec.marshalODeviceProfileConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceProfileConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Device_profiles(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -12656,10 +13523,10 @@ func (ec *executionContext) _Device_declarationStatus(ctx context.Context, field
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*store.DeclarationStatus) graphql.Marshaler {
-			return ec.marshalNDeclarationStatus2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeclarationStatusᚄ(ctx, selections, v)
+			return ec.marshalODeclarationStatus2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeclarationStatusᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Device_declarationStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -12806,6 +13673,29 @@ func (ec *executionContext) fieldContext_DeviceCertificateConnection_pageInfo(_ 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _DeviceCertificateConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.DeviceCertificateConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCertificateConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DeviceCertificateConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCertificateConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceCertificateConnection", field, true, true, "Int")
 }
 
 func (ec *executionContext) _DeviceCertificateEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.DeviceCertificateEdge) (ret graphql.Marshaler) {
@@ -13173,6 +14063,29 @@ func (ec *executionContext) fieldContext_DeviceCommandConnection_pageInfo(_ cont
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _DeviceCommandConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.DeviceCommandConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceCommandConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DeviceCommandConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceCommandConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceCommandConnection", field, true, true, "Int")
 }
 
 func (ec *executionContext) _DeviceCommandEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.DeviceCommandEdge) (ret graphql.Marshaler) {
@@ -13627,6 +14540,29 @@ func (ec *executionContext) fieldContext_DeviceProfileConnection_pageInfo(_ cont
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _DeviceProfileConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.DeviceProfileConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeviceProfileConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DeviceProfileConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeviceProfileConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeviceProfileConnection", field, true, true, "Int")
 }
 
 func (ec *executionContext) _DeviceProfileEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.DeviceProfileEdge) (ret graphql.Marshaler) {
@@ -14382,6 +15318,29 @@ func (ec *executionContext) fieldContext_InstalledApplicationConnection_pageInfo
 	return fc, nil
 }
 
+func (ec *executionContext) _InstalledApplicationConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.InstalledApplicationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InstalledApplicationConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.InstalledApplicationConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InstalledApplicationConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InstalledApplicationConnection", field, true, true, "Int")
+}
+
 func (ec *executionContext) _InstalledApplicationEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.InstalledApplicationEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14775,6 +15734,29 @@ func (ec *executionContext) fieldContext_JobConnection_pageInfo(_ context.Contex
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _JobConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.JobConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.JobConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JobConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobConnection", field, true, true, "Int")
 }
 
 func (ec *executionContext) _JobEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.JobEdge) (ret graphql.Marshaler) {
@@ -16362,6 +17344,130 @@ func (ec *executionContext) fieldContext_Mutation_pushDevices(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_pushDevices_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createAPIToken(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createAPIToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateAPIToken(ctx, fc.Args["name"].(string), fc.Args["permissions"].([]string), fc.Args["ttlSeconds"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_apitoken")
+				if err != nil {
+					var zeroVal *model.CreatedAPIToken
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.CreatedAPIToken
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CreatedAPIToken) graphql.Marshaler {
+			return ec.marshalNCreatedAPIToken2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐCreatedAPIToken(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createAPIToken(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreatedAPIToken(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createAPIToken_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revokeAPIToken(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeAPIToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevokeAPIToken(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_apitoken")
+				if err != nil {
+					var zeroVal *store.APIToken
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *store.APIToken
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.APIToken) graphql.Marshaler {
+			return ec.marshalNAPIToken2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐAPIToken(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revokeAPIToken(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_APIToken(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revokeAPIToken_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -19401,6 +20507,56 @@ func (ec *executionContext) fieldContext_Query_pushCertificate(ctx context.Conte
 	if fc.Args, err = ec.field_Query_pushCertificate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_apiTokens(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_apiTokens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().APITokens(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_apitoken")
+				if err != nil {
+					var zeroVal []*store.APIToken
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal []*store.APIToken
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.APIToken) graphql.Marshaler {
+			return ec.marshalNAPIToken2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐAPITokenᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_apiTokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_APIToken(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -23345,6 +24501,64 @@ func UnmarshalUploadPushCertificateInput(ctx context.Context, raw any) (model.Up
 
 // region    **************************** object.gotpl ****************************
 
+var aPITokenImplementors = []string{"APIToken"}
+
+func (ec *executionContext) _APIToken(ctx context.Context, sel ast.SelectionSet, obj *store.APIToken) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, aPITokenImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("APIToken")
+		case "id":
+			out.Values[i] = ec._APIToken_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._APIToken_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "permissions":
+			out.Values[i] = ec._APIToken_permissions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._APIToken_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._APIToken_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokedAt":
+			out.Values[i] = ec._APIToken_revokedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var auditEventImplementors = []string{"AuditEvent"}
 
 func (ec *executionContext) _AuditEvent(ctx context.Context, sel ast.SelectionSet, obj *store.AuditEvent) graphql.Marshaler {
@@ -23523,7 +24737,7 @@ func (ec *executionContext) _Blueprint(ctx context.Context, sel ast.SelectionSet
 			}
 		case "softwareUpdateEnforcements":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Blueprint_softwareUpdateEnforcements(ctx, field, obj)
 				})
@@ -23638,6 +24852,44 @@ func (ec *executionContext) _BlueprintEdge(ctx context.Context, sel ast.Selectio
 			}
 		case "node":
 			out.Values[i] = ec._BlueprintEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var createdAPITokenImplementors = []string{"CreatedAPIToken"}
+
+func (ec *executionContext) _CreatedAPIToken(ctx context.Context, sel ast.SelectionSet, obj *model.CreatedAPIToken) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createdAPITokenImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreatedAPIToken")
+		case "token":
+			out.Values[i] = ec._CreatedAPIToken_token(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "apiToken":
+			out.Values[i] = ec._CreatedAPIToken_apiToken(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -24680,13 +25932,13 @@ func (ec *executionContext) _Device(ctx context.Context, sel ast.SelectionSet, o
 				})
 		case "commands":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Device_commands(ctx, field, obj)
 				})
 		case "users":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Device_users(ctx, field, obj)
 				})
@@ -24698,7 +25950,7 @@ func (ec *executionContext) _Device(ctx context.Context, sel ast.SelectionSet, o
 				})
 		case "availableSoftwareUpdates":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Device_availableSoftwareUpdates(ctx, field, obj)
 				})
@@ -24710,25 +25962,25 @@ func (ec *executionContext) _Device(ctx context.Context, sel ast.SelectionSet, o
 				})
 		case "installedApplications":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Device_installedApplications(ctx, field, obj)
 				})
 		case "certificates":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Device_certificates(ctx, field, obj)
 				})
 		case "profiles":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Device_profiles(ctx, field, obj)
 				})
 		case "declarationStatus":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Device_declarationStatus(ctx, field, obj)
 				})
@@ -24807,13 +26059,19 @@ func (ec *executionContext) _DeviceCertificateConnection(ctx context.Context, se
 		case "edges":
 			out.Values[i] = ec._DeviceCertificateConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "pageInfo":
 			out.Values[i] = ec._DeviceCertificateConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DeviceCertificateConnection_totalCount(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -24965,13 +26223,19 @@ func (ec *executionContext) _DeviceCommandConnection(ctx context.Context, sel as
 		case "edges":
 			out.Values[i] = ec._DeviceCommandConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "pageInfo":
 			out.Values[i] = ec._DeviceCommandConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DeviceCommandConnection_totalCount(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -25219,13 +26483,19 @@ func (ec *executionContext) _DeviceProfileConnection(ctx context.Context, sel as
 		case "edges":
 			out.Values[i] = ec._DeviceProfileConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "pageInfo":
 			out.Values[i] = ec._DeviceProfileConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DeviceProfileConnection_totalCount(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -25569,13 +26839,19 @@ func (ec *executionContext) _InstalledApplicationConnection(ctx context.Context,
 		case "edges":
 			out.Values[i] = ec._InstalledApplicationConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "pageInfo":
 			out.Values[i] = ec._InstalledApplicationConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._InstalledApplicationConnection_totalCount(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -25737,13 +27013,19 @@ func (ec *executionContext) _JobConnection(ctx context.Context, sel ast.Selectio
 		case "edges":
 			out.Values[i] = ec._JobConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "pageInfo":
 			out.Values[i] = ec._JobConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._JobConnection_totalCount(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -26137,6 +27419,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "pushDevices":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_pushDevices(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createAPIToken":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createAPIToken(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokeAPIToken":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revokeAPIToken(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -26750,6 +28046,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_pushCertificate(ctx, field)
+				})
+		case "apiTokens":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_apiTokens(ctx, field)
 				})
 		case "depTokens":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -27501,6 +28803,30 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) marshalNAPIToken2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐAPITokenᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.APIToken) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAPIToken2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐAPIToken(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAPIToken2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐAPIToken(ctx context.Context, sel ast.SelectionSet, v *store.APIToken) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "APIToken!")
+		return graphql.Null
+	}
+	return ec._APIToken(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNAuditEvent2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐAuditEvent(ctx context.Context, sel ast.SelectionSet, v *store.AuditEvent) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuditEvent!")
@@ -27617,6 +28943,14 @@ func (ec *executionContext) unmarshalNCreateBlueprintInput2githubᚗcomᚋorchar
 func (ec *executionContext) unmarshalNCreateEnrollmentInput2githubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐCreateEnrollmentInput(ctx context.Context, v any) (model.CreateEnrollmentInput, error) {
 	res, err := ec.unmarshalInputCreateEnrollmentInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreatedAPIToken2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐCreatedAPIToken(ctx context.Context, sel ast.SelectionSet, v *model.CreatedAPIToken) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreatedAPIToken!")
+		return graphql.Null
+	}
+	return ec._CreatedAPIToken(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNDEPAccount2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDEPAccount(ctx context.Context, sel ast.SelectionSet, v *model.DEPAccount) graphql.Marshaler {
@@ -27792,22 +29126,6 @@ func (ec *executionContext) marshalNDEPVirtualServer2ᚖgithubᚗcomᚋorchardmd
 	return ec._DEPVirtualServer(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNDeclarationStatus2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeclarationStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.DeclarationStatus) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNDeclarationStatus2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeclarationStatus(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
-}
-
 func (ec *executionContext) marshalNDeclarationStatus2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeclarationStatus(ctx context.Context, sel ast.SelectionSet, v *store.DeclarationStatus) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "DeclarationStatus!")
@@ -27830,14 +29148,6 @@ func (ec *executionContext) marshalNDeviceCertificate2ᚖgithubᚗcomᚋorchardm
 		return graphql.Null
 	}
 	return ec._DeviceCertificate(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNDeviceCertificateConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCertificateConnection(ctx context.Context, sel ast.SelectionSet, v *model.DeviceCertificateConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "DeviceCertificateConnection!")
-		return graphql.Null
-	}
-	return ec._DeviceCertificateConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNDeviceCertificateEdge2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCertificateEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DeviceCertificateEdge) graphql.Marshaler {
@@ -27870,14 +29180,6 @@ func (ec *executionContext) marshalNDeviceCommand2ᚖgithubᚗcomᚋorchardmdm�
 		return graphql.Null
 	}
 	return ec._DeviceCommand(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNDeviceCommandConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandConnection(ctx context.Context, sel ast.SelectionSet, v *model.DeviceCommandConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "DeviceCommandConnection!")
-		return graphql.Null
-	}
-	return ec._DeviceCommandConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNDeviceCommandEdge2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DeviceCommandEdge) graphql.Marshaler {
@@ -27962,14 +29264,6 @@ func (ec *executionContext) marshalNDeviceProfile2ᚖgithubᚗcomᚋorchardmdm�
 	return ec._DeviceProfile(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNDeviceProfileConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceProfileConnection(ctx context.Context, sel ast.SelectionSet, v *model.DeviceProfileConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "DeviceProfileConnection!")
-		return graphql.Null
-	}
-	return ec._DeviceProfileConnection(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNDeviceProfileEdge2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceProfileEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DeviceProfileEdge) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -27992,22 +29286,6 @@ func (ec *executionContext) marshalNDeviceProfileEdge2ᚖgithubᚗcomᚋorchardm
 		return graphql.Null
 	}
 	return ec._DeviceProfileEdge(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNDeviceUser2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceUserᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.DeviceUser) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNDeviceUser2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceUser(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
 }
 
 func (ec *executionContext) marshalNDeviceUser2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceUser(ctx context.Context, sel ast.SelectionSet, v *store.DeviceUser) graphql.Marshaler {
@@ -28121,14 +29399,6 @@ func (ec *executionContext) marshalNInstalledApplication2ᚖgithubᚗcomᚋorcha
 		return graphql.Null
 	}
 	return ec._InstalledApplication(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNInstalledApplicationConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐInstalledApplicationConnection(ctx context.Context, sel ast.SelectionSet, v *model.InstalledApplicationConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "InstalledApplicationConnection!")
-		return graphql.Null
-	}
-	return ec._InstalledApplicationConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNInstalledApplicationEdge2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐInstalledApplicationEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.InstalledApplicationEdge) graphql.Marshaler {
@@ -28423,22 +29693,6 @@ func (ec *executionContext) marshalNPushDevicesResult2ᚖgithubᚗcomᚋorchardm
 	return ec._PushDevicesResult(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNSoftwareUpdate2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐSoftwareUpdateᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.SoftwareUpdate) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNSoftwareUpdate2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐSoftwareUpdate(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
-}
-
 func (ec *executionContext) marshalNSoftwareUpdate2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐSoftwareUpdate(ctx context.Context, sel ast.SelectionSet, v *store.SoftwareUpdate) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "SoftwareUpdate!")
@@ -28477,22 +29731,6 @@ func (ec *executionContext) marshalNSoftwareUpdateEdge2ᚖgithubᚗcomᚋorchard
 		return graphql.Null
 	}
 	return ec._SoftwareUpdateEdge(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNSoftwareUpdateEnforcement2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateEnforcementᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SoftwareUpdateEnforcement) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNSoftwareUpdateEnforcement2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateEnforcement(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
 }
 
 func (ec *executionContext) marshalNSoftwareUpdateEnforcement2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateEnforcement(ctx context.Context, sel ast.SelectionSet, v *model.SoftwareUpdateEnforcement) graphql.Marshaler {
@@ -28799,11 +30037,44 @@ func (ec *executionContext) marshalODEPVirtualServer2ᚖgithubᚗcomᚋorchardmd
 	return ec._DEPVirtualServer(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalODeclarationStatus2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeclarationStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.DeclarationStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDeclarationStatus2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeclarationStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalODevice2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDevice(ctx context.Context, sel ast.SelectionSet, v *store.Device) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Device(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalODeviceCertificateConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCertificateConnection(ctx context.Context, sel ast.SelectionSet, v *model.DeviceCertificateConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DeviceCertificateConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalODeviceCommandConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandConnection(ctx context.Context, sel ast.SelectionSet, v *model.DeviceCommandConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DeviceCommandConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalODeviceCommandStatus2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceCommandStatus(ctx context.Context, v any) (*model.DeviceCommandStatus, error) {
@@ -28828,6 +30099,32 @@ func (ec *executionContext) unmarshalODeviceFilter2ᚖgithubᚗcomᚋorchardmdm�
 	}
 	res, err := ec.unmarshalInputDeviceFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODeviceProfileConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐDeviceProfileConnection(ctx context.Context, sel ast.SelectionSet, v *model.DeviceProfileConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DeviceProfileConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalODeviceUser2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceUserᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.DeviceUser) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDeviceUser2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceUser(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOEnrollment2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐEnrollment(ctx context.Context, sel ast.SelectionSet, v *store.Enrollment) graphql.Marshaler {
@@ -28913,6 +30210,13 @@ func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.Se
 	_ = ctx
 	res := graphql.MarshalID(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOInstalledApplicationConnection2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐInstalledApplicationConnection(ctx context.Context, sel ast.SelectionSet, v *model.InstalledApplicationConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._InstalledApplicationConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {
@@ -29041,6 +30345,44 @@ func (ec *executionContext) marshalOPushCertificate2ᚖgithubᚗcomᚋorchardmdm
 		return graphql.Null
 	}
 	return ec._PushCertificate(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOSoftwareUpdate2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐSoftwareUpdateᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.SoftwareUpdate) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSoftwareUpdate2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐSoftwareUpdate(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOSoftwareUpdateEnforcement2ᚕᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateEnforcementᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SoftwareUpdateEnforcement) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSoftwareUpdateEnforcement2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateEnforcement(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOSoftwareUpdateFilter2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋgraphᚋmodelᚐSoftwareUpdateFilter(ctx context.Context, v any) (*model.SoftwareUpdateFilter, error) {

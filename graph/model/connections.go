@@ -27,3 +27,42 @@ type EnrollmentConnection struct {
 	Edges    []*EnrollmentEdge
 	PageInfo *PageInfo
 }
+
+// JobConnection is a page of jobs. It keeps its filter (River's kind and
+// state, "" for any) so totalCount is counted only when asked for.
+type JobConnection struct {
+	Edges    []*JobEdge
+	PageInfo *PageInfo
+	Kind     string
+	State    string
+}
+
+// DeviceCommandConnection is a page of a device's commands, with what
+// totalCount counts.
+type DeviceCommandConnection struct {
+	Edges    []*DeviceCommandEdge
+	PageInfo *PageInfo
+	DeviceID int64
+	Status   string
+}
+
+// InstalledApplicationConnection is a page of a device's applications.
+type InstalledApplicationConnection struct {
+	Edges    []*InstalledApplicationEdge
+	PageInfo *PageInfo
+	DeviceID int64
+}
+
+// DeviceCertificateConnection is a page of a device's certificates.
+type DeviceCertificateConnection struct {
+	Edges    []*DeviceCertificateEdge
+	PageInfo *PageInfo
+	DeviceID int64
+}
+
+// DeviceProfileConnection is a page of a device's profiles.
+type DeviceProfileConnection struct {
+	Edges    []*DeviceProfileEdge
+	PageInfo *PageInfo
+	DeviceID int64
+}

@@ -15,14 +15,18 @@ import (
 
 // An audit event and its cursor.
 type AuditEventEdge struct {
-	Cursor string            `json:"cursor"`
-	Node   *store.AuditEvent `json:"node"`
+	// Cursor of this audit event.
+	Cursor string `json:"cursor"`
+	// The audit event.
+	Node *store.AuditEvent `json:"node"`
 }
 
 // A blueprint and its cursor.
 type BlueprintEdge struct {
-	Cursor string           `json:"cursor"`
-	Node   *store.Blueprint `json:"node"`
+	// Cursor of this blueprint.
+	Cursor string `json:"cursor"`
+	// The blueprint.
+	Node *store.Blueprint `json:"node"`
 }
 
 // A new blueprint. Omitted settings take their defaults.
@@ -55,6 +59,14 @@ type CreateEnrollmentInput struct {
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 	// How many devices (identity certificates) it may enroll, at least 1; null: no limit.
 	MaxUses *int `json:"maxUses,omitempty"`
+}
+
+// A token just created: the bearer token, shown this once, and its record.
+type CreatedAPIToken struct {
+	// The bearer token, for `Authorization: Bearer <token>`. orchard keeps no copy: store it now.
+	Token string `json:"token"`
+	// The token's record, as apiTokens lists it.
+	APIToken *store.APIToken `json:"apiToken"`
 }
 
 // Apple's account information of a virtual server.
@@ -183,24 +195,12 @@ type DEPProfileResult struct {
 	Result string `json:"result"`
 }
 
-// A page of device certificates.
-type DeviceCertificateConnection struct {
-	Edges    []*DeviceCertificateEdge `json:"edges"`
-	PageInfo *PageInfo                `json:"pageInfo"`
-}
-
 // A device certificate and its cursor.
 type DeviceCertificateEdge struct {
-	Cursor string                   `json:"cursor"`
-	Node   *store.DeviceCertificate `json:"node"`
-}
-
-// A page of device commands.
-type DeviceCommandConnection struct {
-	// The commands of this page.
-	Edges []*DeviceCommandEdge `json:"edges"`
-	// Pagination details.
-	PageInfo *PageInfo `json:"pageInfo"`
+	// Cursor of this certificate.
+	Cursor string `json:"cursor"`
+	// The certificate.
+	Node *store.DeviceCertificate `json:"node"`
 }
 
 // A device command and its cursor.
@@ -221,8 +221,10 @@ type DeviceCommandEvent struct {
 
 // A device and its cursor.
 type DeviceEdge struct {
-	Cursor string        `json:"cursor"`
-	Node   *store.Device `json:"node"`
+	// Cursor of this device.
+	Cursor string `json:"cursor"`
+	// The device.
+	Node *store.Device `json:"node"`
 }
 
 // Filters for the device list.
@@ -239,16 +241,12 @@ type DeviceFilter struct {
 	Search *string `json:"search,omitempty"`
 }
 
-// A page of device profiles.
-type DeviceProfileConnection struct {
-	Edges    []*DeviceProfileEdge `json:"edges"`
-	PageInfo *PageInfo            `json:"pageInfo"`
-}
-
 // A device profile and its cursor.
 type DeviceProfileEdge struct {
-	Cursor string               `json:"cursor"`
-	Node   *store.DeviceProfile `json:"node"`
+	// Cursor of this profile.
+	Cursor string `json:"cursor"`
+	// The profile.
+	Node *store.DeviceProfile `json:"node"`
 }
 
 // An enrollment and its cursor.
@@ -271,28 +269,20 @@ type EraseDeviceInput struct {
 	ObliterationBehavior *ObliterationBehavior `json:"obliterationBehavior,omitempty"`
 }
 
-// A page of installed applications.
-type InstalledApplicationConnection struct {
-	Edges    []*InstalledApplicationEdge `json:"edges"`
-	PageInfo *PageInfo                   `json:"pageInfo"`
-}
-
 // An installed application and its cursor.
 type InstalledApplicationEdge struct {
-	Cursor string                      `json:"cursor"`
-	Node   *store.InstalledApplication `json:"node"`
-}
-
-// A page of jobs.
-type JobConnection struct {
-	Edges    []*JobEdge `json:"edges"`
-	PageInfo *PageInfo  `json:"pageInfo"`
+	// Cursor of this application.
+	Cursor string `json:"cursor"`
+	// The application.
+	Node *store.InstalledApplication `json:"node"`
 }
 
 // A job and its cursor.
 type JobEdge struct {
-	Cursor string            `json:"cursor"`
-	Node   *rivertype.JobRow `json:"node"`
+	// Cursor of this job.
+	Cursor string `json:"cursor"`
+	// The job.
+	Node *rivertype.JobRow `json:"node"`
 }
 
 // A change in a job's life.
@@ -306,7 +296,8 @@ type JobEvent struct {
 // Filters for the job list.
 type JobFilter struct {
 	// Job kind, e.g. dep_sync.
-	Kind  *string   `json:"kind,omitempty"`
+	Kind *string `json:"kind,omitempty"`
+	// Only jobs in this state.
 	State *JobState `json:"state,omitempty"`
 }
 
@@ -316,12 +307,15 @@ type LocationAssetFilter struct {
 	AdamID *string `json:"adamId,omitempty"`
 	// STDQ (standard quality) or PLUS (high quality, books).
 	PricingParam *string `json:"pricingParam,omitempty"`
-	LocationID   *string `json:"locationId,omitempty"`
+	// Only assets of this location.
+	LocationID *string `json:"locationId,omitempty"`
 }
 
 // Filters for locations; absent fields match every location.
 type LocationFilter struct {
-	Name             *string `json:"name,omitempty"`
+	// Exact location name.
+	Name *string `json:"name,omitempty"`
+	// Exact organisation name.
 	OrganizationName *string `json:"organizationName,omitempty"`
 }
 
@@ -335,6 +329,7 @@ type LockDeviceInput struct {
 	Pin *string `json:"pin,omitempty"`
 }
 
+// Changes. Each needs the permission of its @hasPermission; every change is recorded in the audit trail.
 type Mutation struct {
 }
 
@@ -348,14 +343,18 @@ type PageInfo struct {
 
 // A page of profiles.
 type ProfileConnection struct {
-	Edges    []*ProfileEdge `json:"edges"`
-	PageInfo *PageInfo      `json:"pageInfo"`
+	// The profiles of this page.
+	Edges []*ProfileEdge `json:"edges"`
+	// Where this page ends and whether more follow.
+	PageInfo *PageInfo `json:"pageInfo"`
 }
 
 // A profile and its cursor.
 type ProfileEdge struct {
-	Cursor string         `json:"cursor"`
-	Node   *store.Profile `json:"node"`
+	// Pass as `after` to get the profiles after this one.
+	Cursor string `json:"cursor"`
+	// The profile.
+	Node *store.Profile `json:"node"`
 }
 
 // What pushDevices queued.
@@ -366,13 +365,16 @@ type PushDevicesResult struct {
 	Jobs []*rivertype.JobRow `json:"jobs"`
 }
 
+// Read operations. Each field needs the permission named by its @hasPermission directive (a token with mdm.* has them all).
 type Query struct {
 }
 
 // A release and its cursor.
 type SoftwareUpdateEdge struct {
-	Cursor string                `json:"cursor"`
-	Node   *store.SoftwareUpdate `json:"node"`
+	// Cursor of this release.
+	Cursor string `json:"cursor"`
+	// The release.
+	Node *store.SoftwareUpdate `json:"node"`
 }
 
 // What to enforce: give osVersion and targetLocalDateTime, or latestMinusDays.
@@ -403,6 +405,7 @@ type SoftwareUpdateFilter struct {
 	AvailableForDeviceID *string `json:"availableForDeviceId,omitempty"`
 }
 
+// Live events over a WebSocket (graphql-transport-ws); each needs the permission of its @hasPermission.
 type Subscription struct {
 }
 
@@ -527,14 +530,22 @@ func (e DeviceCommandStatus) MarshalJSON() ([]byte, error) {
 type JobState string
 
 const (
+	// Waiting for a worker.
 	JobStateAvailable JobState = "AVAILABLE"
+	// Due at scheduledAt (delayed or periodic).
 	JobStateScheduled JobState = "SCHEDULED"
-	JobStateRunning   JobState = "RUNNING"
+	// Being worked on now.
+	JobStateRunning JobState = "RUNNING"
+	// Failed an attempt; tried again at scheduledAt.
 	JobStateRetryable JobState = "RETRYABLE"
+	// Finished successfully.
 	JobStateCompleted JobState = "COMPLETED"
+	// Cancelled; it will not run again.
 	JobStateCancelled JobState = "CANCELLED"
+	// Failed all its attempts (or failed for good); it will not run again.
 	JobStateDiscarded JobState = "DISCARDED"
-	JobStatePending   JobState = "PENDING"
+	// Inserted but held back until something releases it.
+	JobStatePending JobState = "PENDING"
 )
 
 var AllJobState = []JobState{
