@@ -158,6 +158,9 @@ func (s *Service) escrowTurnedOnInTx(ctx context.Context, q *store.Queries, acto
 	if before.FileVault == store.FileVaultEscrow || after.FileVault != store.FileVaultEscrow {
 		return nil
 	}
+	if s.profileSigner == nil {
+		return invalid("fileVault ESCROW needs orchard's profile signer, and this server has none")
+	}
 	ids, err := q.BlueprintMacs(ctx, after.ID)
 	if err != nil {
 		return err
@@ -175,6 +178,10 @@ func (s *Service) setUpFileVaultEscrowInTx(ctx context.Context, q *store.Queries
 	b, err := q.Blueprint(ctx, *d.BlueprintID)
 	if err != nil || b.FileVault != store.FileVaultEscrow {
 		return err
+	}
+	if s.profileSigner == nil { // never fail a check-in over it
+		s.log.WarnContext(ctx, "FileVault escrow profile not sent: no profile signer", "device_id", deviceID)
+		return nil
 	}
 	return s.queueEscrowProfileInTx(ctx, q, BlueprintActor, []int64{deviceID})
 }
