@@ -29,7 +29,7 @@ func fillWithSecrets(t *testing.T, s *store.Store) map[string][]byte {
 		"firmware password": []byte("firmware-pw-5678"), "profile password": []byte("wifi-pw-2468"),
 		"clear-passcode unlock token": []byte("passcode-unlock-1357"), "SecurityInfo answer": []byte("prk-cms-2222"),
 		"app configuration answer": []byte("app-config-token-3333"), "library profile password": []byte("vpn-pw-9753"),
-		"bulk-queued profile password": []byte("eap-pw-8642"),
+		"bulk-queued profile password":  []byte("eap-pw-8642"),
 		"FileVault key rotation unlock": []byte("prk-unlock-CCCC-DDDD")}
 	d := enrolledDevice(t, s, "BUSY-1", secrets["unlock token"])
 	mustQueue(t, s.SetBootstrapToken(ctx, d.ch, secrets["bootstrap token"]))
