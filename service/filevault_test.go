@@ -77,6 +77,10 @@ func TestFileVaultEscrowAtSetupAndBadAnswers(t *testing.T) {
 	if _, err := svc.RotateFileVaultKey(ctx, "ada", mac.id); !service.IsKind(err, service.Invalid) {
 		t.Fatalf("rotation without an escrowed key: %v", err)
 	}
+	if _, err := svc.EnqueueCommand(ctx, "ada", mac.id, "RotateFileVaultKey", map[string]any{"KeyType": "personal",
+		"FileVaultUnlock": map[string]any{"Password": "x"}}); !service.IsKind(err, service.Invalid) {
+		t.Fatalf("generic enqueue of RotateFileVaultKey (a rotation to another certificate): %v", err)
+	}
 	for _, cms := range [][]byte{[]byte("not CMS at all"), wrongCMS} {
 		answerSecurityInfo(t, mac, cms)
 		checkEscrow(t, s, mac.id, false, true)
