@@ -140,6 +140,11 @@ func auditSteps(t *testing.T, api *testAPI, admin, depToken string) []auditStep 
 			bad: `mutation { deleteBlueprint(id: "999999") }`},
 		{mutation: "setRecoveryPassword", good: fixed(`mutation { setRecoveryPassword(deviceId: "` + d(0) + `") { uuid } }`),
 			bad: `mutation { setRecoveryPassword(deviceId: "999999") { uuid } }`},
+		{mutation: "rotateFileVaultKey", good: func() (string, map[string]any) {
+			// An escrowed key to unlock the rotation with (set as an answer would, not audited).
+			must(t, api.store.SetFileVaultPRK(context.Background(), devices[0], []byte("AAAA-BBBB-CCCC-DDDD-EEEE-FFFF")))
+			return `mutation { rotateFileVaultKey(deviceId: "` + d(0) + `") { uuid } }`, nil
+		}, bad: `mutation { rotateFileVaultKey(deviceId: "999999") { uuid } }`},
 		{mutation: "uploadProfile", good: func() (string, map[string]any) {
 			return `mutation($c: String!) { uploadProfile(content: $c) { id } }`, map[string]any{"c": wifiProfile("com.example.audit", "1")}
 		}, bad: `mutation { uploadProfile(content: "not a plist") { id } }`, keep: s.take(&s.profile, "uploadProfile")},
@@ -194,7 +199,7 @@ func auditSteps(t *testing.T, api *testAPI, admin, depToken string) []auditStep 
 // auditState carries ids from one step's answer to the next steps.
 type auditState struct {
 	pushCert, enrollment, command, depToken, depServer, depProfile, blueprint, profile string
-	apiToken                                                                  string
+	apiToken                                                                           string
 }
 
 // takeAPIToken keeps the id of the token createAPIToken made.

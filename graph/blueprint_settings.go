@@ -42,6 +42,7 @@ func (r *Resolver) createBlueprint(ctx context.Context, in model.CreateBlueprint
 	}
 	bi.CollectApps, bi.CollectCertificates, bi.CollectProfiles = valueOr(in.CollectApps), valueOr(in.CollectCertificates), valueOr(in.CollectProfiles)
 	bi.RecoveryPassword, bi.RecoveryPasswordRotationDays = valueOr(in.RecoveryPassword), valueOr(in.RecoveryPasswordRotationDays)
+	bi.FileVault = valueOr(in.FileVault)
 	b, err := r.Service.CreateBlueprintWith(ctx, auth.FromContext(ctx).Actor(), bi)
 	return &b, err
 }
@@ -54,7 +55,7 @@ func (r *Resolver) updateBlueprint(ctx context.Context, id string, in model.Upda
 	b, err := r.Service.UpdateBlueprint(ctx, auth.FromContext(ctx).Actor(), n, service.BlueprintPatch{Name: in.Name,
 		InventoryInterval: seconds(in.InventoryInterval), CollectApps: in.CollectApps, CollectCertificates: in.CollectCertificates,
 		CollectProfiles: in.CollectProfiles, RecoveryPassword: in.RecoveryPassword,
-		RecoveryPasswordRotationDays: in.RecoveryPasswordRotationDays})
+		RecoveryPasswordRotationDays: in.RecoveryPasswordRotationDays, FileVault: in.FileVault})
 	return &b, err
 }
 
@@ -112,6 +113,15 @@ func (r *Resolver) setRecoveryPassword(ctx context.Context, deviceID string) (*s
 		return nil, err
 	}
 	c, err := r.Service.SetRecoveryPassword(ctx, auth.FromContext(ctx).Actor(), n)
+	return &c, err
+}
+
+func (r *Resolver) rotateFileVaultKey(ctx context.Context, deviceID string) (*store.DeviceCommand, error) {
+	n, err := parseID("device", deviceID)
+	if err != nil {
+		return nil, err
+	}
+	c, err := r.Service.RotateFileVaultKey(ctx, auth.FromContext(ctx).Actor(), n)
 	return &c, err
 }
 

@@ -452,6 +452,11 @@ func (r *mutationResolver) SetRecoveryPassword(ctx context.Context, deviceID str
 	return r.setRecoveryPassword(ctx, deviceID)
 }
 
+// RotateFileVaultKey is the resolver for the rotateFileVaultKey field.
+func (r *mutationResolver) RotateFileVaultKey(ctx context.Context, deviceID string) (*store.DeviceCommand, error) {
+	return r.rotateFileVaultKey(ctx, deviceID)
+}
+
 // UploadProfile is the resolver for the uploadProfile field.
 func (r *mutationResolver) UploadProfile(ctx context.Context, file *graphql.Upload, content *string) (*store.Profile, error) {
 	return r.uploadProfile(ctx, file, content)

@@ -53,6 +53,12 @@ func (in *BlueprintInput) check() error {
 			return invalid("%s must be NO, MANAGED_ONLY or ALL", c.name)
 		}
 	}
+	if in.FileVault == "" {
+		in.FileVault = store.FileVaultOff
+	}
+	if in.FileVault != store.FileVaultOff && in.FileVault != store.FileVaultEscrow {
+		return invalid("fileVault must be OFF or ESCROW")
+	}
 	if d := in.RecoveryPasswordRotationDays; d < 0 || d > MaxRecoveryPasswordRotationDays {
 		return invalid("recoveryPasswordRotationDays must be 1 to %d, or 0 for no rotation", MaxRecoveryPasswordRotationDays)
 	}
@@ -63,7 +69,8 @@ func blueprintEvent(action string, b store.Blueprint) event {
 	return event{action: action, objectType: "blueprint", objectID: idString(b.ID), data: map[string]any{
 		"name": b.Name, "inventory_interval_seconds": int64(b.InventoryInterval / time.Second),
 		"collect_apps": b.CollectApps, "collect_certificates": b.CollectCertificates, "collect_profiles": b.CollectProfiles,
-		"recovery_password": b.RecoveryPassword, "recovery_password_rotation_days": b.RecoveryPasswordRotationDays}}
+		"recovery_password": b.RecoveryPassword, "recovery_password_rotation_days": b.RecoveryPasswordRotationDays,
+		"filevault": b.FileVault}}
 }
 
 // CreateBlueprint makes a blueprint with a unique name and the default settings.
@@ -96,6 +103,7 @@ type BlueprintPatch struct {
 	CollectApps, CollectCertificates, CollectProfiles *string
 	RecoveryPassword                                  *bool
 	RecoveryPasswordRotationDays                      *int
+	FileVault                                         *string
 }
 
 func (p BlueprintPatch) apply(b store.Blueprint) BlueprintInput {
@@ -107,6 +115,7 @@ func (p BlueprintPatch) apply(b store.Blueprint) BlueprintInput {
 	set(&in.CollectProfiles, p.CollectProfiles)
 	set(&in.RecoveryPassword, p.RecoveryPassword)
 	set(&in.RecoveryPasswordRotationDays, p.RecoveryPasswordRotationDays)
+	set(&in.FileVault, p.FileVault)
 	if p.InventoryInterval != nil && *p.InventoryInterval == 0 {
 		in.InventoryInterval = -1 // an explicit 0 is out of range, not "default"
 	}
@@ -143,7 +152,10 @@ func (s *Service) UpdateBlueprint(ctx context.Context, actor string, id int64, p
 		case err != nil:
 			return err
 		}
-		return s.audit(ctx, q, actor, blueprintEvent("blueprint.update", b))
+		if err := s.audit(ctx, q, actor, blueprintEvent("blueprint.update", b)); err != nil {
+			return err
+		}
+		return s.escrowTurnedOnInTx(ctx, q, actor, cur, b)
 	})
 	return b, err
 }

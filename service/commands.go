@@ -16,7 +16,10 @@ import (
 // (LockDevice, EraseDevice): a generic enqueue would skip their permission
 // and the PIN check and generation.
 var DedicatedMutations = map[string]string{"DeviceLock": "lockDevice", "EraseDevice": "eraseDevice",
-	"SetRecoveryLock": "setRecoveryPassword", "SetFirmwarePassword": "setRecoveryPassword"}
+	"SetRecoveryLock": "setRecoveryPassword", "SetFirmwarePassword": "setRecoveryPassword",
+	// Its answer is escrowed only when encrypted to orchard's certificate: a rotation to
+	// any other would leave the escrowed key stale.
+	"RotateFileVaultKey": "rotateFileVaultKey"}
 
 // EnqueueableRequestTypes are the request types EnqueueCommand accepts: those
 // with Apple's schema to check their payload against.

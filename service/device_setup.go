@@ -28,6 +28,9 @@ func (s *Service) setUpDeviceInTx(ctx context.Context, q *store.Queries, ch mdmp
 	if err := s.setUpRecoveryPasswordInTx(ctx, q, id); err != nil {
 		return err
 	}
+	if err := s.setUpFileVaultEscrowInTx(ctx, q, id); err != nil {
+		return err
+	}
 	if !awaiting {
 		return nil
 	}

@@ -22,6 +22,8 @@ func (s *Service) processResult(ctx context.Context, q *store.Queries, c store.C
 		switch c.RequestType {
 		case "SetRecoveryLock", "SetFirmwarePassword":
 			return q.DropPendingRecoveryPassword(ctx, c.DeviceID, c.RequestType+" answered "+r.Status)
+		case "RotateFileVaultKey":
+			return q.SetSecretError(ctx, c.DeviceID, "RotateFileVaultKey answered "+r.Status+": the escrowed key is unchanged")
 		}
 	}
 	return nil
@@ -61,6 +63,10 @@ func (s *Service) processAcknowledged(ctx context.Context, q *store.Queries, c s
 		return q.ReplaceDeviceProfiles(ctx, c.DeviceID, profiles)
 	case "SetRecoveryLock", "SetFirmwarePassword":
 		return q.PromotePendingRecoveryPassword(ctx, c.DeviceID)
+	case "SecurityInfo":
+		return s.escrowFromSecurityInfo(ctx, q, c, raw)
+	case "RotateFileVaultKey":
+		return s.escrowFromRotation(ctx, q, c, raw)
 	case "DeviceConfigured":
 		return q.SetAwaitingConfiguration(ctx, c.DeviceID, false)
 	}

@@ -32,9 +32,9 @@ func (q *Queries) BlueprintForUpdate(ctx context.Context, id int64) (Blueprint, 
 func (q *Queries) UpdateBlueprint(ctx context.Context, id int64, name string, s BlueprintSettings) (Blueprint, error) {
 	b, err := scanBlueprint(q.db.QueryRow(ctx, `UPDATE blueprints SET name = $2, inventory_interval_seconds = $3,
 			collect_apps = $4, collect_certificates = $5, collect_profiles = $6, recovery_password = $7,
-			recovery_password_rotation_days = NULLIF($8, 0), updated_at = now()
+			recovery_password_rotation_days = NULLIF($8, 0), filevault = $9, updated_at = now()
 		WHERE id = $1 RETURNING `+blueprintColumns, id, name, int(s.InventoryInterval/time.Second),
-		s.CollectApps, s.CollectCertificates, s.CollectProfiles, s.RecoveryPassword, s.RecoveryPasswordRotationDays))
+		s.CollectApps, s.CollectCertificates, s.CollectProfiles, s.RecoveryPassword, s.RecoveryPasswordRotationDays, s.FileVault))
 	switch {
 	case isUniqueViolation(err):
 		return b, fmt.Errorf("blueprint %q: %w", name, ErrConflict)

@@ -40,16 +40,24 @@ type BlueprintSettings struct {
 	RecoveryPassword bool
 	// RecoveryPasswordRotationDays: 0 never rotates.
 	RecoveryPasswordRotationDays int
+	// FileVault is FileVaultOff or FileVaultEscrow.
+	FileVault string
 }
 
+// FileVault settings of a blueprint.
+const (
+	FileVaultOff    = "OFF"
+	FileVaultEscrow = "ESCROW"
+)
+
 const blueprintColumns = `id, name, inventory_interval_seconds, collect_apps, collect_certificates, collect_profiles,
-	recovery_password, COALESCE(recovery_password_rotation_days, 0), created_at, updated_at`
+	recovery_password, COALESCE(recovery_password_rotation_days, 0), filevault, created_at, updated_at`
 
 func scanBlueprint(row pgx.Row) (Blueprint, error) {
 	var b Blueprint
 	var seconds int
 	err := row.Scan(&b.ID, &b.Name, &seconds, &b.CollectApps, &b.CollectCertificates, &b.CollectProfiles,
-		&b.RecoveryPassword, &b.RecoveryPasswordRotationDays, &b.CreatedAt, &b.UpdatedAt)
+		&b.RecoveryPassword, &b.RecoveryPasswordRotationDays, &b.FileVault, &b.CreatedAt, &b.UpdatedAt)
 	b.InventoryInterval = time.Duration(seconds) * time.Second
 	if errors.Is(err, pgx.ErrNoRows) {
 		return b, ErrNotFound
@@ -79,7 +87,7 @@ func (q *Queries) ListBlueprints(ctx context.Context, p Page) ([]Blueprint, bool
 // DefaultBlueprintSettings are a new blueprint's settings when none are given.
 func DefaultBlueprintSettings() BlueprintSettings {
 	return BlueprintSettings{InventoryInterval: 24 * time.Hour, CollectApps: CollectNo, CollectCertificates: CollectNo,
-		CollectProfiles: CollectNo}
+		CollectProfiles: CollectNo, FileVault: FileVaultOff}
 }
 
 // CreateBlueprint inserts a blueprint with the default settings.
@@ -90,10 +98,10 @@ func (q *Queries) CreateBlueprint(ctx context.Context, name string) (Blueprint, 
 // InsertBlueprint inserts a blueprint; ErrConflict when the name is taken.
 func (q *Queries) InsertBlueprint(ctx context.Context, name string, s BlueprintSettings) (Blueprint, error) {
 	b, err := scanBlueprint(q.db.QueryRow(ctx, `INSERT INTO blueprints (name, inventory_interval_seconds, collect_apps,
-			collect_certificates, collect_profiles, recovery_password, recovery_password_rotation_days)
-		VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, 0))
+			collect_certificates, collect_profiles, recovery_password, recovery_password_rotation_days, filevault)
+		VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, 0), $8)
 		ON CONFLICT (name) DO NOTHING RETURNING `+blueprintColumns, name, int(s.InventoryInterval/time.Second),
-		s.CollectApps, s.CollectCertificates, s.CollectProfiles, s.RecoveryPassword, s.RecoveryPasswordRotationDays))
+		s.CollectApps, s.CollectCertificates, s.CollectProfiles, s.RecoveryPassword, s.RecoveryPasswordRotationDays, s.FileVault))
 	if errors.Is(err, ErrNotFound) {
 		return b, fmt.Errorf("blueprint %q: %w", name, ErrConflict)
 	}

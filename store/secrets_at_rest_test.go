@@ -29,16 +29,20 @@ func fillWithSecrets(t *testing.T, s *store.Store) map[string][]byte {
 		"firmware password": []byte("firmware-pw-5678"), "profile password": []byte("wifi-pw-2468"),
 		"clear-passcode unlock token": []byte("passcode-unlock-1357"), "SecurityInfo answer": []byte("prk-cms-2222"),
 		"app configuration answer": []byte("app-config-token-3333"), "library profile password": []byte("vpn-pw-9753"),
-		"bulk-queued profile password": []byte("eap-pw-8642")}
+		"bulk-queued profile password":  []byte("eap-pw-8642"),
+		"FileVault key rotation unlock": []byte("prk-unlock-CCCC-DDDD")}
 	d := enrolledDevice(t, s, "BUSY-1", secrets["unlock token"])
 	mustQueue(t, s.SetBootstrapToken(ctx, d.ch, secrets["bootstrap token"]))
-	mustQueue(t, s.SetDeviceSecret(ctx, s.Pool(), d.id, "filevault_prk_sealed", secrets["FileVault key"]))
+	mustQueue(t, s.SetFileVaultPRK(ctx, d.id, secrets["FileVault key"])) // as escrow stores a decrypted key
 	_, err := s.CreatePushCertificate(ctx, store.PushCertificateInput{Name: "push", Topic: "com.apple.mgmt.busy",
 		CertPEM: []byte("cert"), KeyDER: secrets["push key"], NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)})
 	mustQueue(t, err)
 	jwtKey, err := s.ServerKey(ctx, "jwt", func() ([]byte, error) { return []byte("server-key-8888"), nil })
 	mustQueue(t, err)
 	secrets["server key"] = jwtKey
+	escrowKey, err := s.ServerKey(ctx, "filevault_escrow", func() ([]byte, error) { return []byte("escrow-key-6666"), nil })
+	mustQueue(t, err)
+	secrets["FileVault escrow key"] = escrowKey
 	newKey, newCert, err := dep.NewKeyPair("busy")
 	mustQueue(t, err)
 	tok, err := s.InsertDEPToken(ctx, "busy", newCert, newKey)
@@ -60,6 +64,8 @@ func fillWithSecrets(t *testing.T, s *store.Store) map[string][]byte {
 	d.queue(t, "InstallProfile", map[string]any{"Payload": []byte("<key>Password</key><string>" + string(secrets["profile password"]) + "</string>")})
 	d.queue(t, "ClearPasscode", map[string]any{"UnlockToken": secrets["clear-passcode unlock token"]})
 	d.queue(t, "EraseDevice", map[string]any{"PIN": string(secrets["pending erase PIN"])})
+	d.queue(t, "RotateFileVaultKey", map[string]any{"KeyType": "personal",
+		"FileVaultUnlock": map[string]any{"Password": string(secrets["FileVault key rotation unlock"])}})
 	if next, err := s.Idle(ctx, d.ch); err != nil || next.UUID != lock {
 		t.Fatalf("Idle: %q %v", next.UUID, err)
 	}

@@ -101,6 +101,7 @@ type ComplexityRoot struct {
 		CollectCertificates          func(childComplexity int) int
 		CollectProfiles              func(childComplexity int) int
 		CreatedAt                    func(childComplexity int) int
+		FileVault                    func(childComplexity int) int
 		ID                           func(childComplexity int) int
 		InventoryInterval            func(childComplexity int) int
 		Name                         func(childComplexity int) int
@@ -530,6 +531,7 @@ type ComplexityRoot struct {
 		RemoveSoftwareUpdateEnforcement func(childComplexity int, blueprintID string, platform string) int
 		RenewLocationToken              func(childComplexity int, id string, file *graphql.Upload, content *string) int
 		RevokeAPIToken                  func(childComplexity int, id string) int
+		RotateFileVaultKey              func(childComplexity int, deviceID string) int
 		SetBlueprintProfiles            func(childComplexity int, blueprintID string, profileIds []string) int
 		SetDEPDefaultProfile            func(childComplexity int, virtualServerID string, profileID *string) int
 		SetRecoveryPassword             func(childComplexity int, deviceID string) int
@@ -814,6 +816,7 @@ type MutationResolver interface {
 	DeleteBlueprint(ctx context.Context, id string) (string, error)
 	AssignBlueprint(ctx context.Context, deviceIds []string, blueprintID string) (int, error)
 	SetRecoveryPassword(ctx context.Context, deviceID string) (*store.DeviceCommand, error)
+	RotateFileVaultKey(ctx context.Context, deviceID string) (*store.DeviceCommand, error)
 	UploadProfile(ctx context.Context, file *graphql.Upload, content *string) (*store.Profile, error)
 	UpdateProfile(ctx context.Context, id string, file *graphql.Upload, content *string) (*store.Profile, error)
 	DeleteProfile(ctx context.Context, id string) (string, error)
@@ -1018,6 +1021,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Blueprint.CreatedAt(childComplexity), true
+	case "Blueprint.fileVault":
+		if e.ComplexityRoot.Blueprint.FileVault == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Blueprint.FileVault(childComplexity), true
 	case "Blueprint.id":
 		if e.ComplexityRoot.Blueprint.ID == nil {
 			break
@@ -3062,6 +3071,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIToken(childComplexity, args["id"].(string)), true
+	case "Mutation.rotateFileVaultKey":
+		if e.ComplexityRoot.Mutation.RotateFileVaultKey == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rotateFileVaultKey_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RotateFileVaultKey(childComplexity, args["deviceId"].(string)), true
 	case "Mutation.setBlueprintProfiles":
 		if e.ComplexityRoot.Mutation.SetBlueprintProfiles == nil {
 			break
@@ -4291,6 +4311,8 @@ input CreateBlueprintInput {
   recoveryPassword: Boolean
   "Days between automatic rotations of the recovery password, 1 to 3650; null or 0: never rotated."
   recoveryPasswordRotationDays: Int
+  "Whether orchard escrows the Macs' FileVault personal recovery key; default OFF."
+  fileVault: FileVaultSetting
 }
 
 "One recorded action."
@@ -5706,6 +5728,21 @@ extend type Blueprint {
   recoveryPassword: Boolean!
   "Days between automatic rotations of the recovery password; null: never rotated."
   recoveryPasswordRotationDays: Int
+  """
+  Whether orchard escrows the FileVault personal recovery key of the blueprint's Macs (macOS
+  only): with ESCROW, a profile orchard builds and signs (FDERecoveryKeyEscrow, encrypting to
+  orchard's escrow certificate) is installed on them; the key is decrypted from their SecurityInfo
+  and RotateFileVaultKey answers, stored sealed and read through Device.filevaultPrk.
+  """
+  fileVault: FileVaultSetting!
+}
+
+"Whether a blueprint's Macs escrow their FileVault personal recovery key to orchard."
+enum FileVaultSetting {
+  "Not escrowed (a profile installed earlier stays)."
+  OFF
+  "The escrow profile installed; the key escrowed at the Macs' next SecurityInfo or rotation."
+  ESCROW
 }
 
 "A blueprint's changed settings: omitted fields keep their current value."
@@ -5724,6 +5761,8 @@ input UpdateBlueprintInput {
   recoveryPassword: Boolean
   "Days between automatic rotations of the recovery password, 1 to 3650; 0: never rotated."
   recoveryPasswordRotationDays: Int
+  "Whether orchard escrows the Macs' FileVault personal recovery key."
+  fileVault: FileVaultSetting
 }
 
 extend type Query {
@@ -5770,6 +5809,16 @@ extend type Mutation {
   the new one. Recorded in the audit trail (never the password).
   """
   setRecoveryPassword(
+    "orchard's id of the Mac."
+    deviceId: ID!
+  ): DeviceCommand! @hasPermission(permission: "mdm.change_enrolleddevice")
+
+  """
+  Queues RotateFileVaultKey on a Mac whose personal recovery key is escrowed: the escrowed key
+  unlocks it and the new key comes back encrypted to orchard's escrow certificate. The escrowed
+  key is replaced only once the new one decrypts. Recorded in the audit trail (never the key).
+  """
+  rotateFileVaultKey(
     "orchard's id of the Mac."
     deviceId: ID!
   ): DeviceCommand! @hasPermission(permission: "mdm.change_enrolleddevice")
@@ -6159,6 +6208,8 @@ func (ec *executionContext) childFields_Blueprint(ctx context.Context, field gra
 		return ec.fieldContext_Blueprint_recoveryPassword(ctx, field)
 	case "recoveryPasswordRotationDays":
 		return ec.fieldContext_Blueprint_recoveryPasswordRotationDays(ctx, field)
+	case "fileVault":
+		return ec.fieldContext_Blueprint_fileVault(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Blueprint", field.Name)
 }
@@ -7815,6 +7866,20 @@ func (ec *executionContext) field_Mutation_revokeAPIToken_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_rotateFileVaultKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "deviceId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["deviceId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_setBlueprintProfiles_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -9430,6 +9495,29 @@ func (ec *executionContext) _Blueprint_recoveryPasswordRotationDays(ctx context.
 }
 func (ec *executionContext) fieldContext_Blueprint_recoveryPasswordRotationDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Blueprint", field, true, true, "Int")
+}
+
+func (ec *executionContext) _Blueprint_fileVault(ctx context.Context, field graphql.CollectedField, obj *store.Blueprint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Blueprint_fileVault(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FileVault, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNFileVaultSetting2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Blueprint_fileVault(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Blueprint", field, false, false, "FileVaultSetting")
 }
 
 func (ec *executionContext) _BlueprintConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.BlueprintConnection) (ret graphql.Marshaler) {
@@ -18826,6 +18914,68 @@ func (ec *executionContext) fieldContext_Mutation_setRecoveryPassword(ctx contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_rotateFileVaultKey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rotateFileVaultKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RotateFileVaultKey(ctx, fc.Args["deviceId"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_enrolleddevice")
+				if err != nil {
+					var zeroVal *store.DeviceCommand
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *store.DeviceCommand
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.DeviceCommand) graphql.Marshaler {
+			return ec.marshalNDeviceCommand2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐDeviceCommand(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rotateFileVaultKey(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeviceCommand(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rotateFileVaultKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_uploadProfile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -23376,7 +23526,7 @@ func (ec *executionContext) unmarshalInputCreateBlueprintInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "inventoryInterval", "collectApps", "collectCertificates", "collectProfiles", "recoveryPassword", "recoveryPasswordRotationDays"}
+	fieldsInOrder := [...]string{"name", "inventoryInterval", "collectApps", "collectCertificates", "collectProfiles", "recoveryPassword", "recoveryPasswordRotationDays", "fileVault"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -23432,6 +23582,13 @@ func (ec *executionContext) unmarshalInputCreateBlueprintInput(ctx context.Conte
 				return it, err
 			}
 			it.RecoveryPasswordRotationDays = data
+		case "fileVault":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fileVault"))
+			data, err := ec.unmarshalOFileVaultSetting2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FileVault = data
 		}
 	}
 	return it, nil
@@ -24294,7 +24451,7 @@ func (ec *executionContext) unmarshalInputUpdateBlueprintInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "inventoryInterval", "collectApps", "collectCertificates", "collectProfiles", "recoveryPassword", "recoveryPasswordRotationDays"}
+	fieldsInOrder := [...]string{"name", "inventoryInterval", "collectApps", "collectCertificates", "collectProfiles", "recoveryPassword", "recoveryPasswordRotationDays", "fileVault"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -24350,6 +24507,13 @@ func (ec *executionContext) unmarshalInputUpdateBlueprintInput(ctx context.Conte
 				return it, err
 			}
 			it.RecoveryPasswordRotationDays = data
+		case "fileVault":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fileVault"))
+			data, err := ec.unmarshalOFileVaultSetting2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FileVault = data
 		}
 	}
 	return it, nil
@@ -24773,6 +24937,11 @@ func (ec *executionContext) _Blueprint(ctx context.Context, sel ast.SelectionSet
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Blueprint_recoveryPasswordRotationDays(ctx, field, obj)
 				})
+		case "fileVault":
+			out.Values[i] = ec._Blueprint_fileVault(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -27591,6 +27760,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "rotateFileVaultKey":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rotateFileVaultKey(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "uploadProfile":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_uploadProfile(ctx, field)
@@ -29336,6 +29512,20 @@ func (ec *executionContext) marshalNEnrollmentEdge2ᚖgithubᚗcomᚋorchardmdm�
 	return ec._EnrollmentEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNFileVaultSetting2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFileVaultSetting2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "FileVaultSetting!")
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNID2int64(ctx context.Context, v any) (int64, error) {
 	res, err := model.UnmarshalInt64ID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -30140,6 +30330,24 @@ func (ec *executionContext) unmarshalOEraseDeviceInput2ᚖgithubᚗcomᚋorchard
 	}
 	res, err := ec.unmarshalInputEraseDeviceInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOFileVaultSetting2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalString(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFileVaultSetting2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(*v)
+	return res
 }
 
 func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {

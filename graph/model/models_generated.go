@@ -45,6 +45,8 @@ type CreateBlueprintInput struct {
 	RecoveryPassword *bool `json:"recoveryPassword,omitempty"`
 	// Days between automatic rotations of the recovery password, 1 to 3650; null or 0: never rotated.
 	RecoveryPasswordRotationDays *int `json:"recoveryPasswordRotationDays,omitempty"`
+	// Whether orchard escrows the Macs' FileVault personal recovery key; default OFF.
+	FileVault *string `json:"fileVault,omitempty"`
 }
 
 // A new enrollment.
@@ -425,6 +427,8 @@ type UpdateBlueprintInput struct {
 	RecoveryPassword *bool `json:"recoveryPassword,omitempty"`
 	// Days between automatic rotations of the recovery password, 1 to 3650; 0: never rotated.
 	RecoveryPasswordRotationDays *int `json:"recoveryPasswordRotationDays,omitempty"`
+	// Whether orchard escrows the Macs' FileVault personal recovery key.
+	FileVault *string `json:"fileVault,omitempty"`
 }
 
 // A renewed push certificate: same topic, new certificate (and usually the same key).

@@ -68,6 +68,9 @@ func (d *Device) answer(cmd *Command) (string, map[string]any) {
 	if status, fields, ok := d.answerProfile(cmd); ok {
 		return status, fields
 	}
+	if cmd.RequestType == "RotateFileVaultKey" {
+		return d.rotateFileVaultKey(cmd)
+	}
 	return mdmproto.StatusAcknowledged, d.DefaultResult(cmd)
 }
 
@@ -81,12 +84,14 @@ func (d *Device) DefaultResult(cmd *Command) map[string]any {
 			"IsAppleSilicon": true, "IsSupervised": true, "UDID": d.UDID,
 		}}
 	case "SecurityInfo":
-		return map[string]any{"SecurityInfo": map[string]any{
+		info := map[string]any{
 			"FDE_Enabled": true,
 			"ManagementStatus": map[string]any{
 				"EnrolledViaDEP": false, "UserApprovedEnrollment": true, "IsActivationLockManageable": true,
 			},
-		}}
+		}
+		d.securityInfoFileVault(info)
+		return map[string]any{"SecurityInfo": info}
 	}
 	return nil
 }
@@ -96,6 +101,9 @@ func (d *Device) DefaultResult(cmd *Command) map[string]any {
 func (d *Device) AnswerCommand(cmd *Command) (string, map[string]any) {
 	if status, fields, ok := d.answerProfile(cmd); ok {
 		return status, fields
+	}
+	if cmd.RequestType == "RotateFileVaultKey" {
+		return d.rotateFileVaultKey(cmd)
 	}
 	return mdmproto.StatusAcknowledged, d.DefaultResult(cmd)
 }

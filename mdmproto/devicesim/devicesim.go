@@ -48,6 +48,11 @@ type Device struct {
 	// Acknowledged, with plausible DeviceInformation and SecurityInfo results.
 	Answer func(cmd *Command) (status string, fields map[string]any)
 
+	// FileVaultPRK is the Mac's FileVault personal recovery key ("": FileVault
+	// off). With an escrow profile installed, SecurityInfo answers carry it
+	// encrypted to the profile's certificate; RotateFileVaultKey replaces it.
+	FileVaultPRK string
+
 	// profiles are the configuration profiles installed (profiles.go).
 	profiles map[string]*InstalledProfile
 	// SyncRequests are the tokens of the DeclarativeManagement commands received.
