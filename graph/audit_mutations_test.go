@@ -94,24 +94,50 @@ func fixed(q string) func() (string, map[string]any) {
 	return func() (string, map[string]any) { return q, nil }
 }
 
-// auditSteps are every mutation, in an order where each finds what it needs.
-func auditSteps(t *testing.T, api *testAPI, admin, depToken string) []auditStep {
+// auditFixture is what the audit walk's steps act on.
+type auditFixture struct {
+	t       *testing.T
+	api     *testAPI
+	pc      *apnstest.PushCert
+	devices []int64
+	spare   store.Blueprint
+	retired int64
+	s       auditState
+}
+
+// d is the i-th device's GraphQL id.
+func (f *auditFixture) d(i int) string { return fmt.Sprint(f.devices[i]) }
+
+func newAuditFixture(t *testing.T, api *testAPI) *auditFixture {
 	t.Helper()
 	const topic = "com.apple.mgmt.External.audit-test"
 	pc, err := apnstest.NewPushCert(topic, time.Now().AddDate(1, 0, 0))
 	must(t, err)
-	devices := addDevices(t, api.store, 3, "macOS", nil)
+	f := &auditFixture{t: t, api: api, pc: pc, devices: addDevices(t, api.store, 3, "macOS", nil)}
 	_, err = api.store.Pool().Exec(context.Background(), `UPDATE enrolled_devices SET push_token = decode(md5(udid), 'hex'),
 		push_magic = 'magic', push_topic = $1`, topic)
 	must(t, err)
-	d := func(i int) string { return fmt.Sprint(devices[i]) }
-	spare, err := api.store.CreateBlueprint(context.Background(), "Spare")
+	f.spare, err = api.store.CreateBlueprint(context.Background(), "Spare")
 	must(t, err)
-	retired := addDevices(t, api.store, 1, "iOS", nil)[0]
-	_, err = api.store.Pool().Exec(context.Background(), "UPDATE enrolled_devices SET blocked_at = now() WHERE id = $1", retired)
+	f.retired = addDevices(t, api.store, 1, "iOS", nil)[0]
+	_, err = api.store.Pool().Exec(context.Background(), "UPDATE enrolled_devices SET blocked_at = now() WHERE id = $1", f.retired)
 	must(t, err)
-	var s auditState
-	steps := []auditStep{
+	return f
+}
+
+// auditSteps are every mutation, in an order where each finds what it needs.
+func auditSteps(t *testing.T, api *testAPI, admin, depToken string) []auditStep {
+	t.Helper()
+	f := newAuditFixture(t, api)
+	steps := append(f.pushAndBlueprintSteps(), f.profileAndEnrollmentSteps()...)
+	steps = append(steps, f.deviceAndTokenSteps()...)
+	return append(steps, depAuditSteps(&f.s, depToken)...)
+}
+
+// pushAndBlueprintSteps: push certificates and pushes, blueprints and their settings.
+func (f *auditFixture) pushAndBlueprintSteps() []auditStep {
+	s, pc, d, spare := &f.s, f.pc, f.d, f.spare
+	return []auditStep{
 		{mutation: "uploadPushCertificate", good: fixed(fmt.Sprintf(`mutation { uploadPushCertificate(input: {name: "main",
 			certificate: %q, privateKey: %q}) { id } }`, pc.CertPEM, pc.KeyPEM)),
 			bad:  `mutation { uploadPushCertificate(input: {name: "x", certificate: "x", privateKey: "y"}) { id } }`,
@@ -138,6 +164,13 @@ func auditSteps(t *testing.T, api *testAPI, admin, depToken string) []auditStep 
 			bad: `mutation { assignBlueprint(deviceIds: [], blueprintId: "1") }`},
 		{mutation: "deleteBlueprint", good: fixed(`mutation { deleteBlueprint(id: "` + fmt.Sprint(spare.ID) + `") }`),
 			bad: `mutation { deleteBlueprint(id: "999999") }`},
+	}
+}
+
+// profileAndEnrollmentSteps: secrets a blueprint sets, profiles, enrollments.
+func (f *auditFixture) profileAndEnrollmentSteps() []auditStep {
+	t, api, s, d, devices := f.t, f.api, &f.s, f.d, f.devices
+	return []auditStep{
 		{mutation: "setRecoveryPassword", good: fixed(`mutation { setRecoveryPassword(deviceId: "` + d(0) + `") { uuid } }`),
 			bad: `mutation { setRecoveryPassword(deviceId: "999999") { uuid } }`},
 		{mutation: "rotateFileVaultKey", good: func() (string, map[string]any) {
@@ -159,6 +192,13 @@ func auditSteps(t *testing.T, api *testAPI, admin, depToken string) []auditStep 
 		{mutation: "deleteProfile", good: func() (string, map[string]any) {
 			return `mutation($p: ID!) { deleteProfile(id: $p) }`, map[string]any{"p": s.profile}
 		}, bad: `mutation { deleteProfile(id: "999999") }`},
+	}
+}
+
+// deviceAndTokenSteps: commands, device actions and records, API tokens.
+func (f *auditFixture) deviceAndTokenSteps() []auditStep {
+	s, d, retired := &f.s, f.d, f.retired
+	return []auditStep{
 		{mutation: "syncSoftwareUpdates", good: fixed(`mutation { syncSoftwareUpdates { id } }`),
 			bad: `mutation { syncSoftwareUpdates { noSuchField } }`},
 		{mutation: "createEnrollment", good: fixed(`mutation { createEnrollment(input: {name: "Staff"}) { id } }`),
@@ -193,7 +233,6 @@ func auditSteps(t *testing.T, api *testAPI, admin, depToken string) []auditStep 
 			return `mutation($id: ID!) { revokeAPIToken(id: $id) { revokedAt } }`, map[string]any{"id": s.apiToken}
 		}, bad: `mutation { revokeAPIToken(id: "no-such-token") { revokedAt } }`},
 	}
-	return append(steps, depAuditSteps(&s, depToken)...)
 }
 
 // auditState carries ids from one step's answer to the next steps.
