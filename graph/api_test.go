@@ -86,26 +86,7 @@ func startTestAPIWith(t *testing.T, deps func(*store.Store, *service.Config, *jo
 	if err != nil {
 		t.Fatal(err)
 	}
-	workers := river.NewWorkers()
-	if err := jobs.Register(workers, workerDeps); err != nil {
-		t.Fatal(err)
-	}
-	rc, err := jobs.NewClient(s.Pool(), workers, jobs.Config{Work: true, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bg, cancel := context.WithCancel(ctx)
-	broker := events.NewBroker(s.Pool(), logger)
-	go broker.Run(bg)
-	if err := rc.Start(bg); err != nil {
-		t.Fatal(err)
-	}
-	go jobs.ForwardRiverEvents(bg, rc, s.Pool(), logger)
-	select {
-	case <-broker.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatal("event broker did not start listening")
-	}
+	rc, broker, cancel := startJobsAndEvents(t, s, workerDeps, logger)
 	resolver := &graph.Resolver{Store: s, Jobs: rc, Events: broker, Logger: logger, Service: svc, Tokens: tokens}
 	if adjust != nil {
 		adjust(resolver, rc)
@@ -125,6 +106,33 @@ func startTestAPIWith(t *testing.T, deps func(*store.Store, *service.Config, *jo
 		cancel()
 	})
 	return &testAPI{t: t, store: s, tokens: tokens, river: rc, server: srv}
+}
+
+// startJobsAndEvents runs a working River client and the event broker (with
+// River's outcomes forwarded to it) until cancel.
+func startJobsAndEvents(t *testing.T, s *store.Store, deps jobs.Deps, logger *slog.Logger) (*jobs.Client, *events.Broker, context.CancelFunc) {
+	t.Helper()
+	workers := river.NewWorkers()
+	if err := jobs.Register(workers, deps); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := jobs.NewClient(s.Pool(), workers, jobs.Config{Work: true, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	broker := events.NewBroker(s.Pool(), logger)
+	go broker.Run(bg)
+	if err := rc.Start(bg); err != nil {
+		t.Fatal(err)
+	}
+	go jobs.ForwardRiverEvents(bg, rc, s.Pool(), logger)
+	select {
+	case <-broker.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("event broker did not start listening")
+	}
+	return rc, broker, cancel
 }
 
 // token issues a token holding perms.

@@ -34,6 +34,43 @@ func fillWithSecrets(t *testing.T, s *store.Store) map[string][]byte {
 	d := enrolledDevice(t, s, "BUSY-1", secrets["unlock token"])
 	mustQueue(t, s.SetBootstrapToken(ctx, d.ch, secrets["bootstrap token"]))
 	mustQueue(t, s.SetFileVaultPRK(ctx, d.id, secrets["FileVault key"])) // as escrow stores a decrypted key
+	addServerSecrets(t, s, secrets)
+
+	lock := d.queue(t, "DeviceLock", map[string]any{"PIN": string(secrets["lock PIN"])})
+	info := d.queue(t, "SecurityInfo", nil)
+	apps := d.queue(t, "ManagedApplicationConfiguration", nil)
+	d.queue(t, "SetRecoveryLock", map[string]any{"NewPassword": string(secrets["recovery password"])})
+	d.queue(t, "SetFirmwarePassword", map[string]any{"NewPassword": string(secrets["firmware password"])})
+	d.queue(t, "InstallProfile", map[string]any{"Payload": []byte("<key>Password</key><string>" + string(secrets["profile password"]) + "</string>")})
+	d.queue(t, "ClearPasscode", map[string]any{"UnlockToken": secrets["clear-passcode unlock token"]})
+	d.queue(t, "EraseDevice", map[string]any{"PIN": string(secrets["pending erase PIN"])})
+	d.queue(t, "RotateFileVaultKey", map[string]any{"KeyType": "personal",
+		"FileVaultUnlock": map[string]any{"Password": string(secrets["FileVault key rotation unlock"])}})
+	if next, err := s.Idle(ctx, d.ch); err != nil || next.UUID != lock {
+		t.Fatalf("Idle: %q %v", next.UUID, err)
+	}
+	d.answer(t, lock, "Acknowledged", nil)
+	d.answer(t, info, "Acknowledged", []byte(`{"SecurityInfo":{"FDE_PersonalRecoveryKeyCMS":"`+string(secrets["SecurityInfo answer"])+`"}}`))
+	d.answer(t, apps, "Acknowledged", []byte(`{"ApplicationConfigurations":[{"Configuration":{"token":"`+
+		string(secrets["app configuration answer"])+`"}}]}`))
+	addEnrollmentSecrets(t, s, secrets)
+
+	_, err := s.CreateProfile(ctx, store.NewProfile{Identifier: "com.example.vpn", PayloadUUID: "U", Scope: "System",
+		Hash: "h", PayloadTypes: []string{"com.apple.vpn.managed"},
+		Content: []byte("<key>Password</key><string>" + string(secrets["library profile password"]) + "</string>")})
+	mustQueue(t, err)
+	bulkUUID, bulkBody, err := mdmproto.NewCommand("InstallProfile", map[string]any{"Payload": secrets["bulk-queued profile password"]})
+	mustQueue(t, err)
+	mustQueue(t, s.Tx(ctx, func(q *store.Queries) error {
+		return q.QueueCommands(ctx, []store.QueuedCommand{{DeviceID: d.id, UUID: bulkUUID, RequestType: "InstallProfile", Body: bulkBody}})
+	}))
+	return secrets
+}
+
+// addServerSecrets adds orchard's own keys and those of Apple's services.
+func addServerSecrets(t *testing.T, s *store.Store, secrets map[string][]byte) {
+	t.Helper()
+	ctx := context.Background()
 	_, err := s.CreatePushCertificate(ctx, store.PushCertificateInput{Name: "push", Topic: "com.apple.mgmt.busy",
 		CertPEM: []byte("cert"), KeyDER: secrets["push key"], NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)})
 	mustQueue(t, err)
@@ -55,36 +92,6 @@ func fillWithSecrets(t *testing.T, s *store.Store) map[string][]byte {
 		MdmInfoID: "m", ServerTokenExpirationDate: time.Now().AddDate(1, 0, 0),
 		SToken: string(secrets["Apps and Books content token"]), NotificationSecretSHA256: []byte{1}})
 	mustQueue(t, err)
-
-	lock := d.queue(t, "DeviceLock", map[string]any{"PIN": string(secrets["lock PIN"])})
-	info := d.queue(t, "SecurityInfo", nil)
-	apps := d.queue(t, "ManagedApplicationConfiguration", nil)
-	d.queue(t, "SetRecoveryLock", map[string]any{"NewPassword": string(secrets["recovery password"])})
-	d.queue(t, "SetFirmwarePassword", map[string]any{"NewPassword": string(secrets["firmware password"])})
-	d.queue(t, "InstallProfile", map[string]any{"Payload": []byte("<key>Password</key><string>" + string(secrets["profile password"]) + "</string>")})
-	d.queue(t, "ClearPasscode", map[string]any{"UnlockToken": secrets["clear-passcode unlock token"]})
-	d.queue(t, "EraseDevice", map[string]any{"PIN": string(secrets["pending erase PIN"])})
-	d.queue(t, "RotateFileVaultKey", map[string]any{"KeyType": "personal",
-		"FileVaultUnlock": map[string]any{"Password": string(secrets["FileVault key rotation unlock"])}})
-	if next, err := s.Idle(ctx, d.ch); err != nil || next.UUID != lock {
-		t.Fatalf("Idle: %q %v", next.UUID, err)
-	}
-	d.answer(t, lock, "Acknowledged", nil)
-	d.answer(t, info, "Acknowledged", []byte(`{"SecurityInfo":{"FDE_PersonalRecoveryKeyCMS":"`+string(secrets["SecurityInfo answer"])+`"}}`))
-	d.answer(t, apps, "Acknowledged", []byte(`{"ApplicationConfigurations":[{"Configuration":{"token":"`+
-		string(secrets["app configuration answer"])+`"}}]}`))
-	addEnrollmentSecrets(t, s, secrets)
-
-	_, err = s.CreateProfile(ctx, store.NewProfile{Identifier: "com.example.vpn", PayloadUUID: "U", Scope: "System",
-		Hash: "h", PayloadTypes: []string{"com.apple.vpn.managed"},
-		Content: []byte("<key>Password</key><string>" + string(secrets["library profile password"]) + "</string>")})
-	mustQueue(t, err)
-	bulkUUID, bulkBody, err := mdmproto.NewCommand("InstallProfile", map[string]any{"Payload": secrets["bulk-queued profile password"]})
-	mustQueue(t, err)
-	mustQueue(t, s.Tx(ctx, func(q *store.Queries) error {
-		return q.QueueCommands(ctx, []store.QueuedCommand{{DeviceID: d.id, UUID: bulkUUID, RequestType: "InstallProfile", Body: bulkBody}})
-	}))
-	return secrets
 }
 
 // addEnrollmentSecrets makes an enrollment (its profile URL's secret), a DEP
