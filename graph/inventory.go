@@ -83,34 +83,15 @@ func (r *Resolver) deviceCommandEvents(ctx context.Context, deviceID *string, st
 		}
 		wantDevice = n
 	}
-	evs, cancel := r.Events.Subscribe(events.TopicCommand)
-	out := make(chan *model.DeviceCommandEvent, 16)
-	go func() {
-		defer close(out)
-		defer cancel()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case ev, ok := <-evs:
-				if !ok {
-					return
-				}
-				st := commandStatuses[ev.Type]
-				if st == "" || (wantDevice != 0 && ev.DeviceID != wantDevice) || (status != nil && *status != st) {
-					continue
-				}
-				c, err := r.Store.CommandByID(ctx, ev.ID)
-				if err != nil {
-					continue // deleted with its device, or ctx ended
-				}
-				select {
-				case out <- &model.DeviceCommandEvent{Status: st, Command: &c}:
-				case <-ctx.Done():
-					return
-				}
-			}
+	return subscribe(ctx, r.Events, events.TopicCommand, func(ev events.Event) (*model.DeviceCommandEvent, bool) {
+		st := commandStatuses[ev.Type]
+		if st == "" || (wantDevice != 0 && ev.DeviceID != wantDevice) || (status != nil && *status != st) {
+			return nil, false
 		}
-	}()
-	return out, nil
+		c, err := r.Store.CommandByID(ctx, ev.ID)
+		if err != nil {
+			return nil, false // deleted with its device, or ctx ended
+		}
+		return &model.DeviceCommandEvent{Status: st, Command: &c}, true
+	}), nil
 }

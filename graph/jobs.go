@@ -76,35 +76,16 @@ func (r *Resolver) jobEvents(ctx context.Context, kinds []string, ids []string) 
 		}
 		wantIDs = append(wantIDs, n)
 	}
-	events, cancel := r.Events.Subscribe(events.TopicJob)
-	out := make(chan *model.JobEvent, 16)
-	go func() {
-		defer close(out)
-		defer cancel()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case ev, ok := <-events:
-				if !ok {
-					return
-				}
-				if (len(kinds) > 0 && !slices.Contains(kinds, ev.Kind)) || (len(wantIDs) > 0 && !slices.Contains(wantIDs, ev.ID)) {
-					continue
-				}
-				job, err := r.Jobs.JobGet(ctx, ev.ID)
-				if err != nil {
-					continue // deleted in the meantime, or ctx ended
-				}
-				select {
-				case out <- &model.JobEvent{Type: ev.Type, Job: job}:
-				case <-ctx.Done():
-					return
-				}
-			}
+	return subscribe(ctx, r.Events, events.TopicJob, func(ev events.Event) (*model.JobEvent, bool) {
+		if (len(kinds) > 0 && !slices.Contains(kinds, ev.Kind)) || (len(wantIDs) > 0 && !slices.Contains(wantIDs, ev.ID)) {
+			return nil, false
 		}
-	}()
-	return out, nil
+		job, err := r.Jobs.JobGet(ctx, ev.ID)
+		if err != nil {
+			return nil, false // deleted in the meantime, or ctx ended
+		}
+		return &model.JobEvent{Type: ev.Type, Job: job}, true
+	}), nil
 }
 
 func jobState(j *rivertype.JobRow) model.JobState {

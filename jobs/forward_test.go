@@ -12,35 +12,9 @@ import (
 
 	"github.com/orchardmdm/orchard/jobs"
 	"github.com/orchardmdm/orchard/jobs/jobargs"
-	"github.com/orchardmdm/orchard/store"
 	"github.com/orchardmdm/orchard/store/events"
 	"github.com/orchardmdm/orchard/store/pgtest"
 )
-
-func startBroker(t *testing.T, s *store.Store) *events.Broker {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	b := events.NewBroker(s.Pool(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	go b.Run(ctx)
-	select {
-	case <-b.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatal("broker never listened")
-	}
-	return b
-}
-
-func receive(t *testing.T, ch <-chan events.Event) events.Event {
-	t.Helper()
-	select {
-	case ev := <-ch:
-		return ev
-	case <-time.After(15 * time.Second):
-		t.Fatal("no event arrived")
-	}
-	return events.Event{}
-}
 
 func TestRiverOutcomesReachSubscribersOnOtherProcesses(t *testing.T) {
 	t.Parallel()
@@ -49,7 +23,7 @@ func TestRiverOutcomesReachSubscribersOnOtherProcesses(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s := pgtest.New(t)
 	// The listening "process" has its own broker; the working one only forwards.
-	b := startBroker(t, s)
+	b := pgtest.StartBroker(t, s)
 	events, stop := b.Subscribe(events.TopicJob)
 	defer stop()
 
@@ -67,7 +41,7 @@ func TestRiverOutcomesReachSubscribersOnOtherProcesses(t *testing.T) {
 	must(t, err)
 	res, err := rc.Insert(ctx, jobargs.TokenCleanup{}, nil)
 	must(t, err)
-	ev := receive(t, events)
+	ev := pgtest.Receive(t, events)
 	if ev.ID != res.Job.ID || ev.Type != "completed" || ev.Kind != "token_cleanup" {
 		t.Fatalf("event %+v for job %d", ev, res.Job.ID)
 	}

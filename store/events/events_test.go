@@ -2,48 +2,19 @@ package events_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/orchardmdm/orchard/store"
 	"github.com/orchardmdm/orchard/store/events"
 	"github.com/orchardmdm/orchard/store/pgtest"
 )
-
-func startBroker(t *testing.T, s *store.Store) *events.Broker {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	b := events.NewBroker(s.Pool(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	go b.Run(ctx)
-	select {
-	case <-b.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatal("broker never listened")
-	}
-	return b
-}
-
-func receive(t *testing.T, ch <-chan events.Event) events.Event {
-	t.Helper()
-	select {
-	case ev := <-ch:
-		return ev
-	case <-time.After(15 * time.Second):
-		t.Fatal("no event arrived")
-	}
-	return events.Event{}
-}
 
 func TestEventsPublishedInATransactionArriveOnlyOnCommit(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.New(t)
-	b := startBroker(t, s)
+	b := pgtest.StartBroker(t, s)
 	commands, cancel := b.Subscribe(events.TopicCommand)
 	defer cancel()
 	others, cancelOthers := b.Subscribe(events.TopicJob)
@@ -61,7 +32,7 @@ func TestEventsPublishedInATransactionArriveOnlyOnCommit(t *testing.T) {
 	must(t, pgx.BeginFunc(ctx, s.Pool(), func(tx pgx.Tx) error {
 		return events.Publish(ctx, tx, events.Event{Topic: events.TopicCommand, Type: "queued", ID: 2})
 	}))
-	if ev := receive(t, commands); ev.ID != 2 || ev.Type != "queued" {
+	if ev := pgtest.Receive(t, commands); ev.ID != 2 || ev.Type != "queued" {
 		t.Fatalf("got %+v, want the committed event 2", ev)
 	}
 	select {

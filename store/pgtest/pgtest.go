@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/orchardmdm/orchard/store"
+	"github.com/orchardmdm/orchard/store/events"
 	"github.com/orchardmdm/orchard/store/seal"
 )
 
@@ -215,4 +216,33 @@ func randomHex(n int) string {
 		panic(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// StartBroker starts an event broker on s's pool and waits until it listens,
+// so events published after it returns reach its subscribers. It stops when
+// the test ends.
+func StartBroker(t *testing.T, s *store.Store) *events.Broker {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	b := events.NewBroker(s.Pool(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	go b.Run(ctx)
+	select {
+	case <-b.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("broker never listened")
+	}
+	return b
+}
+
+// Receive returns the next event on ch, failing the test if none arrives.
+func Receive(t *testing.T, ch <-chan events.Event) events.Event {
+	t.Helper()
+	select {
+	case ev := <-ch:
+		return ev
+	case <-time.After(15 * time.Second):
+		t.Fatal("no event arrived")
+	}
+	return events.Event{}
 }
