@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"regexp"
@@ -16,33 +15,12 @@ var depsimAddr = regexp.MustCompile(`depsim serving \d+ devices at (http://\S+)`
 func TestDepsimServesTheTokenItPrints(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	outR, outW := io.Pipe()
-	errR, errW := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"depsim", "--listen", "127.0.0.1:0", "--devices", "5", "--consumer-key", "CK"}, nil, outW, errW)
-		outW.Close()
-		errW.Close()
-	}()
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(errR)
-		for sc.Scan() {
-			if m := depsimAddr.FindStringSubmatch(sc.Text()); m != nil {
-				urls <- m[1]
-			}
-		}
-	}()
-	line, err := bufio.NewReader(outR).ReadBytes('\n')
+	sim := startSimulator(t, ctx, []string{"depsim", "--listen", "127.0.0.1:0", "--devices", "5", "--consumer-key", "CK"}, depsimAddr)
+	tok, err := dep.ParseTokenJSON(sim.firstLine)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("depsim printed %q: %v", sim.firstLine, err)
 	}
-	go io.Copy(io.Discard, outR)
-	tok, err := dep.ParseTokenJSON(line)
-	if err != nil {
-		t.Fatalf("depsim printed %q: %v", line, err)
-	}
-	c := dep.New(dep.Config{BaseURL: <-urls, Credentials: tok.Credentials()})
+	c := dep.New(dep.Config{BaseURL: sim.url, Credentials: tok.Credentials()})
 	page, err := c.FetchDevices(ctx, 100, "")
 	if err != nil || len(page.Devices) != 5 {
 		t.Fatalf("fetch from depsim: %v, %+v", err, page)
@@ -51,7 +29,7 @@ func TestDepsimServesTheTokenItPrints(t *testing.T) {
 		t.Fatalf("account from depsim: %v, %+v", err, acct)
 	}
 	cancel()
-	if err := <-done; err != nil {
+	if err := <-sim.done; err != nil {
 		t.Fatalf("depsim did not stop cleanly: %v", err)
 	}
 	if err := run(context.Background(), []string{"depsim", "--fail-status", "404"}, nil, io.Discard, io.Discard); err == nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"regexp"
@@ -16,33 +15,12 @@ var vppsimAddr = regexp.MustCompile(`vppsim serving location .* at (http://\S+)`
 func TestVppsimServesTheTokenItPrints(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	outR, outW := io.Pipe()
-	errR, errW := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"vppsim", "--listen", "127.0.0.1:0", "--assets", "7", "--location", "Lab"}, nil, outW, errW)
-		outW.Close()
-		errW.Close()
-	}()
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(errR)
-		for sc.Scan() {
-			if m := vppsimAddr.FindStringSubmatch(sc.Text()); m != nil {
-				urls <- m[1]
-			}
-		}
-	}()
-	line, err := bufio.NewReader(outR).ReadBytes('\n')
+	sim := startSimulator(t, ctx, []string{"vppsim", "--listen", "127.0.0.1:0", "--assets", "7", "--location", "Lab"}, vppsimAddr)
+	tok, err := appsbooks.ParseContentToken(sim.firstLine)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("vppsim printed %q: %v", sim.firstLine, err)
 	}
-	go io.Copy(io.Discard, outR)
-	tok, err := appsbooks.ParseContentToken(line)
-	if err != nil {
-		t.Fatalf("vppsim printed %q: %v", line, err)
-	}
-	c := appsbooks.New(appsbooks.Config{BaseURL: <-urls, SToken: tok.SToken})
+	c := appsbooks.New(appsbooks.Config{BaseURL: sim.url, SToken: tok.SToken})
 	if cfg, err := c.ClientConfig(ctx); err != nil || cfg.LocationName != "Lab" {
 		t.Fatalf("client/config from vppsim: %v, %+v", err, cfg)
 	}
@@ -50,7 +28,7 @@ func TestVppsimServesTheTokenItPrints(t *testing.T) {
 		t.Fatalf("assets from vppsim: %v, %+v", err, page)
 	}
 	cancel()
-	if err := <-done; err != nil {
+	if err := <-sim.done; err != nil {
 		t.Fatalf("vppsim did not stop cleanly: %v", err)
 	}
 	if err := run(context.Background(), []string{"vppsim", "--page-size", "0"}, nil, io.Discard, io.Discard); err == nil {
