@@ -36,6 +36,10 @@ type CommandResult struct {
 type NextCommand struct {
 	UUID string
 	Body []byte
+	// ID, DeviceID and RequestType name the command on the server, so its
+	// status event needs no second lookup; the device is sent only Body.
+	ID, DeviceID int64
+	RequestType  string
 }
 
 // Refusals of device requests; the MDM endpoint maps them to status codes.

@@ -92,7 +92,7 @@ func (s *Service) TouchUser(ctx context.Context, ch mdmproto.Channel) error {
 func (s *Service) Idle(ctx context.Context, ch mdmproto.Channel) (mdmproto.NextCommand, error) {
 	next, err := s.store.Idle(ctx, ch)
 	if err == nil {
-		s.publishSent(ctx, next.UUID)
+		s.publishSent(ctx, next)
 	}
 	return next, err
 }

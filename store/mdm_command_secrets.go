@@ -69,15 +69,16 @@ func (q *Queries) QueueCommand(ctx context.Context, c QueuedCommand) (DeviceComm
 }
 
 // commandToSend is the plist a device is served: opened when sealed.
-func (q *Queries) commandToSend(uuid string, body []byte, sealed *string) (NextCommand, error) {
+func (q *Queries) commandToSend(next NextCommand, sealed *string) (NextCommand, error) {
 	if sealed == nil {
-		return NextCommand{UUID: uuid, Body: body}, nil
+		return next, nil
 	}
-	plain, err := q.sealer.Open(*sealed, commandPlace(uuid, commandBodyColumn))
+	plain, err := q.sealer.Open(*sealed, commandPlace(next.UUID, commandBodyColumn))
 	if err != nil {
-		return NextCommand{}, fmt.Errorf("open command %s: %w", uuid, err)
+		return NextCommand{}, fmt.Errorf("open command %s: %w", next.UUID, err)
 	}
-	return NextCommand{UUID: uuid, Body: plain}, nil
+	next.Body = plain
+	return next, nil
 }
 
 // resultToStore returns what to store of an answer: the raw plist and JSON

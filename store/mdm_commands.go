@@ -132,7 +132,7 @@ const nextAfterReport = `WITH next AS (
 		SELECT id FROM mdm_device_commands WHERE device_id = $1 AND status IN ('Queued', 'Sent')
 		ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
 	UPDATE mdm_device_commands c SET status = 'Sent', sent_at = now() FROM next WHERE c.id = next.id
-	RETURNING c.uuid, c.command, c.command_sealed`
+	RETURNING c.id, c.request_type, c.uuid, c.command, c.command_sealed`
 
 // idleSQL answers an Idle in one round trip: identity check, last_seen_at and
 // the next command. No row means refused; whyRefused says why.
@@ -145,18 +145,20 @@ const idleSQL = `WITH d AS (
 		WHERE c.status IN ('Queued', 'Sent', 'NotNow') ORDER BY c.id LIMIT 1 FOR UPDATE OF c SKIP LOCKED),
 	sent AS (
 		UPDATE mdm_device_commands c SET status = 'Sent', sent_at = now() FROM next WHERE c.id = next.id
-		RETURNING c.uuid, c.command, c.command_sealed)
-	SELECT d.id, sent.uuid, sent.command, sent.command_sealed FROM d LEFT JOIN sent ON true`
+		RETURNING c.id, c.request_type, c.uuid, c.command, c.command_sealed)
+	SELECT d.id, sent.id, sent.request_type, sent.uuid, sent.command, sent.command_sealed FROM d LEFT JOIN sent ON true`
 
 // Idle handles an Idle report of a device channel and returns the next command.
 func (q *Queries) Idle(ctx context.Context, ch Channel) (NextCommand, error) {
 	var (
-		id     int64
-		uuid   *string
-		body   []byte
-		sealed *string
+		deviceID    int64
+		id          *int64
+		requestType *string
+		uuid        *string
+		body        []byte
+		sealed      *string
 	)
-	err := q.db.QueryRow(ctx, idleSQL, ch.DeviceID(), ch.CertHash).Scan(&id, &uuid, &body, &sealed)
+	err := q.db.QueryRow(ctx, idleSQL, ch.DeviceID(), ch.CertHash).Scan(&deviceID, &id, &requestType, &uuid, &body, &sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return NextCommand{}, q.whyRefused(ctx, ch)
 	}
@@ -166,7 +168,7 @@ func (q *Queries) Idle(ctx context.Context, ch Channel) (NextCommand, error) {
 	if uuid == nil {
 		return NextCommand{}, nil
 	}
-	return q.commandToSend(*uuid, body, sealed)
+	return q.commandToSend(NextCommand{UUID: *uuid, Body: body, ID: *id, DeviceID: deviceID, RequestType: *requestType}, sealed)
 }
 
 // whyRefused explains, off the hot path, why a device's request matched nothing.
@@ -225,19 +227,16 @@ func (q *Queries) ReportResult(ctx context.Context, ch Channel, r Result) (next 
 }
 
 func (q *Queries) nextCommand(ctx context.Context, tx pgx.Tx, deviceID int64) (NextCommand, error) {
-	var (
-		uuid   string
-		body   []byte
-		sealed *string
-	)
-	err := tx.QueryRow(ctx, nextAfterReport, deviceID).Scan(&uuid, &body, &sealed)
+	next := NextCommand{DeviceID: deviceID}
+	var sealed *string
+	err := tx.QueryRow(ctx, nextAfterReport, deviceID).Scan(&next.ID, &next.RequestType, &next.UUID, &next.Body, &sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return NextCommand{}, nil
 	}
 	if err != nil {
 		return NextCommand{}, fmt.Errorf("next command: %w", err)
 	}
-	return q.commandToSend(uuid, body, sealed)
+	return q.commandToSend(next, sealed)
 }
 
 // DeviceUser is a user channel of a device.

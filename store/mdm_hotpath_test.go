@@ -76,3 +76,51 @@ func TestIdleIsOneRoundTrip(t *testing.T) {
 	}
 	idle("")
 }
+
+// TestNextCommandNamesItsCommand: Idle and ReportResult return the command's
+// id, device and request type with it, so its Sent event needs no lookup.
+func TestNextCommandNamesItsCommand(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := pgtest.New(t)
+	ch := store.Channel{Enrollment: mdmproto.Enrollment{UDID: "NAMED-1"}, CertHash: []byte("hash"), CertNotAfter: time.Now().Add(time.Hour)}
+	id, _, err := s.Authenticate(ctx, ch, mdmproto.DeviceFacts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TokenUpdate(ctx, ch, store.TokenUpdate{Token: []byte("t"), PushMagic: "m"}); err != nil {
+		t.Fatal(err)
+	}
+	var uuids []string
+	for _, requestType := range []string{"ProfileList", "CertificateList"} {
+		uuid, body, _ := mdmproto.NewCommand(requestType, nil)
+		err = s.Tx(ctx, func(q *store.Queries) error {
+			_, err := q.EnqueueCommand(ctx, id, uuid, requestType, body, "test")
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		uuids = append(uuids, uuid)
+	}
+	check := func(next mdmproto.NextCommand, uuid, requestType string) {
+		t.Helper()
+		ref, err := s.CommandRefByUUID(ctx, uuid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next.UUID != uuid || next.ID != ref.ID || next.DeviceID != id || next.RequestType != requestType {
+			t.Fatalf("next = %+v, want %s (id %d) %s of device %d", next, uuid, ref.ID, requestType, id)
+		}
+	}
+	next, err := s.Idle(ctx, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(next, uuids[0], "ProfileList")
+	next, found, err := s.ReportResult(ctx, ch, store.Result{Status: "Acknowledged", CommandUUID: uuids[0]})
+	if err != nil || !found {
+		t.Fatalf("result: found %v, %v", found, err)
+	}
+	check(next, uuids[1], "CertificateList")
+}
