@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/orchardmdm/orchard/mdmproto/internal/httpwait"
 )
 
 // DefaultBaseURL is Apple's production service.
@@ -126,7 +128,7 @@ func (c *Client) call(ctx context.Context, name, method, path string, in, out an
 			return nil
 		}
 		apiErr := parseError(name, res.StatusCode, data)
-		apiErr.RetryAfter = retryAfter(res.Header.Get("Retry-After"))
+		apiErr.RetryAfter, _ = httpwait.RetryAfter(res.Header.Get("Retry-After"))
 		if !retryable(res.StatusCode) || attempt > c.MaxRetries || apiErr.RetryAfter > c.MaxWait {
 			return apiErr
 		}
@@ -134,7 +136,7 @@ func (c *Client) call(ctx context.Context, name, method, path string, in, out an
 		if wait <= 0 {
 			wait = min(c.Backoff(attempt), c.MaxWait)
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := httpwait.Sleep(ctx, wait); err != nil {
 			return err
 		}
 	}
@@ -167,26 +169,3 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte) (*h
 }
 
 func retryable(status int) bool { return status == http.StatusTooManyRequests || status >= 500 }
-
-// retryAfter reads seconds or an HTTP date.
-func retryAfter(h string) time.Duration {
-	h = strings.TrimSpace(h)
-	if s, err := strconv.Atoi(h); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return 0
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}

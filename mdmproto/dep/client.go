@@ -8,12 +8,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/dghubble/oauth1"
+
+	"github.com/orchardmdm/orchard/mdmproto/internal/httpwait"
 )
 
 // DefaultBaseURL is Apple's production DEP service.
@@ -128,7 +129,7 @@ func (c *Client) NewSession(ctx context.Context) (string, error) {
 			return "", fmt.Errorf("dep session: %w", err)
 		}
 		if retry, wait := c.shouldRetry(res, attempt); retry {
-			if err := sleep(ctx, wait); err != nil {
+			if err := httpwait.Sleep(ctx, wait); err != nil {
 				return "", err
 			}
 			continue
@@ -181,7 +182,7 @@ func (c *Client) call(ctx context.Context, name, method, path string, in, out an
 			}
 		}
 		if retry, wait := c.shouldRetry(res, attempt); retry {
-			if err := sleep(ctx, wait); err != nil {
+			if err := httpwait.Sleep(ctx, wait); err != nil {
 				return err
 			}
 			continue
@@ -251,21 +252,8 @@ func (c *Client) shouldRetry(res *http.Response, attempt int) (bool, time.Durati
 		return false, 0
 	}
 	wait := c.Backoff(attempt)
-	if s, err := strconv.Atoi(strings.TrimSpace(res.Header.Get("Retry-After"))); err == nil && s >= 0 {
-		wait = time.Duration(s) * time.Second
-	} else if t, err := http.ParseTime(res.Header.Get("Retry-After")); err == nil {
-		wait = time.Until(t)
+	if w, ok := httpwait.RetryAfter(res.Header.Get("Retry-After")); ok {
+		wait = w
 	}
 	return true, min(max(wait, 0), c.MaxWait)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -1,13 +1,14 @@
 package devicesim
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net/http"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/orchardmdm/orchard/mdmproto/internal/httpwait"
 )
 
 // Retry defaults: a server killed and restarted (the soak test's kill -9)
@@ -67,7 +68,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return res, err
 		}
 		t.retries.Add(1)
-		if err := sleep(req.Context(), wait); err != nil {
+		if err := httpwait.Sleep(req.Context(), wait); err != nil {
 			return nil, err
 		}
 		wait = min(2*wait, maxRetryBackoff)
@@ -86,15 +87,4 @@ func rewound(req *http.Request, attempt int) (*http.Request, error) {
 	try := req.Clone(req.Context())
 	try.Body = body
 	return try, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
-	}
 }
