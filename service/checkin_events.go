@@ -29,22 +29,22 @@ func sentEvent(next mdmproto.NextCommand) events.Event {
 // answer, in the caller's transaction.
 func (s *Service) reportResultInTx(ctx context.Context, q *store.Queries, ch mdmproto.Channel, r mdmproto.CommandResult) (mdmproto.NextCommand, bool, error) {
 	next, found, err := q.ReportResult(ctx, ch, r)
-	if err != nil || !found {
-		if err == nil && next.UUID != "" {
-			err = events.Publish(ctx, q.PgxTx(), sentEvent(next))
-		}
-		return next, found, err
-	}
-	c, err := q.CommandRefByUUID(ctx, r.CommandUUID)
 	if err != nil {
 		return next, found, err
 	}
-	evs := []events.Event{commandStatusEvent(c.ID, c.DeviceID, c.RequestType, r.Status)}
+	var evs []events.Event
+	var answered store.CommandRef
+	if found {
+		if answered, err = q.CommandRefByUUID(ctx, r.CommandUUID); err != nil {
+			return next, found, err
+		}
+		evs = append(evs, commandStatusEvent(answered.ID, answered.DeviceID, answered.RequestType, r.Status))
+	}
 	if next.UUID != "" {
 		evs = append(evs, sentEvent(next))
 	}
-	if err := events.PublishAll(ctx, q.PgxTx(), evs); err != nil {
+	if err := events.PublishAll(ctx, q.PgxTx(), evs); err != nil || !found {
 		return next, found, err
 	}
-	return next, found, s.processResult(ctx, q, c, r)
+	return next, found, s.processResult(ctx, q, answered, r)
 }
