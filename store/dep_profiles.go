@@ -28,14 +28,6 @@ type DEPProfile struct {
 	UpdatedAt   time.Time
 }
 
-// Apple returns the profile as defined, so the full definition is the fields
-// plus orchard's name and URL.
-func (p *DEPProfile) Definition() *dep.Profile {
-	def := p.Fields
-	def.ProfileName, def.URL, def.Devices, def.ProfileUUID = p.Name, p.URL, nil, ""
-	return &def
-}
-
 const depProfileColumns = `id, virtual_server_id, name, apple_fields, profile_uuid, url, defined_at, created_at, updated_at`
 
 func scanDEPProfile(row pgx.Row) (DEPProfile, error) {
