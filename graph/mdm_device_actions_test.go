@@ -84,9 +84,9 @@ func answerNext(t *testing.T, api *testAPI, id int64, result []byte) string {
 	if next.UUID == "" {
 		t.Fatalf("device %d has no command to answer", id)
 	}
-	if _, found, err := api.store.ReportResult(ctx, ch, store.Result{Status: "Acknowledged", CommandUUID: next.UUID,
-		JSON: result}); err != nil || !found {
-		t.Fatalf("acknowledge %s: found %v, %v", next.UUID, found, err)
+	if _, answered, err := api.store.ReportResult(ctx, ch, store.Result{Status: "Acknowledged", CommandUUID: next.UUID,
+		JSON: result}); err != nil || answered == nil {
+		t.Fatalf("acknowledge %s: answered %+v, %v", next.UUID, answered, err)
 	}
 	return next.UUID
 }

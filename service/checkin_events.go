@@ -28,16 +28,13 @@ func sentEvent(next mdmproto.NextCommand) events.Event {
 // (the answered command's, and Sent for the next one) and processes the
 // answer, in the caller's transaction.
 func (s *Service) reportResultInTx(ctx context.Context, q *store.Queries, ch mdmproto.Channel, r mdmproto.CommandResult) (mdmproto.NextCommand, bool, error) {
-	next, found, err := q.ReportResult(ctx, ch, r)
+	next, answered, err := q.ReportResult(ctx, ch, r)
+	found := answered != nil
 	if err != nil {
 		return next, found, err
 	}
 	var evs []events.Event
-	var answered store.CommandRef
 	if found {
-		if answered, err = q.CommandRefByUUID(ctx, r.CommandUUID); err != nil {
-			return next, found, err
-		}
 		evs = append(evs, commandStatusEvent(answered.ID, answered.DeviceID, answered.RequestType, r.Status))
 	}
 	if next.UUID != "" {
@@ -46,5 +43,5 @@ func (s *Service) reportResultInTx(ctx context.Context, q *store.Queries, ch mdm
 	if err := events.PublishAll(ctx, q.PgxTx(), evs); err != nil || !found {
 		return next, found, err
 	}
-	return next, found, s.processResult(ctx, q, answered, r)
+	return next, found, s.processResult(ctx, q, *answered, r)
 }

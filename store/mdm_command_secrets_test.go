@@ -55,10 +55,10 @@ func (d secretDevice) answer(t *testing.T, uuid, status string, result []byte) s
 	_, err := d.s.Pool().Exec(context.Background(), `UPDATE mdm_device_commands SET status = 'Sent', sent_at = now()
 		WHERE uuid = $1 AND status IN ('Queued', 'NotNow')`, uuid)
 	mustQueue(t, err)
-	next, found, err := d.s.ReportResult(context.Background(), d.ch, store.Result{Status: status, CommandUUID: uuid,
+	next, answered, err := d.s.ReportResult(context.Background(), d.ch, store.Result{Status: status, CommandUUID: uuid,
 		Raw: result, JSON: result})
-	if err != nil || !found {
-		t.Fatalf("%s for %s: found %v, %v", status, uuid, found, err)
+	if err != nil || answered == nil {
+		t.Fatalf("%s for %s: answered %+v, %v", status, uuid, answered, err)
 	}
 	return next
 }

@@ -181,13 +181,14 @@ func (q *Queries) whyRefused(ctx context.Context, ch Channel) error {
 // was answered and waits to be sent again; any other status is final.
 var reportResultSQL = `UPDATE mdm_device_commands SET status = $3, result_at = now(), error_chain = $4,
 	result_plist = $5, result = $6, result_sealed = $7, ` + forgetSecretOnResult + `
-	WHERE uuid = $1 AND device_id = $2 AND status = 'Sent' RETURNING request_type, pin_sealed`
+	WHERE uuid = $1 AND device_id = $2 AND status = 'Sent' RETURNING id, request_type, pin_sealed`
 
-// ReportResult stores a command's result and returns the next command. A
-// result for a command the device was not sent (never, not since its NotNow,
-// already answered, or another device's) changes nothing: the caller logs it
-// and the device gets its next command as usual (found=false).
-func (q *Queries) ReportResult(ctx context.Context, ch Channel, r Result) (next NextCommand, found bool, err error) {
+// ReportResult stores a command's result and returns the answered command
+// and the next one. A result for a command the device was not sent (never,
+// not since its NotNow, already answered, or another device's) changes
+// nothing: the caller logs it and the device gets its next command as usual
+// (answered is nil).
+func (q *Queries) ReportResult(ctx context.Context, ch Channel, r Result) (next NextCommand, answered *CommandRef, err error) {
 	err = q.inTx(ctx, func(tx pgx.Tx) error {
 		id, err := deviceFor(ctx, tx, ch, true)
 		if err != nil {
@@ -203,18 +204,20 @@ func (q *Queries) ReportResult(ctx context.Context, ch Channel, r Result) (next 
 		if err != nil {
 			return err
 		}
-		var requestType string
+		c := CommandRef{DeviceID: id}
 		var pin *string
-		err = tx.QueryRow(ctx, reportResultSQL, r.CommandUUID, id, r.Status, errorChain, raw, answer, sealed).Scan(&requestType, &pin)
+		err = tx.QueryRow(ctx, reportResultSQL, r.CommandUUID, id, r.Status, errorChain, raw, answer, sealed).Scan(&c.ID, &c.RequestType, &pin)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("store result: %w", err)
 		}
-		found = err == nil
-		if found && r.Status == mdmproto.StatusAcknowledged {
+		if err == nil {
+			answered = &c
+		}
+		if answered != nil && r.Status == mdmproto.StatusAcknowledged {
 			if err := q.rememberUsedPIN(ctx, tx, id, r.CommandUUID, pin); err != nil {
 				return err
 			}
-			if facts, ok := mdmproto.FactsFromResult(requestType, r.Raw); ok {
+			if facts, ok := mdmproto.FactsFromResult(c.RequestType, r.Raw); ok {
 				if err := applyFacts(ctx, tx, id, facts); err != nil {
 					return err
 				}
@@ -223,7 +226,7 @@ func (q *Queries) ReportResult(ctx context.Context, ch Channel, r Result) (next 
 		next, err = q.nextCommand(ctx, tx, id)
 		return err
 	})
-	return next, found, err
+	return next, answered, err
 }
 
 func (q *Queries) nextCommand(ctx context.Context, tx pgx.Tx, deviceID int64) (NextCommand, error) {

@@ -54,8 +54,8 @@ func (d *queueDevice) bodyLen(uuid string) int {
 
 func (d *queueDevice) report(uuid, status string) {
 	d.t.Helper()
-	if _, found, err := d.s.ReportResult(context.Background(), d.ch, store.Result{Status: status, CommandUUID: uuid}); err != nil || !found {
-		d.t.Fatalf("%s for %s: found %v, %v", status, uuid, found, err)
+	if _, answered, err := d.s.ReportResult(context.Background(), d.ch, store.Result{Status: status, CommandUUID: uuid}); err != nil || answered == nil {
+		d.t.Fatalf("%s for %s: answered %+v, %v", status, uuid, answered, err)
 	}
 }
 

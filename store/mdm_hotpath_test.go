@@ -71,14 +71,15 @@ func TestIdleIsOneRoundTrip(t *testing.T) {
 	}
 	idle(uuid)
 	idle(uuid) // sent but unanswered: offered again
-	if _, found, err := s.ReportResult(ctx, ch, store.Result{Status: "Acknowledged", CommandUUID: uuid}); err != nil || !found {
-		t.Fatalf("result: found %v, %v", found, err)
+	if _, answered, err := s.ReportResult(ctx, ch, store.Result{Status: "Acknowledged", CommandUUID: uuid}); err != nil || answered == nil {
+		t.Fatalf("result: answered %+v, %v", answered, err)
 	}
 	idle("")
 }
 
 // TestNextCommandNamesItsCommand: Idle and ReportResult return the command's
-// id, device and request type with it, so its Sent event needs no lookup.
+// id, device and request type with it (and ReportResult the answered
+// command's), so their status events need no lookup.
 func TestNextCommandNamesItsCommand(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -118,9 +119,11 @@ func TestNextCommandNamesItsCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(next, uuids[0], "ProfileList")
-	next, found, err := s.ReportResult(ctx, ch, store.Result{Status: "Acknowledged", CommandUUID: uuids[0]})
-	if err != nil || !found {
-		t.Fatalf("result: found %v, %v", found, err)
+	next, answered, err := s.ReportResult(ctx, ch, store.Result{Status: "Acknowledged", CommandUUID: uuids[0]})
+	if err != nil || answered == nil {
+		t.Fatalf("result: answered %+v, %v", answered, err)
 	}
+	check(mdmproto.NextCommand{UUID: uuids[0], ID: answered.ID, DeviceID: answered.DeviceID, RequestType: answered.RequestType},
+		uuids[0], "ProfileList")
 	check(next, uuids[1], "CertificateList")
 }
