@@ -1,6 +1,8 @@
 package mdmproto
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 )
 
@@ -54,7 +56,7 @@ type deviceInformationResult struct {
 
 type securityInfoResult struct {
 	SecurityInfo struct {
-		FDEEnabled       *bool `plist:"FDE_Enabled"`
+		FDEEnabled       *bool `plist:"FDE_Enabled" json:"FDE_Enabled"`
 		ManagementStatus struct {
 			EnrolledViaDEP             *bool
 			UserApprovedEnrollment     *bool
@@ -63,13 +65,15 @@ type securityInfoResult struct {
 	}
 }
 
-// FactsFromResult reads the device facts in an Acknowledged result of a
-// DeviceInformation or SecurityInfo command; other request types have none.
-func FactsFromResult(requestType string, body []byte) (DeviceFacts, bool) {
+// FactsFromResult reads the device facts in the JSON of an Acknowledged
+// result (DecodeReport's) of a DeviceInformation or SecurityInfo command;
+// other request types have none. The JSON, not the plist, is read: the
+// report's one plist parse made it already.
+func FactsFromResult(requestType string, answer []byte) (DeviceFacts, bool) {
 	switch requestType {
 	case "DeviceInformation":
 		var r deviceInformationResult
-		if UnmarshalPlist(body, &r) != nil {
+		if json.Unmarshal(answer, &r) != nil {
 			return DeviceFacts{}, false
 		}
 		q := r.QueryResponses
@@ -82,7 +86,7 @@ func FactsFromResult(requestType string, body []byte) (DeviceFacts, bool) {
 		return f, true
 	case "SecurityInfo":
 		var r securityInfoResult
-		if UnmarshalPlist(body, &r) != nil {
+		if json.Unmarshal(answer, &r) != nil {
 			return DeviceFacts{}, false
 		}
 		s := r.SecurityInfo
@@ -90,6 +94,15 @@ func FactsFromResult(requestType string, body []byte) (DeviceFacts, bool) {
 			UserApprovedEnrollment: s.ManagementStatus.UserApprovedEnrollment, DEPEnrollment: s.ManagementStatus.EnrolledViaDEP}, true
 	}
 	return DeviceFacts{}, false
+}
+
+// FactRequestTypes are the request types whose answers FactsFromResult reads.
+func FactRequestTypes() []string { return []string{"DeviceInformation", "SecurityInfo"} }
+
+// MayHoldFacts is a cheap first look at an answer's JSON: false means
+// FactsFromResult would find no DeviceInformation facts in it.
+func MayHoldFacts(answer []byte) bool {
+	return bytes.Contains(answer, []byte(`"QueryResponses"`))
 }
 
 // PlatformOf names the platform from a ProductName (iPhone14,2, Mac14,3,

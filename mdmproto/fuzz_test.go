@@ -46,9 +46,9 @@ func FuzzDecode(f *testing.F) {
 			if !json.Valid(out) {
 				t.Fatalf("DecodeReport made invalid JSON: %s", out)
 			}
-		}
-		for _, rt := range []string{"DeviceInformation", "SecurityInfo"} {
-			_, _ = mdmproto.FactsFromResult(rt, body)
+			for _, rt := range []string{"DeviceInformation", "SecurityInfo"} {
+				_, _ = mdmproto.FactsFromResult(rt, out)
+			}
 		}
 	})
 }

@@ -37,13 +37,9 @@ type Report struct {
 // values JSON cannot hold, such as NaN, as null). One plist parse serves both:
 // reports such as InstalledApplicationList run to megabytes.
 func DecodeReport(body []byte) (*Report, []byte, error) {
-	var v map[string]any
-	if err := UnmarshalPlist(body, &v); err != nil {
-		return nil, nil, err
-	}
-	result, err := json.Marshal(jsonSafe(v))
+	result, err := AnswerJSON(body)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return nil, nil, err
 	}
 	var r Report
 	if err := json.Unmarshal(result, &r); err != nil {
@@ -53,6 +49,20 @@ func DecodeReport(body []byte) (*Report, []byte, error) {
 		return nil, nil, err
 	}
 	return &r, result, nil
+}
+
+// AnswerJSON is a report plist as JSON, unchecked: DecodeReport's
+// conversion.
+func AnswerJSON(body []byte) ([]byte, error) {
+	var v map[string]any
+	if err := UnmarshalPlist(body, &v); err != nil {
+		return nil, err
+	}
+	result, err := json.Marshal(jsonSafe(v))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return result, nil
 }
 
 func (r *Report) check() error {

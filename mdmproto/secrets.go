@@ -1,5 +1,10 @@
 package mdmproto
 
+import (
+	"maps"
+	"slices"
+)
+
 // Which commands and answers carry secrets, from Apple's device-management
 // schemas (mdm/commands/*.yaml). Storage seals these and nothing else: most
 // commands and answers are inventory that operators query freely.
@@ -49,4 +54,9 @@ func CommandCarriesSecret(requestType string) bool {
 func ResultCarriesSecret(requestType string) bool {
 	_, ok := resultSecrets[requestType]
 	return ok
+}
+
+// ResultSecretTypes lists the request types whose answers are sealed.
+func ResultSecretTypes() []string {
+	return slices.Sorted(maps.Keys(resultSecrets))
 }

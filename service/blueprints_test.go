@@ -58,7 +58,9 @@ func (m *simMac) run(answer func(requestType string) (string, map[string]any)) [
 		fields["UDID"], fields["Status"], fields["CommandUUID"] = m.ch.UDID, status, next.UUID
 		raw, err := plist.Marshal(fields)
 		must(m.t, err)
-		next, _, err = m.svc.ReportResult(ctx, m.ch, mdmproto.CommandResult{Status: status, CommandUUID: next.UUID, Raw: raw})
+		answer, err := mdmproto.AnswerJSON(raw)
+		must(m.t, err)
+		next, _, err = m.svc.ReportResult(ctx, m.ch, mdmproto.CommandResult{Status: status, CommandUUID: next.UUID, Raw: raw, JSON: answer})
 		must(m.t, err)
 	}
 	return ran

@@ -88,27 +88,10 @@ func (s *Service) TouchUser(ctx context.Context, ch mdmproto.Channel) error {
 	return s.store.TouchUser(ctx, ch)
 }
 
-// Idle gives a device its next command (empty: none).
+// Idle gives a device its next command (empty: none), in one statement that
+// publishes its Sent event too.
 func (s *Service) Idle(ctx context.Context, ch mdmproto.Channel) (mdmproto.NextCommand, error) {
-	next, err := s.store.Idle(ctx, ch)
-	if err == nil {
-		s.publishSent(ctx, next)
-	}
-	return next, err
-}
-
-// ReportResult stores a device's answer to a command it was sent and gives
-// its next command; accepted is false for an answer to a command it was not
-// sent (changing nothing).
-func (s *Service) ReportResult(ctx context.Context, ch mdmproto.Channel, r mdmproto.CommandResult) (next mdmproto.NextCommand, found bool, err error) {
-	err = s.store.Tx(ctx, func(q *store.Queries) error {
-		next, found, err = s.reportResultInTx(ctx, q, ch, r)
-		if err != nil || !found {
-			return err
-		}
-		return s.profileReportHook(ctx, q, ch, r)
-	})
-	return next, found, err
+	return s.store.Idle(ctx, ch)
 }
 
 // EnrollmentBySecret names the enrollment a profile URL's secret opens.

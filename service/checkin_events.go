@@ -8,18 +8,6 @@ import (
 	"github.com/orchardmdm/orchard/store/events"
 )
 
-// publishSent tells subscribers the device was just given a command. It
-// runs after the Idle's own statement committed, on the pool: one more round
-// trip, and none when nothing was queued.
-func (s *Service) publishSent(ctx context.Context, next mdmproto.NextCommand) {
-	if next.UUID == "" {
-		return
-	}
-	if err := events.Publish(ctx, s.store.DB(), sentEvent(next)); err != nil {
-		s.log.WarnContext(ctx, "command event not published", "command_uuid", next.UUID, "err", err)
-	}
-}
-
 func sentEvent(next mdmproto.NextCommand) events.Event {
 	return commandStatusEvent(next.ID, next.DeviceID, next.RequestType, "Sent")
 }

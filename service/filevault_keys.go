@@ -35,12 +35,12 @@ type rotateAnswer struct {
 // escrowFromSecurityInfo stores the recovery key a SecurityInfo answer
 // carries, encrypted to orchard's escrow certificate. An answer without one
 // changes nothing.
-func (s *Service) escrowFromSecurityInfo(ctx context.Context, q *store.Queries, c store.CommandRef, raw []byte) error {
-	if !bytes.Contains(raw, []byte("FDE_PersonalRecoveryKeyCMS")) {
+func (s *Service) escrowFromSecurityInfo(ctx context.Context, q *store.Queries, c store.CommandRef, answer []byte) error {
+	if !bytes.Contains(answer, []byte("FDE_PersonalRecoveryKeyCMS")) {
 		return nil
 	}
 	var a securityInfoAnswer
-	if !s.decodeAnswer(ctx, c, raw, &a) {
+	if !s.decodeAnswer(ctx, c, answer, &a) {
 		return q.SetSecretError(ctx, c.DeviceID, "SecurityInfo answer not understood")
 	}
 	return s.escrowRecoveryKey(ctx, q, c, a.SecurityInfo.FDE_PersonalRecoveryKeyCMS)
@@ -48,9 +48,9 @@ func (s *Service) escrowFromSecurityInfo(ctx context.Context, q *store.Queries, 
 
 // escrowFromRotation stores the new key a RotateFileVaultKey answer carries;
 // the old one stays until then.
-func (s *Service) escrowFromRotation(ctx context.Context, q *store.Queries, c store.CommandRef, raw []byte) error {
+func (s *Service) escrowFromRotation(ctx context.Context, q *store.Queries, c store.CommandRef, answer []byte) error {
 	var a rotateAnswer
-	if !s.decodeAnswer(ctx, c, raw, &a) {
+	if !s.decodeAnswer(ctx, c, answer, &a) {
 		return q.SetSecretError(ctx, c.DeviceID, "RotateFileVaultKey answer not understood")
 	}
 	return s.escrowRecoveryKey(ctx, q, c, a.RotateResult.EncryptedNewRecoveryKey)

@@ -258,22 +258,3 @@ func (q *Queries) TouchDevice(ctx context.Context, ch Channel) error {
 		return err
 	})
 }
-
-// applyFacts writes what a device reported; nil facts keep the stored value.
-func applyFacts(ctx context.Context, tx pgx.Tx, id int64, f mdmproto.DeviceFacts) error {
-	_, err := tx.Exec(ctx, `UPDATE enrolled_devices SET name = COALESCE($2, name), model = COALESCE($3, model),
-		platform = COALESCE($4, platform), os_version = COALESCE($5, os_version), build_version = COALESCE($6, build_version),
-		serial_number = COALESCE($7, serial_number), apple_silicon = COALESCE($8, apple_silicon),
-		supervised = COALESCE($9, supervised), awaiting_configuration = COALESCE($10, awaiting_configuration),
-		filevault_enabled = COALESCE($11, filevault_enabled),
-		activation_lock_manageable = COALESCE($12, activation_lock_manageable),
-		user_approved_enrollment = COALESCE($13, user_approved_enrollment),
-		dep_enrollment = COALESCE($14, dep_enrollment), updated_at = now() WHERE id = $1`,
-		id, f.Name, f.Model, f.Platform, f.OSVersion, f.BuildVersion, f.SerialNumber, f.AppleSilicon, f.Supervised,
-		f.AwaitingConfiguration, f.FileVaultEnabled, f.ActivationLockManageable, f.UserApprovedEnrollment,
-		f.DEPEnrollment)
-	if err != nil {
-		return fmt.Errorf("update device facts: %w", err)
-	}
-	return nil
-}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/orchardmdm/orchard/mdmproto"
+	"github.com/orchardmdm/orchard/store/events"
 )
 
 // DeviceCommand is a command queued for a device channel.
@@ -134,9 +135,10 @@ const nextAfterReport = `WITH next AS (
 	UPDATE mdm_device_commands c SET status = 'Sent', sent_at = now() FROM next WHERE c.id = next.id
 	RETURNING c.id, c.request_type, c.uuid, c.command, c.command_sealed`
 
-// idleSQL answers an Idle in one round trip: identity check, last_seen_at and
-// the next command. No row means refused; whyRefused says why.
-const idleSQL = `WITH d AS (
+// idleSQL answers an Idle in one round trip: identity check, last_seen_at,
+// the next command and its Sent event. No row means refused; whyRefused says
+// why.
+var idleSQL = `WITH d AS (
 		UPDATE enrolled_devices SET last_seen_at = now()
 		WHERE ` + identityUsable + ` AND token_updated
 		RETURNING id),
@@ -145,8 +147,14 @@ const idleSQL = `WITH d AS (
 		WHERE c.status IN ('Queued', 'Sent', 'NotNow') ORDER BY c.id LIMIT 1 FOR UPDATE OF c SKIP LOCKED),
 	sent AS (
 		UPDATE mdm_device_commands c SET status = 'Sent', sent_at = now() FROM next WHERE c.id = next.id
-		RETURNING c.id, c.request_type, c.uuid, c.command, c.command_sealed)
-	SELECT d.id, sent.id, sent.request_type, sent.uuid, sent.command, sent.command_sealed FROM d LEFT JOIN sent ON true`
+		RETURNING c.id, c.request_type, c.device_id, c.uuid, c.command, c.command_sealed),
+	notified AS (
+		SELECT ` + sentNotify + ` FROM sent)
+	SELECT d.id, sent.id, sent.request_type, sent.uuid, sent.command, sent.command_sealed, (SELECT count(*) FROM notified)
+	FROM d LEFT JOIN sent ON true`
+
+// sentNotify publishes the Sent event of a row of sent (idleSQL, quickReportSQL).
+var sentNotify = events.NotifyExpr(events.TopicCommand, "'Sent'", "id", "request_type", "device_id")
 
 // Idle handles an Idle report of a device channel and returns the next command.
 func (q *Queries) Idle(ctx context.Context, ch Channel) (NextCommand, error) {
@@ -158,7 +166,7 @@ func (q *Queries) Idle(ctx context.Context, ch Channel) (NextCommand, error) {
 		body        []byte
 		sealed      *string
 	)
-	err := q.db.QueryRow(ctx, idleSQL, ch.DeviceID(), ch.CertHash).Scan(&deviceID, &id, &requestType, &uuid, &body, &sealed)
+	err := q.db.QueryRow(ctx, idleSQL, ch.DeviceID(), ch.CertHash).Scan(&deviceID, &id, &requestType, &uuid, &body, &sealed, new(int64))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return NextCommand{}, q.whyRefused(ctx, ch)
 	}
@@ -217,7 +225,7 @@ func (q *Queries) ReportResult(ctx context.Context, ch Channel, r Result) (next 
 			if err := q.rememberUsedPIN(ctx, tx, id, r.CommandUUID, pin); err != nil {
 				return err
 			}
-			if facts, ok := mdmproto.FactsFromResult(c.RequestType, r.Raw); ok {
+			if facts, ok := mdmproto.FactsFromResult(c.RequestType, r.JSON); ok {
 				if err := applyFacts(ctx, tx, id, facts); err != nil {
 					return err
 				}

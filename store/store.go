@@ -98,10 +98,6 @@ func (q *Queries) PgxTx() pgx.Tx {
 	return tx
 }
 
-// DB is what the queries run on: their transaction, or the pool outside one.
-// Notifications sent on the pool go out at once, in one round trip.
-func (q *Queries) DB() DB { return q.db }
-
 // inTx runs fn in a transaction of its own, or in a savepoint of the caller's.
 func (q *Queries) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, q.db, fn)
