@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/smallstep/pkcs7"
@@ -137,6 +138,44 @@ type Verifier struct {
 	roots         *x509.CertPool
 	intermediates *x509.CertPool
 	now           func() time.Time
+	verified      verifiedCerts
+}
+
+// maxVerifiedCerts bounds the certificates a Verifier remembers: a fleet's
+// identities, with room to spare, in a few megabytes.
+const maxVerifiedCerts = 50000
+
+// verifiedCerts remembers the certificates that chained, by the SHA-256 of
+// their DER, until the earliest expiry in their chain: a fleet checks in
+// with the same identities all day, and each check of a chain is an RSA
+// verification per link. Revocation is not the chain's concern: the store
+// checks it on every request.
+type verifiedCerts struct {
+	mu    sync.Mutex
+	until map[[sha256.Size]byte]time.Time
+	max   int
+}
+
+func (c *verifiedCerts) valid(key [sha256.Size]byte, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	until, ok := c.until[key]
+	return ok && now.Before(until)
+}
+
+func (c *verifiedCerts) remember(key [sha256.Size]byte, until time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.until == nil {
+		c.until = make(map[[sha256.Size]byte]time.Time)
+	}
+	for k := range c.until {
+		if len(c.until) < c.max {
+			break
+		}
+		delete(c.until, k) // map order is random: an arbitrary one goes
+	}
+	c.until[key] = until
 }
 
 // NewVerifier trusts certificates issued under any of cas. The first
@@ -145,7 +184,7 @@ func NewVerifier(cas []*x509.Certificate) (*Verifier, error) {
 	if len(cas) == 0 {
 		return nil, errors.New("mdmproto: no SCEP CA certificate to verify devices with")
 	}
-	v := &Verifier{now: time.Now}
+	v := &Verifier{now: time.Now, verified: verifiedCerts{max: maxVerifiedCerts}}
 	v.roots, v.intermediates = CertPools(cas)
 	if !slices.ContainsFunc(cas, SelfSigned) {
 		// A chain without its root: trust the top of what was given.
@@ -156,14 +195,30 @@ func NewVerifier(cas []*x509.Certificate) (*Verifier, error) {
 
 // Verify checks cert chains to the CA and is valid now.
 func (v *Verifier) Verify(cert *x509.Certificate) error {
-	_, err := cert.Verify(x509.VerifyOptions{
-		Roots: v.roots, Intermediates: v.intermediates, CurrentTime: v.now(),
+	now, key := v.now(), sha256.Sum256(cert.Raw)
+	if v.verified.valid(key, now) {
+		return nil
+	}
+	chains, err := cert.Verify(x509.VerifyOptions{
+		Roots: v.roots, Intermediates: v.intermediates, CurrentTime: now,
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %q: %v", ErrUntrusted, cert.Subject.CommonName, err)
 	}
+	v.verified.remember(key, chainExpiry(chains[0]))
 	return nil
+}
+
+// chainExpiry is when the first certificate of a chain stops being valid.
+func chainExpiry(chain []*x509.Certificate) time.Time {
+	until := chain[0].NotAfter
+	for _, c := range chain[1:] {
+		if c.NotAfter.Before(until) {
+			until = c.NotAfter
+		}
+	}
+	return until
 }
 
 // CertHash is the SHA-256 of a certificate's DER: what a device channel is bound to.

@@ -18,10 +18,12 @@ import (
 // Config is every setting of orchard, filled from flags and ORCHARD_* variables
 // (a flag wins over its variable).
 type Config struct {
-	DataDir         string
-	DatabaseURL     string
-	SecretKey       string
-	Listen          string
+	DataDir     string
+	DatabaseURL string
+	SecretKey   string
+	Listen      string
+	// DebugListen serves Go's profiles when set (no authentication).
+	DebugListen     string
 	TLSCert         string
 	TLSKey          string
 	PublicURL       string
@@ -116,6 +118,8 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 	bindDatabase(fs, c, "info")
 	s := settings{fs}
 	s.str(&c.Listen, "listen", "ORCHARD_LISTEN", ":8080", "HTTP listen address")
+	s.str(&c.DebugListen, "debug-listen", "ORCHARD_DEBUG_LISTEN", "",
+		"address serving Go's profiles at /debug/pprof/, without authentication: loopback or a private network only; empty: off")
 	s.str(&c.TLSCert, "tls-cert", "ORCHARD_TLS_CERT", "",
 		"PEM certificate (with its chain) to serve HTTPS and HTTP/2 directly; reloaded on SIGHUP. Apple devices need HTTPS")
 	s.str(&c.TLSKey, "tls-key", "ORCHARD_TLS_KEY", "", "PEM private key of --tls-cert; reloaded on SIGHUP")

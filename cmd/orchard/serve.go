@@ -183,6 +183,11 @@ func (a *app) run(ctx context.Context, ready chan<- string) error {
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	go a.broker.Run(bg)
+	if a.cfg.DebugListen != "" {
+		if err := serveDebug(bg, a.cfg.DebugListen, a.logger); err != nil {
+			return fmt.Errorf("debug listener: %w", err)
+		}
+	}
 	if a.cfg.Role != "api" {
 		if err := a.river.Start(context.WithoutCancel(ctx)); err != nil {
 			return fmt.Errorf("start jobs: %w", err)
