@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,6 +62,7 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		enrollmentID, cfg.EnrollURL = id, u
 	}
 	cfg.Enqueue = api.enqueueDeviceInformation
+	cfg.ServerCPU = api.serverCPU
 	fmt.Fprintf(stdout, "orchard loadtest: %d devices, %d rounds, concurrency %d, against %s\n",
 		cfg.Devices, cfg.Rounds, cfg.Concurrency, api.base)
 	phases, err := devicesim.RunLoad(ctx, cfg, stdout)
@@ -105,6 +108,29 @@ func (c *graphqlClient) do(ctx context.Context, query string, vars map[string]an
 		return fmt.Errorf("graphql: %s", r.Errors[0].Message)
 	}
 	return json.Unmarshal(r.Data, out)
+}
+
+// serverCPU reads the CPU time the server process has used from its
+// /metrics (process_cpu_seconds_total): the API process's, when the roles
+// run apart.
+func (c *graphqlClient) serverCPU(ctx context.Context) (time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "process_cpu_seconds_total "); ok {
+			seconds, err := strconv.ParseFloat(v, 64)
+			return time.Duration(seconds * float64(time.Second)), err
+		}
+	}
+	return 0, errors.New("/metrics has no process_cpu_seconds_total")
 }
 
 // newEnrollment makes the enrollment the simulated devices use.

@@ -60,7 +60,7 @@ func TestServeEnrollsDevicesAndLoadtestMeasuresThem(t *testing.T) {
 		t.Fatalf("loadtest: %v\n%s%s", err, stdout.String(), errOut.String())
 	}
 	report := stdout.String()
-	for _, want := range []string{"enrolled 4 devices", "idle:", "8 connects", "with command:", "p99", "removed 4 simulated devices"} {
+	for _, want := range []string{"enrolled 4 devices", "idle:", "8 connects", "with command:", "p99", "server CPU", "devices' CPU", "removed 4 simulated devices"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("loadtest report lacks %q:\n%s", want, report)
 		}

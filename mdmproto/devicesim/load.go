@@ -26,6 +26,11 @@ type LoadConfig struct {
 	// Enqueue queues one command for each device (by UDID) before a
 	// with-command round; nil skips those rounds.
 	Enqueue func(ctx context.Context, udids []string) error
+	// ServerCPU reads the CPU time the server has used so far, so each
+	// phase tells the server's cost per connect apart from the simulated
+	// devices' (whose RSA signatures dominate when both share a machine);
+	// nil: not measured.
+	ServerCPU func(ctx context.Context) (time.Duration, error)
 }
 
 // Phase is the measure of one kind of connection.
@@ -36,6 +41,9 @@ type Phase struct {
 	// Retries counts requests sent again after a transient error.
 	Retries   int64
 	Latencies []time.Duration
+	// ServerCPU and DeviceCPU are the CPU time the server (when
+	// LoadConfig.ServerCPU reads it) and the simulated devices used.
+	ServerCPU, DeviceCPU time.Duration
 }
 
 // Rate is connects per second.
@@ -52,10 +60,17 @@ func (p Phase) Percentile(q float64) time.Duration {
 }
 
 func (p Phase) String() string {
-	return fmt.Sprintf("%-13s %6d connects in %7.2fs = %8.1f connects/s  latency p50 %v  p95 %v  p99 %v  retries %d",
+	s := fmt.Sprintf("%-13s %6d connects in %7.2fs = %8.1f connects/s  latency p50 %v  p95 %v  p99 %v  retries %d",
 		p.Name+":", p.Connects, p.Elapsed.Seconds(), p.Rate(),
 		p.Percentile(0.50).Round(10*time.Microsecond), p.Percentile(0.95).Round(10*time.Microsecond),
 		p.Percentile(0.99).Round(10*time.Microsecond), p.Retries)
+	if p.Connects > 0 && p.ServerCPU > 0 {
+		s += fmt.Sprintf("  server CPU %v/connect", (p.ServerCPU / time.Duration(p.Connects)).Round(time.Microsecond))
+	}
+	if p.Connects > 0 && p.DeviceCPU > 0 {
+		s += fmt.Sprintf("  devices' CPU %v/connect", (p.DeviceCPU / time.Duration(p.Connects)).Round(time.Microsecond))
+	}
+	return s
 }
 
 // RunLoad enrolls the devices, then measures Idle connects (nothing queued)
@@ -66,7 +81,7 @@ func RunLoad(ctx context.Context, cfg LoadConfig, log io.Writer) ([]Phase, error
 	}
 	client, retry := retrying(cfg)
 	devices := make([]*Device, cfg.Devices)
-	enroll, err := parallel(ctx, "enroll", cfg.Devices, cfg.Concurrency, func(i int) error {
+	enroll, err := parallel(ctx, cfg, "enroll", cfg.Devices, func(i int) error {
 		d, err := New(client)
 		if err != nil {
 			return err
@@ -82,7 +97,7 @@ func RunLoad(ctx context.Context, cfg LoadConfig, log io.Writer) ([]Phase, error
 	phases := []Phase{enroll}
 	// A server may queue a first inventory at enrollment: answer it before
 	// the idle rounds, which expect empty queues.
-	first, err := connectAll(ctx, "first inventory", devices, cfg.Concurrency, -1)
+	first, err := connectAll(ctx, cfg, "first inventory", devices, -1)
 	first.Retries = retry.retries.Swap(0)
 	if err != nil {
 		return phases, err
@@ -91,7 +106,7 @@ func RunLoad(ctx context.Context, cfg LoadConfig, log io.Writer) ([]Phase, error
 
 	idle := Phase{Name: "idle"}
 	for range cfg.Rounds {
-		p, err := connectAll(ctx, "idle", devices, cfg.Concurrency, 0)
+		p, err := connectAll(ctx, cfg, "idle", devices, 0)
 		p.Retries = retry.retries.Swap(0)
 		if err != nil {
 			return phases, err
@@ -111,7 +126,7 @@ func RunLoad(ctx context.Context, cfg LoadConfig, log io.Writer) ([]Phase, error
 		if err := cfg.Enqueue(ctx, udids); err != nil {
 			return phases, fmt.Errorf("enqueue: %w", err)
 		}
-		p, err := connectAll(ctx, "with command", devices, cfg.Concurrency, 1)
+		p, err := connectAll(ctx, cfg, "with command", devices, 1)
 		p.Retries = retry.retries.Swap(0)
 		if err != nil {
 			return phases, err
@@ -123,8 +138,8 @@ func RunLoad(ctx context.Context, cfg LoadConfig, log io.Writer) ([]Phase, error
 
 // connectAll connects every device once; each must answer want commands
 // (any number when want is negative).
-func connectAll(ctx context.Context, name string, devices []*Device, concurrency, want int) (Phase, error) {
-	return parallel(ctx, name, len(devices), concurrency, func(i int) error {
+func connectAll(ctx context.Context, cfg LoadConfig, name string, devices []*Device, want int) (Phase, error) {
+	return parallel(ctx, cfg, name, len(devices), func(i int) error {
 		n, err := devices[i].Connect(ctx)
 		if err == nil && want >= 0 && n != want {
 			err = fmt.Errorf("device %s answered %d commands, want %d", devices[i].UDID, n, want)
@@ -133,9 +148,11 @@ func connectAll(ctx context.Context, name string, devices []*Device, concurrency
 	})
 }
 
-// parallel runs fn for 0..n-1 on concurrency workers, timing each call.
-func parallel(ctx context.Context, name string, n, concurrency int, fn func(i int) error) (Phase, error) {
+// parallel runs fn for 0..n-1 on cfg.Concurrency workers, timing each call
+// and measuring the CPU used.
+func parallel(ctx context.Context, cfg LoadConfig, name string, n int, fn func(i int) error) (Phase, error) {
 	p := Phase{Name: name, Connects: n, Latencies: make([]time.Duration, n)}
+	before := sampleCPU(ctx, cfg)
 	next := make(chan int)
 	var (
 		wg       sync.WaitGroup
@@ -143,7 +160,7 @@ func parallel(ctx context.Context, name string, n, concurrency int, fn func(i in
 		firstErr error
 	)
 	start := time.Now()
-	for range concurrency {
+	for range cfg.Concurrency {
 		wg.Go(func() {
 			for i := range next {
 				t0 := time.Now()
@@ -168,12 +185,15 @@ func parallel(ctx context.Context, name string, n, concurrency int, fn func(i in
 	if firstErr == nil {
 		firstErr = ctx.Err()
 	}
+	p.ServerCPU, p.DeviceCPU = sampleCPU(ctx, cfg).since(before)
 	return p, firstErr
 }
 
 func merge(a, b Phase) Phase {
 	a.Connects += b.Connects
 	a.Elapsed += b.Elapsed
+	a.ServerCPU += b.ServerCPU
+	a.DeviceCPU += b.DeviceCPU
 	a.Retries += b.Retries
 	a.Latencies = append(a.Latencies, b.Latencies...)
 	return a
