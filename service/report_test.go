@@ -142,3 +142,40 @@ func wantEvent(t *testing.T, sub <-chan events.Event, typ string, c store.Device
 		return
 	}
 }
+
+// The same answer sent at once on several connections (a device retrying
+// over a broken one) counts once, whatever the interleaving.
+func TestConcurrentDuplicateReportsCountOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, s := newService(t)
+	m := enrollMac(t, svc, s, "UDID-DUPLICATE", true, false, nil)
+	m.run(nil)
+	for round := range 5 {
+		c := queue(t, s, m.id, "ProvisioningProfileList")
+		if next, err := svc.Idle(ctx, m.ch); err != nil || next.UUID != c.UUID {
+			t.Fatalf("round %d: Idle gave %q, %v", round, next.UUID, err)
+		}
+		raw := []byte(`<plist><dict><key>UDID</key><string>` + m.ch.UDID + `</string><key>Status</key><string>Acknowledged</string>` +
+			`<key>CommandUUID</key><string>` + c.UUID + `</string></dict></plist>`)
+		answer, err := mdmproto.AnswerJSON(raw)
+		must(t, err)
+		found := make(chan bool, 8)
+		for range cap(found) {
+			go func() {
+				_, ok, err := svc.ReportResult(ctx, m.ch, mdmproto.CommandResult{Status: mdmproto.StatusAcknowledged,
+					CommandUUID: c.UUID, Raw: raw, JSON: answer})
+				found <- ok && err == nil
+			}()
+		}
+		answered := 0
+		for range cap(found) {
+			if <-found {
+				answered++
+			}
+		}
+		if answered != 1 {
+			t.Fatalf("round %d: the answer counted %d times", round, answered)
+		}
+	}
+}

@@ -54,6 +54,9 @@ var quickReportSQL = `WITH d AS (
 		UPDATE mdm_device_commands SET status = $3, result_at = now(), error_chain = $5,
 			result_plist = $6, result = $7, ` + forgetSecretOnResult + `
 		FROM probe WHERE id = probe.command_id AND NOT probe.deferred
+			-- probe read the snapshot from before d's lock wait: a concurrent
+			-- report of the same answer may have stored it since.
+			AND status = 'Sent'
 		RETURNING id, request_type, device_id),
 	next AS (
 		SELECT c.id FROM mdm_device_commands c JOIN d ON c.device_id = d.id
