@@ -90,11 +90,17 @@ func (q *Queries) SaveDEPPage(ctx context.Context, p DEPPage) (DEPPageCounts, er
 	return c, err
 }
 
-func moveDEPCursor(ctx context.Context, tx pgx.Tx, p DEPPage) error {
-	phase := p.Phase
-	if phase == DEPPhaseFetch && !p.More {
-		phase = DEPPhaseSync
+// Next is the sync state once the page is saved: a fetch without more to
+// follow has ended, and its cursor goes on to sync changes.
+func (p DEPPage) Next() DEPSyncState {
+	if p.Phase == DEPPhaseFetch && !p.More {
+		return DEPSyncState{Cursor: p.Cursor, Phase: DEPPhaseSync}
 	}
+	return DEPSyncState{Cursor: p.Cursor, Phase: p.Phase}
+}
+
+func moveDEPCursor(ctx context.Context, tx pgx.Tx, p DEPPage) error {
+	phase := p.Next().Phase
 	tag, err := tx.Exec(ctx, `UPDATE dep_virtual_servers SET cursor = $3, cursor_phase = $4,
 			fetch_started_at = CASE WHEN $5 AND $2 = '' THEN now() ELSE fetch_started_at END,
 			last_synced_at = CASE WHEN $6 THEN now() ELSE last_synced_at END
