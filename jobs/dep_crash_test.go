@@ -192,7 +192,6 @@ func TestDEPSyncFailureOfTheNextPageKeepsThePageBeingSaved(t *testing.T) {
 	// of page 2 waits on it until Apple has refused page 3.
 	blocker, err := e.store.Pool().Begin(ctx)
 	must(t, err)
-	defer blocker.Rollback(context.Background())
 	refused := make(chan struct{})
 	e.hook(func(n int64, w http.ResponseWriter, _ *http.Request) bool {
 		if n != 3 {
@@ -202,7 +201,9 @@ func TestDEPSyncFailureOfTheNextPageKeepsThePageBeingSaved(t *testing.T) {
 		http.Error(w, dep.CodeAccessDenied, http.StatusForbidden)
 		return true
 	})
+	released := make(chan struct{})
 	go func() {
+		defer close(released)
 		select {
 		case <-refused:
 		case <-ctx.Done():
@@ -216,6 +217,7 @@ func TestDEPSyncFailureOfTheNextPageKeepsThePageBeingSaved(t *testing.T) {
 		}
 		return nil
 	})
+	<-released
 	if !dep.HasCode(err, dep.CodeAccessDenied) || out.Pages != 2 {
 		t.Fatalf("sync ended with %v after %+v, want ACCESS_DENIED after 2 saved pages", err, out)
 	}
