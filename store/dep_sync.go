@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/orchardmdm/orchard/mdmproto/dep"
 )
@@ -65,27 +66,26 @@ type DEPPageCounts struct {
 }
 
 // SaveDEPPage upserts a page of devices and moves the cursor in one
-// transaction, so a crash never leaves the cursor ahead of the devices.
+// transaction, so a crash never leaves the cursor ahead of the devices. The
+// page's statements go to PostgreSQL in one batch: one round trip, not four.
 func (q *Queries) SaveDEPPage(ctx context.Context, p DEPPage) (DEPPageCounts, error) {
 	var c DEPPageCounts
+	upserts, deletes := splitDEPPage(p.Devices)
 	err := q.inTx(ctx, func(tx pgx.Tx) error {
-		if err := moveDEPCursor(ctx, tx, p); err != nil {
-			return err
+		b := &pgx.Batch{}
+		// First, so the server's row is locked before any device is written
+		// and a concurrent sync of the same server waits here.
+		queueMoveDEPCursor(b, p)
+		if upserts.len() > 0 {
+			queueUpsertDEPDevices(b, p.ServerID, upserts, p.Phase == DEPPhaseFetch, &c)
 		}
-		upserts, deletes := splitDEPPage(p.Devices)
-		var err error
-		if c.Added, c.Modified, err = upsertDEPDevices(ctx, tx, p.ServerID, upserts, p.Phase == DEPPhaseFetch); err != nil {
-			return err
-		}
-		if c.Deleted, err = deleteDEPDevices(ctx, tx, p.ServerID, deletes); err != nil {
-			return err
+		if deletes.len() > 0 {
+			queueDeleteDEPDevices(b, p.ServerID, deletes, &c.Deleted)
 		}
 		if p.Phase == DEPPhaseFetch && !p.More {
-			n, err := finishDEPFetch(ctx, tx, p.ServerID)
-			c.Deleted += n
-			return err
+			queueFinishDEPFetch(b, p.ServerID, &c.Deleted)
 		}
-		return nil
+		return tx.SendBatch(ctx, b).Close()
 	})
 	return c, err
 }
@@ -99,75 +99,86 @@ func (p DEPPage) Next() DEPSyncState {
 	return DEPSyncState{Cursor: p.Cursor, Phase: p.Phase}
 }
 
-func moveDEPCursor(ctx context.Context, tx pgx.Tx, p DEPPage) error {
-	phase := p.Next().Phase
-	tag, err := tx.Exec(ctx, `UPDATE dep_virtual_servers SET cursor = $3, cursor_phase = $4,
+// queueMoveDEPCursor moves the cursor only if it is still the one the page
+// followed; otherwise the batch fails with ErrDEPCursorMoved and the
+// transaction rolls back with everything else the page wrote.
+func queueMoveDEPCursor(b *pgx.Batch, p DEPPage) {
+	b.Queue(`UPDATE dep_virtual_servers SET cursor = $3, cursor_phase = $4,
 			fetch_started_at = CASE WHEN $5 AND $2 = '' THEN now() ELSE fetch_started_at END,
 			last_synced_at = CASE WHEN $6 THEN now() ELSE last_synced_at END
-		WHERE id = $1 AND cursor = $2`, p.ServerID, p.From, p.Cursor, phase, p.Phase == DEPPhaseFetch, !p.More)
-	if err != nil {
-		return fmt.Errorf("dep cursor: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return ErrDEPCursorMoved
-	}
-	return nil
+		WHERE id = $1 AND cursor = $2`, p.ServerID, p.From, p.Cursor, p.Next().Phase, p.Phase == DEPPhaseFetch, !p.More).
+		Exec(func(tag pgconn.CommandTag) error {
+			if tag.RowsAffected() == 0 {
+				return ErrDEPCursorMoved
+			}
+			return nil
+		})
 }
 
-// splitDEPPage keeps each serial's last change, since a page may hold several,
-// and separates deletions.
-func splitDEPPage(devices []dep.Device) (upserts []dep.Device, deletes []dep.Device) {
-	last := make(map[string]int, len(devices))
-	for i, d := range devices {
-		if d.SerialNumber != "" {
-			last[d.SerialNumber] = i
-		}
-	}
-	for i, d := range devices {
-		if d.SerialNumber == "" || last[d.SerialNumber] != i {
-			continue
-		}
-		if d.OpType == dep.OpDeleted {
-			deletes = append(deletes, d)
-		} else {
-			upserts = append(upserts, d)
-		}
-	}
-	return upserts, deletes
-}
-
-// depColumns turns devices into one array per column, for unnest.
+// depColumns is a set of devices as one array per column, for unnest.
 type depColumns struct {
 	serial, model, description, color, assetTag, os, family, status, uuid, assignedBy, opType []string
 	assignTime, pushTime, assignedDate, opDate                                                []*time.Time
 }
 
-func columnsOf(devices []dep.Device) depColumns {
-	var c depColumns
-	for _, d := range devices {
-		c.serial = append(c.serial, d.SerialNumber)
-		c.model = append(c.model, d.Model)
-		c.description = append(c.description, d.Description)
-		c.color = append(c.color, d.Color)
-		c.assetTag = append(c.assetTag, d.AssetTag)
-		c.os = append(c.os, d.OS)
-		c.family = append(c.family, d.DeviceFamily)
-		c.status = append(c.status, d.ProfileStatus)
-		c.uuid = append(c.uuid, d.ProfileUUID)
-		c.assignedBy = append(c.assignedBy, d.DeviceAssignedBy)
-		c.opType = append(c.opType, d.OpType)
-		c.assignTime = append(c.assignTime, d.ProfileAssignTime)
-		c.pushTime = append(c.pushTime, d.ProfilePushTime)
-		c.assignedDate = append(c.assignedDate, d.DeviceAssignedDate)
-		c.opDate = append(c.opDate, d.OpDate)
+func newDEPColumns(capacity int) depColumns {
+	strs := func() []string { return make([]string, 0, capacity) }
+	times := func() []*time.Time { return make([]*time.Time, 0, capacity) }
+	return depColumns{serial: strs(), model: strs(), description: strs(), color: strs(), assetTag: strs(), os: strs(),
+		family: strs(), status: strs(), uuid: strs(), assignedBy: strs(), opType: strs(),
+		assignTime: times(), pushTime: times(), assignedDate: times(), opDate: times()}
+}
+
+func (c *depColumns) len() int { return len(c.serial) }
+
+func (c *depColumns) add(d *dep.Device) {
+	c.serial = append(c.serial, d.SerialNumber)
+	c.model = append(c.model, d.Model)
+	c.description = append(c.description, d.Description)
+	c.color = append(c.color, d.Color)
+	c.assetTag = append(c.assetTag, d.AssetTag)
+	c.os = append(c.os, d.OS)
+	c.family = append(c.family, d.DeviceFamily)
+	c.status = append(c.status, d.ProfileStatus)
+	c.uuid = append(c.uuid, d.ProfileUUID)
+	c.assignedBy = append(c.assignedBy, d.DeviceAssignedBy)
+	c.opType = append(c.opType, d.OpType)
+	c.assignTime = append(c.assignTime, d.ProfileAssignTime)
+	c.pushTime = append(c.pushTime, d.ProfilePushTime)
+	c.assignedDate = append(c.assignedDate, d.DeviceAssignedDate)
+	c.opDate = append(c.opDate, d.OpDate)
+}
+
+// splitDEPPage keeps each serial's last change, since a page may hold several,
+// and separates deletions, straight into columns.
+func splitDEPPage(devices []dep.Device) (upserts, deletes depColumns) {
+	last := make(map[string]int, len(devices))
+	for i := range devices {
+		if s := devices[i].SerialNumber; s != "" {
+			last[s] = i
+		}
 	}
-	return c
+	upserts = newDEPColumns(len(last))
+	for i := range devices {
+		d := &devices[i]
+		if d.SerialNumber == "" || last[d.SerialNumber] != i {
+			continue
+		}
+		if d.OpType == dep.OpDeleted {
+			deletes.add(d)
+		} else {
+			upserts.add(d)
+		}
+	}
+	return upserts, deletes
 }
 
 // upsertDEPSQL inserts or updates a page in one statement. updated_at moves
 // only when a field changed, which is how RETURNING tells modified rows from
-// rows Apple listed again unchanged (now() is the transaction's start).
+// rows Apple listed again unchanged (now() is the transaction's start); the
+// counts come back as one row.
 const upsertDEPSQL = `
+WITH written AS (
 INSERT INTO dep_devices AS d (virtual_server_id, serial_number, model, description, color, asset_tag, os,
 	device_family, profile_status, profile_uuid, device_assigned_by, last_op_type, profile_assign_time,
 	profile_push_time, device_assigned_date, last_op_date, fetched_at)
@@ -192,61 +203,42 @@ ON CONFLICT (serial_number) DO UPDATE SET
 			EXCLUDED.device_assigned_by, EXCLUDED.profile_assign_time, EXCLUDED.profile_push_time,
 			EXCLUDED.device_assigned_date, true)
 		THEN now() ELSE d.updated_at END
-RETURNING xmax = 0, updated_at = now()`
+RETURNING xmax = 0 AS added, updated_at = now() AS changed)
+SELECT count(*) FILTER (WHERE added), count(*) FILTER (WHERE changed AND NOT added) FROM written`
 
-func upsertDEPDevices(ctx context.Context, tx pgx.Tx, serverID int64, devices []dep.Device, fetch bool) (added, modified int, err error) {
-	if len(devices) == 0 {
-		return 0, 0, nil
-	}
-	c := columnsOf(devices)
-	rows, err := tx.Query(ctx, upsertDEPSQL, serverID, c.serial, c.model, c.description, c.color, c.assetTag, c.os,
-		c.family, c.status, c.uuid, c.assignedBy, c.opType, c.assignTime, c.pushTime, c.assignedDate, c.opDate, fetch)
-	if err != nil {
-		return 0, 0, fmt.Errorf("upsert dep devices: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var inserted, changed bool
-		if err := rows.Scan(&inserted, &changed); err != nil {
-			return 0, 0, fmt.Errorf("upsert dep devices: %w", err)
-		}
-		switch {
-		case inserted:
-			added++
-		case changed:
-			modified++
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return 0, 0, fmt.Errorf("upsert dep devices: %w", err)
-	}
-	return added, modified, nil
+func queueUpsertDEPDevices(b *pgx.Batch, serverID int64, c depColumns, fetch bool, counts *DEPPageCounts) {
+	b.Queue(upsertDEPSQL, serverID, c.serial, c.model, c.description, c.color, c.assetTag, c.os,
+		c.family, c.status, c.uuid, c.assignedBy, c.opType, c.assignTime, c.pushTime, c.assignedDate, c.opDate, fetch).
+		QueryRow(func(row pgx.Row) error {
+			if err := row.Scan(&counts.Added, &counts.Modified); err != nil {
+				return fmt.Errorf("upsert dep devices: %w", err)
+			}
+			return nil
+		})
 }
 
-func deleteDEPDevices(ctx context.Context, tx pgx.Tx, serverID int64, devices []dep.Device) (int, error) {
-	if len(devices) == 0 {
-		return 0, nil
-	}
-	c := columnsOf(devices)
-	tag, err := tx.Exec(ctx, `UPDATE dep_devices AS d SET deleted_at = now(), last_op_type = 'deleted',
+func queueDeleteDEPDevices(b *pgx.Batch, serverID int64, c depColumns, deleted *int) {
+	b.Queue(`UPDATE dep_devices AS d SET deleted_at = now(), last_op_type = 'deleted',
 			last_op_date = t.op_date, updated_at = now()
 		FROM unnest($2::text[], $3::timestamptz[]) AS t(serial, op_date)
-		WHERE d.serial_number = t.serial AND d.virtual_server_id = $1 AND d.deleted_at IS NULL`, serverID, c.serial, c.opDate)
-	if err != nil {
-		return 0, fmt.Errorf("delete dep devices: %w", err)
-	}
-	return int(tag.RowsAffected()), nil
+		WHERE d.serial_number = t.serial AND d.virtual_server_id = $1 AND d.deleted_at IS NULL`, serverID, c.serial, c.opDate).
+		Exec(countInto(deleted))
 }
 
-// finishDEPFetch marks deleted the devices the finished fetch did not list.
-func finishDEPFetch(ctx context.Context, tx pgx.Tx, serverID int64) (int, error) {
-	tag, err := tx.Exec(ctx, `UPDATE dep_devices AS d SET deleted_at = now(), last_op_type = 'deleted',
+// queueFinishDEPFetch marks deleted the devices the finished fetch did not list.
+func queueFinishDEPFetch(b *pgx.Batch, serverID int64, deleted *int) {
+	b.Queue(`UPDATE dep_devices AS d SET deleted_at = now(), last_op_type = 'deleted',
 			last_op_date = now(), updated_at = now()
 		FROM dep_virtual_servers AS v
 		WHERE v.id = $1 AND d.virtual_server_id = v.id AND d.deleted_at IS NULL
-			AND (d.fetched_at IS NULL OR d.fetched_at < v.fetch_started_at)`, serverID)
-	if err != nil {
-		return 0, fmt.Errorf("finish dep fetch: %w", err)
+			AND (d.fetched_at IS NULL OR d.fetched_at < v.fetch_started_at)`, serverID).
+		Exec(countInto(deleted))
+}
+
+// countInto adds the rows a statement changed to n.
+func countInto(n *int) func(pgconn.CommandTag) error {
+	return func(tag pgconn.CommandTag) error {
+		*n += int(tag.RowsAffected())
+		return nil
 	}
-	return int(tag.RowsAffected()), nil
 }
