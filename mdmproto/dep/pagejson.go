@@ -21,8 +21,8 @@ func (p *DevicePage) UnmarshalJSON(data []byte) error {
 	if s.literal("null") {
 		return s.end()
 	}
-	err := s.object(func(key string) error {
-		switch pageField(key) {
+	err := s.fields(func(key []byte) error {
+		switch fieldNamed(pageFields, key) {
 		case "devices":
 			return s.devices(&p.Devices)
 		case "cursor":
@@ -47,19 +47,16 @@ var (
 		"device_assigned_by", "op_type", "op_date", "response_status"}
 )
 
-func pageField(key string) string   { return fieldNamed(pageFields, key) }
-func deviceField(key string) string { return fieldNamed(deviceFields, key) }
-
 // fieldNamed is the field key names: the same name, or else one that
 // differs only in case, as encoding/json matches.
-func fieldNamed(fields []string, key string) string {
+func fieldNamed(fields []string, key []byte) string {
 	for _, f := range fields {
-		if f == key {
+		if string(key) == f {
 			return f
 		}
 	}
 	for _, f := range fields {
-		if strings.EqualFold(f, key) {
+		if strings.EqualFold(f, string(key)) {
 			return f
 		}
 	}
@@ -73,30 +70,50 @@ func (s *jsonScanner) devices(out *[]Device) error {
 		return nil
 	}
 	list := (*out)[:0]
-	err := s.array(func() error {
-		list = append(list, Device{})
-		if s.literal("null") {
-			return nil
-		}
-		return s.device(&list[len(list)-1])
-	})
 	if list == nil {
 		list = []Device{}
 	}
-	*out = list
-	return err
+	// No closure per device: this loop runs 100,000 times in a full fetch.
+	for n := 0; ; n++ {
+		more, err := s.nextElement(n)
+		if err != nil || !more {
+			*out = list
+			return err
+		}
+		list = append(list, Device{})
+		if !s.literal("null") {
+			if err := s.device(&list[len(list)-1]); err != nil {
+				*out = list
+				return err
+			}
+		}
+	}
 }
 
 func (s *jsonScanner) device(d *Device) error {
-	return s.object(func(key string) error {
-		if t := d.timeField(deviceField(key)); t != nil {
-			return s.time(t)
+	for n := 0; ; n++ {
+		key, more, err := s.nextKey(n)
+		if err != nil || !more {
+			return err
 		}
-		if v := d.stringField(deviceField(key)); v != nil {
-			return s.str(v)
+		if err := s.deviceValue(d, fieldNamed(deviceFields, key)); err != nil {
+			return err
 		}
-		return s.skip()
-	})
+	}
+}
+
+// deviceValue reads the value of a device's field name.
+func (s *jsonScanner) deviceValue(d *Device, name string) error {
+	if t := d.timeField(name); t != nil {
+		return s.time(t)
+	}
+	if name == "serial_number" {
+		return s.str(&d.SerialNumber)
+	}
+	if v := d.stringField(name); v != nil {
+		return s.sharedString(v)
+	}
+	return s.skip()
 }
 
 func (d *Device) stringField(name string) *string {
@@ -147,7 +164,12 @@ func (d *Device) timeField(name string) **time.Time {
 type jsonScanner struct {
 	data []byte
 	i    int
+	// shared holds the strings many devices of a page repeat.
+	shared map[string]string
 }
+
+// maxShared bounds the strings a page keeps one copy of.
+const maxShared = 512
 
 var errJSONSyntax = errors.New("malformed JSON")
 
@@ -191,51 +213,62 @@ func (s *jsonScanner) token(c byte) bool {
 	return false
 }
 
-// object reads {"key": value, ...}, handing each key to field, which reads its value.
-func (s *jsonScanner) object(field func(key string) error) error {
-	if !s.token('{') {
-		return fmt.Errorf("%w: an object was expected at byte %d", errJSONSyntax, s.i)
+// nextKey reads the n-th key of an object (n from 0) and the ':' after it;
+// more is false once the object has ended. The key is unescaped, and only
+// valid until the next call.
+func (s *jsonScanner) nextKey(n int) (key []byte, more bool, err error) {
+	if more, err = s.next(n, '{', '}'); !more || err != nil {
+		return nil, more, err
 	}
-	if s.token('}') {
-		return nil
+	raw, plain, err := s.stringToken()
+	if err != nil {
+		return nil, false, err
 	}
-	for {
-		var key string
-		if err := s.rawString(&key); err != nil {
-			return err
+	key = raw[1 : len(raw)-1]
+	if !plain {
+		var text string
+		if err := json.Unmarshal(raw, &text); err != nil {
+			return nil, false, err
 		}
-		if !s.token(':') {
-			return fmt.Errorf("%w: ':' was expected at byte %d", errJSONSyntax, s.i)
+		key = []byte(text)
+	}
+	if !s.token(':') {
+		return nil, false, fmt.Errorf("%w: ':' was expected at byte %d", errJSONSyntax, s.i)
+	}
+	return key, true, nil
+}
+
+// nextElement moves to the n-th value of an array (n from 0); more is false
+// once the array has ended.
+func (s *jsonScanner) nextElement(n int) (bool, error) {
+	return s.next(n, '[', ']')
+}
+
+// next passes the opening byte (n = 0) or the ',' before the n-th member,
+// or finds the closing byte.
+func (s *jsonScanner) next(n int, open, closing byte) (bool, error) {
+	if n == 0 && !s.token(open) {
+		return false, fmt.Errorf("%w: %q was expected at byte %d", errJSONSyntax, open, s.i)
+	}
+	if s.token(closing) {
+		return false, nil
+	}
+	if n > 0 && !s.token(',') {
+		return false, fmt.Errorf("%w: ',' or %q was expected at byte %d", errJSONSyntax, closing, s.i)
+	}
+	return true, nil
+}
+
+// fields calls field for each key of an object, to read its value; for the
+// page's few keys, where a closure costs nothing that matters.
+func (s *jsonScanner) fields(field func(key []byte) error) error {
+	for n := 0; ; n++ {
+		key, more, err := s.nextKey(n)
+		if err != nil || !more {
+			return err
 		}
 		if err := field(key); err != nil {
 			return err
-		}
-		if s.token('}') {
-			return nil
-		}
-		if !s.token(',') {
-			return fmt.Errorf("%w: ',' or '}' was expected at byte %d", errJSONSyntax, s.i)
-		}
-	}
-}
-
-// array reads [value, ...], calling elem to read each value.
-func (s *jsonScanner) array(elem func() error) error {
-	if !s.token('[') {
-		return fmt.Errorf("%w: an array was expected at byte %d", errJSONSyntax, s.i)
-	}
-	if s.token(']') {
-		return nil
-	}
-	for {
-		if err := elem(); err != nil {
-			return err
-		}
-		if s.token(']') {
-			return nil
-		}
-		if !s.token(',') {
-			return fmt.Errorf("%w: ',' or ']' was expected at byte %d", errJSONSyntax, s.i)
 		}
 	}
 }
@@ -261,6 +294,34 @@ func (s *jsonScanner) rawString(v *string) error {
 		return nil
 	}
 	return json.Unmarshal(raw, v)
+}
+
+// sharedString reads a string that many devices of a page repeat (model,
+// colour, OS, profile): one copy per page instead of one per device.
+func (s *jsonScanner) sharedString(v *string) error {
+	if s.literal("null") {
+		return nil
+	}
+	raw, plain, err := s.stringToken()
+	switch {
+	case err != nil:
+		return err
+	case !plain:
+		return json.Unmarshal(raw, v)
+	}
+	text := raw[1 : len(raw)-1]
+	if known, ok := s.shared[string(text)]; ok {
+		*v = known
+		return nil
+	}
+	*v = string(text)
+	if s.shared == nil {
+		s.shared = make(map[string]string)
+	}
+	if len(s.shared) < maxShared {
+		s.shared[*v] = *v
+	}
+	return nil
 }
 
 // stringToken passes over a string and the space after it, returning it

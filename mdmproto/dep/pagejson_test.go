@@ -2,6 +2,7 @@ package dep
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -54,6 +55,40 @@ func FuzzDevicePageJSON(f *testing.F) {
 		}
 		if wantErr == nil && !reflect.DeepEqual(DevicePage(want), got) {
 			t.Fatalf("%q:\nencoding/json %+v\nUnmarshalJSON %+v", data, want, got)
+		}
+	})
+}
+
+// BenchmarkDevicePageJSON decodes a page of 1,000 devices as Apple sends it,
+// with UnmarshalJSON and, to compare, with encoding/json.
+//
+//	go test -run '^$' -bench DevicePageJSON -benchmem ./mdmproto/dep/
+func BenchmarkDevicePageJSON(b *testing.B) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	page := DevicePage{Cursor: "MTIzNDU2", MoreToFollow: true, FetchedUntil: &at}
+	for i := range MaxPage {
+		page.Devices = append(page.Devices, Device{SerialNumber: fmt.Sprintf("SIM%09d", i), Model: "MacBook Air",
+			Description: "MBA 13.6 M2", Color: "SILVER", OS: "OSX", DeviceFamily: "Mac", ProfileStatus: ProfileEmpty,
+			DeviceAssignedDate: &at, DeviceAssignedBy: "admin@example.com"})
+	}
+	data, err := json.Marshal(page)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("UnmarshalJSON", func(b *testing.B) {
+		for b.Loop() {
+			p := DevicePage{Devices: make([]Device, 0, MaxPage)}
+			if err := p.UnmarshalJSON(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		for b.Loop() {
+			p := plainPage{Devices: make([]Device, 0, MaxPage)}
+			if err := json.Unmarshal(data, &p); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }
