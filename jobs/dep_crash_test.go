@@ -188,14 +188,18 @@ func TestDEPSyncFailureOfTheNextPageKeepsThePageBeingSaved(t *testing.T) {
 	defer cancel()
 	_, client, err := e.svc.DEPClient(ctx, e.server.ID)
 	must(t, err)
-	// Once page 1 is saved, a transaction holds the server's row, so the save
-	// of page 2 waits on it until Apple has refused page 3.
+	// Once page 1 is saved, a transaction holds the server's row, so the
+	// commit of page 2 waits on it until Apple has refused page 3.
 	blocker, err := e.store.Pool().Begin(ctx)
 	must(t, err)
-	refused := make(chan struct{})
+	locked, refused := make(chan struct{}), make(chan struct{})
 	e.hook(func(n int64, w http.ResponseWriter, _ *http.Request) bool {
 		if n != 3 {
 			return false
+		}
+		select { // page 3 is refused only while page 2 cannot commit
+		case <-locked:
+		case <-ctx.Done():
 		}
 		close(refused)
 		http.Error(w, dep.CodeAccessDenied, http.StatusForbidden)
@@ -213,6 +217,7 @@ func TestDEPSyncFailureOfTheNextPageKeepsThePageBeingSaved(t *testing.T) {
 	out, err := e.svc.SyncDEPDevices(ctx, e.server.ID, client, func(p jobs.DEPSyncOutput) error {
 		if p.Pages == 1 {
 			_, err := blocker.Exec(ctx, "SELECT 1 FROM dep_virtual_servers WHERE id = $1 FOR UPDATE", e.server.ID)
+			close(locked)
 			return err
 		}
 		return nil
@@ -222,4 +227,45 @@ func TestDEPSyncFailureOfTheNextPageKeepsThePageBeingSaved(t *testing.T) {
 		t.Fatalf("sync ended with %v after %+v, want ACCESS_DENIED after 2 saved pages", err, out)
 	}
 	assertConsistent(t, e, 2000)
+}
+
+// While page 1 cannot commit (a transaction holds the server's row), page 2
+// is already written beside it; both then commit in order and the fetch ends
+// with every device listed and none marked deleted.
+func TestDEPSyncWritesTheNextPageWhileAPageCommits(t *testing.T) {
+	t.Parallel()
+	e := newDEPEnv(t, 3500)
+	ctx := context.Background()
+	blocker, err := e.store.Pool().Begin(ctx)
+	must(t, err)
+	// FOR NO KEY UPDATE stops a cursor from moving but not devices from being written.
+	_, err = blocker.Exec(ctx, "SELECT 1 FROM dep_virtual_servers WHERE id = $1 FOR NO KEY UPDATE", e.server.ID)
+	must(t, err)
+	res, err := e.river.Insert(ctx, jobargs.DEPSync{VirtualServerID: e.server.ID}, nil)
+	must(t, err)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var writing int
+		must(t, e.store.Pool().QueryRow(ctx, `SELECT count(DISTINCT l.virtualtransaction) FROM pg_locks AS l
+			WHERE l.relation = 'dep_devices'::regclass AND l.mode = 'RowExclusiveLock' AND l.granted`).Scan(&writing))
+		if writing == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = blocker.Rollback(ctx)
+			t.Fatalf("never two pages written at once (%d)", writing)
+		}
+	}
+	if n := e.count(store.DEPDeviceFilter{IncludeDeleted: true}); n != 0 {
+		t.Fatalf("%d devices visible before page 1 could commit", n)
+	}
+	must(t, blocker.Commit(ctx))
+	out := syncOutput(t, e.wait(res.Job.ID, rivertype.JobStateCompleted, rivertype.JobStateDiscarded, rivertype.JobStateRetryable))
+	if out.Added != 3500 || out.Deleted != 0 || out.Pages != 5 {
+		t.Fatalf("sync %+v, want 3500 added over 4 fetch pages and 1 sync page", out)
+	}
+	st, err := e.store.DEPSyncStateOf(ctx, e.server.ID)
+	must(t, err)
+	if n := e.count(store.DEPDeviceFilter{IncludeDeleted: true}); n != 3500 || st.Phase != store.DEPPhaseSync {
+		t.Fatalf("%d devices stored, state %+v", n, st)
+	}
 }

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/orchardmdm/orchard/mdmproto/dep"
@@ -25,26 +26,26 @@ type DEPSyncOutput struct {
 // stopped. A cursor Apple forgot starts a full fetch again, once. progress
 // hears the output after each page.
 //
-// The next page is asked for while a page is saved, so Apple's answer and
-// PostgreSQL's work overlap. Only saves move the stored cursor, in order: a
-// page is looked at only once the one before it is saved, and a failed save
-// drops the page fetched meanwhile, which the next sync asks for again.
+// The next page is asked for while a page is saved, and a page may be
+// written while the one before commits (depCommitter), so Apple's answers
+// and PostgreSQL's work overlap. Only commits move the stored cursor, in
+// order; when Apple fails a page, the pages before it are still committed.
 func (s *Service) SyncDEPDevices(ctx context.Context, serverID int64, client *dep.Client, progress func(DEPSyncOutput) error) (DEPSyncOutput, error) {
-	var out DEPSyncOutput
 	st, err := s.store.DEPSyncStateOf(ctx, serverID)
 	if err != nil {
-		return out, err
+		return DEPSyncOutput{}, err
 	}
 	next := fetchDEPPage(ctx, client, st)
 	defer func() { next.abandon() }()
+	c := newDEPCommitter(ctx, s.store, progress)
+	defer c.finish()
 	reset := false
 	for {
-		out.FullFetch = out.FullFetch || st.Phase == store.DEPPhaseFetch
 		page, err := next.wait()
 		if dep.CursorReset(err) && !reset {
 			reset = true
-			if err := s.store.ResetDEPCursor(ctx, serverID); err != nil {
-				return out, err
+			if err := errors.Join(c.settle(), s.store.ResetDEPCursor(ctx, serverID)); err != nil {
+				return c.end(err)
 			}
 			st = store.DEPSyncState{Phase: store.DEPPhaseFetch}
 			next = fetchDEPPage(ctx, client, st)
@@ -52,18 +53,15 @@ func (s *Service) SyncDEPDevices(ctx context.Context, serverID int64, client *de
 		}
 		saved, err := checkDEPPage(serverID, st, page, err)
 		if err != nil {
-			return out, err
+			return c.end(err)
 		}
 		// A finished fetch goes on to sync what changed while it ran.
 		done := !saved.More && st.Phase == store.DEPPhaseSync
 		if !done {
 			next = fetchDEPPage(ctx, client, saved.Next())
 		}
-		if err := s.saveDEPPage(ctx, serverID, saved, &out); err != nil {
-			return out, err
-		}
-		if err := progress(out); err != nil || done {
-			return out, err
+		if err := c.write(saved, st.Phase == store.DEPPhaseFetch); err != nil || done {
+			return c.end(err)
 		}
 		st = saved.Next()
 	}
@@ -84,17 +82,6 @@ func checkDEPPage(serverID int64, st store.DEPSyncState, page *dep.DevicePage, e
 	}
 	return store.DEPPage{ServerID: serverID, From: st.Cursor, Phase: st.Phase,
 		Devices: page.Devices, Cursor: page.Cursor, More: page.MoreToFollow}, nil
-}
-
-func (s *Service) saveDEPPage(ctx context.Context, serverID int64, p store.DEPPage, out *DEPSyncOutput) error {
-	counts, err := s.store.SaveDEPPage(ctx, p)
-	if err != nil {
-		return err
-	}
-	out.Added, out.Modified, out.Deleted = out.Added+counts.Added, out.Modified+counts.Modified, out.Deleted+counts.Deleted
-	out.Pages++
-	out.DevicesSeen += len(p.Devices)
-	return nil
 }
 
 // pendingDEPPage is a page on its way from Apple.

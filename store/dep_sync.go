@@ -66,28 +66,106 @@ type DEPPageCounts struct {
 }
 
 // SaveDEPPage upserts a page of devices and moves the cursor in one
-// transaction, so a crash never leaves the cursor ahead of the devices. The
-// page's statements go to PostgreSQL in one batch: one round trip, not four.
+// transaction, so a crash never leaves the cursor ahead of the devices.
 func (q *Queries) SaveDEPPage(ctx context.Context, p DEPPage) (DEPPageCounts, error) {
-	var c DEPPageCounts
+	w, err := q.BeginDEPPage(ctx, p)
+	if err != nil {
+		return DEPPageCounts{}, err
+	}
+	if err := w.Write(ctx); err != nil {
+		return DEPPageCounts{}, err
+	}
+	return w.Commit(ctx)
+}
+
+// DEPPageWrite is a page's transaction, in three steps: begun, its devices
+// written, its cursor moved and committed. Pages must be begun in order: a
+// device's fetched_at is its page transaction's start, and the end of a
+// fetch marks deleted the devices fetched before the fetch's first page
+// began. Two pages may be written at the same time when OverlapsDEPPage
+// says so: they touch different rows, and Commit keeps cursors in order.
+type DEPPageWrite struct {
+	tx      pgx.Tx
+	page    DEPPage
+	upserts depColumns
+	deletes depColumns
+	counts  DEPPageCounts
+}
+
+// BeginDEPPage begins a page's transaction.
+func (q *Queries) BeginDEPPage(ctx context.Context, p DEPPage) (*DEPPageWrite, error) {
 	upserts, deletes := splitDEPPage(p.Devices)
-	err := q.inTx(ctx, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		// First, so the server's row is locked before any device is written
-		// and a concurrent sync of the same server waits here.
-		queueMoveDEPCursor(b, p)
-		if upserts.len() > 0 {
-			queueUpsertDEPDevices(b, p.ServerID, upserts, p.Phase == DEPPhaseFetch, &c)
+	tx, err := q.db.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &DEPPageWrite{tx: tx, page: p, upserts: upserts, deletes: deletes}, nil
+}
+
+// Write upserts the page's devices, in one round trip; on failure the
+// transaction is rolled back.
+func (w *DEPPageWrite) Write(ctx context.Context) error {
+	if w.upserts.len() == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	queueUpsertDEPDevices(b, w.page.ServerID, w.upserts, w.page.Phase == DEPPhaseFetch, &w.counts)
+	if err := w.tx.SendBatch(ctx, b).Close(); err != nil {
+		w.Rollback(ctx)
+		return err
+	}
+	return nil
+}
+
+// Commit moves the cursor, if it is still the one the page followed (else
+// ErrDEPCursorMoved and nothing of the page stays), applies the page's
+// deletions and, at the end of a fetch, marks deleted what it did not list.
+// These read what pages before committed, so a page commits only after them.
+func (w *DEPPageWrite) Commit(ctx context.Context) (DEPPageCounts, error) {
+	b := &pgx.Batch{}
+	queueMoveDEPCursor(b, w.page)
+	if w.deletes.len() > 0 {
+		queueDeleteDEPDevices(b, w.page.ServerID, w.deletes, &w.counts.Deleted)
+	}
+	if w.page.Phase == DEPPhaseFetch && !w.page.More {
+		queueFinishDEPFetch(b, w.page.ServerID, &w.counts.Deleted)
+	}
+	if err := w.tx.SendBatch(ctx, b).Close(); err != nil {
+		w.Rollback(ctx)
+		return DEPPageCounts{}, err
+	}
+	if err := w.tx.Commit(ctx); err != nil {
+		return DEPPageCounts{}, err
+	}
+	return w.counts, nil
+}
+
+// Rollback drops the page's transaction.
+func (w *DEPPageWrite) Rollback(ctx context.Context) {
+	_ = w.tx.Rollback(context.WithoutCancel(ctx))
+}
+
+// OverlapsDEPPage says whether next may be written while prev is: both are
+// pages of a fetch that goes on after prev, without deletions, and no serial
+// is in both. Anything else waits for prev to commit: a deletion, or the
+// end of a fetch, reads rows an uncommitted page could hold.
+func OverlapsDEPPage(prev, next DEPPage) bool {
+	if prev.Phase != DEPPhaseFetch || !prev.More || next.Phase != DEPPhaseFetch {
+		return false
+	}
+	serials := make(map[string]struct{}, len(prev.Devices))
+	for i := range prev.Devices {
+		if prev.Devices[i].OpType == dep.OpDeleted {
+			return false
 		}
-		if deletes.len() > 0 {
-			queueDeleteDEPDevices(b, p.ServerID, deletes, &c.Deleted)
+		serials[prev.Devices[i].SerialNumber] = struct{}{}
+	}
+	for i := range next.Devices {
+		if _, both := serials[next.Devices[i].SerialNumber]; both || next.Devices[i].OpType == dep.OpDeleted {
+			return false
 		}
-		if p.Phase == DEPPhaseFetch && !p.More {
-			queueFinishDEPFetch(b, p.ServerID, &c.Deleted)
-		}
-		return tx.SendBatch(ctx, b).Close()
-	})
-	return c, err
+	}
+	return true
 }
 
 // Next is the sync state once the page is saved: a fetch without more to
@@ -100,8 +178,8 @@ func (p DEPPage) Next() DEPSyncState {
 }
 
 // queueMoveDEPCursor moves the cursor only if it is still the one the page
-// followed; otherwise the batch fails with ErrDEPCursorMoved and the
-// transaction rolls back with everything else the page wrote.
+// followed; otherwise the batch fails with ErrDEPCursorMoved (another sync
+// ran, or pages were committed out of order).
 func queueMoveDEPCursor(b *pgx.Batch, p DEPPage) {
 	b.Queue(`UPDATE dep_virtual_servers SET cursor = $3, cursor_phase = $4,
 			fetch_started_at = CASE WHEN $5 AND $2 = '' THEN now() ELSE fetch_started_at END,

@@ -177,3 +177,34 @@ func TestDEPServerDeletedDuringAPageWaitsAndTakesThePage(t *testing.T) {
 		t.Fatalf("the page written during the deletion outlived its server: %v", err)
 	}
 }
+
+func TestOverlapsDEPPageOnlyForDisjointFetchPages(t *testing.T) {
+	t.Parallel()
+	fetch := func(more bool, serials ...string) store.DEPPage {
+		p := store.DEPPage{Phase: store.DEPPhaseFetch, More: more}
+		for _, s := range serials {
+			p.Devices = append(p.Devices, dep.Device{SerialNumber: s})
+		}
+		return p
+	}
+	deletion := fetch(true, "C")
+	deletion.Devices[0].OpType = dep.OpDeleted
+	sync := fetch(true, "C")
+	sync.Phase = store.DEPPhaseSync
+	for _, tc := range []struct {
+		name       string
+		prev, next store.DEPPage
+		want       bool
+	}{
+		{"fetch pages without a serial in common", fetch(true, "A", "B"), fetch(true, "C"), true},
+		{"the last page of a fetch may follow", fetch(true, "A"), fetch(false, "C"), true},
+		{"a serial in both pages", fetch(true, "A", "B"), fetch(true, "C", "B"), false},
+		{"after the end of a fetch", fetch(false, "A"), sync, false},
+		{"a sync page", sync, fetch(true, "D"), false},
+		{"a deletion", fetch(true, "A"), deletion, false},
+	} {
+		if got := store.OverlapsDEPPage(tc.prev, tc.next); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
