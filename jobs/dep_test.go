@@ -42,8 +42,7 @@ type depEnv struct {
 
 func newDEPEnv(t testing.TB, devices int) *depEnv {
 	t.Helper()
-	ctx := context.Background()
-	e := &depEnv{t: t, store: pgtest.New(t), sim: depsim.New(depsim.Config{Devices: devices})}
+	e := &depEnv{t: t, sim: depsim.New(depsim.Config{Devices: devices})}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := int64(0)
 		if r.URL.Path == "/server/devices" {
@@ -58,14 +57,25 @@ func newDEPEnv(t testing.TB, devices int) *depEnv {
 	directSrv := httptest.NewServer(e.sim)
 	t.Cleanup(directSrv.Close)
 	e.direct = dep.New(dep.Config{BaseURL: directSrv.URL, Credentials: e.sim.Credentials()})
+	e.start(srv.URL, e.sim.TokenJSON())
+	return e
+}
+
+// start gives the env a database, a service whose DEP client calls baseURL
+// with the uploaded token, and a working River client.
+func (e *depEnv) start(baseURL string, token []byte) {
+	t := e.t
+	t.Helper()
+	ctx := context.Background()
+	e.store = pgtest.New(t)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	inserter, err := jobargs.NewInserter(e.store.Pool(), logger)
 	check(t, err)
 	e.svc = service.New(service.Config{Store: e.store, Jobs: inserter, Logger: logger, PublicURL: "https://orchard.example.com",
-		DEP: service.DEPConfig{BaseURL: srv.URL, Backoff: func(int) time.Duration { return 10 * time.Millisecond }}})
+		DEP: service.DEPConfig{BaseURL: baseURL, Backoff: func(int) time.Duration { return 10 * time.Millisecond }}})
 	tok, err := e.svc.CreateDEPToken(ctx, "test", "test")
 	check(t, err)
-	e.server, err = e.svc.UploadDEPToken(ctx, "test", tok.ID, e.sim.TokenJSON())
+	e.server, err = e.svc.UploadDEPToken(ctx, "test", tok.ID, token)
 	check(t, err)
 
 	workers := river.NewWorkers()
@@ -78,7 +88,6 @@ func newDEPEnv(t testing.TB, devices int) *depEnv {
 		defer cancel()
 		_ = e.river.Stop(stop)
 	})
-	return e
 }
 
 func (e *depEnv) hook(f func(n int64, w http.ResponseWriter, r *http.Request) bool) {

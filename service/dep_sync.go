@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/orchardmdm/orchard/mdmproto/dep"
@@ -24,62 +25,100 @@ type DEPSyncOutput struct {
 // with its cursor in one transaction, so a sync cut short resumes where it
 // stopped. A cursor Apple forgot starts a full fetch again, once. progress
 // hears the output after each page.
+//
+// The next page is asked for while a page is saved, and a page may be
+// written while the one before commits (depCommitter), so Apple's answers
+// and PostgreSQL's work overlap. Only commits move the stored cursor, in
+// order; when Apple fails a page, the pages before it are still committed.
 func (s *Service) SyncDEPDevices(ctx context.Context, serverID int64, client *dep.Client, progress func(DEPSyncOutput) error) (DEPSyncOutput, error) {
-	var out DEPSyncOutput
+	st, err := s.store.DEPSyncStateOf(ctx, serverID)
+	if err != nil {
+		return DEPSyncOutput{}, err
+	}
+	next := fetchDEPPage(ctx, client, st)
+	defer func() { next.abandon() }()
+	c := newDEPCommitter(ctx, s.store, progress)
+	defer c.finish()
 	reset := false
 	for {
-		st, err := s.store.DEPSyncStateOf(ctx, serverID)
-		if err != nil {
-			return out, err
-		}
-		out.FullFetch = out.FullFetch || st.Phase == store.DEPPhaseFetch
-		page, err := depPage(ctx, client, st)
-		switch {
-		case dep.CursorReset(err) && !reset:
+		page, err := next.wait()
+		if dep.CursorReset(err) && !reset {
 			reset = true
-			if err := s.store.ResetDEPCursor(ctx, serverID); err != nil {
-				return out, err
+			if err := errors.Join(c.settle(), s.store.ResetDEPCursor(ctx, serverID)); err != nil {
+				return c.end(err)
 			}
+			st = store.DEPSyncState{Phase: store.DEPPhaseFetch}
+			next = fetchDEPPage(ctx, client, st)
 			continue
-		case dep.HasCode(err, dep.CodeExhaustedCursor) && st.Phase == store.DEPPhaseFetch:
-			// The fetch had ended: finish it and go on syncing.
-			page = &dep.DevicePage{Cursor: st.Cursor}
-		case err != nil:
-			return out, fmt.Errorf("virtual server %d: %w", serverID, err)
-		case page.MoreToFollow && page.Cursor == st.Cursor:
-			// Asking again would get the same page forever.
-			return out, fmt.Errorf("virtual server %d: Apple announced more devices but did not move the cursor", serverID)
 		}
-		if err := s.saveDEPPage(ctx, serverID, st, page, &out); err != nil {
-			return out, err
-		}
-		if err := progress(out); err != nil {
-			return out, err
+		saved, err := checkDEPPage(serverID, st, page, err)
+		if err != nil {
+			return c.end(err)
 		}
 		// A finished fetch goes on to sync what changed while it ran.
-		if !page.MoreToFollow && st.Phase == store.DEPPhaseSync {
-			return out, nil
+		done := !saved.More && st.Phase == store.DEPPhaseSync
+		if !done {
+			next = fetchDEPPage(ctx, client, saved.Next())
 		}
+		if err := c.write(saved, st.Phase == store.DEPPhaseFetch); err != nil || done {
+			return c.end(err)
+		}
+		st = saved.Next()
 	}
 }
 
-func (s *Service) saveDEPPage(ctx context.Context, serverID int64, st store.DEPSyncState, page *dep.DevicePage, out *DEPSyncOutput) error {
-	counts, err := s.store.SaveDEPPage(ctx, store.DEPPage{ServerID: serverID, From: st.Cursor, Phase: st.Phase,
-		Devices: page.Devices, Cursor: page.Cursor, More: page.MoreToFollow})
-	if err != nil {
-		return err
+// checkDEPPage turns Apple's answer to st into the page to save, or the
+// error that ends the sync.
+func checkDEPPage(serverID int64, st store.DEPSyncState, page *dep.DevicePage, err error) (store.DEPPage, error) {
+	switch {
+	case dep.HasCode(err, dep.CodeExhaustedCursor) && st.Phase == store.DEPPhaseFetch:
+		// The fetch had ended: finish it and go on syncing.
+		page = &dep.DevicePage{Cursor: st.Cursor}
+	case err != nil:
+		return store.DEPPage{}, fmt.Errorf("virtual server %d: %w", serverID, err)
+	case page.MoreToFollow && page.Cursor == st.Cursor:
+		// Asking again would get the same page forever.
+		return store.DEPPage{}, fmt.Errorf("virtual server %d: Apple announced more devices but did not move the cursor", serverID)
 	}
-	out.Added, out.Modified, out.Deleted = out.Added+counts.Added, out.Modified+counts.Modified, out.Deleted+counts.Deleted
-	out.Pages++
-	out.DevicesSeen += len(page.Devices)
-	return nil
+	return store.DEPPage{ServerID: serverID, From: st.Cursor, Phase: st.Phase,
+		Devices: page.Devices, Cursor: page.Cursor, More: page.MoreToFollow}, nil
 }
 
-func depPage(ctx context.Context, c *dep.Client, st store.DEPSyncState) (*dep.DevicePage, error) {
-	if st.Phase == store.DEPPhaseFetch {
-		return c.FetchDevices(ctx, dep.MaxPage, st.Cursor)
-	}
-	return c.SyncDevices(ctx, dep.MaxPage, st.Cursor)
+// pendingDEPPage is a page on its way from Apple.
+type pendingDEPPage struct {
+	done   chan struct{}
+	cancel context.CancelFunc
+	page   *dep.DevicePage
+	err    error
+}
+
+// fetchDEPPage asks Apple for the page that follows st, in the background.
+func fetchDEPPage(ctx context.Context, c *dep.Client, st store.DEPSyncState) *pendingDEPPage {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &pendingDEPPage{done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(p.done)
+		if st.Phase == store.DEPPhaseFetch {
+			p.page, p.err = c.FetchDevices(ctx, dep.MaxPage, st.Cursor)
+		} else {
+			p.page, p.err = c.SyncDevices(ctx, dep.MaxPage, st.Cursor)
+		}
+	}()
+	return p
+}
+
+// wait returns Apple's answer once it has come.
+func (p *pendingDEPPage) wait() (*dep.DevicePage, error) {
+	<-p.done
+	p.cancel()
+	return p.page, p.err
+}
+
+// abandon stops a fetch nobody will look at and waits until it has ended,
+// so no request outlives the sync.
+func (p *pendingDEPPage) abandon() {
+	p.cancel()
+	<-p.done
 }
 
 // RestartDEPFetch makes a virtual server's next sync fetch every device again.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/orchardmdm/orchard/mdmproto/dep"
 )
@@ -67,101 +68,195 @@ type DEPPageCounts struct {
 // SaveDEPPage upserts a page of devices and moves the cursor in one
 // transaction, so a crash never leaves the cursor ahead of the devices.
 func (q *Queries) SaveDEPPage(ctx context.Context, p DEPPage) (DEPPageCounts, error) {
-	var c DEPPageCounts
-	err := q.inTx(ctx, func(tx pgx.Tx) error {
-		if err := moveDEPCursor(ctx, tx, p); err != nil {
-			return err
-		}
-		upserts, deletes := splitDEPPage(p.Devices)
-		var err error
-		if c.Added, c.Modified, err = upsertDEPDevices(ctx, tx, p.ServerID, upserts, p.Phase == DEPPhaseFetch); err != nil {
-			return err
-		}
-		if c.Deleted, err = deleteDEPDevices(ctx, tx, p.ServerID, deletes); err != nil {
-			return err
-		}
-		if p.Phase == DEPPhaseFetch && !p.More {
-			n, err := finishDEPFetch(ctx, tx, p.ServerID)
-			c.Deleted += n
-			return err
-		}
-		return nil
-	})
-	return c, err
+	w, err := q.BeginDEPPage(ctx, p)
+	if err != nil {
+		return DEPPageCounts{}, err
+	}
+	if err := w.Write(ctx); err != nil {
+		return DEPPageCounts{}, err
+	}
+	return w.Commit(ctx)
 }
 
-func moveDEPCursor(ctx context.Context, tx pgx.Tx, p DEPPage) error {
-	phase := p.Phase
-	if phase == DEPPhaseFetch && !p.More {
-		phase = DEPPhaseSync
-	}
-	tag, err := tx.Exec(ctx, `UPDATE dep_virtual_servers SET cursor = $3, cursor_phase = $4,
-			fetch_started_at = CASE WHEN $5 AND $2 = '' THEN now() ELSE fetch_started_at END,
-			last_synced_at = CASE WHEN $6 THEN now() ELSE last_synced_at END
-		WHERE id = $1 AND cursor = $2`, p.ServerID, p.From, p.Cursor, phase, p.Phase == DEPPhaseFetch, !p.More)
+// DEPPageWrite is a page's transaction, in three steps: begun, its devices
+// written, its cursor moved and committed. Pages must be begun in order: a
+// device's fetched_at is its page transaction's start, and the end of a
+// fetch marks deleted the devices fetched before the fetch's first page
+// began. Two pages may be written at the same time when OverlapsDEPPage
+// says so: they touch different rows, and Commit keeps cursors in order.
+type DEPPageWrite struct {
+	tx      pgx.Tx
+	page    DEPPage
+	upserts depColumns
+	deletes depColumns
+	counts  DEPPageCounts
+}
+
+// BeginDEPPage begins a page's transaction.
+func (q *Queries) BeginDEPPage(ctx context.Context, p DEPPage) (*DEPPageWrite, error) {
+	upserts, deletes := splitDEPPage(p.Devices)
+	tx, err := q.db.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("dep cursor: %w", err)
+		return nil, err
 	}
-	if tag.RowsAffected() == 0 {
-		return ErrDEPCursorMoved
+	return &DEPPageWrite{tx: tx, page: p, upserts: upserts, deletes: deletes}, nil
+}
+
+// Write upserts the page's devices, in one round trip; on failure the
+// transaction is rolled back.
+func (w *DEPPageWrite) Write(ctx context.Context) error {
+	if w.upserts.len() == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	queueUpsertDEPDevices(b, w.page.ServerID, w.upserts, w.page.Phase == DEPPhaseFetch, &w.counts)
+	if err := w.tx.SendBatch(ctx, b).Close(); err != nil {
+		w.Rollback(ctx)
+		return err
 	}
 	return nil
 }
 
-// splitDEPPage keeps each serial's last change, since a page may hold several,
-// and separates deletions.
-func splitDEPPage(devices []dep.Device) (upserts []dep.Device, deletes []dep.Device) {
-	last := make(map[string]int, len(devices))
-	for i, d := range devices {
-		if d.SerialNumber != "" {
-			last[d.SerialNumber] = i
-		}
+// Commit moves the cursor, if it is still the one the page followed (else
+// ErrDEPCursorMoved and nothing of the page stays), applies the page's
+// deletions and, at the end of a fetch, marks deleted what it did not list.
+// These read what pages before committed, so a page commits only after them.
+func (w *DEPPageWrite) Commit(ctx context.Context) (DEPPageCounts, error) {
+	b := &pgx.Batch{}
+	queueMoveDEPCursor(b, w.page)
+	if w.deletes.len() > 0 {
+		queueDeleteDEPDevices(b, w.page.ServerID, w.deletes, &w.counts.Deleted)
 	}
-	for i, d := range devices {
-		if d.SerialNumber == "" || last[d.SerialNumber] != i {
-			continue
-		}
-		if d.OpType == dep.OpDeleted {
-			deletes = append(deletes, d)
-		} else {
-			upserts = append(upserts, d)
-		}
+	if w.page.Phase == DEPPhaseFetch && !w.page.More {
+		queueFinishDEPFetch(b, w.page.ServerID, &w.counts.Deleted)
 	}
-	return upserts, deletes
+	if err := w.tx.SendBatch(ctx, b).Close(); err != nil {
+		w.Rollback(ctx)
+		return DEPPageCounts{}, err
+	}
+	if err := w.tx.Commit(ctx); err != nil {
+		return DEPPageCounts{}, err
+	}
+	return w.counts, nil
 }
 
-// depColumns turns devices into one array per column, for unnest.
+// Rollback drops the page's transaction.
+func (w *DEPPageWrite) Rollback(ctx context.Context) {
+	_ = w.tx.Rollback(context.WithoutCancel(ctx))
+}
+
+// OverlapsDEPPage says whether next may be written while prev is: both are
+// pages of a fetch that goes on after prev, without deletions, and no serial
+// is in both. Anything else waits for prev to commit: a deletion, or the
+// end of a fetch, reads rows an uncommitted page could hold.
+func OverlapsDEPPage(prev, next DEPPage) bool {
+	if prev.Phase != DEPPhaseFetch || !prev.More || next.Phase != DEPPhaseFetch {
+		return false
+	}
+	serials := make(map[string]struct{}, len(prev.Devices))
+	for i := range prev.Devices {
+		if prev.Devices[i].OpType == dep.OpDeleted {
+			return false
+		}
+		serials[prev.Devices[i].SerialNumber] = struct{}{}
+	}
+	for i := range next.Devices {
+		if _, both := serials[next.Devices[i].SerialNumber]; both || next.Devices[i].OpType == dep.OpDeleted {
+			return false
+		}
+	}
+	return true
+}
+
+// Next is the sync state once the page is saved: a fetch without more to
+// follow has ended, and its cursor goes on to sync changes.
+func (p DEPPage) Next() DEPSyncState {
+	if p.Phase == DEPPhaseFetch && !p.More {
+		return DEPSyncState{Cursor: p.Cursor, Phase: DEPPhaseSync}
+	}
+	return DEPSyncState{Cursor: p.Cursor, Phase: p.Phase}
+}
+
+// queueMoveDEPCursor moves the cursor only if it is still the one the page
+// followed; otherwise the batch fails with ErrDEPCursorMoved (another sync
+// ran, or pages were committed out of order).
+func queueMoveDEPCursor(b *pgx.Batch, p DEPPage) {
+	b.Queue(`UPDATE dep_virtual_servers SET cursor = $3, cursor_phase = $4,
+			fetch_started_at = CASE WHEN $5 AND $2 = '' THEN now() ELSE fetch_started_at END,
+			last_synced_at = CASE WHEN $6 THEN now() ELSE last_synced_at END
+		WHERE id = $1 AND cursor = $2`, p.ServerID, p.From, p.Cursor, p.Next().Phase, p.Phase == DEPPhaseFetch, !p.More).
+		Exec(func(tag pgconn.CommandTag) error {
+			if tag.RowsAffected() == 0 {
+				return ErrDEPCursorMoved
+			}
+			return nil
+		})
+}
+
+// depColumns is a set of devices as one array per column, for unnest.
 type depColumns struct {
 	serial, model, description, color, assetTag, os, family, status, uuid, assignedBy, opType []string
 	assignTime, pushTime, assignedDate, opDate                                                []*time.Time
 }
 
-func columnsOf(devices []dep.Device) depColumns {
-	var c depColumns
-	for _, d := range devices {
-		c.serial = append(c.serial, d.SerialNumber)
-		c.model = append(c.model, d.Model)
-		c.description = append(c.description, d.Description)
-		c.color = append(c.color, d.Color)
-		c.assetTag = append(c.assetTag, d.AssetTag)
-		c.os = append(c.os, d.OS)
-		c.family = append(c.family, d.DeviceFamily)
-		c.status = append(c.status, d.ProfileStatus)
-		c.uuid = append(c.uuid, d.ProfileUUID)
-		c.assignedBy = append(c.assignedBy, d.DeviceAssignedBy)
-		c.opType = append(c.opType, d.OpType)
-		c.assignTime = append(c.assignTime, d.ProfileAssignTime)
-		c.pushTime = append(c.pushTime, d.ProfilePushTime)
-		c.assignedDate = append(c.assignedDate, d.DeviceAssignedDate)
-		c.opDate = append(c.opDate, d.OpDate)
+func newDEPColumns(capacity int) depColumns {
+	strs := func() []string { return make([]string, 0, capacity) }
+	times := func() []*time.Time { return make([]*time.Time, 0, capacity) }
+	return depColumns{serial: strs(), model: strs(), description: strs(), color: strs(), assetTag: strs(), os: strs(),
+		family: strs(), status: strs(), uuid: strs(), assignedBy: strs(), opType: strs(),
+		assignTime: times(), pushTime: times(), assignedDate: times(), opDate: times()}
+}
+
+func (c *depColumns) len() int { return len(c.serial) }
+
+func (c *depColumns) add(d *dep.Device) {
+	c.serial = append(c.serial, d.SerialNumber)
+	c.model = append(c.model, d.Model)
+	c.description = append(c.description, d.Description)
+	c.color = append(c.color, d.Color)
+	c.assetTag = append(c.assetTag, d.AssetTag)
+	c.os = append(c.os, d.OS)
+	c.family = append(c.family, d.DeviceFamily)
+	c.status = append(c.status, d.ProfileStatus)
+	c.uuid = append(c.uuid, d.ProfileUUID)
+	c.assignedBy = append(c.assignedBy, d.DeviceAssignedBy)
+	c.opType = append(c.opType, d.OpType)
+	c.assignTime = append(c.assignTime, d.ProfileAssignTime)
+	c.pushTime = append(c.pushTime, d.ProfilePushTime)
+	c.assignedDate = append(c.assignedDate, d.DeviceAssignedDate)
+	c.opDate = append(c.opDate, d.OpDate)
+}
+
+// splitDEPPage keeps each serial's last change, since a page may hold several,
+// and separates deletions, straight into columns.
+func splitDEPPage(devices []dep.Device) (upserts, deletes depColumns) {
+	last := make(map[string]int, len(devices))
+	for i := range devices {
+		if s := devices[i].SerialNumber; s != "" {
+			last[s] = i
+		}
 	}
-	return c
+	upserts = newDEPColumns(len(last))
+	for i := range devices {
+		d := &devices[i]
+		if d.SerialNumber == "" || last[d.SerialNumber] != i {
+			continue
+		}
+		if d.OpType == dep.OpDeleted {
+			deletes.add(d)
+		} else {
+			upserts.add(d)
+		}
+	}
+	return upserts, deletes
 }
 
 // upsertDEPSQL inserts or updates a page in one statement. updated_at moves
 // only when a field changed, which is how RETURNING tells modified rows from
-// rows Apple listed again unchanged (now() is the transaction's start).
+// rows Apple listed again unchanged (now() is the transaction's start); the
+// counts come back as one row.
 const upsertDEPSQL = `
+WITH written AS (
 INSERT INTO dep_devices AS d (virtual_server_id, serial_number, model, description, color, asset_tag, os,
 	device_family, profile_status, profile_uuid, device_assigned_by, last_op_type, profile_assign_time,
 	profile_push_time, device_assigned_date, last_op_date, fetched_at)
@@ -186,61 +281,42 @@ ON CONFLICT (serial_number) DO UPDATE SET
 			EXCLUDED.device_assigned_by, EXCLUDED.profile_assign_time, EXCLUDED.profile_push_time,
 			EXCLUDED.device_assigned_date, true)
 		THEN now() ELSE d.updated_at END
-RETURNING xmax = 0, updated_at = now()`
+RETURNING xmax = 0 AS added, updated_at = now() AS changed)
+SELECT count(*) FILTER (WHERE added), count(*) FILTER (WHERE changed AND NOT added) FROM written`
 
-func upsertDEPDevices(ctx context.Context, tx pgx.Tx, serverID int64, devices []dep.Device, fetch bool) (added, modified int, err error) {
-	if len(devices) == 0 {
-		return 0, 0, nil
-	}
-	c := columnsOf(devices)
-	rows, err := tx.Query(ctx, upsertDEPSQL, serverID, c.serial, c.model, c.description, c.color, c.assetTag, c.os,
-		c.family, c.status, c.uuid, c.assignedBy, c.opType, c.assignTime, c.pushTime, c.assignedDate, c.opDate, fetch)
-	if err != nil {
-		return 0, 0, fmt.Errorf("upsert dep devices: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var inserted, changed bool
-		if err := rows.Scan(&inserted, &changed); err != nil {
-			return 0, 0, fmt.Errorf("upsert dep devices: %w", err)
-		}
-		switch {
-		case inserted:
-			added++
-		case changed:
-			modified++
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return 0, 0, fmt.Errorf("upsert dep devices: %w", err)
-	}
-	return added, modified, nil
+func queueUpsertDEPDevices(b *pgx.Batch, serverID int64, c depColumns, fetch bool, counts *DEPPageCounts) {
+	b.Queue(upsertDEPSQL, serverID, c.serial, c.model, c.description, c.color, c.assetTag, c.os,
+		c.family, c.status, c.uuid, c.assignedBy, c.opType, c.assignTime, c.pushTime, c.assignedDate, c.opDate, fetch).
+		QueryRow(func(row pgx.Row) error {
+			if err := row.Scan(&counts.Added, &counts.Modified); err != nil {
+				return fmt.Errorf("upsert dep devices: %w", err)
+			}
+			return nil
+		})
 }
 
-func deleteDEPDevices(ctx context.Context, tx pgx.Tx, serverID int64, devices []dep.Device) (int, error) {
-	if len(devices) == 0 {
-		return 0, nil
-	}
-	c := columnsOf(devices)
-	tag, err := tx.Exec(ctx, `UPDATE dep_devices AS d SET deleted_at = now(), last_op_type = 'deleted',
+func queueDeleteDEPDevices(b *pgx.Batch, serverID int64, c depColumns, deleted *int) {
+	b.Queue(`UPDATE dep_devices AS d SET deleted_at = now(), last_op_type = 'deleted',
 			last_op_date = t.op_date, updated_at = now()
 		FROM unnest($2::text[], $3::timestamptz[]) AS t(serial, op_date)
-		WHERE d.serial_number = t.serial AND d.virtual_server_id = $1 AND d.deleted_at IS NULL`, serverID, c.serial, c.opDate)
-	if err != nil {
-		return 0, fmt.Errorf("delete dep devices: %w", err)
-	}
-	return int(tag.RowsAffected()), nil
+		WHERE d.serial_number = t.serial AND d.virtual_server_id = $1 AND d.deleted_at IS NULL`, serverID, c.serial, c.opDate).
+		Exec(countInto(deleted))
 }
 
-// finishDEPFetch marks deleted the devices the finished fetch did not list.
-func finishDEPFetch(ctx context.Context, tx pgx.Tx, serverID int64) (int, error) {
-	tag, err := tx.Exec(ctx, `UPDATE dep_devices AS d SET deleted_at = now(), last_op_type = 'deleted',
+// queueFinishDEPFetch marks deleted the devices the finished fetch did not list.
+func queueFinishDEPFetch(b *pgx.Batch, serverID int64, deleted *int) {
+	b.Queue(`UPDATE dep_devices AS d SET deleted_at = now(), last_op_type = 'deleted',
 			last_op_date = now(), updated_at = now()
 		FROM dep_virtual_servers AS v
 		WHERE v.id = $1 AND d.virtual_server_id = v.id AND d.deleted_at IS NULL
-			AND (d.fetched_at IS NULL OR d.fetched_at < v.fetch_started_at)`, serverID)
-	if err != nil {
-		return 0, fmt.Errorf("finish dep fetch: %w", err)
+			AND (d.fetched_at IS NULL OR d.fetched_at < v.fetch_started_at)`, serverID).
+		Exec(countInto(deleted))
+}
+
+// countInto adds the rows a statement changed to n.
+func countInto(n *int) func(pgconn.CommandTag) error {
+	return func(tag pgconn.CommandTag) error {
+		*n += int(tag.RowsAffected())
+		return nil
 	}
-	return int(tag.RowsAffected()), nil
 }

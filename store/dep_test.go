@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/orchardmdm/orchard/mdmproto/dep"
 	"github.com/orchardmdm/orchard/store"
 	"github.com/orchardmdm/orchard/store/pgtest"
@@ -92,5 +94,117 @@ func TestDEPTokenStaysWithItsVirtualServer(t *testing.T) {
 	if err := s.Pool().QueryRow(ctx, "SELECT access_secret_sealed FROM dep_tokens WHERE id = $1", v.TokenID).Scan(&sealed); err != nil ||
 		!strings.HasPrefix(sealed, "v1:") {
 		t.Fatalf("access secret stored as %q", sealed)
+	}
+}
+
+// dep_devices checks its virtual server once per statement, not with a
+// foreign key: the rule must hold as the foreign key's did.
+func TestDEPDevicesNeedTheirVirtualServer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := pgtest.New(t)
+	v := newDEPServer(t, s, "VS1")
+	other := newDEPServer(t, s, "VS2")
+	page := store.DEPPage{ServerID: v.ID, Phase: store.DEPPhaseFetch, Cursor: "c1", More: true,
+		Devices: []dep.Device{{SerialNumber: "A"}, {SerialNumber: "B"}}}
+	if _, err := s.SaveDEPPage(ctx, page); err != nil {
+		t.Fatal(err)
+	}
+	var pgErr *pgconn.PgError
+	_, err := s.Pool().Exec(ctx, "INSERT INTO dep_devices (virtual_server_id, serial_number) VALUES ($1, 'C'), ($2, 'D')", v.ID, v.ID+1000)
+	if !errors.As(err, &pgErr) || pgErr.Code != "23503" {
+		t.Fatalf("a device of a server that does not exist: %v", err)
+	}
+	_, err = s.Pool().Exec(ctx, "UPDATE dep_devices SET virtual_server_id = $1 WHERE serial_number = 'A'", v.ID+1000)
+	if !errors.As(err, &pgErr) || pgErr.Code != "23503" {
+		t.Fatalf("a device moved to a server that does not exist: %v", err)
+	}
+	// A device moving to another server that exists is fine.
+	if _, err := s.Pool().Exec(ctx, "UPDATE dep_devices SET virtual_server_id = $1 WHERE serial_number = 'A'", other.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Pool().Exec(ctx, "DELETE FROM dep_virtual_servers WHERE id = $1", v.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DEPDeviceBySerial(ctx, "B"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a deleted server's device is still there: %v", err)
+	}
+	if a, err := s.DEPDeviceBySerial(ctx, "A"); err != nil || a.VirtualServerID != other.ID {
+		t.Fatalf("the other server's device: %+v %v", a, err)
+	}
+}
+
+// Writing a server's devices holds the server as the foreign key did: a
+// deletion waits for the write to commit, then takes its devices with it.
+func TestDEPServerDeletedDuringAPageWaitsAndTakesThePage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := pgtest.New(t)
+	v := newDEPServer(t, s, "VS1")
+	tx, err := s.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "INSERT INTO dep_devices (virtual_server_id, serial_number) VALUES ($1, 'A')", v.ID); err != nil {
+		t.Fatal(err)
+	}
+	deleted := make(chan error, 1)
+	go func() {
+		_, err := s.Pool().Exec(ctx, "DELETE FROM dep_virtual_servers WHERE id = $1", v.ID)
+		deleted <- err
+	}()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var waiting bool
+		if err := s.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock' AND query LIKE 'DELETE FROM dep_virtual_servers%')`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("deleting the server never waited for the page being written")
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-deleted; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DEPDeviceBySerial(ctx, "A"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the page written during the deletion outlived its server: %v", err)
+	}
+}
+
+func TestOverlapsDEPPageOnlyForDisjointFetchPages(t *testing.T) {
+	t.Parallel()
+	fetch := func(more bool, serials ...string) store.DEPPage {
+		p := store.DEPPage{Phase: store.DEPPhaseFetch, More: more}
+		for _, s := range serials {
+			p.Devices = append(p.Devices, dep.Device{SerialNumber: s})
+		}
+		return p
+	}
+	deletion := fetch(true, "C")
+	deletion.Devices[0].OpType = dep.OpDeleted
+	sync := fetch(true, "C")
+	sync.Phase = store.DEPPhaseSync
+	for _, tc := range []struct {
+		name       string
+		prev, next store.DEPPage
+		want       bool
+	}{
+		{"fetch pages without a serial in common", fetch(true, "A", "B"), fetch(true, "C"), true},
+		{"the last page of a fetch may follow", fetch(true, "A"), fetch(false, "C"), true},
+		{"a serial in both pages", fetch(true, "A", "B"), fetch(true, "C", "B"), false},
+		{"after the end of a fetch", fetch(false, "A"), sync, false},
+		{"a sync page", sync, fetch(true, "D"), false},
+		{"a deletion", fetch(true, "A"), deletion, false},
+	} {
+		if got := store.OverlapsDEPPage(tc.prev, tc.next); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -26,7 +26,7 @@ func (c *Client) Account(ctx context.Context) (*Account, error) {
 // FetchDevices returns one page of every device of the server. Start with an
 // empty cursor; continue with the returned one while MoreToFollow.
 func (c *Client) FetchDevices(ctx context.Context, limit int, cursor string) (*DevicePage, error) {
-	var p DevicePage
+	p := DevicePage{Devices: make([]Device, 0, pageRoom(limit))}
 	err := c.call(ctx, "fetch devices", http.MethodPost, "/server/devices", DeviceRequest{Limit: limit, Cursor: cursor}, &p)
 	if err != nil {
 		return nil, err
@@ -34,12 +34,18 @@ func (c *Client) FetchDevices(ctx context.Context, limit int, cursor string) (*D
 	return &p, nil
 }
 
+// pageRoom is the room a page of limit devices is decoded into, so the list
+// does not grow by copies; Apple serves at most MaxPage.
+func pageRoom(limit int) int {
+	return min(max(limit, 0), MaxPage)
+}
+
 // SyncDevices returns the changes since the cursor of a finished fetch or sync.
 func (c *Client) SyncDevices(ctx context.Context, limit int, cursor string) (*DevicePage, error) {
 	if cursor == "" {
 		return nil, fmt.Errorf("dep sync devices: a cursor is required")
 	}
-	var p DevicePage
+	p := DevicePage{Devices: make([]Device, 0, pageRoom(limit))}
 	err := c.call(ctx, "sync devices", http.MethodPost, "/devices/sync", DeviceRequest{Limit: limit, Cursor: cursor}, &p)
 	if err != nil {
 		return nil, err

@@ -198,14 +198,24 @@ func (c *Client) call(ctx context.Context, name, method, path string, in, out an
 			}
 			return apiErr
 		}
-		if out == nil {
-			return nil
-		}
-		if err := json.Unmarshal(data, out); err != nil {
+		if err := decodeAnswer(data, out); err != nil {
 			return fmt.Errorf("dep %s: malformed answer: %w", name, err)
 		}
 		return nil
 	}
+}
+
+// decodeAnswer reads a JSON answer into out. A type that decodes itself
+// (a device page) is called directly: json.Unmarshal would first scan the
+// whole answer once more only to check it is JSON, which it checks itself.
+func decodeAnswer(data []byte, out any) error {
+	switch v := out.(type) {
+	case nil:
+		return nil
+	case json.Unmarshaler:
+		return v.UnmarshalJSON(data)
+	}
+	return json.Unmarshal(data, out)
 }
 
 func (c *Client) send(ctx context.Context, method, path, session string, body []byte) (*http.Response, []byte, error) {
