@@ -35,24 +35,39 @@ type pushEnv struct {
 
 func newPushEnv(t testing.TB, cfg jobs.PushConfig, concurrency int) *pushEnv {
 	t.Helper()
-	ctx := context.Background()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s := pgtest.New(t)
-	pc, err := apnstest.NewPushCert(pushTopic, time.Now().Add(365*24*time.Hour))
-	mustTB(t, err)
-	parsed, err := pushcert.Parse(pc.CertPEM, pc.KeyPEM, nil)
-	mustTB(t, err)
-	_, err = s.CreatePushCertificate(ctx, store.PushCertificateInput{Name: "test", Topic: parsed.Topic,
-		CertPEM: parsed.CertPEM, KeyDER: parsed.KeyDER, NotBefore: pc.Cert.NotBefore, NotAfter: pc.Cert.NotAfter})
-	mustTB(t, err)
+	pc := addPushCert(t, s)
 	srv := apnstest.NewServer(pushTopic, pc.Cert)
 	t.Cleanup(srv.Close)
 	pool := apns.New(apns.Config{URL: srv.URL(), RootCAs: srv.RootCAs(), Concurrency: concurrency})
 	t.Cleanup(pool.Close)
+	rc := startPushWorkers(t, s, s, pool, cfg)
+	return &pushEnv{t: t, store: s, river: rc, apns: srv, window: cfg.Window}
+}
 
+// addPushCert stores a push certificate for pushTopic and returns it.
+func addPushCert(t testing.TB, s *store.Store) *apnstest.PushCert {
+	t.Helper()
+	pc, err := apnstest.NewPushCert(pushTopic, time.Now().Add(365*24*time.Hour))
+	mustTB(t, err)
+	parsed, err := pushcert.Parse(pc.CertPEM, pc.KeyPEM, nil)
+	mustTB(t, err)
+	_, err = s.CreatePushCertificate(context.Background(), store.PushCertificateInput{Name: "test", Topic: parsed.Topic,
+		CertPEM: parsed.CertPEM, KeyDER: parsed.KeyDER, NotBefore: pc.Cert.NotBefore, NotAfter: pc.Cert.NotAfter})
+	mustTB(t, err)
+	return pc
+}
+
+// startPushWorkers runs a River client on riverStore's pool whose push jobs
+// use jobStore (the same database; a benchmark counts the job's statements
+// on a pool of its own).
+func startPushWorkers(t testing.TB, riverStore, jobStore *store.Store, pusher jobs.Pusher, cfg jobs.PushConfig) *jobs.Client {
+	t.Helper()
+	ctx := context.Background()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	workers := river.NewWorkers()
-	mustTB(t, jobs.Register(workers, jobs.Deps{Store: s, Logger: logger, APNs: pool, Push: cfg}))
-	rc, err := jobs.NewClient(s.Pool(), workers, jobs.Config{Work: true, Logger: logger})
+	mustTB(t, jobs.Register(workers, jobs.Deps{Store: jobStore, Logger: logger, APNs: pusher, Push: cfg}))
+	rc, err := jobs.NewClient(riverStore.Pool(), workers, jobs.Config{Work: true, Logger: logger})
 	mustTB(t, err)
 	mustTB(t, rc.Start(ctx))
 	t.Cleanup(func() {
@@ -60,7 +75,7 @@ func newPushEnv(t testing.TB, cfg jobs.PushConfig, concurrency int) *pushEnv {
 		defer cancel()
 		_ = rc.Stop(stopCtx)
 	})
-	return &pushEnv{t: t, store: s, river: rc, apns: srv, window: cfg.Window}
+	return rc
 }
 
 // addDevices enrolls n devices with push tokens (token i+1 for the i-th) and
