@@ -46,6 +46,8 @@ type Server struct {
 	replies    map[string][]Reply
 	delay      time.Duration
 	conns      int
+	inFlight   int
+	maxFlight  int
 }
 
 // NewServer starts a server expecting pushes for topic from clientCert.
@@ -144,7 +146,23 @@ func (s *Server) Violations() []string {
 	return append([]string(nil), s.violations...)
 }
 
+// MaxInFlight is the most requests the server was answering at once.
+func (s *Server) MaxInFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxFlight
+}
+
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.inFlight++
+	s.maxFlight = max(s.maxFlight, s.inFlight)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inFlight--
+		s.mu.Unlock()
+	}()
 	token, magic, problem := s.check(r)
 	if problem != "" {
 		s.mu.Lock()
