@@ -2,24 +2,15 @@ package jobs_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"runtime"
-	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/orchardmdm/orchard/jobs"
 	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/mdmproto/apns"
 	"github.com/orchardmdm/orchard/mdmproto/apns/apnstest"
-	"github.com/orchardmdm/orchard/store"
-	"github.com/orchardmdm/orchard/store/pgtest"
 )
 
 // TestMain lets the test binary double as the mock APNs process.
@@ -78,20 +69,7 @@ func BenchmarkPush10000Devices(b *testing.B) {
 // a push job store whose statements are counted.
 func newPushBenchEnv(b *testing.B) (*pushEnv, *apnstest.Process, *statementCounter) {
 	b.Helper()
-	ctx := context.Background()
-	dsn, sealer := pgtest.NewDatabase(b), pgtest.Sealer(b)
-	riverStore, err := store.Open(ctx, dsn, sealer, store.Options{MaxConns: 20})
-	mustTB(b, err)
-	b.Cleanup(riverStore.Close)
-	cfg, err := pgxpool.ParseConfig(dsn)
-	mustTB(b, err)
-	statements := &statementCounter{}
-	cfg.ConnConfig.Tracer = statements
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	mustTB(b, err)
-	b.Cleanup(pool.Close)
-	jobStore := store.New(pool, sealer)
-
+	riverStore, jobStore, statements := newCountingStores(b)
 	pc := addPushCert(b, riverStore)
 	mock := apnstest.StartProcess(b, pushTopic, pc.Cert)
 	client := apns.New(apns.Config{URL: mock.URL(), RootCAs: mock.RootCAs(), Concurrency: 200})
@@ -147,53 +125,4 @@ func (m meter) stop(mock *apnstest.Process) usage {
 	runtime.ReadMemStats(&ms)
 	st, _ := mock.Stats()
 	return usage{cpu: cpu - m.cpu, mockCPU: st.CPU - m.mockCPU, allocs: ms.Mallocs - m.mallocs}
-}
-
-// statementCounter counts the statements sent to PostgreSQL, by their first words.
-type statementCounter struct {
-	mu     sync.Mutex
-	byKind map[string]int
-}
-
-func (c *statementCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
-	kind := strings.Join(strings.Fields(d.SQL), " ")
-	if len(kind) > 40 {
-		kind = kind[:40] + "..."
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.byKind == nil {
-		c.byKind = map[string]int{}
-	}
-	c.byKind[kind]++
-	return ctx
-}
-
-func (c *statementCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
-
-func (c *statementCounter) reset() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.byKind = nil
-}
-
-func (c *statementCounter) total() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, k := range c.byKind {
-		n += k
-	}
-	return n
-}
-
-func (c *statementCounter) String() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var lines []string
-	for kind, n := range c.byKind {
-		lines = append(lines, fmt.Sprintf("\n    %d× %s", n, kind))
-	}
-	slices.Sort(lines)
-	return strings.Join(lines, "")
 }
