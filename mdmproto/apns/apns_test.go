@@ -228,7 +228,7 @@ func TestPushToAMockInAnotherProcess(t *testing.T) {
 
 // BenchmarkPoolPush measures raw pushes/s of the client to the mock APNs in a
 // separate process, without the database, and what each push costs the
-// client: CPU time of this process and allocations per push.
+// client (CPU time of this process, allocations) and the mock (its CPU time).
 //
 //	go test -run '^$' -bench PoolPush -benchtime 3x ./mdmproto/apns/
 func BenchmarkPoolPush(b *testing.B) {
@@ -247,6 +247,10 @@ func BenchmarkPoolPush(b *testing.B) {
 	pool.Push(context.Background(), topic, pc.TLS, targets[:100])
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
+	mockBefore, err := mock.Stats()
+	if err != nil {
+		b.Fatal(err)
+	}
 	cpu, start := apnstest.ProcessCPU(), time.Now()
 	pushes := 0
 	for b.Loop() {
@@ -259,7 +263,12 @@ func BenchmarkPoolPush(b *testing.B) {
 	}
 	elapsed, cpu := time.Since(start), apnstest.ProcessCPU()-cpu
 	runtime.ReadMemStats(&after)
+	mockAfter, err := mock.Stats()
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.ReportMetric(float64(pushes)/elapsed.Seconds(), "pushes/s")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(pushes), "cpu-ns/push")
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(pushes), "allocs/push")
+	b.ReportMetric(float64((mockAfter.CPU-mockBefore.CPU).Nanoseconds())/float64(pushes), "mock-cpu-ns/push")
 }
