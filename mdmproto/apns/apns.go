@@ -160,6 +160,9 @@ func (p *Pool) newTransport(cert tls.Certificate) *http2.Transport {
 		// Pings find dead connections before a push waits on one.
 		ReadIdleTimeout: 15 * time.Second,
 		PingTimeout:     10 * time.Second,
+		// APNs answers with a few bytes of JSON at most: asking for gzip
+		// would only add a header to every push.
+		DisableCompression: true,
 	}
 }
 
