@@ -262,7 +262,12 @@ type batch struct {
 // for a JSON encoder per push.
 func (b *batch) tasks(base *url.URL, targets []Target, results []Result) []pushTask {
 	prefix := base.Path + "/3/device/"
-	var paths, payloads []byte
+	pathsLen, payloadsLen := 0, 0
+	for _, t := range targets {
+		pathsLen += len(prefix) + hex.EncodedLen(len(t.Token))
+		payloadsLen += len(`{"mdm":""}`) + len(t.PushMagic) // more only when escaped
+	}
+	paths, payloads := make([]byte, 0, pathsLen), make([]byte, 0, payloadsLen)
 	ends := make([][2]int, len(targets))
 	for i, t := range targets {
 		paths = hex.AppendEncode(append(paths, prefix...), t.Token)
