@@ -86,7 +86,10 @@ func (w *PushWorker) Work(ctx context.Context, job *river.Job[jobargs.Push]) err
 	if err != nil {
 		return err
 	}
-	if args.Retry == 0 {
+	// Only devices left unclaimed can need deferring: when the claim took
+	// every device, as it does for pushes outside the window, the deferral
+	// and its transaction would find nothing.
+	if args.Retry == 0 && len(targets) < len(args.DeviceIDs) {
 		if tally.Deferred, err = w.deferRecent(ctx, args.DeviceIDs, targets); err != nil {
 			return err
 		}
@@ -132,6 +135,9 @@ func (w *PushWorker) deferRecent(ctx context.Context, ids []int64, claimed []sto
 
 // push sends the claimed pushes topic by topic and returns those to retry.
 func (w *PushWorker) push(ctx context.Context, targets []store.PushTarget, tally *pushTally) ([]int64, error) {
+	if len(targets) == 0 {
+		return nil, nil
+	}
 	byTopic := map[string][]store.PushTarget{}
 	for _, t := range targets {
 		byTopic[t.Topic] = append(byTopic[t.Topic], t)

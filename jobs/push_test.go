@@ -6,11 +6,16 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/orchardmdm/orchard/jobs"
 	"github.com/orchardmdm/orchard/jobs/jobargs"
@@ -35,24 +40,39 @@ type pushEnv struct {
 
 func newPushEnv(t testing.TB, cfg jobs.PushConfig, concurrency int) *pushEnv {
 	t.Helper()
-	ctx := context.Background()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s := pgtest.New(t)
-	pc, err := apnstest.NewPushCert(pushTopic, time.Now().Add(365*24*time.Hour))
-	mustTB(t, err)
-	parsed, err := pushcert.Parse(pc.CertPEM, pc.KeyPEM, nil)
-	mustTB(t, err)
-	_, err = s.CreatePushCertificate(ctx, store.PushCertificateInput{Name: "test", Topic: parsed.Topic,
-		CertPEM: parsed.CertPEM, KeyDER: parsed.KeyDER, NotBefore: pc.Cert.NotBefore, NotAfter: pc.Cert.NotAfter})
-	mustTB(t, err)
+	pc := addPushCert(t, s)
 	srv := apnstest.NewServer(pushTopic, pc.Cert)
 	t.Cleanup(srv.Close)
 	pool := apns.New(apns.Config{URL: srv.URL(), RootCAs: srv.RootCAs(), Concurrency: concurrency})
 	t.Cleanup(pool.Close)
+	rc := startPushWorkers(t, s, s, pool, cfg)
+	return &pushEnv{t: t, store: s, river: rc, apns: srv, window: cfg.Window}
+}
 
+// addPushCert stores a push certificate for pushTopic and returns it.
+func addPushCert(t testing.TB, s *store.Store) *apnstest.PushCert {
+	t.Helper()
+	pc, err := apnstest.NewPushCert(pushTopic, time.Now().Add(365*24*time.Hour))
+	mustTB(t, err)
+	parsed, err := pushcert.Parse(pc.CertPEM, pc.KeyPEM, nil)
+	mustTB(t, err)
+	_, err = s.CreatePushCertificate(context.Background(), store.PushCertificateInput{Name: "test", Topic: parsed.Topic,
+		CertPEM: parsed.CertPEM, KeyDER: parsed.KeyDER, NotBefore: pc.Cert.NotBefore, NotAfter: pc.Cert.NotAfter})
+	mustTB(t, err)
+	return pc
+}
+
+// startPushWorkers runs a River client on riverStore's pool whose push jobs
+// use jobStore (the same database; a benchmark counts the job's statements
+// on a pool of its own).
+func startPushWorkers(t testing.TB, riverStore, jobStore *store.Store, pusher jobs.Pusher, cfg jobs.PushConfig) *jobs.Client {
+	t.Helper()
+	ctx := context.Background()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	workers := river.NewWorkers()
-	mustTB(t, jobs.Register(workers, jobs.Deps{Store: s, Logger: logger, APNs: pool, Push: cfg}))
-	rc, err := jobs.NewClient(s.Pool(), workers, jobs.Config{Work: true, Logger: logger})
+	mustTB(t, jobs.Register(workers, jobs.Deps{Store: jobStore, Logger: logger, APNs: pusher, Push: cfg}))
+	rc, err := jobs.NewClient(riverStore.Pool(), workers, jobs.Config{Work: true, Logger: logger})
 	mustTB(t, err)
 	mustTB(t, rc.Start(ctx))
 	t.Cleanup(func() {
@@ -60,7 +80,7 @@ func newPushEnv(t testing.TB, cfg jobs.PushConfig, concurrency int) *pushEnv {
 		defer cancel()
 		_ = rc.Stop(stopCtx)
 	})
-	return &pushEnv{t: t, store: s, river: rc, apns: srv, window: cfg.Window}
+	return rc
 }
 
 // addDevices enrolls n devices with push tokens (token i+1 for the i-th) and
@@ -225,6 +245,129 @@ func TestFailedPushesAreRetriedWithBackoff(t *testing.T) {
 	if len(byToken[tokenOf(1)]) != 1 {
 		t.Fatalf("device 1 pushed %d times, want once", len(byToken[tokenOf(1)]))
 	}
+}
+
+func TestAPushJobSendsThreeStatements(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	riverStore, jobStore, statements := newCountingStores(t)
+	pc := addPushCert(t, riverStore)
+	srv := apnstest.NewServer(pushTopic, pc.Cert)
+	t.Cleanup(srv.Close)
+	pool := apns.New(apns.Config{URL: srv.URL(), RootCAs: srv.RootCAs(), Concurrency: 8})
+	t.Cleanup(pool.Close)
+	rc := startPushWorkers(t, riverStore, jobStore, pool, jobs.PushConfig{Window: time.Hour})
+	env := &pushEnv{t: t, store: riverStore, river: rc, apns: srv}
+	ids := env.addDevices(40)
+
+	env.enqueue(ids...)
+	env.settle(20 * time.Second)
+	if srv.Count() != 40 || statements.total() != 3 {
+		t.Fatalf("%d pushes with statements:%s\nwant 40 pushes and 3 statements: claim, certificate, notified stamp",
+			srv.Count(), statements)
+	}
+	// Inside the window every device is deferred to one follow-up (an hour
+	// away): the job has nothing to push, so it asks for no certificate.
+	statements.reset()
+	var job *rivertype.JobRow
+	mustTB(t, pgx.BeginFunc(ctx, riverStore.Pool(), func(tx pgx.Tx) error {
+		rows, err := jobargs.InsertPushTx(ctx, rc, tx, ids)
+		job = rows[0]
+		return err
+	}))
+	for deadline := time.Now().Add(20 * time.Second); job.State != rivertype.JobStateCompleted; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the push job is still %s", job.State)
+		}
+		time.Sleep(10 * time.Millisecond)
+		var err error
+		job, err = rc.JobGet(ctx, job.ID)
+		mustTB(t, err)
+	}
+	if srv.Count() != 40 || statements.has("SELECT topic, certificate") || statements.has("UPDATE enrolled_devices SET last_notified_at") {
+		t.Fatalf("%d pushes with statements:%s\nwant no push, certificate or stamp for deferred devices", srv.Count(), statements)
+	}
+}
+
+// newCountingStores opens two stores on one fresh database: riverStore for
+// River and the test, jobStore for the push jobs, whose statements the
+// counter sees.
+func newCountingStores(t testing.TB) (riverStore, jobStore *store.Store, counter *statementCounter) {
+	t.Helper()
+	ctx := context.Background()
+	dsn, sealer := pgtest.NewDatabase(t), pgtest.Sealer(t)
+	riverStore, err := store.Open(ctx, dsn, sealer, store.Options{MaxConns: 20})
+	mustTB(t, err)
+	t.Cleanup(riverStore.Close)
+	cfg, err := pgxpool.ParseConfig(dsn)
+	mustTB(t, err)
+	counter = &statementCounter{}
+	cfg.ConnConfig.Tracer = counter
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	mustTB(t, err)
+	t.Cleanup(pool.Close)
+	return riverStore, store.New(pool, sealer), counter
+}
+
+// statementCounter counts the statements sent to PostgreSQL, by their first words.
+type statementCounter struct {
+	mu     sync.Mutex
+	byKind map[string]int
+}
+
+func (c *statementCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	kind := strings.Join(strings.Fields(d.SQL), " ")
+	if len(kind) > 40 {
+		kind = kind[:40] + "..."
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byKind == nil {
+		c.byKind = map[string]int{}
+	}
+	c.byKind[kind]++
+	return ctx
+}
+
+func (c *statementCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (c *statementCounter) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.byKind = nil
+}
+
+func (c *statementCounter) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, k := range c.byKind {
+		n += k
+	}
+	return n
+}
+
+// has reports whether a statement starting with prefix ran.
+func (c *statementCounter) has(prefix string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for kind := range c.byKind {
+		if strings.HasPrefix(kind, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *statementCounter) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var lines []string
+	for kind, n := range c.byKind {
+		lines = append(lines, fmt.Sprintf("\n    %d× %s", n, kind))
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "")
 }
 
 // mustTB is must for tests and benchmarks alike.

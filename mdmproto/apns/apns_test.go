@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -129,17 +131,64 @@ func TestPushStopsWithTheContext(t *testing.T) {
 	}
 }
 
-// BenchmarkPoolPush measures raw pushes/s to the local mock, without the database.
+// TestMain lets the test binary double as the mock APNs process.
+func TestMain(m *testing.M) {
+	apnstest.ServeProcessIfAsked()
+	os.Exit(m.Run())
+}
+
+func TestPushToAMockInAnotherProcess(t *testing.T) {
+	pc, err := apnstest.NewPushCert(topic, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mock := apnstest.StartProcess(t, topic, pc.Cert)
+	pool := apns.New(apns.Config{URL: mock.URL(), RootCAs: mock.RootCAs(), Concurrency: 4})
+	defer pool.Close()
+	targets := []apns.Target{{Token: token(0), PushMagic: "m0"}, {Token: token(1), PushMagic: "m1"}}
+	for i, r := range pool.Push(context.Background(), topic, pc.TLS, targets) {
+		if r.Outcome != apns.Sent {
+			t.Fatalf("push %d: %+v", i, r)
+		}
+	}
+	st, err := mock.Stats()
+	if err != nil || st.Count != 2 || st.Violations != 0 || st.Last.Before(st.First) {
+		t.Fatalf("the mock process saw %+v (%v), want 2 well-formed pushes", st, err)
+	}
+	if err := mock.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := mock.Stats(); err != nil || st.Count != 0 {
+		t.Fatalf("after reset: %+v (%v)", st, err)
+	}
+}
+
+// BenchmarkPoolPush measures raw pushes/s of the client to the mock APNs in a
+// separate process, without the database, and what each push costs the
+// client (CPU time of this process, allocations) and the mock (its CPU time).
+//
+//	go test -run '^$' -bench PoolPush -benchtime 3x ./mdmproto/apns/
 func BenchmarkPoolPush(b *testing.B) {
-	srv, pc, _ := setup(b)
-	pool := apns.New(apns.Config{URL: srv.URL(), RootCAs: srv.RootCAs(), Concurrency: 200})
+	pc, err := apnstest.NewPushCert(topic, time.Now().Add(time.Hour))
+	if err != nil {
+		b.Fatal(err)
+	}
+	mock := apnstest.StartProcess(b, topic, pc.Cert)
+	pool := apns.New(apns.Config{URL: mock.URL(), RootCAs: mock.RootCAs(), Concurrency: 200})
 	defer pool.Close()
 	targets := make([]apns.Target, 10000)
 	for i := range targets {
-		targets[i] = apns.Target{Token: token(i), PushMagic: "m"}
+		targets[i] = apns.Target{Token: token(i), PushMagic: fmt.Sprintf("magic-%d", i)}
 	}
-	b.ResetTimer()
-	start := time.Now()
+	// The first round dials and warms the connection up.
+	pool.Push(context.Background(), topic, pc.TLS, targets[:100])
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	mockBefore, err := mock.Stats()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cpu, start := apnstest.ProcessCPU(), time.Now()
 	pushes := 0
 	for b.Loop() {
 		for _, r := range pool.Push(context.Background(), topic, pc.TLS, targets) {
@@ -149,5 +198,14 @@ func BenchmarkPoolPush(b *testing.B) {
 		}
 		pushes += len(targets)
 	}
-	b.ReportMetric(float64(pushes)/time.Since(start).Seconds(), "pushes/s")
+	elapsed, cpu := time.Since(start), apnstest.ProcessCPU()-cpu
+	runtime.ReadMemStats(&after)
+	mockAfter, err := mock.Stats()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(pushes)/elapsed.Seconds(), "pushes/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(pushes), "cpu-ns/push")
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(pushes), "allocs/push")
+	b.ReportMetric(float64((mockAfter.CPU-mockBefore.CPU).Nanoseconds())/float64(pushes), "mock-cpu-ns/push")
 }
