@@ -1,0 +1,104 @@
+package pgtest
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Statement is one SQL statement sent to PostgreSQL, with its arguments.
+type Statement struct {
+	SQL  string
+	Args []any
+}
+
+// StatementLog records the statements sent on behalf of one context (a
+// request, and whatever it runs), so a test can count them while other
+// work, River's for one, shares the pool.
+type StatementLog struct {
+	mu   sync.Mutex
+	list []Statement
+}
+
+type statementLogKey struct{}
+
+// WithStatementLog returns ctx carrying a fresh log: every statement sent
+// with ctx, or a context made from it, on a pool traced by Tracer lands in it.
+func WithStatementLog(ctx context.Context) (context.Context, *StatementLog) {
+	l := &StatementLog{}
+	return context.WithValue(ctx, statementLogKey{}, l), l
+}
+
+// Statements lists what was sent, in order.
+func (l *StatementLog) Statements() []Statement {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.list)
+}
+
+// Len is how many statements were sent.
+func (l *StatementLog) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.list)
+}
+
+// Reset forgets what was sent.
+func (l *StatementLog) Reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.list = nil
+}
+
+func (l *StatementLog) add(sql string, args []any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.list = append(l.list, Statement{SQL: sql, Args: args})
+}
+
+func logOf(ctx context.Context) *StatementLog {
+	l, _ := ctx.Value(statementLogKey{}).(*StatementLog)
+	return l
+}
+
+// Tracer is a pgx tracer that writes each statement, batched ones and COPY
+// included, to the StatementLog of its context (if any).
+type Tracer struct{}
+
+var (
+	_ pgx.QueryTracer    = Tracer{}
+	_ pgx.BatchTracer    = Tracer{}
+	_ pgx.CopyFromTracer = Tracer{}
+)
+
+func (Tracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	if l := logOf(ctx); l != nil {
+		l.add(data.SQL, data.Args)
+	}
+	return ctx
+}
+
+func (Tracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (Tracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return ctx
+}
+
+func (Tracer) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchQueryData) {
+	if l := logOf(ctx); l != nil {
+		l.add(data.SQL, data.Args)
+	}
+}
+
+func (Tracer) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
+func (Tracer) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceCopyFromStartData) context.Context {
+	if l := logOf(ctx); l != nil {
+		l.add("COPY "+data.TableName.Sanitize(), nil)
+	}
+	return ctx
+}
+
+func (Tracer) TraceCopyFromEnd(context.Context, *pgx.Conn, pgx.TraceCopyFromEndData) {}
