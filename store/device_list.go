@@ -12,7 +12,7 @@ import (
 
 // ExactCountBound is how many matching devices CountDevices counts one by
 // one; past it, it answers the planner's estimate.
-const ExactCountBound = 10_000
+const ExactCountBound = 1_000
 
 // DeviceIncludes says what a page of devices reads with each device, so a
 // page costs one statement however many of its fields the caller asks for.
@@ -65,7 +65,7 @@ func (q *Queries) ListDevicesWith(ctx context.Context, f DeviceFilter, p Page, i
 	if err != nil {
 		return nil, false, fmt.Errorf("list devices: %w", err)
 	}
-	devices, err := pgx.CollectRows(rows, scanListedDevice)
+	devices, err := pgx.CollectRows(rows, listedDeviceScanner())
 	if err != nil {
 		return nil, false, fmt.Errorf("list devices: %w", err)
 	}
@@ -88,29 +88,36 @@ func listDevicesSQL(where string, n int, inc DeviceIncludes) string {
 		ORDER BY d.id`, blueprint, users, deviceColumns, where, n+1, n+2)
 }
 
-func scanListedDevice(row pgx.CollectableRow) (ListedDevice, error) {
-	var d ListedDevice
-	var blueprint, users []byte
-	if err := row.Scan(append(deviceTargets(&d.Device), &blueprint, &users)...); err != nil {
-		return d, err
-	}
-	if blueprint != nil {
-		d.Blueprint = new(Blueprint)
-		if err := json.Unmarshal(blueprint, d.Blueprint); err != nil {
-			return d, fmt.Errorf("blueprint of device %d: %w", d.ID, err)
+// listedDeviceScanner scans a page's rows. A page holds a few blueprints
+// many times over: each is decoded once, and its devices share it.
+func listedDeviceScanner() pgx.RowToFunc[ListedDevice] {
+	blueprints := map[int64]*Blueprint{}
+	return func(row pgx.CollectableRow) (ListedDevice, error) {
+		var d ListedDevice
+		var blueprint, users []byte
+		if err := row.Scan(append(deviceTargets(&d.Device), &blueprint, &users)...); err != nil {
+			return d, err
 		}
-		d.Blueprint.CreatedAt, d.Blueprint.UpdatedAt = d.Blueprint.CreatedAt.Local(), d.Blueprint.UpdatedAt.Local()
-	}
-	if users != nil {
-		if err := json.Unmarshal(users, &d.Users); err != nil {
-			return d, fmt.Errorf("users of device %d: %w", d.ID, err)
+		if blueprint != nil {
+			if d.Blueprint = blueprints[*d.BlueprintID]; d.Blueprint == nil {
+				if err := json.Unmarshal(blueprint, &d.Blueprint); err != nil {
+					return d, fmt.Errorf("blueprint of device %d: %w", d.ID, err)
+				}
+				d.Blueprint.CreatedAt, d.Blueprint.UpdatedAt = d.Blueprint.CreatedAt.Local(), d.Blueprint.UpdatedAt.Local()
+				blueprints[d.Blueprint.ID] = d.Blueprint
+			}
 		}
+		if users != nil {
+			if err := json.Unmarshal(users, &d.Users); err != nil {
+				return d, fmt.Errorf("users of device %d: %w", d.ID, err)
+			}
+		}
+		for i := range d.Users {
+			u := &d.Users[i]
+			u.CreatedAt, u.LastSeenAt = u.CreatedAt.Local(), localTime(u.LastSeenAt)
+		}
+		return d, nil
 	}
-	for i := range d.Users {
-		u := &d.Users[i]
-		u.CreatedAt, u.LastSeenAt = u.CreatedAt.Local(), localTime(u.LastSeenAt)
-	}
-	return d, nil
 }
 
 // localTime gives a time decoded from JSON the location pgx scans

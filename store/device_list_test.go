@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/orchardmdm/orchard/store"
 	"github.com/orchardmdm/orchard/store/pgtest"
 )
@@ -158,30 +156,17 @@ func filterPlans(t *testing.T, s *store.Store, f store.DeviceFilter) (page, coun
 	if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
 		t.Fatal(err)
 	}
-	// orchard_bounded_count(query, args, bound) passes args as a text[];
-	// sent alone, the parameter needs its type spelled out.
+	explain := func(st pgtest.Statement) string {
+		plan, err := pgtest.Explain(ctx, tx, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return plan
+	}
+	page, count = explain(sent[0]), explain(sent[1])
+	// The filter alone: the counted query without its order, counted
+	// with no bound that matters.
 	counted := sent[1].Args
-	query, args := counted[0].(string), []any{counted[1]}
-	if !strings.Contains(query, "$1[") {
-		args = nil
-	}
-	query = strings.ReplaceAll(query, "$1[", "($1::text[])[")
-	page = explain(t, tx, sent[0].SQL, sent[0].Args...)
-	count = explain(t, tx, "SELECT count(*) FROM ("+query+" LIMIT 10001) bounded", args...)
-	alone = explain(t, tx, strings.TrimSuffix(query, " ORDER BY id"), args...)
+	alone = explain(pgtest.Statement{SQL: sent[1].SQL, Args: []any{strings.TrimSuffix(counted[0].(string), " ORDER BY id"), counted[1], 1 << 40}})
 	return page, count, alone
-}
-
-// explain is the text plan of sql with args, one line per node.
-func explain(t *testing.T, tx pgx.Tx, sql string, args ...any) string {
-	t.Helper()
-	rows, err := tx.Query(context.Background(), "EXPLAIN "+sql, args...)
-	if err != nil {
-		t.Fatalf("explain %s: %v", sql, err)
-	}
-	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatalf("explain %s: %v", sql, err)
-	}
-	return strings.Join(lines, "\n")
 }

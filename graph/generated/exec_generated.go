@@ -4259,8 +4259,8 @@ type DeviceConnection {
   "Pagination details."
   pageInfo: PageInfo!
   """
-  How many devices match the filter, over all pages: exact up to 10,000; past that,
-  PostgreSQL's planner estimate (from its table statistics, never below 10,001), so a
+  How many devices match the filter, over all pages: exact up to 1,000; past that,
+  PostgreSQL's planner estimate (from its table statistics, never below 1,001), so a
   long list is not counted row by row for each page. It is not cached.
   """
   totalCount: Int!
@@ -5206,8 +5206,8 @@ type DEPDeviceConnection {
   "Where the next page starts."
   pageInfo: PageInfo!
   """
-  How many devices match the filter, over all pages: exact up to 10,000; past that,
-  PostgreSQL's planner estimate (from its table statistics, never below 10,001), so a
+  How many devices match the filter, over all pages: exact up to 1,000; past that,
+  PostgreSQL's planner estimate (from its table statistics, never below 1,001), so a
   long list is not counted row by row for each page. It is not cached.
   """
   totalCount: Int!

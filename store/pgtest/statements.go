@@ -2,7 +2,9 @@ package pgtest
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -28,7 +30,12 @@ type statementLogKey struct{}
 // with ctx, or a context made from it, on a pool traced by Tracer lands in it.
 func WithStatementLog(ctx context.Context) (context.Context, *StatementLog) {
 	l := &StatementLog{}
-	return context.WithValue(ctx, statementLogKey{}, l), l
+	return l.Context(ctx), l
+}
+
+// Context returns ctx carrying l, for work that should log into it.
+func (l *StatementLog) Context(ctx context.Context) context.Context {
+	return context.WithValue(ctx, statementLogKey{}, l)
 }
 
 // Statements lists what was sent, in order.
@@ -102,3 +109,30 @@ func (Tracer) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, data pgx.Trac
 }
 
 func (Tracer) TraceCopyFromEnd(context.Context, *pgx.Conn, pgx.TraceCopyFromEndData) {}
+
+// Explain returns PostgreSQL's text plan of a statement a store sent, one
+// line per node, as db (a transaction, to scope planner settings) would run
+// it. For a call of orchard_bounded_count it is the plan of the bounded
+// count the function runs, the only part that reads rows.
+func Explain(ctx context.Context, db pgx.Tx, st Statement) (string, error) {
+	sql, args := st.SQL, st.Args
+	if strings.HasPrefix(sql, "SELECT orchard_bounded_count(") && len(args) == 3 {
+		// The function passes its arguments as one text[], whose type a
+		// statement of its own must spell out.
+		query, _ := args[0].(string)
+		sql = "SELECT count(*) FROM (" + strings.ReplaceAll(query, "$1[", "($1::text[])[") + fmt.Sprintf(" LIMIT %v) bounded", args[2])
+		args = []any{args[1]}
+		if !strings.Contains(query, "$1[") {
+			args = nil
+		}
+	}
+	rows, err := db.Query(ctx, "EXPLAIN "+sql, args...)
+	if err != nil {
+		return "", fmt.Errorf("explain %s: %w", sql, err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", fmt.Errorf("explain %s: %w", sql, err)
+	}
+	return strings.Join(lines, "\n"), nil
+}
