@@ -146,9 +146,17 @@ func (q *Queries) CountDevices(ctx context.Context, f DeviceFilter) (int, error)
 		}
 		args[i] = s
 	}
+	// In id order, the count walks an index kept in that order (the
+	// platform's, the blocked devices', the primary key) and stops at the
+	// bound wherever the matching rows lie in the table. A search has no such
+	// index: unordered, its count takes the trigram indexes' bitmap and stops
+	// at the bound too, instead of testing every row in id order.
+	query := "SELECT 1 FROM enrolled_devices WHERE " + w.sql()
+	if f.Search == "" {
+		query += " ORDER BY id"
+	}
 	var n int
-	err := q.db.QueryRow(ctx, "SELECT orchard_bounded_count($1, $2, $3)",
-		"SELECT 1 FROM enrolled_devices WHERE "+w.sql()+" ORDER BY id", args, ExactCountBound).Scan(&n)
+	err := q.db.QueryRow(ctx, "SELECT orchard_bounded_count($1, $2, $3)", query, args, ExactCountBound).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count devices: %w", err)
 	}
