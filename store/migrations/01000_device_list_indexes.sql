@@ -28,10 +28,13 @@ CREATE INDEX CONCURRENTLY enrolled_devices_search_model ON enrolled_devices USIN
 -- is orchard's own SQL, never a caller's text, with its arguments written
 -- $1[1], $1[2], ... of args: the planner sees them as constants, so the
 -- estimate uses each value's statistics. VOLATILE because EXPLAIN is refused
--- in other functions.
+-- in other functions. Sequential scans are off inside it: counting stops at
+-- the bound, and the planner, taking the matching rows to be spread evenly,
+-- would otherwise read the table from its start until it found them, which
+-- for rows that lie together at its end is the whole table.
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION orchard_bounded_count(query text, args text[], bound bigint) RETURNS bigint
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET enable_seqscan = off AS $$
 DECLARE
     n bigint;
     plan json;

@@ -113,10 +113,21 @@ func (Tracer) TraceCopyFromEnd(context.Context, *pgx.Conn, pgx.TraceCopyFromEndD
 // Explain returns PostgreSQL's text plan of a statement a store sent, one
 // line per node, as db (a transaction, to scope planner settings) would run
 // it. For a call of orchard_bounded_count it is the plan of the bounded
-// count the function runs, the only part that reads rows.
+// count the function runs, the only part that reads rows, with the
+// function's own setting (no sequential scans).
 func Explain(ctx context.Context, db pgx.Tx, st Statement) (string, error) {
 	sql, args := st.SQL, st.Args
 	if strings.HasPrefix(sql, "SELECT orchard_bounded_count(") && len(args) == 3 {
+		// A savepoint, so the setting ends with this plan.
+		sp, err := db.Begin(ctx)
+		if err != nil {
+			return "", err
+		}
+		defer sp.Rollback(ctx)
+		if _, err := sp.Exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
+			return "", err
+		}
+		db = sp
 		// The function passes its arguments as one text[], whose type a
 		// statement of its own must spell out.
 		query, _ := args[0].(string)
