@@ -3,6 +3,10 @@ package graph
 import (
 	"context"
 	"errors"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/orchardmdm/orchard/graph/auth"
 	"github.com/orchardmdm/orchard/graph/model"
@@ -16,30 +20,101 @@ func (r *Resolver) listDevices(ctx context.Context, filter *model.DeviceFilter, 
 	if err != nil {
 		return nil, err
 	}
-	f := deviceFilter(filter)
-	devices, more, err := r.Store.ListDevices(ctx, f, p)
+	f, err := deviceFilter(filter)
 	if err != nil {
 		return nil, err
 	}
+	inc := deviceIncludes(ctx)
+	devices, more, err := r.Store.ListDevicesWith(ctx, f, p, inc)
+	if err != nil {
+		return nil, err
+	}
+	r.loadersFrom(ctx).primeDevices(devices, inc)
 	conn := &model.DeviceConnection{Filter: f}
-	conn.Edges, conn.PageInfo = edges(deviceCursor, devices, more, func(n *store.Device) int64 { return n.ID },
-		func(cursor string, n *store.Device) *model.DeviceEdge {
-			return &model.DeviceEdge{Cursor: cursor, Node: n}
+	conn.Edges, conn.PageInfo = edges(deviceCursor, devices, more, func(n *store.ListedDevice) int64 { return n.ID },
+		func(cursor string, n *store.ListedDevice) *model.DeviceEdge {
+			return &model.DeviceEdge{Cursor: cursor, Node: &n.Device}
 		})
 	return conn, nil
 }
 
-func deviceFilter(in *model.DeviceFilter) store.DeviceFilter {
+// deviceIncludes reads what the page's nodes ask for, so the page statement
+// reads their blueprint and user channels too instead of two more statements.
+func deviceIncludes(ctx context.Context) store.DeviceIncludes {
+	fields := nodeFields(ctx, "Device")
+	return store.DeviceIncludes{Blueprint: fields["blueprint"], Users: fields["users"]}
+}
+
+// nodeFields names the fields a connection field's query asks of its nodes,
+// under edges { node { ... } }, fragments and @skip/@include applied.
+func nodeFields(ctx context.Context, nodeType string) map[string]bool {
+	out := map[string]bool{}
+	fc, op := graphql.GetFieldContext(ctx), graphql.GetOperationContext(ctx)
+	if fc == nil || op == nil {
+		return out
+	}
+	for _, edges := range graphql.CollectFields(op, fc.Field.Selections, nil) {
+		if edges.Name != "edges" {
+			continue
+		}
+		for _, node := range graphql.CollectFields(op, edges.Selections, nil) {
+			if node.Name != "node" {
+				continue
+			}
+			for _, f := range graphql.CollectFields(op, node.Selections, []string{nodeType}) {
+				out[f.Name] = true
+			}
+		}
+	}
+	return out
+}
+
+// maxFilterText bounds each text of a device filter: no serial number,
+// UDID or name is longer, and a search's cost grows with its length.
+const maxFilterText = 256
+
+// minSearchRun is the shortest run of letters or digits a search needs: the
+// trigram index finds rows only from runs of three, and a search without
+// one would read every device.
+const minSearchRun = 3
+
+func deviceFilter(in *model.DeviceFilter) (store.DeviceFilter, error) {
 	var f store.DeviceFilter
 	if in == nil {
-		return f
+		return f, nil
 	}
 	f.SerialNumber = deref(in.SerialNumber)
 	f.UDID = deref(in.Udid)
 	f.Platform = deref(in.Platform)
 	f.Search = deref(in.Search)
 	f.Blocked = in.Blocked
-	return f
+	for _, field := range []struct{ name, text string }{{"serialNumber", f.SerialNumber}, {"udid", f.UDID},
+		{"platform", f.Platform}, {"search", f.Search}} {
+		if utf8.RuneCountInString(field.text) > maxFilterText || strings.ContainsRune(field.text, 0) {
+			return f, BadInput("filter.%s must be at most %d characters, without NUL", field.name, maxFilterText)
+		}
+	}
+	if f.Search != "" && longestAlnumRun(f.Search) < minSearchRun {
+		return f, BadInput("filter.search needs %d letters or digits (A-Z, 0-9) in a row", minSearchRun)
+	}
+	return f, nil
+}
+
+// longestAlnumRun is the length of s's longest run of ASCII letters and
+// digits. Only ASCII counts: in a database whose character type is C (as
+// orchard's own), the trigram index takes no other character as part of a word.
+func longestAlnumRun(s string) int {
+	longest, run := 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	return longest
 }
 
 func (r *Resolver) device(ctx context.Context, id string) (*store.Device, error) {

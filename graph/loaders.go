@@ -80,3 +80,17 @@ func pointers[T any](list []T) []*T {
 	}
 	return out
 }
+
+// primeDevices gives the loaders what a page of devices read with its rows,
+// so the page's blueprint and users fields need no statement of their own.
+func (l *loaders) primeDevices(devices []store.ListedDevice, inc store.DeviceIncludes) {
+	for i := range devices {
+		d := &devices[i]
+		if inc.Blueprint && d.Blueprint != nil {
+			l.blueprint.Prime(d.Blueprint.ID, d.Blueprint)
+		}
+		if inc.Users {
+			l.deviceUsers.Prime(d.ID, d.Users)
+		}
+	}
+}

@@ -73,7 +73,11 @@ func (r *Resolver) pushDevice(ctx context.Context, id string) (*rivertype.JobRow
 }
 
 func (r *Resolver) pushDevices(ctx context.Context, filter *model.DeviceFilter) (*model.PushDevicesResult, error) {
-	n, jobs, err := r.Service.PushDevices(ctx, auth.FromContext(ctx).Actor(), deviceFilter(filter))
+	f, err := deviceFilter(filter)
+	if err != nil {
+		return nil, err
+	}
+	n, jobs, err := r.Service.PushDevices(ctx, auth.FromContext(ctx).Actor(), f)
 	if err != nil {
 		return nil, err
 	}

@@ -54,14 +54,19 @@ const deviceColumns = `id, udid, serial_number, name, model, platform, os_versio
 	filevault_enabled, filevault_prk_escrowed, activation_lock_manageable, last_seen_at,
 	last_notified_at, push_token_invalid_at, checkout_at, blocked_at, reenroll_allowed_until, created_at, updated_at`
 
-func scanDevice(row pgx.Row) (Device, error) {
-	var d Device
-	err := row.Scan(&d.ID, &d.UDID, &d.SerialNumber, &d.Name, &d.Model, &d.Platform, &d.OSVersion,
+// deviceTargets are the scan targets of deviceColumns, in their order.
+func deviceTargets(d *Device) []any {
+	return []any{&d.ID, &d.UDID, &d.SerialNumber, &d.Name, &d.Model, &d.Platform, &d.OSVersion,
 		&d.BuildVersion, &d.AppleSilicon, &d.CertNotValidAfter, &d.BlueprintID,
 		&d.AwaitingConfiguration, &d.DeclarativeManagement, &d.DEPEnrollment, &d.UserEnrollment,
 		&d.UserApprovedEnrollment, &d.Supervised, &d.BootstrapTokenEscrowed, &d.FileVaultEnabled,
 		&d.FileVaultPRKEscrowed, &d.ActivationLockManageable, &d.LastSeenAt, &d.LastNotifiedAt,
-		&d.PushTokenInvalidAt, &d.CheckoutAt, &d.BlockedAt, &d.ReenrollmentAllowedUntil, &d.CreatedAt, &d.UpdatedAt)
+		&d.PushTokenInvalidAt, &d.CheckoutAt, &d.BlockedAt, &d.ReenrollmentAllowedUntil, &d.CreatedAt, &d.UpdatedAt}
+}
+
+func scanDevice(row pgx.Row) (Device, error) {
+	var d Device
+	err := row.Scan(deviceTargets(&d)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return d, ErrNotFound
 	}
@@ -80,6 +85,12 @@ type DeviceFilter struct {
 
 func (f DeviceFilter) where() (string, []any) {
 	var w whereBuilder
+	f.build(&w)
+	return w.sql(), w.args
+}
+
+// build adds the filter's conditions to w.
+func (f DeviceFilter) build(w *whereBuilder) {
 	if f.SerialNumber != "" {
 		w.add("serial_number = %s", f.SerialNumber)
 	}
@@ -100,7 +111,6 @@ func (f DeviceFilter) where() (string, []any) {
 		w.add("(name ILIKE %[1]s OR serial_number ILIKE %[1]s OR udid ILIKE %[1]s OR model ILIKE %[1]s)",
 			"%"+escapeLike(f.Search)+"%")
 	}
-	return w.sql(), w.args
 }
 
 // Page asks for First rows after the row with id After (0: from the start).
@@ -116,34 +126,6 @@ func trimPage[T any](list []T, p Page) ([]T, bool, error) {
 		return list[:p.First], true, nil
 	}
 	return list, false, nil
-}
-
-// ListDevices returns one page of devices in id order, and whether more follow.
-// Keyset pagination keeps pages stable while devices are inserted.
-func (q *Queries) ListDevices(ctx context.Context, f DeviceFilter, p Page) ([]Device, bool, error) {
-	where, args := f.where()
-	args = append(args, p.After, p.First+1)
-	sql := fmt.Sprintf("SELECT %s FROM enrolled_devices WHERE %s AND id > $%d ORDER BY id LIMIT $%d",
-		deviceColumns, where, len(args)-1, len(args))
-	rows, err := q.db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, false, fmt.Errorf("list devices: %w", err)
-	}
-	devices, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Device, error) { return scanDevice(r) })
-	if err != nil {
-		return nil, false, fmt.Errorf("list devices: %w", err)
-	}
-	return trimPage(devices, p)
-}
-
-// CountDevices counts the devices a filter matches.
-func (q *Queries) CountDevices(ctx context.Context, f DeviceFilter) (int, error) {
-	where, args := f.where()
-	var n int
-	if err := q.db.QueryRow(ctx, "SELECT count(*) FROM enrolled_devices WHERE "+where, args...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count devices: %w", err)
-	}
-	return n, nil
 }
 
 // Device returns one device.
@@ -191,6 +173,8 @@ func (q *Queries) SetDeviceBlocked(ctx context.Context, id int64, blocked bool) 
 type whereBuilder struct {
 	conds []string
 	args  []any
+	// placeholder writes the nth argument's placeholder; nil writes $n.
+	placeholder func(n int) string
 }
 
 // add appends a condition; each %s (or %[1]s) in cond is the next argument's placeholder.
@@ -200,7 +184,11 @@ func (w *whereBuilder) add(cond string, arg ...any) {
 		return
 	}
 	w.args = append(w.args, arg[0])
-	w.conds = append(w.conds, fmt.Sprintf(cond, "$"+strconv.Itoa(len(w.args))))
+	p := "$" + strconv.Itoa(len(w.args))
+	if w.placeholder != nil {
+		p = w.placeholder(len(w.args))
+	}
+	w.conds = append(w.conds, fmt.Sprintf(cond, p))
 }
 
 func (w *whereBuilder) sql() string {

@@ -38,6 +38,9 @@ type Options struct {
 	// exchange; zero gives DefaultConnectTimeout. A connect_timeout in the
 	// database URL wins.
 	ConnectTimeout time.Duration
+	// Tracer, when set, sees every statement the pool's connections send
+	// (tests count a request's statements with it).
+	Tracer pgx.QueryTracer
 }
 
 // DefaultConnectTimeout keeps a database that accepts TCP but never answers
@@ -52,6 +55,9 @@ func Open(ctx context.Context, dsn string, sealer *seal.Sealer, opts Options) (*
 	}
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
+	}
+	if opts.Tracer != nil {
+		cfg.ConnConfig.Tracer = opts.Tracer
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = cmp.Or(opts.ConnectTimeout, DefaultConnectTimeout)

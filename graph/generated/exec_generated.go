@@ -4163,7 +4163,12 @@ input DeviceFilter {
   platform: String
   "true: only blocked devices; false: only devices that are not blocked."
   blocked: Boolean
-  "Part of the name, serial number, UDID or model (case-insensitive)."
+  """
+  Part of the name, serial number, UDID or model (case-insensitive; % and _ match
+  themselves). It must hold 3 letters or digits (A-Z, 0-9) in a row, which the search
+  index needs to find devices without reading them all: a shorter search is refused
+  with BAD_USER_INPUT. Every text of the filter is at most 256 characters.
+  """
   search: String
 }
 
@@ -4253,7 +4258,11 @@ type DeviceConnection {
   edges: [DeviceEdge!]!
   "Pagination details."
   pageInfo: PageInfo!
-  "How many devices match the filter, over all pages."
+  """
+  How many devices match the filter, over all pages: exact up to 1,000; past that,
+  PostgreSQL's planner estimate (from its table statistics, never below 1,001), so a
+  long list is not counted row by row for each page. It is not cached.
+  """
   totalCount: Int!
 }
 
@@ -5196,7 +5205,11 @@ type DEPDeviceConnection {
   edges: [DEPDeviceEdge!]!
   "Where the next page starts."
   pageInfo: PageInfo!
-  "How many devices match the filter, over all pages."
+  """
+  How many devices match the filter, over all pages: exact up to 1,000; past that,
+  PostgreSQL's planner estimate (from its table statistics, never below 1,001), so a
+  long list is not counted row by row for each page. It is not cached.
+  """
   totalCount: Int!
 }
 

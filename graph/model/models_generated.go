@@ -239,7 +239,10 @@ type DeviceFilter struct {
 	Platform *string `json:"platform,omitempty"`
 	// true: only blocked devices; false: only devices that are not blocked.
 	Blocked *bool `json:"blocked,omitempty"`
-	// Part of the name, serial number, UDID or model (case-insensitive).
+	// Part of the name, serial number, UDID or model (case-insensitive; % and _ match
+	// themselves). It must hold 3 letters or digits (A-Z, 0-9) in a row, which the search
+	// index needs to find devices without reading them all: a shorter search is refused
+	// with BAD_USER_INPUT. Every text of the filter is at most 256 characters.
 	Search *string `json:"search,omitempty"`
 }
 

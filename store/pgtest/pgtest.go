@@ -43,7 +43,7 @@ func New(t testing.TB) *store.Store {
 	dsn := NewDatabase(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := store.Open(ctx, dsn, Sealer(t), store.Options{MaxConns: 20})
+	s, err := store.Open(ctx, dsn, Sealer(t), store.Options{MaxConns: 20, Tracer: Tracer{}})
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
