@@ -18,7 +18,7 @@ if [ "${1:-}" = soak ]; then
 	exit 0
 fi
 if [ "${1:-}" = bench ]; then
-	"$GO" test -run '^$' -bench . -benchmem ./...
+	"$GO" test -run '^$' -bench . -benchmem -timeout 60m ./...
 	exit 0
 fi
 

@@ -21,8 +21,7 @@ import (
 func TestCommandExchangeIsOneRoundTrip(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, counter := pgtest.NewCounted(t)
-	svc := service.New(service.Config{Store: s})
+	svc, s := newService(t)
 	sub, cancel := pgtest.StartBroker(t, s).Subscribe(events.TopicCommand)
 	defer cancel()
 	m := enrollMac(t, svc, s, "UDID-EXCHANGE", true, false, nil)
@@ -30,13 +29,13 @@ func TestCommandExchangeIsOneRoundTrip(t *testing.T) {
 	info := queue(t, s, m.id, "DeviceInformation")
 	other := queue(t, s, m.id, "ProvisioningProfileList")
 
-	next := exchange(t, counter, func() (mdmproto.NextCommand, error) { return svc.Idle(ctx, m.ch) })
+	next := exchange(t, ctx, func(ctx context.Context) (mdmproto.NextCommand, error) { return svc.Idle(ctx, m.ch) })
 	if next.UUID != info.UUID {
 		t.Fatalf("Idle gave %q, want the DeviceInformation %q", next.UUID, info.UUID)
 	}
 	wantEvent(t, sub, "Sent", info)
 	answer := map[string]any{"QueryResponses": map[string]any{"DeviceName": "Renamed", "OSVersion": "15.1"}}
-	next = exchange(t, counter, func() (mdmproto.NextCommand, error) { return report(ctx, svc, m, info.UUID, answer) })
+	next = exchange(t, ctx, func(ctx context.Context) (mdmproto.NextCommand, error) { return report(ctx, svc, m, info.UUID, answer) })
 	if next.UUID != other.UUID {
 		t.Fatalf("report gave %q, want the next command %q", next.UUID, other.UUID)
 	}
@@ -51,7 +50,9 @@ func TestCommandExchangeIsOneRoundTrip(t *testing.T) {
 	}
 
 	hostile := map[string]any{"QueryResponses": map[string]any{"DeviceName": "Evil"}}
-	next = exchange(t, counter, func() (mdmproto.NextCommand, error) { return report(ctx, svc, m, other.UUID, hostile) })
+	next = exchange(t, ctx, func(ctx context.Context) (mdmproto.NextCommand, error) {
+		return report(ctx, svc, m, other.UUID, hostile)
+	})
 	wantEvent(t, sub, "Acknowledged", other)
 	if d, err = s.Device(ctx, m.id); err != nil || d.Name != "Renamed" || next.UUID != "" {
 		t.Fatalf("an answer to a ProvisioningProfileList set the name to %q (next %q, %v)", d.Name, next.UUID, err)
@@ -100,12 +101,12 @@ func queue(t *testing.T, s *store.Store, deviceID int64, requestType string) sto
 }
 
 // exchange runs one device request and checks it took one statement.
-func exchange(t *testing.T, c *pgtest.StatementCounter, request func() (mdmproto.NextCommand, error)) mdmproto.NextCommand {
+func exchange(t *testing.T, ctx context.Context, request func(context.Context) (mdmproto.NextCommand, error)) mdmproto.NextCommand {
 	t.Helper()
-	before := c.Count()
-	next, err := request()
+	traced, log := pgtest.WithStatementLog(ctx)
+	next, err := request(traced)
 	must(t, err)
-	if n := c.Count() - before; n != 1 {
+	if n := log.Len(); n != 1 {
 		t.Fatalf("the request took %d statements, want 1", n)
 	}
 	return next

@@ -15,7 +15,7 @@ import (
 func TestIdleIsOneRoundTrip(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, tracer := pgtest.NewCounted(t)
+	s := pgtest.New(t)
 
 	ch := store.Channel{Enrollment: mdmproto.Enrollment{UDID: "HOT-1"}, CertHash: []byte("hash"), CertNotAfter: time.Now().Add(time.Hour)}
 	id, _, err := s.Authenticate(ctx, ch, mdmproto.DeviceFacts{})
@@ -35,12 +35,12 @@ func TestIdleIsOneRoundTrip(t *testing.T) {
 	}
 	idle := func(want string) {
 		t.Helper()
-		before := tracer.Count()
-		next, err := s.Idle(ctx, ch)
+		traced, log := pgtest.WithStatementLog(ctx)
+		next, err := s.Idle(traced, ch)
 		if err != nil || next.UUID != want {
 			t.Fatalf("Idle: %q %v, want command %q", next.UUID, err, want)
 		}
-		if n := tracer.Count() - before; n != 1 {
+		if n := log.Len(); n != 1 {
 			t.Fatalf("Idle took %d statements, want 1", n)
 		}
 	}
