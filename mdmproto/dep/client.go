@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dghubble/oauth1"
+	fastjson "github.com/segmentio/encoding/json"
 
 	"github.com/orchardmdm/orchard/mdmproto/internal/httpwait"
 )
@@ -205,17 +206,15 @@ func (c *Client) call(ctx context.Context, name, method, path string, in, out an
 	}
 }
 
-// decodeAnswer reads a JSON answer into out. A type that decodes itself
-// (a device page) is called directly: json.Unmarshal would first scan the
-// whole answer once more only to check it is JSON, which it checks itself.
+// decodeAnswer reads a JSON answer into out with segmentio/encoding's
+// decoder, encoding/json's semantics at a fraction of its cost: a full fetch
+// is a hundred pages of 1,000 devices, and encoding/json spent most of the
+// client's time on them.
 func decodeAnswer(data []byte, out any) error {
-	switch v := out.(type) {
-	case nil:
+	if out == nil {
 		return nil
-	case json.Unmarshaler:
-		return v.UnmarshalJSON(data)
 	}
-	return json.Unmarshal(data, out)
+	return fastjson.Unmarshal(data, out)
 }
 
 func (c *Client) send(ctx context.Context, method, path, session string, body []byte) (*http.Response, []byte, error) {
