@@ -12,12 +12,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/orchardmdm/orchard/mdmproto/apns/apnstest"
 	"github.com/orchardmdm/orchard/store"
 )
 
@@ -39,11 +39,11 @@ func BenchmarkDEPFullSync100k(b *testing.B) {
 	for range b.N {
 		e := &depEnv{t: b}
 		e.start(url, token)
-		cpuBefore, pgBefore, start := cpuTime(), e.backendsCPU(), time.Now()
+		cpuBefore, pgBefore, start := apnstest.ProcessCPU(), e.backendsCPU(), time.Now()
 		b.StartTimer()
 		job := e.sync(false)
 		b.StopTimer()
-		elapsed, cpu = elapsed+time.Since(start), cpu+cpuTime()-cpuBefore
+		elapsed, cpu = elapsed+time.Since(start), cpu+apnstest.ProcessCPU()-cpuBefore
 		for pid, t := range e.backendsCPU() {
 			pgCPU += t - pgBefore[pid]
 		}
@@ -117,15 +117,6 @@ func (e *depEnv) backendsCPU() map[int32]time.Duration {
 
 // clockTicks is Linux's USER_HZ, the unit of /proc/<pid>/stat times.
 const clockTicks = 100
-
-// cpuTime is the CPU this process has used, in user and system mode.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // peakRSSMB reads the process's high-water resident set size (Linux).
 func peakRSSMB() float64 {
