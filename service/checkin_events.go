@@ -14,9 +14,10 @@ func sentEvent(next mdmproto.NextCommand) events.Event {
 
 // reportResultInTx stores a device's answer, publishes the status changes
 // (the answered command's, and Sent for the next one) and processes the
-// answer, in the caller's transaction.
-func (s *Service) reportResultInTx(ctx context.Context, q *store.Queries, ch mdmproto.Channel, r mdmproto.CommandResult) (mdmproto.NextCommand, bool, error) {
-	next, answered, err := q.ReportResult(ctx, ch, r)
+// answer, in the caller's transaction. requestType is the answered command's,
+// as QuickReport read it.
+func (s *Service) reportResultInTx(ctx context.Context, q *store.Queries, ch mdmproto.Channel, r mdmproto.CommandResult, requestType string) (mdmproto.NextCommand, bool, error) {
+	next, answered, err := q.ReportResultOf(ctx, ch, r, requestType)
 	found := answered != nil
 	if err != nil {
 		return next, found, err

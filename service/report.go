@@ -20,7 +20,7 @@ func (s *Service) ReportResult(ctx context.Context, ch mdmproto.Channel, r mdmpr
 		return quick.Next, quick.Answered != nil, err
 	}
 	err = s.store.Tx(ctx, func(q *store.Queries) error {
-		next, found, err = s.reportResultInTx(ctx, q, ch, r)
+		next, found, err = s.reportResultInTx(ctx, q, ch, r, quick.Deferred)
 		if err != nil || !found {
 			return err
 		}

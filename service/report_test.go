@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/micromdm/plist"
@@ -73,9 +74,15 @@ func TestDeferredAnswersAreProcessedAndChainOn(t *testing.T) {
 	if err != nil || next.UUID != security.UUID {
 		t.Fatalf("Idle gave %q, %v", next.UUID, err)
 	}
-	next, err = report(ctx, svc, m, security.UUID, map[string]any{"SecurityInfo": map[string]any{"FDE_Enabled": true}})
+	traced, log := pgtest.WithStatementLog(ctx)
+	next, err = report(traced, svc, m, security.UUID, map[string]any{"SecurityInfo": map[string]any{"FDE_Enabled": true}})
 	if err != nil || next.UUID != after.UUID {
 		t.Fatalf("report gave %q, %v; want %q", next.UUID, err, after.UUID)
+	}
+	for _, st := range log.Statements() {
+		if strings.HasPrefix(st.SQL, "SELECT request_type FROM mdm_device_commands") {
+			t.Fatal("the transaction looked up the request type QuickReport had read")
+		}
 	}
 	d, err := s.Device(ctx, m.id)
 	if err != nil || !d.FileVaultEnabled {

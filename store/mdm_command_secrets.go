@@ -83,10 +83,12 @@ func (q *Queries) commandToSend(next NextCommand, sealed *string) (NextCommand, 
 
 // resultToStore returns what to store of an answer: the raw plist and JSON
 // in the clear, or only the JSON sealed when the answer may carry a secret.
-func (q *Queries) resultToStore(ctx context.Context, tx pgx.Tx, deviceID int64, r Result) (raw, answer []byte, sealed *string, err error) {
-	var requestType string
-	err = tx.QueryRow(ctx, "SELECT request_type FROM mdm_device_commands WHERE uuid = $1 AND device_id = $2",
-		r.CommandUUID, deviceID).Scan(&requestType)
+// The command's request type is looked up unless the caller knows it.
+func (q *Queries) resultToStore(ctx context.Context, tx pgx.Tx, deviceID int64, r Result, requestType string) (raw, answer []byte, sealed *string, err error) {
+	if requestType == "" {
+		err = tx.QueryRow(ctx, "SELECT request_type FROM mdm_device_commands WHERE uuid = $1 AND device_id = $2",
+			r.CommandUUID, deviceID).Scan(&requestType)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil, nil, nil // not this device's command: nothing is stored
 	}

@@ -197,6 +197,13 @@ var reportResultSQL = `UPDATE mdm_device_commands SET status = $3, result_at = n
 // nothing: the caller logs it and the device gets its next command as usual
 // (answered is nil).
 func (q *Queries) ReportResult(ctx context.Context, ch Channel, r Result) (next NextCommand, answered *CommandRef, err error) {
+	return q.ReportResultOf(ctx, ch, r, "")
+}
+
+// ReportResultOf is ReportResult for a caller that read the request type of
+// the command answered (QuickReport's Deferred): the type is not looked up
+// again. An empty requestType is looked up.
+func (q *Queries) ReportResultOf(ctx context.Context, ch Channel, r Result, requestType string) (next NextCommand, answered *CommandRef, err error) {
 	err = q.inTx(ctx, func(tx pgx.Tx) error {
 		id, err := deviceFor(ctx, tx, ch, true)
 		if err != nil {
@@ -208,7 +215,7 @@ func (q *Queries) ReportResult(ctx context.Context, ch Channel, r Result) (next 
 				return err
 			}
 		}
-		raw, answer, sealed, err := q.resultToStore(ctx, tx, id, r)
+		raw, answer, sealed, err := q.resultToStore(ctx, tx, id, r, requestType)
 		if err != nil {
 			return err
 		}
