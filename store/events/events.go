@@ -105,6 +105,8 @@ type Broker struct {
 type subscription struct {
 	topic string
 	ch    chan Event
+	// wake, set instead of ch, holds one signal for any number of events.
+	wake chan struct{}
 }
 
 // NewBroker returns a broker; Run starts listening.
@@ -115,19 +117,35 @@ func NewBroker(pool *pgxpool.Pool, logger *slog.Logger) *Broker {
 // Subscribe returns events of a topic until cancel is called. A subscriber that
 // falls behind by more than the buffer loses events rather than stall others.
 func (b *Broker) Subscribe(topic string) (<-chan Event, func()) {
+	ch := make(chan Event, 256)
+	return ch, b.add(subscription{topic: topic, ch: ch})
+}
+
+// Wake returns a channel that holds a signal whenever events of topic
+// arrived since it was last read, however many, until cancel is called: for
+// a subscriber that only needs to know there is work (the push dispatcher),
+// which never falls behind and never loses the last signal.
+func (b *Broker) Wake(topic string) (<-chan struct{}, func()) {
+	wake := make(chan struct{}, 1)
+	return wake, b.add(subscription{topic: topic, wake: wake})
+}
+
+// add registers a subscription and returns its cancel.
+func (b *Broker) add(s subscription) func() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	id := b.next
 	b.next++
-	ch := make(chan Event, 256)
-	b.subs[id] = subscription{topic: topic, ch: ch}
+	b.subs[id] = s
 	var once sync.Once
-	return ch, func() {
+	return func() {
 		once.Do(func() {
 			b.mu.Lock()
 			defer b.mu.Unlock()
 			delete(b.subs, id)
-			close(ch)
+			if s.ch != nil {
+				close(s.ch)
+			}
 		})
 	}
 }
@@ -139,11 +157,33 @@ func (b *Broker) dispatch(ev Event) {
 		if s.topic != ev.Topic {
 			continue
 		}
+		if s.wake != nil {
+			signal(s.wake)
+			continue
+		}
 		select {
 		case s.ch <- ev:
 		default:
 			b.logger.Warn("event subscriber is too slow; event dropped", "topic", ev.Topic, "id", ev.ID)
 		}
+	}
+}
+
+func (b *Broker) wakeAll() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, s := range b.subs {
+		if s.wake != nil {
+			signal(s.wake)
+		}
+	}
+}
+
+// signal leaves a wake signal unless one is already waiting.
+func signal(wake chan struct{}) {
+	select {
+	case wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -174,6 +214,9 @@ func (b *Broker) listen(ctx context.Context) error {
 		return err
 	}
 	b.readyOnce.Do(func() { close(b.ready) })
+	// Events sent while the listener was away are lost: wake subscribers
+	// look for work once more.
+	b.wakeAll()
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {

@@ -2,7 +2,9 @@ package events_test
 
 import (
 	"context"
+	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -68,5 +70,49 @@ func TestNotifyExprPublishesWhatPublishDoes(t *testing.T) {
 	must(t, events.Publish(ctx, s.Pool(), want))
 	if got := pgtest.Receive(t, commands); got != want {
 		t.Fatalf("Publish: got %+v, want %+v", got, want)
+	}
+}
+
+// A wake subscriber holds one signal for any number of events of its topic,
+// none for other topics, and gets one when the listener (re)connects, since
+// events sent while it was away are lost.
+func TestWakeHoldsOneSignalForManyEvents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := pgtest.New(t)
+	b := events.NewBroker(s.Pool(), slog.New(slog.DiscardHandler))
+	wake, cancel := b.Wake("work")
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go b.Run(runCtx)
+	select {
+	case <-wake:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no wake-up when the listener connected")
+	}
+
+	all, cancelAll := b.Subscribe("work")
+	defer cancelAll()
+	for i := range 5 {
+		must(t, events.Publish(ctx, s.Pool(), events.Event{Topic: "work", ID: int64(i)}))
+	}
+	for range 5 {
+		pgtest.Receive(t, all) // every event has been dispatched to wake too
+	}
+	<-wake
+	select {
+	case <-wake:
+		t.Fatal("a second signal for one burst of events")
+	default:
+	}
+	others, cancelOthers := b.Subscribe("other")
+	defer cancelOthers()
+	must(t, events.Publish(ctx, s.Pool(), events.Event{Topic: "other"}))
+	pgtest.Receive(t, others)
+	select {
+	case <-wake:
+		t.Fatal("an event of another topic signalled")
+	default:
 	}
 }
