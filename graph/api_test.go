@@ -126,7 +126,7 @@ func startJobsAndEvents(t *testing.T, s *store.Store, deps jobs.Deps, logger *sl
 	if err := rc.Start(bg); err != nil {
 		t.Fatal(err)
 	}
-	go jobs.ForwardRiverEvents(bg, rc, s.Pool(), logger)
+	go jobs.RunBesideWorkers(bg, rc, s, broker, logger)
 	select {
 	case <-broker.Ready():
 	case <-time.After(10 * time.Second):

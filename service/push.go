@@ -153,7 +153,17 @@ func (s *Service) PushDevices(ctx context.Context, actor string, f store.DeviceF
 }
 
 // pushInTx wakes devices in the caller's transaction, for operations
-// that queue commands: the push exists exactly when the commands do.
+// that queue commands: the push is asked for exactly when the commands exist.
 func (s *Service) pushInTx(ctx context.Context, q *store.Queries, deviceIDs []int64) error {
-	return s.push(ctx, q.PgxTx(), deviceIDs)
+	if s.push != nil {
+		return s.push(ctx, q.PgxTx(), deviceIDs)
+	}
+	// A fleet-sized request fills push jobs of its own. Smaller ones leave
+	// their devices to the push dispatcher (jobs.PushDispatcher), which
+	// gathers what many transactions asked for into one job.
+	if len(deviceIDs) >= jobargs.PushChunk {
+		return jobargs.EnqueuePushTx(ctx, s.jobs, q.PgxTx(), deviceIDs)
+	}
+	_, err := q.WantPushes(ctx, deviceIDs)
+	return err
 }

@@ -32,7 +32,8 @@ type Config struct {
 	DEP       DEPConfig
 	AppsBooks AppsBooksConfig
 	// PushDevices queues pushes inside the transaction that gave devices
-	// something to fetch; nil queues them through Jobs (tests watch or fail it).
+	// something to fetch (tests watch or fail it); nil asks the push
+	// dispatcher for them, or queues push jobs for a fleet-sized request.
 	PushDevices func(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error
 	// Profiles builds enrollment profiles, for identity renewal; nil: no renewal.
 	Profiles *mdmproto.EnrollmentProfiles
@@ -77,11 +78,6 @@ func New(cfg Config) *Service {
 	if s.push == nil && s.jobs == nil {
 		// No job client (a device endpoint in tests): nothing can push.
 		s.push = func(context.Context, pgx.Tx, []int64) error { return nil }
-	}
-	if s.push == nil {
-		s.push = func(ctx context.Context, tx pgx.Tx, ids []int64) error {
-			return jobargs.EnqueuePushTx(ctx, s.jobs, tx, ids)
-		}
 	}
 	return s
 }

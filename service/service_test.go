@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/mdmproto/apns/apnstest"
 	"github.com/orchardmdm/orchard/service"
@@ -155,6 +157,37 @@ func TestPushesAreQueuedWithTheirAudit(t *testing.T) {
 	var e *service.Error
 	if _, err := svc.PushDevice(ctx, "alice", 12345); !errors.As(err, &e) || e.Kind != service.NotFound {
 		t.Fatalf("push of an unknown device: %v", err)
+	}
+}
+
+// A command queued for a device asks for its push in the command's
+// transaction, as a wanted push the dispatcher gathers with others, not a
+// push job of its own; a refused command asks for nothing.
+func TestQueuedCommandsWantPushesInTheirTransaction(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, s := newService(t)
+	_, err := svc.UploadPushCertificate(ctx, "alice", pushCert(t, "com.apple.mgmt.x", time.Now().AddDate(1, 0, 0)))
+	must(t, err)
+	rows, err := s.Pool().Query(ctx, `INSERT INTO enrolled_devices (udid, push_token, push_magic, push_topic, token_updated)
+		SELECT 'UDID-' || i, decode(lpad(to_hex(i), 64, '0'), 'hex'), 'magic', 'com.apple.mgmt.x', true
+		FROM generate_series(1, 3) i RETURNING id`)
+	must(t, err)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	must(t, err)
+	for _, id := range ids {
+		_, err := svc.EnqueueCommand(ctx, "alice", id, "DeviceInformation", map[string]any{"Queries": []any{"OSVersion"}})
+		must(t, err)
+	}
+	_, err = svc.EnqueueCommand(ctx, "alice", ids[0], "DeviceInformation", map[string]any{"Queries": "not a list"})
+	if !service.IsKind(err, service.Invalid) {
+		t.Fatalf("a malformed command: %v", err)
+	}
+	var wanted, jobs int
+	must(t, s.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM apns_push_wanted WHERE device_id = ANY($1)),
+		(SELECT count(*) FROM river_job WHERE kind = 'apns_push')`, ids).Scan(&wanted, &jobs))
+	if wanted != 3 || jobs != 0 {
+		t.Fatalf("%d wanted pushes and %d push jobs; want 3 and none", wanted, jobs)
 	}
 }
 

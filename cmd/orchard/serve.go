@@ -192,7 +192,7 @@ func (a *app) run(ctx context.Context, ready chan<- string) error {
 		if err := a.river.Start(context.WithoutCancel(ctx)); err != nil {
 			return fmt.Errorf("start jobs: %w", err)
 		}
-		go jobs.ForwardRiverEvents(bg, a.river, a.store.Pool(), a.logger)
+		go jobs.RunBesideWorkers(bg, a.river, a.store, a.broker, a.logger)
 	}
 
 	srv, addr, serveErr, err := a.listen(bg)

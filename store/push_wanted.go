@@ -1,0 +1,60 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/orchardmdm/orchard/store/events"
+)
+
+// TopicPushWanted is the event that wakes push dispatchers: WantPushes
+// publishes it when its transaction commits.
+const TopicPushWanted = "push_wanted"
+
+// wantPushesSQL records the pushable devices among $1 and publishes one
+// wake-up if it recorded any, in one round trip.
+var wantPushesSQL = `WITH wanted AS (
+		INSERT INTO apns_push_wanted (device_id)
+		SELECT id FROM enrolled_devices WHERE id = ANY($1) AND ` + pushable + `
+		ORDER BY id
+		ON CONFLICT (device_id) DO NOTHING
+		RETURNING device_id)
+	SELECT count(*), ` + events.NotifyExpr(TopicPushWanted, "'wanted'", "0", "''", "0") + `
+	FROM wanted HAVING count(*) > 0`
+
+// WantPushes asks, inside the caller's transaction, for pushes to the
+// devices among ids that can be pushed; a push dispatcher queues them once
+// the transaction commits (see ClaimWantedPushes). It returns how many were
+// recorded: devices already waiting for a push are not recorded twice.
+func (q *Queries) WantPushes(ctx context.Context, ids []int64) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	var n int64
+	err := q.db.QueryRow(ctx, wantPushesSQL, ids).Scan(&n, new(any))
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("want pushes: %w", err)
+	}
+	return int(n), nil
+}
+
+// ClaimWantedPushes removes up to limit wanted pushes and returns their
+// devices, oldest first. Called in the transaction that queues their push
+// jobs, so a push is either still wanted or queued, never lost; concurrent
+// dispatchers skip each other's rows.
+func (q *Queries) ClaimWantedPushes(ctx context.Context, limit int) ([]int64, error) {
+	rows, err := q.db.Query(ctx, `DELETE FROM apns_push_wanted WHERE device_id IN (
+			SELECT device_id FROM apns_push_wanted ORDER BY wanted_at, device_id LIMIT $1 FOR UPDATE SKIP LOCKED)
+		RETURNING device_id`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim wanted pushes: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("claim wanted pushes: %w", err)
+	}
+	return ids, nil
+}
