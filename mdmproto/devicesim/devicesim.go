@@ -125,8 +125,14 @@ func (d *Device) FetchProfile(ctx context.Context, profileURL string) error {
 			return fmt.Errorf("fetch profile: %w", err)
 		}
 	}
-	d.Profile, err = mdmproto.ParseEnrollmentProfile(body)
-	return err
+	if d.Profile, err = mdmproto.ParseEnrollmentProfile(body); err != nil {
+		return err
+	}
+	// A profile that asks for no Mdm-Signature is a server behind a
+	// TLS-terminating proxy: the device proves its identity in the TLS
+	// handshake and the proxy passes the certificate on.
+	d.MTLS = d.MTLS || !d.Profile.SignMessage
+	return nil
 }
 
 // RequestIdentity gets the identity certificate from the profile's SCEP server.
