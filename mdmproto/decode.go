@@ -2,7 +2,6 @@ package mdmproto
 
 import (
 	"bytes"
-	"encoding/xml"
 	"fmt"
 
 	"github.com/micromdm/plist"
@@ -33,26 +32,86 @@ func UnmarshalPlist(body []byte, v any) (err error) {
 	return nil
 }
 
-// checkDepth refuses bodies nesting elements deeper than MaxPlistDepth,
-// counted with encoding/xml's iterative tokenizer before the recursive
-// plist decoder sees them.
-func checkDepth(body []byte) error {
-	dec := xml.NewDecoder(bytes.NewReader(body))
+// checkDepth refuses bodies nesting elements deeper than MaxPlistDepth
+// before the recursive plist decoder sees them.
+func checkDepth(body []byte) error { return depthWithin(body, MaxPlistDepth) }
+
+// depthWithin scans body once, without a tokenizer, counting elements as
+// encoding/xml (which the plist decoder reads with) would see them: start
+// tags open one (self-closing ones close it again), end tags close one,
+// and comments, CDATA sections and processing instructions are skipped to
+// their end as encoding/xml skips them. Quoted attribute values may hold
+// '>' and "/>". It never counts less than the tokenizer on any input the
+// tokenizer reads without error, and where the tokenizer fails the plist
+// decoder stops at that point too (FuzzDepthWithinCountsLikeTheTokenizer).
+// A directive (<!DOCTYPE ...>) holding '<' is refused: encoding/xml nests
+// declarations inside it, which no device sends.
+func depthWithin(body []byte, limit int) error {
 	depth := 0
-	for {
-		tok, err := dec.RawToken()
-		if err != nil {
-			// Syntax errors are the plist decoder's to report.
+	for i := 0; ; {
+		lt := bytes.IndexByte(body[i:], '<')
+		if lt < 0 || i+lt+1 >= len(body) {
 			return nil
 		}
-		switch tok.(type) {
-		case xml.StartElement:
-			depth++
-			if depth > MaxPlistDepth {
-				return fmt.Errorf("%w: nested deeper than %d", ErrMalformed, MaxPlistDepth)
-			}
-		case xml.EndElement:
+		i += lt + 1
+		var end int
+		switch rest := body[i:]; {
+		case rest[0] == '/':
 			depth--
+			end = bytes.IndexByte(rest, '>')
+		case bytes.HasPrefix(rest, []byte("!--")):
+			end = skipPast(rest, "-->")
+		case bytes.HasPrefix(rest, []byte("![CDATA[")):
+			end = skipPast(rest, "]]>")
+		case rest[0] == '?':
+			end = skipPast(rest, "?>")
+		case rest[0] == '!':
+			var nested bool
+			if end, nested = tagEnd(rest); nested {
+				return fmt.Errorf("%w: declarations inside a directive", ErrMalformed)
+			}
+		default:
+			if depth++; depth > limit {
+				return fmt.Errorf("%w: nested deeper than %d", ErrMalformed, limit)
+			}
+			end, _ = tagEnd(rest)
+			if end > 0 && rest[end-1] == '/' {
+				depth-- // <true/>
+			}
+		}
+		if end < 0 {
+			return nil // unterminated: the decoder stops there
+		}
+		i += end + 1
+	}
+}
+
+// skipPast returns the index of the last byte of the first terminator in b, or -1.
+func skipPast(b []byte, terminator string) int {
+	k := bytes.Index(b, []byte(terminator))
+	if k < 0 {
+		return -1
+	}
+	return k + len(terminator) - 1
+}
+
+// tagEnd returns the index of the '>' ending the tag or directive b begins
+// (outside quotes), or -1; nested says an unquoted '<' came first.
+func tagEnd(b []byte) (end int, nested bool) {
+	var quote byte
+	for k, c := range b {
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '<':
+			nested = true
+		case c == '>':
+			return k, nested
 		}
 	}
+	return -1, nested
 }
