@@ -2,6 +2,7 @@ package mdmproto_test
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 
 	"github.com/orchardmdm/orchard/mdmproto"
@@ -45,6 +46,11 @@ func FuzzDecode(f *testing.F) {
 			}
 			if !json.Valid(out) {
 				t.Fatalf("DecodeReport made invalid JSON: %s", out)
+			}
+			// Its JSON is read with segmentio/encoding: encoding/json must read the same report.
+			var std mdmproto.Report
+			if err := json.Unmarshal(out, &std); err != nil || !reflect.DeepEqual(std, *r) {
+				t.Fatalf("encoding/json reads %s as %+v (%v), DecodeReport as %+v", out, std, err, *r)
 			}
 			for _, rt := range []string{"DeviceInformation", "SecurityInfo"} {
 				_, _ = mdmproto.FactsFromResult(rt, out)

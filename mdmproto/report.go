@@ -1,9 +1,12 @@
 package mdmproto
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
+
+	// encoding/json's semantics at a fraction of its cost: every device
+	// request passes here (FuzzDecode holds the two to the same reading).
+	json "github.com/segmentio/encoding/json"
 )
 
 // Command report statuses.
