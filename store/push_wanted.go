@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -57,4 +58,23 @@ func (q *Queries) ClaimWantedPushes(ctx context.Context, limit int) ([]int64, er
 		return nil, fmt.Errorf("claim wanted pushes: %w", err)
 	}
 	return ids, nil
+}
+
+// WantedPushes is the backlog of pushes waiting for a dispatcher.
+type WantedPushes struct {
+	Devices   int64
+	OldestAge time.Duration
+}
+
+// WantedPushBacklog counts the wanted pushes and the age of the oldest.
+func (q *Queries) WantedPushBacklog(ctx context.Context) (WantedPushes, error) {
+	var b WantedPushes
+	var seconds float64
+	err := q.db.QueryRow(ctx, `SELECT count(*), coalesce(extract(epoch FROM now() - min(wanted_at)), 0)::float8
+		FROM apns_push_wanted`).Scan(&b.Devices, &seconds)
+	if err != nil {
+		return b, fmt.Errorf("wanted push backlog: %w", err)
+	}
+	b.OldestAge = time.Duration(seconds * float64(time.Second))
+	return b, nil
 }

@@ -69,6 +69,9 @@ func TestClaimWantedPushes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if b, err := s.WantedPushBacklog(ctx); err != nil || b.Devices != 3 || b.OldestAge < 0 {
+		t.Fatalf("backlog of three = %+v, %v", b, err)
+	}
 	mustPush(t, s.Tx(ctx, func(q *store.Queries) error {
 		first, err := q.ClaimWantedPushes(ctx, 2)
 		if err != nil {
@@ -87,6 +90,9 @@ func TestClaimWantedPushes(t *testing.T) {
 	}))
 	if got := wantedDevices(t, s); len(got) != 0 {
 		t.Fatalf("left after claiming every wanted push: %v", got)
+	}
+	if b, err := s.WantedPushBacklog(ctx); err != nil || b != (store.WantedPushes{}) {
+		t.Fatalf("empty backlog = %+v, %v", b, err)
 	}
 }
 

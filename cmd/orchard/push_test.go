@@ -61,8 +61,13 @@ func TestServePushesThroughTheConfiguredAPNs(t *testing.T) {
 	for mock.Count() == 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	if metrics := httpGet(t, url+"/metrics"); !strings.Contains(metrics, `orchard_apns_certificate_not_after_seconds{topic="`+topic+`"}`) {
+	metrics := httpGet(t, url+"/metrics")
+	if !strings.Contains(metrics, `orchard_apns_certificate_not_after_seconds{topic="`+topic+`"}`) {
 		t.Errorf("/metrics lacks the push certificate's expiry")
+	}
+	// The push went through the dispatcher: nothing is left waiting.
+	if !strings.Contains(metrics, "\norchard_apns_pushes_wanted 0\n") {
+		t.Errorf("/metrics lacks an empty wanted-push backlog")
 	}
 	pushes := mock.Pushes()
 	if len(pushes) != 1 || pushes[0].PushMagic != "magic-1" || pushes[0].Token != strings.Repeat("ab", 32) {
