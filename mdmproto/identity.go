@@ -138,44 +138,66 @@ type Verifier struct {
 	roots         *x509.CertPool
 	intermediates *x509.CertPool
 	now           func() time.Time
-	verified      verifiedCerts
+	// verified holds the certificates that chained, by the SHA-256 of their
+	// DER, with their chain's expiry: a fleet checks in with the same
+	// identities all day, and each check of a chain is an RSA verification
+	// per link.
+	verified expiringCache[time.Time]
+	// proxied holds the identities read from an mTLS proxy's headers, by the
+	// SHA-256 of the headers: the same header is the same certificate, not
+	// URL-unescaped, PEM-decoded and parsed again on every request.
+	proxied expiringCache[Identity]
 }
 
-// maxVerifiedCerts bounds the certificates a Verifier remembers: a fleet's
-// identities, with room to spare, in a few megabytes.
+// maxVerifiedCerts bounds the certificates (and the proxy headers) a
+// Verifier remembers: a fleet's identities, with room to spare, in a few
+// megabytes. Revocation is not the chain's concern: the store checks it on
+// every request.
 const maxVerifiedCerts = 50000
 
-// verifiedCerts remembers the certificates that chained, by the SHA-256 of
-// their DER, until the earliest expiry in their chain: a fleet checks in
-// with the same identities all day, and each check of a chain is an RSA
-// verification per link. Revocation is not the chain's concern: the store
-// checks it on every request.
-type verifiedCerts struct {
-	mu    sync.Mutex
-	until map[[sha256.Size]byte]time.Time
-	max   int
+// expiringCache remembers values by a hash until each one's expiry (the
+// earliest expiry in a certificate's chain), holding at most max.
+type expiringCache[V any] struct {
+	mu      sync.Mutex
+	entries map[[sha256.Size]byte]expiring[V]
+	max     int
 }
 
-func (c *verifiedCerts) valid(key [sha256.Size]byte, now time.Time) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	until, ok := c.until[key]
-	return ok && now.Before(until)
+type expiring[V any] struct {
+	value V
+	until time.Time
 }
 
-func (c *verifiedCerts) remember(key [sha256.Size]byte, until time.Time) {
+func (c *expiringCache[V]) get(key [sha256.Size]byte, now time.Time) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.until == nil {
-		c.until = make(map[[sha256.Size]byte]time.Time)
+	e, ok := c.entries[key]
+	if !ok || !now.Before(e.until) {
+		var zero V
+		return zero, false
 	}
-	for k := range c.until {
-		if len(c.until) < c.max {
+	return e.value, true
+}
+
+func (c *expiringCache[V]) put(key [sha256.Size]byte, value V, until time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = make(map[[sha256.Size]byte]expiring[V])
+	}
+	for k := range c.entries {
+		if len(c.entries) < c.max {
 			break
 		}
-		delete(c.until, k) // map order is random: an arbitrary one goes
+		delete(c.entries, k) // map order is random: an arbitrary one goes
 	}
-	c.until[key] = until
+	c.entries[key] = expiring[V]{value: value, until: until}
+}
+
+func (c *expiringCache[V]) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
 }
 
 // NewVerifier trusts certificates issued under any of cas. The first
@@ -184,7 +206,8 @@ func NewVerifier(cas []*x509.Certificate) (*Verifier, error) {
 	if len(cas) == 0 {
 		return nil, errors.New("mdmproto: no SCEP CA certificate to verify devices with")
 	}
-	v := &Verifier{now: time.Now, verified: verifiedCerts{max: maxVerifiedCerts}}
+	v := &Verifier{now: time.Now, verified: expiringCache[time.Time]{max: maxVerifiedCerts},
+		proxied: expiringCache[Identity]{max: maxVerifiedCerts}}
 	v.roots, v.intermediates = CertPools(cas)
 	if !slices.ContainsFunc(cas, SelfSigned) {
 		// A chain without its root: trust the top of what was given.
@@ -195,19 +218,64 @@ func NewVerifier(cas []*x509.Certificate) (*Verifier, error) {
 
 // Verify checks cert chains to the CA and is valid now.
 func (v *Verifier) Verify(cert *x509.Certificate) error {
+	_, err := v.verifiedUntil(cert)
+	return err
+}
+
+// verifiedUntil verifies cert and says until when the verification holds.
+func (v *Verifier) verifiedUntil(cert *x509.Certificate) (time.Time, error) {
 	now, key := v.now(), sha256.Sum256(cert.Raw)
-	if v.verified.valid(key, now) {
-		return nil
+	if until, ok := v.verified.get(key, now); ok {
+		return until, nil
 	}
 	chains, err := cert.Verify(x509.VerifyOptions{
 		Roots: v.roots, Intermediates: v.intermediates, CurrentTime: now,
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	})
 	if err != nil {
-		return fmt.Errorf("%w: %q: %v", ErrUntrusted, cert.Subject.CommonName, err)
+		return time.Time{}, fmt.Errorf("%w: %q: %v", ErrUntrusted, cert.Subject.CommonName, err)
 	}
-	v.verified.remember(key, chainExpiry(chains[0]))
-	return nil
+	until := chainExpiry(chains[0])
+	v.verified.put(key, until, until)
+	return until, nil
+}
+
+// Identity is what a device request proves: the certificate its channel is
+// bound to, by hash, and when that certificate expires.
+type Identity struct {
+	CertHash []byte
+	NotAfter time.Time
+}
+
+// IdentityOf is the identity a certificate proves.
+func IdentityOf(cert *x509.Certificate) Identity {
+	return Identity{CertHash: CertHash(cert), NotAfter: cert.NotAfter}
+}
+
+// ProxyIdentity reads and verifies the certificate a trusted mTLS proxy
+// passed on (CertFromProxyHeader, then Verify), remembering the identity of
+// headers seen before until their chain expires.
+func (v *Verifier) ProxyIdentity(header, dn string) (Identity, error) {
+	h := sha256.New()
+	h.Write([]byte(header))
+	h.Write([]byte{0})
+	h.Write([]byte(dn))
+	var key [sha256.Size]byte
+	h.Sum(key[:0])
+	if id, ok := v.proxied.get(key, v.now()); ok {
+		return id, nil
+	}
+	cert, err := CertFromProxyHeader(header, dn)
+	if err != nil {
+		return Identity{}, err
+	}
+	until, err := v.verifiedUntil(cert)
+	if err != nil {
+		return Identity{}, err
+	}
+	id := IdentityOf(cert)
+	v.proxied.put(key, id, until)
+	return id, nil
 }
 
 // chainExpiry is when the first certificate of a chain stops being valid.

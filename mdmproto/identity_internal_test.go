@@ -1,13 +1,16 @@
 package mdmproto
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"math/big"
+	"net/url"
 	"testing"
 	"time"
 )
@@ -55,8 +58,8 @@ func TestVerifiedCertificatesAreRememberedUntilTheyExpire(t *testing.T) {
 			t.Fatalf("stranger: %v", err)
 		}
 	}
-	if len(v.verified.until) != 1 {
-		t.Fatalf("%d certificates remembered, want the device's only", len(v.verified.until))
+	if v.verified.len() != 1 {
+		t.Fatalf("%d certificates remembered, want the device's only", v.verified.len())
 	}
 	v.now = func() time.Time { return now.Add(90 * time.Minute) }
 	if err := v.Verify(device); !errors.Is(err, ErrUntrusted) {
@@ -76,8 +79,53 @@ func TestVerifiedCertificatesAreBounded(t *testing.T) {
 		if err := v.Verify(device); err != nil {
 			t.Fatalf("device %d: %v", i, err)
 		}
-		if n := len(v.verified.until); n > 3 {
+		if n := v.verified.len(); n > 3 {
 			t.Fatalf("%d certificates remembered, bound 3", n)
 		}
+	}
+}
+
+// proxyHeader is the certificate as an nginx-style proxy passes it on.
+func proxyHeader(cert *x509.Certificate) string {
+	return url.QueryEscape(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})))
+}
+
+// The identity an mTLS proxy's headers prove is remembered by the headers
+// until the certificate's chain expires; headers that do not prove one
+// (a stranger, a subject the DN header contradicts) are never remembered.
+func TestProxyIdentitiesAreRememberedUntilTheChainExpires(t *testing.T) {
+	now := time.Now()
+	ca, caKey := issue(t, "CA", now.Add(2*time.Hour), nil, nil)
+	device, _ := issue(t, "device", now.Add(3*time.Hour), ca, caKey)
+	stranger, _ := issue(t, "stranger", now.Add(time.Hour), nil, nil)
+	v, err := NewVerifier([]*x509.Certificate{ca})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.now = func() time.Time { return now }
+	header := proxyHeader(device)
+	for range 2 {
+		id, err := v.ProxyIdentity(header, "CN=device")
+		if err != nil || !bytes.Equal(id.CertHash, CertHash(device)) || !id.NotAfter.Equal(device.NotAfter) {
+			t.Fatalf("ProxyIdentity = %+v, %v", id, err)
+		}
+	}
+	if _, err := v.ProxyIdentity(header, "CN=someone else"); !errors.Is(err, ErrIdentity) {
+		t.Fatalf("a contradicting DN: %v", err)
+	}
+	if _, err := v.ProxyIdentity(proxyHeader(stranger), ""); !errors.Is(err, ErrUntrusted) {
+		t.Fatalf("a stranger: %v", err)
+	}
+	if _, err := v.ProxyIdentity("%%not a certificate", ""); !errors.Is(err, ErrIdentity) {
+		t.Fatalf("garbage: %v", err)
+	}
+	if n := v.proxied.len(); n != 1 {
+		t.Fatalf("%d proxy identities remembered, want the device's only", n)
+	}
+	// Past the CA's expiry (before the device certificate's own) the
+	// remembered identity is gone and the chain no longer verifies.
+	v.now = func() time.Time { return now.Add(150 * time.Minute) }
+	if _, err := v.ProxyIdentity(header, "CN=device"); !errors.Is(err, ErrUntrusted) {
+		t.Fatalf("an identity past its chain's expiry passed on memory: %v", err)
 	}
 }

@@ -48,7 +48,7 @@ func (e *Endpoint) serveProfileAsset(w http.ResponseWriter, r *http.Request) {
 		e.fail(w, r, attr, refuse(http.StatusNotFound, "bad profile id"))
 		return
 	}
-	cert, sig, err := e.identify(r)
+	identity, sig, err := e.identify(r)
 	if err == nil && sig != nil {
 		err = signatureRefusal(sig.Verify(nil))
 	}
@@ -56,7 +56,7 @@ func (e *Endpoint) serveProfileAsset(w http.ResponseWriter, r *http.Request) {
 		e.fail(w, r, attr, err)
 		return
 	}
-	profile, err := e.devices.ProfileAsset(r.Context(), mdmproto.CertHash(cert), id)
+	profile, err := e.devices.ProfileAsset(r.Context(), identity.CertHash, id)
 	if err != nil {
 		e.fail(w, r, attr, ddmRefusal(err))
 		return

@@ -2,7 +2,6 @@ package endpoint
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,7 +47,7 @@ func (e *Endpoint) serveMDM(w http.ResponseWriter, r *http.Request) {
 		e.fail(w, r, attr, refuse(http.StatusRequestEntityTooLarge, "body of %d bytes, over %d", r.ContentLength, limit))
 		return
 	}
-	cert, sig, err := e.identify(r)
+	id, sig, err := e.identify(r)
 	if err != nil {
 		e.fail(w, r, attr, err)
 		return
@@ -64,9 +63,9 @@ func (e *Endpoint) serveMDM(w http.ResponseWriter, r *http.Request) {
 	}
 	var reply []byte
 	if checkin {
-		reply, err = e.checkin(r.Context(), cert, body)
+		reply, err = e.checkin(r.Context(), id, body)
 	} else {
-		reply, err = e.report(r.Context(), cert, body)
+		reply, err = e.report(r.Context(), id, body)
 	}
 	if err != nil {
 		e.fail(w, r, attr, err)
@@ -78,27 +77,22 @@ func (e *Endpoint) serveMDM(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(reply)
 }
 
-// identify returns the request's identity certificate, chained to the
-// trusted CAs, from the headers alone. With Mdm-Signature it also returns
-// the signature, which the caller checks over the body once read.
-func (e *Endpoint) identify(r *http.Request) (*x509.Certificate, *mdmproto.Signature, error) {
-	var (
-		cert *x509.Certificate
-		sig  *mdmproto.Signature
-		err  error
-	)
+// identify returns the identity the request proves from its headers alone,
+// its certificate chained to the trusted CAs. With Mdm-Signature it also
+// returns the signature, which the caller checks over the body once read.
+func (e *Endpoint) identify(r *http.Request) (mdmproto.Identity, *mdmproto.Signature, error) {
 	if e.cfg.MTLSProxy {
-		cert, err = mdmproto.CertFromProxyHeader(r.Header.Get(mdmproto.ClientCertHeader), r.Header.Get(mdmproto.ClientDNHeader))
-	} else if sig, err = mdmproto.ParseSignature(r.Header.Get(mdmproto.SignatureHeader)); err == nil {
-		cert = sig.Signer
+		id, err := e.verifier.ProxyIdentity(r.Header.Get(mdmproto.ClientCertHeader), r.Header.Get(mdmproto.ClientDNHeader))
+		return id, nil, signatureRefusal(err)
+	}
+	sig, err := mdmproto.ParseSignature(r.Header.Get(mdmproto.SignatureHeader))
+	if err == nil {
+		err = e.verifier.Verify(sig.Signer)
 	}
 	if err != nil {
-		return nil, nil, signatureRefusal(err)
+		return mdmproto.Identity{}, nil, signatureRefusal(err)
 	}
-	if err := e.verifier.Verify(cert); err != nil {
-		return nil, nil, &refusal{status: http.StatusForbidden, reason: err}
-	}
-	return cert, sig, nil
+	return mdmproto.IdentityOf(sig.Signer), sig, nil
 }
 
 // signatureRefusal maps an identity error: 403 for a certificate not
@@ -115,16 +109,16 @@ func signatureRefusal(err error) error {
 }
 
 // channel binds a message's enrollment to the certificate that proved it.
-func channel(en mdmproto.Enrollment, cert *x509.Certificate) mdmproto.Channel {
-	return mdmproto.Channel{Enrollment: en, CertHash: mdmproto.CertHash(cert), CertNotAfter: cert.NotAfter}
+func channel(en mdmproto.Enrollment, id mdmproto.Identity) mdmproto.Channel {
+	return mdmproto.Channel{Enrollment: en, CertHash: id.CertHash, CertNotAfter: id.NotAfter}
 }
 
-func (e *Endpoint) checkin(ctx context.Context, cert *x509.Certificate, body []byte) ([]byte, error) {
+func (e *Endpoint) checkin(ctx context.Context, id mdmproto.Identity, body []byte) ([]byte, error) {
 	m, err := mdmproto.DecodeCheckin(body)
 	if err != nil {
 		return nil, refuse(http.StatusBadRequest, "%w", err)
 	}
-	ch := channel(m.Enrollment, cert)
+	ch := channel(m.Enrollment, id)
 	e.log.DebugContext(ctx, "mdm check-in", "message_type", m.MessageType, "enrollment", ch.ChannelID())
 	switch m.MessageType {
 	case mdmproto.Authenticate:
@@ -173,12 +167,12 @@ func (e *Endpoint) getBootstrapToken(ctx context.Context, ch mdmproto.Channel) (
 	return plist.Marshal(out)
 }
 
-func (e *Endpoint) report(ctx context.Context, cert *x509.Certificate, body []byte) ([]byte, error) {
+func (e *Endpoint) report(ctx context.Context, id mdmproto.Identity, body []byte) ([]byte, error) {
 	rep, result, err := mdmproto.DecodeReport(body)
 	if err != nil {
 		return nil, refuse(http.StatusBadRequest, "%w", err)
 	}
-	ch := channel(rep.Enrollment, cert)
+	ch := channel(rep.Enrollment, id)
 	if _, user := ch.UserChannel(); user {
 		// User channels have no command queue in orchard yet: they are seen, and idle.
 		return nil, storeRefusal(e.devices.TouchUser(ctx, ch))
