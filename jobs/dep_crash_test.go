@@ -216,7 +216,10 @@ func TestDEPSyncFailureOfTheNextPageKeepsThePageBeingSaved(t *testing.T) {
 	}()
 	out, err := e.svc.SyncDEPDevices(ctx, e.server.ID, client, func(p jobs.DEPSyncOutput) error {
 		if p.Pages == 1 {
-			_, err := blocker.Exec(ctx, "SELECT 1 FROM dep_virtual_servers WHERE id = $1 FOR UPDATE", e.server.ID)
+			// FOR NO KEY UPDATE, as the cursor's update takes: FOR UPDATE would
+			// also wait for page 2's write, whose trigger holds the row FOR
+			// KEY SHARE, and page 2 would wait for this callback.
+			_, err := blocker.Exec(ctx, "SELECT 1 FROM dep_virtual_servers WHERE id = $1 FOR NO KEY UPDATE", e.server.ID)
 			close(locked)
 			return err
 		}
@@ -245,8 +248,11 @@ func TestDEPSyncWritesTheNextPageWhileAPageCommits(t *testing.T) {
 	must(t, err)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		var writing int
+		// pg_locks is the cluster's: other tests' databases have a dep_devices
+		// of the same oid.
 		must(t, e.store.Pool().QueryRow(ctx, `SELECT count(DISTINCT l.virtualtransaction) FROM pg_locks AS l
-			WHERE l.relation = 'dep_devices'::regclass AND l.mode = 'RowExclusiveLock' AND l.granted`).Scan(&writing))
+			WHERE l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+				AND l.relation = 'dep_devices'::regclass AND l.mode = 'RowExclusiveLock' AND l.granted`).Scan(&writing))
 		if writing == 2 {
 			break
 		}
