@@ -88,10 +88,14 @@ func (s *Service) TouchUser(ctx context.Context, ch mdmproto.Channel) error {
 	return s.store.TouchUser(ctx, ch)
 }
 
-// Idle gives a device its next command (empty: none), in one statement that
-// publishes its Sent event too.
+// Idle gives a device its next command (empty: none) in one statement, and
+// publishes the command's Sent event once it committed.
 func (s *Service) Idle(ctx context.Context, ch mdmproto.Channel) (mdmproto.NextCommand, error) {
-	return s.store.Idle(ctx, ch)
+	next, err := s.store.Idle(ctx, ch)
+	if err == nil && next.UUID != "" {
+		s.publishCommitted(ctx, sentEvent(next))
+	}
+	return next, err
 }
 
 // EnrollmentBySecret names the enrollment a profile URL's secret opens.

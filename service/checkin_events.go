@@ -8,8 +8,35 @@ import (
 	"github.com/orchardmdm/orchard/store/events"
 )
 
+// sentEvent is the Sent status event of a command handed to a device.
 func sentEvent(next mdmproto.NextCommand) events.Event {
 	return commandStatusEvent(next.ID, next.DeviceID, next.RequestType, "Sent")
+}
+
+// statusEvents are the status events of a report: the answered command's
+// new status (answered nil: none was) and the next command's Sent.
+func statusEvents(answered *store.CommandRef, next mdmproto.NextCommand, status string) []events.Event {
+	var evs []events.Event
+	if answered != nil {
+		evs = append(evs, commandStatusEvent(answered.ID, answered.DeviceID, answered.RequestType, status))
+	}
+	if next.UUID != "" {
+		evs = append(evs, sentEvent(next))
+	}
+	return evs
+}
+
+// publishCommitted publishes events of changes the device path committed:
+// through the batching publisher when there is one (see events.Publisher),
+// else at once. The change stands either way: a failure is logged.
+func (s *Service) publishCommitted(ctx context.Context, evs ...events.Event) {
+	if s.events != nil {
+		s.events.Send(evs...)
+		return
+	}
+	if err := events.PublishAll(ctx, s.store.Pool(), evs); err != nil {
+		s.log.WarnContext(ctx, "cannot publish command events", "err", err)
+	}
 }
 
 // reportResultInTx stores a device's answer, publishes the status changes
@@ -22,14 +49,7 @@ func (s *Service) reportResultInTx(ctx context.Context, q *store.Queries, ch mdm
 	if err != nil {
 		return next, found, err
 	}
-	var evs []events.Event
-	if found {
-		evs = append(evs, commandStatusEvent(answered.ID, answered.DeviceID, answered.RequestType, r.Status))
-	}
-	if next.UUID != "" {
-		evs = append(evs, sentEvent(next))
-	}
-	if err := events.PublishAll(ctx, q.PgxTx(), evs); err != nil || !found {
+	if err := events.PublishAll(ctx, q.PgxTx(), statusEvents(answered, next, r.Status)); err != nil || !found {
 		return next, found, err
 	}
 	return next, found, s.processResult(ctx, q, *answered, r)

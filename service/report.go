@@ -16,8 +16,12 @@ import (
 // transaction that stores and processes them together.
 func (s *Service) ReportResult(ctx context.Context, ch mdmproto.Channel, r mdmproto.CommandResult) (next mdmproto.NextCommand, found bool, err error) {
 	quick, err := s.store.QuickReport(ctx, ch, r, reportPlan(r))
-	if err != nil || quick.Deferred == "" {
-		return quick.Next, quick.Answered != nil, err
+	if err != nil {
+		return quick.Next, false, err
+	}
+	if quick.Deferred == "" {
+		s.publishCommitted(ctx, statusEvents(quick.Answered, quick.Next, r.Status)...)
+		return quick.Next, quick.Answered != nil, nil
 	}
 	err = s.store.Tx(ctx, func(q *store.Queries) error {
 		next, found, err = s.reportResultInTx(ctx, q, ch, r, quick.Deferred)

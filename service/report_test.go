@@ -16,8 +16,8 @@ import (
 
 // TestCommandExchangeIsOneRoundTrip keeps the command path as short as
 // Idle's: a report that needs no processing beyond its facts is stored, its
-// facts applied, the next command handed out and both status events
-// published in one statement. A device cannot make its answer's facts count
+// facts applied and the next command handed out in one statement, and both
+// status events are published after it, off the request. A device cannot make its answer's facts count
 // for a command of another type.
 func TestCommandExchangeIsOneRoundTrip(t *testing.T) {
 	t.Parallel()

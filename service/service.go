@@ -18,6 +18,7 @@ import (
 	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/store"
+	"github.com/orchardmdm/orchard/store/events"
 )
 
 // Config is what the service is built from.
@@ -35,6 +36,10 @@ type Config struct {
 	// something to fetch (tests watch or fail it); nil asks the push
 	// dispatcher for them, or queues push jobs for a fleet-sized request.
 	PushDevices func(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error
+	// Events publishes the device path's status events in batches once its
+	// statements committed; nil publishes each at once (one statement more
+	// per device request).
+	Events *events.Publisher
 	// Profiles builds enrollment profiles, for identity renewal; nil: no renewal.
 	Profiles *mdmproto.EnrollmentProfiles
 	// ProfileSigner signs the configuration profiles orchard sends; nil
@@ -63,6 +68,7 @@ type Service struct {
 	dep       DEPConfig
 	appsBooks AppsBooksConfig
 	push      func(ctx context.Context, tx pgx.Tx, deviceIDs []int64) error
+	events    *events.Publisher
 	profiles  *mdmproto.EnrollmentProfiles
 
 	profileSigner ProfileSigner
@@ -73,7 +79,7 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Service{store: cfg.Store, jobs: cfg.Jobs, log: cfg.Logger, publicURL: cfg.PublicURL, dep: cfg.DEP, push: cfg.PushDevices,
+	s := &Service{store: cfg.Store, jobs: cfg.Jobs, log: cfg.Logger, publicURL: cfg.PublicURL, dep: cfg.DEP, push: cfg.PushDevices, events: cfg.Events,
 		profiles: cfg.Profiles, appsBooks: cfg.AppsBooks, profileSigner: cfg.ProfileSigner}
 	if s.push == nil && s.jobs == nil {
 		// No job client (a device endpoint in tests): nothing can push.

@@ -14,18 +14,25 @@ import (
 	"github.com/orchardmdm/orchard/mdmproto/apns/apnstest"
 	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
+	"github.com/orchardmdm/orchard/store/events"
 	"github.com/orchardmdm/orchard/store/pgtest"
 )
 
 // newService is the service on a fresh database, its jobs inserted by an
-// insert-only River client (nothing works them: tests read them back).
+// insert-only River client (nothing works them: tests read them back) and
+// the device path's events sent by a running publisher.
 func newService(t *testing.T) (*service.Service, *store.Store) {
 	t.Helper()
 	s := pgtest.New(t)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	inserter, err := jobargs.NewInserter(s.Pool(), logger)
 	must(t, err)
-	return service.New(service.Config{Store: s, Jobs: inserter, Logger: logger, PublicURL: "https://orchard.example.com"}), s
+	publisher := events.NewPublisher(s.Pool(), logger)
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	go publisher.Run(ctx)
+	return service.New(service.Config{Store: s, Jobs: inserter, Logger: logger, PublicURL: "https://orchard.example.com",
+		Events: publisher}), s
 }
 
 func must(t *testing.T, err error) {

@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/orchardmdm/orchard/mdmproto"
-	"github.com/orchardmdm/orchard/store/events"
 )
 
 // DeviceCommand is a command queued for a device channel.
@@ -135,9 +134,10 @@ const nextAfterReport = `WITH next AS (
 	UPDATE mdm_device_commands c SET status = 'Sent', sent_at = now() FROM next WHERE c.id = next.id
 	RETURNING c.id, c.request_type, c.uuid, c.command, c.command_sealed`
 
-// idleSQL answers an Idle in one round trip: identity check, last_seen_at,
-// the next command and its Sent event. No row means refused; whyRefused says
-// why.
+// idleSQL answers an Idle in one round trip: identity check, last_seen_at
+// and the next command. No row means refused; whyRefused says why. The Sent
+// event is the caller's to publish once this commits: a statement that
+// notifies waits for every notifying commit before its own (events.Publisher).
 var idleSQL = `WITH d AS (
 		UPDATE enrolled_devices SET last_seen_at = now()
 		WHERE ` + identityUsable + ` AND token_updated
@@ -147,14 +147,9 @@ var idleSQL = `WITH d AS (
 		WHERE c.status IN ('Queued', 'Sent', 'NotNow') ORDER BY c.id LIMIT 1 FOR UPDATE OF c SKIP LOCKED),
 	sent AS (
 		UPDATE mdm_device_commands c SET status = 'Sent', sent_at = now() FROM next WHERE c.id = next.id
-		RETURNING c.id, c.request_type, c.device_id, c.uuid, c.command, c.command_sealed),
-	notified AS (
-		SELECT ` + sentNotify + ` FROM sent)
-	SELECT d.id, sent.id, sent.request_type, sent.uuid, sent.command, sent.command_sealed, (SELECT count(*) FROM notified)
+		RETURNING c.id, c.request_type, c.uuid, c.command, c.command_sealed)
+	SELECT d.id, sent.id, sent.request_type, sent.uuid, sent.command, sent.command_sealed
 	FROM d LEFT JOIN sent ON true`
-
-// sentNotify publishes the Sent event of a row of sent (idleSQL, quickReportSQL).
-var sentNotify = events.NotifyExpr(events.TopicCommand, "'Sent'", "id", "request_type", "device_id")
 
 // Idle handles an Idle report of a device channel and returns the next command.
 func (q *Queries) Idle(ctx context.Context, ch Channel) (NextCommand, error) {
@@ -166,7 +161,7 @@ func (q *Queries) Idle(ctx context.Context, ch Channel) (NextCommand, error) {
 		body        []byte
 		sealed      *string
 	)
-	err := q.db.QueryRow(ctx, idleSQL, ch.DeviceID(), ch.CertHash).Scan(&deviceID, &id, &requestType, &uuid, &body, &sealed, new(int64))
+	err := q.db.QueryRow(ctx, idleSQL, ch.DeviceID(), ch.CertHash).Scan(&deviceID, &id, &requestType, &uuid, &body, &sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return NextCommand{}, q.whyRefused(ctx, ch)
 	}

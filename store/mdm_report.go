@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/orchardmdm/orchard/mdmproto"
-	"github.com/orchardmdm/orchard/store/events"
 )
 
 // ReportPlan is what the caller knows of a report before the database
@@ -40,8 +39,9 @@ type Reported struct {
 
 // quickReportSQL stores a report and hands out the next command in one round
 // trip, as idleSQL answers an Idle: identity check, the answer (only for a
-// command of this device that is Sent), its facts, last_seen_at, the next
-// command and both status events. A command whose answer needs more (a
+// command of this device that is Sent), its facts, last_seen_at and the next
+// command; the status events are the caller's to publish once it commits
+// (see idleSQL). A command whose answer needs more (a
 // deferred type, or a lock whose PIN becomes the device's) changes nothing
 // but last_seen_at, and no next command is handed out.
 var quickReportSQL = `WITH d AS (
@@ -73,14 +73,10 @@ var quickReportSQL = `WITH d AS (
 		UPDATE enrolled_devices e SET last_seen_at = now(), ` + factsAssign("f") + `,
 			inventory_updated_at = CASE WHEN f.inventory THEN now() ELSE e.inventory_updated_at END,
 			updated_at = CASE WHEN f.inventory IS NULL THEN e.updated_at ELSE now() END
-		FROM d LEFT JOIN f ON true WHERE e.id = d.id RETURNING e.id),
-	notified AS (
-		SELECT ` + events.NotifyExpr(events.TopicCommand, "$3::text", "id", "request_type", "device_id") + ` FROM answered
-		UNION ALL
-		SELECT ` + sentNotify + ` FROM sent)
+		FROM d LEFT JOIN f ON true WHERE e.id = d.id RETURNING e.id)
 	SELECT d.id, probe.command_type, probe.deferred, answered.id,
 		sent.id, sent.request_type, sent.uuid, sent.command, sent.command_sealed,
-		(SELECT count(*) FROM notified) + (SELECT count(*) FROM touched)
+		(SELECT count(*) FROM touched)
 	FROM d LEFT JOIN probe ON true LEFT JOIN answered ON true LEFT JOIN sent ON true`
 
 // QuickReport stores a report in one round trip when it can (see

@@ -65,15 +65,17 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready chan<- s
 
 // app is one orchard process: its River client, event broker and HTTP server.
 type app struct {
-	cfg     *Config
-	logger  *slog.Logger
-	store   *store.Store
-	river   *jobs.Client
-	broker  *events.Broker
-	apns    *apns.Pool
-	service *service.Service
-	handler http.Handler
-	mdm     *endpoint.Endpoint
+	cfg    *Config
+	logger *slog.Logger
+	store  *store.Store
+	river  *jobs.Client
+	broker *events.Broker
+	// publisher sends the device path's status events in batches.
+	publisher *events.Publisher
+	apns      *apns.Pool
+	service   *service.Service
+	handler   http.Handler
+	mdm       *endpoint.Endpoint
 }
 
 func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logger) (*app, error) {
@@ -81,7 +83,8 @@ func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	svc, err := newService(cfg, s, logger, endpoint.ProfilesOf(ec))
+	publisher := events.NewPublisher(s.Pool(), logger)
+	svc, err := newService(cfg, s, logger, endpoint.ProfilesOf(ec), publisher)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +114,8 @@ func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, logger: logger, store: s, river: riverClient, broker: events.NewBroker(s.Pool(), logger), apns: pushes, service: svc}
+	a := &app{cfg: cfg, logger: logger, store: s, river: riverClient, broker: events.NewBroker(s.Pool(), logger),
+		publisher: publisher, apns: pushes, service: svc}
 	if cfg.Role != "worker" {
 		ec.Devices = svc
 		if a.mdm, err = endpoint.New(ec); err != nil {
@@ -153,14 +157,15 @@ func (a *app) routes(tokens *auth.Tokens) http.Handler {
 // newService builds the rules every edge and job calls, with an insert-only
 // River client of its own: it queues jobs whatever this process's role.
 // profiles may be nil where no identity is renewed (short CLI commands).
-func newService(cfg *Config, s *store.Store, logger *slog.Logger, profiles *mdmproto.EnrollmentProfiles) (*service.Service, error) {
+func newService(cfg *Config, s *store.Store, logger *slog.Logger, profiles *mdmproto.EnrollmentProfiles,
+	publisher *events.Publisher) (*service.Service, error) {
 	inserter, err := jobargs.NewInserter(s.Pool(), logger)
 	if err != nil {
 		return nil, err
 	}
 	return service.New(service.Config{Store: s, Jobs: inserter, Logger: logger, PublicURL: cfg.PublicURL,
 		DEP: service.DEPConfig{BaseURL: cfg.DEPURL}, Profiles: profiles, AppsBooks: service.AppsBooksConfig{BaseURL: cfg.AppsBooks.URL},
-		ProfileSigner: embeddedCASigner(s)}), nil
+		ProfileSigner: embeddedCASigner(s), Events: publisher}), nil
 }
 
 // healthz answers 200 only while the database answers.
@@ -183,6 +188,7 @@ func (a *app) run(ctx context.Context, ready chan<- string) error {
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	go a.broker.Run(bg)
+	go a.publisher.Run(bg)
 	if a.cfg.DebugListen != "" {
 		if err := serveDebug(bg, a.cfg.DebugListen, a.logger); err != nil {
 			return fmt.Errorf("debug listener: %w", err)

@@ -54,7 +54,7 @@ func tokenCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer db.close(context.WithoutCancel(ctx))
-	svc, err := newService(&a.cfg, db.store, logger, nil)
+	svc, err := newService(&a.cfg, db.store, logger, nil, nil)
 	if err != nil {
 		return err
 	}
