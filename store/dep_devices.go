@@ -60,6 +60,11 @@ type DEPDeviceFilter struct {
 
 func (f DEPDeviceFilter) where() (string, []any) {
 	var w whereBuilder
+	f.build(&w)
+	return w.sql(), w.args
+}
+
+func (f DEPDeviceFilter) build(w *whereBuilder) {
 	if f.SerialNumber != "" {
 		w.add("serial_number = %s", f.SerialNumber)
 	}
@@ -75,7 +80,6 @@ func (f DEPDeviceFilter) where() (string, []any) {
 	if !f.IncludeDeleted && f.OpType != "deleted" {
 		w.add("deleted_at IS NULL")
 	}
-	return w.sql(), w.args
 }
 
 // ListDEPDevices returns one page of DEP devices in id order, and whether more follow.
@@ -95,11 +99,11 @@ func (q *Queries) ListDEPDevices(ctx context.Context, f DEPDeviceFilter, p Page)
 	return trimPage(list, p)
 }
 
-// CountDEPDevices counts the DEP devices a filter matches.
+// CountDEPDevices counts the DEP devices a filter matches: exactly up to
+// ExactCountBound, past it the planner's estimate, as CountDevices.
 func (q *Queries) CountDEPDevices(ctx context.Context, f DEPDeviceFilter) (int, error) {
-	where, args := f.where()
-	var n int
-	if err := q.db.QueryRow(ctx, "SELECT count(*) FROM dep_devices WHERE "+where, args...).Scan(&n); err != nil {
+	n, err := q.boundedCount(ctx, "dep_devices", f.build, true)
+	if err != nil {
 		return 0, fmt.Errorf("count dep devices: %w", err)
 	}
 	return n, nil

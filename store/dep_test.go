@@ -208,3 +208,40 @@ func TestOverlapsDEPPageOnlyForDisjointFetchPages(t *testing.T) {
 		}
 	}
 }
+
+// A DEP device list's count is exact up to the bound and the planner's
+// estimate past it, as the devices list's: the schema promises both lists
+// the same. Filters by server (a bigint) and by text both count exactly.
+func TestCountDEPDevicesIsExactUpToTheBound(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := pgtest.New(t)
+	big, small := newDEPServer(t, s, "BIG"), newDEPServer(t, s, "SMALL")
+	const many = store.ExactCountBound + 500
+	for _, c := range []struct {
+		server int64
+		n      int
+		status string
+	}{{big.ID, many, "assigned"}, {small.ID, 7, "empty"}} {
+		_, err := s.Pool().Exec(ctx, `INSERT INTO dep_devices (virtual_server_id, serial_number, profile_status)
+			SELECT $1::bigint, 'S' || $1::text || '-' || i, $3 FROM generate_series(1, $2) i`, c.server, c.n, c.status)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Pool().Exec(ctx, "ANALYZE dep_devices"); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []store.DEPDeviceFilter{{VirtualServerID: small.ID}, {ProfileStatus: "empty"}} {
+		if n, err := s.CountDEPDevices(ctx, f); n != 7 || err != nil {
+			t.Errorf("%+v counted %d (%v), want exactly 7", f, n, err)
+		}
+	}
+	n, err := s.CountDEPDevices(ctx, store.DEPDeviceFilter{VirtualServerID: big.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n <= store.ExactCountBound || n < many*95/100 || n > many*105/100 {
+		t.Errorf("%d devices estimated at %d, want within 5%% and above %d", many, n, store.ExactCountBound)
+	}
+}

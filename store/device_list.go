@@ -10,8 +10,9 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// ExactCountBound is how many matching devices CountDevices counts one by
-// one; past it, it answers the planner's estimate.
+// ExactCountBound is how many matching rows CountDevices and
+// CountDEPDevices count one by one; past it, they answer the planner's
+// estimate.
 const ExactCountBound = 1_000
 
 // DeviceIncludes says what a page of devices reads with each device, so a
@@ -134,31 +135,48 @@ func localTime(t *time.Time) *time.Time {
 // ExactCountBound, past it the planner's estimate (never below the bound).
 // A large list is then never read row by row for its count, on any page.
 func (q *Queries) CountDevices(ctx context.Context, f DeviceFilter) (int, error) {
-	w := whereBuilder{placeholder: func(n int) string { return "$1[" + strconv.Itoa(n) + "]" }}
-	f.build(&w)
-	// The function takes its arguments as one text[]: every device filter's
-	// argument is text.
-	args := make([]string, len(w.args))
-	for i, a := range w.args {
-		s, ok := a.(string)
-		if !ok {
-			return 0, fmt.Errorf("count devices: argument %d is %T, not text", i+1, a)
-		}
-		args[i] = s
-	}
 	// In id order, the count walks an index kept in that order (the
 	// platform's, the blocked devices', the primary key) and stops at the
 	// bound wherever the matching rows lie in the table. A search has no such
 	// index: unordered, its count takes the trigram indexes' bitmap and stops
 	// at the bound too, instead of testing every row in id order.
-	query := "SELECT 1 FROM enrolled_devices WHERE " + w.sql()
-	if f.Search == "" {
-		query += " ORDER BY id"
-	}
-	var n int
-	err := q.db.QueryRow(ctx, "SELECT orchard_bounded_count($1, $2, $3)", query, args, ExactCountBound).Scan(&n)
+	n, err := q.boundedCount(ctx, "enrolled_devices", f.build, f.Search == "")
 	if err != nil {
 		return 0, fmt.Errorf("count devices: %w", err)
 	}
 	return n, nil
+}
+
+// boundedCount counts the rows of table that build's conditions select,
+// exactly up to ExactCountBound and past it by the planner's estimate
+// (orchard_bounded_count), in id order when ordered.
+func (q *Queries) boundedCount(ctx context.Context, table string, build func(*whereBuilder), ordered bool) (int, error) {
+	// The function takes the arguments as one text[], each cast back to its
+	// type where the condition uses it.
+	w := &whereBuilder{}
+	w.placeholder = func(n int) string {
+		if _, ok := w.args[n-1].(int64); ok {
+			return "$1[" + strconv.Itoa(n) + "]::bigint"
+		}
+		return "$1[" + strconv.Itoa(n) + "]"
+	}
+	build(w)
+	args := make([]string, len(w.args))
+	for i, a := range w.args {
+		switch v := a.(type) {
+		case string:
+			args[i] = v
+		case int64:
+			args[i] = strconv.FormatInt(v, 10)
+		default:
+			return 0, fmt.Errorf("argument %d is %T, neither text nor bigint", i+1, a)
+		}
+	}
+	query := "SELECT 1 FROM " + table + " WHERE " + w.sql()
+	if ordered {
+		query += " ORDER BY id"
+	}
+	var n int
+	err := q.db.QueryRow(ctx, "SELECT orchard_bounded_count($1, $2, $3)", query, args, ExactCountBound).Scan(&n)
+	return n, err
 }
