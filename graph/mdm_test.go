@@ -14,17 +14,24 @@ import (
 	"github.com/orchardmdm/orchard/mdmproto/devicesim"
 	"github.com/orchardmdm/orchard/mdmproto/endpoint"
 	"github.com/orchardmdm/orchard/service"
+	"github.com/orchardmdm/orchard/store/events"
 )
 
-// deviceEndpoint serves the device-facing endpoint on the API's database.
+// deviceEndpoint serves the device-facing endpoint on the API's database,
+// its status events sent by a running publisher as orchard serve's are.
 func (a *testAPI) deviceEndpoint() *httptest.Server {
 	a.t.Helper()
 	ca, err := endpoint.LoadCA(context.Background(), a.store)
 	must(a.t, err)
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Start()
-	ep, err := endpoint.New(endpoint.Config{Devices: service.New(service.Config{Store: a.store}), CA: ca, PublicURL: srv.URL,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	publisher := events.NewPublisher(a.store.Pool(), logger)
+	ctx, stop := context.WithCancel(context.Background())
+	a.t.Cleanup(stop)
+	go publisher.Run(ctx)
+	ep, err := endpoint.New(endpoint.Config{Devices: service.New(service.Config{Store: a.store, Events: publisher}), CA: ca,
+		PublicURL: srv.URL, Logger: logger})
 	must(a.t, err)
 	srv.Config.Handler = ep.Handler()
 	a.t.Cleanup(srv.Close)
