@@ -108,8 +108,9 @@ func startTestAPIWith(t *testing.T, deps func(*store.Store, *service.Config, *jo
 	return &testAPI{t: t, store: s, tokens: tokens, river: rc, server: srv}
 }
 
-// startJobsAndEvents runs a working River client and the event broker (with
-// River's outcomes forwarded to it) until cancel.
+// startJobsAndEvents runs a working River client, the event broker, and
+// beside them River's outcomes forwarded through a publisher and the push
+// dispatcher, until cancel.
 func startJobsAndEvents(t *testing.T, s *store.Store, deps jobs.Deps, logger *slog.Logger) (*jobs.Client, *events.Broker, context.CancelFunc) {
 	t.Helper()
 	workers := river.NewWorkers()
@@ -126,7 +127,9 @@ func startJobsAndEvents(t *testing.T, s *store.Store, deps jobs.Deps, logger *sl
 	if err := rc.Start(bg); err != nil {
 		t.Fatal(err)
 	}
-	go jobs.RunBesideWorkers(bg, rc, s, broker, logger)
+	publisher := events.NewPublisher(s.Pool(), logger)
+	go publisher.Run(bg)
+	go jobs.RunBesideWorkers(bg, rc, s, broker, publisher, logger)
 	select {
 	case <-broker.Ready():
 	case <-time.After(10 * time.Second):

@@ -3,7 +3,6 @@ package jobs
 import (
 	"context"
 	"fmt"
-	"log/slog"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -14,8 +13,10 @@ import (
 )
 
 // ForwardRiverEvents publishes the outcome of every job this process works, so
-// subscribers on any process see it. It returns when ctx ends.
-func ForwardRiverEvents(ctx context.Context, client *Client, pool *pgxpool.Pool, logger *slog.Logger) {
+// subscribers on any process see it, through the batching publisher (each
+// outcome notifying on its own would queue behind every other notifying
+// commit; see events.Publisher). It returns when ctx ends.
+func ForwardRiverEvents(ctx context.Context, client *Client, publisher *events.Publisher) {
 	riverEvents, cancel := client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed,
 		river.EventKindJobCancelled, river.EventKindJobSnoozed)
 	defer cancel()
@@ -27,10 +28,7 @@ func ForwardRiverEvents(ctx context.Context, client *Client, pool *pgxpool.Pool,
 			if !ok {
 				return
 			}
-			out := events.Event{Topic: events.TopicJob, Type: eventType(ev), ID: ev.Job.ID, Kind: ev.Job.Kind}
-			if err := events.Publish(ctx, pool, out); err != nil && ctx.Err() == nil {
-				logger.Warn("could not publish job event", "job_id", ev.Job.ID, "err", err)
-			}
+			publisher.Send(events.Event{Topic: events.TopicJob, Type: eventType(ev), ID: ev.Job.ID, Kind: ev.Job.Kind})
 		}
 	}
 }

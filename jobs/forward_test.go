@@ -22,7 +22,10 @@ func TestRiverOutcomesReachSubscribersOnOtherProcesses(t *testing.T) {
 	defer cancel()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s := pgtest.New(t)
-	// The listening "process" has its own broker; the working one only forwards.
+	// The listening "process" has its own broker; the working one only
+	// forwards, through its publisher.
+	publisher := events.NewPublisher(s.Pool(), logger)
+	go publisher.Run(ctx)
 	b := pgtest.StartBroker(t, s)
 	events, stop := b.Subscribe(events.TopicJob)
 	defer stop()
@@ -33,7 +36,7 @@ func TestRiverOutcomesReachSubscribersOnOtherProcesses(t *testing.T) {
 	must(t, err)
 	must(t, rc.Start(ctx))
 	defer rc.Stop(context.Background())
-	go jobs.ForwardRiverEvents(ctx, rc, s.Pool(), logger)
+	go jobs.ForwardRiverEvents(ctx, rc, publisher)
 
 	// Stale token records go; fresh ones stay.
 	_, err = s.Pool().Exec(ctx, `INSERT INTO api_tokens (jti, name, permissions, expires_at) VALUES

@@ -81,9 +81,10 @@ func (d *PushDispatcher) Dispatch(ctx context.Context) (int, error) {
 }
 
 // RunBesideWorkers runs, until ctx ends, what a process that works jobs runs
-// beside River: its jobs' outcomes published to every process's
+// beside River: its jobs' outcomes handed to publisher for every process's
 // subscribers, and the push dispatcher.
-func RunBesideWorkers(ctx context.Context, client *Client, s *store.Store, broker *events.Broker, logger *slog.Logger) {
-	go ForwardRiverEvents(ctx, client, s.Pool(), logger)
+func RunBesideWorkers(ctx context.Context, client *Client, s *store.Store, broker *events.Broker, publisher *events.Publisher,
+	logger *slog.Logger) {
+	go ForwardRiverEvents(ctx, client, publisher)
 	NewPushDispatcher(s, client, logger).Run(ctx, broker)
 }

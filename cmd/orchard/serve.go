@@ -198,7 +198,7 @@ func (a *app) run(ctx context.Context, ready chan<- string) error {
 		if err := a.river.Start(context.WithoutCancel(ctx)); err != nil {
 			return fmt.Errorf("start jobs: %w", err)
 		}
-		go jobs.RunBesideWorkers(bg, a.river, a.store, a.broker, a.logger)
+		go jobs.RunBesideWorkers(bg, a.river, a.store, a.broker, a.publisher, a.logger)
 	}
 
 	srv, addr, serveErr, err := a.listen(bg)
