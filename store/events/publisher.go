@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -27,6 +28,10 @@ type Publisher struct {
 	pool   *pgxpool.Pool
 	logger *slog.Logger
 	queue  chan Event
+
+	// dropped counts events dropped since the last warning; lastWarning
+	// (Unix nanoseconds) keeps a full queue to one warning a second.
+	dropped, lastWarning atomic.Int64
 }
 
 // NewPublisher returns a publisher; Run sends what Send queues.
@@ -41,8 +46,18 @@ func (p *Publisher) Send(evs ...Event) {
 		select {
 		case p.queue <- ev:
 		default:
-			p.logger.Warn("event publisher is behind; event dropped", "topic", ev.Topic, "type", ev.Type, "id", ev.ID)
+			p.drop()
 		}
+	}
+}
+
+// drop counts an event dropped and warns at most once a second.
+func (p *Publisher) drop() {
+	n := p.dropped.Add(1)
+	now, last := time.Now().UnixNano(), p.lastWarning.Load()
+	if now-last >= int64(time.Second) && p.lastWarning.CompareAndSwap(last, now) {
+		p.dropped.Add(-n)
+		p.logger.Warn("event publisher is behind; events dropped", "events", n)
 	}
 }
 

@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/orchardmdm/orchard/store/events"
@@ -46,5 +47,21 @@ func TestPublisherSendsBatchesInOrderAndFlushesOnStop(t *testing.T) {
 		if ev := pgtest.Receive(t, sub); ev.Type != "late" || ev.ID != want {
 			t.Fatalf("after stop got %+v, want late event %d", ev, want)
 		}
+	}
+}
+
+// A publisher whose queue is full (its database gone) drops events rather
+// than hold up the device requests that send them, and says so once a
+// second, not once an event.
+func TestPublisherDropsWhatItCannotQueueWithOneWarning(t *testing.T) {
+	t.Parallel()
+	s := pgtest.New(t)
+	var logs strings.Builder
+	p := events.NewPublisher(s.Pool(), slog.New(slog.NewTextHandler(&logs, nil)))
+	for i := range 20_000 {
+		p.Send(events.Event{Topic: "full", ID: int64(i)})
+	}
+	if n := strings.Count(logs.String(), "events dropped"); n != 1 {
+		t.Fatalf("%d warnings for a burst of drops, want 1:\n%s", n, logs.String())
 	}
 }
