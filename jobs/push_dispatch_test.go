@@ -13,6 +13,7 @@ import (
 	"github.com/orchardmdm/orchard/jobs"
 	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/store"
+	"github.com/orchardmdm/orchard/store/events"
 	"github.com/orchardmdm/orchard/store/pgtest"
 )
 
@@ -32,12 +33,16 @@ func (e *pushEnv) pushJobDevices() [][]int64 {
 	return out
 }
 
+// want records wanted pushes and, once they committed, wakes the
+// dispatchers, as the service does.
 func (e *pushEnv) want(ids ...int64) {
 	e.t.Helper()
-	mustTB(e.t, e.store.Tx(context.Background(), func(q *store.Queries) error {
-		_, err := q.WantPushes(context.Background(), ids)
+	ctx := context.Background()
+	mustTB(e.t, e.store.Tx(ctx, func(q *store.Queries) error {
+		_, err := q.WantPushes(ctx, ids)
 		return err
 	}))
+	mustTB(e.t, events.Publish(ctx, e.store.Pool(), events.Event{Topic: store.TopicPushWanted, Type: "wanted"}))
 }
 
 // Fifty transactions that each want one device's push become one push job;

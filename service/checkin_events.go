@@ -39,6 +39,15 @@ func (s *Service) publishCommitted(ctx context.Context, evs ...events.Event) {
 	}
 }
 
+// publishAfterCommit publishes events once q's transaction committed (see
+// publishCommitted): a transaction that notifies itself holds PostgreSQL's
+// notification lock through its commit's flush, so notifying transactions
+// commit one at a time.
+func (s *Service) publishAfterCommit(ctx context.Context, q *store.Queries, evs ...events.Event) {
+	ctx = context.WithoutCancel(ctx)
+	q.AfterCommit(func() { s.publishCommitted(ctx, evs...) })
+}
+
 // reportResultInTx stores a device's answer, publishes the status changes
 // (the answered command's, and Sent for the next one) and processes the
 // answer, in the caller's transaction. requestType is the answered command's,

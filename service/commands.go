@@ -9,7 +9,6 @@ import (
 	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/mdmproto/cmdschema"
 	"github.com/orchardmdm/orchard/store"
-	"github.com/orchardmdm/orchard/store/events"
 )
 
 // DedicatedMutations are the request types only their own operations queue
@@ -85,7 +84,6 @@ func (s *Service) queueCommand(ctx context.Context, actor string, deviceID int64
 // operations that queue several commands at once (a device's setup).
 func (s *Service) queueCommandInTx(ctx context.Context, q *store.Queries, actor string, deviceID int64, a commandAction) (store.DeviceCommand, error) {
 	var c store.DeviceCommand
-	tx := q.PgxTx()
 	d, err := q.DeviceForUpdate(ctx, deviceID)
 	if errors.Is(err, store.ErrNotFound) {
 		return c, notFound("no device with id %d", deviceID)
@@ -111,9 +109,7 @@ func (s *Service) queueCommandInTx(ctx context.Context, q *store.Queries, actor 
 	if err != nil {
 		return c, err
 	}
-	if err := events.Publish(ctx, tx, commandStatusEvent(c.ID, deviceID, c.RequestType, c.Status)); err != nil {
-		return c, err
-	}
+	s.publishAfterCommit(ctx, q, commandStatusEvent(c.ID, deviceID, c.RequestType, c.Status))
 	if err := s.audit(ctx, q, actor, commandEvent(a, &d, uuid, payload, pin != "")); err != nil {
 		return c, err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/mdmproto/pushcert"
 	"github.com/orchardmdm/orchard/store"
+	"github.com/orchardmdm/orchard/store/events"
 )
 
 // PushCertificateUpload is an uploaded push certificate and its key.
@@ -164,6 +165,9 @@ func (s *Service) pushInTx(ctx context.Context, q *store.Queries, deviceIDs []in
 	if len(deviceIDs) >= jobargs.PushChunk {
 		return jobargs.EnqueuePushTx(ctx, s.jobs, q.PgxTx(), deviceIDs)
 	}
-	_, err := q.WantPushes(ctx, deviceIDs)
+	n, err := q.WantPushes(ctx, deviceIDs)
+	if err == nil && n > 0 {
+		s.publishAfterCommit(ctx, q, events.Event{Topic: store.TopicPushWanted, Type: "wanted"})
+	}
 	return err
 }

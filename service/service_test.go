@@ -169,13 +169,19 @@ func TestPushesAreQueuedWithTheirAudit(t *testing.T) {
 
 // A command queued for a device asks for its push in the command's
 // transaction, as a wanted push the dispatcher gathers with others, not a
-// push job of its own; a refused command asks for nothing.
+// push job of its own, and wakes the dispatchers once it committed; a
+// refused command asks for nothing.
 func TestQueuedCommandsWantPushesInTheirTransaction(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	svc, s := newService(t)
 	_, err := svc.UploadPushCertificate(ctx, "alice", pushCert(t, "com.apple.mgmt.x", time.Now().AddDate(1, 0, 0)))
 	must(t, err)
+	broker := pgtest.StartBroker(t, s)
+	wakeups, stopWakeups := broker.Subscribe(store.TopicPushWanted)
+	defer stopWakeups()
+	queued, stopQueued := broker.Subscribe(events.TopicCommand)
+	defer stopQueued()
 	rows, err := s.Pool().Query(ctx, `INSERT INTO enrolled_devices (udid, push_token, push_magic, push_topic, token_updated)
 		SELECT 'UDID-' || i, decode(lpad(to_hex(i), 64, '0'), 'hex'), 'magic', 'com.apple.mgmt.x', true
 		FROM generate_series(1, 3) i RETURNING id`)
@@ -195,6 +201,16 @@ func TestQueuedCommandsWantPushesInTheirTransaction(t *testing.T) {
 		(SELECT count(*) FROM river_job WHERE kind = 'apns_push')`, ids).Scan(&wanted, &jobs))
 	if wanted != 3 || jobs != 0 {
 		t.Fatalf("%d wanted pushes and %d push jobs; want 3 and none", wanted, jobs)
+	}
+	// The Queued events and the wake-up went out once the commands committed
+	// (identical wake-ups sent in one batch arrive as one).
+	for range ids {
+		if ev := pgtest.Receive(t, queued); ev.Type != "Queued" || ev.Kind != "DeviceInformation" {
+			t.Fatalf("command event %+v", ev)
+		}
+	}
+	if ev := pgtest.Receive(t, wakeups); ev.Topic != store.TopicPushWanted {
+		t.Fatalf("wake-up %+v", ev)
 	}
 }
 

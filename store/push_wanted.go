@@ -2,44 +2,36 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/orchardmdm/orchard/store/events"
 )
 
-// TopicPushWanted is the event that wakes push dispatchers: WantPushes
-// publishes it when its transaction commits.
+// TopicPushWanted is the event that wakes push dispatchers: whoever records
+// wanted pushes publishes it once the transaction committed.
 const TopicPushWanted = "push_wanted"
 
-// wantPushesSQL records the pushable devices among $1 and publishes one
-// wake-up if it recorded any, in one round trip.
-var wantPushesSQL = `WITH wanted AS (
-		INSERT INTO apns_push_wanted (device_id)
-		SELECT id FROM enrolled_devices WHERE id = ANY($1) AND ` + pushable + `
-		ORDER BY id
-		ON CONFLICT (device_id) DO NOTHING
-		RETURNING device_id)
-	SELECT count(*), ` + events.NotifyExpr(TopicPushWanted, "'wanted'", "0", "''", "0") + `
-	FROM wanted HAVING count(*) > 0`
+// wantPushesSQL records the pushable devices among $1, once each.
+var wantPushesSQL = `INSERT INTO apns_push_wanted (device_id)
+	SELECT id FROM enrolled_devices WHERE id = ANY($1) AND ` + pushable + `
+	ORDER BY id
+	ON CONFLICT (device_id) DO NOTHING`
 
 // WantPushes asks, inside the caller's transaction, for pushes to the
 // devices among ids that can be pushed; a push dispatcher queues them once
-// the transaction commits (see ClaimWantedPushes). It returns how many were
-// recorded: devices already waiting for a push are not recorded twice.
+// the transaction commits and TopicPushWanted wakes it (see
+// ClaimWantedPushes). It returns how many were recorded: devices already
+// waiting for a push are not recorded twice.
 func (q *Queries) WantPushes(ctx context.Context, ids []int64) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	var n int64
-	err := q.db.QueryRow(ctx, wantPushesSQL, ids).Scan(&n, new(any))
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	tag, err := q.db.Exec(ctx, wantPushesSQL, ids)
+	if err != nil {
 		return 0, fmt.Errorf("want pushes: %w", err)
 	}
-	return int(n), nil
+	return int(tag.RowsAffected()), nil
 }
 
 // ClaimWantedPushes removes up to limit wanted pushes and returns their

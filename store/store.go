@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,6 +30,43 @@ type Store struct {
 type Queries struct {
 	db     DB
 	sealer *seal.Sealer
+	// committed holds what runs once the transaction commits (nil on the
+	// pool, where a statement commits as it returns).
+	committed *afterCommit
+}
+
+// afterCommit is a transaction's list of functions to run once it committed.
+type afterCommit struct {
+	mu  sync.Mutex
+	fns []func()
+}
+
+func (a *afterCommit) add(fn func()) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.fns = append(a.fns, fn)
+}
+
+func (a *afterCommit) run() {
+	a.mu.Lock()
+	fns := a.fns
+	a.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
+}
+
+// AfterCommit runs fn once the transaction q belongs to has committed, and
+// never if it rolls back; on the pool, at once. For what must not hold the
+// transaction open or be seen before its change is: notifications, which
+// inside a transaction hold PostgreSQL's notification lock through the
+// commit's flush (see events.Publisher).
+func (q *Queries) AfterCommit(fn func()) {
+	if q.committed == nil {
+		fn()
+		return
+	}
+	q.committed.add(fn)
 }
 
 // Options tune the connection pool.
@@ -92,9 +130,14 @@ func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
 // Tx runs fn with queries in one transaction, committed when fn returns nil.
 func (s *Store) Tx(ctx context.Context, fn func(q *Queries) error) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		return fn(&Queries{db: tx, sealer: s.sealer})
+	committed := &afterCommit{}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return fn(&Queries{db: tx, sealer: s.sealer, committed: committed})
 	})
+	if err == nil {
+		committed.run()
+	}
+	return err
 }
 
 // PgxTx is the transaction the queries run in (nil on the pool), for what
@@ -118,4 +161,6 @@ type DB interface {
 }
 
 // with is q in tx, for a query made inside one of q's own transactions.
-func (q *Queries) with(tx pgx.Tx) *Queries { return &Queries{db: tx, sealer: q.sealer} }
+func (q *Queries) with(tx pgx.Tx) *Queries {
+	return &Queries{db: tx, sealer: q.sealer, committed: q.committed}
+}

@@ -2,8 +2,10 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -34,4 +36,35 @@ func TestOpenGivesUpOnADatabaseThatNeverAnswers(t *testing.T) {
 		t.Fatal("Open succeeded against a silent server")
 	}
 	t.Logf("refused as expected: %v", err)
+}
+
+// AfterCommit's functions run once their transaction committed, in order,
+// never for one that rolled back, and at once outside a transaction.
+func TestAfterCommitRunsOnlyOnceCommitted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := pgtest.New(t)
+	var ran []string
+	s.AfterCommit(func() { ran = append(ran, "pool") })
+	err := s.Tx(ctx, func(q *store.Queries) error {
+		q.AfterCommit(func() { ran = append(ran, "first") })
+		q.AfterCommit(func() { ran = append(ran, "second") })
+		if len(ran) != 1 {
+			t.Errorf("ran before the commit: %v", ran)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rolledBack := s.Tx(ctx, func(q *store.Queries) error {
+		q.AfterCommit(func() { ran = append(ran, "rolled back") })
+		return errors.New("roll back")
+	})
+	if rolledBack == nil {
+		t.Fatal("want the rollback's error")
+	}
+	if want := []string{"pool", "first", "second"}; !slices.Equal(ran, want) {
+		t.Fatalf("ran %v, want %v", ran, want)
+	}
 }
