@@ -12,14 +12,14 @@ import (
 // maxBatch bounds the events one NOTIFY statement carries.
 const maxBatch = 1000
 
-// Publisher sends, in batches, events of changes already committed: the
-// device path's. A transaction that calls pg_notify holds PostgreSQL's one
+// Publisher sends, in batches, events of changes already committed (device
+// requests, queued commands, push wake-ups, job outcomes). A transaction that calls pg_notify holds PostgreSQL's one
 // notification lock from just before its commit until the commit is on disk,
 // so notifying commits go one at a time, each waiting for its own flush:
 // with a status event in every device request, commits could not be grouped
 // and the command path ran at a few hundred exchanges a second whatever the
 // hardware. The publisher sends whatever accumulated while its last batch
-// committed as one statement, off the device's request.
+// committed as one statement, off the request that made the change.
 //
 // An event handed to Send after its change committed is lost if the process
 // dies before the batch goes out: subscribers read current state, and the
