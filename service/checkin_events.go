@@ -13,6 +13,10 @@ func sentEvent(next mdmproto.NextCommand) events.Event {
 	return commandStatusEvent(next.ID, next.DeviceID, next.RequestType, "Sent")
 }
 
+// maxQueuedEvents is the most events handed to the publisher at once; more
+// are one statement of their own.
+const maxQueuedEvents = 100
+
 // statusEvents are the status events of a report: the answered command's
 // new status (answered nil: none was) and the next command's Sent.
 func statusEvents(answered *store.CommandRef, next mdmproto.NextCommand, status string) []events.Event {
@@ -26,11 +30,12 @@ func statusEvents(answered *store.CommandRef, next mdmproto.NextCommand, status 
 	return evs
 }
 
-// publishCommitted publishes events of changes the device path committed:
-// through the batching publisher when there is one (see events.Publisher),
-// else at once. The change stands either way: a failure is logged.
+// publishCommitted publishes events of committed changes: through the
+// batching publisher when there is one (see events.Publisher), else at
+// once, as are sets too large for its queue. The change stands either way:
+// a failure is logged.
 func (s *Service) publishCommitted(ctx context.Context, evs ...events.Event) {
-	if s.events != nil {
+	if s.events != nil && len(evs) <= maxQueuedEvents {
 		s.events.Send(evs...)
 		return
 	}
@@ -48,9 +53,9 @@ func (s *Service) publishAfterCommit(ctx context.Context, q *store.Queries, evs 
 	q.AfterCommit(func() { s.publishCommitted(ctx, evs...) })
 }
 
-// reportResultInTx stores a device's answer, publishes the status changes
-// (the answered command's, and Sent for the next one) and processes the
-// answer, in the caller's transaction. requestType is the answered command's,
+// reportResultInTx stores a device's answer and processes it in the
+// caller's transaction, and publishes the status changes (the answered
+// command's, and Sent for the next one) once that committed. requestType is the answered command's,
 // as QuickReport read it.
 func (s *Service) reportResultInTx(ctx context.Context, q *store.Queries, ch mdmproto.Channel, r mdmproto.CommandResult, requestType string) (mdmproto.NextCommand, bool, error) {
 	next, answered, err := q.ReportResultOf(ctx, ch, r, requestType)
@@ -58,8 +63,9 @@ func (s *Service) reportResultInTx(ctx context.Context, q *store.Queries, ch mdm
 	if err != nil {
 		return next, found, err
 	}
-	if err := events.PublishAll(ctx, q.PgxTx(), statusEvents(answered, next, r.Status)); err != nil || !found {
-		return next, found, err
+	s.publishAfterCommit(ctx, q, statusEvents(answered, next, r.Status)...)
+	if !found {
+		return next, found, nil
 	}
 	return next, found, s.processResult(ctx, q, *answered, r)
 }
