@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -76,18 +75,6 @@ func PublishAll(ctx context.Context, db execer, evs []Event) error {
 	}
 	return nil
 }
-
-// NotifyExpr is the SQL expression that publishes an event of topic whose
-// other fields are SQL expressions over a statement's rows, so a statement
-// publishes what it changes in its own round trip (delivered if it commits).
-// Subscribers read the payload as they read Publish's.
-func NotifyExpr(topic, typ, id, kind, deviceID string) string {
-	return fmt.Sprintf("pg_notify(%s, json_build_object('topic', %s, 'type', %s, 'id', %s, 'kind', %s, 'device_id', %s)::text)",
-		sqlText(EventsChannel), sqlText(topic), typ, id, kind, deviceID)
-}
-
-// sqlText quotes a fixed string as an SQL literal.
-func sqlText(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // Broker listens on EventsChannel and hands each event to this process's subscribers.
 type Broker struct {

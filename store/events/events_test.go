@@ -51,28 +51,6 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// A statement that publishes with NotifyExpr is heard as Publish is.
-func TestNotifyExprPublishesWhatPublishDoes(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s := pgtest.New(t)
-	b := pgtest.StartBroker(t, s)
-	commands, cancel := b.Subscribe(events.TopicCommand)
-	defer cancel()
-
-	want := events.Event{Topic: events.TopicCommand, Type: "Acknowledged", ID: 7, Kind: "Device'Information", DeviceID: 3}
-	sql := "SELECT " + events.NotifyExpr(events.TopicCommand, "$1::text", "$2::bigint", "$3::text", "$4::bigint")
-	_, err := s.Pool().Exec(ctx, sql, want.Type, want.ID, want.Kind, want.DeviceID)
-	must(t, err)
-	if got := pgtest.Receive(t, commands); got != want {
-		t.Fatalf("got %+v, want %+v", got, want)
-	}
-	must(t, events.Publish(ctx, s.Pool(), want))
-	if got := pgtest.Receive(t, commands); got != want {
-		t.Fatalf("Publish: got %+v, want %+v", got, want)
-	}
-}
-
 // A wake subscriber holds one signal for any number of events of its topic,
 // none for other topics, and gets one when the listener (re)connects, since
 // events sent while it was away are lost.
