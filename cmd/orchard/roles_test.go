@@ -24,7 +24,8 @@ import (
 // TestAPIAndWorkerRolesShareTheWork runs `serve --role api` and `serve --role
 // worker` as two processes on one database: a DEP sync and a push asked of
 // the api process are worked by the worker process, and a subscriber on the
-// api process sees both finish.
+// api process sees both finish; a command queued there is pushed by the
+// worker's push dispatcher.
 func TestAPIAndWorkerRolesShareTheWork(t *testing.T) {
 	const topic = "com.apple.mgmt.External.roles-test"
 	pc, err := apnstest.NewPushCert(topic, time.Now().AddDate(1, 0, 0))
@@ -68,6 +69,30 @@ func TestAPIAndWorkerRolesShareTheWork(t *testing.T) {
 	if got := graphqlQuery(t, api, token, `{ depDevices { totalCount } }`); !strings.Contains(got, `"totalCount":25`) {
 		t.Errorf("DEP devices after the sync: %s", got)
 	}
+	// A command queued on the api process wants a push; the worker's push
+	// dispatcher, woken across processes, queues and sends it.
+	queueCommandForNewDevice(t, api, token, dsn)
+	for apnsMock.Count() < 2 && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if pushes := apnsMock.Pushes(); len(pushes) != 2 || pushes[1].Token != strings.Repeat("ef", 32) {
+		t.Errorf("the mock APNs received %+v, want the queued command's device pushed second", pushes)
+	}
+}
+
+// queueCommandForNewDevice queues a DeviceInformation command, through the
+// api process, for a new pushable device (token ef...ef).
+func queueCommandForNewDevice(t *testing.T, api, token, dsn string) {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dsn)
+	mustCerts(t, err)
+	defer conn.Close(context.Background())
+	var id int64
+	mustCerts(t, conn.QueryRow(context.Background(), `INSERT INTO enrolled_devices (udid, push_token, push_magic, push_topic)
+		SELECT 'ROLES-2', decode(repeat('ef', 32), 'hex'), 'magic', topic FROM push_certificates RETURNING id`).Scan(&id))
+	enqueue := fmt.Sprintf(`mutation { enqueueDeviceCommand(deviceId: "%d", requestType: "DeviceInformation",
+		payload: {Queries: ["OSVersion"]}) { uuid } }`, id)
+	decodeGraphQL(t, graphqlQuery(t, api, token, enqueue), &struct{}{})
 }
 
 // launchRole starts `orchard serve --role role` and returns its base URL.
