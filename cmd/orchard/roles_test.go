@@ -84,15 +84,23 @@ func TestAPIAndWorkerRolesShareTheWork(t *testing.T) {
 // api process, for a new pushable device (token ef...ef).
 func queueCommandForNewDevice(t *testing.T, api, token, dsn string) {
 	t.Helper()
+	id := insertPushableDevice(t, dsn, "ROLES-2", "ef")
+	enqueue := fmt.Sprintf(`mutation { enqueueDeviceCommand(deviceId: "%d", requestType: "DeviceInformation",
+		payload: {Queries: ["OSVersion"]}) { uuid } }`, id)
+	decodeGraphQL(t, graphqlQuery(t, api, token, enqueue), &struct{}{})
+}
+
+// insertPushableDevice adds a device with a push channel on the stored
+// certificate's topic, its token the byte tokenByte (hex) repeated.
+func insertPushableDevice(t *testing.T, dsn, udid, tokenByte string) int64 {
+	t.Helper()
 	conn, err := pgx.Connect(context.Background(), dsn)
 	mustCerts(t, err)
 	defer conn.Close(context.Background())
 	var id int64
 	mustCerts(t, conn.QueryRow(context.Background(), `INSERT INTO enrolled_devices (udid, push_token, push_magic, push_topic)
-		SELECT 'ROLES-2', decode(repeat('ef', 32), 'hex'), 'magic', topic FROM push_certificates RETURNING id`).Scan(&id))
-	enqueue := fmt.Sprintf(`mutation { enqueueDeviceCommand(deviceId: "%d", requestType: "DeviceInformation",
-		payload: {Queries: ["OSVersion"]}) { uuid } }`, id)
-	decodeGraphQL(t, graphqlQuery(t, api, token, enqueue), &struct{}{})
+		SELECT $1, decode(repeat($2, 32), 'hex'), 'magic', topic FROM push_certificates RETURNING id`, udid, tokenByte).Scan(&id))
+	return id
 }
 
 // launchRole starts `orchard serve --role role` and returns its base URL.
@@ -129,12 +137,7 @@ func startPush(t *testing.T, api, token, dsn string, pc *apnstest.PushCert) stri
 	upload := fmt.Sprintf(`mutation { uploadPushCertificate(input: {name: "main", certificate: %q, privateKey: %q}) { topic } }`,
 		pc.CertPEM, pc.KeyPEM)
 	decodeGraphQL(t, graphqlQuery(t, api, token, upload), &struct{}{})
-	conn, err := pgx.Connect(context.Background(), dsn)
-	mustCerts(t, err)
-	defer conn.Close(context.Background())
-	var id int64
-	mustCerts(t, conn.QueryRow(context.Background(), `INSERT INTO enrolled_devices (udid, push_token, push_magic, push_topic)
-		SELECT 'ROLES-1', decode(repeat('cd', 32), 'hex'), 'magic', topic FROM push_certificates RETURNING id`).Scan(&id))
+	id := insertPushableDevice(t, dsn, "ROLES-1", "cd")
 	var pushed struct {
 		Data struct{ PushDevice struct{ ID string } }
 	}
