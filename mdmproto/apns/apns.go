@@ -92,6 +92,9 @@ type Result struct {
 type Pool struct {
 	cfg Config
 	sem chan struct{}
+	// closed ends the pool: pushes asked of it afterwards go back for a retry.
+	closed    chan struct{}
+	closeOnce sync.Once
 
 	mu      sync.Mutex
 	clients map[string]*topicClient
@@ -105,7 +108,7 @@ type topicClient struct {
 // New returns a Pool; it connects on the first push.
 func New(cfg Config) *Pool {
 	cfg = cfg.withDefaults()
-	return &Pool{cfg: cfg, sem: make(chan struct{}, cfg.Concurrency), clients: map[string]*topicClient{}}
+	return &Pool{cfg: cfg, sem: make(chan struct{}, cfg.Concurrency), closed: make(chan struct{}), clients: map[string]*topicClient{}}
 }
 
 // client returns the topic's client, replacing it when the certificate
@@ -163,11 +166,9 @@ func (p *Pool) Push(ctx context.Context, topic string, cert tls.Certificate, tar
 	expiration := time.Now().Add(p.cfg.Expiration)
 	var wg sync.WaitGroup
 	for i, t := range targets {
-		select {
-		case p.sem <- struct{}{}:
-		case <-ctx.Done():
+		if stopped := p.acquire(ctx); stopped != nil {
 			for j := i; j < len(targets); j++ {
-				results[j] = Result{Outcome: Retry, Err: ctx.Err()}
+				results[j] = Result{Outcome: Retry, Err: stopped}
 			}
 			wg.Wait()
 			return results
@@ -179,6 +180,24 @@ func (p *Pool) Push(ctx context.Context, topic string, cert tls.Certificate, tar
 	}
 	wg.Wait()
 	return results
+}
+
+// acquire takes a slot for one push in flight, or says why the push cannot
+// go: the pool closed (checked first, so a closed pool never sends) or ctx ended.
+func (p *Pool) acquire(ctx context.Context) error {
+	select {
+	case <-p.closed:
+		return errClosed
+	default:
+	}
+	select {
+	case <-p.closed:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	case p.sem <- struct{}{}:
+		return nil
+	}
 }
 
 func push(ctx context.Context, client *apns2.Client, topic string, expiration time.Time, t Target) Result {
@@ -214,8 +233,13 @@ func classify(status int, reason string) Outcome {
 	return Failed
 }
 
-// Close drops idle connections of every client.
+// errClosed is the error of pushes asked of a closed pool.
+var errClosed = errors.New("apns: pool closed")
+
+// Close drops idle connections of every client; pushes asked afterwards
+// are handed back for a retry, unsent.
 func (p *Pool) Close() {
+	p.closeOnce.Do(func() { close(p.closed) })
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, tc := range p.clients {

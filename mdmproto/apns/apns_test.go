@@ -131,6 +131,69 @@ func TestPushStopsWithTheContext(t *testing.T) {
 	}
 }
 
+func TestPushMagicReachesAPNsIntact(t *testing.T) {
+	srv, pc, pool := setup(t)
+	magics := []string{"5E8F1B2A-0C3D-4E5F-8A9B-1C2D3E4F5A6B", `quote " and \ backslash`, "tab\tnew\nline\x00",
+		"<html> & more", "naïve ☃", "\u2028 separator"}
+	targets := make([]apns.Target, len(magics))
+	for i, m := range magics {
+		targets[i] = apns.Target{Token: token(i), PushMagic: m}
+	}
+	for i, r := range pool.Push(context.Background(), topic, pc.TLS, targets) {
+		if r.Outcome != apns.Sent {
+			t.Fatalf("push %d: %+v (violations %v)", i, r, srv.Violations())
+		}
+	}
+	got := map[string]string{}
+	for _, p := range srv.Pushes() {
+		got[p.Token] = p.PushMagic
+	}
+	for i, m := range magics {
+		if tok := hex.EncodeToString(token(i)); got[tok] != m {
+			t.Errorf("device %d: APNs read push magic %q, want %q", i, got[tok], m)
+		}
+	}
+}
+
+func TestConcurrencyBoundsPushesInFlight(t *testing.T) {
+	srv, pc, _ := setup(t)
+	pool := apns.New(apns.Config{URL: srv.URL(), RootCAs: srv.RootCAs(), Concurrency: 3})
+	t.Cleanup(pool.Close)
+	srv.SetDelay(5 * time.Millisecond) // so pushes overlap
+	targets := make([]apns.Target, 30)
+	for i := range targets {
+		targets[i] = apns.Target{Token: token(i), PushMagic: "m"}
+	}
+	// Two callers at once share the bound.
+	done := make(chan []apns.Result)
+	for range 2 {
+		go func() { done <- pool.Push(context.Background(), topic, pc.TLS, targets) }()
+	}
+	for range 2 {
+		for i, r := range <-done {
+			if r.Outcome != apns.Sent {
+				t.Fatalf("push %d: %+v", i, r)
+			}
+		}
+	}
+	if n := srv.MaxInFlight(); n < 1 || n > 3 {
+		t.Fatalf("%d pushes were in flight at once, want at most the concurrency of 3", n)
+	}
+}
+
+func TestAClosedPoolHandsPushesBackForRetry(t *testing.T) {
+	srv, pc, pool := setup(t)
+	pool.Close()
+	for i, r := range pool.Push(context.Background(), topic, pc.TLS, []apns.Target{{Token: token(0), PushMagic: "m"}}) {
+		if r.Outcome != apns.Retry || r.Err == nil {
+			t.Fatalf("push %d after Close: %+v, want a retry", i, r)
+		}
+	}
+	if srv.Count() != 0 {
+		t.Fatalf("a closed pool sent %d pushes", srv.Count())
+	}
+}
+
 // TestMain lets the test binary double as the mock APNs process.
 func TestMain(m *testing.M) {
 	apnstest.ServeProcessIfAsked()
