@@ -194,12 +194,6 @@ func (c *expiringCache[V]) put(key [sha256.Size]byte, value V, until time.Time) 
 	c.entries[key] = expiring[V]{value: value, until: until}
 }
 
-func (c *expiringCache[V]) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.entries)
-}
-
 // NewVerifier trusts certificates issued under any of cas. The first
 // self-signed ones are roots; the others intermediates (a full chain PEM).
 func NewVerifier(cas []*x509.Certificate) (*Verifier, error) {

@@ -58,8 +58,8 @@ func TestVerifiedCertificatesAreRememberedUntilTheyExpire(t *testing.T) {
 			t.Fatalf("stranger: %v", err)
 		}
 	}
-	if v.verified.len() != 1 {
-		t.Fatalf("%d certificates remembered, want the device's only", v.verified.len())
+	if len(v.verified.entries) != 1 {
+		t.Fatalf("%d certificates remembered, want the device's only", len(v.verified.entries))
 	}
 	v.now = func() time.Time { return now.Add(90 * time.Minute) }
 	if err := v.Verify(device); !errors.Is(err, ErrUntrusted) {
@@ -79,7 +79,7 @@ func TestVerifiedCertificatesAreBounded(t *testing.T) {
 		if err := v.Verify(device); err != nil {
 			t.Fatalf("device %d: %v", i, err)
 		}
-		if n := v.verified.len(); n > 3 {
+		if n := len(v.verified.entries); n > 3 {
 			t.Fatalf("%d certificates remembered, bound 3", n)
 		}
 	}
@@ -119,7 +119,7 @@ func TestProxyIdentitiesAreRememberedUntilTheChainExpires(t *testing.T) {
 	if _, err := v.ProxyIdentity("%%not a certificate", ""); !errors.Is(err, ErrIdentity) {
 		t.Fatalf("garbage: %v", err)
 	}
-	if n := v.proxied.len(); n != 1 {
+	if n := len(v.proxied.entries); n != 1 {
 		t.Fatalf("%d proxy identities remembered, want the device's only", n)
 	}
 	// Past the CA's expiry (before the device certificate's own) the
