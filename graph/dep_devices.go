@@ -43,6 +43,9 @@ func depDeviceFilter(in *model.DEPDeviceFilter) (store.DEPDeviceFilter, error) {
 		return f, nil
 	}
 	f.SerialNumber, f.ProfileStatus, f.OpType = deref(in.SerialNumber), deref(in.ProfileStatus), deref(in.OpType)
+	if err := checkFilterTexts(map[string]string{"serialNumber": f.SerialNumber}); err != nil {
+		return f, err
+	}
 	if f.ProfileStatus != "" && !depProfileStatuses[f.ProfileStatus] {
 		return f, BadInput("profileStatus must be empty, assigned, pushed or removed")
 	}

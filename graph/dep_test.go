@@ -156,6 +156,12 @@ func TestDEPSyncDevicesAndProfilesThroughGraphQL(t *testing.T) {
 	if res := api.query(admin, `{ depDevices(filter: {opType: "exploded"}) { totalCount } }`, nil); res.code() != graph.CodeBadUserInput {
 		t.Fatalf("bad opType: %+v", res.Errors)
 	}
+	for _, serial := range []string{"C02\u0000X", strings.Repeat("S", 257)} {
+		res := api.query(admin, `query($s: String) { depDevices(filter: {serialNumber: $s}) { totalCount } }`, map[string]any{"s": serial})
+		if res.code() != graph.CodeBadUserInput {
+			t.Fatalf("serial number %.20q: %+v", serial, res.Errors)
+		}
+	}
 }
 
 // uploadAndSyncDEP uploads the simulator's token and runs a sync to its end.

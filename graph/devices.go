@@ -3,6 +3,8 @@ package graph
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -88,16 +90,25 @@ func deviceFilter(in *model.DeviceFilter) (store.DeviceFilter, error) {
 	f.Platform = deref(in.Platform)
 	f.Search = deref(in.Search)
 	f.Blocked = in.Blocked
-	for _, field := range []struct{ name, text string }{{"serialNumber", f.SerialNumber}, {"udid", f.UDID},
-		{"platform", f.Platform}, {"search", f.Search}} {
-		if utf8.RuneCountInString(field.text) > maxFilterText || strings.ContainsRune(field.text, 0) {
-			return f, BadInput("filter.%s must be at most %d characters, without NUL", field.name, maxFilterText)
-		}
+	if err := checkFilterTexts(map[string]string{"serialNumber": f.SerialNumber, "udid": f.UDID,
+		"platform": f.Platform, "search": f.Search}); err != nil {
+		return f, err
 	}
 	if f.Search != "" && longestAlnumRun(f.Search) < minSearchRun {
 		return f, BadInput("filter.search needs %d letters or digits (A-Z, 0-9) in a row", minSearchRun)
 	}
 	return f, nil
+}
+
+// checkFilterTexts refuses a filter text (by field name) that is longer
+// than maxFilterText or holds NUL, which PostgreSQL cannot take as text.
+func checkFilterTexts(texts map[string]string) error {
+	for _, name := range slices.Sorted(maps.Keys(texts)) {
+		if text := texts[name]; utf8.RuneCountInString(text) > maxFilterText || strings.ContainsRune(text, 0) {
+			return BadInput("filter.%s must be at most %d characters, without NUL", name, maxFilterText)
+		}
+	}
+	return nil
 }
 
 // longestAlnumRun is the length of s's longest run of ASCII letters and
