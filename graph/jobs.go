@@ -28,6 +28,9 @@ func (r *Resolver) listJobs(ctx context.Context, filter *model.JobFilter, first 
 	var kind, state string
 	if filter != nil && filter.Kind != nil {
 		kind = *filter.Kind
+		if err := checkFilterTexts(map[string]string{"kind": kind}); err != nil {
+			return nil, err
+		}
 		params = params.Kinds(kind)
 	}
 	if filter != nil && filter.State != nil {

@@ -3,11 +3,13 @@ package graph_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/riverqueue/river"
 
+	"github.com/orchardmdm/orchard/graph"
 	"github.com/orchardmdm/orchard/jobs/jobargs"
 )
 
@@ -37,6 +39,12 @@ func TestJobConnectionTotalCountFollowsTheFilter(t *testing.T) {
 		api.query(tok, `{ jobs(first: 1, filter: `+filter+`) { edges { node { id } } totalCount } }`, nil).decode(t, &out)
 		if out.Jobs.TotalCount != want || len(out.Jobs.Edges) > 1 {
 			t.Errorf("jobs(filter: %s): totalCount %d, %d edges; want %d", filter, out.Jobs.TotalCount, len(out.Jobs.Edges), want)
+		}
+	}
+	for _, kind := range []string{"dep\u0000sync", strings.Repeat("k", 257)} {
+		res := api.query(tok, `query($k: String) { jobs(filter: {kind: $k}) { totalCount } }`, map[string]any{"k": kind})
+		if res.code() != graph.CodeBadUserInput {
+			t.Errorf("kind %.20q: %+v, want BAD_USER_INPUT", kind, res.Errors)
 		}
 	}
 }

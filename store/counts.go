@@ -6,11 +6,22 @@ import (
 )
 
 // CountJobs counts River jobs of a kind and in a state ("" matches any),
-// for JobConnection.totalCount.
+// for JobConnection.totalCount: exactly up to ExactCountBound, past it the
+// planner's estimate. Finished jobs stay in river_job until River's cleaner
+// removes them, so the table grows with the fleet's pushes and syncs.
 func (q *Queries) CountJobs(ctx context.Context, kind, state string) (int, error) {
-	var n int
-	err := q.db.QueryRow(ctx, `SELECT count(*) FROM river_job
-		WHERE ($1 = '' OR kind = $1) AND ($2 = '' OR state::text = $2)`, kind, state).Scan(&n)
+	// Unordered: River indexes kind and state, not either with the id, so
+	// the count takes whichever index the filter has and stops at the bound.
+	n, err := q.boundedCount(ctx, "river_job", func(w *whereBuilder) {
+		if kind != "" {
+			w.add("kind = %s", kind)
+		}
+		if state != "" {
+			// Compared as River's enum, not as text: the planner has the
+			// column's statistics for the estimate and its indexes for the count.
+			w.add("state = %s::river_job_state", state)
+		}
+	}, false)
 	if err != nil {
 		return 0, fmt.Errorf("count jobs: %w", err)
 	}
@@ -18,11 +29,16 @@ func (q *Queries) CountJobs(ctx context.Context, kind, state string) (int, error
 }
 
 // CountDeviceCommands counts a device's commands in a status ("" matches
-// any), as ListDeviceCommands lists them.
+// any), as ListDeviceCommands lists them: exactly up to ExactCountBound,
+// past it the planner's estimate. In id order, along the (device_id, id)
+// index the list itself reads.
 func (q *Queries) CountDeviceCommands(ctx context.Context, deviceID int64, status string) (int, error) {
-	var n int
-	err := q.db.QueryRow(ctx, `SELECT count(*) FROM mdm_device_commands
-		WHERE device_id = $1 AND ($2 = '' OR status = $2)`, deviceID, status).Scan(&n)
+	n, err := q.boundedCount(ctx, "mdm_device_commands", func(w *whereBuilder) {
+		w.add("device_id = %s", deviceID)
+		if status != "" {
+			w.add("status = %s", status)
+		}
+	}, true)
 	if err != nil {
 		return 0, fmt.Errorf("count commands: %w", err)
 	}

@@ -238,10 +238,5 @@ func TestCountDEPDevicesIsExactUpToTheBound(t *testing.T) {
 		}
 	}
 	n, err := s.CountDEPDevices(ctx, store.DEPDeviceFilter{VirtualServerID: big.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n <= store.ExactCountBound || n < many*95/100 || n > many*105/100 {
-		t.Errorf("%d devices estimated at %d, want within 5%% and above %d", many, n, store.ExactCountBound)
-	}
+	checkEstimate(t, "DEP devices", n, err, many)
 }

@@ -10,9 +10,9 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// ExactCountBound is how many matching rows CountDevices and
-// CountDEPDevices count one by one; past it, they answer the planner's
-// estimate.
+// ExactCountBound is how many matching rows the counts of long lists
+// (devices, DEP devices, a device's commands, jobs, audit events) count one
+// by one; past it, they answer the planner's estimate.
 const ExactCountBound = 1_000
 
 // DeviceIncludes says what a page of devices reads with each device, so a

@@ -84,12 +84,7 @@ func TestCountDevicesIsExactUpToTheBound(t *testing.T) {
 		t.Errorf("iOS devices counted %d (%v), want exactly 7", n, err)
 	}
 	n, err := s.CountDevices(ctx, store.DeviceFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n <= store.ExactCountBound || n < many*95/100 || n > many*105/100 {
-		t.Errorf("%d devices estimated at %d, want within 5%% and above %d", many+7, n, store.ExactCountBound)
-	}
+	checkEstimate(t, "devices", n, err, many+7)
 }
 
 // TestDeviceFiltersUseTheirIndexes plans each filter's page and count

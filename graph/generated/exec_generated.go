@@ -4348,7 +4348,11 @@ type AuditEventConnection {
   edges: [AuditEventEdge!]!
   "Pagination details."
   pageInfo: PageInfo!
-  "How many audit events there are, over all pages."
+  """
+  How many audit events there are, over all pages: exact up to 1,000; past that,
+  PostgreSQL's planner estimate (never below 1,001), so the trail, which only grows, is
+  not counted row by row for each page. It is not cached.
+  """
   totalCount: Int!
 }
 
@@ -4382,7 +4386,7 @@ enum JobState {
 
 "Filters for the job list."
 input JobFilter {
-  "Job kind, e.g. dep_sync."
+  "Job kind, e.g. dep_sync; at most 256 characters, without NUL."
   kind: String
   "Only jobs in this state."
   state: JobState
@@ -4422,7 +4426,11 @@ type JobConnection {
   edges: [JobEdge!]!
   "Pagination details."
   pageInfo: PageInfo!
-  "How many jobs match the filter, over all pages."
+  """
+  How many jobs match the filter, over all pages: exact up to 1,000; past that,
+  PostgreSQL's planner estimate (never below 1,001). Finished jobs are kept until River's
+  cleaner removes them, so the list can be long. It is not cached.
+  """
   totalCount: Int!
 }
 
@@ -4647,7 +4655,10 @@ type DeviceCommandConnection {
   edges: [DeviceCommandEdge!]!
   "Pagination details."
   pageInfo: PageInfo!
-  "How many of the device's commands match the status, over all pages."
+  """
+  How many of the device's commands match the status, over all pages: exact up to 1,000;
+  past that, PostgreSQL's planner estimate (never below 1,001). It is not cached.
+  """
   totalCount: Int!
 }
 

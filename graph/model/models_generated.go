@@ -300,7 +300,7 @@ type JobEvent struct {
 
 // Filters for the job list.
 type JobFilter struct {
-	// Job kind, e.g. dep_sync.
+	// Job kind, e.g. dep_sync; at most 256 characters, without NUL.
 	Kind *string `json:"kind,omitempty"`
 	// Only jobs in this state.
 	State *JobState `json:"state,omitempty"`
