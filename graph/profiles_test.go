@@ -135,7 +135,7 @@ func TestBlueprintProfileInstalledOnceSignedAndRemoved(t *testing.T) {
 	connectAndCheckSignedInstall(t, api, d, "com.example.wifi")
 
 	// Another reconcile, with nothing changed, sends nothing.
-	res, err := api.svc.ReconcileProfiles(ctx, "test", store.ProfileScope{DeviceID: deviceIDOf(t, api.testAPI, d.UDID)})
+	res, err := api.svc.ReconcileProfiles(ctx, "test", store.ProfileScope{DeviceIDs: []int64{*deviceIDOf(t, api.testAPI, d.UDID)}})
 	if err != nil || res.Installs+res.Removals != 0 {
 		t.Fatalf("idle reconcile = %+v, %v", res, err)
 	}
@@ -169,6 +169,61 @@ func TestBlueprintProfileInstalledOnceSignedAndRemoved(t *testing.T) {
 	must(t, api.store.Pool().QueryRow(ctx, `SELECT count(*) FROM mdm_device_commands WHERE position('wifi-secret'::bytea IN command) > 0`).Scan(&leaked))
 	if leaked != 0 {
 		t.Fatalf("%d commands hold the Wi-Fi password in the clear", leaked)
+	}
+}
+
+// Assigning an enrolled device to another blueprint brings it in line at
+// once: the new blueprint's profiles are installed, those orchard installed
+// for the old one are removed, and the device is told to sync its
+// declarations. Assigning it again to the blueprint it is in sends nothing.
+func TestAssigningABlueprintInstallsItsProfilesAndRemovesTheOldOnes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	api := newProfileAPI(t)
+	tok := api.token("mdm.*")
+	d, labID := api.enrollOnBlueprint(t, tok, "Lab")
+	upload := func(identifier, version string) string {
+		var up struct{ UploadProfile struct{ ID string } }
+		api.query(tok, `mutation($c: String!) { uploadProfile(content: $c) { id } }`,
+			map[string]any{"c": wifiProfile(identifier, version)}).decode(t, &up)
+		return up.UploadProfile.ID
+	}
+	setProfiles := func(blueprintID, profileID string) {
+		api.query(tok, `mutation($b: ID!, $p: [ID!]!) { setBlueprintProfiles(blueprintId: $b, profileIds: $p) { id } }`,
+			map[string]any{"b": blueprintID, "p": []string{profileID}}).decode(t, &struct{}{})
+	}
+	setProfiles(labID, upload("com.example.lab", "1"))
+	waitCommands(t, api.testAPI, d.UDID, "InstallProfile", 1)
+	connectAndCheckSignedInstall(t, api, d, "com.example.lab")
+
+	var office struct{ CreateBlueprint struct{ ID string } }
+	api.query(tok, `mutation { createBlueprint(input: {name: "Office"}) { id } }`, nil).decode(t, &office)
+	setProfiles(office.CreateBlueprint.ID, upload("com.example.office", "2"))
+	assign := func() int {
+		var out struct{ AssignBlueprint int }
+		api.query(tok, `mutation($d: [ID!]!, $b: ID!) { assignBlueprint(deviceIds: $d, blueprintId: $b) }`,
+			map[string]any{"d": []string{fmt.Sprint(*deviceIDOf(t, api.testAPI, d.UDID))}, "b": office.CreateBlueprint.ID}).decode(t, &out)
+		return out.AssignBlueprint
+	}
+	if n := assign(); n != 1 {
+		t.Fatalf("assignBlueprint = %d, want 1", n)
+	}
+	waitCommands(t, api.testAPI, d.UDID, "InstallProfile", 2)
+	waitCommands(t, api.testAPI, d.UDID, "RemoveProfile", 1)
+	waitCommands(t, api.testAPI, d.UDID, "DeclarativeManagement", 2) // the lab's change, the move
+	if _, err := d.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Profiles(); len(got) != 1 || got["com.example.office"] == nil {
+		t.Fatalf("after the move the device holds %v, want the office profile only", got)
+	}
+
+	assign()
+	var pending int
+	must(t, api.store.Pool().QueryRow(ctx, `SELECT count(*) FROM mdm_device_commands c JOIN enrolled_devices d
+		ON d.id = c.device_id WHERE d.udid = $1 AND c.status IN ('Queued', 'Sent')`, d.UDID).Scan(&pending))
+	if pending != 0 {
+		t.Fatalf("assigning the blueprint the device is in queued %d commands", pending)
 	}
 }
 

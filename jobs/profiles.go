@@ -26,7 +26,7 @@ func (w *ProfileReconcileWorker) Timeout(*river.Job[jobargs.ProfileReconcile]) t
 // Work reconciles the devices in the job's scope and records what it queued.
 func (w *ProfileReconcileWorker) Work(ctx context.Context, job *river.Job[jobargs.ProfileReconcile]) error {
 	res, err := w.service.ReconcileProfiles(ctx, "job:profile_reconcile",
-		store.ProfileScope{BlueprintID: job.Args.BlueprintID, DeviceID: job.Args.DeviceID})
+		store.ProfileScope{BlueprintID: job.Args.BlueprintID, DeviceIDs: job.Args.Devices()})
 	if err != nil {
 		return err
 	}

@@ -152,6 +152,11 @@ func (s *Service) syncCommands(ctx context.Context, q *store.Queries, b *store.B
 	if err != nil || len(devices) == 0 {
 		return nil, err
 	}
+	return s.syncCommandsFor(ctx, q, b, devices)
+}
+
+// syncCommandsFor is syncCommands for some of the blueprint's devices.
+func (s *Service) syncCommandsFor(ctx context.Context, q *store.Queries, b *store.Blueprint, devices []int64) ([]store.QueuedCommand, error) {
 	decls, err := s.declarations(ctx, q, &b.ID, b.Name)
 	if err != nil {
 		return nil, err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/smallstep/pkcs7"
 
+	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/mdmproto/devicesim"
 	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
@@ -92,6 +93,51 @@ func TestFileVaultEscrowAtSetupAndBadAnswers(t *testing.T) {
 	got, err := s.OpenDeviceSecret(ctx, mac.id, "filevault_prk_sealed")
 	if err != nil || string(got) != "WXYZ-2345-6789-ABCD-EFGH-JKLM" {
 		t.Fatalf("escrowed %q, %v", got, err)
+	}
+}
+
+// A Mac already enrolled that is assigned to an escrow blueprint gets the
+// escrow profile then, not at its next setup; moving it on to another
+// escrow blueprint sends no second one, nor does a Mac still enrolling
+// (its TokenUpdate sets it up).
+func TestFileVaultEscrowProfileFollowsAnAssignment(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, s := newProfileService(t)
+	escrow := func(name string) int64 {
+		b, err := svc.CreateBlueprintWith(ctx, "ada", service.BlueprintInput{Name: name,
+			BlueprintSettings: store.BlueprintSettings{FileVault: store.FileVaultEscrow}})
+		must(t, err)
+		return b.ID
+	}
+	first, second := escrow("Escrow"), escrow("Escrow too")
+	mac := enrollMac(t, svc, s, "UDID-FV-MOVE", true, false, nil)
+	mac.run(nil)
+	escrowProfiles := func() int {
+		var n int
+		must(t, s.Pool().QueryRow(ctx, `SELECT count(*) FROM mdm_device_commands WHERE device_id = $1
+			AND request_type = 'InstallProfile'`, mac.id).Scan(&n))
+		return n
+	}
+	must(t, svc.AssignBlueprint(ctx, "ada", first, []int64{mac.id}))
+	if n := escrowProfiles(); n != 1 {
+		t.Fatalf("assignment to an escrow blueprint queued %d InstallProfile, want the escrow profile", n)
+	}
+	mac.run(nil)
+	must(t, svc.AssignBlueprint(ctx, "ada", second, []int64{mac.id}))
+	if n := escrowProfiles(); n != 1 {
+		t.Fatalf("moving between escrow blueprints queued %d InstallProfile in all, want 1", n)
+	}
+
+	platform, appleSilicon := "macOS", true
+	ch := mdmproto.Channel{Enrollment: mdmproto.Enrollment{UDID: "UDID-FV-ENROLLING"}, CertHash: []byte("hash-enrolling"),
+		CertNotAfter: time.Now().Add(time.Hour)}
+	must(t, svc.Authenticate(ctx, ch, mdmproto.DeviceFacts{Platform: &platform, AppleSilicon: &appleSilicon}))
+	enrolling, err := s.DeviceIDByUDID(ctx, ch.UDID)
+	must(t, err)
+	must(t, svc.AssignBlueprint(ctx, "ada", first, []int64{enrolling}))
+	if got := pendingTypes(t, s, enrolling); len(got) != 0 {
+		t.Fatalf("a Mac before its TokenUpdate was sent %v on assignment", got)
 	}
 }
 

@@ -68,18 +68,15 @@ func (s *Service) ReconcileProfiles(ctx context.Context, actor string, scope sto
 }
 
 func lockReconcile(ctx context.Context, q *store.Queries, scope store.ProfileScope) error {
-	var key int64
-	switch {
-	case scope.BlueprintID != nil:
-		key = *scope.BlueprintID
-	case scope.DeviceID != nil:
-		err := q.PgxTx().QueryRow(ctx, "SELECT coalesce(blueprint_id, 0) FROM enrolled_devices WHERE id = $1",
-			*scope.DeviceID).Scan(&key)
-		if err != nil {
-			return fmt.Errorf("device %d: %w", *scope.DeviceID, err)
-		}
+	if scope.BlueprintID != nil {
+		_, err := q.PgxTx().Exec(ctx, "SELECT pg_advisory_xact_lock($1, $2)", profileLockClass, int32(*scope.BlueprintID))
+		return err
 	}
-	_, err := q.PgxTx().Exec(ctx, "SELECT pg_advisory_xact_lock($1, $2)", profileLockClass, int32(key))
+	// The devices' blueprints (0 for none), each locked once and in order,
+	// so that two reconciles never wait on each other's locks.
+	_, err := q.PgxTx().Exec(ctx, `SELECT pg_advisory_xact_lock($1, k) FROM (SELECT DISTINCT
+		coalesce(blueprint_id, 0)::int4 AS k FROM enrolled_devices WHERE id = ANY($2) ORDER BY k) keys`,
+		profileLockClass, scope.DeviceIDs)
 	return err
 }
 
@@ -142,8 +139,10 @@ func reconcileEvent(scope store.ProfileScope, res ReconcileResult) event {
 	switch {
 	case scope.BlueprintID != nil:
 		ev.objectType, ev.objectID = "blueprint", idString(*scope.BlueprintID)
-	case scope.DeviceID != nil:
-		ev.objectType, ev.objectID = "enrolled_device", idString(*scope.DeviceID)
+	case len(scope.DeviceIDs) == 1:
+		ev.objectType, ev.objectID = "enrolled_device", idString(scope.DeviceIDs[0])
+	default:
+		data["device_ids"] = scope.DeviceIDs
 	}
 	return ev
 }
@@ -173,6 +172,6 @@ func (s *Service) profileReportHook(ctx context.Context, q *store.Queries, ch md
 	}
 	// In the report's transaction: the reconcile is queued exactly when the
 	// answer it reads is stored.
-	_, err = s.jobs.InsertTx(ctx, q.PgxTx(), jobargs.ProfileReconcile{DeviceID: &id}, nil)
+	_, err = s.jobs.InsertTx(ctx, q.PgxTx(), jobargs.ProfileReconcile{DeviceIDs: []int64{id}}, nil)
 	return err
 }

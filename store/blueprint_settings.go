@@ -1,9 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -83,10 +85,36 @@ func (q *Queries) DeleteBlueprint(ctx context.Context, id int64) (BlueprintUse, 
 // ErrBlueprintInUse: devices, enrollments or DEP profiles use the blueprint.
 var ErrBlueprintInUse = errors.New("blueprint in use")
 
+// MovedDevice is a device an assignment moved into a blueprint it was not in.
+type MovedDevice struct {
+	ID int64
+	// Active: enrolled (past its TokenUpdate, whose transaction sets up a
+	// device enrolling into its blueprint), neither blocked nor checked out.
+	Active bool
+	// MacWithoutEscrow: an active Mac whose former blueprint (if any) did
+	// not escrow FileVault keys.
+	MacWithoutEscrow bool
+}
+
+// assignSQL moves the devices not yet in the blueprint and says, of each,
+// what its former blueprint left it without.
+const assignSQL = `WITH moving AS (
+		SELECT d.id, d.token_updated AND d.blocked_at IS NULL AND d.checkout_at IS NULL AS active,
+			d.platform = 'macOS' AND coalesce(b.filevault, 'OFF') <> 'ESCROW' AS mac_without_escrow
+		FROM enrolled_devices d LEFT JOIN blueprints b ON b.id = d.blueprint_id
+		WHERE d.id = ANY($2) AND d.blueprint_id IS DISTINCT FROM $1
+		-- In id order: two assignments of overlapping devices lock them in
+		-- the same order and never deadlock.
+		ORDER BY d.id FOR UPDATE OF d)
+	UPDATE enrolled_devices e SET blueprint_id = $1, updated_at = now() FROM moving WHERE e.id = moving.id
+	RETURNING e.id, moving.active, moving.active AND moving.mac_without_escrow`
+
 // AssignBlueprint sets the blueprint of devices, locking the blueprint row
 // (FOR SHARE) so a concurrent delete cannot leave devices pointing at
-// nothing. missing lists the ids that match no device; then nothing changes.
-func (q *Queries) AssignBlueprint(ctx context.Context, blueprintID int64, deviceIDs []int64) (missing []int64, err error) {
+// nothing, and returns the devices that were in another blueprint or none
+// (ordered by id). missing lists the ids that match no device; then nothing
+// changes.
+func (q *Queries) AssignBlueprint(ctx context.Context, blueprintID int64, deviceIDs []int64) (moved []MovedDevice, missing []int64, err error) {
 	err = q.inTx(ctx, func(tx pgx.Tx) error {
 		var found int64
 		err := tx.QueryRow(ctx, "SELECT id FROM blueprints WHERE id = $1 FOR SHARE", blueprintID).Scan(&found)
@@ -103,9 +131,16 @@ func (q *Queries) AssignBlueprint(ctx context.Context, blueprintID int64, device
 		if missing, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil || len(missing) > 0 {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE enrolled_devices SET blueprint_id = $1, updated_at = now()
-			WHERE id = ANY($2) AND blueprint_id IS DISTINCT FROM $1`, blueprintID, deviceIDs)
+		rows, err = tx.Query(ctx, assignSQL, blueprintID, deviceIDs)
+		if err != nil {
+			return err
+		}
+		moved, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (MovedDevice, error) {
+			var m MovedDevice
+			return m, r.Scan(&m.ID, &m.Active, &m.MacWithoutEscrow)
+		})
+		slices.SortFunc(moved, func(a, b MovedDevice) int { return cmp.Compare(a.ID, b.ID) })
 		return err
 	})
-	return missing, err
+	return moved, missing, err
 }

@@ -10,11 +10,12 @@ import (
 	"github.com/orchardmdm/orchard/mdmproto"
 )
 
-// ProfileScope narrows a reconcile to a blueprint's devices or one device
-// (nil: no limit by that field).
+// ProfileScope narrows a reconcile to a blueprint's devices, to some
+// devices (one that answered ProfileList, those just assigned a blueprint),
+// or to both (nil: no limit by that field).
 type ProfileScope struct {
 	BlueprintID *int64
-	DeviceID    *int64
+	DeviceIDs   []int64
 }
 
 // ProfileInstall is a profile a device's blueprint lists and the device
@@ -38,7 +39,7 @@ type ProfileRemoval struct {
 const pendingStatuses = "('Queued', 'Sent', 'NotNow')"
 
 const devicesInScope = `d.blocked_at IS NULL AND d.checkout_at IS NULL
-	AND ($1::bigint IS NULL OR d.blueprint_id = $1) AND ($2::bigint IS NULL OR d.id = $2)`
+	AND ($1::bigint IS NULL OR d.blueprint_id = $1) AND ($2::bigint[] IS NULL OR d.id = ANY($2))`
 
 // missingFromProfileList: the device's last ProfileList, answered after the
 // install was, does not list the profile (a user removed it).
@@ -59,7 +60,7 @@ LEFT JOIN mdm_device_commands c ON c.uuid = dp.command_uuid
 WHERE ` + devicesInScope + ` AND NOT d.declarative_management
 	AND (dp.device_id IS NULL OR (coalesce(c.status, '') NOT IN ` + pendingStatuses + `
 		AND (dp.removing OR dp.content_hash <> p.content_hash OR coalesce(c.status, '') <> 'Acknowledged'
-			OR ($2::bigint IS NOT NULL AND ` + missingFromProfileList + `))))
+			OR ($2::bigint[] IS NOT NULL AND ` + missingFromProfileList + `))))
 ORDER BY d.id, p.id`
 
 var profileRemovalsSQL = `SELECT dp.device_id, dp.identifier
@@ -75,7 +76,7 @@ ORDER BY dp.device_id, dp.identifier`
 
 // ProfileInstallsNeeded lists what a reconcile must install.
 func (q *Queries) ProfileInstallsNeeded(ctx context.Context, s ProfileScope) ([]ProfileInstall, error) {
-	rows, err := q.db.Query(ctx, profileInstallsSQL, s.BlueprintID, s.DeviceID)
+	rows, err := q.db.Query(ctx, profileInstallsSQL, s.BlueprintID, s.DeviceIDs)
 	if err != nil {
 		return nil, fmt.Errorf("profile installs: %w", err)
 	}
@@ -87,7 +88,7 @@ func (q *Queries) ProfileInstallsNeeded(ctx context.Context, s ProfileScope) ([]
 
 // ProfileRemovalsNeeded lists what a reconcile must remove.
 func (q *Queries) ProfileRemovalsNeeded(ctx context.Context, s ProfileScope) ([]ProfileRemoval, error) {
-	rows, err := q.db.Query(ctx, profileRemovalsSQL, s.BlueprintID, s.DeviceID)
+	rows, err := q.db.Query(ctx, profileRemovalsSQL, s.BlueprintID, s.DeviceIDs)
 	if err != nil {
 		return nil, fmt.Errorf("profile removals: %w", err)
 	}
@@ -101,7 +102,7 @@ func (q *Queries) ProfileRemovalsNeeded(ctx context.Context, s ProfileScope) ([]
 func (q *Queries) ForgetRemovedProfiles(ctx context.Context, s ProfileScope) error {
 	_, err := q.db.Exec(ctx, `DELETE FROM installed_profiles dp USING enrolled_devices d, mdm_device_commands c
 		WHERE d.id = dp.device_id AND c.uuid = dp.command_uuid AND dp.removing AND c.status = 'Acknowledged'
-		AND ($1::bigint IS NULL OR d.blueprint_id = $1) AND ($2::bigint IS NULL OR d.id = $2)`, s.BlueprintID, s.DeviceID)
+		AND ($1::bigint IS NULL OR d.blueprint_id = $1) AND ($2::bigint[] IS NULL OR d.id = ANY($2))`, s.BlueprintID, s.DeviceIDs)
 	if err != nil {
 		return fmt.Errorf("forget removed profiles: %w", err)
 	}

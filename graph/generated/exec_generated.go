@@ -5817,7 +5817,10 @@ extend type Mutation {
 
   """
   Makes 1 to 1,000 devices follow a blueprint: all of them, or none when one id is unknown.
-  Returns how many distinct devices were named. Recorded once in the audit trail.
+  Devices that move (enrolled, not blocked) are sent what the blueprint delivers at once: its
+  profiles (and removal of those orchard installed for their former blueprint), a declarative
+  management sync, the FileVault escrow profile. Returns how many distinct devices were named.
+  Recorded once in the audit trail.
   """
   assignBlueprint(
     "orchard's ids of the devices, 1 to 1,000."
