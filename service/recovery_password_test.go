@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/orchardmdm/orchard/service"
 	"github.com/orchardmdm/orchard/store"
@@ -98,5 +99,53 @@ func checkRevealsAudited(t *testing.T, s *store.Store) {
 	}
 	if reveals < 4 {
 		t.Fatalf("%d reveals audited", reveals)
+	}
+}
+
+// A Mac that refuses its recovery password is asked again only after a
+// pause that doubles with each refusal in a row (an hour, then two); an
+// administrator's request is never held back, and an acknowledged password
+// clears the count.
+func TestRefusedRecoveryPasswordIsAskedAgainAfterAGrowingPause(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, s := newService(t)
+	b, err := svc.CreateBlueprintWith(ctx, "ada", service.BlueprintInput{Name: "Locked",
+		BlueprintSettings: store.BlueprintSettings{RecoveryPassword: true}})
+	must(t, err)
+	mac := enrollMac(t, svc, s, "UDID-REFUSING", true, false, &b.ID)
+	refuse := func(string) (string, map[string]any) { return "Error", map[string]any{} }
+	pause := func() (refusals int, wait time.Duration) {
+		var seconds float64
+		must(t, s.Pool().QueryRow(ctx, `SELECT recovery_password_refusals,
+			coalesce(extract(epoch FROM recovery_password_retry_at - now()), 0) FROM enrolled_devices WHERE id = $1`,
+			mac.id).Scan(&refusals, &seconds))
+		return refusals, time.Duration(seconds * float64(time.Second))
+	}
+	enforce := func(want int) {
+		t.Helper()
+		if n, err := svc.EnforceRecoveryPasswords(ctx); err != nil || n != want {
+			t.Fatalf("enforce queued %d (%v), want %d", n, err, want)
+		}
+	}
+	mac.run(refuse)
+	if n, wait := pause(); n != 1 || wait < 59*time.Minute || wait > time.Hour {
+		t.Fatalf("after one refusal: %d refusals, asked again in %v; want 1 and an hour", n, wait)
+	}
+	enforce(0)
+	_, err = s.Pool().Exec(ctx, "UPDATE enrolled_devices SET recovery_password_retry_at = now() WHERE id = $1", mac.id)
+	must(t, err)
+	enforce(1)
+	mac.run(refuse)
+	if n, wait := pause(); n != 2 || wait < 119*time.Minute || wait > 2*time.Hour {
+		t.Fatalf("after two refusals: %d refusals, asked again in %v; want 2 and two hours", n, wait)
+	}
+	enforce(0)
+
+	_, err = svc.SetRecoveryPassword(ctx, "ada", mac.id)
+	must(t, err)
+	mac.run(nil)
+	if n, wait := pause(); n != 0 || wait != 0 || revealRecovery(t, svc, s, mac.id) == "" {
+		t.Fatalf("after an acknowledged password: %d refusals, pause %v", n, wait)
 	}
 }
