@@ -51,7 +51,7 @@ func (r *Resolver) createAPIToken(ctx context.Context, name string, perms []stri
 	if err := caller.CheckGrant(perms, time.Now().Add(ttl)); err != nil {
 		return nil, Forbidden("%s", err.Error())
 	}
-	signed, rec, err := r.Tokens.Issue(ctx, name, perms, ttl, caller.Actor())
+	signed, rec, err := r.Tokens.IssueFor(ctx, caller, name, perms, ttl)
 	if err != nil {
 		return nil, err
 	}

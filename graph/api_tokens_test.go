@@ -110,3 +110,58 @@ func TestCreateAPITokenRefusesEscalation(t *testing.T) {
 		t.Fatal("no token")
 	}
 }
+
+// TestRevokingATokenRevokesTheTokensItMade: a token made with a token (and
+// one made with that) goes when its creator is revoked, so a leaked token,
+// once revoked, leaves nothing it minted behind; the revoker's own token and
+// tokens made apart stay, and the audit event names every token revoked.
+func TestRevokingATokenRevokesTheTokensItMade(t *testing.T) {
+	api := newTestAPI(t)
+	admin := api.token("mdm.*")
+	create := func(with, name string, ttl int) (token, id string) {
+		var out struct {
+			CreateAPIToken struct {
+				Token    string
+				APIToken struct{ ID string }
+			}
+		}
+		api.query(with, `mutation($n: String!, $ttl: Int) { createAPIToken(name: $n, permissions: ["mdm.change_apitoken", "mdm.view_apitoken"], ttlSeconds: $ttl) {
+			token apiToken { id } } }`, map[string]any{"n": name, "ttl": ttl}).decode(t, &out)
+		return out.CreateAPIToken.Token, out.CreateAPIToken.APIToken.ID
+	}
+	leaked, leakedID := create(admin, "leaked", 900) // each may not outlive its creator
+	minted, mintedID := create(leaked, "minted by the leaked one", 600)
+	grandchild, _ := create(minted, "minted by that one", 300)
+	apart, _ := create(admin, "apart", 900)
+
+	var listed struct {
+		APITokens []struct {
+			ID, Name  string
+			CreatedBy *string
+		}
+	}
+	api.query(admin, `{ apiTokens { id name createdBy } }`, nil).decode(t, &listed)
+	for _, tok := range listed.APITokens {
+		if tok.ID == mintedID && (tok.CreatedBy == nil || *tok.CreatedBy != leakedID) {
+			t.Fatalf("apiTokens shows %q created by %v, want %s", tok.Name, tok.CreatedBy, leakedID)
+		}
+	}
+
+	api.query(admin, `mutation($id: ID!) { revokeAPIToken(id: $id) { id } }`, map[string]any{"id": leakedID}).decode(t, &struct{}{})
+	for name, tok := range map[string]string{"leaked": leaked, "minted": minted, "grandchild": grandchild} {
+		if res := api.query(tok, `{ apiTokens { id } }`, nil); res.status != 401 {
+			t.Errorf("%s token after its ancestor's revocation: status %d, want 401", name, res.status)
+		}
+	}
+	for name, tok := range map[string]string{"admin": admin, "apart": apart} {
+		if res := api.query(tok, `{ apiTokens { id } }`, nil); len(res.Errors) > 0 {
+			t.Errorf("%s token refused after another's revocation: %+v", name, res.Errors)
+		}
+	}
+	var revoked []string
+	must(t, api.store.Pool().QueryRow(context.Background(), `SELECT ARRAY(SELECT jsonb_array_elements_text(data->'revoked'))
+		FROM audit_events WHERE action = 'api_token.revoke' AND object_id = $1`, leakedID).Scan(&revoked))
+	if len(revoked) != 3 {
+		t.Fatalf("the revocation's audit event names %v, want the three tokens", revoked)
+	}
+}

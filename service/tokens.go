@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/orchardmdm/orchard/store"
 )
@@ -14,12 +15,13 @@ func (s *Service) RecordAPIToken(ctx context.Context, actor string, t store.APIT
 			return err
 		}
 		return s.audit(ctx, q, actor, event{action: "api_token.create", objectType: "api_token", objectID: t.JTI,
-			data: map[string]any{"name": t.Name, "permissions": t.Permissions, "expires_at": t.ExpiresAt}})
+			data: map[string]any{"name": t.Name, "permissions": t.Permissions, "expires_at": t.ExpiresAt, "created_by": t.CreatedBy}})
 	})
 }
 
-// RevokeAPITokens revokes a token by id, or every token of a name, at once
-// in every process, and returns how many it revoked.
+// RevokeAPITokens revokes a token by id, or every token of a name, with the
+// tokens they created over the API and theirs, at once in every process,
+// and returns how many it revoked.
 func (s *Service) RevokeAPITokens(ctx context.Context, actor, jti, name string) (int, error) {
 	if jti == "" && name == "" {
 		return 0, invalid("name the token to revoke: its id or its name")
@@ -37,8 +39,8 @@ func (s *Service) RevokeAPITokens(ctx context.Context, actor, jti, name string) 
 	return n, err
 }
 
-// RevokeAPIToken revokes one token by id, at once in every process, and
-// returns its record. An unknown id is NOT_FOUND; a token already revoked is
+// RevokeAPIToken revokes one token by id, with the tokens it created over
+// the API and theirs, at once in every process, and returns its record. An unknown id is NOT_FOUND; a token already revoked is
 // refused, so the audit trail records only revocations that happened.
 func (s *Service) RevokeAPIToken(ctx context.Context, actor, jti string) (store.APIToken, error) {
 	var rec store.APIToken
@@ -54,7 +56,7 @@ func (s *Service) RevokeAPIToken(ctx context.Context, actor, jti string) (store.
 			return notFound("no API token with id %q", jti)
 		case err != nil:
 			return err
-		case len(revoked) == 0:
+		case !slices.Contains(revoked, jti):
 			return invalid("API token %q was already revoked", jti)
 		}
 		return s.audit(ctx, q, actor, event{action: "api_token.revoke", objectType: "api_token", objectID: jti,

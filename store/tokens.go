@@ -19,23 +19,31 @@ type APIToken struct {
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
 	RevokedAt   *time.Time
+	// CreatedBy is the id of the token that created this one over the API
+	// (nil for the CLI's): revoking it revokes this one.
+	CreatedBy *string
 }
 
 // InsertAPIToken records a newly issued token.
 func (q *Queries) InsertAPIToken(ctx context.Context, t APIToken) error {
-	_, err := q.db.Exec(ctx, `INSERT INTO api_tokens (jti, name, permissions, expires_at) VALUES ($1, $2, $3, $4)`,
-		t.JTI, t.Name, t.Permissions, t.ExpiresAt)
+	_, err := q.db.Exec(ctx, `INSERT INTO api_tokens (jti, name, permissions, expires_at, created_by)
+		VALUES ($1, $2, $3, $4, $5)`, t.JTI, t.Name, t.Permissions, t.ExpiresAt, t.CreatedBy)
 	if err != nil {
 		return fmt.Errorf("record api token: %w", err)
 	}
 	return nil
 }
 
-// RevokeAPITokens revokes tokens by jti, or every token with that name, and
-// returns the ids of those it revoked.
+// RevokeAPITokens revokes tokens by jti, or every token with that name,
+// with the tokens they created and theirs, and returns the ids of those it
+// revoked.
 func (q *Queries) RevokeAPITokens(ctx context.Context, jti, name string) ([]string, error) {
-	rows, err := q.db.Query(ctx, `UPDATE api_tokens SET revoked_at = now()
-		WHERE revoked_at IS NULL AND (jti = $1 OR name = $2) RETURNING jti`, jti, name)
+	// UNION (not UNION ALL) visits each token once, whatever the links.
+	rows, err := q.db.Query(ctx, `WITH RECURSIVE named AS (
+			SELECT jti FROM api_tokens WHERE jti = $1 OR name = $2
+			UNION SELECT t.jti FROM api_tokens t JOIN named n ON t.created_by = n.jti)
+		UPDATE api_tokens SET revoked_at = now()
+		WHERE revoked_at IS NULL AND jti IN (SELECT jti FROM named) RETURNING jti`, jti, name)
 	if err != nil {
 		return nil, fmt.Errorf("revoke api tokens: %w", err)
 	}

@@ -77,6 +77,20 @@ func NewTokens(ctx context.Context, db TokenStore, recorder TokenRecorder) (*Tok
 
 // Issue creates a token for name with the given permissions and records it.
 func (t *Tokens) Issue(ctx context.Context, name string, perms []string, ttl time.Duration, actor string) (string, store.APIToken, error) {
+	return t.issue(ctx, name, perms, ttl, actor, nil)
+}
+
+// IssueFor is Issue for a token's bearer: the new token is recorded as
+// created by the caller's token, so revoking that one revokes this one.
+// The caller's grant (CheckGrant) is the caller's to check first.
+func (t *Tokens) IssueFor(ctx context.Context, caller *Principal, name string, perms []string, ttl time.Duration) (string, store.APIToken, error) {
+	if caller == nil {
+		return "", store.APIToken{}, errors.New("auth: no caller to issue a token for")
+	}
+	return t.issue(ctx, name, perms, ttl, caller.Actor(), &caller.TokenID)
+}
+
+func (t *Tokens) issue(ctx context.Context, name string, perms []string, ttl time.Duration, actor string, parent *string) (string, store.APIToken, error) {
 	if strings.TrimSpace(name) == "" {
 		return "", store.APIToken{}, errors.New("a token needs a name")
 	}
@@ -87,7 +101,7 @@ func (t *Tokens) Issue(ctx context.Context, name string, perms []string, ttl tim
 		return "", store.APIToken{}, errors.New("the token lifetime must be positive")
 	}
 	now := t.now().UTC().Truncate(time.Second)
-	rec := store.APIToken{JTI: newJTI(), Name: name, Permissions: perms, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	rec := store.APIToken{JTI: newJTI(), Name: name, Permissions: perms, CreatedAt: now, ExpiresAt: now.Add(ttl), CreatedBy: parent}
 	claims := Claims{Permissions: perms, RegisteredClaims: jwt.RegisteredClaims{
 		Issuer: issuer, Subject: name, ID: rec.JTI,
 		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(rec.ExpiresAt),

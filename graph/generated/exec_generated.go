@@ -68,6 +68,7 @@ type DirectiveRoot struct {
 type ComplexityRoot struct {
 	APIToken struct {
 		CreatedAt   func(childComplexity int) int
+		CreatedBy   func(childComplexity int) int
 		ExpiresAt   func(childComplexity int) int
 		JTI         func(childComplexity int) int
 		Name        func(childComplexity int) int
@@ -891,6 +892,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.APIToken.CreatedAt(childComplexity), true
+	case "APIToken.createdBy":
+		if e.ComplexityRoot.APIToken.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.APIToken.CreatedBy(childComplexity), true
 	case "APIToken.expiresAt":
 		if e.ComplexityRoot.APIToken.ExpiresAt == nil {
 			break
@@ -4900,6 +4907,11 @@ type APIToken {
   expiresAt: Time!
   "When the token was revoked; null while it is not."
   revokedAt: Time
+  """
+  The id of the token whose bearer created this one with createAPIToken; null for tokens
+  made with ` + "`" + `orchard token create` + "`" + `. Revoking a token revokes those it created, and theirs.
+  """
+  createdBy: ID
 }
 
 "A token just created: the bearer token, shown this once, and its record."
@@ -4932,9 +4944,10 @@ extend type Mutation {
   ): CreatedAPIToken! @hasPermission(permission: "mdm.change_apitoken")
 
   """
-  Revokes an API token at once, in every orchard process, and returns its record. Any token
-  can be revoked, whatever its permissions. Refused when the id is unknown (NOT_FOUND) or
-  the token was already revoked (BAD_USER_INPUT). Recorded in the audit trail.
+  Revokes an API token at once, in every orchard process, with every token created with it
+  (createAPIToken) and theirs, and returns its record. Any token can be revoked, whatever its
+  permissions. Refused when the id is unknown (NOT_FOUND) or the token was already revoked
+  (BAD_USER_INPUT). Recorded in the audit trail, with the ids of every token revoked.
   """
   revokeAPIToken(
     "The token's id (APIToken.id)."
@@ -6165,6 +6178,8 @@ func (ec *executionContext) childFields_APIToken(ctx context.Context, field grap
 		return ec.fieldContext_APIToken_expiresAt(ctx, field)
 	case "revokedAt":
 		return ec.fieldContext_APIToken_revokedAt(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_APIToken_createdBy(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type APIToken", field.Name)
 }
@@ -8939,6 +8954,29 @@ func (ec *executionContext) _APIToken_revokedAt(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_APIToken_revokedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("APIToken", field, false, false, "Time")
+}
+
+func (ec *executionContext) _APIToken_createdBy(ctx context.Context, field graphql.CollectedField, obj *store.APIToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_APIToken_createdBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_APIToken_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("APIToken", field, false, false, "ID")
 }
 
 func (ec *executionContext) _AuditEvent_id(ctx context.Context, field graphql.CollectedField, obj *store.AuditEvent) (ret graphql.Marshaler) {
@@ -24730,6 +24768,11 @@ func (ec *executionContext) _APIToken(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "revokedAt":
 			out.Values[i] = ec._APIToken_revokedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdBy":
+			out.Values[i] = ec._APIToken_createdBy(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
