@@ -2,8 +2,9 @@ package mdmproto
 
 import (
 	"bytes"
-	"encoding/json"
 	"strings"
+
+	json "github.com/segmentio/encoding/json"
 )
 
 // DeviceFacts are what a device tells about itself in Authenticate or in a
