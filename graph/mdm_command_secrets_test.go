@@ -129,3 +129,44 @@ func TestEnqueuedSecretsAreSealedAndSealedAnswersStillRead(t *testing.T) {
 		t.Fatalf("%d answer reveals audited, want 1", reveals)
 	}
 }
+
+// An ActivationLockBypassCode answer lifts Activation Lock: it is stored
+// sealed, never in the clear, and reads only with its own permission, each
+// read audited.
+func TestActivationLockBypassCodeIsSealedAndReadWithItsPermission(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	api := newTestAPI(t)
+	mac := addDevices(t, api.store, 1, "macOS", nil)[0]
+	id := strconv.FormatInt(mac, 10)
+	var out struct{ EnqueueDeviceCommand struct{ UUID string } }
+	api.query(api.token("mdm.add_devicecommand"), `mutation($id: ID!) {
+		enqueueDeviceCommand(deviceId: $id, requestType: "ActivationLockBypassCode") { uuid } }`,
+		map[string]any{"id": id}).decode(t, &out)
+	const code = "T3ST-C0DE-BYPA-SS42-XXXX-YYYY"
+	answerWith(t, api, mac, out.EnqueueDeviceCommand.UUID, `{"ActivationLockBypassCode":"`+code+`"}`)
+	var clear int
+	must(t, api.store.Pool().QueryRow(ctx, `SELECT count(*) FROM mdm_device_commands WHERE uuid = $1
+		AND (result IS NOT NULL OR position($2::bytea IN coalesce(result_plist, '')) > 0 OR result_sealed IS NULL)`,
+		out.EnqueueDeviceCommand.UUID, []byte(code)).Scan(&clear))
+	if clear != 0 {
+		t.Fatal("the bypass code is stored in the clear")
+	}
+
+	const q = `query($id: ID!) { device(id: $id) { commands(first: 1) { edges { node { requestType result } } } } }`
+	res := api.query(api.token("mdm.view_enrolleddevice", "mdm.view_devicecommand"), q, map[string]any{"id": id})
+	if res.code() != graph.CodeForbidden || strings.Contains(string(res.Data), code) {
+		t.Fatalf("read without mdm.view_activation_lock_bypass_code: %s %+v", res.Data, res.Errors)
+	}
+	res = api.query(api.token("mdm.view_enrolleddevice", "mdm.view_devicecommand", "mdm.view_activation_lock_bypass_code"),
+		q, map[string]any{"id": id})
+	if len(res.Errors) != 0 || !strings.Contains(string(res.Data), code) {
+		t.Fatalf("read with the permission: %s %+v", res.Data, res.Errors)
+	}
+	var reveals int
+	must(t, api.store.Pool().QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE action = 'device_command.reveal_secret'
+		AND object_id = $1`, out.EnqueueDeviceCommand.UUID).Scan(&reveals))
+	if reveals != 1 {
+		t.Fatalf("%d reveals of the bypass code audited, want 1", reveals)
+	}
+}

@@ -35,9 +35,11 @@ func storeStatus(s model.DeviceCommandStatus) string {
 
 // resultPermissions are what reading some answers needs beyond
 // mdm.view_devicecommand: the answer reveals more than the command list.
-// A RotateFileVaultKey answer is a FileVault recovery key.
+// A RotateFileVaultKey answer is a FileVault recovery key, an
+// ActivationLockBypassCode answer lifts Activation Lock.
 var resultPermissions = map[string]string{"DeviceLocation": "mdm.view_location",
-	"RotateFileVaultKey": "mdm.view_filevault_prk"}
+	"RotateFileVaultKey":       auth.ViewFileVaultPRK,
+	"ActivationLockBypassCode": auth.ViewActivationLockBypassCode}
 
 func (r *Resolver) commandResult(ctx context.Context, c *store.DeviceCommand) (any, error) {
 	if perm, ok := resultPermissions[c.RequestType]; ok && !auth.FromContext(ctx).Has(perm) {

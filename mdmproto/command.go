@@ -18,12 +18,11 @@ type Command struct {
 
 // KnownRequestTypes are the MDM commands orchard may queue (Apple's
 // device-management mdm/commands). Anything else is refused, so a typo
-// never sits in a queue that the device rejects. ActivationLockBypassCode is
-// left out on purpose: results are stored as they come, and its answer (a
-// code that lifts Activation Lock) must be sealed and revealed through an
-// audited field, which orchard does not have yet.
+// never sits in a queue that the device rejects. ActivationLockBypassCode's
+// answer (a code that lifts Activation Lock) is sealed (resultSecrets) and
+// read only with its own permission, every read audited.
 var KnownRequestTypes = []string{
-	"ActiveNSExtensions", "AvailableOSUpdates", "CertificateList",
+	"ActivationLockBypassCode", "ActiveNSExtensions", "AvailableOSUpdates", "CertificateList",
 	"ClearActivationLockBypassCode", "ClearPasscode", "ClearRestrictionsPassword", "ContentCachingInformation",
 	"DeclarativeManagement", "DeleteUser", "DeviceConfigured", "DeviceInformation", "DeviceLocation",
 	"DeviceLock", "DisableLostMode", "DisableRemoteDesktop", "EnableLostMode", "EnableRemoteDesktop",

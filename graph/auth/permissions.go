@@ -19,12 +19,15 @@ const (
 	ViewFileVaultPRK     = "mdm.view_filevault_prk"
 	ViewRecoveryPassword = "mdm.view_recovery_password"
 	ViewLockPIN          = "mdm.view_lock_pin"
-	ViewBlueprint        = "mdm.view_blueprint"
-	AddBlueprint         = "mdm.add_blueprint"
-	ChangeBlueprint      = "mdm.change_blueprint"
-	DeleteBlueprint      = "mdm.delete_blueprint"
-	ViewAuditEvent       = "mdm.view_auditevent"
-	ViewJob              = "mdm.view_job"
+	// ViewActivationLockBypassCode reads ActivationLockBypassCode answers:
+	// the code lifts Activation Lock from the device.
+	ViewActivationLockBypassCode = "mdm.view_activation_lock_bypass_code"
+	ViewBlueprint                = "mdm.view_blueprint"
+	AddBlueprint                 = "mdm.add_blueprint"
+	ChangeBlueprint              = "mdm.change_blueprint"
+	DeleteBlueprint              = "mdm.delete_blueprint"
+	ViewAuditEvent               = "mdm.view_auditevent"
+	ViewJob                      = "mdm.view_job"
 	// ViewAPIToken lists API token records (never the tokens), ChangeAPIToken
 	// creates and revokes tokens over GraphQL.
 	ViewAPIToken   = "mdm.view_apitoken"
@@ -34,7 +37,7 @@ const (
 // known lists every permission a token may carry. Features add theirs here.
 var known = []string{
 	ViewEnrolledDevice, ChangeEnrolledDevice, AddDeviceCommand, ViewDeviceCommand,
-	ViewFileVaultPRK, ViewRecoveryPassword, ViewLockPIN, ViewBlueprint, AddBlueprint, ViewAuditEvent, ViewJob,
+	ViewFileVaultPRK, ViewRecoveryPassword, ViewLockPIN, ViewActivationLockBypassCode, ViewBlueprint, AddBlueprint, ViewAuditEvent, ViewJob,
 	ChangeBlueprint, DeleteBlueprint, ViewAPIToken, ChangeAPIToken,
 	// Enrollments, push certificates, DEP, Apps & Books and software updates.
 	"mdm.view_otaenrollment", "mdm.add_otaenrollment", "mdm.delete_otaenrollment",

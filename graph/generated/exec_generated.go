@@ -4640,10 +4640,11 @@ type DeviceCommand {
   """
   The device's answer as JSON (data base64, dates RFC 3339). Answers that say more
   than the command list should need their own permission too: a DeviceLocation
-  answer needs mdm.view_location, a RotateFileVaultKey answer mdm.view_filevault_prk
-  (null, with a FORBIDDEN error, without it). Answers that may carry a secret
-  (SecurityInfo, RotateFileVaultKey, ManagedApplicationConfiguration,
-  ManagedApplicationList) are stored sealed, and each read of one is recorded in the
+  answer needs mdm.view_location, a RotateFileVaultKey answer mdm.view_filevault_prk,
+  an ActivationLockBypassCode answer mdm.view_activation_lock_bypass_code (null, with a
+  FORBIDDEN error, without it). Answers that may carry a secret (SecurityInfo,
+  RotateFileVaultKey, ManagedApplicationConfiguration, ManagedApplicationList,
+  ActivationLockBypassCode) are stored sealed, and each read of one is recorded in the
   audit trail.
   """
   result: JSON

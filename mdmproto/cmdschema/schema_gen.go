@@ -3,6 +3,7 @@
 package cmdschema
 
 var commands = map[string][]Key{
+	"ActivationLockBypassCode": {},
 	"ActiveNSExtensions": {
 		{Name: "FilterExtensionPoints", Type: Array, Sub: []Key{
 			{Name: "FilterExtensionPointsItem", Type: String},
