@@ -245,7 +245,7 @@ func (s *Service) blueprintJoinedInTx(ctx context.Context, q *store.Queries, act
 	if err := q.QueueCommands(ctx, cmds); err != nil {
 		return err
 	}
-	if err := s.pushInTx(ctx, q, active); err != nil {
+	if err := s.pushInTx(ctx, q, deviceIDsOf(cmds)); err != nil {
 		return err
 	}
 	if b.FileVault != store.FileVaultEscrow || len(macs) == 0 {

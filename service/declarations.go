@@ -146,17 +146,28 @@ func (s *Service) blueprintsChanged(ctx context.Context, q *store.Queries, bluep
 }
 
 // syncCommands builds one DeclarativeManagement command, with the
-// blueprint's new synchronization tokens, per device of the blueprint.
+// blueprint's new synchronization tokens, per device of the blueprint that
+// may speak declarative management.
 func (s *Service) syncCommands(ctx context.Context, q *store.Queries, b *store.Blueprint) ([]store.QueuedCommand, error) {
-	devices, err := q.BlueprintDeviceIDs(ctx, b.ID)
-	if err != nil || len(devices) == 0 {
-		return nil, err
-	}
-	return s.syncCommandsFor(ctx, q, b, devices)
+	return s.syncCommandsFor(ctx, q, b, nil)
 }
 
-// syncCommandsFor is syncCommands for some of the blueprint's devices.
-func (s *Service) syncCommandsFor(ctx context.Context, q *store.Queries, b *store.Blueprint, devices []int64) ([]store.QueuedCommand, error) {
+// syncCommandsFor is syncCommands for the blueprint's devices among ids
+// (nil: all of them).
+func (s *Service) syncCommandsFor(ctx context.Context, q *store.Queries, b *store.Blueprint, ids []int64) ([]store.QueuedCommand, error) {
+	candidates, err := q.BlueprintDevices(ctx, b.ID, ids)
+	if err != nil {
+		return nil, err
+	}
+	var devices []int64
+	for _, d := range candidates {
+		if mayDeclare(d.Platform, d.OSVersion) {
+			devices = append(devices, d.ID)
+		}
+	}
+	if len(devices) == 0 {
+		return nil, nil
+	}
 	decls, err := s.declarations(ctx, q, &b.ID, b.Name)
 	if err != nil {
 		return nil, err
@@ -175,6 +186,23 @@ func (s *Service) syncCommandsFor(ctx context.Context, q *store.Queries, b *stor
 		cmds[i] = store.QueuedCommand{DeviceID: id, UUID: uuid, RequestType: "DeclarativeManagement", Body: body, Actor: "blueprint"}
 	}
 	return cmds, nil
+}
+
+// declarativeSince is, per platform, the first OS version that takes the
+// DeclarativeManagement command (Apple's mdm/commands/declarativemanagement.yaml).
+var declarativeSince = map[string]string{"iOS": "15.0", "iPadOS": "15.0", "macOS": "13.0", "tvOS": "16.0",
+	"visionOS": "1.1", "watchOS": "10.0"}
+
+// mayDeclare is false for a device known to run an OS older than
+// declarative management, which would only answer the command with an
+// error; a device whose platform or version orchard does not know yet is
+// sent it, and decides.
+func mayDeclare(platform, osVersion string) bool {
+	since, known := declarativeSince[platform]
+	if _, ok := versionParts(osVersion); !known || !ok {
+		return true
+	}
+	return !VersionBefore(osVersion, since)
 }
 
 // swupdatePrefix names the software update enforcement declaration.

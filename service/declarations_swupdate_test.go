@@ -3,9 +3,12 @@ package service_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/service"
@@ -80,5 +83,32 @@ func TestDeclarativeDevicesGetNoInstallProfile(t *testing.T) {
 	got, err := svc.ReconcileProfiles(ctx, "job", store.ProfileScope{BlueprintID: &bp.ID})
 	if err != nil || got.Installs != 2 {
 		t.Fatalf("reconcile = %+v, %v; want the 2 devices without declarative management", got, err)
+	}
+}
+
+// A blueprint's change tells its devices to sync their declarations, but not
+// those known to run an OS older than declarative management (they would
+// answer with an error); a device whose OS orchard does not know yet is told.
+func TestDeclarativeSyncSkipsDevicesTooOldForIt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, s := newProfileService(t)
+	bp, err := svc.CreateBlueprint(ctx, "setup", "Mixed fleet")
+	must(t, err)
+	_, err = s.Pool().Exec(ctx, `INSERT INTO enrolled_devices (udid, platform, os_version, blueprint_id)
+		VALUES ('OLD-MAC', 'macOS', '12.7.6', $1), ('NEW-MAC', 'macOS', '13.0', $1), ('OLD-IPHONE', 'iOS', '14.8.1', $1),
+			('NEW-IPAD', 'iPadOS', '17.5', $1), ('UNKNOWN', '', '', $1), ('ODD-VERSION', 'iOS', 'beta', $1)`, bp.ID)
+	must(t, err)
+	p, err := svc.UploadProfile(ctx, "setup", testProfile("com.example.dock", "1"))
+	must(t, err)
+	_, err = svc.SetBlueprintProfiles(ctx, "setup", bp.ID, []int64{p.ID})
+	must(t, err)
+	rows, err := s.Pool().Query(ctx, `SELECT d.udid FROM mdm_device_commands c JOIN enrolled_devices d ON d.id = c.device_id
+		WHERE c.request_type = 'DeclarativeManagement' ORDER BY d.udid`)
+	must(t, err)
+	told, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	must(t, err)
+	if want := []string{"NEW-IPAD", "NEW-MAC", "ODD-VERSION", "UNKNOWN"}; !slices.Equal(told, want) {
+		t.Fatalf("DeclarativeManagement sent to %v, want %v", told, want)
 	}
 }

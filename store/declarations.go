@@ -58,15 +58,25 @@ func (q *Queries) TouchBlueprintDeclarations(ctx context.Context, blueprintIDs [
 	return nil
 }
 
-// BlueprintDeviceIDs lists the managed devices (not blocked, not checked
-// out) of a blueprint.
-func (q *Queries) BlueprintDeviceIDs(ctx context.Context, blueprintID int64) ([]int64, error) {
-	rows, err := q.db.Query(ctx, `SELECT id FROM enrolled_devices WHERE blueprint_id = $1
-		AND blocked_at IS NULL AND checkout_at IS NULL ORDER BY id`, blueprintID)
+// DeviceOS is a device with what it said of its OS ("" where unknown).
+type DeviceOS struct {
+	ID                  int64
+	Platform, OSVersion string
+}
+
+// BlueprintDevices lists the managed devices (not blocked, not checked out)
+// of a blueprint, only those of ids when ids is not nil.
+func (q *Queries) BlueprintDevices(ctx context.Context, blueprintID int64, ids []int64) ([]DeviceOS, error) {
+	rows, err := q.db.Query(ctx, `SELECT id, platform, os_version FROM enrolled_devices
+		WHERE blueprint_id = $1 AND blocked_at IS NULL AND checkout_at IS NULL
+			AND ($2::bigint[] IS NULL OR id = ANY($2)) ORDER BY id`, blueprintID, ids)
 	if err != nil {
 		return nil, fmt.Errorf("blueprint devices: %w", err)
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[int64])
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeviceOS, error) {
+		var d DeviceOS
+		return d, r.Scan(&d.ID, &d.Platform, &d.OSVersion)
+	})
 }
 
 // DeclarationStatus is a device's last report on one declaration.
