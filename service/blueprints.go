@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/store"
 )
 
@@ -204,56 +203,4 @@ func (s *Service) AssignBlueprint(ctx context.Context, actor string, blueprintID
 		return s.audit(ctx, q, actor, event{action: "blueprint.assign", objectType: "blueprint", objectID: idString(blueprintID),
 			data: map[string]any{"device_ids": ids}})
 	})
-}
-
-// blueprintJoinedInTx brings devices an assignment moved into a blueprint in
-// line with it at once, as a change to the blueprint does for the devices it
-// had: a profile reconcile of the moved devices (what the blueprint lists is
-// installed, what orchard installed for the former one and this one does not
-// list is removed), a DeclarativeManagement command carrying the blueprint's
-// tokens, and the FileVault escrow profile on Macs whose former blueprint did
-// not escrow. Inventory settings and recovery passwords follow at the next
-// inventory run, software update enforcement at the next run of its job.
-func (s *Service) blueprintJoinedInTx(ctx context.Context, q *store.Queries, actor string, blueprintID int64, moved []store.MovedDevice) error {
-	var active, macs []int64
-	for _, d := range moved {
-		if d.Active {
-			active = append(active, d.ID)
-		}
-		if d.MacWithoutEscrow {
-			macs = append(macs, d.ID)
-		}
-	}
-	if len(active) == 0 {
-		return nil
-	}
-	b, err := q.Blueprint(ctx, blueprintID)
-	if err != nil {
-		return err
-	}
-	// A service built without a job client (some edges' tests) has no one
-	// to run the reconcile.
-	if s.jobs != nil {
-		if _, err := s.jobs.InsertTx(ctx, q.PgxTx(), jobargs.ProfileReconcile{DeviceIDs: active}, nil); err != nil {
-			return err
-		}
-	}
-	cmds, err := s.syncCommandsFor(ctx, q, &b, active)
-	if err != nil {
-		return err
-	}
-	if err := q.QueueCommands(ctx, cmds); err != nil {
-		return err
-	}
-	if err := s.pushInTx(ctx, q, deviceIDsOf(cmds)); err != nil {
-		return err
-	}
-	if b.FileVault != store.FileVaultEscrow || len(macs) == 0 {
-		return nil
-	}
-	if s.profileSigner == nil { // never fail an assignment over it
-		s.log.WarnContext(ctx, "FileVault escrow profile not sent: no profile signer", "blueprint_id", blueprintID)
-		return nil
-	}
-	return s.queueEscrowProfileInTx(ctx, q, actor, macs)
 }

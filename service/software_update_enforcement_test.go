@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -132,5 +133,38 @@ func TestVersionBefore(t *testing.T) {
 		if got := service.VersionBefore(tc.a, tc.b); got != tc.want {
 			t.Errorf("VersionBefore(%q, %q) = %v", tc.a, tc.b, got)
 		}
+	}
+}
+
+// A Mac assigned to a blueprint gets what the blueprint's devices got before
+// it: a profile reconcile of the Mac and a run of the blueprint's macOS
+// enforcement, not of its iOS one.
+func TestAssignmentRunsTheBlueprintsWorkForTheDevicesThatMoved(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, s := newService(t)
+	bp, err := svc.CreateBlueprint(ctx, "setup", "Fleet")
+	must(t, err)
+	seven := 7
+	for _, platform := range []string{"macOS", "iOS"} {
+		_, err := svc.SetSoftwareUpdateEnforcement(ctx, "t", bp.ID, service.EnforcementInput{Platform: platform, LatestMinusDays: &seven})
+		must(t, err)
+	}
+	mac := enrollMac(t, svc, s, "UDID-JOINING", true, false, nil)
+	jobs := func(kind, args string) int {
+		var n int
+		must(t, s.Pool().QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = $1 AND args @> $2::jsonb`, kind, args).Scan(&n))
+		return n
+	}
+	macRuns, iosRuns := jobs("software_update_enforce", `{"platform": "macOS"}`), jobs("software_update_enforce", `{"platform": "iOS"}`)
+	must(t, svc.AssignBlueprint(ctx, "ada", bp.ID, []int64{mac.id}))
+	if n := jobs("profile_reconcile", fmt.Sprintf(`{"device_ids": [%d]}`, mac.id)); n != 1 {
+		t.Errorf("%d profile reconciles of the Mac, want 1", n)
+	}
+	if n := jobs("software_update_enforce", `{"platform": "macOS"}`) - macRuns; n != 1 {
+		t.Errorf("%d macOS enforcement runs queued by the assignment, want 1", n)
+	}
+	if n := jobs("software_update_enforce", `{"platform": "iOS"}`) - iosRuns; n != 0 {
+		t.Errorf("%d iOS enforcement runs queued by a Mac's assignment, want 0", n)
 	}
 }

@@ -87,7 +87,8 @@ var ErrBlueprintInUse = errors.New("blueprint in use")
 
 // MovedDevice is a device an assignment moved into a blueprint it was not in.
 type MovedDevice struct {
-	ID int64
+	ID       int64
+	Platform string
 	// Active: enrolled (past its TokenUpdate, whose transaction sets up a
 	// device enrolling into its blueprint), neither blocked nor checked out.
 	Active bool
@@ -99,7 +100,7 @@ type MovedDevice struct {
 // assignSQL moves the devices not yet in the blueprint and says, of each,
 // what its former blueprint left it without.
 const assignSQL = `WITH moving AS (
-		SELECT d.id, d.token_updated AND d.blocked_at IS NULL AND d.checkout_at IS NULL AS active,
+		SELECT d.id, d.platform, d.token_updated AND d.blocked_at IS NULL AND d.checkout_at IS NULL AS active,
 			d.platform = 'macOS' AND coalesce(b.filevault, 'OFF') <> 'ESCROW' AS mac_without_escrow
 		FROM enrolled_devices d LEFT JOIN blueprints b ON b.id = d.blueprint_id
 		WHERE d.id = ANY($2) AND d.blueprint_id IS DISTINCT FROM $1
@@ -107,7 +108,7 @@ const assignSQL = `WITH moving AS (
 		-- the same order and never deadlock.
 		ORDER BY d.id FOR UPDATE OF d)
 	UPDATE enrolled_devices e SET blueprint_id = $1, updated_at = now() FROM moving WHERE e.id = moving.id
-	RETURNING e.id, moving.active, moving.active AND moving.mac_without_escrow`
+	RETURNING e.id, moving.platform, moving.active, moving.active AND moving.mac_without_escrow`
 
 // AssignBlueprint sets the blueprint of devices, locking the blueprint row
 // (FOR SHARE) so a concurrent delete cannot leave devices pointing at
@@ -137,7 +138,7 @@ func (q *Queries) AssignBlueprint(ctx context.Context, blueprintID int64, device
 		}
 		moved, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (MovedDevice, error) {
 			var m MovedDevice
-			return m, r.Scan(&m.ID, &m.Active, &m.MacWithoutEscrow)
+			return m, r.Scan(&m.ID, &m.Platform, &m.Active, &m.MacWithoutEscrow)
 		})
 		slices.SortFunc(moved, func(a, b MovedDevice) int { return cmp.Compare(a.ID, b.ID) })
 		return err
