@@ -11,9 +11,13 @@ import (
 // DeviceInformation or SecurityInfo result. Nil means not reported: the
 // stored value stays.
 type DeviceFacts struct {
-	Name                     *string
-	Model                    *string
-	Platform                 *string
+	Name     *string
+	Model    *string
+	Platform *string
+	// ProductName (iPad8,12) and SoftwareUpdateDeviceID (J314sAP, a Mac's
+	// board id) are what Apple's software update catalog lists devices by.
+	ProductName              *string
+	SoftwareUpdateDeviceID   *string
 	OSVersion                *string
 	BuildVersion             *string
 	SerialNumber             *string
@@ -29,7 +33,7 @@ type DeviceFacts struct {
 // Facts of an Authenticate message.
 func (m *CheckinMessage) Facts() DeviceFacts {
 	f := DeviceFacts{
-		Name: nonEmpty(m.DeviceName), Model: nonEmpty(m.Model), OSVersion: nonEmpty(m.OSVersion),
+		Name: nonEmpty(m.DeviceName), Model: nonEmpty(m.Model), ProductName: nonEmpty(m.ProductName), OSVersion: nonEmpty(m.OSVersion),
 		BuildVersion: nonEmpty(m.BuildVersion), SerialNumber: nonEmpty(m.SerialNumber),
 	}
 	if p := PlatformOf(m.ProductName, m.Model); p != "" {
@@ -40,15 +44,18 @@ func (m *CheckinMessage) Facts() DeviceFacts {
 
 type deviceInformationResult struct {
 	QueryResponses struct {
-		DeviceName     *string
-		Model          *string
-		ModelName      *string
-		ProductName    *string
-		OSVersion      *string
-		BuildVersion   *string
-		SerialNumber   *string
-		IsAppleSilicon *bool
-		IsSupervised   *bool
+		DeviceName   *string
+		Model        *string
+		ModelName    *string
+		ProductName  *string
+		OSVersion    *string
+		BuildVersion *string
+		SerialNumber *string
+		// SoftwareUpdateDeviceID is what the software update catalog
+		// lists the device under (iOS 15, macOS 12 and later).
+		SoftwareUpdateDeviceID *string
+		IsAppleSilicon         *bool
+		IsSupervised           *bool
 		// AwaitingConfiguration is reported while in Setup Assistant.
 		AwaitingConfiguration      *bool
 		IsActivationLockManageable *bool `plist:"IsActivationLockManageable"`
@@ -78,7 +85,8 @@ func FactsFromResult(requestType string, answer []byte) (DeviceFacts, bool) {
 			return DeviceFacts{}, false
 		}
 		q := r.QueryResponses
-		f := DeviceFacts{Name: q.DeviceName, Model: q.Model, OSVersion: q.OSVersion, BuildVersion: q.BuildVersion,
+		f := DeviceFacts{Name: q.DeviceName, Model: q.Model, ProductName: nonEmptyPtr(q.ProductName),
+			SoftwareUpdateDeviceID: nonEmptyPtr(q.SoftwareUpdateDeviceID), OSVersion: q.OSVersion, BuildVersion: q.BuildVersion,
 			SerialNumber: q.SerialNumber, AppleSilicon: q.IsAppleSilicon, Supervised: q.IsSupervised,
 			AwaitingConfiguration: q.AwaitingConfiguration}
 		if p := PlatformOf(deref(q.ProductName), deref(q.Model)); p != "" {
@@ -129,6 +137,15 @@ func nonEmpty(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// nonEmptyPtr is s, or nil where it is empty: an empty answer keeps what
+// was stored.
+func nonEmptyPtr(s *string) *string {
+	if s == nil {
+		return nil
+	}
+	return nonEmpty(*s)
 }
 
 func deref(s *string) string {

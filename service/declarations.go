@@ -222,7 +222,7 @@ func (s *Service) withSoftwareUpdate(ctx context.Context, decls []ddm.Declaratio
 	} else if err != nil {
 		return nil, err
 	}
-	t, ok, err := s.EnforcementTarget(ctx, e, d.Model, now)
+	t, ok, err := s.EnforcementTarget(ctx, e, d.CatalogIDs, now)
 	if err != nil || !ok {
 		return decls, err
 	}

@@ -22,7 +22,8 @@ const InventoryBatch = 1000
 // (mdmproto.FactsFromResult); asking for all would return the device's
 // whole inventory, phone numbers included, for nothing.
 var deviceInformationQueries = []string{"DeviceName", "Model", "ModelName", "ProductName", "OSVersion", "BuildVersion",
-	"SerialNumber", "UDID", "IsAppleSilicon", "IsSupervised", "AwaitingConfiguration", "IsActivationLockManageable"}
+	"SerialNumber", "UDID", "IsAppleSilicon", "IsSupervised", "AwaitingConfiguration", "IsActivationLockManageable",
+	"SoftwareUpdateDeviceID"}
 
 // InventoryRun counts what one inventory run queued.
 type InventoryRun struct {

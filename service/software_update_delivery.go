@@ -62,14 +62,15 @@ func (s *Service) EnforceSoftwareUpdate(ctx context.Context, actor string, bluep
 	}
 	byModel := map[string]target{} // fleets are mostly a few models: one catalog read each
 	for _, d := range devices {
-		tm, seen := byModel[d.Model]
+		key := strings.Join(d.CatalogIDs, "\x00")
+		tm, seen := byModel[key]
 		if !seen {
-			t, ok, err := s.EnforcementTarget(ctx, e, d.Model, now)
+			t, ok, err := s.EnforcementTarget(ctx, e, d.CatalogIDs, now)
 			if err != nil {
 				return run, err
 			}
 			tm = target{t, ok}
-			byModel[d.Model] = tm
+			byModel[key] = tm
 		}
 		t, ok := tm.t, tm.ok
 		switch {
@@ -108,11 +109,12 @@ func (s *Service) scheduleOSUpdate(ctx context.Context, actor string, deviceID i
 	return err
 }
 
-// EnforcementTarget is the release an enforcement asks of a device model: the
-// specific target, or the latest release supported by the model posted at
-// least N days ago, due N days after its posting at the local time. false
-// when the catalog has no such release.
-func (s *Service) EnforcementTarget(ctx context.Context, e store.SoftwareUpdateEnforcement, model string, now time.Time) (swupdate.Target, bool, error) {
+// EnforcementTarget is the release an enforcement asks of a device, known to
+// the catalog by catalogIDs (store.catalogIDsOf): the specific target, or the
+// latest release supported by the device posted at least N days ago, due N
+// days after its posting at the local time. false when the catalog has no
+// such release.
+func (s *Service) EnforcementTarget(ctx context.Context, e store.SoftwareUpdateEnforcement, catalogIDs []string, now time.Time) (swupdate.Target, bool, error) {
 	if e.LatestMinusDays == nil {
 		if e.TargetLocalDateTime == nil {
 			return swupdate.Target{}, false, nil
@@ -120,11 +122,11 @@ func (s *Service) EnforcementTarget(ctx context.Context, e store.SoftwareUpdateE
 		return swupdate.Target{OSVersion: e.OSVersion, BuildVersion: e.BuildVersion,
 			LocalDateTime: *e.TargetLocalDateTime, DetailsURL: e.DetailsURL}, true, nil
 	}
-	if model == "" {
+	if len(catalogIDs) == 0 {
 		return swupdate.Target{}, false, nil
 	}
 	days := *e.LatestMinusDays
-	u, err := s.store.LatestSoftwareUpdate(ctx, CatalogPlatform(e.Platform), model, now.UTC().AddDate(0, 0, -days))
+	u, err := s.store.LatestSoftwareUpdate(ctx, CatalogPlatform(e.Platform), catalogIDs, now.UTC().AddDate(0, 0, -days))
 	if errors.Is(err, store.ErrNotFound) {
 		return swupdate.Target{}, false, nil
 	} else if err != nil {

@@ -113,7 +113,7 @@ func TestLatestMinusDaysEnforcement(t *testing.T) {
 		t.Errorf("second run %+v", again)
 	}
 
-	target, ok, err := svc.EnforcementTarget(ctx, e, "iPhone15,2", time.Now())
+	target, ok, err := svc.EnforcementTarget(ctx, e, []string{"iPhone15,2"}, time.Now())
 	must(t, err)
 	d, err := swupdate.EnforcementDeclaration("orchard.softwareupdate.enforcement", target)
 	must(t, err)
@@ -166,5 +166,60 @@ func TestAssignmentRunsTheBlueprintsWorkForTheDevicesThatMoved(t *testing.T) {
 	}
 	if n := jobs("software_update_enforce", `{"platform": "iOS"}`) - iosRuns; n != 0 {
 		t.Errorf("%d iOS enforcement runs queued by a Mac's assignment, want 0", n)
+	}
+}
+
+// An Apple-silicon Mac is in Apple's catalog by its board id, which only
+// DeviceInformation's SoftwareUpdateDeviceID tells: once the Mac answers
+// it, the Mac has a release to enforce and releases listed as available;
+// its model (Mac14,5) matches none.
+func TestAMacIsMatchedByItsSoftwareUpdateDeviceID(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, s := newService(t)
+	catalog := swupdatesim.Sample(time.Now())
+	_, err := svc.ReplaceSoftwareUpdateCatalog(ctx, "sync", &catalog)
+	must(t, err)
+	bp, err := svc.CreateBlueprint(ctx, "setup", "Macs")
+	must(t, err)
+	mac := enrollMac(t, svc, s, "UDID-BOARD-ID", true, false, &bp.ID)
+	zero := 0
+	_, err = svc.SetSoftwareUpdateEnforcement(ctx, "alice", bp.ID, service.EnforcementInput{Platform: "macOS", LatestMinusDays: &zero})
+	must(t, err)
+	available := func() []string {
+		list, _, err := s.ListSoftwareUpdates(ctx, store.SoftwareUpdateFilter{AvailableForDeviceID: mac.id}, store.Page{First: 50})
+		must(t, err)
+		var versions []string
+		for _, u := range list {
+			versions = append(versions, u.ProductVersion)
+		}
+		return versions
+	}
+	information := map[string]any{"Model": "Mac14,5", "ProductName": "Mac14,5", "OSVersion": "14.6",
+		"BuildVersion": "23G80", "SerialNumber": "C02BOARD", "SoftwareUpdateDeviceID": "J314sAP"}
+	mac.run(func(requestType string) (string, map[string]any) {
+		if requestType == "DeviceInformation" {
+			return "Acknowledged", map[string]any{"QueryResponses": information}
+		}
+		return "Acknowledged", map[string]any{}
+	})
+	d, err := s.Device(ctx, mac.id)
+	must(t, err)
+	if d.SoftwareUpdateDeviceID != "J314sAP" || d.ProductName != "Mac14,5" {
+		t.Fatalf("stored software update device id %q, product name %q", d.SoftwareUpdateDeviceID, d.ProductName)
+	}
+	if got := available(); !slices.Contains(got, "15.2") || !slices.Contains(got, "14.7.2") {
+		t.Errorf("releases available to the Mac: %v, want 15.2 and 14.7.2", got)
+	}
+	run, err := svc.EnforceSoftwareUpdate(ctx, "job", bp.ID, "macOS", time.Now())
+	must(t, err)
+	if run.Scheduled != 1 || run.NoTarget != 0 {
+		t.Fatalf("enforcement run %+v, want the Mac scheduled", run)
+	}
+
+	_, err = s.Pool().Exec(ctx, "UPDATE enrolled_devices SET software_update_device_id = '' WHERE id = $1", mac.id)
+	must(t, err)
+	if got := available(); len(got) != 0 {
+		t.Errorf("by its model alone the Mac matched %v", got)
 	}
 }

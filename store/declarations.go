@@ -18,8 +18,9 @@ type DeclarativeDevice struct {
 	ID            int64
 	BlueprintID   *int64
 	BlueprintName string
-	// Platform and Model choose the blueprint's software update target.
-	Platform, Model string
+	// Platform and CatalogIDs choose the blueprint's software update target.
+	Platform   string
+	CatalogIDs []string
 	// ChangedAt is when the blueprint's declarations last changed.
 	ChangedAt time.Time
 }
@@ -40,10 +41,10 @@ func (q *Queries) DeclarativeDevice(ctx context.Context, ch Channel) (Declarativ
 			return fmt.Errorf("declarative device: %w", err)
 		}
 		return tx.QueryRow(ctx, `SELECT d.blueprint_id, coalesce(b.name, ''),
-			coalesce(bd.changed_at, b.updated_at, d.created_at), d.platform, d.model
+			coalesce(bd.changed_at, b.updated_at, d.created_at), d.platform, `+catalogIDsOf+`
 			FROM enrolled_devices d LEFT JOIN blueprints b ON b.id = d.blueprint_id
 			LEFT JOIN blueprint_declarations bd ON bd.blueprint_id = d.blueprint_id
-			WHERE d.id = $1`, id).Scan(&d.BlueprintID, &d.BlueprintName, &d.ChangedAt, &d.Platform, &d.Model)
+			WHERE d.id = $1`, id).Scan(&d.BlueprintID, &d.BlueprintName, &d.ChangedAt, &d.Platform, &d.CatalogIDs)
 	})
 	return d, err
 }

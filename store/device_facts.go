@@ -13,7 +13,8 @@ import (
 // factColumns are the enrolled_devices columns a device reports about itself
 // (mdmproto.DeviceFacts, in its field order), with their SQL types.
 var factColumns = []struct{ name, sqlType string }{
-	{"name", "text"}, {"model", "text"}, {"platform", "text"}, {"os_version", "text"},
+	{"name", "text"}, {"model", "text"}, {"platform", "text"}, {"product_name", "text"},
+	{"software_update_device_id", "text"}, {"os_version", "text"},
 	{"build_version", "text"}, {"serial_number", "text"}, {"apple_silicon", "boolean"},
 	{"supervised", "boolean"}, {"awaiting_configuration", "boolean"}, {"filevault_enabled", "boolean"},
 	{"activation_lock_manageable", "boolean"}, {"user_approved_enrollment", "boolean"}, {"dep_enrollment", "boolean"},
@@ -21,7 +22,8 @@ var factColumns = []struct{ name, sqlType string }{
 
 // factArgs are the statement arguments of facts, in factColumns order.
 func factArgs(f mdmproto.DeviceFacts) []any {
-	return []any{f.Name, f.Model, f.Platform, f.OSVersion, f.BuildVersion, f.SerialNumber, f.AppleSilicon,
+	return []any{f.Name, f.Model, f.Platform, f.ProductName, f.SoftwareUpdateDeviceID, f.OSVersion, f.BuildVersion,
+		f.SerialNumber, f.AppleSilicon,
 		f.Supervised, f.AwaitingConfiguration, f.FileVaultEnabled, f.ActivationLockManageable,
 		f.UserApprovedEnrollment, f.DEPEnrollment}
 }

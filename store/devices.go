@@ -21,6 +21,8 @@ type Device struct {
 	Name                     string
 	Model                    string
 	Platform                 string
+	ProductName              string
+	SoftwareUpdateDeviceID   string
 	OSVersion                string
 	BuildVersion             string
 	AppleSilicon             bool
@@ -48,7 +50,8 @@ type Device struct {
 	UpdatedAt                time.Time
 }
 
-const deviceColumns = `id, udid, serial_number, name, model, platform, os_version, build_version,
+const deviceColumns = `id, udid, serial_number, name, model, platform, product_name, software_update_device_id,
+	os_version, build_version,
 	apple_silicon, cert_not_valid_after, blueprint_id, awaiting_configuration, declarative_management,
 	dep_enrollment, user_enrollment, user_approved_enrollment, supervised, bootstrap_token_escrowed,
 	filevault_enabled, filevault_prk_escrowed, activation_lock_manageable, last_seen_at,
@@ -56,7 +59,8 @@ const deviceColumns = `id, udid, serial_number, name, model, platform, os_versio
 
 // deviceTargets are the scan targets of deviceColumns, in their order.
 func deviceTargets(d *Device) []any {
-	return []any{&d.ID, &d.UDID, &d.SerialNumber, &d.Name, &d.Model, &d.Platform, &d.OSVersion,
+	return []any{&d.ID, &d.UDID, &d.SerialNumber, &d.Name, &d.Model, &d.Platform, &d.ProductName,
+		&d.SoftwareUpdateDeviceID, &d.OSVersion,
 		&d.BuildVersion, &d.AppleSilicon, &d.CertNotValidAfter, &d.BlueprintID,
 		&d.AwaitingConfiguration, &d.DeclarativeManagement, &d.DEPEnrollment, &d.UserEnrollment,
 		&d.UserApprovedEnrollment, &d.Supervised, &d.BootstrapTokenEscrowed, &d.FileVaultEnabled,

@@ -94,8 +94,9 @@ func (q *Queries) LatestMinusDaysEnforcements(ctx context.Context) ([]SoftwareUp
 
 // EnforcedDevice is a device an enforcement applies to.
 type EnforcedDevice struct {
-	ID                    int64
-	Model                 string
+	ID int64
+	// CatalogIDs are what the software update catalog may list it under.
+	CatalogIDs            []string
 	OSVersion             string
 	DeclarativeManagement bool
 	// PendingOSUpdate: a ScheduleOSUpdate for the device is not answered yet.
@@ -105,7 +106,7 @@ type EnforcedDevice struct {
 // EnforcedDevices lists a blueprint's devices of a platform still under
 // management (not blocked, not checked out).
 func (q *Queries) EnforcedDevices(ctx context.Context, blueprintID int64, platform string) ([]EnforcedDevice, error) {
-	rows, err := q.db.Query(ctx, `SELECT d.id, d.model, d.os_version, d.declarative_management,
+	rows, err := q.db.Query(ctx, `SELECT d.id, `+catalogIDsOf+`, d.os_version, d.declarative_management,
 			EXISTS (SELECT 1 FROM mdm_device_commands c WHERE c.device_id = d.id AND c.request_type = 'ScheduleOSUpdate'
 				AND c.status IN ('Queued', 'Sent', 'NotNow'))
 		FROM enrolled_devices d WHERE d.blueprint_id = $1 AND d.platform = $2 AND d.blocked_at IS NULL
@@ -115,17 +116,23 @@ func (q *Queries) EnforcedDevices(ctx context.Context, blueprintID int64, platfo
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (EnforcedDevice, error) {
 		var d EnforcedDevice
-		err := r.Scan(&d.ID, &d.Model, &d.OSVersion, &d.DeclarativeManagement, &d.PendingOSUpdate)
+		err := r.Scan(&d.ID, &d.CatalogIDs, &d.OSVersion, &d.DeclarativeManagement, &d.PendingOSUpdate)
 		return d, err
 	})
 }
 
+// catalogIDsOf is what Apple's software update catalog may list device d
+// under, most specific first: its SoftwareUpdateDeviceID (a Mac's board id),
+// its ProductName, its model; empty ones left out.
+const catalogIDsOf = `array_remove(ARRAY[d.software_update_device_id, d.product_name, d.model], '')`
+
 // LatestSoftwareUpdate is the newest full release (not a security
-// improvement) of a catalog platform supported by a device model, posted on
-// or before postedBy and still signed then; ErrNotFound when none is.
-func (q *Queries) LatestSoftwareUpdate(ctx context.Context, platform, model string, postedBy time.Time) (SoftwareUpdate, error) {
+// improvement) of a catalog platform supported by a device listed under any
+// of catalogIDs, posted on or before postedBy and still signed then;
+// ErrNotFound when none is.
+func (q *Queries) LatestSoftwareUpdate(ctx context.Context, platform string, catalogIDs []string, postedBy time.Time) (SoftwareUpdate, error) {
 	return scanSoftwareUpdate(q.db.QueryRow(ctx, "SELECT "+softwareUpdateColumns+` FROM software_updates s
-		WHERE s.platform = $1 AND s.supported_devices @> ARRAY[$2::text] AND s.extra = '' AND s.posting_date <= $3::date
+		WHERE s.platform = $1 AND s.supported_devices && $2::text[] AND s.extra = '' AND s.posting_date <= $3::date
 			AND (s.expiration_date IS NULL OR s.expiration_date >= current_date)
-		ORDER BY s.version_parts DESC, s.posting_date DESC, s.public DESC LIMIT 1`, platform, model, postedBy))
+		ORDER BY s.version_parts DESC, s.posting_date DESC, s.public DESC LIMIT 1`, platform, catalogIDs, postedBy))
 }

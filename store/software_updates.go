@@ -128,7 +128,8 @@ func loadIncomingCatalog(ctx context.Context, tx pgx.Tx, entries []swupdate.Entr
 type SoftwareUpdateFilter struct {
 	Platform string
 	Public   *bool
-	// AvailableForDeviceID keeps releases the device's model is supported by,
+	// AvailableForDeviceID keeps releases supported by the device (by its
+	// software update device id, product name or model),
 	// still signed and, when its OS version is known, newer than it.
 	AvailableForDeviceID int64
 }
@@ -142,8 +143,8 @@ func (f SoftwareUpdateFilter) where() (string, []any) {
 		w.add("s.public = %s", *f.Public)
 	}
 	if f.AvailableForDeviceID != 0 {
-		w.add(`EXISTS (SELECT 1 FROM enrolled_devices d WHERE d.id = %s AND d.model <> ''
-			AND s.supported_devices @> ARRAY[d.model]
+		w.add(`EXISTS (SELECT 1 FROM enrolled_devices d WHERE d.id = %s
+			AND s.supported_devices && `+catalogIDsOf+`
 			AND (s.expiration_date IS NULL OR s.expiration_date >= current_date)
 			AND CASE WHEN d.os_version ~ '^[0-9]{1,9}(\.[0-9]{1,9}){0,3}$'
 				THEN s.version_parts > string_to_array(d.os_version, '.')::int[]

@@ -300,11 +300,13 @@ type ComplexityRoot struct {
 		Name                     func(childComplexity int) int
 		OSVersion                func(childComplexity int) int
 		Platform                 func(childComplexity int) int
+		ProductName              func(childComplexity int) int
 		Profiles                 func(childComplexity int, first *int, after *string) int
 		PushTokenInvalidAt       func(childComplexity int) int
 		RecoveryPassword         func(childComplexity int) int
 		ReenrollmentAllowedUntil func(childComplexity int) int
 		SerialNumber             func(childComplexity int) int
+		SoftwareUpdateDeviceID   func(childComplexity int) int
 		Supervised               func(childComplexity int) int
 		UDID                     func(childComplexity int) int
 		UpdatedAt                func(childComplexity int) int
@@ -1993,6 +1995,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Device.Platform(childComplexity), true
+	case "Device.productName":
+		if e.ComplexityRoot.Device.ProductName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Device.ProductName(childComplexity), true
 	case "Device.profiles":
 		if e.ComplexityRoot.Device.Profiles == nil {
 			break
@@ -2028,6 +2036,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Device.SerialNumber(childComplexity), true
+	case "Device.softwareUpdateDeviceId":
+		if e.ComplexityRoot.Device.SoftwareUpdateDeviceID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Device.SoftwareUpdateDeviceID(childComplexity), true
 	case "Device.supervised":
 		if e.ComplexityRoot.Device.Supervised == nil {
 			break
@@ -4193,6 +4207,15 @@ type Device {
   model: String!
   "macOS, iOS, iPadOS, tvOS or visionOS."
   platform: String!
+  "Product name the device reported, e.g. iPad8,12; empty until it did."
+  productName: String!
+  """
+  What Apple's software update catalog lists the device under (DeviceInformation's
+  SoftwareUpdateDeviceID, e.g. J314sAP for an Apple-silicon Mac; iOS 15 and macOS 12 and
+  later); empty until it reported one. Releases are matched on it, the product name and the
+  model.
+  """
+  softwareUpdateDeviceId: String!
   "OS version the device last reported, e.g. 14.4.1."
   osVersion: String!
   "OS build the device last reported, e.g. 23E224."
@@ -5455,8 +5478,8 @@ extend type Mutation {
 
 extend type Device {
   """
-  Releases of the catalog the device can install: its model is among their supported
-  devices, they are still signed and newer than its OS version. Newest first. Null, with a
+  Releases of the catalog the device can install: its softwareUpdateDeviceId, productName or
+  model is among their supported devices, they are still signed and newer than its OS version. Newest first. Null, with a
   FORBIDDEN error, for a caller without mdm.view_softwareupdate.
   """
   availableSoftwareUpdates: [SoftwareUpdate!] @hasPermission(permission: "mdm.view_softwareupdate")
@@ -6587,6 +6610,10 @@ func (ec *executionContext) childFields_Device(ctx context.Context, field graphq
 		return ec.fieldContext_Device_model(ctx, field)
 	case "platform":
 		return ec.fieldContext_Device_platform(ctx, field)
+	case "productName":
+		return ec.fieldContext_Device_productName(ctx, field)
+	case "softwareUpdateDeviceId":
+		return ec.fieldContext_Device_softwareUpdateDeviceId(ctx, field)
 	case "osVersion":
 		return ec.fieldContext_Device_osVersion(ctx, field)
 	case "buildVersion":
@@ -12593,6 +12620,52 @@ func (ec *executionContext) _Device_platform(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Device_platform(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Device", field, false, false, "String")
+}
+
+func (ec *executionContext) _Device_productName(ctx context.Context, field graphql.CollectedField, obj *store.Device) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Device_productName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProductName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Device_productName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Device", field, false, false, "String")
+}
+
+func (ec *executionContext) _Device_softwareUpdateDeviceId(ctx context.Context, field graphql.CollectedField, obj *store.Device) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Device_softwareUpdateDeviceId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SoftwareUpdateDeviceID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Device_softwareUpdateDeviceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Device", field, false, false, "String")
 }
 
@@ -26039,6 +26112,16 @@ func (ec *executionContext) _Device(ctx context.Context, sel ast.SelectionSet, o
 			}
 		case "platform":
 			out.Values[i] = ec._Device_platform(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "productName":
+			out.Values[i] = ec._Device_productName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "softwareUpdateDeviceId":
+			out.Values[i] = ec._Device_softwareUpdateDeviceId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
