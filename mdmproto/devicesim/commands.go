@@ -81,7 +81,7 @@ func (d *Device) DefaultResult(cmd *Command) map[string]any {
 		return map[string]any{"QueryResponses": map[string]any{
 			"DeviceName": d.DeviceName, "Model": d.Model, "ModelName": "MacBook Pro", "ProductName": d.ProductName,
 			"OSVersion": d.OSVersion, "BuildVersion": d.BuildVersion, "SerialNumber": d.SerialNumber,
-			"IsAppleSilicon": true, "IsSupervised": true, "UDID": d.UDID,
+			"IsAppleSilicon": true, "IsSupervised": true, "UDID": d.UDID, "SoftwareUpdateDeviceID": d.SoftwareUpdateDeviceID,
 		}}
 	case "SecurityInfo":
 		info := map[string]any{

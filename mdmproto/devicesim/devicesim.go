@@ -32,6 +32,9 @@ type Device struct {
 	ProductName  string
 	OSVersion    string
 	BuildVersion string
+	// SoftwareUpdateDeviceID is what Apple's software update catalog lists
+	// the device under: a Mac's board id.
+	SoftwareUpdateDeviceID string
 
 	Key     *rsa.PrivateKey
 	Cert    *x509.Certificate
@@ -84,7 +87,7 @@ func New(client *http.Client) (*Device, error) {
 	id := mdmproto.NewUUID()
 	return &Device{
 		UDID: id, SerialNumber: "SIM" + strings.ReplaceAll(id, "-", "")[:9], DeviceName: "Simulated Mac",
-		Model: "Mac14,3", ProductName: "Mac14,3", OSVersion: "14.4", BuildVersion: "23E214",
+		Model: "Mac14,3", ProductName: "Mac14,3", OSVersion: "14.4", BuildVersion: "23E214", SoftwareUpdateDeviceID: "J473AP",
 		Key: key, Client: client, PushToken: []byte(id), PushMagic: "magic-" + id,
 	}, nil
 }
