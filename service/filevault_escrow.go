@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -181,6 +182,40 @@ func (s *Service) setUpFileVaultEscrowInTx(ctx context.Context, q *store.Queries
 	}
 	if s.profileSigner == nil { // never fail a check-in over it
 		s.log.WarnContext(ctx, "FileVault escrow profile not sent: no profile signer", "device_id", deviceID)
+		return nil
+	}
+	return s.queueEscrowProfileInTx(ctx, q, BlueprintActor, []int64{deviceID})
+}
+
+// reinstallEscrowProfileInTx queues the escrow profile again on a Mac of an
+// escrow blueprint whose ProfileList answer no longer lists it (its user
+// removed it), unless an InstallProfile is already on its way to the Mac
+// (perhaps this very profile, sent before the list was answered).
+func (s *Service) reinstallEscrowProfileInTx(ctx context.Context, q *store.Queries, deviceID int64, answer []byte) error {
+	var list struct {
+		ProfileList []struct{ PayloadIdentifier string }
+	}
+	if json.Unmarshal(answer, &list) != nil {
+		return nil
+	}
+	for _, p := range list.ProfileList {
+		if p.PayloadIdentifier == EscrowProfileIdentifier {
+			return nil
+		}
+	}
+	d, err := q.Device(ctx, deviceID)
+	if err != nil || d.BlueprintID == nil || d.Platform != "macOS" {
+		return err
+	}
+	b, err := q.Blueprint(ctx, *d.BlueprintID)
+	if err != nil || b.FileVault != store.FileVaultEscrow {
+		return err
+	}
+	if pending, err := q.CommandPending(ctx, deviceID, "InstallProfile"); err != nil || pending {
+		return err
+	}
+	if s.profileSigner == nil { // never fail a report over it
+		s.log.WarnContext(ctx, "FileVault escrow profile not sent again: no profile signer", "device_id", deviceID)
 		return nil
 	}
 	return s.queueEscrowProfileInTx(ctx, q, BlueprintActor, []int64{deviceID})

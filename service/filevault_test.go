@@ -141,6 +141,52 @@ func TestFileVaultEscrowProfileFollowsAnAssignment(t *testing.T) {
 	}
 }
 
+// A Mac whose user removed the escrow profile gets it again once its
+// ProfileList shows it missing; a second list answered while the new
+// InstallProfile is on its way sends no third, nor does a list that has it.
+func TestRemovedEscrowProfileIsInstalledAgain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, s := newProfileService(t)
+	b, err := svc.CreateBlueprintWith(ctx, "ada", service.BlueprintInput{Name: "Escrow",
+		BlueprintSettings: store.BlueprintSettings{FileVault: store.FileVaultEscrow}})
+	must(t, err)
+	mac := enrollMac(t, svc, s, "UDID-FV-REMOVED", true, false, &b.ID)
+	mac.run(nil)
+	installs := func() int {
+		var n int
+		must(t, s.Pool().QueryRow(ctx, `SELECT count(*) FROM mdm_device_commands WHERE device_id = $1
+			AND request_type = 'InstallProfile'`, mac.id).Scan(&n))
+		return n
+	}
+	listing := func(identifiers ...string) func(string) (string, map[string]any) {
+		return func(requestType string) (string, map[string]any) {
+			if requestType != "ProfileList" {
+				return "Acknowledged", map[string]any{}
+			}
+			list := []any{}
+			for _, id := range identifiers {
+				list = append(list, map[string]any{"PayloadIdentifier": id})
+			}
+			return "Acknowledged", map[string]any{"ProfileList": list}
+		}
+	}
+	for range 2 {
+		_, err := svc.EnqueueCommand(ctx, "ada", mac.id, "ProfileList", nil)
+		must(t, err)
+	}
+	ran := mac.run(listing("com.example.other"))
+	if !slices.Equal(ran, []string{"ProfileList", "ProfileList", "InstallProfile"}) || installs() != 2 {
+		t.Fatalf("ran %v, %d InstallProfile in all; want the escrow profile sent once more", ran, installs())
+	}
+	_, err = svc.EnqueueCommand(ctx, "ada", mac.id, "ProfileList", nil)
+	must(t, err)
+	mac.run(listing(service.EscrowProfileIdentifier))
+	if n := installs(); n != 2 {
+		t.Fatalf("%d InstallProfile after a list that has the escrow profile, want 2", n)
+	}
+}
+
 func checkEscrow(t *testing.T, s *store.Store, id int64, escrowed, wantError bool) {
 	t.Helper()
 	d, err := s.Device(context.Background(), id)

@@ -317,3 +317,15 @@ func (q *Queries) TouchUser(ctx context.Context, ch Channel) error {
 		return nil
 	})
 }
+
+// CommandPending reports whether the device has a command of requestType
+// queued, sent or deferred (NotNow), not yet answered for good.
+func (q *Queries) CommandPending(ctx context.Context, deviceID int64, requestType string) (bool, error) {
+	var pending bool
+	err := q.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM mdm_device_commands WHERE device_id = $1
+		AND request_type = $2 AND status IN ('Queued', 'Sent', 'NotNow'))`, deviceID, requestType).Scan(&pending)
+	if err != nil {
+		return false, fmt.Errorf("command pending: %w", err)
+	}
+	return pending, nil
+}
