@@ -142,6 +142,9 @@ func reconcileEvent(scope store.ProfileScope, res ReconcileResult) event {
 	case len(scope.DeviceIDs) == 1:
 		ev.objectType, ev.objectID = "enrolled_device", idString(scope.DeviceIDs[0])
 	default:
+		// Devices an assignment moved: up to a thousand ids, in the data
+		// rather than the indexed object id.
+		ev.objectType = "enrolled_device"
 		data["device_ids"] = scope.DeviceIDs
 	}
 	return ev
