@@ -30,9 +30,10 @@ func TestDeclarativeManagementOverCheckin(t *testing.T) {
 	first, profileURL := checkFirstDeclarationSync(t, ctx, d)
 
 	devID := *deviceIDOf(t, api.testAPI, d.UDID)
-	if got := declarationStatus(t, api, tok, devID); len(got) != 3 || !got[0].Active || got[0].Valid != "valid" {
+	if got := declarationStatus(t, api, tok, devID); len(got) != 4 || !got[0].Active || got[0].Valid != "valid" {
 		t.Fatalf("declaration status = %+v", got)
 	}
+	checkSubscribedStatus(t, api, tok, devID, d)
 
 	// A blueprint change: a new token, one more DeclarativeManagement command.
 	var p2 struct{ UploadProfile struct{ ID string } }
@@ -52,7 +53,7 @@ func TestDeclarativeManagementOverCheckin(t *testing.T) {
 		d.SyncRequests[len(d.SyncRequests)-1].DeclarationsToken != second.Tokens.DeclarationsToken {
 		t.Fatalf("tokens after the change: %v then %v; commands carried %+v", first.Tokens, second.Tokens, d.SyncRequests)
 	}
-	if got := declarationStatus(t, api, tok, devID); len(got) != 4 || got[0].Valid != "invalid" {
+	if got := declarationStatus(t, api, tok, devID); len(got) != 5 || got[0].Valid != "invalid" {
 		t.Fatalf("declaration status after the change = %+v", got)
 	}
 
@@ -71,7 +72,8 @@ func checkFirstDeclarationSync(t *testing.T, ctx context.Context, d *devicesim.D
 	first, err := d.SyncDeclarations(ctx, nil)
 	must(t, err)
 	items := first.Items.Declarations
-	if len(items.Activations) != 1 || len(items.Configurations) != 1 || len(items.Management) != 1 || first.Tokens.DeclarationsToken == "" {
+	// Configurations: the legacy profile and the status subscriptions.
+	if len(items.Activations) != 1 || len(items.Configurations) != 2 || len(items.Management) != 1 || first.Tokens.DeclarationsToken == "" {
 		t.Fatalf("declaration items = %+v", first.Items)
 	}
 	legacy := first.Declarations["configuration/orchard.legacy.com.example.ddm"]
@@ -124,6 +126,30 @@ func declarationStatus(t *testing.T, api *profileAPI, tok string, devID int64) [
 	api.query(tok, `query($id: ID!) { device(id: $id) { declarationStatus { kind identifier valid active } } }`,
 		map[string]any{"id": devID}).decode(t, &got)
 	return got.Device.DeclarationStatus
+}
+
+// checkSubscribedStatus: the status items the blueprint's declarations
+// subscribe to, which the simulator then reports, reach the device's record.
+func checkSubscribedStatus(t *testing.T, api *profileAPI, tok string, devID int64, d *devicesim.Device) {
+	t.Helper()
+	var got struct {
+		Device struct {
+			OSVersion, SoftwareUpdateDeviceID string
+			SoftwareUpdateStatus              *struct {
+				InstallState     *string
+				PendingOsVersion *string
+				FailureCount     *int
+			}
+		}
+	}
+	api.query(tok, `query($id: ID!) { device(id: $id) { osVersion softwareUpdateDeviceId
+		softwareUpdateStatus { installState pendingOsVersion failureCount } } }`, map[string]any{"id": devID}).decode(t, &got)
+	su := got.Device.SoftwareUpdateStatus
+	if got.Device.OSVersion != d.OSVersion || got.Device.SoftwareUpdateDeviceID != d.SoftwareUpdateDeviceID || su == nil ||
+		su.InstallState == nil || *su.InstallState != "none" || su.PendingOsVersion == nil || *su.PendingOsVersion != "" ||
+		su.FailureCount == nil || *su.FailureCount != 0 {
+		t.Fatalf("device after a subscribed status report: %+v, software update %+v", got.Device, su)
+	}
 }
 
 func isHTTP(err error, status int) bool {

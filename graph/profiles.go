@@ -135,3 +135,11 @@ func (r *Resolver) declarationStatus(ctx context.Context, d *store.Device) ([]*s
 	list, err := r.Store.DeclarationStatuses(ctx, d.ID)
 	return pointers(list), err
 }
+
+func (r *Resolver) softwareUpdateStatus(ctx context.Context, d *store.Device) (*store.SoftwareUpdateStatus, error) {
+	s, err := r.Store.DeviceSoftwareUpdateStatus(ctx, d.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return &s, err
+}

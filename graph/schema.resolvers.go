@@ -162,6 +162,11 @@ func (r *deviceResolver) DeclarationStatus(ctx context.Context, obj *store.Devic
 	return r.declarationStatus(ctx, obj)
 }
 
+// SoftwareUpdateStatus is the resolver for the softwareUpdateStatus field.
+func (r *deviceResolver) SoftwareUpdateStatus(ctx context.Context, obj *store.Device) (*store.SoftwareUpdateStatus, error) {
+	return r.softwareUpdateStatus(ctx, obj)
+}
+
 // Certificate is the resolver for the certificate field.
 func (r *deviceCertificateResolver) Certificate(ctx context.Context, obj *store.DeviceCertificate) (string, error) {
 	return certificatePEM(obj), nil

@@ -16,6 +16,7 @@ import (
 // Identifiers of the declarations orchard makes for every blueprint.
 const (
 	managementPropertiesID = "orchard.management.properties"
+	statusSubscriptionsID  = "orchard.status-subscriptions"
 	activationID           = "orchard.activation.blueprint"
 	legacyPrefix           = "orchard.legacy."
 )
@@ -55,15 +56,25 @@ func (s *Service) DeclarativeManagement(ctx context.Context, ch mdmproto.Channel
 	return nil, fmt.Errorf("%w: %s/%s", ddm.ErrUnknownDeclaration, req.Kind, req.Identifier)
 }
 
-// saveStatus stores a status report's declaration statuses; a report that
-// does not parse stores nothing.
+// saveStatus stores a status report: its declaration statuses, and what it
+// says of the device (OS, software update; the blueprint's declarations
+// subscribe to those items). A report that does not parse stores nothing.
 func (s *Service) saveStatus(ctx context.Context, deviceID int64, data []byte) error {
 	r, err := ddm.ParseStatusReport(data)
-	if err != nil || !r.Reported {
+	if err != nil {
+		return err
+	}
+	device, err := r.Device()
+	if err != nil {
 		return err
 	}
 	return s.store.Tx(ctx, func(q *store.Queries) error {
-		return q.SaveDeclarationStatus(ctx, deviceID, r.FullReport, r.Declarations)
+		if r.Reported {
+			if err := q.SaveDeclarationStatus(ctx, deviceID, r.FullReport, r.Declarations); err != nil {
+				return err
+			}
+		}
+		return q.SaveDeviceStatus(ctx, deviceID, device)
 	})
 }
 
@@ -94,8 +105,9 @@ func (s *Service) declarations(ctx context.Context, q *store.Queries, blueprintI
 		}
 		props["orchard.blueprint_id"] = *blueprintID
 	}
-	decls := []ddm.Declaration{ddm.NewDeclaration("com.apple.management.properties", managementPropertiesID, props)}
-	configs := []string{}
+	decls := []ddm.Declaration{ddm.NewDeclaration("com.apple.management.properties", managementPropertiesID, props),
+		ddm.StatusSubscriptions(statusSubscriptionsID)}
+	configs := []string{statusSubscriptionsID}
 	for _, p := range profiles {
 		id := legacyPrefix + p.Identifier
 		url := fmt.Sprintf("%s%s%d?v=%s", s.publicURL, ddm.ProfileAssetPath, p.ID, p.Hash)

@@ -112,3 +112,41 @@ func TestDeclarativeSyncSkipsDevicesTooOldForIt(t *testing.T) {
 		t.Fatalf("DeclarativeManagement sent to %v, want %v", told, want)
 	}
 }
+
+// A status report's OS items become the device's facts and its
+// softwareupdate items its update status; a later report carrying one item
+// changes that item only, and a malformed one changes nothing.
+func TestStatusReportsUpdateTheDevicesOSAndUpdateStatus(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, s := newService(t)
+	ch := mdmproto.Channel{Enrollment: mdmproto.Enrollment{UDID: "0000FE00-AAAA-BBBB-CCCC-000000000042"}, CertHash: []byte("ddm-status"),
+		CertNotAfter: time.Now().AddDate(1, 0, 0)}
+	must(t, svc.Authenticate(ctx, ch, mdmproto.DeviceFacts{}))
+	must(t, svc.TokenUpdate(ctx, ch, mdmproto.TokenUpdateInfo{Token: []byte("t"), PushMagic: "m"}))
+	id, err := s.DeviceIDByUDID(ctx, ch.UDID)
+	must(t, err)
+	report := func(items string) error {
+		_, err := svc.DeclarativeManagement(ctx, ch, "status", []byte(`{"StatusItems": `+items+`}`))
+		return err
+	}
+	must(t, report(`{"device": {"operating-system": {"version": "15.2", "build-version": "24C101"}},
+		"softwareupdate": {"device-id": "J473AP", "install-state": "downloading",
+			"pending-version": {"os-version": "15.3", "build-version": "24D60"}, "failure-reason": {"count": 0}}}`))
+	must(t, report(`{"softwareupdate": {"install-state": "failed",
+		"failure-reason": {"count": 1, "reason": "no space", "timestamp": "2026-12-01T10:00:00Z"}}}`))
+	if err := report(`{"device": {"operating-system": {"version": "99\u0000"}}}`); err == nil {
+		t.Fatal("a report with a control character was accepted")
+	}
+	d, err := s.Device(ctx, id)
+	must(t, err)
+	su, err := s.DeviceSoftwareUpdateStatus(ctx, id)
+	must(t, err)
+	if d.OSVersion != "15.2" || d.BuildVersion != "24C101" || d.SoftwareUpdateDeviceID != "J473AP" {
+		t.Errorf("device facts %q %q %q", d.OSVersion, d.BuildVersion, d.SoftwareUpdateDeviceID)
+	}
+	if *su.InstallState != "failed" || *su.PendingOSVersion != "15.3" || *su.FailureCount != 1 || *su.FailureReason != "no space" ||
+		su.FailedAt == nil {
+		t.Errorf("software update status %+v", su)
+	}
+}

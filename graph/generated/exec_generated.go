@@ -307,6 +307,7 @@ type ComplexityRoot struct {
 		ReenrollmentAllowedUntil func(childComplexity int) int
 		SerialNumber             func(childComplexity int) int
 		SoftwareUpdateDeviceID   func(childComplexity int) int
+		SoftwareUpdateStatus     func(childComplexity int) int
 		Supervised               func(childComplexity int) int
 		UDID                     func(childComplexity int) int
 		UpdatedAt                func(childComplexity int) int
@@ -670,6 +671,16 @@ type ComplexityRoot struct {
 		UpdatedAt           func(childComplexity int) int
 	}
 
+	SoftwareUpdateStatus struct {
+		FailedAt            func(childComplexity int) int
+		FailureCount        func(childComplexity int) int
+		FailureReason       func(childComplexity int) int
+		InstallState        func(childComplexity int) int
+		PendingBuildVersion func(childComplexity int) int
+		PendingOSVersion    func(childComplexity int) int
+		ReportedAt          func(childComplexity int) int
+	}
+
 	Subscription struct {
 		DeviceCommandEvents func(childComplexity int, deviceID *string, status *model.DeviceCommandStatus) int
 		JobEvents           func(childComplexity int, kinds []string, ids []string) int
@@ -732,6 +743,7 @@ type DeviceResolver interface {
 	Certificates(ctx context.Context, obj *store.Device, first *int, after *string) (*model.DeviceCertificateConnection, error)
 	Profiles(ctx context.Context, obj *store.Device, first *int, after *string) (*model.DeviceProfileConnection, error)
 	DeclarationStatus(ctx context.Context, obj *store.Device) ([]*store.DeclarationStatus, error)
+	SoftwareUpdateStatus(ctx context.Context, obj *store.Device) (*store.SoftwareUpdateStatus, error)
 }
 type DeviceCertificateResolver interface {
 	Certificate(ctx context.Context, obj *store.DeviceCertificate) (string, error)
@@ -2042,6 +2054,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Device.SoftwareUpdateDeviceID(childComplexity), true
+	case "Device.softwareUpdateStatus":
+		if e.ComplexityRoot.Device.SoftwareUpdateStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Device.SoftwareUpdateStatus(childComplexity), true
 	case "Device.supervised":
 		if e.ComplexityRoot.Device.Supervised == nil {
 			break
@@ -3905,6 +3923,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SoftwareUpdateEnforcement.UpdatedAt(childComplexity), true
+
+	case "SoftwareUpdateStatus.failedAt":
+		if e.ComplexityRoot.SoftwareUpdateStatus.FailedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdateStatus.FailedAt(childComplexity), true
+	case "SoftwareUpdateStatus.failureCount":
+		if e.ComplexityRoot.SoftwareUpdateStatus.FailureCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdateStatus.FailureCount(childComplexity), true
+	case "SoftwareUpdateStatus.failureReason":
+		if e.ComplexityRoot.SoftwareUpdateStatus.FailureReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdateStatus.FailureReason(childComplexity), true
+	case "SoftwareUpdateStatus.installState":
+		if e.ComplexityRoot.SoftwareUpdateStatus.InstallState == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdateStatus.InstallState(childComplexity), true
+	case "SoftwareUpdateStatus.pendingBuildVersion":
+		if e.ComplexityRoot.SoftwareUpdateStatus.PendingBuildVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdateStatus.PendingBuildVersion(childComplexity), true
+	case "SoftwareUpdateStatus.pendingOsVersion":
+		if e.ComplexityRoot.SoftwareUpdateStatus.PendingOSVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdateStatus.PendingOSVersion(childComplexity), true
+	case "SoftwareUpdateStatus.reportedAt":
+		if e.ComplexityRoot.SoftwareUpdateStatus.ReportedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SoftwareUpdateStatus.ReportedAt(childComplexity), true
 
 	case "Subscription.deviceCommandEvents":
 		if e.ComplexityRoot.Subscription.DeviceCommandEvents == nil {
@@ -6164,6 +6225,29 @@ type DeclarationStatus {
 extend type Device {
   "The declarations the device last reported on (status reports), by kind and identifier; null (with FORBIDDEN) without the permission."
   declarationStatus: [DeclarationStatus!] @hasPermission(permission: "mdm.view_enrolleddevice")
+  """
+  Where the device's software update stands, as its declarative management status reports
+  say (every blueprint's declarations subscribe to them); null until it reported any.
+  """
+  softwareUpdateStatus: SoftwareUpdateStatus @hasPermission(permission: "mdm.view_enrolleddevice")
+}
+
+"A device's software update status items (declarative device management)."
+type SoftwareUpdateStatus {
+  "none, waiting, downloading, prepared, installing or failed; null until reported."
+  installState: String
+  "The OS version of the update pending on the device, empty when none is; null until reported."
+  pendingOsVersion: String
+  "The build of the update pending on the device, empty when none is; null until reported."
+  pendingBuildVersion: String
+  "How many times the pending update failed (0 when it did not); null until reported."
+  failureCount: Int
+  "Why the pending update last failed, as the device put it; null when it did not."
+  failureReason: String
+  "When the pending update last failed; null when it did not."
+  failedAt: Time
+  "When the device last reported any of these."
+  reportedAt: Time!
 }
 # ---- end Profiles ----
 
@@ -6682,6 +6766,8 @@ func (ec *executionContext) childFields_Device(ctx context.Context, field graphq
 		return ec.fieldContext_Device_profiles(ctx, field)
 	case "declarationStatus":
 		return ec.fieldContext_Device_declarationStatus(ctx, field)
+	case "softwareUpdateStatus":
+		return ec.fieldContext_Device_softwareUpdateStatus(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Device", field.Name)
 }
@@ -7240,6 +7326,26 @@ func (ec *executionContext) childFields_SoftwareUpdateEnforcement(ctx context.Co
 		return ec.fieldContext_SoftwareUpdateEnforcement_updatedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SoftwareUpdateEnforcement", field.Name)
+}
+
+func (ec *executionContext) childFields_SoftwareUpdateStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "installState":
+		return ec.fieldContext_SoftwareUpdateStatus_installState(ctx, field)
+	case "pendingOsVersion":
+		return ec.fieldContext_SoftwareUpdateStatus_pendingOsVersion(ctx, field)
+	case "pendingBuildVersion":
+		return ec.fieldContext_SoftwareUpdateStatus_pendingBuildVersion(ctx, field)
+	case "failureCount":
+		return ec.fieldContext_SoftwareUpdateStatus_failureCount(ctx, field)
+	case "failureReason":
+		return ec.fieldContext_SoftwareUpdateStatus_failureReason(ctx, field)
+	case "failedAt":
+		return ec.fieldContext_SoftwareUpdateStatus_failedAt(ctx, field)
+	case "reportedAt":
+		return ec.fieldContext_SoftwareUpdateStatus_reportedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SoftwareUpdateStatus", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -13764,6 +13870,56 @@ func (ec *executionContext) fieldContext_Device_declarationStatus(_ context.Cont
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_DeclarationStatus(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Device_softwareUpdateStatus(ctx context.Context, field graphql.CollectedField, obj *store.Device) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Device_softwareUpdateStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Device().SoftwareUpdateStatus(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.view_enrolleddevice")
+				if err != nil {
+					var zeroVal *store.SoftwareUpdateStatus
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *store.SoftwareUpdateStatus
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, obj, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.SoftwareUpdateStatus) graphql.Marshaler {
+			return ec.marshalOSoftwareUpdateStatus2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐSoftwareUpdateStatus(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Device_softwareUpdateStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Device",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SoftwareUpdateStatus(ctx, field)
 		},
 	}
 	return fc, nil
@@ -22457,6 +22613,167 @@ func (ec *executionContext) fieldContext_SoftwareUpdateEnforcement_updatedAt(_ c
 	return graphql.NewScalarFieldContext("SoftwareUpdateEnforcement", field, false, false, "Time")
 }
 
+func (ec *executionContext) _SoftwareUpdateStatus_installState(ctx context.Context, field graphql.CollectedField, obj *store.SoftwareUpdateStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdateStatus_installState(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InstallState, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdateStatus_installState(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdateStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _SoftwareUpdateStatus_pendingOsVersion(ctx context.Context, field graphql.CollectedField, obj *store.SoftwareUpdateStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdateStatus_pendingOsVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PendingOSVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdateStatus_pendingOsVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdateStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _SoftwareUpdateStatus_pendingBuildVersion(ctx context.Context, field graphql.CollectedField, obj *store.SoftwareUpdateStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdateStatus_pendingBuildVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PendingBuildVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdateStatus_pendingBuildVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdateStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _SoftwareUpdateStatus_failureCount(ctx context.Context, field graphql.CollectedField, obj *store.SoftwareUpdateStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdateStatus_failureCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FailureCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdateStatus_failureCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdateStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SoftwareUpdateStatus_failureReason(ctx context.Context, field graphql.CollectedField, obj *store.SoftwareUpdateStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdateStatus_failureReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FailureReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdateStatus_failureReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdateStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _SoftwareUpdateStatus_failedAt(ctx context.Context, field graphql.CollectedField, obj *store.SoftwareUpdateStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdateStatus_failedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FailedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdateStatus_failedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdateStatus", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SoftwareUpdateStatus_reportedAt(ctx context.Context, field graphql.CollectedField, obj *store.SoftwareUpdateStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SoftwareUpdateStatus_reportedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReportedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SoftwareUpdateStatus_reportedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SoftwareUpdateStatus", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Subscription_jobEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
 	return graphql.ResolveFieldStream(
 		ctx,
@@ -26307,6 +26624,12 @@ func (ec *executionContext) _Device(ctx context.Context, sel ast.SelectionSet, o
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Device_declarationStatus(ctx, field, obj)
 				})
+		case "softwareUpdateStatus":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Device_softwareUpdateStatus(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -28749,6 +29072,69 @@ func (ec *executionContext) _SoftwareUpdateEnforcement(ctx context.Context, sel 
 	return out
 }
 
+var softwareUpdateStatusImplementors = []string{"SoftwareUpdateStatus"}
+
+func (ec *executionContext) _SoftwareUpdateStatus(ctx context.Context, sel ast.SelectionSet, obj *store.SoftwareUpdateStatus) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, softwareUpdateStatusImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SoftwareUpdateStatus")
+		case "installState":
+			out.Values[i] = ec._SoftwareUpdateStatus_installState(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pendingOsVersion":
+			out.Values[i] = ec._SoftwareUpdateStatus_pendingOsVersion(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pendingBuildVersion":
+			out.Values[i] = ec._SoftwareUpdateStatus_pendingBuildVersion(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "failureCount":
+			out.Values[i] = ec._SoftwareUpdateStatus_failureCount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "failureReason":
+			out.Values[i] = ec._SoftwareUpdateStatus_failureReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "failedAt":
+			out.Values[i] = ec._SoftwareUpdateStatus_failedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "reportedAt":
+			out.Values[i] = ec._SoftwareUpdateStatus_reportedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var subscriptionImplementors = []string{"Subscription"}
 
 func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
@@ -30753,6 +31139,13 @@ func (ec *executionContext) unmarshalOSoftwareUpdateFilter2ᚖgithubᚗcomᚋorc
 	}
 	res, err := ec.unmarshalInputSoftwareUpdateFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOSoftwareUpdateStatus2ᚖgithubᚗcomᚋorchardmdmᚋorchardᚋstoreᚐSoftwareUpdateStatus(ctx context.Context, sel ast.SelectionSet, v *store.SoftwareUpdateStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SoftwareUpdateStatus(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {

@@ -56,8 +56,31 @@ func (d *Device) SyncDeclarations(ctx context.Context, status func(ddm.Declarati
 	}
 	report["management"] = report["managements"]
 	delete(report, "managements")
-	return &out, d.SendStatus(ctx, map[string]any{"StatusItems": map[string]any{"management": map[string]any{
-		"declarations": report}}, "Errors": []any{}, "FullReport": true})
+	items := map[string]any{"management": map[string]any{"declarations": report}}
+	if out.subscribed() {
+		d.addSubscribedItems(items)
+	}
+	return &out, d.SendStatus(ctx, map[string]any{"StatusItems": items, "Errors": []any{}, "FullReport": true})
+}
+
+// subscribed reports whether the declarations subscribe to status items.
+func (s *DDM) subscribed() bool {
+	for _, decl := range s.Declarations {
+		if decl.Type == "com.apple.configuration.management.status-subscriptions" {
+			return true
+		}
+	}
+	return false
+}
+
+// addSubscribedItems adds the device's OS and software update status items,
+// nested as a device reports them, with no update pending.
+func (d *Device) addSubscribedItems(items map[string]any) {
+	items["device"] = map[string]any{"operating-system": map[string]any{"version": d.OSVersion,
+		"build-version": d.BuildVersion}}
+	items["softwareupdate"] = map[string]any{"device-id": d.SoftwareUpdateDeviceID, "install-state": "none",
+		"pending-version": map[string]any{"os-version": "", "build-version": ""},
+		"failure-reason":  map[string]any{"count": 0}}
 }
 
 // SendStatus sends a status report (any JSON value).
