@@ -125,3 +125,36 @@ func TestDeviceFilterRefusesWhatNoIndexAnswers(t *testing.T) {
 		t.Errorf("a search of wildcards and unicode matched %d devices, want none", page.Devices.TotalCount)
 	}
 }
+
+// A page of devices asking for each one's software update status reads
+// them in one statement, not one per device.
+func TestDevicePageLoadsSoftwareUpdateStatusesInOneStatement(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	ctx := context.Background()
+	ids := addDevices(t, api.store, 50, "macOS", nil)
+	_, err := api.store.Pool().Exec(ctx, `INSERT INTO device_software_update_status (device_id, install_state)
+		SELECT id, 'downloading' FROM unnest($1::bigint[]) id`, ids[:20])
+	must(t, err)
+	res, sent := api.queryLogged(api.token("mdm.view_enrolleddevice"),
+		`{ devices(first: 50) { edges { node { id softwareUpdateStatus { installState } } } } }`, nil)
+	var page struct {
+		Devices struct {
+			Edges []struct {
+				Node struct {
+					SoftwareUpdateStatus *struct{ InstallState string }
+				}
+			}
+		}
+	}
+	res.decode(t, &page)
+	reported := 0
+	for _, e := range page.Devices.Edges {
+		if s := e.Node.SoftwareUpdateStatus; s != nil && s.InstallState == "downloading" {
+			reported++
+		}
+	}
+	if reported != 20 || len(sent) > 3 {
+		t.Fatalf("%d devices with their status, %d statements (want 20, at most 3):\n%s", reported, len(sent), statementList(sent))
+	}
+}

@@ -44,7 +44,8 @@ func (r *Resolver) listDevices(ctx context.Context, filter *model.DeviceFilter, 
 // reads their blueprint and user channels too instead of two more statements.
 func deviceIncludes(ctx context.Context) store.DeviceIncludes {
 	fields := nodeFields(ctx, "Device")
-	return store.DeviceIncludes{Blueprint: fields["blueprint"], Users: fields["users"]}
+	return store.DeviceIncludes{Blueprint: fields["blueprint"], Users: fields["users"],
+		SoftwareUpdateStatus: fields["softwareUpdateStatus"]}
 }
 
 // nodeFields names the fields a connection field's query asks of its nodes,

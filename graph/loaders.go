@@ -18,6 +18,8 @@ type loaders struct {
 	deviceUsers *dataloadgen.Loader[int64, []store.DeviceUser]
 	dep         *depLoaders
 	location    *dataloadgen.Loader[int64, *store.Location]
+	// softwareUpdateStatus is by device id.
+	softwareUpdateStatus *dataloadgen.Loader[int64, *store.SoftwareUpdateStatus]
 
 	// The push topic is read once per request, however many enrollments
 	// ask whether theirs is a placeholder.
@@ -31,10 +33,11 @@ type loadersKey struct{}
 func newLoaders(s *store.Store) *loaders {
 	wait := dataloadgen.WithWait(time.Millisecond)
 	return &loaders{
-		blueprint:   dataloadgen.NewLoader(batch(s.BlueprintsByIDs), wait),
-		deviceUsers: dataloadgen.NewLoader(batch(s.DeviceUsersByDeviceIDs), wait),
-		dep:         newDEPLoaders(s, wait),
-		location:    dataloadgen.NewLoader(batch(s.LocationsByIDs), wait),
+		blueprint:            dataloadgen.NewLoader(batch(s.BlueprintsByIDs), wait),
+		deviceUsers:          dataloadgen.NewLoader(batch(s.DeviceUsersByDeviceIDs), wait),
+		dep:                  newDEPLoaders(s, wait),
+		location:             dataloadgen.NewLoader(batch(s.LocationsByIDs), wait),
+		softwareUpdateStatus: dataloadgen.NewLoader(batch(s.SoftwareUpdateStatusesByDeviceIDs), wait),
 	}
 }
 
@@ -91,6 +94,9 @@ func (l *loaders) primeDevices(devices []store.ListedDevice, inc store.DeviceInc
 		}
 		if inc.Users {
 			l.deviceUsers.Prime(d.ID, d.Users)
+		}
+		if inc.SoftwareUpdateStatus {
+			l.softwareUpdateStatus.Prime(d.ID, d.SoftwareUpdateStatus)
 		}
 	}
 }

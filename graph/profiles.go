@@ -136,10 +136,8 @@ func (r *Resolver) declarationStatus(ctx context.Context, d *store.Device) ([]*s
 	return pointers(list), err
 }
 
+// softwareUpdateStatus is batched: a page of devices asking for it costs
+// one statement.
 func (r *Resolver) softwareUpdateStatus(ctx context.Context, d *store.Device) (*store.SoftwareUpdateStatus, error) {
-	s, err := r.Store.DeviceSoftwareUpdateStatus(ctx, d.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	return &s, err
+	return r.loadersFrom(ctx).softwareUpdateStatus.Load(ctx, d.ID)
 }

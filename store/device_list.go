@@ -18,16 +18,18 @@ const ExactCountBound = 1_000
 // DeviceIncludes says what a page of devices reads with each device, so a
 // page costs one statement however many of its fields the caller asks for.
 type DeviceIncludes struct {
-	Blueprint bool
-	Users     bool
+	Blueprint            bool
+	Users                bool
+	SoftwareUpdateStatus bool
 }
 
 // ListedDevice is a device of a page, with its blueprint and user channels
 // when the page included them (nil otherwise, and when it has none).
 type ListedDevice struct {
 	Device
-	Blueprint *Blueprint
-	Users     []DeviceUser
+	Blueprint            *Blueprint
+	Users                []DeviceUser
+	SoftwareUpdateStatus *SoftwareUpdateStatus
 }
 
 // The page's blueprint and user channels are read as JSON objects keyed by
@@ -45,6 +47,10 @@ const (
 		'UserID', u.user_id, 'ShortName', u.short_name, 'LongName', u.long_name,
 		'LastSeenAt', u.last_seen_at, 'CreatedAt', u.created_at) ORDER BY u.id)
 		FROM mdm_device_users u WHERE u.device_id = d.id)`
+	listedSoftwareUpdateStatus = `(SELECT json_build_object('DeviceID', s.device_id, 'InstallState', s.install_state,
+		'PendingOSVersion', s.pending_os_version, 'PendingBuildVersion', s.pending_build_version,
+		'FailureCount', s.failure_count, 'FailureReason', s.failure_reason, 'FailedAt', s.failed_at,
+		'ReportedAt', s.reported_at) FROM device_software_update_status s WHERE s.device_id = d.id)`
 )
 
 // ListDevices returns one page of devices in id order, and whether more follow.
@@ -77,16 +83,16 @@ func (q *Queries) ListDevicesWith(ctx context.Context, f DeviceFilter, p Page, i
 // filter's index or the primary key), then for those rows only the blueprint
 // and user channels asked for. after and limit follow the filter's n arguments.
 func listDevicesSQL(where string, n int, inc DeviceIncludes) string {
-	blueprint, users := "NULL::json", "NULL::json"
-	if inc.Blueprint {
-		blueprint = listedBlueprint
+	included := func(asked bool, sql string) string {
+		if asked {
+			return sql
+		}
+		return "NULL::json"
 	}
-	if inc.Users {
-		users = listedUsers
-	}
-	return fmt.Sprintf(`SELECT d.*, %s, %s
+	return fmt.Sprintf(`SELECT d.*, %s, %s, %s
 		FROM (SELECT %s FROM enrolled_devices WHERE %s AND id > $%d ORDER BY id LIMIT $%d) d
-		ORDER BY d.id`, blueprint, users, deviceColumns, where, n+1, n+2)
+		ORDER BY d.id`, included(inc.Blueprint, listedBlueprint), included(inc.Users, listedUsers),
+		included(inc.SoftwareUpdateStatus, listedSoftwareUpdateStatus), deviceColumns, where, n+1, n+2)
 }
 
 // listedDeviceScanner scans a page's rows. A page holds a few blueprints
@@ -95,9 +101,16 @@ func listedDeviceScanner() pgx.RowToFunc[ListedDevice] {
 	blueprints := map[int64]*Blueprint{}
 	return func(row pgx.CollectableRow) (ListedDevice, error) {
 		var d ListedDevice
-		var blueprint, users []byte
-		if err := row.Scan(append(deviceTargets(&d.Device), &blueprint, &users)...); err != nil {
+		var blueprint, users, softwareUpdate []byte
+		if err := row.Scan(append(deviceTargets(&d.Device), &blueprint, &users, &softwareUpdate)...); err != nil {
 			return d, err
+		}
+		if softwareUpdate != nil {
+			if err := json.Unmarshal(softwareUpdate, &d.SoftwareUpdateStatus); err != nil {
+				return d, fmt.Errorf("software update status of device %d: %w", d.ID, err)
+			}
+			s := d.SoftwareUpdateStatus
+			s.ReportedAt, s.FailedAt = s.ReportedAt.Local(), localTime(s.FailedAt)
 		}
 		if blueprint != nil {
 			if d.Blueprint = blueprints[*d.BlueprintID]; d.Blueprint == nil {

@@ -10,9 +10,9 @@ import (
 	"github.com/orchardmdm/orchard/store/pgtest"
 )
 
-// TestListDevicesWithReadsWhatTheLoadersRead: the blueprint and user channels
-// a page reads with its devices are those the GraphQL loaders would read
-// one statement later, field for field.
+// TestListDevicesWithReadsWhatTheLoadersRead: the blueprint, user channels
+// and software update status a page reads with its devices are those the
+// GraphQL loaders would read one statement later, field for field.
 func TestListDevicesWithReadsWhatTheLoadersRead(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -26,9 +26,12 @@ func TestListDevicesWithReadsWhatTheLoadersRead(t *testing.T) {
 	execSQL(t, s, `INSERT INTO mdm_device_users (device_id, user_id, short_name, long_name, last_seen_at)
 		SELECT d.id, 'U' || d.id || '-' || n, 'user' || n, 'User ' || n, CASE WHEN n = 1 THEN now() END
 		FROM enrolled_devices d, generate_series(1, 2) n WHERE d.id > 1`)
+	execSQL(t, s, `INSERT INTO device_software_update_status (device_id, install_state, pending_os_version,
+		pending_build_version, failure_count, failure_reason, failed_at)
+		SELECT id, 'failed', '15.3', '24D60', 2, 'no space', now() - interval '1 hour' FROM enrolled_devices WHERE id % 2 = 1`)
 
 	listed, _, err := s.ListDevicesWith(ctx, store.DeviceFilter{}, store.Page{First: 10},
-		store.DeviceIncludes{Blueprint: true, Users: true})
+		store.DeviceIncludes{Blueprint: true, Users: true, SoftwareUpdateStatus: true})
 	if err != nil || len(listed) != 4 {
 		t.Fatalf("listed %d devices: %v", len(listed), err)
 	}
@@ -43,6 +46,16 @@ func TestListDevicesWithReadsWhatTheLoadersRead(t *testing.T) {
 		if !reflect.DeepEqual(d.Users, users) {
 			t.Errorf("device %d: users %+v, the loader reads %+v", d.ID, d.Users, users)
 		}
+		statuses, err := s.SoftwareUpdateStatusesByDeviceIDs(ctx, []int64{d.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(d.SoftwareUpdateStatus, statuses[0]) {
+			t.Errorf("device %d: software update status %+v, the loader reads %+v", d.ID, d.SoftwareUpdateStatus, statuses[0])
+		}
+	}
+	if listed[0].SoftwareUpdateStatus == nil || listed[1].SoftwareUpdateStatus != nil {
+		t.Errorf("software update statuses %+v, %+v: want the first device's only", listed[0].SoftwareUpdateStatus, listed[1].SoftwareUpdateStatus)
 	}
 	if len(listed[1].Users) != 2 || listed[1].Blueprint == nil {
 		t.Errorf("device %d read without its blueprint or its 2 users: %+v", listed[1].ID, listed[1])

@@ -15,6 +15,7 @@ import (
 // SoftwareUpdateStatus is where a device's software update stands, as its
 // last status reports said; nil fields were never reported.
 type SoftwareUpdateStatus struct {
+	DeviceID                              int64
 	InstallState                          *string
 	PendingOSVersion, PendingBuildVersion *string
 	FailureCount                          *int
@@ -70,14 +71,29 @@ func (q *Queries) SaveDeviceStatus(ctx context.Context, deviceID int64, d ddm.De
 	})
 }
 
+const softwareUpdateStatusColumns = `device_id, install_state, pending_os_version, pending_build_version,
+	failure_count, failure_reason, failed_at, reported_at`
+
+func scanSoftwareUpdateStatus(row pgx.Row) (SoftwareUpdateStatus, error) {
+	var s SoftwareUpdateStatus
+	err := row.Scan(&s.DeviceID, &s.InstallState, &s.PendingOSVersion, &s.PendingBuildVersion, &s.FailureCount,
+		&s.FailureReason, &s.FailedAt, &s.ReportedAt)
+	return s, err
+}
+
+// SoftwareUpdateStatusesByDeviceIDs loads the software update status of
+// each device, in order (nil for a device that never reported one).
+func (q *Queries) SoftwareUpdateStatusesByDeviceIDs(ctx context.Context, ids []int64) ([]*SoftwareUpdateStatus, error) {
+	return loadByKeys(ctx, q.db, "software update statuses", "SELECT "+softwareUpdateStatusColumns+
+		" FROM device_software_update_status WHERE device_id = ANY($1)", ids, scanSoftwareUpdateStatus,
+		func(s *SoftwareUpdateStatus) int64 { return s.DeviceID })
+}
+
 // DeviceSoftwareUpdateStatus is a device's software update status;
 // ErrNotFound when it never reported one.
 func (q *Queries) DeviceSoftwareUpdateStatus(ctx context.Context, deviceID int64) (SoftwareUpdateStatus, error) {
-	var s SoftwareUpdateStatus
-	err := q.db.QueryRow(ctx, `SELECT install_state, pending_os_version, pending_build_version, failure_count,
-		failure_reason, failed_at, reported_at FROM device_software_update_status WHERE device_id = $1`, deviceID).
-		Scan(&s.InstallState, &s.PendingOSVersion, &s.PendingBuildVersion, &s.FailureCount, &s.FailureReason,
-			&s.FailedAt, &s.ReportedAt)
+	s, err := scanSoftwareUpdateStatus(q.db.QueryRow(ctx, "SELECT "+softwareUpdateStatusColumns+
+		" FROM device_software_update_status WHERE device_id = $1", deviceID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s, ErrNotFound
 	}
