@@ -83,9 +83,5 @@ func (s *Service) joinedEscrowInTx(ctx context.Context, q *store.Queries, actor 
 	if b.FileVault != store.FileVaultEscrow || len(macs) == 0 {
 		return nil
 	}
-	if s.profileSigner == nil { // never fail an assignment over it
-		s.log.WarnContext(ctx, "FileVault escrow profile not sent: no profile signer", "blueprint_id", b.ID)
-		return nil
-	}
-	return s.queueEscrowProfileInTx(ctx, q, actor, macs)
+	return s.sendEscrowProfileInTx(ctx, q, actor, macs)
 }

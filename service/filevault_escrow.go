@@ -172,19 +172,10 @@ func (s *Service) escrowTurnedOnInTx(ctx context.Context, q *store.Queries, acto
 // setUpFileVaultEscrowInTx installs the escrow profile on a newly enrolled
 // Mac whose blueprint escrows FileVault keys.
 func (s *Service) setUpFileVaultEscrowInTx(ctx context.Context, q *store.Queries, deviceID int64) error {
-	d, err := q.Device(ctx, deviceID)
-	if err != nil || d.BlueprintID == nil || d.Platform != "macOS" {
+	if escrows, err := escrowsFileVault(ctx, q, deviceID); err != nil || !escrows {
 		return err
 	}
-	b, err := q.Blueprint(ctx, *d.BlueprintID)
-	if err != nil || b.FileVault != store.FileVaultEscrow {
-		return err
-	}
-	if s.profileSigner == nil { // never fail a check-in over it
-		s.log.WarnContext(ctx, "FileVault escrow profile not sent: no profile signer", "device_id", deviceID)
-		return nil
-	}
-	return s.queueEscrowProfileInTx(ctx, q, BlueprintActor, []int64{deviceID})
+	return s.sendEscrowProfileInTx(ctx, q, BlueprintActor, []int64{deviceID})
 }
 
 // reinstallEscrowProfileInTx queues the escrow profile again on a Mac of an
@@ -203,20 +194,33 @@ func (s *Service) reinstallEscrowProfileInTx(ctx context.Context, q *store.Queri
 			return nil
 		}
 	}
-	d, err := q.Device(ctx, deviceID)
-	if err != nil || d.BlueprintID == nil || d.Platform != "macOS" {
-		return err
-	}
-	b, err := q.Blueprint(ctx, *d.BlueprintID)
-	if err != nil || b.FileVault != store.FileVaultEscrow {
+	if escrows, err := escrowsFileVault(ctx, q, deviceID); err != nil || !escrows {
 		return err
 	}
 	if pending, err := q.CommandPending(ctx, deviceID, "InstallProfile"); err != nil || pending {
 		return err
 	}
-	if s.profileSigner == nil { // never fail a report over it
-		s.log.WarnContext(ctx, "FileVault escrow profile not sent again: no profile signer", "device_id", deviceID)
+	return s.sendEscrowProfileInTx(ctx, q, BlueprintActor, []int64{deviceID})
+}
+
+// escrowsFileVault reports whether a device is a Mac whose blueprint
+// escrows FileVault keys.
+func escrowsFileVault(ctx context.Context, q *store.Queries, deviceID int64) (bool, error) {
+	d, err := q.Device(ctx, deviceID)
+	if err != nil || d.BlueprintID == nil || d.Platform != "macOS" {
+		return false, err
+	}
+	b, err := q.Blueprint(ctx, *d.BlueprintID)
+	return err == nil && b.FileVault == store.FileVaultEscrow, err
+}
+
+// sendEscrowProfileInTx queues the escrow profile on Macs or, on a server
+// without a profile signer, says why it cannot: the check-in, report or
+// assignment that asked for it never fails over it.
+func (s *Service) sendEscrowProfileInTx(ctx context.Context, q *store.Queries, actor string, macs []int64) error {
+	if s.profileSigner == nil {
+		s.log.WarnContext(ctx, "FileVault escrow profile not sent: no profile signer", "device_ids", macs)
 		return nil
 	}
-	return s.queueEscrowProfileInTx(ctx, q, BlueprintActor, []int64{deviceID})
+	return s.queueEscrowProfileInTx(ctx, q, actor, macs)
 }

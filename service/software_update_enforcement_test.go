@@ -25,6 +25,20 @@ func addModelDevice(t *testing.T, s *store.Store, blueprint int64, model, platfo
 	return id
 }
 
+// newCatalogService is a service whose catalog is swupdatesim's sample,
+// with a blueprint of that name.
+func newCatalogService(t *testing.T, blueprint string) (*service.Service, *store.Store, store.Blueprint) {
+	t.Helper()
+	ctx := context.Background()
+	svc, s := newService(t)
+	catalog := swupdatesim.Sample(time.Now())
+	_, err := svc.ReplaceSoftwareUpdateCatalog(ctx, "sync", &catalog)
+	must(t, err)
+	bp, err := svc.CreateBlueprint(ctx, "setup", blueprint)
+	must(t, err)
+	return svc, s, bp
+}
+
 func TestSetSoftwareUpdateEnforcementRefusals(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -73,12 +87,7 @@ func TestSetSoftwareUpdateEnforcementRefusals(t *testing.T) {
 func TestLatestMinusDaysEnforcement(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	svc, s := newService(t)
-	catalog := swupdatesim.Sample(time.Now())
-	_, err := svc.ReplaceSoftwareUpdateCatalog(ctx, "sync", &catalog)
-	must(t, err)
-	bp, err := svc.CreateBlueprint(ctx, "setup", "Phones")
-	must(t, err)
+	svc, s, bp := newCatalogService(t, "Phones")
 	old := addModelDevice(t, s, bp.ID, "iPhone14,2", "iOS", "17.6", false)
 	current := addModelDevice(t, s, bp.ID, "iPhone14,2", "iOS", "18.2", false)
 	ddm := addModelDevice(t, s, bp.ID, "iPhone15,2", "iOS", "17.6", true)
@@ -176,15 +185,10 @@ func TestAssignmentRunsTheBlueprintsWorkForTheDevicesThatMoved(t *testing.T) {
 func TestAMacIsMatchedByItsSoftwareUpdateDeviceID(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	svc, s := newService(t)
-	catalog := swupdatesim.Sample(time.Now())
-	_, err := svc.ReplaceSoftwareUpdateCatalog(ctx, "sync", &catalog)
-	must(t, err)
-	bp, err := svc.CreateBlueprint(ctx, "setup", "Macs")
-	must(t, err)
+	svc, s, bp := newCatalogService(t, "Macs")
 	mac := enrollMac(t, svc, s, "UDID-BOARD-ID", true, false, &bp.ID)
 	zero := 0
-	_, err = svc.SetSoftwareUpdateEnforcement(ctx, "alice", bp.ID, service.EnforcementInput{Platform: "macOS", LatestMinusDays: &zero})
+	_, err := svc.SetSoftwareUpdateEnforcement(ctx, "alice", bp.ID, service.EnforcementInput{Platform: "macOS", LatestMinusDays: &zero})
 	must(t, err)
 	available := func() []string {
 		list, _, err := s.ListSoftwareUpdates(ctx, store.SoftwareUpdateFilter{AvailableForDeviceID: mac.id}, store.Page{First: 50})
