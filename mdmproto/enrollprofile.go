@@ -3,6 +3,7 @@ package mdmproto
 import (
 	"context"
 	"crypto"
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"strconv"
@@ -35,6 +36,11 @@ type EnrollmentProfiles struct {
 	CAKey  crypto.PrivateKey
 	// ExternalSCEPURL and ExternalSCEPChallenge are the external server's.
 	ExternalSCEPURL, ExternalSCEPChallenge string
+	// SigningIdentity, when set and giving an identity, signs profiles
+	// instead of the embedded CA: a certificate (with its chain) from a CA
+	// devices trust, so they show the profile as verified. It is asked for
+	// each profile, so a reloaded identity is used at once.
+	SigningIdentity func() *tls.Certificate
 	// PushTopic is the push certificate's topic, "" (or a nil func) while
 	// there is none.
 	PushTopic func(ctx context.Context) (string, error)
@@ -45,7 +51,7 @@ func (p *EnrollmentProfiles) Embedded() bool { return p.CACert != nil }
 
 // Build makes the profile of enrollment id (named name). newChallenge gives
 // the single-use SCEP challenge of the embedded CA (unused with an external
-// one); the profile is signed by the embedded CA.
+// one); the profile is signed by the signing identity, or the embedded CA.
 func (p *EnrollmentProfiles) Build(ctx context.Context, id int64, name string, newChallenge func(ctx context.Context) (string, error)) ([]byte, error) {
 	topic, placeholder, err := p.topic(ctx)
 	if err != nil {
@@ -62,17 +68,32 @@ func (p *EnrollmentProfiles) Build(ctx context.Context, id int64, name string, n
 		cfg.Description = "WARNING: orchard has no push certificate yet; this profile carries a placeholder topic. " +
 			"The device enrolls but cannot be woken for commands until it re-enrolls once a push certificate is set."
 	}
-	if !p.Embedded() {
+	if p.Embedded() {
+		cfg.SCEPURL = base + SCEPPath
+		if cfg.SCEPChallenge, err = newChallenge(ctx); err != nil {
+			return nil, err
+		}
+	} else {
 		cfg.SCEPURL, cfg.SCEPChallenge = p.ExternalSCEPURL, p.ExternalSCEPChallenge
-		return BuildEnrollmentProfile(cfg)
-	}
-	cfg.SCEPURL = base + SCEPPath
-	if cfg.SCEPChallenge, err = newChallenge(ctx); err != nil {
-		return nil, err
 	}
 	data, err := BuildEnrollmentProfile(cfg)
 	if err != nil {
 		return nil, err
+	}
+	return p.sign(data)
+}
+
+// sign signs a profile with the configured identity, or else with the
+// embedded CA; with neither (an external SCEP CA and no identity), the
+// profile goes unsigned.
+func (p *EnrollmentProfiles) sign(data []byte) ([]byte, error) {
+	if p.SigningIdentity != nil {
+		if id := p.SigningIdentity(); id != nil {
+			return SignAttachedWith(data, id)
+		}
+	}
+	if !p.Embedded() {
+		return data, nil
 	}
 	return SignAttached(data, p.CACert, p.CAKey)
 }

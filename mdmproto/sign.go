@@ -2,8 +2,10 @@ package mdmproto
 
 import (
 	"crypto"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"errors"
 	"fmt"
 
 	"github.com/smallstep/pkcs7"
@@ -12,7 +14,7 @@ import (
 // Sign makes the Mdm-Signature header value a device sends: base64 of a
 // detached CMS SignedData over body, carrying the signer's certificate.
 func Sign(body []byte, cert *x509.Certificate, key crypto.PrivateKey) (string, error) {
-	der, err := signCMS(body, cert, key, true)
+	der, err := signCMS(body, cert, key, nil, true)
 	if err != nil {
 		return "", err
 	}
@@ -21,16 +23,34 @@ func Sign(body []byte, cert *x509.Certificate, key crypto.PrivateKey) (string, e
 
 // SignAttached returns CMS SignedData holding data, as signed profiles are.
 func SignAttached(data []byte, cert *x509.Certificate, key crypto.PrivateKey) ([]byte, error) {
-	return signCMS(data, cert, key, false)
+	return signCMS(data, cert, key, nil, false)
 }
 
-func signCMS(data []byte, cert *x509.Certificate, key crypto.PrivateKey, detach bool) ([]byte, error) {
+// SignAttachedWith is SignAttached by a certificate and key pair whose
+// chain (the certificates after the leaf) travels in the CMS too, so a
+// device can build the path to a root it trusts.
+func SignAttachedWith(data []byte, identity *tls.Certificate) ([]byte, error) {
+	if identity == nil || identity.Leaf == nil {
+		return nil, errors.New("cms: a signing identity needs its parsed certificate")
+	}
+	parents := make([]*x509.Certificate, 0, len(identity.Certificate))
+	for _, der := range identity.Certificate[1:] {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("cms: signing chain: %w", err)
+		}
+		parents = append(parents, c)
+	}
+	return signCMS(data, identity.Leaf, identity.PrivateKey, parents, false)
+}
+
+func signCMS(data []byte, cert *x509.Certificate, key crypto.PrivateKey, parents []*x509.Certificate, detach bool) ([]byte, error) {
 	sd, err := pkcs7.NewSignedData(data)
 	if err != nil {
 		return nil, fmt.Errorf("cms: %w", err)
 	}
 	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
-	if err := sd.AddSigner(cert, key, pkcs7.SignerInfoConfig{}); err != nil {
+	if err := sd.AddSignerChain(cert, key, parents, pkcs7.SignerInfoConfig{}); err != nil {
 		return nil, fmt.Errorf("cms: sign: %w", err)
 	}
 	if detach {

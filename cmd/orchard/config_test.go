@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/orchardmdm/orchard/graph"
@@ -57,5 +58,26 @@ func TestGraphQLIntrospectionFlag(t *testing.T) {
 				t.Errorf("GraphQLIntrospection = %t, want %t", cfg.GraphQLIntrospection, tc.want)
 			}
 		})
+	}
+}
+
+// Certificate and key flags come in pairs: one without the other is refused
+// before anything starts.
+func TestCertificateFlagsGoInPairs(t *testing.T) {
+	for _, args := range [][]string{
+		{"--tls-cert", "server.crt"},
+		{"--tls-key", "server.key"},
+		{"--profile-signing-cert", "signing.crt"},
+		{"--profile-signing-key", "signing.key"},
+	} {
+		var cfg Config
+		fs := newFlagSet("serve", io.Discard)
+		bindServe(fs, &cfg)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.validate(); err == nil || !strings.Contains(err.Error(), "go together") {
+			t.Errorf("%v: %v, want the pair refused", args, err)
+		}
 	}
 }

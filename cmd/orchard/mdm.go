@@ -19,6 +19,9 @@ type MDMConfig struct {
 	SCEPURL       string
 	SCEPCAChain   string
 	SCEPChallenge string
+	// ProfileSigningCert and ProfileSigningKey sign enrollment profiles
+	// instead of the embedded CA.
+	ProfileSigningCert, ProfileSigningKey string
 	// BodyTimeout and LargeBodyBudgetMiB bound device request bodies in
 	// time and in concurrent large-body memory (endpoint.Config).
 	BodyTimeout        time.Duration
@@ -34,6 +37,9 @@ func bindMDM(fs *flag.FlagSet, c *MDMConfig) {
 	s.str(&c.SCEPCAChain, "scep-ca-fullchain", "ORCHARD_SCEP_CA_FULLCHAIN", "",
 		"PEM file of the external SCEP CA's chain, which device identities must chain to (required with --scep-url)")
 	s.str(&c.SCEPChallenge, "scep-challenge", "ORCHARD_SCEP_CHALLENGE", "", "the external SCEP server's challenge")
+	s.str(&c.ProfileSigningCert, "profile-signing-cert", "ORCHARD_PROFILE_SIGNING_CERT", "",
+		"PEM certificate (with its chain) signing enrollment profiles, e.g. the server's TLS certificate: devices then show them as verified; reloaded on SIGHUP. Empty: the embedded CA signs them")
+	s.str(&c.ProfileSigningKey, "profile-signing-key", "ORCHARD_PROFILE_SIGNING_KEY", "", "PEM private key of --profile-signing-cert")
 	s.duration(&c.BodyTimeout, "mdm-body-timeout", "ORCHARD_MDM_BODY_TIMEOUT", endpoint.DefaultBodyReadTimeout,
 		"how long a device has to send a whole request body (check-in, report, SCEP, DEP machine info)")
 	s.integer(&c.LargeBodyBudgetMiB, "mdm-large-body-budget", "ORCHARD_MDM_LARGE_BODY_BUDGET", endpoint.DefaultLargeBodyBudget>>20,
@@ -43,6 +49,9 @@ func bindMDM(fs *flag.FlagSet, c *MDMConfig) {
 func (c *MDMConfig) validate() error {
 	if (c.SCEPURL == "") != (c.SCEPCAChain == "") {
 		return fmt.Errorf("--scep-url and --scep-ca-fullchain go together")
+	}
+	if (c.ProfileSigningCert == "") != (c.ProfileSigningKey == "") {
+		return fmt.Errorf("--profile-signing-cert and --profile-signing-key go together")
 	}
 	if c.BodyTimeout < time.Second || c.LargeBodyBudgetMiB < 1 {
 		return fmt.Errorf("--mdm-body-timeout must be at least 1s and --mdm-large-body-budget at least 1 (MiB)")
@@ -60,6 +69,14 @@ func mdmEndpointConfig(ctx context.Context, cfg *Config, s *store.Store, logger 
 		PublicURL: cfg.PublicURL, PushTopic: pushTopic, MTLSProxy: cfg.MDM.MTLSProxy,
 		ExternalSCEPURL: cfg.MDM.SCEPURL, ExternalSCEPChallenge: cfg.MDM.SCEPChallenge, Logger: logger,
 		BodyReadTimeout: cfg.MDM.BodyTimeout, LargeBodyBudget: int64(cfg.MDM.LargeBodyBudgetMiB) << 20,
+	}
+	if cfg.MDM.ProfileSigningCert != "" {
+		signer, err := newCertReloader("profile signing", cfg.MDM.ProfileSigningCert, cfg.MDM.ProfileSigningKey, logger)
+		if err != nil {
+			return ec, err
+		}
+		go signer.reloadOnHangup(ctx)
+		ec.ProfileSigningIdentity = signer.cert.Load
 	}
 	if cfg.MDM.SCEPURL == "" {
 		ca, err := endpoint.LoadCA(ctx, s)

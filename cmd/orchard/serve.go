@@ -248,7 +248,7 @@ func (a *app) listen(bg context.Context) (*http.Server, string, <-chan error, er
 	var certs *certReloader
 	if a.cfg.TLSCert != "" {
 		var err error
-		if certs, err = newCertReloader(a.cfg.TLSCert, a.cfg.TLSKey, a.logger); err != nil {
+		if certs, err = newCertReloader("TLS", a.cfg.TLSCert, a.cfg.TLSKey, a.logger); err != nil {
 			return nil, "", nil, err
 		}
 		srv.TLSConfig = certs.tlsConfig()

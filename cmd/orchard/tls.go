@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -17,13 +16,15 @@ import (
 // takes effect without a restart. A pair that does not load keeps the
 // current one in service.
 type certReloader struct {
+	// what the pair is for, in errors and logs: "TLS", "profile signing".
+	what              string
 	certFile, keyFile string
 	logger            *slog.Logger
 	cert              atomic.Pointer[tls.Certificate]
 }
 
-func newCertReloader(certFile, keyFile string, logger *slog.Logger) (*certReloader, error) {
-	r := &certReloader{certFile: certFile, keyFile: keyFile, logger: logger}
+func newCertReloader(what, certFile, keyFile string, logger *slog.Logger) (*certReloader, error) {
+	r := &certReloader{what: what, certFile: certFile, keyFile: keyFile, logger: logger}
 	if err := r.reload(); err != nil {
 		return nil, err
 	}
@@ -33,10 +34,10 @@ func newCertReloader(certFile, keyFile string, logger *slog.Logger) (*certReload
 func (r *certReloader) reload() error {
 	cert, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
 	if err != nil {
-		return fmt.Errorf("tls certificate %s and key %s: %w", r.certFile, r.keyFile, err)
+		return fmt.Errorf("%s certificate %s and key %s: %w", r.what, r.certFile, r.keyFile, err)
 	}
 	if cert.Leaf == nil {
-		return errors.New("tls certificate: no leaf certificate")
+		return fmt.Errorf("%s certificate %s: no leaf certificate", r.what, r.certFile)
 	}
 	r.cert.Store(&cert)
 	return nil
@@ -65,11 +66,11 @@ func (r *certReloader) reloadOnHangup(ctx context.Context) {
 		case <-hangups:
 		}
 		if err := r.reload(); err != nil {
-			r.logger.Error("TLS certificate not reloaded; serving the previous one", "err", err)
+			r.logger.Error("certificate not reloaded; keeping the previous one", "for", r.what, "err", err)
 			continue
 		}
 		leaf := r.cert.Load().Leaf
-		r.logger.Info("reloaded TLS certificate", "file", r.certFile, "subject", leaf.Subject.String(),
+		r.logger.Info("reloaded certificate", "for", r.what, "file", r.certFile, "subject", leaf.Subject.String(),
 			"not_after", leaf.NotAfter)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -8,15 +9,19 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/smallstep/pkcs7"
 
 	"github.com/orchardmdm/orchard/store/pgtest"
 )
@@ -115,7 +120,7 @@ func TestServeHTTPSReloadsCertificateOnSIGHUP(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitForLog(t, s, "reloaded TLS certificate", 1)
+	waitForLog(t, s, "reloaded certificate", 1)
 	if cn, _ := servedCert(t, url, roots); cn != "second" {
 		t.Fatalf("after SIGHUP served %q, want second", cn)
 	}
@@ -127,8 +132,63 @@ func TestServeHTTPSReloadsCertificateOnSIGHUP(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitForLog(t, s, "TLS certificate not reloaded", 1)
+	waitForLog(t, s, "certificate not reloaded", 1)
 	if cn, _ := servedCert(t, url, roots); cn != "second" {
 		t.Fatalf("after a failed reload served %q, want second", cn)
+	}
+}
+
+// With --profile-signing-cert, enrollment profiles are signed by that
+// certificate instead of orchard's CA, and SIGHUP reloads it as it does
+// the TLS pair.
+func TestServeSignsEnrollmentProfilesWithTheConfiguredCertificate(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "signing.crt"), filepath.Join(dir, "signing.key")
+	first := writeCert(t, "profiles.example.com", certFile, keyFile)
+	dsn, key := pgtest.NewDatabase(t), testKey(t)
+	cmd := orchardCmd(t, dsn, key, "serve", "--listen", "127.0.0.1:0",
+		"--profile-signing-cert", certFile, "--profile-signing-key", keyFile)
+	s, err := launchServerWith(t, cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := orchardCmd(t, dsn, key, "token", "create", "--name", "signing", "--permission", "mdm.*").Output()
+	if err != nil {
+		t.Fatalf("token create: %v", err)
+	}
+	api := &graphqlClient{base: "http://" + s.addr, token: strings.TrimSpace(string(token)), http: http.DefaultClient}
+	enrollURL, err := api.createEnrollment(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := func() *x509.Certificate {
+		t.Helper()
+		u, err := url.Parse(enrollURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := http.Get("http://" + s.addr + u.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		p7, err := pkcs7.Parse(body)
+		if err != nil {
+			t.Fatalf("profile (%d) is not CMS: %v", res.StatusCode, err)
+		}
+		return p7.GetOnlySigner()
+	}
+	if got := signer(); got == nil || !got.Equal(first) {
+		t.Fatalf("profile signed by %v, want the configured certificate", got)
+	}
+	second := writeCert(t, "profiles-renewed.example.com", certFile, keyFile)
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitForLog(t, s, "reloaded certificate", 1)
+	if got := signer(); got == nil || !got.Equal(second) {
+		t.Fatalf("after SIGHUP the profile is signed by %v, want the renewed certificate", got)
 	}
 }

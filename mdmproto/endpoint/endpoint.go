@@ -5,6 +5,7 @@ package endpoint
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"log/slog"
@@ -41,6 +42,9 @@ type Config struct {
 	ExternalSCEPURL string
 	// ExternalSCEPChallenge is the static challenge of the external SCEP server.
 	ExternalSCEPChallenge string
+	// ProfileSigningIdentity, if set, signs enrollment profiles
+	// (mdmproto.EnrollmentProfiles.SigningIdentity).
+	ProfileSigningIdentity func() *tls.Certificate
 	// TrustedCAs are the certificates device identities must chain to,
 	// besides the embedded CA (an external CA's full chain).
 	TrustedCAs []*x509.Certificate
@@ -169,7 +173,8 @@ const PlaceholderTopic = mdmproto.PlaceholderTopic
 // the service sends the same to renew identities.
 func ProfilesOf(cfg Config) *mdmproto.EnrollmentProfiles {
 	p := &mdmproto.EnrollmentProfiles{PublicURL: cfg.PublicURL, MTLSProxy: cfg.MTLSProxy, PushTopic: cfg.PushTopic,
-		ExternalSCEPURL: cfg.ExternalSCEPURL, ExternalSCEPChallenge: cfg.ExternalSCEPChallenge}
+		ExternalSCEPURL: cfg.ExternalSCEPURL, ExternalSCEPChallenge: cfg.ExternalSCEPChallenge,
+		SigningIdentity: cfg.ProfileSigningIdentity}
 	if cfg.CA != nil {
 		p.CACert, p.CAKey = cfg.CA.Cert, cfg.CA.Key
 	}
