@@ -126,9 +126,9 @@ func TestDeviceFilterRefusesWhatNoIndexAnswers(t *testing.T) {
 	}
 }
 
-// A page of devices asking for each one's software update status reads
-// them in one statement, not one per device.
-func TestDevicePageLoadsSoftwareUpdateStatusesInOneStatement(t *testing.T) {
+// A page of devices asking for each one's software update status and
+// declaration statuses reads them in the page statement, not one per device.
+func TestDevicePageLoadsStatusesInThePageStatement(t *testing.T) {
 	t.Parallel()
 	api := newTestAPI(t)
 	ctx := context.Background()
@@ -136,25 +136,31 @@ func TestDevicePageLoadsSoftwareUpdateStatusesInOneStatement(t *testing.T) {
 	_, err := api.store.Pool().Exec(ctx, `INSERT INTO device_software_update_status (device_id, install_state)
 		SELECT id, 'downloading' FROM unnest($1::bigint[]) id`, ids[:20])
 	must(t, err)
+	_, err = api.store.Pool().Exec(ctx, `INSERT INTO device_declaration_status (device_id, kind, identifier, server_token, active, valid)
+		SELECT id, 'configuration', 'orchard.status-subscriptions', 't', true, 'valid' FROM unnest($1::bigint[]) id`, ids[10:40])
+	must(t, err)
 	res, sent := api.queryLogged(api.token("mdm.view_enrolleddevice"),
-		`{ devices(first: 50) { edges { node { id softwareUpdateStatus { installState } } } } }`, nil)
+		`{ devices(first: 50) { edges { node { id softwareUpdateStatus { installState } declarationStatus { identifier } } } } }`, nil)
 	var page struct {
 		Devices struct {
 			Edges []struct {
 				Node struct {
 					SoftwareUpdateStatus *struct{ InstallState string }
+					DeclarationStatus    []struct{ Identifier string }
 				}
 			}
 		}
 	}
 	res.decode(t, &page)
-	reported := 0
+	reported, declared := 0, 0
 	for _, e := range page.Devices.Edges {
 		if s := e.Node.SoftwareUpdateStatus; s != nil && s.InstallState == "downloading" {
 			reported++
 		}
+		declared += len(e.Node.DeclarationStatus)
 	}
-	if reported != 20 || len(sent) > 3 {
-		t.Fatalf("%d devices with their status, %d statements (want 20, at most 3):\n%s", reported, len(sent), statementList(sent))
+	if reported != 20 || declared != 30 || len(sent) > 3 {
+		t.Fatalf("%d devices with their update status, %d declaration statuses, %d statements (want 20, 30, at most 3):\n%s",
+			reported, declared, len(sent), statementList(sent))
 	}
 }

@@ -45,7 +45,7 @@ func (r *Resolver) listDevices(ctx context.Context, filter *model.DeviceFilter, 
 func deviceIncludes(ctx context.Context) store.DeviceIncludes {
 	fields := nodeFields(ctx, "Device")
 	return store.DeviceIncludes{Blueprint: fields["blueprint"], Users: fields["users"],
-		SoftwareUpdateStatus: fields["softwareUpdateStatus"]}
+		SoftwareUpdateStatus: fields["softwareUpdateStatus"], DeclarationStatus: fields["declarationStatus"]}
 }
 
 // nodeFields names the fields a connection field's query asks of its nodes,

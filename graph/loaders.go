@@ -18,8 +18,9 @@ type loaders struct {
 	deviceUsers *dataloadgen.Loader[int64, []store.DeviceUser]
 	dep         *depLoaders
 	location    *dataloadgen.Loader[int64, *store.Location]
-	// softwareUpdateStatus is by device id.
+	// softwareUpdateStatus and declarationStatus are by device id.
 	softwareUpdateStatus *dataloadgen.Loader[int64, *store.SoftwareUpdateStatus]
+	declarationStatus    *dataloadgen.Loader[int64, []store.DeclarationStatus]
 
 	// The push topic is read once per request, however many enrollments
 	// ask whether theirs is a placeholder.
@@ -38,6 +39,7 @@ func newLoaders(s *store.Store) *loaders {
 		dep:                  newDEPLoaders(s, wait),
 		location:             dataloadgen.NewLoader(batch(s.LocationsByIDs), wait),
 		softwareUpdateStatus: dataloadgen.NewLoader(batch(s.SoftwareUpdateStatusesByDeviceIDs), wait),
+		declarationStatus:    dataloadgen.NewLoader(batch(s.DeclarationStatusesByDeviceIDs), wait),
 	}
 }
 
@@ -97,6 +99,9 @@ func (l *loaders) primeDevices(devices []store.ListedDevice, inc store.DeviceInc
 		}
 		if inc.SoftwareUpdateStatus {
 			l.softwareUpdateStatus.Prime(d.ID, d.SoftwareUpdateStatus)
+		}
+		if inc.DeclarationStatus {
+			l.declarationStatus.Prime(d.ID, d.DeclarationStatus)
 		}
 	}
 }

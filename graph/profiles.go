@@ -131,8 +131,9 @@ func profileFile(file *graphql.Upload, content *string) ([]byte, error) {
 	return nil, BadInput("send the .mobileconfig as file or its text as content")
 }
 
+// declarationStatus is batched like softwareUpdateStatus.
 func (r *Resolver) declarationStatus(ctx context.Context, d *store.Device) ([]*store.DeclarationStatus, error) {
-	list, err := r.Store.DeclarationStatuses(ctx, d.ID)
+	list, err := r.loadersFrom(ctx).declarationStatus.Load(ctx, d.ID)
 	return pointers(list), err
 }
 

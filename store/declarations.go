@@ -82,6 +82,7 @@ func (q *Queries) BlueprintDevices(ctx context.Context, blueprintID int64, ids [
 
 // DeclarationStatus is a device's last report on one declaration.
 type DeclarationStatus struct {
+	DeviceID                             int64
 	Kind, Identifier, ServerToken, Valid string
 	Active                               bool
 	Reasons                              json.RawMessage
@@ -119,18 +120,33 @@ func (q *Queries) SaveDeclarationStatus(ctx context.Context, deviceID int64, ful
 	return nil
 }
 
-// DeclarationStatuses lists a device's declaration statuses by kind and identifier.
+// DeclarationStatuses lists a device's last reported declaration statuses,
+// by kind and identifier.
 func (q *Queries) DeclarationStatuses(ctx context.Context, deviceID int64) ([]DeclarationStatus, error) {
-	rows, err := q.db.Query(ctx, `SELECT kind, identifier, server_token, valid, active, reasons, reported_at
-		FROM device_declaration_status WHERE device_id = $1 ORDER BY kind, identifier`, deviceID)
+	lists, err := q.DeclarationStatusesByDeviceIDs(ctx, []int64{deviceID})
+	if err != nil {
+		return nil, err
+	}
+	return lists[0], nil
+}
+
+// DeclarationStatusesByDeviceIDs is DeclarationStatuses of each device, in
+// order, in one statement (a page's dataloader).
+func (q *Queries) DeclarationStatusesByDeviceIDs(ctx context.Context, ids []int64) ([][]DeclarationStatus, error) {
+	rows, err := q.db.Query(ctx, `SELECT device_id, kind, identifier, server_token, valid, active, reasons, reported_at
+		FROM device_declaration_status WHERE device_id = ANY($1) ORDER BY device_id, kind, identifier`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("declaration statuses: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeclarationStatus, error) {
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeclarationStatus, error) {
 		var s DeclarationStatus
-		err := r.Scan(&s.Kind, &s.Identifier, &s.ServerToken, &s.Valid, &s.Active, &s.Reasons, &s.ReportedAt)
+		err := r.Scan(&s.DeviceID, &s.Kind, &s.Identifier, &s.ServerToken, &s.Valid, &s.Active, &s.Reasons, &s.ReportedAt)
 		return s, err
 	})
+	if err != nil {
+		return nil, fmt.Errorf("declaration statuses: %w", err)
+	}
+	return groupByKeys(ids, list, func(s *DeclarationStatus) int64 { return s.DeviceID }), nil
 }
 
 // ProfileForDevice opens a library profile a device's blueprint lists;

@@ -21,6 +21,7 @@ type DeviceIncludes struct {
 	Blueprint            bool
 	Users                bool
 	SoftwareUpdateStatus bool
+	DeclarationStatus    bool
 }
 
 // ListedDevice is a device of a page, with its blueprint and user channels
@@ -30,6 +31,7 @@ type ListedDevice struct {
 	Blueprint            *Blueprint
 	Users                []DeviceUser
 	SoftwareUpdateStatus *SoftwareUpdateStatus
+	DeclarationStatus    []DeclarationStatus
 }
 
 // The page's blueprint and user channels are read as JSON objects keyed by
@@ -51,6 +53,10 @@ const (
 		'PendingOSVersion', s.pending_os_version, 'PendingBuildVersion', s.pending_build_version,
 		'FailureCount', s.failure_count, 'FailureReason', s.failure_reason, 'FailedAt', s.failed_at,
 		'ReportedAt', s.reported_at) FROM device_software_update_status s WHERE s.device_id = d.id)`
+	listedDeclarationStatus = `(SELECT json_agg(json_build_object('DeviceID', s.device_id, 'Kind', s.kind,
+		'Identifier', s.identifier, 'ServerToken', s.server_token, 'Valid', s.valid, 'Active', s.active,
+		'Reasons', s.reasons, 'ReportedAt', s.reported_at) ORDER BY s.kind, s.identifier)
+		FROM device_declaration_status s WHERE s.device_id = d.id)`
 )
 
 // ListDevices returns one page of devices in id order, and whether more follow.
@@ -89,10 +95,11 @@ func listDevicesSQL(where string, n int, inc DeviceIncludes) string {
 		}
 		return "NULL::json"
 	}
-	return fmt.Sprintf(`SELECT d.*, %s, %s, %s
+	return fmt.Sprintf(`SELECT d.*, %s, %s, %s, %s
 		FROM (SELECT %s FROM enrolled_devices WHERE %s AND id > $%d ORDER BY id LIMIT $%d) d
 		ORDER BY d.id`, included(inc.Blueprint, listedBlueprint), included(inc.Users, listedUsers),
-		included(inc.SoftwareUpdateStatus, listedSoftwareUpdateStatus), deviceColumns, where, n+1, n+2)
+		included(inc.SoftwareUpdateStatus, listedSoftwareUpdateStatus),
+		included(inc.DeclarationStatus, listedDeclarationStatus), deviceColumns, where, n+1, n+2)
 }
 
 // listedDeviceScanner scans a page's rows. A page holds a few blueprints
@@ -101,9 +108,18 @@ func listedDeviceScanner() pgx.RowToFunc[ListedDevice] {
 	blueprints := map[int64]*Blueprint{}
 	return func(row pgx.CollectableRow) (ListedDevice, error) {
 		var d ListedDevice
-		var blueprint, users, softwareUpdate []byte
-		if err := row.Scan(append(deviceTargets(&d.Device), &blueprint, &users, &softwareUpdate)...); err != nil {
+		var blueprint, users, softwareUpdate, declarations []byte
+		if err := row.Scan(append(deviceTargets(&d.Device), &blueprint, &users, &softwareUpdate, &declarations)...); err != nil {
 			return d, err
+		}
+		if declarations != nil {
+			if err := json.Unmarshal(declarations, &d.DeclarationStatus); err != nil {
+				return d, fmt.Errorf("declaration status of device %d: %w", d.ID, err)
+			}
+			for i := range d.DeclarationStatus {
+				s := &d.DeclarationStatus[i]
+				s.ReportedAt = s.ReportedAt.Local()
+			}
 		}
 		if softwareUpdate != nil {
 			if err := json.Unmarshal(softwareUpdate, &d.SoftwareUpdateStatus); err != nil {

@@ -10,9 +10,10 @@ import (
 	"github.com/orchardmdm/orchard/store/pgtest"
 )
 
-// TestListDevicesWithReadsWhatTheLoadersRead: the blueprint, user channels
-// and software update status a page reads with its devices are those the
-// GraphQL loaders would read one statement later, field for field.
+// TestListDevicesWithReadsWhatTheLoadersRead: the blueprint, user channels,
+// software update status and declaration statuses a page reads with its
+// devices are those the GraphQL loaders would read one statement later,
+// field for field.
 func TestListDevicesWithReadsWhatTheLoadersRead(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -29,9 +30,13 @@ func TestListDevicesWithReadsWhatTheLoadersRead(t *testing.T) {
 	execSQL(t, s, `INSERT INTO device_software_update_status (device_id, install_state, pending_os_version,
 		pending_build_version, failure_count, failure_reason, failed_at)
 		SELECT id, 'failed', '15.3', '24D60', 2, 'no space', now() - interval '1 hour' FROM enrolled_devices WHERE id % 2 = 1`)
+	execSQL(t, s, `INSERT INTO device_declaration_status (device_id, kind, identifier, server_token, active, valid, reasons)
+		SELECT d.id, k, 'orchard.' || k, 'token-' || d.id, k <> 'asset', 'invalid',
+			'[{"code": "Error.ConfigurationCannotBeApplied", "details": {"n": 1}}]'
+		FROM enrolled_devices d, unnest(ARRAY['activation', 'configuration', 'asset']) k WHERE d.id < 3`)
 
 	listed, _, err := s.ListDevicesWith(ctx, store.DeviceFilter{}, store.Page{First: 10},
-		store.DeviceIncludes{Blueprint: true, Users: true, SoftwareUpdateStatus: true})
+		store.DeviceIncludes{Blueprint: true, Users: true, SoftwareUpdateStatus: true, DeclarationStatus: true})
 	if err != nil || len(listed) != 4 {
 		t.Fatalf("listed %d devices: %v", len(listed), err)
 	}
@@ -53,6 +58,16 @@ func TestListDevicesWithReadsWhatTheLoadersRead(t *testing.T) {
 		if !reflect.DeepEqual(d.SoftwareUpdateStatus, statuses[0]) {
 			t.Errorf("device %d: software update status %+v, the loader reads %+v", d.ID, d.SoftwareUpdateStatus, statuses[0])
 		}
+		declarations, err := s.DeclarationStatusesByDeviceIDs(ctx, []int64{d.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(d.DeclarationStatus, declarations[0]) {
+			t.Errorf("device %d: declaration statuses %+v, the loader reads %+v", d.ID, d.DeclarationStatus, declarations[0])
+		}
+	}
+	if len(listed[0].DeclarationStatus) != 3 || listed[3].DeclarationStatus != nil {
+		t.Errorf("declaration statuses %+v, %+v: want 3 for the first device, none for the last", listed[0].DeclarationStatus, listed[3].DeclarationStatus)
 	}
 	if listed[0].SoftwareUpdateStatus == nil || listed[1].SoftwareUpdateStatus != nil {
 		t.Errorf("software update statuses %+v, %+v: want the first device's only", listed[0].SoftwareUpdateStatus, listed[1].SoftwareUpdateStatus)

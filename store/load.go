@@ -30,3 +30,18 @@ func loadByKeys[T any, K comparable](ctx context.Context, db DB, what, query str
 	}
 	return out, nil
 }
+
+// groupByKeys sorts rows into one list per key, in the order of keys (nil
+// where a key has none), for a dataloader of one-to-many edges.
+func groupByKeys[T any](keys []int64, rows []T, key func(*T) int64) [][]T {
+	byKey := make(map[int64][]T, len(keys))
+	for i := range rows {
+		k := key(&rows[i])
+		byKey[k] = append(byKey[k], rows[i])
+	}
+	out := make([][]T, len(keys))
+	for i, k := range keys {
+		out[i] = byKey[k]
+	}
+	return out
+}

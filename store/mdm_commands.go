@@ -288,15 +288,7 @@ func (q *Queries) DeviceUsersByDeviceIDs(ctx context.Context, deviceIDs []int64)
 	if err != nil {
 		return nil, fmt.Errorf("device users: %w", err)
 	}
-	byDevice := make(map[int64][]DeviceUser, len(deviceIDs))
-	for _, u := range users {
-		byDevice[u.DeviceID] = append(byDevice[u.DeviceID], u)
-	}
-	out := make([][]DeviceUser, len(deviceIDs))
-	for i, id := range deviceIDs {
-		out[i] = byDevice[id]
-	}
-	return out, nil
+	return groupByKeys(deviceIDs, users, func(u *DeviceUser) int64 { return u.DeviceID }), nil
 }
 
 // TouchUser marks a user channel seen after checking the device's identity.
