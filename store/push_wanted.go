@@ -12,11 +12,22 @@ import (
 // wanted pushes publishes it once the transaction committed.
 const TopicPushWanted = "push_wanted"
 
-// wantPushesSQL records the pushable devices among $1, once each.
-var wantPushesSQL = `INSERT INTO apns_push_wanted (device_id)
-	SELECT id FROM enrolled_devices WHERE id = ANY($1) AND ` + pushable + `
+// wantPushesSQL records the pushable devices cond selects, once each.
+func wantPushesSQL(cond string) string {
+	return `INSERT INTO apns_push_wanted (device_id)
+	SELECT id FROM enrolled_devices WHERE ` + cond + ` AND ` + pushable + `
 	ORDER BY id
 	ON CONFLICT (device_id) DO NOTHING`
+}
+
+// One device (a command queued through the API, most pushes) has a
+// statement of its own: PostgreSQL plans id = ANY($1) again at every call,
+// the array's length unknown to a cached plan, and that planning cost more
+// than the insert.
+var (
+	wantPushSQL   = wantPushesSQL("id = $1")
+	wantPushesAny = wantPushesSQL("id = ANY($1)")
+)
 
 // WantPushes asks, inside the caller's transaction, for pushes to the
 // devices among ids that can be pushed; a push dispatcher queues them once
@@ -27,7 +38,11 @@ func (q *Queries) WantPushes(ctx context.Context, ids []int64) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	tag, err := q.db.Exec(ctx, wantPushesSQL, ids)
+	sql, arg := wantPushesAny, any(ids)
+	if len(ids) == 1 {
+		sql, arg = wantPushSQL, ids[0]
+	}
+	tag, err := q.db.Exec(ctx, sql, arg)
 	if err != nil {
 		return 0, fmt.Errorf("want pushes: %w", err)
 	}
