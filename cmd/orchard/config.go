@@ -10,6 +10,7 @@ import (
 
 	"github.com/orchardmdm/orchard/graph"
 	"github.com/orchardmdm/orchard/jobs"
+	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/mdmproto/apns"
 	"github.com/orchardmdm/orchard/mdmproto/dep"
 	"github.com/orchardmdm/orchard/mdmproto/swupdate"
@@ -46,7 +47,10 @@ type Config struct {
 	// SoftwareUpdateURL serves Apple's software update catalog (/v2/pmv).
 	SoftwareUpdateURL          string
 	SoftwareUpdateSyncInterval time.Duration
-	AppsBooks                  AppsBooksConfig
+	// InventoryCheckInterval is how often the inventory job looks for
+	// devices whose blueprint's inventory interval has passed.
+	InventoryCheckInterval time.Duration
+	AppsBooks              AppsBooksConfig
 
 	// GraphQLIntrospection serves the schema to introspection queries.
 	GraphQLIntrospection bool
@@ -153,6 +157,8 @@ func bindServe(fs *flag.FlagSet, c *Config) {
 		"Apple's software update catalog service (point it at orchard swupdatesim to try without Apple)")
 	s.duration(&c.SoftwareUpdateSyncInterval, "software-update-sync-interval", "ORCHARD_SOFTWARE_UPDATE_SYNC_INTERVAL",
 		24*time.Hour, "how often Apple's software update catalog syncs; 0 turns periodic syncs off")
+	s.duration(&c.InventoryCheckInterval, "inventory-check-interval", "ORCHARD_INVENTORY_CHECK_INTERVAL",
+		jobargs.DefaultInventoryEvery, "how often the inventory job queues the inventories (and recovery passwords) that are due; 0 turns it off, otherwise at least 1m")
 }
 
 // bindGraphQLLimits adds the bounds of one GraphQL request from a caller with
@@ -209,6 +215,9 @@ func (c *Config) validate() error {
 	}
 	if c.GraphQL.DBConcurrency == 0 {
 		c.GraphQL.DBConcurrency = max(c.MaxDBConns/2, 1)
+	}
+	if c.InventoryCheckInterval != 0 && c.InventoryCheckInterval < time.Minute {
+		return fmt.Errorf("--inventory-check-interval must be 0 or at least 1m, not %s", c.InventoryCheckInterval)
 	}
 	if c.SoftwareUpdateSyncInterval != 0 && c.SoftwareUpdateSyncInterval < time.Hour {
 		return fmt.Errorf("--software-update-sync-interval must be 0 or at least 1h, not %s", c.SoftwareUpdateSyncInterval)

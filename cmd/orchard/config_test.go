@@ -81,3 +81,23 @@ func TestCertificateFlagsGoInPairs(t *testing.T) {
 		}
 	}
 }
+
+// The inventory job's cadence is a flag: 0 turns it off, anything under a
+// minute is refused.
+func TestInventoryCheckIntervalFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		ok   bool
+	}{{nil, true}, {[]string{"--inventory-check-interval", "0"}, true}, {[]string{"--inventory-check-interval", "5m"}, true},
+		{[]string{"--inventory-check-interval", "10s"}, false}} {
+		var cfg Config
+		fs := newFlagSet("serve", io.Discard)
+		bindServe(fs, &cfg)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.validate(); (err == nil) != tc.ok {
+			t.Errorf("%v: %v", tc.args, err)
+		}
+	}
+}

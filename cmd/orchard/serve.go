@@ -106,6 +106,7 @@ func newApp(ctx context.Context, cfg *Config, s *store.Store, logger *slog.Logge
 	schedule := jobs.DefaultSchedule()
 	schedule.DEPSync = cfg.DEPSyncInterval
 	schedule.SoftwareUpdateSync = cfg.SoftwareUpdateSyncInterval
+	schedule.Inventory = cfg.InventoryCheckInterval
 	schedule.LocationSync = cfg.AppsBooks.SyncInterval
 	riverClient, err := jobs.NewClient(s.Pool(), workers, jobs.Config{
 		Work: cfg.Role != "api", MaxWorkers: cfg.MaxWorkers, Logger: logger,
