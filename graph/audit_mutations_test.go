@@ -165,6 +165,8 @@ func (f *auditFixture) pushAndBlueprintSteps() []auditStep {
 			bad: `mutation { updateBlueprint(id: "999999", input: {name: "x"}) { id } }`},
 		{mutation: "assignBlueprint", good: s.withBlueprint(`mutation($b: ID!) { assignBlueprint(deviceIds: ["` + d(0) + `"], blueprintId: $b) }`),
 			bad: `mutation { assignBlueprint(deviceIds: [], blueprintId: "1") }`},
+		{mutation: "syncBlueprintDeclarations", good: s.withBlueprint(`mutation($b: ID!) { syncBlueprintDeclarations(id: $b) }`),
+			bad: `mutation { syncBlueprintDeclarations(id: "999999") }`},
 		{mutation: "deleteBlueprint", good: fixed(`mutation { deleteBlueprint(id: "` + fmt.Sprint(spare.ID) + `") }`),
 			bad: `mutation { deleteBlueprint(id: "999999") }`},
 	}

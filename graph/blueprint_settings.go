@@ -128,3 +128,11 @@ func (r *Resolver) rotateFileVaultKey(ctx context.Context, deviceID string) (*st
 func certificatePEM(c *store.DeviceCertificate) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Data}))
 }
+
+func (r *Resolver) syncBlueprintDeclarations(ctx context.Context, id string) (int, error) {
+	bp, err := parseID("blueprint", id)
+	if err != nil {
+		return 0, err
+	}
+	return r.Service.SyncBlueprintDeclarations(ctx, auth.FromContext(ctx).Actor(), bp)
+}

@@ -452,6 +452,11 @@ func (r *mutationResolver) AssignBlueprint(ctx context.Context, deviceIds []stri
 	return r.assignBlueprint(ctx, deviceIds, blueprintID)
 }
 
+// SyncBlueprintDeclarations is the resolver for the syncBlueprintDeclarations field.
+func (r *mutationResolver) SyncBlueprintDeclarations(ctx context.Context, id string) (int, error) {
+	return r.syncBlueprintDeclarations(ctx, id)
+}
+
 // SetRecoveryPassword is the resolver for the setRecoveryPassword field.
 func (r *mutationResolver) SetRecoveryPassword(ctx context.Context, deviceID string) (*store.DeviceCommand, error) {
 	return r.setRecoveryPassword(ctx, deviceID)

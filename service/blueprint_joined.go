@@ -46,10 +46,7 @@ func (s *Service) blueprintJoinedInTx(ctx context.Context, q *store.Queries, act
 	if err != nil {
 		return err
 	}
-	if err := q.QueueCommands(ctx, cmds); err != nil {
-		return err
-	}
-	if err := s.pushInTx(ctx, q, deviceIDsOf(cmds)); err != nil {
+	if err := s.queueAndPushInTx(ctx, q, cmds); err != nil {
 		return err
 	}
 	return s.joinedEscrowInTx(ctx, q, actor, b, macs)

@@ -148,13 +148,34 @@ func (s *Service) blueprintsChanged(ctx context.Context, q *store.Queries, bluep
 		}
 		cmds = append(cmds, more...)
 	}
-	if len(cmds) == 0 {
-		return nil
-	}
-	if err := q.QueueCommands(ctx, cmds); err != nil {
-		return err
-	}
-	return s.pushInTx(ctx, q, deviceIDsOf(cmds))
+	return s.queueAndPushInTx(ctx, q, cmds)
+}
+
+// SyncBlueprintDeclarations tells every device of a blueprint (those that
+// may speak declarative management) to sync its declarations now, and
+// returns how many were told: after an upgrade of orchard that changed what
+// blueprints declare, or to have devices report their status again.
+func (s *Service) SyncBlueprintDeclarations(ctx context.Context, actor string, blueprintID int64) (int, error) {
+	var n int
+	err := s.store.Tx(ctx, func(q *store.Queries) error {
+		b, err := q.Blueprint(ctx, blueprintID)
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("no blueprint with id %d", blueprintID)
+		} else if err != nil {
+			return err
+		}
+		cmds, err := s.syncCommands(ctx, q, &b)
+		if err != nil {
+			return err
+		}
+		if err := s.queueAndPushInTx(ctx, q, cmds); err != nil {
+			return err
+		}
+		n = len(cmds)
+		return s.audit(ctx, q, actor, event{action: "blueprint.sync_declarations", objectType: "blueprint",
+			objectID: idString(blueprintID), data: map[string]any{"devices": n}})
+	})
+	return n, err
 }
 
 // syncCommands builds one DeclarativeManagement command, with the

@@ -111,6 +111,19 @@ func TestDeclarativeSyncSkipsDevicesTooOldForIt(t *testing.T) {
 	if want := []string{"NEW-IPAD", "NEW-MAC", "ODD-VERSION", "UNKNOWN"}; !slices.Equal(told, want) {
 		t.Fatalf("DeclarativeManagement sent to %v, want %v", told, want)
 	}
+
+	// An administrator's sync (after an upgrade) tells the same devices again.
+	if n, err := svc.SyncBlueprintDeclarations(ctx, "ada", bp.ID); err != nil || n != 4 {
+		t.Fatalf("sync told %d devices (%v), want 4", n, err)
+	}
+	var commands int
+	must(t, s.Pool().QueryRow(ctx, `SELECT count(*) FROM mdm_device_commands WHERE request_type = 'DeclarativeManagement'`).Scan(&commands))
+	if commands != 8 || !slices.Contains(auditActions(t, s), "blueprint.sync_declarations") {
+		t.Fatalf("%d DeclarativeManagement commands after the sync, want 8; audit %v", commands, auditActions(t, s))
+	}
+	if _, err := svc.SyncBlueprintDeclarations(ctx, "ada", bp.ID+1000); !service.IsKind(err, service.NotFound) {
+		t.Fatalf("sync of an unknown blueprint: %v", err)
+	}
 }
 
 // A status report's OS items become the device's facts and its

@@ -146,10 +146,7 @@ func (s *Service) queueEscrowProfileInTx(ctx context.Context, q *store.Queries, 
 		uuid, body := tmpl.Build()
 		cmds = append(cmds, store.QueuedCommand{DeviceID: id, UUID: uuid, RequestType: "InstallProfile", Body: body, Actor: actor})
 	}
-	if err := q.QueueCommands(ctx, cmds); err != nil {
-		return err
-	}
-	return s.pushInTx(ctx, q, deviceIDs)
+	return s.queueAndPushInTx(ctx, q, cmds)
 }
 
 // escrowTurnedOnInTx installs the escrow profile on a blueprint's Macs when

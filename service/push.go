@@ -153,6 +153,18 @@ func (s *Service) PushDevices(ctx context.Context, actor string, f store.DeviceF
 	return n, jobs, err
 }
 
+// queueAndPushInTx queues commands and wakes their devices, both in the
+// caller's transaction.
+func (s *Service) queueAndPushInTx(ctx context.Context, q *store.Queries, cmds []store.QueuedCommand) error {
+	if len(cmds) == 0 {
+		return nil
+	}
+	if err := q.QueueCommands(ctx, cmds); err != nil {
+		return err
+	}
+	return s.pushInTx(ctx, q, deviceIDsOf(cmds))
+}
+
 // pushInTx wakes devices in the caller's transaction, for operations
 // that queue commands: the push is asked for exactly when the commands exist.
 func (s *Service) pushInTx(ctx context.Context, q *store.Queries, deviceIDs []int64) error {

@@ -540,6 +540,7 @@ type ComplexityRoot struct {
 		SetDEPDefaultProfile            func(childComplexity int, virtualServerID string, profileID *string) int
 		SetRecoveryPassword             func(childComplexity int, deviceID string) int
 		SetSoftwareUpdateEnforcement    func(childComplexity int, blueprintID string, input model.SoftwareUpdateEnforcementInput) int
+		SyncBlueprintDeclarations       func(childComplexity int, id string) int
 		SyncDEPVirtualServer            func(childComplexity int, id string, fullSync *bool) int
 		SyncLocation                    func(childComplexity int, id string) int
 		SyncSoftwareUpdates             func(childComplexity int) int
@@ -830,6 +831,7 @@ type MutationResolver interface {
 	UpdateBlueprint(ctx context.Context, id string, input model.UpdateBlueprintInput) (*store.Blueprint, error)
 	DeleteBlueprint(ctx context.Context, id string) (string, error)
 	AssignBlueprint(ctx context.Context, deviceIds []string, blueprintID string) (int, error)
+	SyncBlueprintDeclarations(ctx context.Context, id string) (int, error)
 	SetRecoveryPassword(ctx context.Context, deviceID string) (*store.DeviceCommand, error)
 	RotateFileVaultKey(ctx context.Context, deviceID string) (*store.DeviceCommand, error)
 	UploadProfile(ctx context.Context, file *graphql.Upload, content *string) (*store.Profile, error)
@@ -3165,6 +3167,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetSoftwareUpdateEnforcement(childComplexity, args["blueprintId"].(string), args["input"].(model.SoftwareUpdateEnforcementInput)), true
+	case "Mutation.syncBlueprintDeclarations":
+		if e.ComplexityRoot.Mutation.SyncBlueprintDeclarations == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_syncBlueprintDeclarations_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SyncBlueprintDeclarations(childComplexity, args["id"].(string)), true
 	case "Mutation.syncDEPVirtualServer":
 		if e.ComplexityRoot.Mutation.SyncDEPVirtualServer == nil {
 			break
@@ -5928,6 +5941,18 @@ extend type Mutation {
   ): Int! @hasPermission(permission: "mdm.change_enrolleddevice")
 
   """
+  Tells every device of a blueprint that may speak declarative management to sync its
+  declarations now (one DeclarativeManagement command each, pushed) and returns how many were
+  told. Run it after upgrading orchard when the release notes say blueprints declare more
+  (e.g. the status subscription): devices otherwise fetch the new declarations only at the
+  blueprint's next change. Recorded in the audit trail.
+  """
+  syncBlueprintDeclarations(
+    "orchard's id of the blueprint."
+    id: ID!
+  ): Int! @hasPermission(permission: "mdm.change_blueprint")
+
+  """
   Generates a new recovery password for a Mac and queues the command that sets it
   (SetRecoveryLock on Apple silicon, SetFirmwarePassword on Intel). The password is stored
   sealed; Device.recoveryPassword keeps showing the current one until the Mac acknowledges
@@ -8133,6 +8158,20 @@ func (ec *executionContext) field_Mutation_setSoftwareUpdateEnforcement_args(ctx
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_syncBlueprintDeclarations_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -19147,6 +19186,68 @@ func (ec *executionContext) fieldContext_Mutation_assignBlueprint(ctx context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_syncBlueprintDeclarations(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_syncBlueprintDeclarations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SyncBlueprintDeclarations(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNString2string(ctx, "mdm.change_blueprint")
+				if err != nil {
+					var zeroVal int
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal int
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_syncBlueprintDeclarations(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Int does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_syncBlueprintDeclarations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_setRecoveryPassword(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -28226,6 +28327,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "assignBlueprint":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_assignBlueprint(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "syncBlueprintDeclarations":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_syncBlueprintDeclarations(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
