@@ -21,14 +21,17 @@ const maxVersionRestarts = 5
 
 // LocationSyncOutput is the job's output, and its progress while it runs.
 type LocationSyncOutput struct {
-	AssetPages      int     `json:"asset_pages"`
-	AssignmentPages int     `json:"assignment_pages"`
-	Restarts        int     `json:"restarts"`
-	Assets          int     `json:"assets"`
-	Removed         int     `json:"removed"`
-	Assignments     int     `json:"assignments"`
-	VersionID       string  `json:"version_id,omitempty"`
-	Duration        float64 `json:"duration_seconds"`
+	AssetPages      int `json:"asset_pages"`
+	AssignmentPages int `json:"assignment_pages"`
+	Restarts        int `json:"restarts"`
+	Assets          int `json:"assets"`
+	Removed         int `json:"removed"`
+	Assignments     int `json:"assignments"`
+	// Replayed: assignment rows that notifications received during the
+	// sync changed again on top of its snapshot.
+	Replayed  int     `json:"replayed"`
+	VersionID string  `json:"version_id,omitempty"`
+	Duration  float64 `json:"duration_seconds"`
 }
 
 // LocationSyncWorker works jobargs.LocationSync.
@@ -82,6 +85,7 @@ func (w *LocationSyncWorker) Work(ctx context.Context, job *river.Job[jobargs.Lo
 		return err
 	}
 	out.Assets, out.Removed, out.Assignments, out.VersionID = counts.Assets, counts.Removed, counts.Assignments, version
+	out.Replayed = counts.Replayed
 	out.Duration = time.Since(start).Seconds()
 	return river.RecordOutput(ctx, out)
 }

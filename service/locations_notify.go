@@ -61,14 +61,11 @@ func applyNotification(ctx context.Context, q *store.Queries, locationID int64, 
 		return 0, err
 	case appsbooks.NotifyAssetManagement:
 		var m appsbooks.AssetManagementNotification
-		if err := json.Unmarshal(n.Notification, &m); err != nil || m.Result != "SUCCESS" {
+		if err := json.Unmarshal(n.Notification, &m); err != nil {
 			return 0, nil
 		}
-		switch m.Type {
-		case "ASSOCIATE":
-			return q.ApplyLocationAssignments(ctx, locationID, true, m.Assignments)
-		case "DISASSOCIATE", "REVOKE":
-			return q.ApplyLocationAssignments(ctx, locationID, false, m.Assignments)
+		if associate, ok := m.Change(); ok {
+			return q.ApplyLocationAssignments(ctx, locationID, associate, m.Assignments)
 		}
 	}
 	return 0, nil

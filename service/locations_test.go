@@ -6,8 +6,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/orchardmdm/orchard/jobs/jobargs"
 	"github.com/orchardmdm/orchard/mdmproto/appsbooks"
@@ -170,4 +173,47 @@ func seedAssets(t *testing.T, e *vppEnv, id int64, loc *vppsim.Location) {
 	must(t, e.store.StageLocationAssets(ctx, id, 1, page.Assets))
 	_, err = e.store.FinishLocationSync(ctx, id, 1, page.VersionID)
 	must(t, err)
+}
+
+// A sync swaps in Apple's snapshot, read while Apple may notify changes: an
+// assignment notified after the sync began survives the swap (applied again
+// on top of the snapshot), one notified before it is the snapshot's to say.
+func TestNotificationsDuringASyncSurviveItsSwap(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newVPPEnv(t)
+	loc, stoken := e.location("Hamburg")
+	e.sim.AddAssets(loc, 2, 10)
+	l, err := e.svc.UploadLocationToken(ctx, "t", nil, []byte(stoken))
+	must(t, err)
+	seedAssets(t, e, l.ID, loc)
+	associate := func(serial string) {
+		t.Helper()
+		n := appsbooks.AssetManagementNotification{EventID: "e-" + serial, Result: "SUCCESS", Type: "ASSOCIATE",
+			Assignments: []appsbooks.Assignment{{AdamID: "400000001", PricingParam: "STDQ", SerialNumber: serial}}}
+		if status, _, err := e.sim.Notify(ctx, loc, appsbooks.NotifyAssetManagement, n); err != nil || status != http.StatusOK {
+			t.Fatalf("notification: %d %v", status, err)
+		}
+	}
+	assigned := func() []string {
+		rows, err := e.store.Pool().Query(ctx, `SELECT serial_number FROM location_asset_assignments ORDER BY serial_number`)
+		must(t, err)
+		serials, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		must(t, err)
+		return serials
+	}
+
+	associate("BEFORE")
+	must(t, e.store.StartLocationSync(ctx, l.ID))
+	_, client, err := e.svc.LocationClient(ctx, l.ID)
+	must(t, err)
+	page, err := client.Assets(ctx, 0)
+	must(t, err)
+	must(t, e.store.StageLocationAssets(ctx, l.ID, 2, page.Assets))
+	associate("DURING") // after the snapshot's assignments were read: none
+	counts, err := e.store.FinishLocationSync(ctx, l.ID, 2, page.VersionID)
+	must(t, err)
+	if got := assigned(); !slices.Equal(got, []string{"DURING"}) || counts.Replayed != 1 {
+		t.Fatalf("after the swap: assignments %v, %d replayed; want DURING only, 1", got, counts.Replayed)
+	}
 }

@@ -76,6 +76,11 @@ func (q *Queries) LocationAsset(ctx context.Context, id int64) (LocationAsset, e
 // StartLocationSync forgets what earlier syncs of the location staged.
 func (q *Queries) StartLocationSync(ctx context.Context, locationID int64) error {
 	return q.inTx(ctx, func(tx pgx.Tx) error {
+		// Notifications from now on may be missing from the snapshot
+		// (FinishLocationSync applies them again).
+		if _, err := tx.Exec(ctx, "UPDATE locations SET sync_started_at = now() WHERE id = $1", locationID); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, "DELETE FROM location_sync_assets WHERE location_id = $1", locationID); err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -12,11 +13,15 @@ import (
 // LocationSyncCounts is what a finished sync changed.
 type LocationSyncCounts struct {
 	Assets, Removed, Assignments int
+	// Replayed counts the assignment rows notifications received during
+	// the sync changed again on top of the snapshot.
+	Replayed int
 }
 
 // FinishLocationSync swaps a sync's staged pages in, in one transaction:
 // assets are upserted, those Apple no longer lists deleted, the device
-// assignments replaced, and the staging emptied.
+// assignments replaced (and the assignment notifications received since the
+// sync began applied again), and the staging emptied.
 func (q *Queries) FinishLocationSync(ctx context.Context, locationID, syncID int64, versionID string) (LocationSyncCounts, error) {
 	var c LocationSyncCounts
 	err := q.inTx(ctx, func(tx pgx.Tx) error {
@@ -42,6 +47,9 @@ func (q *Queries) FinishLocationSync(ctx context.Context, locationID, syncID int
 		if c.Assignments, err = replaceAssignments(ctx, tx, locationID, syncID); err != nil {
 			return err
 		}
+		if c.Replayed, err = q.with(tx).replayNotifications(ctx, locationID); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `UPDATE locations SET assets_version_id = $2, last_synced_at = now() WHERE id = $1`,
 			locationID, versionID); err != nil {
 			return err
@@ -53,6 +61,37 @@ func (q *Queries) FinishLocationSync(ctx context.Context, locationID, syncID int
 		return err
 	})
 	return c, err
+}
+
+// replayNotifications applies again, in the order they came, the
+// assignment changes Apple notified since the sync began: the snapshot just
+// swapped in may predate them. It returns how many rows they changed.
+func (q *Queries) replayNotifications(ctx context.Context, locationID int64) (int, error) {
+	rows, err := q.db.Query(ctx, `SELECT n.management FROM location_notifications n JOIN locations l ON l.id = n.location_id
+		WHERE n.location_id = $1 AND n.management IS NOT NULL AND n.received_at >= l.sync_started_at
+		ORDER BY n.received_at, n.notification_id`, locationID)
+	if err != nil {
+		return 0, fmt.Errorf("replay notifications: %w", err)
+	}
+	bodies, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return 0, fmt.Errorf("replay notifications: %w", err)
+	}
+	changed := 0
+	for _, body := range bodies {
+		var m appsbooks.AssetManagementNotification
+		if json.Unmarshal(body, &m) != nil {
+			continue
+		}
+		if associate, ok := m.Change(); ok {
+			n, err := q.ApplyLocationAssignments(ctx, locationID, associate, m.Assignments)
+			if err != nil {
+				return changed, err
+			}
+			changed += n
+		}
+	}
+	return changed, nil
 }
 
 func replaceAssignments(ctx context.Context, tx pgx.Tx, locationID, syncID int64) (int, error) {
@@ -73,8 +112,13 @@ func replaceAssignments(ctx context.Context, tx pgx.Tx, locationID, syncID int64
 // RecordLocationNotification notes a notification id; false when it was
 // already applied.
 func (q *Queries) RecordLocationNotification(ctx context.Context, locationID int64, n appsbooks.Notification) (bool, error) {
-	tag, err := q.db.Exec(ctx, `INSERT INTO location_notifications (location_id, notification_id, notification_type)
-		VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, locationID, n.NotificationID, n.NotificationType)
+	// An ASSET_MANAGEMENT body is kept for FinishLocationSync to apply again.
+	var management []byte
+	if n.NotificationType == appsbooks.NotifyAssetManagement && json.Valid(n.Notification) {
+		management = n.Notification
+	}
+	tag, err := q.db.Exec(ctx, `INSERT INTO location_notifications (location_id, notification_id, notification_type, management)
+		VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, locationID, n.NotificationID, n.NotificationType, management)
 	if err != nil {
 		return false, fmt.Errorf("record notification: %w", err)
 	}

@@ -180,6 +180,22 @@ type AssetManagementNotification struct {
 	Type string `json:"type"`
 }
 
+// Change says what a successful notification does to its assignments:
+// associate (true) or take back (false); ok is false for a failure or a
+// type orchard does not act on.
+func (m AssetManagementNotification) Change() (associate, ok bool) {
+	if m.Result != "SUCCESS" {
+		return false, false
+	}
+	switch m.Type {
+	case "ASSOCIATE":
+		return true, true
+	case "DISASSOCIATE", "REVOKE":
+		return false, true
+	}
+	return false, false
+}
+
 // AppleTime is Apple's time format, "2030-11-08T22:33:22+0000".
 type AppleTime struct{ time.Time }
 
