@@ -216,4 +216,12 @@ func TestNotificationsDuringASyncSurviveItsSwap(t *testing.T) {
 	if got := assigned(); !slices.Equal(got, []string{"DURING"}) || counts.Replayed != 1 {
 		t.Fatalf("after the swap: assignments %v, %d replayed; want DURING only, 1", got, counts.Replayed)
 	}
+	// The body of the notification from before the sync is dropped; the
+	// ids stay, so Apple's retries are still ignored.
+	var bodies, ids int
+	must(t, e.store.Pool().QueryRow(ctx, `SELECT count(management), count(*) FROM location_notifications
+		WHERE location_id = $1`, l.ID).Scan(&bodies, &ids))
+	if bodies != 1 || ids != 2 {
+		t.Fatalf("%d notification bodies and %d ids kept, want 1 and 2", bodies, ids)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -50,6 +51,9 @@ func (q *Queries) FinishLocationSync(ctx context.Context, locationID, syncID int
 		if c.Replayed, err = q.with(tx).replayNotifications(ctx, locationID); err != nil {
 			return err
 		}
+		if err := forgetOldNotifications(ctx, tx, locationID); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `UPDATE locations SET assets_version_id = $2, last_synced_at = now() WHERE id = $1`,
 			locationID, versionID); err != nil {
 			return err
@@ -92,6 +96,26 @@ func (q *Queries) replayNotifications(ctx context.Context, locationID int64) (in
 		}
 	}
 	return changed, nil
+}
+
+// NotificationMemory is how long a location remembers a notification's id,
+// so that Apple's retries of it are ignored.
+const NotificationMemory = 30 * 24 * time.Hour
+
+// forgetOldNotifications drops the bodies of notifications from before the
+// sync began (its snapshot holds what they changed) and the ids of those
+// older than NotificationMemory.
+func forgetOldNotifications(ctx context.Context, tx pgx.Tx, locationID int64) error {
+	if _, err := tx.Exec(ctx, `UPDATE location_notifications n SET management = NULL FROM locations l
+		WHERE l.id = n.location_id AND n.location_id = $1 AND n.management IS NOT NULL
+			AND n.received_at < l.sync_started_at`, locationID); err != nil {
+		return fmt.Errorf("forget notifications: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM location_notifications WHERE location_id = $1 AND received_at < now() - $2::interval`,
+		locationID, NotificationMemory); err != nil {
+		return fmt.Errorf("forget notifications: %w", err)
+	}
+	return nil
 }
 
 func replaceAssignments(ctx context.Context, tx pgx.Tx, locationID, syncID int64) (int, error) {
