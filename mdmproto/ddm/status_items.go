@@ -92,10 +92,11 @@ func (r *StatusReport) Device() (DeviceStatus, error) {
 	if err := decodeItem(r.StatusItems, "softwareupdate", &su); err != nil {
 		return out, err
 	}
+	// An empty value says nothing: what was stored stays.
 	if os := dev.OperatingSystem; os != nil {
-		out.OSVersion, out.BuildVersion = os.Version, os.BuildVersion
+		out.OSVersion, out.BuildVersion = nonEmpty(os.Version), nonEmpty(os.BuildVersion)
 	}
-	out.SoftwareUpdateDeviceID = su.DeviceID
+	out.SoftwareUpdateDeviceID = nonEmpty(su.DeviceID)
 	if su.InstallState != nil || su.PendingVersion != nil || su.FailureReason != nil {
 		out.SoftwareUpdate = &SoftwareUpdateStatus{InstallState: su.InstallState, Pending: su.PendingVersion}
 		if f := su.FailureReason; f != nil {
@@ -106,6 +107,13 @@ func (r *StatusReport) Device() (DeviceStatus, error) {
 		}
 	}
 	return out, out.check()
+}
+
+func nonEmpty(s *string) *string {
+	if s == nil || *s == "" {
+		return nil
+	}
+	return s
 }
 
 func decodeItem(items map[string]json.RawMessage, name string, v any) error {

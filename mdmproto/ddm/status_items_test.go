@@ -60,3 +60,17 @@ func TestStatusReportRefusesBadDeviceItems(t *testing.T) {
 		}
 	}
 }
+
+// An empty value in a status item says nothing of the device: the stored
+// value stays (nil), as a missing item's would.
+func TestStatusReportEmptyDeviceItemsKeepWhatWasStored(t *testing.T) {
+	r, err := ddm.ParseStatusReport([]byte(`{"StatusItems": {"device": {"operating-system": {"version": "", "build-version": ""}},
+		"softwareupdate": {"device-id": ""}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := r.Device()
+	if err != nil || d.OSVersion != nil || d.BuildVersion != nil || d.SoftwareUpdateDeviceID != nil {
+		t.Fatalf("empty items read as %+v, %v", d, err)
+	}
+}
