@@ -6,7 +6,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -179,17 +178,9 @@ func (s *Service) setUpFileVaultEscrowInTx(ctx context.Context, q *store.Queries
 // escrow blueprint whose ProfileList answer no longer lists it (its user
 // removed it), unless an InstallProfile is already on its way to the Mac
 // (perhaps this very profile, sent before the list was answered).
-func (s *Service) reinstallEscrowProfileInTx(ctx context.Context, q *store.Queries, deviceID int64, answer []byte) error {
-	var list struct {
-		ProfileList []struct{ PayloadIdentifier string }
-	}
-	if json.Unmarshal(answer, &list) != nil {
+func (s *Service) reinstallEscrowProfileInTx(ctx context.Context, q *store.Queries, deviceID int64, listed bool) error {
+	if listed {
 		return nil
-	}
-	for _, p := range list.ProfileList {
-		if p.PayloadIdentifier == EscrowProfileIdentifier {
-			return nil
-		}
 	}
 	if escrows, err := escrowsFileVault(ctx, q, deviceID); err != nil || !escrows {
 		return err

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"slices"
 
 	"github.com/orchardmdm/orchard/mdmproto"
 	"github.com/orchardmdm/orchard/store"
@@ -117,7 +118,15 @@ func (s *Service) storeProfiles(ctx context.Context, q *store.Queries, c store.C
 			DisplayName: p.PayloadDisplayName, Organization: p.PayloadOrganization, IsManaged: p.IsManaged,
 			IsEncrypted: p.IsEncrypted})
 	}
-	return q.ReplaceDeviceProfiles(ctx, c.DeviceID, profiles)
+	if err := q.ReplaceDeviceProfiles(ctx, c.DeviceID, profiles); err != nil {
+		return err
+	}
+	// The whole list, not the stored part of it: the escrow profile may lie
+	// past maxInventoryItems.
+	escrowListed := slices.ContainsFunc(a.ProfileList, func(p reportedProfile) bool {
+		return p.PayloadIdentifier == EscrowProfileIdentifier
+	})
+	return s.reinstallEscrowProfileInTx(ctx, q, c.DeviceID, escrowListed)
 }
 
 // decodeAnswer reads an answer's JSON; false (logged) when it does not decode.

@@ -175,8 +175,6 @@ func (s *Service) profileReportHook(ctx context.Context, q *store.Queries, ch md
 	}
 	// In the report's transaction: the reconcile is queued exactly when the
 	// answer it reads is stored.
-	if _, err = s.jobs.InsertTx(ctx, q.PgxTx(), jobargs.ProfileReconcile{DeviceIDs: []int64{id}}, nil); err != nil {
-		return err
-	}
-	return s.reinstallEscrowProfileInTx(ctx, q, id, r.JSON)
+	_, err = s.jobs.InsertTx(ctx, q.PgxTx(), jobargs.ProfileReconcile{DeviceIDs: []int64{id}}, nil)
+	return err
 }
