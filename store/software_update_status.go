@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -92,13 +91,12 @@ func (q *Queries) SoftwareUpdateStatusesByDeviceIDs(ctx context.Context, ids []i
 // DeviceSoftwareUpdateStatus is a device's software update status;
 // ErrNotFound when it never reported one.
 func (q *Queries) DeviceSoftwareUpdateStatus(ctx context.Context, deviceID int64) (SoftwareUpdateStatus, error) {
-	s, err := scanSoftwareUpdateStatus(q.db.QueryRow(ctx, "SELECT "+softwareUpdateStatusColumns+
-		" FROM device_software_update_status WHERE device_id = $1", deviceID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return s, ErrNotFound
-	}
+	found, err := q.SoftwareUpdateStatusesByDeviceIDs(ctx, []int64{deviceID})
 	if err != nil {
-		return s, fmt.Errorf("software update status: %w", err)
+		return SoftwareUpdateStatus{}, err
 	}
-	return s, nil
+	if found[0] == nil {
+		return SoftwareUpdateStatus{}, ErrNotFound
+	}
+	return *found[0], nil
 }
