@@ -116,11 +116,7 @@ func TestLocationNotifications(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newVPPEnv(t)
-	loc, stoken := e.location("Berlin")
-	e.sim.AddAssets(loc, 2, 10)
-	l, err := e.svc.UploadLocationToken(ctx, "t", nil, []byte(stoken))
-	must(t, err)
-	seedAssets(t, e, l.ID, loc)
+	loc, l := e.seededLocation(t, "Berlin")
 	count := func() int {
 		list, err := e.store.ListLocationAssets(ctx, store.LocationAssetFilter{LocationID: l.ID, AdamID: "400000000"})
 		must(t, err)
@@ -161,6 +157,18 @@ func TestLocationNotifications(t *testing.T) {
 	}
 }
 
+// seededLocation is a location of two assets (ten licences each) uploaded
+// to orchard, with its first page of assets synced.
+func (e *vppEnv) seededLocation(t *testing.T, name string) (*vppsim.Location, store.Location) {
+	t.Helper()
+	loc, stoken := e.location(name)
+	e.sim.AddAssets(loc, 2, 10)
+	l, err := e.svc.UploadLocationToken(context.Background(), "t", nil, []byte(stoken))
+	must(t, err)
+	seedAssets(t, e, l.ID, loc)
+	return loc, l
+}
+
 // seedAssets stages and swaps in the simulator's first page of assets, as
 // a sync would.
 func seedAssets(t *testing.T, e *vppEnv, id int64, loc *vppsim.Location) {
@@ -182,11 +190,7 @@ func TestNotificationsDuringASyncSurviveItsSwap(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newVPPEnv(t)
-	loc, stoken := e.location("Hamburg")
-	e.sim.AddAssets(loc, 2, 10)
-	l, err := e.svc.UploadLocationToken(ctx, "t", nil, []byte(stoken))
-	must(t, err)
-	seedAssets(t, e, l.ID, loc)
+	loc, l := e.seededLocation(t, "Hamburg")
 	associate := func(serial string) {
 		t.Helper()
 		n := appsbooks.AssetManagementNotification{EventID: "e-" + serial, Result: "SUCCESS", Type: "ASSOCIATE",
