@@ -168,7 +168,7 @@ func (s *Service) escrowTurnedOnInTx(ctx context.Context, q *store.Queries, acto
 // setUpFileVaultEscrowInTx installs the escrow profile on a newly enrolled
 // Mac whose blueprint escrows FileVault keys.
 func (s *Service) setUpFileVaultEscrowInTx(ctx context.Context, q *store.Queries, deviceID int64) error {
-	if escrows, err := escrowsFileVault(ctx, q, deviceID); err != nil || !escrows {
+	if escrows, err := q.MacEscrowsFileVault(ctx, deviceID); err != nil || !escrows {
 		return err
 	}
 	return s.sendEscrowProfileInTx(ctx, q, BlueprintActor, []int64{deviceID})
@@ -182,24 +182,13 @@ func (s *Service) reinstallEscrowProfileInTx(ctx context.Context, q *store.Queri
 	if listed {
 		return nil
 	}
-	if escrows, err := escrowsFileVault(ctx, q, deviceID); err != nil || !escrows {
+	if escrows, err := q.MacEscrowsFileVault(ctx, deviceID); err != nil || !escrows {
 		return err
 	}
 	if pending, err := q.CommandPending(ctx, deviceID, "InstallProfile"); err != nil || pending {
 		return err
 	}
 	return s.sendEscrowProfileInTx(ctx, q, BlueprintActor, []int64{deviceID})
-}
-
-// escrowsFileVault reports whether a device is a Mac whose blueprint
-// escrows FileVault keys.
-func escrowsFileVault(ctx context.Context, q *store.Queries, deviceID int64) (bool, error) {
-	d, err := q.Device(ctx, deviceID)
-	if err != nil || d.BlueprintID == nil || d.Platform != "macOS" {
-		return false, err
-	}
-	b, err := q.Blueprint(ctx, *d.BlueprintID)
-	return err == nil && b.FileVault == store.FileVaultEscrow, err
 }
 
 // sendEscrowProfileInTx queues the escrow profile on Macs or, on a server

@@ -41,6 +41,18 @@ func (q *Queries) SecretError(ctx context.Context, deviceID int64) (string, erro
 	return why, err
 }
 
+// MacEscrowsFileVault reports whether a device is a Mac whose blueprint
+// escrows FileVault keys, in one statement: every ProfileList answer asks.
+func (q *Queries) MacEscrowsFileVault(ctx context.Context, deviceID int64) (bool, error) {
+	var escrows bool
+	err := q.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM enrolled_devices d JOIN blueprints b ON b.id = d.blueprint_id
+		WHERE d.id = $1 AND d.platform = 'macOS' AND b.filevault = 'ESCROW')`, deviceID).Scan(&escrows)
+	if err != nil {
+		return false, fmt.Errorf("mac escrows filevault: %w", err)
+	}
+	return escrows, nil
+}
+
 // BlueprintMacs lists the enrolled, reachable Macs following a blueprint.
 func (q *Queries) BlueprintMacs(ctx context.Context, blueprintID int64) ([]int64, error) {
 	rows, err := q.db.Query(ctx, `SELECT id FROM enrolled_devices WHERE blueprint_id = $1 AND platform = 'macOS'
